@@ -1,0 +1,166 @@
+"""Activities that keep the SQL read model in step with each record's workflow and read its directory.
+
+They are synchronous (the worker runs them in a thread pool) and idempotent: Temporal may run an attempt
+twice, and the workflow may publish snapshots whose order the database cannot see, so every write is keyed
+by record and timeline sequence and a snapshot older than the stored row is ignored.
+"""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import errors
+from core.database import insert_for, session_scope
+from models.enums import Role
+from models.payloads import Action, CapaState, Event, RecipientsInput, RecordSnapshot
+from models.tables import ActionRow, Nonconformity, TimelineEvent, User
+
+log = structlog.get_logger(__name__)
+
+
+class RecordActivities:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @activity.defn(name="record_state")
+    def record_state(self, snapshot: RecordSnapshot) -> None:
+        """Write the record's row, its actions and its new timeline entries in one transaction."""
+        state = snapshot.state
+        seq = max((e.seq for e in (*state.events, *snapshot.new_events)), default=0)
+        now = datetime.now(UTC)
+        with session_scope(self._engine) as session:
+            record = _record_values(state, seq, now)
+            insert_record = insert_for(self._engine, Nonconformity).values(record)
+            upsert_record = insert_record.on_conflict_do_update(
+                index_elements=["id"],
+                set_={name: insert_record.excluded[name] for name in record if name != "id"},
+                # The stored row wins when it reflects later events than this snapshot.
+                where=col(Nonconformity.last_seq) <= insert_record.excluded.last_seq,
+            ).returning(col(Nonconformity.id))
+            current = session.exec(upsert_record).first() is not None
+            if current and state.actions:
+                actions = [_action_values(state.id, a) for a in state.actions]
+                insert_actions = insert_for(self._engine, ActionRow).values(actions)
+                keys = {"record_id", "action_id"}
+                session.exec(
+                    insert_actions.on_conflict_do_update(
+                        index_elements=sorted(keys),
+                        set_={name: insert_actions.excluded[name] for name in actions[0] if name not in keys},
+                    )
+                )
+            if snapshot.new_events:
+                events = [_event_values(state.id, e) for e in snapshot.new_events]
+                session.exec(
+                    insert_for(self._engine, TimelineEvent)
+                    .values(events)
+                    .on_conflict_do_nothing(index_elements=["record_id", "seq"])
+                )
+        newest = max(snapshot.new_events, key=lambda e: e.seq, default=None)
+        log.info(
+            "record state written" if current else "record state skipped: the stored row is newer",
+            record_id=state.id,
+            workflow_id=activity.info().workflow_id,
+            actor=newest.actor if newest else None,
+            seq=seq,
+            new_events=len(snapshot.new_events),
+        )
+
+    @activity.defn(name="escalation_recipients")
+    def escalation_recipients(self, inp: RecipientsInput) -> list[str]:
+        """Who hears of an escalation at ``inp.level``: that many steps up the holder's reporting line.
+
+        When the line runs out, meets an unknown user or loops back on itself, every admin is told instead,
+        so an escalation is never lost to a gap in the directory. Empty only when there is no admin at all.
+        """
+        if inp.level < 1:
+            raise ApplicationError(
+                f"level: escalation levels start at 1, got {inp.level}",
+                non_retryable=True,
+                type=errors.INVALID_INPUT,
+            )
+        with Session(self._engine) as session:
+            seen = {inp.holder}
+            current = inp.holder
+            for _ in range(inp.level):
+                user = session.get(User, current)
+                if user is None or user.manager is None or user.manager in seen:
+                    return _admins(session, inp)
+                current = user.manager
+                seen.add(current)
+        return [current]
+
+
+def _admins(session: Session, inp: RecipientsInput) -> list[str]:
+    names = list(
+        session.exec(select(col(User.name)).where(col(User.role) == Role.ADMIN.value).order_by(col(User.name)))
+    )
+    if names:
+        log.info("escalation goes to the admins", holder=inp.holder, level=inp.level, admins=names)
+    else:
+        log.warning("escalation has no recipient: no admin in the directory", holder=inp.holder, level=inp.level)
+    return names
+
+
+def _record_values(state: CapaState, last_seq: int, now: datetime) -> dict[str, Any]:
+    return {
+        "id": state.id,
+        "title": state.title,
+        "description": state.description,
+        "severity": state.severity.value,
+        "source": state.source.value,
+        "product": state.product,
+        "lot": state.lot,
+        "quantity": state.quantity,
+        "owner": state.owner,
+        "raised_by": state.raised_by,
+        "raised_at": state.raised_at,
+        "stage": state.stage.value,
+        "cycle": state.cycle,
+        "due_at": state.due_at,
+        "escalation_level": state.escalation_level,
+        "holder": state.clock.holder if state.clock else None,
+        "effectiveness_due_at": state.effectiveness_due_at,
+        "cancel_reason": state.cancel_reason,
+        "closed_at": state.closed_at,
+        "policy_name": state.policy.name if state.policy else None,
+        "policy_digest": state.policy.digest if state.policy else None,
+        "last_seq": last_seq,
+        "updated_at": now,
+        "state_json": state.model_dump_json(exclude={"events"}),
+    }
+
+
+def _action_values(record_id: str, action: Action) -> dict[str, Any]:
+    return {
+        "record_id": record_id,
+        "action_id": action.id,
+        "cycle": action.cycle,
+        "round": action.round,
+        "kind": action.kind.value,
+        "owner": action.owner,
+        "description": action.description,
+        "status": action.status.value,
+        "due_at": action.clock.due_at,
+        "original_due_at": action.clock.original_due_at,
+        "escalation_level": action.clock.escalation_level,
+        "evidence": action.evidence,
+        "completed_by": action.completed_by,
+        "completed_at": action.completed_at,
+    }
+
+
+def _event_values(record_id: str, event: Event) -> dict[str, Any]:
+    return {
+        "record_id": record_id,
+        "seq": event.seq,
+        "at": event.at,
+        "kind": event.kind.value,
+        "actor": event.actor,
+        "details": json.dumps(event.model_dump(mode="json")["details"]),
+    }

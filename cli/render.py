@@ -1,0 +1,243 @@
+"""How the CLI shows things: rich tables for people, JSON documents for scripts.
+
+Times are shown in UTC, the zone every record keeps. A late deadline is shown in red with how late it is
+and its escalation level, so the overdue work stands out in every listing.
+"""
+
+import json
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+import typer
+from pydantic import TypeAdapter
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from core.readmodel import OverdueItem
+from models.durations import format_duration
+from models.enums import ActionStatus, EventKind, Stage
+from models.payloads import CapaState, Event, StepResult
+from models.tables import Nonconformity, User
+
+console = Console(highlight=False)
+_DATETIME = TypeAdapter(datetime)
+_LATE = "bold red"
+
+
+# --- JSON ---------------------------------------------------------------------------------------------------
+
+
+def emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """The same ISO form pydantic writes for every other time in a document."""
+    return None if moment is None else _DATETIME.dump_python(moment, mode="json")
+
+
+def state_json(state: CapaState) -> dict[str, Any]:
+    """The whole state, led by the fields a script looks at first; each action carries its own deadline."""
+    data = state.model_dump(mode="json")
+    for action_data, action in zip(data["actions"], state.actions, strict=True):
+        action_data["due_at"] = _iso(action.clock.due_at)
+        action_data["original_due_at"] = _iso(action.clock.original_due_at)
+        action_data["escalation_level"] = action.clock.escalation_level
+    head = {
+        "id": state.id,
+        "stage": state.stage.value,
+        "severity": state.severity.value,
+        "owner": state.owner,
+        "due_at": _iso(state.due_at),
+        "escalation_level": state.escalation_level,
+    }
+    return {**head, **data}
+
+
+def record_json(row: Nonconformity) -> dict[str, Any]:
+    # state_json is the read model's copy of the whole state; `capa show` is the place for that.
+    return row.model_dump(mode="json", exclude={"state_json"})
+
+
+def overdue_json(item: OverdueItem) -> dict[str, Any]:
+    return {
+        "id": item.record_id,
+        "stage": item.stage.value,
+        "severity": item.severity.value,
+        "target": item.target,
+        # The owner of the late step: the action's owner, or for a stage the record's owner; both hold its clock.
+        "owner": item.holder,
+        "holder": item.holder,
+        "due_at": _iso(item.due_at),
+        "late_by_seconds": int(item.late_by.total_seconds()),
+        "late_by": format_duration(item.late_by),
+        "escalation_level": item.escalation_level,
+    }
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return user.model_dump(mode="json")
+
+
+def step_json(result: StepResult) -> dict[str, Any]:
+    return result.model_dump(mode="json")
+
+
+# --- people -------------------------------------------------------------------------------------------------
+
+
+def when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _coarse(delta: timedelta) -> str:
+    """``2d3h`` rather than ``2d3h14m9s``: the two largest units say how late at a glance."""
+    return "".join(re.findall(r"\d+[dhms]", format_duration(delta))[:2])
+
+
+def _due_cell(due: datetime | None, now: datetime, running: bool) -> Text:
+    if due is None:
+        return Text("-")
+    if running and due < now:
+        return Text(f"{when(due)} late by {_coarse(now - due)}", style=_LATE)
+    return Text(when(due))
+
+
+def _level_cell(level: int) -> Text:
+    return Text(f"L{level}", style=_LATE) if level else Text("-")
+
+
+def step_done(what: str, result: StepResult) -> None:
+    due = f"; next due {when(result.due_at)}" if result.due_at else ""
+    typer.echo(f"{result.record_id}: {what} (event #{result.seq}); stage now {result.stage.value}{due}")
+
+
+def users_table(users: list[User]) -> None:
+    table = Table("NAME", "ROLE", "MANAGER", "EMAIL", title="Users")
+    for user in users:
+        table.add_row(user.name, user.role, user.manager or "-", user.email or "-")
+    console.print(table)
+
+
+def records_table(rows: list[Nonconformity], now: datetime) -> None:
+    if not rows:
+        console.print("no records match")
+        return
+    table = Table("ID", "SEVERITY", "STAGE", "OWNER", "DUE", "ESC", "TITLE", title="Records")
+    for row in rows:
+        running = Stage(row.stage).is_open
+        table.add_row(
+            row.id,
+            row.severity,
+            row.stage,
+            row.owner,
+            _due_cell(row.due_at, now, running),
+            _level_cell(row.escalation_level),
+            row.title,
+        )
+    console.print(table)
+
+
+def overdue_table(items: list[OverdueItem]) -> None:
+    if not items:
+        console.print("nothing is overdue")
+        return
+    table = Table("ID", "STAGE", "TARGET", "HOLDER", "DUE", "LATE", "ESC", title="Overdue, most urgent first")
+    for item in items:
+        table.add_row(
+            item.record_id,
+            item.stage.value,
+            item.target,
+            item.holder,
+            when(item.due_at),
+            Text(f"late by {_coarse(item.late_by)}", style=_LATE),
+            _level_cell(item.escalation_level),
+        )
+    console.print(table)
+
+
+def show_state(state: CapaState, now: datetime) -> None:
+    console.print(Text(f"{state.id}  {state.title}", style="bold"))
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim")
+    facts.add_column()
+    for label, value in _facts(state, now):
+        facts.add_row(label, value)
+    console.print(facts)
+    if state.actions:
+        console.print(_actions_table(state, now))
+    console.print(_timeline_table(state.events))
+
+
+def _facts(state: CapaState, now: datetime) -> list[tuple[str, str | Text]]:
+    facts: list[tuple[str, str | Text]] = [
+        ("stage", f"{state.stage.value} (cycle {state.cycle}, round {state.round})"),
+        ("severity", state.severity.value),
+        ("owner", state.owner),
+        ("due", _due_cell(state.due_at, now, bool(state.open_clocks()))),
+        ("escalation", _level_cell(state.escalation_level)),
+        ("raised", f"{when(state.raised_at)} by {state.raised_by} ({state.source.value})"),
+        ("description", state.description),
+    ]
+    product = ", ".join(
+        f"{label} {value}"
+        for label, value in (("product", state.product), ("lot", state.lot), ("quantity", state.quantity))
+        if value is not None
+    )
+    if product:
+        facts.append(("product", product))
+    if state.policy is not None:
+        facts.append(("policy", f"{state.policy.name} ({state.policy.digest})"))
+    if state.containment is not None:
+        facts.append(("containment", f"{state.containment.disposition.value}: {state.containment.summary}"))
+    if state.root_causes:
+        latest = state.root_causes[-1]
+        facts.append(("root cause", f"{latest.method.value}: {latest.cause}"))
+    if state.effectiveness_due_at is not None:
+        facts.append(("effectiveness due", when(state.effectiveness_due_at)))
+    if state.pending_extension is not None:
+        ext = state.pending_extension
+        target = ext.action_id or "stage"
+        facts.append(("extension", f"{target} to {when(ext.until)} asked by {ext.requested_by}: {ext.reason}"))
+    if state.cancel_reason is not None:
+        facts.append(("cancelled", state.cancel_reason))
+    if state.closed_at is not None:
+        facts.append(("ended", when(state.closed_at)))
+    return facts
+
+
+def _actions_table(state: CapaState, now: datetime) -> Table:
+    table = Table("ID", "KIND", "OWNER", "DUE", "STATUS", "ESC", "DESCRIPTION", title="Actions")
+    for action in state.actions:
+        running = action.status is ActionStatus.OPEN
+        status = action.status.value
+        if action.completed_by:
+            status += f" by {action.completed_by}"
+        table.add_row(
+            action.id,
+            action.kind.value,
+            action.owner,
+            _due_cell(action.clock.due_at, now, running),
+            status,
+            _level_cell(action.clock.escalation_level),
+            action.description,
+        )
+    return table
+
+
+def _timeline_table(events: list[Event]) -> Table:
+    table = Table("#", "AT", "KIND", "ACTOR", "DETAILS", title="Timeline")
+    for event in events:
+        style = _LATE if event.kind is EventKind.ESCALATED else None
+        table.add_row(str(event.seq), when(event.at), Text(event.kind.value, style=style), event.actor, _details(event))
+    return table
+
+
+def _details(event: Event) -> str:
+    return "; ".join(
+        f"{key}={value if isinstance(value, str) else json.dumps(value)}"
+        for key, value in event.details.items()
+        if value is not None
+    )

@@ -1,0 +1,457 @@
+"""The one client layer every front-end shares: the CLI today, the HTTP API later.
+
+It turns a request into a workflow start, update or query, and reads lists from the read model. It holds no
+business rule: whether a step is accepted (stage, permission, payload) is decided by the workflow's update
+validators. What it adds is what only a front-end can know: who the caller is in the directory, a free record
+id, and one error type, ``CapaError``, whose ``kind`` a front-end turns into an exit code or an HTTP status.
+"""
+
+import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import NamedTuple, ParamSpec, TypeVar
+
+import structlog
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
+
+from client.temporal import connect, is_unreachable
+from core import readmodel
+from core.database import create_schema, make_engine
+from core.readmodel import DirectoryError, OverdueItem
+from core.settings import Settings
+from models import rules
+from models.enums import (
+    ActionKind,
+    CauseCategory,
+    Disposition,
+    EffectivenessResult,
+    Role,
+    RootCauseMethod,
+    Severity,
+    Source,
+    Stage,
+    VerificationResult,
+)
+from models.payloads import (
+    Actor,
+    CancelInput,
+    CapaState,
+    CapaWorkflowInput,
+    CompleteActionInput,
+    ContainmentInput,
+    ExtensionDecisionInput,
+    ExtensionRequestInput,
+    PlanInput,
+    PlannedAction,
+    RaiseInput,
+    ReassignInput,
+    ReviewInput,
+    RootCauseInput,
+    StepInput,
+    StepResult,
+    VerifyInput,
+)
+from models.tables import Nonconformity, User
+from workflows.capa import CapaWorkflow
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+P = ParamSpec("P")
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
+InputT = TypeVar("InputT", bound=StepInput)
+
+# A raise is validated under this stand-in id before a real one is allocated, so bad input never burns a
+# number: gaps in the NC sequence are the first thing an auditor asks about.
+_DRAFT_ID = "NC-0000-0000"
+# Each retry takes the next number; more collisions than this mean the database and Temporal disagree.
+_ID_ATTEMPTS = 20
+# How long ``raise_record`` waits for a worker to open the new record before saying none is running.
+OPEN_TIMEOUT = timedelta(seconds=15)
+_OPEN_POLL = 0.2
+
+
+class ErrorKind(StrEnum):
+    """Why a request failed; the first four are the workflow's rejection kinds (``models.rules``)."""
+
+    WRONG_STAGE = "WrongStage"
+    NOT_ALLOWED = "NotAllowed"
+    INVALID = "InvalidInput"
+    NOT_FOUND = "NotFound"
+    UNAVAILABLE = "Unavailable"
+
+
+class CapaError(Exception):
+    """A failed request: its kind, and a one-line message for the person who made it."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+    @classmethod
+    def from_rejection(cls, rejection: rules.Rejection) -> "CapaError":
+        return cls(ErrorKind(rejection.kind.value), rejection.message)
+
+
+def temporal_unavailable(settings: Settings) -> CapaError:
+    return CapaError(
+        ErrorKind.UNAVAILABLE,
+        f"cannot reach Temporal at {settings.temporal_address} (namespace {settings.temporal_namespace}); "
+        "start it with `make run` or point TEMPORAL_ADDRESS at a running server",
+    )
+
+
+class NewAction(NamedTuple):
+    """One action of a plan as a front-end collected it."""
+
+    owner: str
+    due_at: datetime
+    description: str
+    kind: ActionKind = ActionKind.CORRECTIVE
+
+
+def _valid(build: Callable[[], PayloadT]) -> PayloadT:
+    """Build a payload; a pydantic error becomes InvalidInput naming the first field at fault."""
+    try:
+        return build()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "input"
+        raise CapaError(ErrorKind.INVALID, f"{field}: {first['msg']}") from None
+
+
+def _rejection_kind(failure: ApplicationError) -> ErrorKind:
+    try:
+        return ErrorKind(failure.type or "")
+    except ValueError:
+        # Validators only raise the rule kinds; anything else is still the workflow refusing the step.
+        return ErrorKind.NOT_ALLOWED
+
+
+class CapaClient:
+    """Raise records, take their steps and read them, on behalf of a named user."""
+
+    def __init__(self, temporal: Client, engine: Engine, settings: Settings) -> None:
+        self._temporal = temporal
+        self._engine = engine
+        self._settings = settings
+
+    @classmethod
+    async def open(cls, settings: Settings) -> "CapaClient":
+        """Connect lazily, so the directory and the read model stay usable while Temporal is down."""
+        temporal = await connect(settings, lazy=True)
+        return cls(temporal, make_engine(settings.sqlalchemy_url), settings)
+
+    # --- the directory ------------------------------------------------------------------------------------
+
+    async def add_user(self, name: str, role: Role, manager: str | None = None, email: str | None = None) -> User:
+        """Add someone to the directory; an administrator's tool that may run before any worker has."""
+
+        def write() -> User:
+            create_schema(self._engine)
+            return readmodel.add_user(self._engine, name, role.value, manager, email)
+
+        return await self._db(write)
+
+    async def list_users(self) -> list[User]:
+        return await self._db(readmodel.list_users, self._engine)
+
+    # --- raising ------------------------------------------------------------------------------------------
+
+    async def raise_record(
+        self,
+        actor_name: str,
+        *,
+        title: str,
+        description: str,
+        severity: Severity,
+        source: Source,
+        owner: str,
+        product: str | None = None,
+        lot: str | None = None,
+        quantity: int | None = None,
+    ) -> str:
+        """Start a record's workflow and return its id once a worker has opened it.
+
+        Waiting for the worker means the id this returns is ready for the next step and shows in lists,
+        so ``ID=$(capa raise ...); capa contain $ID ...`` never races the record's opening.
+        """
+        actor = await self._actor(actor_name)
+        await self._check_holder("owner", owner)
+        draft = _valid(
+            lambda: RaiseInput(
+                record_id=_DRAFT_ID,
+                title=title,
+                description=description,
+                severity=severity,
+                source=source,
+                owner=owner,
+                product=product,
+                lot=lot,
+                quantity=quantity,
+                raised_by=actor,
+            )
+        )
+        for _ in range(_ID_ATTEMPTS):
+            record_id = await self._db(readmodel.allocate_record_id, self._engine, datetime.now(UTC).year)
+            raised = draft.model_copy(update={"record_id": record_id})
+            try:
+                with self._temporal_errors(record_id):
+                    await self._temporal.start_workflow(
+                        CapaWorkflow.run,
+                        CapaWorkflowInput(raised=raised),
+                        id=record_id,
+                        task_queue=self._settings.task_queue,
+                        # A record id names one nonconformity forever, even after its workflow closed.
+                        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    )
+            except WorkflowAlreadyStartedError:
+                log.warning("record id already used in Temporal; allocating the next", record_id=record_id)
+                continue
+            log.info("record raised", record_id=record_id, workflow_id=record_id, actor=actor.name)
+            await self._wait_opened(record_id)
+            return record_id
+        raise CapaError(
+            ErrorKind.UNAVAILABLE,
+            f"no free record id after {_ID_ATTEMPTS} attempts: the database's record counter is behind "
+            "the records Temporal holds",
+        )
+
+    async def _wait_opened(self, record_id: str) -> None:
+        """Wait until the worker has pinned the policy and written the record's first row."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + OPEN_TIMEOUT.total_seconds()
+        while await self._db(readmodel.load_record_state, self._engine, record_id) is None:
+            if loop.time() >= deadline:
+                raise CapaError(
+                    ErrorKind.UNAVAILABLE,
+                    f"{record_id} was raised, but no worker opened it within "
+                    f"{OPEN_TIMEOUT.total_seconds():.0f}s; "
+                    f"is a worker (capa worker) running on task queue {self._settings.task_queue}?",
+                )
+            await asyncio.sleep(_OPEN_POLL)
+
+    # --- steps --------------------------------------------------------------------------------------------
+
+    async def contain(
+        self,
+        record_id: str,
+        actor_name: str,
+        *,
+        summary: str,
+        disposition: Disposition,
+        quantity: int | None = None,
+    ) -> StepResult:
+        actor = await self._actor(actor_name)
+        inp = _valid(lambda: ContainmentInput(actor=actor, summary=summary, disposition=disposition, quantity=quantity))
+        return await self._update(record_id, CapaWorkflow.contain, inp)
+
+    async def root_cause(
+        self,
+        record_id: str,
+        actor_name: str,
+        *,
+        method: RootCauseMethod,
+        cause: str,
+        whys: list[str],
+        category: CauseCategory | None = None,
+        escape_point: str | None = None,
+        similar_checked: str | None = None,
+    ) -> StepResult:
+        actor = await self._actor(actor_name)
+        inp = _valid(
+            lambda: RootCauseInput(
+                actor=actor,
+                method=method,
+                cause=cause,
+                whys=whys,
+                category=category,
+                escape_point=escape_point,
+                similar_checked=similar_checked,
+            )
+        )
+        return await self._update(record_id, CapaWorkflow.root_cause, inp)
+
+    async def plan(self, record_id: str, actor_name: str, *, actions: list[NewAction]) -> StepResult:
+        actor = await self._actor(actor_name)
+        for number, action in enumerate(actions, start=1):
+            await self._check_holder(f"action {number} owner", action.owner)
+        inp = _valid(
+            lambda: PlanInput(
+                actor=actor,
+                actions=[
+                    PlannedAction(owner=a.owner, due_at=a.due_at, description=a.description, kind=a.kind)
+                    for a in actions
+                ],
+            )
+        )
+        return await self._update(record_id, CapaWorkflow.plan, inp)
+
+    async def complete_action(self, record_id: str, actor_name: str, *, action_id: str, evidence: str) -> StepResult:
+        actor = await self._actor(actor_name)
+        inp = _valid(lambda: CompleteActionInput(actor=actor, action_id=action_id, evidence=evidence))
+        return await self._update(record_id, CapaWorkflow.complete_action, inp)
+
+    async def verify(self, record_id: str, actor_name: str, *, result: VerificationResult, evidence: str) -> StepResult:
+        actor = await self._actor(actor_name)
+        inp = _valid(lambda: VerifyInput(actor=actor, result=result, evidence=evidence))
+        return await self._update(record_id, CapaWorkflow.verify, inp)
+
+    async def review(
+        self, record_id: str, actor_name: str, *, result: EffectivenessResult, evidence: str
+    ) -> StepResult:
+        actor = await self._actor(actor_name)
+        inp = _valid(lambda: ReviewInput(actor=actor, result=result, evidence=evidence))
+        return await self._update(record_id, CapaWorkflow.review, inp)
+
+    async def request_extension(
+        self, record_id: str, actor_name: str, *, until: datetime, reason: str, action_id: str | None = None
+    ) -> StepResult:
+        actor = await self._actor(actor_name)
+        inp = _valid(lambda: ExtensionRequestInput(actor=actor, action_id=action_id, until=until, reason=reason))
+        return await self._update(record_id, CapaWorkflow.request_extension, inp)
+
+    async def decide_extension(
+        self, record_id: str, actor_name: str, *, approve: bool, reason: str | None = None
+    ) -> StepResult:
+        actor = await self._actor(actor_name)
+        inp = _valid(lambda: ExtensionDecisionInput(actor=actor, approve=approve, reason=reason))
+        return await self._update(record_id, CapaWorkflow.decide_extension, inp)
+
+    async def reassign(
+        self, record_id: str, actor_name: str, *, owner: str, reason: str, action_id: str | None = None
+    ) -> StepResult:
+        actor = await self._actor(actor_name)
+        await self._check_holder("owner", owner)
+        inp = _valid(lambda: ReassignInput(actor=actor, new_owner=owner, action_id=action_id, reason=reason))
+        return await self._update(record_id, CapaWorkflow.reassign, inp)
+
+    async def cancel(self, record_id: str, actor_name: str, *, reason: str) -> StepResult:
+        actor = await self._actor(actor_name)
+        inp = _valid(lambda: CancelInput(actor=actor, reason=reason))
+        return await self._update(record_id, CapaWorkflow.cancel, inp)
+
+    async def _update(
+        self, record_id: str, update: UpdateMethodMultiParam[[CapaWorkflow, InputT], StepResult], inp: InputT
+    ) -> StepResult:
+        handle = self._temporal.get_workflow_handle_for(CapaWorkflow.run, record_id)
+        step = type(inp).__name__.removesuffix("Input")
+        with structlog.contextvars.bound_contextvars(
+            record_id=record_id, workflow_id=record_id, actor=inp.actor.name, step=step
+        ):
+            try:
+                with self._temporal_errors(record_id):
+                    try:
+                        result = await handle.execute_update(update, inp)
+                    except RPCError as exc:
+                        if exc.status is not RPCStatusCode.NOT_FOUND:
+                            raise
+                        raise await self._gone(record_id) from None
+            except CapaError as exc:
+                log.info("step rejected", kind=exc.kind.value, reason=exc.message)
+                raise
+            log.info("step accepted", seq=result.seq, stage=result.stage.value)
+            return result
+
+    async def _gone(self, record_id: str) -> CapaError:
+        """Why a record has no running workflow: it ended (closed or cancelled), or it never existed."""
+        stored = await self._db(readmodel.load_record_state, self._engine, record_id)
+        if stored is None:
+            return CapaError(ErrorKind.NOT_FOUND, f"{record_id} does not exist")
+        return CapaError(ErrorKind.WRONG_STAGE, f"{record_id} is {stored.stage.value}; it can no longer change")
+
+    # --- reading ------------------------------------------------------------------------------------------
+
+    async def show(self, record_id: str) -> CapaState:
+        """The record's full state and timeline: live from its workflow, else as the read model kept it.
+
+        The read model answers once Temporal's retention has removed a closed record's history, because
+        ISO 9001 10.2.2 asks for the evidence to be kept.
+        """
+        handle = self._temporal.get_workflow_handle_for(CapaWorkflow.run, record_id)
+        with self._temporal_errors(record_id):
+            try:
+                return await handle.query(CapaWorkflow.state)
+            except RPCError as exc:
+                if exc.status is not RPCStatusCode.NOT_FOUND:
+                    raise
+        stored = await self._db(readmodel.load_record_state, self._engine, record_id)
+        if stored is None:
+            raise CapaError(ErrorKind.NOT_FOUND, f"{record_id} does not exist")
+        log.info("record shown from the read model", record_id=record_id, workflow_id=record_id)
+        return stored
+
+    async def list_records(
+        self, *, stage: Stage | None = None, owner: str | None = None, overdue: bool = False
+    ) -> list[Nonconformity]:
+        return await self._db(
+            readmodel.list_records,
+            self._engine,
+            stage=stage,
+            owner=owner,
+            overdue=overdue,
+            now=datetime.now(UTC),
+        )
+
+    async def overdue(self) -> list[OverdueItem]:
+        return await self._db(readmodel.overdue_items, self._engine, datetime.now(UTC))
+
+    # --- plumbing -----------------------------------------------------------------------------------------
+
+    async def _actor(self, name: str) -> Actor:
+        user = await self._db(readmodel.get_user, self._engine, name)
+        if user is None:
+            raise CapaError(ErrorKind.NOT_ALLOWED, f"unknown user {name}; ask an admin to add you (capa users add)")
+        return Actor(name=user.name, roles=[Role(user.role)])
+
+    async def _check_holder(self, field: str, name: str) -> None:
+        """A person about to hold steps must be in the directory, in a role that may hold them."""
+        user = await self._db(readmodel.get_user, self._engine, name)
+        if user is None:
+            raise CapaError(ErrorKind.INVALID, f"{field}: no user named {name}; add them first (capa users add)")
+        try:
+            rules.check_owner_roles(field, name, [Role(user.role)])
+        except rules.Rejection as rejection:
+            raise CapaError.from_rejection(rejection) from None
+
+    async def _db(self, query: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a blocking read-model call off the event loop, with its failures as CapaErrors."""
+        try:
+            return await asyncio.to_thread(query, *args, **kwargs)
+        except DirectoryError as exc:
+            raise CapaError(ErrorKind.INVALID, str(exc)) from None
+        except OperationalError as exc:
+            where = make_url(self._settings.sqlalchemy_url).render_as_string(hide_password=True)
+            raise CapaError(ErrorKind.UNAVAILABLE, f"database {where}: {exc.orig}") from None
+
+    @contextmanager
+    def _temporal_errors(self, record_id: str) -> Iterator[None]:
+        """Translate the SDK's failures into CapaErrors; a rejected update carries the validator's verdict."""
+        try:
+            yield
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError):
+                raise CapaError(_rejection_kind(cause), cause.message) from None
+            raise CapaError(ErrorKind.NOT_ALLOWED, f"{record_id}: the step failed: {cause}") from None
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                raise CapaError(ErrorKind.NOT_FOUND, f"{record_id} does not exist") from None
+            if is_unreachable(exc):
+                raise temporal_unavailable(self._settings) from None
+            raise CapaError(ErrorKind.UNAVAILABLE, f"Temporal refused the request: {exc.message}") from None
+        except RuntimeError as exc:
+            if is_unreachable(exc):
+                raise temporal_unavailable(self._settings) from None
+            raise

@@ -1,0 +1,242 @@
+"""Everything front-ends read from (or add to) the SQL read model: the directory, record ids, lists, overdue.
+
+Functions take an Engine built from ``Settings.sqlalchemy_url`` and return detached rows or pydantic models;
+none of them talks to Temporal.
+"""
+
+import json
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy import Engine, and_, nulls_last, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from core.database import insert_for, session_scope
+from models.enums import ActionStatus, EventKind, Role, Severity, Stage
+from models.payloads import CapaState, Event, UserName
+from models.tables import ActionRow, Nonconformity, RecordSequence, TimelineEvent, User
+
+_OPEN_STAGES = [stage.value for stage in Stage if stage.is_open]
+_MANAGING_ROLES = {Role.MANAGER.value, Role.ADMIN.value}
+
+
+class DirectoryError(ValueError):
+    """A user that cannot be added; the one-line message names the field at fault."""
+
+
+# --- the user directory -------------------------------------------------------------------------------------
+
+
+def add_user(engine: Engine, name: str, role: str, manager: str | None = None, email: str | None = None) -> User:
+    """Add one person to the directory.
+
+    A manager must already exist and be a manager or admin: reporting lines are built top-down, so an
+    escalation always climbs to someone who may act on it.
+    """
+    try:
+        name = TypeAdapter(UserName).validate_python(name)
+    except ValidationError as exc:
+        raise DirectoryError(f"name: {exc.errors()[0]['msg']}") from None
+    if role not in {r.value for r in Role}:
+        raise DirectoryError(f"role: {role!r} is not one of {', '.join(r.value for r in Role)}")
+    role = Role(role).value
+    with session_scope(engine) as session:
+        if session.get(User, name) is not None:
+            raise DirectoryError(f"name: a user named {name!r} already exists")
+        if manager is not None:
+            boss = session.get(User, manager)
+            if boss is None:
+                raise DirectoryError(f"manager: no user named {manager!r}; add them first")
+            if boss.role not in _MANAGING_ROLES:
+                raise DirectoryError(f"manager: {manager!r} is an {boss.role}, not a manager or admin")
+        user = User(name=name, role=role, manager=manager, email=email)
+        session.add(user)
+        try:
+            session.flush()
+        except IntegrityError:
+            # Another caller added the same name between the check and the insert.
+            raise DirectoryError(f"name: a user named {name!r} already exists") from None
+    return user
+
+
+def get_user(engine: Engine, name: str) -> User | None:
+    with session_scope(engine) as session:
+        return session.get(User, name)
+
+
+def list_users(engine: Engine) -> list[User]:
+    with session_scope(engine) as session:
+        return list(session.exec(select(User).order_by(col(User.name))))
+
+
+# Name, role, manager; managers come before the people who report to them.
+_DEMO_USERS = [
+    ("ada", Role.ADMIN, None),
+    ("maria", Role.MANAGER, "ada"),
+    ("mike", Role.MANAGER, "maria"),
+    ("olivia", Role.OWNER, "mike"),
+    ("oscar", Role.OWNER, "mike"),
+    ("otto", Role.OPERATOR, "mike"),
+]
+
+
+def seed_demo_users(engine: Engine) -> bool:
+    """Give a fresh installation a small directory to try the lifecycle with; True if it seeded.
+
+    A directory that already has anyone in it is left alone, so real users are never mixed with demo ones.
+    """
+    try:
+        with session_scope(engine) as session:
+            if session.exec(select(User.name).limit(1)).first() is not None:
+                return False
+            for name, role, manager in _DEMO_USERS:
+                session.add(User(name=name, role=role.value, manager=manager))
+                # One insert at a time: each row's manager must already be there for the foreign key.
+                session.flush()
+    except IntegrityError:
+        # A concurrent caller seeded first.
+        return False
+    return True
+
+
+# --- record ids ---------------------------------------------------------------------------------------------
+
+
+def allocate_record_id(engine: Engine, year: int) -> str:
+    """The next free ``NC-<year>-<seq>`` id; concurrent callers always get distinct ones.
+
+    One atomic upsert bumps the year's counter and returns it: PostgreSQL row-locks the counter until the
+    transaction ends, and SQLite takes its write lock with the statement (waiting on ``busy_timeout``).
+    """
+    if not 1000 <= year <= 9999:
+        raise ValueError(f"year: {year} does not have four digits")
+    first = insert_for(engine, RecordSequence).values(year=year, last=1)
+    bump = first.on_conflict_do_update(index_elements=["year"], set_={"last": col(RecordSequence.last) + 1}).returning(
+        col(RecordSequence.last)
+    )
+    with session_scope(engine) as session:
+        number: int = session.exec(bump).scalar_one()
+    return f"NC-{year}-{number:04d}"
+
+
+# --- records ------------------------------------------------------------------------------------------------
+
+
+def list_records(
+    engine: Engine,
+    *,
+    stage: Stage | None = None,
+    owner: str | None = None,
+    overdue: bool = False,
+    now: datetime,
+) -> list[Nonconformity]:
+    """Records, soonest due first; ``owner`` also matches open actions' owners, ``overdue`` any late clock."""
+    query = select(Nonconformity)
+    if stage is not None:
+        query = query.where(col(Nonconformity.stage) == stage.value)
+    if owner is not None:
+        query = query.where(
+            or_(
+                col(Nonconformity.owner) == owner,
+                _open_actions().where(col(ActionRow.owner) == owner).exists(),
+            )
+        )
+    if overdue:
+        stage_late = and_(col(Nonconformity.holder).is_not(None), col(Nonconformity.due_at) < now)
+        action_late = _open_actions().where(col(ActionRow.due_at) < now).exists()
+        query = query.where(col(Nonconformity.stage).in_(_OPEN_STAGES), or_(stage_late, action_late))
+    query = query.order_by(nulls_last(col(Nonconformity.due_at).asc()), col(Nonconformity.id))
+    with session_scope(engine) as session:
+        return list(session.exec(query))
+
+
+def _open_actions() -> SelectOfScalar[str]:
+    """Open actions of the record in the enclosing query, for EXISTS filters."""
+    return select(col(ActionRow.action_id)).where(
+        col(ActionRow.record_id) == col(Nonconformity.id), col(ActionRow.status) == ActionStatus.OPEN.value
+    )
+
+
+class OverdueItem(BaseModel):
+    """One running deadline already past: a record's own stage step, or one of its actions."""
+
+    record_id: str
+    stage: Stage
+    severity: Severity
+    target: str  # "stage", or the action id
+    holder: str
+    due_at: datetime
+    late_by: timedelta
+    escalation_level: int
+
+
+def overdue_items(engine: Engine, now: datetime) -> list[OverdueItem]:
+    """Every deadline past due, most urgent first: highest escalation level, then longest late.
+
+    A record's stage clock is read from its row (``holder``, ``due_at``, ``escalation_level``): the workflow
+    stops the stage clock when the plan is in, so while it runs no action clock does and those columns are
+    the stage clock's own.
+    """
+    with session_scope(engine) as session:
+        records = session.exec(
+            select(Nonconformity).where(
+                col(Nonconformity.stage).in_(_OPEN_STAGES),
+                col(Nonconformity.holder).is_not(None),
+                col(Nonconformity.due_at) < now,
+            )
+        ).all()
+        actions = session.exec(
+            select(ActionRow, Nonconformity)
+            .join(Nonconformity, col(ActionRow.record_id) == col(Nonconformity.id))
+            .where(
+                col(Nonconformity.stage).in_(_OPEN_STAGES),
+                col(ActionRow.status) == ActionStatus.OPEN.value,
+                col(ActionRow.due_at) < now,
+            )
+        ).all()
+    items = [
+        OverdueItem(
+            record_id=record.id,
+            stage=Stage(record.stage),
+            severity=Severity(record.severity),
+            target="stage",
+            holder=record.holder,
+            due_at=record.due_at,
+            late_by=now - record.due_at,
+            escalation_level=record.escalation_level,
+        )
+        for record in records
+        if record.holder is not None and record.due_at is not None
+    ]
+    items.extend(
+        OverdueItem(
+            record_id=record.id,
+            stage=Stage(record.stage),
+            severity=Severity(record.severity),
+            target=action.action_id,
+            holder=action.owner,
+            due_at=action.due_at,
+            late_by=now - action.due_at,
+            escalation_level=action.escalation_level,
+        )
+        for action, record in actions
+    )
+    return sorted(items, key=lambda i: (-i.escalation_level, -i.late_by, i.record_id, i.target))
+
+
+def load_record_state(engine: Engine, record_id: str) -> CapaState | None:
+    """Rebuild a record from its row and timeline, for records whose workflow Temporal no longer keeps."""
+    with session_scope(engine) as session:
+        record = session.get(Nonconformity, record_id)
+        if record is None:
+            return None
+        rows = session.exec(
+            select(TimelineEvent).where(col(TimelineEvent.record_id) == record_id).order_by(col(TimelineEvent.seq))
+        ).all()
+    events = [
+        Event(seq=row.seq, at=row.at, kind=EventKind(row.kind), actor=row.actor, details=json.loads(row.details))
+        for row in rows
+    ]
+    return CapaState.model_validate({**json.loads(record.state_json), "events": events})

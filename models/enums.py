@@ -1,0 +1,105 @@
+"""The closed vocabularies of a CAPA record: stages, severities, roles and the choices each step offers."""
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    CONTAINMENT = "containment"
+    ROOT_CAUSE = "root_cause"
+    ACTION = "action"
+    VERIFICATION = "verification"
+    EFFECTIVENESS = "effectiveness"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_open(self) -> bool:
+        return self not in (Stage.CLOSED, Stage.CANCELLED)
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    MAJOR = "major"
+    MINOR = "minor"
+
+
+class Source(StrEnum):
+    INTERNAL_AUDIT = "internal-audit"
+    EXTERNAL_AUDIT = "external-audit"
+    CUSTOMER_COMPLAINT = "customer-complaint"
+    SUPPLIER = "supplier"
+    PROCESS = "process"
+    INSPECTION = "inspection"
+    OTHER = "other"
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"
+    OWNER = "owner"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class Disposition(StrEnum):
+    QUARANTINE = "quarantine"
+    REWORK = "rework"
+    SCRAP = "scrap"
+    USE_AS_IS = "use-as-is"
+    RETURN_TO_SUPPLIER = "return-to-supplier"
+
+
+class RootCauseMethod(StrEnum):
+    FIVE_WHYS = "five-whys"
+    FISHBONE = "fishbone"
+    EIGHT_D = "8d"
+    OTHER = "other"
+
+
+class CauseCategory(StrEnum):
+    """The 6M categories of an Ishikawa diagram."""
+
+    MAN = "man"
+    MACHINE = "machine"
+    METHOD = "method"
+    MATERIAL = "material"
+    MEASUREMENT = "measurement"
+    ENVIRONMENT = "environment"
+
+
+class ActionKind(StrEnum):
+    CORRECTIVE = "corrective"
+    PREVENTIVE = "preventive"
+
+
+class ActionStatus(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class VerificationResult(StrEnum):
+    PASS = "pass"  # noqa: S105 - a verification outcome, not a password
+    FAIL = "fail"
+
+
+class EffectivenessResult(StrEnum):
+    EFFECTIVE = "effective"
+    NOT_EFFECTIVE = "not-effective"
+
+
+class EventKind(StrEnum):
+    RAISED = "raised"
+    CONTAINMENT_SUBMITTED = "containment_submitted"
+    ROOT_CAUSE_SUBMITTED = "root_cause_submitted"
+    PLAN_SUBMITTED = "plan_submitted"
+    ACTION_COMPLETED = "action_completed"
+    VERIFIED = "verified"
+    EFFECTIVENESS_DUE = "effectiveness_due"
+    EFFECTIVENESS_REVIEWED = "effectiveness_reviewed"
+    CLOSED = "closed"
+    REMINDER_SENT = "reminder_sent"
+    ESCALATED = "escalated"
+    EXTENSION_REQUESTED = "extension_requested"
+    EXTENSION_DECIDED = "extension_decided"
+    REASSIGNED = "reassigned"
+    CANCELLED = "cancelled"

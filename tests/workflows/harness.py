@@ -1,0 +1,120 @@
+"""Drives CapaWorkflow on a real Temporal server: start a record, take steps as a given user, wait for events."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle
+
+from models.enums import EventKind, Role, Severity, Source
+from models.payloads import Actor, CapaState, CapaWorkflowInput, Event, RaiseInput
+from models.policy import Policy, load_policy
+from worker import build_worker
+from workflows.capa import CapaWorkflow
+
+ROLES = {
+    "ada": Role.ADMIN,
+    "maria": Role.MANAGER,
+    "mike": Role.MANAGER,
+    "nina": Role.MANAGER,
+    "olivia": Role.OWNER,
+    "oscar": Role.OWNER,
+    "otto": Role.OPERATOR,
+}
+
+
+def actor(name: str) -> Actor:
+    return Actor(name=name, roles=[ROLES[name]])
+
+
+_counter = iter(range(1, 1_000_000))
+
+
+def new_record_id() -> str:
+    return f"NC-2026-{next(_counter):04d}{uuid.uuid4().int % 10_000:04d}"
+
+
+class Capa:
+    """One record under test and the handle to its workflow."""
+
+    def __init__(self, client: Client, handle: WorkflowHandle[CapaWorkflow, CapaState]) -> None:
+        self.client = client
+        self.handle = handle
+
+    async def state(self) -> CapaState:
+        return await self.handle.query(CapaWorkflow.state)
+
+    async def events(self, kind: EventKind | None = None) -> list[Event]:
+        events = (await self.state()).events
+        return [e for e in events if kind is None or e.kind is kind]
+
+    async def wait_for(self, predicate: Callable[[CapaState], bool], within: float = 15.0) -> CapaState:
+        """Poll the query until ``predicate`` holds; fail after ``within`` real seconds."""
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            state = await self.state()
+            if predicate(state):
+                return state
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"condition not met; last events: {[e.kind.value for e in state.events]}")
+            await asyncio.sleep(0.05)
+
+    async def failed_workflow_tasks(self) -> int:
+        history = await self.handle.fetch_history()
+        return sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
+
+
+@asynccontextmanager
+async def running_worker(client: Client, engine: Engine, policy: Policy | None = None) -> AsyncIterator[str]:
+    task_queue = f"capa-test-{uuid.uuid4()}"
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        worker = build_worker(
+            client,
+            task_queue=task_queue,
+            engine=engine,
+            policy=policy or load_policy(None),
+            executor=executor,
+        )
+        async with worker:
+            yield task_queue
+
+
+async def raise_record(
+    client: Client,
+    task_queue: str,
+    *,
+    severity: Severity = Severity.MAJOR,
+    owner: str = "olivia",
+    by: str = "otto",
+    **extra: Any,
+) -> Capa:
+    record_id = new_record_id()
+    raised = RaiseInput(
+        record_id=record_id,
+        title="Burr on housing edge",
+        description="Housings from line 3 show a burr on the mating edge.",
+        severity=severity,
+        source=Source.INSPECTION,
+        owner=owner,
+        product="H-200",
+        lot="L-4711",
+        quantity=120,
+        raised_by=actor(by),
+        **extra,
+    )
+    handle = await client.start_workflow(
+        CapaWorkflow.run, CapaWorkflowInput(raised=raised), id=record_id, task_queue=task_queue
+    )
+    capa = Capa(client, handle)
+    await capa.wait_for(lambda s: s.clock is not None)
+    return capa
+
+
+def close_to(actual: datetime, expected: datetime, tolerance: timedelta = timedelta(seconds=2)) -> bool:
+    return abs(actual - expected) <= tolerance

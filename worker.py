@@ -1,0 +1,82 @@
+"""The capaflow worker: runs every record's workflow and the activities that keep the read model current.
+
+Wiring only. Run it with ``python worker.py`` or ``capa worker``.
+"""
+
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.notifications import NotificationActivities
+from activities.policy import PolicyActivities
+from activities.records import RecordActivities
+from client.temporal import connect, ensure_search_attributes
+from core.database import create_schema, make_engine
+from core.logging import configure_logging
+from core.settings import Settings, load_settings
+from models.policy import Policy, load_policy
+from workflows.capa import CapaWorkflow
+
+log = structlog.get_logger(__name__)
+
+
+def build_worker(
+    client: Client, *, task_queue: str, engine: Engine, policy: Policy, executor: ThreadPoolExecutor
+) -> Worker:
+    records = RecordActivities(engine)
+    notifications = NotificationActivities(engine)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CapaWorkflow],
+        activities=[
+            PolicyActivities(policy).pin_policy,
+            records.record_state,
+            records.escalation_recipients,
+            notifications.send_notice,
+        ],
+        activity_executor=executor,
+        # On SIGTERM, activities already running get this long to finish before the worker exits.
+        graceful_shutdown_timeout=timedelta(seconds=30),
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    policy = load_policy(settings.policy_file)
+    client = await connect(settings)
+    await ensure_search_attributes(client)
+    engine = make_engine(settings.sqlalchemy_url)
+    create_schema(engine)
+    with ThreadPoolExecutor(max_workers=16) as executor:
+        worker = build_worker(client, task_queue=settings.task_queue, engine=engine, policy=policy, executor=executor)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info(
+            "worker started",
+            task_queue=settings.task_queue,
+            namespace=settings.temporal_namespace,
+            address=settings.temporal_address,
+            policy=policy.name,
+            policy_digest=policy.digest,
+        )
+        async with worker:
+            await stop.wait()
+            log.info("worker stopping; letting in-flight activities finish")
+
+
+def main() -> None:
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    asyncio.run(run_worker(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,537 @@
+"""One nonconformity, from raise to close, as a durable workflow.
+
+Every user step is an update whose validator calls ``models.rules`` before anything reaches history, so a
+rejected step leaves no trace. Every deadline (the stage's own and each action's) lives in the state as a
+``Clock``; a single loop in ``run`` sleeps until the earliest reminder, escalation or effectiveness window
+of all of them, and wakes early whenever a step changes the clocks, which is how extensions, reassignments,
+completions and cancellation re-arm or stop the timers.
+"""
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notifications import NotificationActivities
+    from activities.policy import PolicyActivities
+    from activities.records import RecordActivities
+    from models import rules, search_attributes
+    from models.durations import format_duration
+    from models.enums import (
+        ActionStatus,
+        EffectivenessResult,
+        EventKind,
+        Stage,
+        VerificationResult,
+    )
+    from models.payloads import (
+        SYSTEM_ACTOR,
+        Action,
+        CancelInput,
+        CapaState,
+        CapaWorkflowInput,
+        Clock,
+        CompleteActionInput,
+        Containment,
+        ContainmentInput,
+        Event,
+        ExtensionDecisionInput,
+        ExtensionRequest,
+        ExtensionRequestInput,
+        Notice,
+        PlanInput,
+        ReassignInput,
+        RecipientsInput,
+        RecordSnapshot,
+        Review,
+        ReviewInput,
+        RootCause,
+        RootCauseInput,
+        StepResult,
+        Verification,
+        VerifyInput,
+    )
+    from models.timers import Alarm, AlarmKind, next_alarm
+
+# Read-model writes must eventually happen; a database outage delays them but never fails the record.
+_DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+_DB_TIMEOUT = timedelta(seconds=30)
+
+
+def _guard(check: Callable[..., None], *args: Any) -> None:
+    """Run a rule; turn its Rejection into the failure type front-ends map to an error code."""
+    try:
+        check(*args)
+    except rules.Rejection as rejection:
+        raise ApplicationError(rejection.message, type=rejection.kind.value, non_retryable=True) from None
+
+
+@workflow.defn
+class CapaWorkflow:
+    @workflow.init
+    def __init__(self, inp: CapaWorkflowInput) -> None:
+        self._wake = False
+        self._publish_lock = asyncio.Lock()
+        self._synced_seq = inp.synced_seq
+        if inp.carried_state is not None:
+            self._s = inp.carried_state
+            return
+        raised = inp.raised
+        now = workflow.now()
+        self._s = CapaState(
+            id=raised.record_id,
+            title=raised.title,
+            description=raised.description,
+            severity=raised.severity,
+            source=raised.source,
+            product=raised.product,
+            lot=raised.lot,
+            quantity=raised.quantity,
+            raised_by=raised.raised_by.name,
+            raised_at=now,
+            owner=raised.owner,
+        )
+        self._append(
+            EventKind.RAISED,
+            raised.raised_by.name,
+            severity=raised.severity.value,
+            source=raised.source.value,
+            owner=raised.owner,
+            title=raised.title,
+        )
+
+    # --- the timer loop -------------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: CapaWorkflowInput) -> CapaState:
+        s = self._s
+        if s.policy is None:
+            s.policy = await workflow.execute_activity_method(
+                PolicyActivities.pin_policy,
+                s.severity,
+                start_to_close_timeout=timedelta(seconds=30),
+            )
+            s.clock = self._new_clock(s.owner, s.policy.rules.containment)
+            self._index()
+            await self._publish()
+        while s.stage.is_open:
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    CapaWorkflowInput(raised=inp.raised, carried_state=self._s, synced_seq=self._synced_seq)
+                )
+            alarm = next_alarm(s)
+            self._wake = False
+            if alarm is None or alarm.at > workflow.now():
+                timeout = None if alarm is None else alarm.at - workflow.now()
+                try:
+                    await workflow.wait_condition(lambda: self._wake, timeout=timeout)
+                    continue  # a step changed the clocks: work out the next alarm again
+                except TimeoutError:
+                    pass
+            if alarm is not None:
+                await self._fire(alarm)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._s
+
+    async def _fire(self, alarm: Alarm) -> None:
+        s = self._s
+        if alarm.kind is AlarmKind.EFFECTIVENESS_DUE:
+            assert s.policy is not None
+            s.clock = self._new_clock(s.owner, s.policy.rules.effectiveness_review)
+            event = self._append(EventKind.EFFECTIVENESS_DUE, SYSTEM_ACTOR, review_due_at=s.clock.due_at.isoformat())
+            await self._notify(event, [s.owner], "effectiveness review due")
+            self._index()
+            await self._publish()
+            return
+        clock = s.clock_for(alarm.action_id)
+        assert clock is not None
+        target = alarm.action_id or s.stage.value
+        if alarm.kind is AlarmKind.REMINDER:
+            recipients = [clock.holder]
+        else:
+            recipients = await workflow.execute_activity_method(
+                RecordActivities.escalation_recipients,
+                RecipientsInput(holder=clock.holder, level=alarm.level),
+                start_to_close_timeout=_DB_TIMEOUT,
+                retry_policy=_DB_RETRY,
+            )
+            # A step may have landed while the directory was read; then this escalation no longer applies.
+            if next_alarm(s) != alarm:
+                return
+        details: dict[str, Any] = {
+            "target": target,
+            "holder": clock.holder,
+            "due_at": clock.due_at.isoformat(),
+            "scheduled_at": alarm.at.isoformat(),
+            "recipients": recipients,
+        }
+        if alarm.kind is AlarmKind.REMINDER:
+            clock.reminders_sent += 1
+            event = self._append(EventKind.REMINDER_SENT, SYSTEM_ACTOR, **details)
+            what = f"{target} due in {format_duration(clock.due_at - workflow.now())}"
+        else:
+            clock.escalation_level = alarm.level
+            late = format_duration(workflow.now() - clock.due_at)
+            event = self._append(EventKind.ESCALATED, SYSTEM_ACTOR, level=alarm.level, late_by=late, **details)
+            what = f"{target} held by {clock.holder} is overdue by {late} (escalation level {alarm.level})"
+        await self._notify(event, recipients, what)
+        await self._publish()
+
+    # --- queries --------------------------------------------------------------------------------------------
+
+    @workflow.query
+    def state(self) -> CapaState:
+        return self._s
+
+    # --- steps ----------------------------------------------------------------------------------------------
+
+    @workflow.update
+    async def contain(self, inp: ContainmentInput) -> StepResult:
+        s = self._s
+        now = workflow.now()
+        s.containment = Containment(
+            summary=inp.summary, disposition=inp.disposition, quantity=inp.quantity, by=inp.actor.name, at=now
+        )
+        event = self._append(
+            EventKind.CONTAINMENT_SUBMITTED,
+            inp.actor.name,
+            summary=inp.summary,
+            disposition=inp.disposition.value,
+            quantity=inp.quantity,
+        )
+        self._enter_stage(Stage.ROOT_CAUSE)
+        return await self._accepted(event)
+
+    @contain.validator
+    def _check_contain(self, inp: ContainmentInput) -> None:
+        _guard(rules.check_containment, self._s, inp)
+
+    @workflow.update
+    async def root_cause(self, inp: RootCauseInput) -> StepResult:
+        s = self._s
+        s.root_causes.append(
+            RootCause(
+                cycle=s.cycle,
+                method=inp.method,
+                cause=inp.cause,
+                whys=inp.whys,
+                category=inp.category,
+                escape_point=inp.escape_point,
+                similar_checked=inp.similar_checked,
+                by=inp.actor.name,
+                at=workflow.now(),
+            )
+        )
+        event = self._append(
+            EventKind.ROOT_CAUSE_SUBMITTED,
+            inp.actor.name,
+            cycle=s.cycle,
+            method=inp.method.value,
+            cause=inp.cause,
+            whys=inp.whys,
+            category=inp.category.value if inp.category else None,
+        )
+        self._enter_stage(Stage.ACTION)
+        s.awaiting_plan = True
+        return await self._accepted(event)
+
+    @root_cause.validator
+    def _check_root_cause(self, inp: RootCauseInput) -> None:
+        _guard(rules.check_root_cause, self._s, inp)
+
+    @workflow.update
+    async def plan(self, inp: PlanInput) -> StepResult:
+        s = self._s
+        now = workflow.now()
+        first = len(s.actions) + 1
+        added = []
+        for offset, planned in enumerate(inp.actions):
+            action = Action(
+                id=f"A{first + offset}",
+                cycle=s.cycle,
+                round=s.round,
+                kind=planned.kind,
+                owner=planned.owner,
+                description=planned.description,
+                clock=Clock(holder=planned.owner, due_at=planned.due_at, original_due_at=planned.due_at, armed_at=now),
+            )
+            s.actions.append(action)
+            added.append({"id": action.id, "owner": action.owner, "due_at": action.clock.due_at.isoformat()})
+        s.awaiting_plan = False
+        s.clock = None  # the plan is in; from now on each action's own deadline runs
+        event = self._append(EventKind.PLAN_SUBMITTED, inp.actor.name, actions=added)
+        return await self._accepted(event)
+
+    @plan.validator
+    def _check_plan(self, inp: PlanInput) -> None:
+        _guard(rules.check_plan, self._s, inp, workflow.now())
+
+    @workflow.update
+    async def complete_action(self, inp: CompleteActionInput) -> StepResult:
+        s = self._s
+        action = s.action(inp.action_id)
+        assert action is not None
+        action.status = ActionStatus.COMPLETED
+        action.evidence = inp.evidence
+        action.completed_by = inp.actor.name
+        action.completed_at = workflow.now()
+        self._drop_extension_for(action.id)
+        event = self._append(
+            EventKind.ACTION_COMPLETED,
+            inp.actor.name,
+            action_id=action.id,
+            evidence=inp.evidence,
+            on_time=action.completed_at <= action.clock.original_due_at,
+        )
+        if all(a.status is not ActionStatus.OPEN for a in s.current_actions()):
+            self._enter_stage(Stage.VERIFICATION)
+        return await self._accepted(event)
+
+    @complete_action.validator
+    def _check_complete_action(self, inp: CompleteActionInput) -> None:
+        _guard(rules.check_complete_action, self._s, inp)
+
+    @workflow.update
+    async def verify(self, inp: VerifyInput) -> StepResult:
+        s = self._s
+        s.verifications.append(
+            Verification(round=s.round, result=inp.result, evidence=inp.evidence, by=inp.actor.name, at=workflow.now())
+        )
+        event = self._append(EventKind.VERIFIED, inp.actor.name, result=inp.result.value, evidence=inp.evidence)
+        if inp.result is VerificationResult.PASS:
+            assert s.policy is not None
+            self._enter_stage(Stage.EFFECTIVENESS)
+            s.clock = None  # nothing is due until the effectiveness window has passed
+            s.effectiveness_due_at = workflow.now() + s.policy.rules.effectiveness_after
+        else:
+            s.round += 1
+            s.awaiting_plan = True
+            self._enter_stage(Stage.ACTION)
+        return await self._accepted(event)
+
+    @verify.validator
+    def _check_verify(self, inp: VerifyInput) -> None:
+        _guard(rules.check_verify, self._s, inp)
+
+    @workflow.update
+    async def review(self, inp: ReviewInput) -> StepResult:
+        s = self._s
+        s.reviews.append(
+            Review(cycle=s.cycle, result=inp.result, evidence=inp.evidence, by=inp.actor.name, at=workflow.now())
+        )
+        event = self._append(
+            EventKind.EFFECTIVENESS_REVIEWED, inp.actor.name, result=inp.result.value, evidence=inp.evidence
+        )
+        s.effectiveness_due_at = None
+        if inp.result is EffectivenessResult.EFFECTIVE:
+            s.clock = None
+            s.stage = Stage.CLOSED
+            s.closed_at = workflow.now()
+            self._drop_extension_for(None)
+            event = self._append(EventKind.CLOSED, inp.actor.name, cycles=s.cycle)
+        else:
+            s.cycle += 1
+            s.round = 1
+            self._enter_stage(Stage.ROOT_CAUSE)
+        return await self._accepted(event)
+
+    @review.validator
+    def _check_review(self, inp: ReviewInput) -> None:
+        _guard(rules.check_review, self._s, inp)
+
+    @workflow.update
+    async def request_extension(self, inp: ExtensionRequestInput) -> StepResult:
+        s = self._s
+        clock = s.clock_for(inp.action_id)
+        assert clock is not None
+        s.pending_extension = ExtensionRequest(
+            action_id=inp.action_id,
+            requested_by=inp.actor.name,
+            requested_at=workflow.now(),
+            current_due_at=clock.due_at,
+            until=inp.until,
+            reason=inp.reason,
+        )
+        event = self._append(
+            EventKind.EXTENSION_REQUESTED,
+            inp.actor.name,
+            target=inp.action_id or s.stage.value,
+            current_due_at=clock.due_at.isoformat(),
+            until=inp.until.isoformat(),
+            reason=inp.reason,
+        )
+        return await self._accepted(event)
+
+    @request_extension.validator
+    def _check_request_extension(self, inp: ExtensionRequestInput) -> None:
+        _guard(rules.check_extension_request, self._s, inp)
+
+    @workflow.update
+    async def decide_extension(self, inp: ExtensionDecisionInput) -> StepResult:
+        s = self._s
+        request = s.pending_extension
+        assert request is not None
+        s.pending_extension = None
+        clock = s.clock_for(request.action_id)
+        if inp.approve and clock is not None:
+            # Re-arm every timer of the step: reminders ahead of the new due fire again, escalation restarts.
+            clock.due_at = request.until
+            clock.armed_at = workflow.now()
+            clock.reminders_sent = 0
+            clock.escalation_level = 0
+            clock.extensions += 1
+        event = self._append(
+            EventKind.EXTENSION_DECIDED,
+            inp.actor.name,
+            target=request.action_id or s.stage.value,
+            approved=inp.approve,
+            requested_by=request.requested_by,
+            original_due_at=clock.original_due_at.isoformat() if clock else None,
+            due_at=clock.due_at.isoformat() if clock else None,
+            reason=inp.reason,
+        )
+        return await self._accepted(event)
+
+    @decide_extension.validator
+    def _check_decide_extension(self, inp: ExtensionDecisionInput) -> None:
+        _guard(rules.check_extension_decision, self._s, inp)
+
+    @workflow.update
+    async def reassign(self, inp: ReassignInput) -> StepResult:
+        s = self._s
+        if inp.action_id is None:
+            previous = s.owner
+            s.owner = inp.new_owner
+            if s.clock is not None and s.clock.holder == previous:
+                s.clock.holder = inp.new_owner
+        else:
+            action = s.action(inp.action_id)
+            assert action is not None
+            previous = action.owner
+            action.owner = inp.new_owner
+            action.clock.holder = inp.new_owner
+        event = self._append(
+            EventKind.REASSIGNED,
+            inp.actor.name,
+            target=inp.action_id or "record",
+            previous=previous,
+            new_owner=inp.new_owner,
+            reason=inp.reason,
+        )
+        return await self._accepted(event)
+
+    @reassign.validator
+    def _check_reassign(self, inp: ReassignInput) -> None:
+        _guard(rules.check_reassign, self._s, inp)
+
+    @workflow.update
+    async def cancel(self, inp: CancelInput) -> StepResult:
+        s = self._s
+        previous = s.stage
+        s.stage = Stage.CANCELLED
+        s.cancel_reason = inp.reason
+        s.closed_at = workflow.now()
+        s.clock = None
+        s.effectiveness_due_at = None
+        s.pending_extension = None
+        for action in s.actions:
+            if action.status is ActionStatus.OPEN:
+                action.status = ActionStatus.CANCELLED
+        event = self._append(EventKind.CANCELLED, inp.actor.name, reason=inp.reason, stage=previous.value)
+        return await self._accepted(event)
+
+    @cancel.validator
+    def _check_cancel(self, inp: CancelInput) -> None:
+        _guard(rules.check_cancel, self._s, inp)
+
+    # --- helpers --------------------------------------------------------------------------------------------
+
+    def _append(self, kind: EventKind, actor: str, **details: Any) -> Event:
+        event = Event(seq=len(self._s.events) + 1, at=workflow.now(), kind=kind, actor=actor, details=details)
+        self._s.events.append(event)
+        workflow.logger.info(
+            "%s on %s by %s",
+            kind.value,
+            self._s.id,
+            actor,
+            extra={"record_id": self._s.id, "seq": event.seq, "actor": actor},
+        )
+        return event
+
+    def _new_clock(self, holder: str, window: timedelta) -> Clock:
+        now = workflow.now()
+        return Clock(holder=holder, due_at=now + window, original_due_at=now + window, armed_at=now)
+
+    def _enter_stage(self, stage: Stage) -> None:
+        s = self._s
+        assert s.policy is not None
+        s.stage = stage
+        self._drop_extension_for(None)
+        s.clock = self._new_clock(s.owner, s.policy.rules.stage_window(stage))
+
+    def _drop_extension_for(self, action_id: str | None) -> None:
+        """A step that ends makes its pending extension request moot."""
+        pending = self._s.pending_extension
+        if pending is not None and pending.action_id == action_id:
+            self._s.pending_extension = None
+
+    async def _accepted(self, event: Event) -> StepResult:
+        self._wake = True
+        self._index()
+        await self._publish()
+        s = self._s
+        return StepResult(record_id=s.id, stage=s.stage, seq=event.seq, due_at=s.due_at)
+
+    def _index(self) -> None:
+        s = self._s
+        due = s.due_at
+        workflow.upsert_search_attributes(
+            [
+                search_attributes.STAGE.value_set(s.stage.value),
+                search_attributes.SEVERITY.value_set(s.severity.value),
+                search_attributes.OWNER.value_set(s.owner),
+                search_attributes.DUE_AT.value_set(due) if due else search_attributes.DUE_AT.value_unset(),
+            ]
+        )
+
+    async def _notify(self, event: Event, recipients: list[str], what: str) -> None:
+        s = self._s
+        notice = Notice(
+            record_id=s.id,
+            seq=event.seq,
+            kind=event.kind,
+            recipients=recipients,
+            subject=f"[{s.id}] {what}",
+            body=f"{s.id} ({s.severity.value}): {s.title}\nStage: {s.stage.value}\n{what}",
+        )
+        await workflow.execute_activity_method(
+            NotificationActivities.send_notice,
+            notice,
+            start_to_close_timeout=_DB_TIMEOUT,
+            retry_policy=_DB_RETRY,
+        )
+
+    async def _publish(self) -> None:
+        """Bring the read model up to date; serialised so an older snapshot never lands after a newer one."""
+        async with self._publish_lock:
+            s = self._s
+            last = len(s.events)
+            if last == self._synced_seq:
+                return
+            snapshot = RecordSnapshot(
+                state=s.model_copy(update={"events": []}),
+                new_events=s.events[self._synced_seq :],
+            )
+            await workflow.execute_activity_method(
+                RecordActivities.record_state,
+                snapshot,
+                start_to_close_timeout=_DB_TIMEOUT,
+                retry_policy=_DB_RETRY,
+            )
+            self._synced_seq = max(self._synced_seq, last)
