@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest clean
+.PHONY: install run test lint typecheck pytest clean histories
 
 install: $(STAMP)
 
@@ -30,3 +30,8 @@ test: lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache
+
+# Re-record the workflow histories that tests/replay replays (after an intended, patched change).
+histories: install
+	rm -f tests/replay/histories/*.json
+	CAPA_RECORD_HISTORIES=1 $(BIN)/pytest tests/workflows -q

@@ -230,7 +230,7 @@ def _actions_table(state: CapaState, now: datetime) -> Table:
 def _timeline_table(events: list[Event]) -> Table:
     table = Table("#", "AT", "KIND", "ACTOR", "DETAILS", title="Timeline")
     for event in events:
-        style = _LATE if event.kind is EventKind.ESCALATED else None
+        style = _LATE if event.kind is EventKind.ESCALATED else ""
         table.add_row(str(event.seq), when(event.at), Text(event.kind.value, style=style), event.actor, _details(event))
     return table
 

@@ -15,7 +15,7 @@ TEST_SERVER = BIN / "temporal-test-server"
 
 
 def seed_directory(engine: Engine) -> None:
-    """A small plant: ada (admin) <- maria (manager) <- mike (manager) <- olivia, oscar (owners), otto (operator)."""
+    """A small plant: ada <- maria <- mike <- olivia, oscar, otto (operator); ada <- maria <- nina <- paul."""
     add_user(engine, "ada", "admin")
     add_user(engine, "maria", "manager", manager="ada")
     add_user(engine, "mike", "manager", manager="maria")
@@ -23,6 +23,7 @@ def seed_directory(engine: Engine) -> None:
     add_user(engine, "olivia", "owner", manager="mike")
     add_user(engine, "oscar", "owner", manager="mike")
     add_user(engine, "otto", "operator", manager="mike")
+    add_user(engine, "paul", "owner", manager="nina")
 
 
 @pytest.fixture

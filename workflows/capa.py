@@ -9,7 +9,7 @@ completions and cancellation re-arm or stop the timers.
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -116,7 +116,8 @@ class CapaWorkflow:
                 s.severity,
                 start_to_close_timeout=timedelta(seconds=30),
             )
-            s.clock = self._new_clock(s.owner, s.policy.rules.containment)
+            # Containment time runs from the moment the nonconformity was raised, not from when the policy arrived.
+            s.clock = self._new_clock(s.owner, s.policy.rules.containment, start=s.raised_at)
             self._index()
             await self._publish()
         while s.stage.is_open:
@@ -464,9 +465,9 @@ class CapaWorkflow:
         )
         return event
 
-    def _new_clock(self, holder: str, window: timedelta) -> Clock:
-        now = workflow.now()
-        return Clock(holder=holder, due_at=now + window, original_due_at=now + window, armed_at=now)
+    def _new_clock(self, holder: str, window: timedelta, start: datetime | None = None) -> Clock:
+        start = start or workflow.now()
+        return Clock(holder=holder, due_at=start + window, original_due_at=start + window, armed_at=start)
 
     def _enter_stage(self, stage: Stage) -> None:
         s = self._s

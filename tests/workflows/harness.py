@@ -26,6 +26,7 @@ ROLES = {
     "olivia": Role.OWNER,
     "oscar": Role.OWNER,
     "otto": Role.OPERATOR,
+    "paul": Role.OWNER,
 }
 
 
@@ -34,6 +35,9 @@ def actor(name: str) -> Actor:
 
 
 _counter = iter(range(1, 1_000_000))
+
+# Every record started by the current test, so its history can be recorded for the replay tests.
+STARTED: list[WorkflowHandle[CapaWorkflow, CapaState]] = []
 
 
 def new_record_id() -> str:
@@ -111,6 +115,7 @@ async def raise_record(
     handle = await client.start_workflow(
         CapaWorkflow.run, CapaWorkflowInput(raised=raised), id=record_id, task_queue=task_queue
     )
+    STARTED.append(handle)
     capa = Capa(client, handle)
     await capa.wait_for(lambda s: s.clock is not None)
     return capa
