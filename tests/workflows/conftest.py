@@ -3,7 +3,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
 import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -11,7 +10,6 @@ from temporalio.testing import WorkflowEnvironment
 from client.temporal import ensure_search_attributes
 from tests.conftest import TEST_SERVER
 from tests.workflows.harness import STARTED
-
 
 HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
 
