@@ -54,7 +54,7 @@ def test_the_next_alarm_walks_reminders_then_escalation_levels() -> None:
 def test_the_earliest_clock_wins_across_stage_and_actions() -> None:
     """An action due sooner than the stage clock sets the next alarm, tagged with its id."""
     soon = Clock(holder="oscar", due_at=T0 + timedelta(days=1), original_due_at=T0, armed_at=T0)
-    action = Action(id="A1", cycle=1, round=1, kind="corrective", owner="oscar", description="x", clock=soon)  # type: ignore[arg-type]
+    action = Action(id="A1", cycle=1, round=1, kind="corrective", owner="oscar", description="x", clock=soon)
     alarm = next_alarm(_state(actions=[action]))
     assert alarm is not None
     assert (alarm.action_id, alarm.kind) == ("A1", AlarmKind.REMINDER)

@@ -116,7 +116,7 @@ async def test_action_reminders_and_escalations_follow_the_action_owner(
         )
         await h.execute_update(
             CapaWorkflow.root_cause,
-            RootCauseInput(actor=actor("olivia"), method="fishbone", cause="Fixture misaligned"),  # type: ignore[arg-type]
+            RootCauseInput(actor=actor("olivia"), method="fishbone", cause="Fixture misaligned"),
         )
         action_due = (await env.get_current_time()).replace(microsecond=0) + timedelta(days=10)
         await h.execute_update(
