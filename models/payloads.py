@@ -218,6 +218,8 @@ class CapaWorkflowInput(Payload):
     # Set when the workflow continues as new: the state carried over from the previous run.
     carried_state: CapaState | None = None
     synced_seq: int = 0
+    # Continue as new past this many history events even if the server has not suggested it yet.
+    max_history_events: int = Field(default=20_000, ge=100)
 
 
 # --- one input per update ------------------------------------------------------------------------------------

@@ -121,10 +121,12 @@ class CapaWorkflow:
             self._index()
             await self._publish()
         while s.stage.is_open:
-            if workflow.info().is_continue_as_new_suggested():
+            info = workflow.info()
+            if info.is_continue_as_new_suggested() or info.get_current_history_length() >= inp.max_history_events:
+                # Keep history bounded for records that stay open for months; the state travels on.
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
-                    CapaWorkflowInput(raised=inp.raised, carried_state=self._s, synced_seq=self._synced_seq)
+                    inp.model_copy(update={"carried_state": self._s, "synced_seq": self._synced_seq})
                 )
             alarm = next_alarm(s)
             self._wake = False

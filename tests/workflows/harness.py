@@ -96,6 +96,7 @@ async def raise_record(
     severity: Severity = Severity.MAJOR,
     owner: str = "olivia",
     by: str = "otto",
+    max_history_events: int = 20_000,
     **extra: Any,
 ) -> Capa:
     record_id = new_record_id()
@@ -113,7 +114,10 @@ async def raise_record(
         **extra,
     )
     handle = await client.start_workflow(
-        CapaWorkflow.run, CapaWorkflowInput(raised=raised), id=record_id, task_queue=task_queue
+        CapaWorkflow.run,
+        CapaWorkflowInput(raised=raised, max_history_events=max_history_events),
+        id=record_id,
+        task_queue=task_queue,
     )
     STARTED.append(handle)
     capa = Capa(client, handle)
