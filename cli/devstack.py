@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from types import FrameType
 
 from rich.console import Console
 from temporalio.api.enums.v1 import TaskQueueType
@@ -28,6 +27,7 @@ from core import readmodel
 from core.database import create_schema, make_engine
 from core.settings import DATA_DIR, Settings
 from models import search_attributes
+from models.policy import load_policy
 
 HOST = "127.0.0.1"
 PORT = 7233
@@ -46,7 +46,7 @@ WORKER_STOP_TIMEOUT = timedelta(seconds=40)
 SERVER_STOP_TIMEOUT = timedelta(seconds=15)
 _POLL_SECONDS = 0.5
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class DevStackError(Exception):
@@ -131,6 +131,8 @@ class DevStack:
         self.worker: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        # The worker would refuse a bad policy file too, but only after the server had started.
+        load_policy(self.settings.policy_file)
         DATA_DIR.mkdir(parents=True, exist_ok=True)
         if _port_open():
             if not _serving_temporal():
@@ -224,7 +226,7 @@ class DevStack:
   Temporal UI   {UI_URL}
   Users         {people}
 
-Try it, in another terminal (from this directory, with .venv/bin on PATH or via .venv/bin/capa):
+Try it in another terminal, in this directory, after `source .venv/bin/activate`:
 
   ID=$(capa --as otto raise --title "Burr on housing edge" --description "Found at final inspection" \\
         --severity major --source inspection --owner olivia --product H-100 --lot L42 --quantity 12)
@@ -249,18 +251,16 @@ def _terminate(process: subprocess.Popen[bytes], name: str, timeout: timedelta) 
     console.print(f"Stopped the {name}.")
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def run(settings: Settings) -> int:
     """Start everything, wait for Ctrl-C or SIGTERM, stop everything; the exit code for the shell."""
-    # SIGTERM (from `kill` or a process manager) gets the same orderly stop as Ctrl-C.
-    signal.signal(signal.SIGTERM, _interrupt)
+    # SIGTERM (from `kill` or a process manager) gets the same orderly stop as Ctrl-C; SIGINT is set too
+    # because a shell starts background jobs with it ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler)
     stack = DevStack(settings)
     try:
         stack.start()
-        console.print(stack.next_steps())
+        console.print(stack.next_steps(), soft_wrap=True)
         return stack.watch()
     except KeyboardInterrupt:
         return 0

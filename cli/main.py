@@ -6,11 +6,12 @@ with exit code 2 for bad usage or input and 1 for a refused step, an unknown rec
 """
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from temporalio.service import RPCError
@@ -20,7 +21,6 @@ from cli.parsing import parse_action, parse_due
 from client.records import CapaClient, CapaError, ErrorKind, temporal_unavailable
 from client.temporal import is_unreachable
 from core.logging import configure_logging
-from core.readmodel import DirectoryError
 from core.settings import Settings, SettingsError, load_settings
 from models.enums import (
     CauseCategory,
@@ -54,23 +54,35 @@ class CapaApp(typer.Typer):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            code = super().__call__(*args, standalone_mode=False, **kwargs)
+            result = super().__call__(*args, standalone_mode=False, **kwargs)
+            code = result if isinstance(result, int) else 0
         except typer.TyperException as exc:
-            _fail(exc.format_message(), exc.exit_code)
+            # Asking for nothing prints the help instead of a message; then only the exit code is left to give.
+            message = exc.format_message()
+            code = _report(message, exc.exit_code) if message else exc.exit_code
         except CapaError as exc:
-            _fail(exc.message, 2 if exc.kind is ErrorKind.INVALID else 1)
-        except (SettingsError, PolicyError, DirectoryError) as exc:
-            _fail(str(exc), 2)
+            code = _report(exc.message, 2 if exc.kind is ErrorKind.INVALID else 1)
+        except (SettingsError, PolicyError) as exc:
+            code = _report(str(exc), 2)
         except devstack.DevStackError as exc:
-            _fail(str(exc), 1)
-        except typer.Abort:
-            _fail("aborted", 1)
-        sys.exit(code if isinstance(code, int) else 0)
+            code = _report(str(exc), 1)
+        _exit(code)
 
 
-def _fail(message: str, code: int) -> None:
+def _report(message: str, code: int) -> int:
     typer.echo(f"error: {message}", err=True)
-    sys.exit(code)
+    return code
+
+
+def _exit(code: int) -> NoReturn:
+    """Leave without interpreter teardown, which can abort a process that used a Temporal client.
+
+    The SDK's Rust threads may still touch the GIL while Python finalises ("PyGILState_Release: thread
+    state ... must be current", temporalio/sdk-python#300); all work is done and flushed by now.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 app = CapaApp(
@@ -80,7 +92,9 @@ app = CapaApp(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-users_app = typer.Typer(help="The user directory: who may hold steps, and the reporting lines escalations climb.")
+users_app = typer.Typer(
+    help="The user directory: who may hold steps, and the reporting lines escalations climb.", no_args_is_help=True
+)
 app.add_typer(users_app, name="users")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 from pydantic import TypeAdapter
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -24,6 +25,8 @@ from models.tables import Nonconformity, User
 console = Console(highlight=False)
 _DATETIME = TypeAdapter(datetime)
 _LATE = "bold red"
+# Timeline details carry times as ISO strings; they are shown like every other time.
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
 # --- JSON ---------------------------------------------------------------------------------------------------
@@ -92,6 +95,11 @@ def when(moment: datetime | None) -> str:
     return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
+def _minute(moment: datetime) -> str:
+    """Table cells drop the seconds so a listing fits 80 columns; `capa show` keeps them."""
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
 def _coarse(delta: timedelta) -> str:
     """``2d3h`` rather than ``2d3h14m9s``: the two largest units say how late at a glance."""
     return "".join(re.findall(r"\d+[dhms]", format_duration(delta))[:2])
@@ -101,12 +109,22 @@ def _due_cell(due: datetime | None, now: datetime, running: bool) -> Text:
     if due is None:
         return Text("-")
     if running and due < now:
-        return Text(f"{when(due)} late by {_coarse(now - due)}", style=_LATE)
-    return Text(when(due))
+        return Text(f"{_minute(due)}\nlate by {_coarse(now - due)}", style=_LATE)
+    return Text(_minute(due))
 
 
 def _level_cell(level: int) -> Text:
     return Text(f"L{level}", style=_LATE) if level else Text("-")
+
+
+def _table(title: str, fixed: tuple[str, ...], flowing: str | None = None) -> Table:
+    """A table whose ``fixed`` columns never wrap and whose last, ``flowing`` column takes what is left."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, title_justify="left")
+    for header in fixed:
+        table.add_column(header, no_wrap=True)
+    if flowing is not None:
+        table.add_column(flowing, overflow="fold")
+    return table
 
 
 def step_done(what: str, result: StepResult) -> None:
@@ -115,7 +133,7 @@ def step_done(what: str, result: StepResult) -> None:
 
 
 def users_table(users: list[User]) -> None:
-    table = Table("NAME", "ROLE", "MANAGER", "EMAIL", title="Users")
+    table = _table("Users", ("NAME", "ROLE", "MANAGER"), "EMAIL")
     for user in users:
         table.add_row(user.name, user.role, user.manager or "-", user.email or "-")
     console.print(table)
@@ -125,15 +143,14 @@ def records_table(rows: list[Nonconformity], now: datetime) -> None:
     if not rows:
         console.print("no records match")
         return
-    table = Table("ID", "SEVERITY", "STAGE", "OWNER", "DUE", "ESC", "TITLE", title="Records")
+    table = _table("Records, soonest due first", ("ID", "SEVERITY", "STAGE", "OWNER", "DUE", "ESC"), "TITLE")
     for row in rows:
-        running = Stage(row.stage).is_open
         table.add_row(
             row.id,
             row.severity,
             row.stage,
             row.owner,
-            _due_cell(row.due_at, now, running),
+            _due_cell(row.due_at, now, Stage(row.stage).is_open),
             _level_cell(row.escalation_level),
             row.title,
         )
@@ -144,15 +161,15 @@ def overdue_table(items: list[OverdueItem]) -> None:
     if not items:
         console.print("nothing is overdue")
         return
-    table = Table("ID", "STAGE", "TARGET", "HOLDER", "DUE", "LATE", "ESC", title="Overdue, most urgent first")
+    table = _table("Overdue, most urgent first", ("ID", "STAGE", "TARGET", "HOLDER", "DUE", "LATE BY", "ESC"))
     for item in items:
         table.add_row(
             item.record_id,
             item.stage.value,
             item.target,
             item.holder,
-            when(item.due_at),
-            Text(f"late by {_coarse(item.late_by)}", style=_LATE),
+            _minute(item.due_at),
+            Text(_coarse(item.late_by), style=_LATE),
             _level_cell(item.escalation_level),
         )
     console.print(table)
@@ -161,8 +178,8 @@ def overdue_table(items: list[OverdueItem]) -> None:
 def show_state(state: CapaState, now: datetime) -> None:
     console.print(Text(f"{state.id}  {state.title}", style="bold"))
     facts = Table.grid(padding=(0, 2))
-    facts.add_column(style="dim")
-    facts.add_column()
+    facts.add_column(style="dim", no_wrap=True)
+    facts.add_column(overflow="fold")
     for label, value in _facts(state, now):
         facts.add_row(label, value)
     console.print(facts)
@@ -172,11 +189,15 @@ def show_state(state: CapaState, now: datetime) -> None:
 
 
 def _facts(state: CapaState, now: datetime) -> list[tuple[str, str | Text]]:
+    running = bool(state.open_clocks())
+    due = Text("-") if state.due_at is None else Text(when(state.due_at))
+    if running and state.due_at is not None and state.due_at < now:
+        due = Text(f"{when(state.due_at)}, late by {_coarse(now - state.due_at)}", style=_LATE)
     facts: list[tuple[str, str | Text]] = [
         ("stage", f"{state.stage.value} (cycle {state.cycle}, round {state.round})"),
         ("severity", state.severity.value),
         ("owner", state.owner),
-        ("due", _due_cell(state.due_at, now, bool(state.open_clocks()))),
+        ("due", due),
         ("escalation", _level_cell(state.escalation_level)),
         ("raised", f"{when(state.raised_at)} by {state.raised_by} ({state.source.value})"),
         ("description", state.description),
@@ -209,7 +230,7 @@ def _facts(state: CapaState, now: datetime) -> list[tuple[str, str | Text]]:
 
 
 def _actions_table(state: CapaState, now: datetime) -> Table:
-    table = Table("ID", "KIND", "OWNER", "DUE", "STATUS", "ESC", "DESCRIPTION", title="Actions")
+    table = _table("Actions", ("ID", "KIND", "OWNER", "DUE", "STATUS", "ESC"), "DESCRIPTION")
     for action in state.actions:
         running = action.status is ActionStatus.OPEN
         status = action.status.value
@@ -228,7 +249,7 @@ def _actions_table(state: CapaState, now: datetime) -> Table:
 
 
 def _timeline_table(events: list[Event]) -> Table:
-    table = Table("#", "AT", "KIND", "ACTOR", "DETAILS", title="Timeline")
+    table = _table("Timeline", ("#", "AT", "KIND", "ACTOR"), "DETAILS")
     for event in events:
         style = _LATE if event.kind is EventKind.ESCALATED else ""
         table.add_row(str(event.seq), when(event.at), Text(event.kind.value, style=style), event.actor, _details(event))
@@ -236,8 +257,12 @@ def _timeline_table(events: list[Event]) -> Table:
 
 
 def _details(event: Event) -> str:
-    return "; ".join(
-        f"{key}={value if isinstance(value, str) else json.dumps(value)}"
-        for key, value in event.details.items()
-        if value is not None
-    )
+    return "; ".join(f"{key}={_detail(value)}" for key, value in event.details.items() if value is not None)
+
+
+def _detail(value: Any) -> str:
+    if not isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if _ISO_TIME.match(value):
+        return when(datetime.fromisoformat(value))
+    return value

@@ -17,8 +17,8 @@ import structlog
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
-from temporalio.client import Client, WorkflowUpdateFailedError
+from sqlalchemy.exc import DBAPIError
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -78,6 +78,8 @@ _DRAFT_ID = "NC-0000-0000"
 _ID_ATTEMPTS = 20
 # How long ``raise_record`` waits for a worker to open the new record before saying none is running.
 OPEN_TIMEOUT = timedelta(seconds=15)
+# How long a step or a query waits for a worker to answer; the SDK alone would wait for ever.
+WORKER_TIMEOUT = timedelta(seconds=20)
 _OPEN_POLL = 0.2
 
 
@@ -353,7 +355,7 @@ class CapaClient:
             try:
                 with self._temporal_errors(record_id):
                     try:
-                        result = await handle.execute_update(update, inp)
+                        result = await handle.execute_update(update, inp, rpc_timeout=WORKER_TIMEOUT)
                     except RPCError as exc:
                         if exc.status is not RPCStatusCode.NOT_FOUND:
                             raise
@@ -382,7 +384,7 @@ class CapaClient:
         handle = self._temporal.get_workflow_handle_for(CapaWorkflow.run, record_id)
         with self._temporal_errors(record_id):
             try:
-                return await handle.query(CapaWorkflow.state)
+                return await handle.query(CapaWorkflow.state, rpc_timeout=WORKER_TIMEOUT)
             except RPCError as exc:
                 if exc.status is not RPCStatusCode.NOT_FOUND:
                     raise
@@ -431,9 +433,17 @@ class CapaClient:
             return await asyncio.to_thread(query, *args, **kwargs)
         except DirectoryError as exc:
             raise CapaError(ErrorKind.INVALID, str(exc)) from None
-        except OperationalError as exc:
+        except DBAPIError as exc:
+            # The driver's own words, first line only: PostgreSQL adds detail and hint lines.
             where = make_url(self._settings.sqlalchemy_url).render_as_string(hide_password=True)
-            raise CapaError(ErrorKind.UNAVAILABLE, f"database {where}: {exc.orig}") from None
+            reason = str(exc.orig).strip().splitlines()[0]
+            raise CapaError(ErrorKind.UNAVAILABLE, f"database {where}: {reason}") from None
+
+    def _no_worker(self, record_id: str) -> str:
+        return (
+            f"no worker answered for {record_id} within {WORKER_TIMEOUT.total_seconds():.0f}s "
+            f"(is `capa worker` running on task queue {self._settings.task_queue}?)"
+        )
 
     @contextmanager
     def _temporal_errors(self, record_id: str) -> Iterator[None]:
@@ -445,9 +455,18 @@ class CapaClient:
             if isinstance(cause, ApplicationError):
                 raise CapaError(_rejection_kind(cause), cause.message) from None
             raise CapaError(ErrorKind.NOT_ALLOWED, f"{record_id}: the step failed: {cause}") from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise CapaError(
+                ErrorKind.UNAVAILABLE,
+                f"{self._no_worker(record_id)}; the step may still be applied when one starts, "
+                "so look at the record before sending it again",
+            ) from None
         except RPCError as exc:
             if exc.status is RPCStatusCode.NOT_FOUND:
                 raise CapaError(ErrorKind.NOT_FOUND, f"{record_id} does not exist") from None
+            # The SDK reports its own rpc_timeout as CANCELLED, the server's as DEADLINE_EXCEEDED.
+            if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+                raise CapaError(ErrorKind.UNAVAILABLE, self._no_worker(record_id)) from None
             if is_unreachable(exc):
                 raise temporal_unavailable(self._settings) from None
             raise CapaError(ErrorKind.UNAVAILABLE, f"Temporal refused the request: {exc.message}") from None

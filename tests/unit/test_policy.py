@@ -28,7 +28,13 @@ def _with_all_severities(section: str) -> str:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("30s", timedelta(seconds=30)), ("12h", timedelta(hours=12)), ("7d", timedelta(days=7)), ("1d12h", timedelta(hours=36)), ("2w", timedelta(days=14))],
+    [
+        ("30s", timedelta(seconds=30)),
+        ("12h", timedelta(hours=12)),
+        ("7d", timedelta(days=7)),
+        ("1d12h", timedelta(hours=36)),
+        ("2w", timedelta(days=14)),
+    ],
 )
 def test_durations_parse_as_written(text: str, expected: timedelta) -> None:
     """Policy and CLI durations accept s, m, h, d and w, combined."""

@@ -1,0 +1,76 @@
+"""``capa list`` and ``capa overdue`` read the read model; it must agree with the workflows' own state."""
+
+from datetime import datetime
+from typing import Any
+
+from tests.cli.conftest import Capa, eventually
+
+
+def _instant(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+async def _assert_list_matches_query(capa: Capa, record_ids: list[str]) -> list[dict[str, Any]]:
+    rows = {row["id"]: row for row in (await capa.ok("list", "--json")).json()}
+    for record_id in record_ids:
+        state = await capa.query(record_id)
+        row = rows[record_id]
+        assert (row["stage"], row["owner"], _instant(row["due_at"]), row["escalation_level"]) == (
+            state.stage.value,
+            state.owner,
+            state.due_at,
+            state.escalation_level,
+        ), record_id
+    return list(rows.values())
+
+
+async def test_list_agrees_with_the_workflow_query(capa: Capa) -> None:
+    """Listed stage, owner, due and escalation level equal the workflow's query; --stage/--owner filter."""
+    in_containment = await capa.raise_record(owner="olivia", severity="critical")
+    in_action = await capa.raise_record(owner="oscar", severity="minor")
+    await capa.ok("contain", in_action, "--summary", "Held", "--disposition", "rework", user="oscar")
+    await capa.ok("root-cause", in_action, "--method", "8d", "--cause", "Fixture drift", user="oscar")
+    await capa.ok("plan", in_action, "--action", "paul:7d:Re-qualify the fixture", user="oscar")
+    reassigned = await capa.raise_record(owner="olivia")
+    await capa.ok("reassign", reassigned, "--owner", "paul", "--reason", "Olivia on leave", user="maria")
+
+    await _assert_list_matches_query(capa, [in_containment, in_action, reassigned])
+    action_stage = [row["id"] for row in (await capa.ok("list", "--stage", "action", "--json")).json()]
+    assert in_action in action_stage
+    assert in_containment not in action_stage
+    pauls = [row["id"] for row in (await capa.ok("list", "--owner", "paul", "--json")).json()]
+    assert set(pauls) >= {in_action, reassigned}
+    assert in_containment not in pauls
+    table = (await capa.ok("list")).out
+    assert in_containment in table
+
+
+async def test_overdue_shows_the_late_action_and_its_escalation(capa: Capa) -> None:
+    """A late action shows on `capa overdue` with holder, lateness and level 1; list still matches the query."""
+    record_id = await capa.raise_record(owner="olivia")
+    await capa.ok("contain", record_id, "--summary", "Held", "--disposition", "quarantine", user="olivia")
+    await capa.ok("root-cause", record_id, "--method", "other", "--cause", "Unclear drawing", user="olivia")
+    await capa.ok("plan", record_id, "--action", "oscar:3s:Redraw the detail", user="olivia")
+
+    async def escalated() -> dict[str, Any] | None:
+        items = (await capa.ok("overdue", "--json")).json()
+        return next((i for i in items if i["id"] == record_id and i["escalation_level"] == 1), None)
+
+    item = await eventually(escalated)
+    assert item["target"] == "A1"
+    assert item["holder"] == item["owner"] == "oscar"
+    assert item["stage"] == "action"
+    assert item["late_by_seconds"] >= 0
+    assert item["late_by"]
+    assert item["due_at"]
+
+    table = (await capa.ok("overdue")).out
+    assert "LATE BY" in table
+    row = next(line for line in table.splitlines() if record_id in line)
+    assert row.split()[-1] == "L1"
+    listed = (await capa.ok("list", "--overdue")).out.splitlines()
+    row_at = next(n for n, line in enumerate(listed) if record_id in line)
+    assert "late by" in listed[row_at + 1]
+    overdue_ids = [row["id"] for row in (await capa.ok("list", "--overdue", "--json")).json()]
+    assert record_id in overdue_ids
+    await _assert_list_matches_query(capa, [record_id])

@@ -1,0 +1,72 @@
+"""Refused steps through ``capa``: one line naming the problem, a non-zero exit, and the record untouched."""
+
+from tests.cli.conftest import Capa, assert_one_line_error
+
+
+async def test_step_in_the_wrong_stage(capa: Capa) -> None:
+    """A root cause sent while the record is in containment is refused with exit 1, naming the stage."""
+    record_id = await capa.raise_record()
+    before = await capa.show(record_id)
+    run = await capa("root-cause", record_id, "--method", "other", "--cause", "Unknown", user="olivia")
+    assert_one_line_error(run, 1, record_id, "stage containment")
+    assert await capa.show(record_id) == before
+
+
+async def test_step_by_the_wrong_person(capa: Capa) -> None:
+    """An owner who does not own the record cannot contain it; the message names who may."""
+    record_id = await capa.raise_record(owner="olivia")
+    before = await capa.show(record_id)
+    run = await capa("contain", record_id, "--summary", "Held", "--disposition", "scrap", user="oscar")
+    assert_one_line_error(run, 1, "oscar may not", "olivia")
+    assert await capa.show(record_id) == before
+
+
+async def test_bad_input_names_the_option(capa: Capa) -> None:
+    """A blank summary, an unknown disposition or a malformed --action is refused with exit 2, naming it."""
+    record_id = await capa.raise_record()
+    before = await capa.show(record_id)
+
+    blank = await capa("contain", record_id, "--summary", "   ", "--disposition", "scrap", user="olivia")
+    assert_one_line_error(blank, 2, "--summary")
+    unknown = await capa("contain", record_id, "--summary", "Held", "--disposition", "burn", user="olivia")
+    assert_one_line_error(unknown, 2, "--disposition", "burn")
+    malformed = await capa("plan", record_id, "--action", "olivia:next week:Fix", user="olivia")
+    assert_one_line_error(malformed, 2, "--action 'olivia:next week:Fix'", "'next week' is not a date")
+    operator = await capa("reassign", record_id, "--owner", "otto", "--reason", "x", user="maria")
+    assert_one_line_error(operator, 2, "--owner", "otto is an operator")
+
+    assert await capa.show(record_id) == before
+
+
+async def test_self_verification(capa: Capa) -> None:
+    """A manager who completed an action may not verify the plan; another manager may."""
+    record_id = await capa.raise_record(owner="olivia")
+    await capa.ok("contain", record_id, "--summary", "Held", "--disposition", "quarantine", user="olivia")
+    await capa.ok("root-cause", record_id, "--method", "fishbone", "--cause", "Worn tool", user="olivia")
+    await capa.ok("plan", record_id, "--action", "olivia:5d:Replace tool", user="olivia")
+    await capa.ok("complete-action", record_id, "A1", "--evidence", "WO-1", user="mike")
+    before = await capa.show(record_id)
+
+    run = await capa("verify", record_id, "--result", "pass", "--evidence", "Checked", user="mike")
+    assert_one_line_error(run, 1, "mike may not verify", "implemented")
+    assert await capa.show(record_id) == before
+    await capa.ok("verify", record_id, "--result", "pass", "--evidence", "Checked", user="maria")
+
+
+async def test_unknown_user_and_missing_user(capa: Capa) -> None:
+    """Someone missing from the directory is told to ask an admin; no user at all is a usage error."""
+    record_id = await capa.raise_record()
+    before = await capa.show(record_id)
+    stranger = await capa("contain", record_id, "--summary", "Held", "--disposition", "scrap", user="zed")
+    assert_one_line_error(stranger, 1, "unknown user zed", "capa users add")
+    nobody = await capa("contain", record_id, "--summary", "Held", "--disposition", "scrap")
+    assert_one_line_error(nobody, 2, "no user: pass --as USER or set CAPA_USER")
+    assert await capa.show(record_id) == before
+
+
+async def test_unknown_record(capa: Capa) -> None:
+    """A record id nobody raised is reported as not existing, for reads and for steps."""
+    shown = await capa("show", "NC-2099-9999")
+    assert_one_line_error(shown, 1, "NC-2099-9999 does not exist")
+    step = await capa("contain", "NC-2099-9999", "--summary", "Held", "--disposition", "scrap", user="olivia")
+    assert_one_line_error(step, 1, "NC-2099-9999 does not exist")
