@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import structlog
 from sqlalchemy import Engine
+from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -48,6 +49,8 @@ def build_worker(
 
 
 async def run_worker(settings: Settings) -> None:
+    # The workflow id already travels as a structured key (temporal_workflow); keep the message itself short.
+    workflow.logger.workflow_info_on_message = False
     policy = load_policy(settings.policy_file)
     client = await connect(settings)
     await ensure_search_attributes(client)

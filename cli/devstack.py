@@ -209,7 +209,7 @@ class DevStack:
 
     def stop(self) -> None:
         """Stop the worker first (it drains in-flight activities), then the server; only what we started."""
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not leave a child behind
         if self.worker is not None:
             _terminate(self.worker, "worker", WORKER_STOP_TIMEOUT)
@@ -255,7 +255,8 @@ def run(settings: Settings) -> int:
     """Start everything, wait for Ctrl-C or SIGTERM, stop everything; the exit code for the shell."""
     # SIGTERM (from `kill` or a process manager) gets the same orderly stop as Ctrl-C; SIGINT is set too
     # because a shell starts background jobs with it ignored.
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP too: closing the terminal window must not leave the server running.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.default_int_handler)
     stack = DevStack(settings)
     try:

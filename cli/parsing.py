@@ -32,7 +32,7 @@ def parse_due(text: str, now: datetime) -> datetime:
         except ValueError:
             raise ValueError(f"{text!r} is not a calendar date") from None
     try:
-        return now + parse_duration(value)
+        return (now + parse_duration(value)).replace(microsecond=0)
     except ValueError:
         pass
     try:
