@@ -7,6 +7,7 @@ started. A Temporal already serving on the port is reused, and left running at t
 """
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -215,7 +216,7 @@ class DevStack:
             _terminate(self.worker, "worker", WORKER_STOP_TIMEOUT)
         if self.server is not None:
             _terminate(self.server, "Temporal dev server", SERVER_STOP_TIMEOUT)
-            console.print(f"Records are kept in {SERVER_STATE} and the read model; `make run` brings them back.")
+            _say(f"Records are kept in {SERVER_STATE} and the read model; `make run` brings them back.")
 
     def next_steps(self) -> str:
         engine = make_engine(self.settings.sqlalchemy_url)
@@ -239,16 +240,22 @@ Seconds-scale deadlines, to watch reminders and escalations happen: stop with Ct
 """
 
 
+def _say(message: str) -> None:
+    """Print while shutting down; a closed terminal or pipe (``make run | tee``) must not stop the clean-up."""
+    with contextlib.suppress(OSError):
+        console.print(message)
+
+
 def _terminate(process: subprocess.Popen[bytes], name: str, timeout: timedelta) -> None:
     if process.poll() is None:
         process.terminate()
         try:
             process.wait(timeout.total_seconds())
         except subprocess.TimeoutExpired:
-            console.print(f"The {name} did not stop within {timeout.total_seconds():.0f}s; killing it.")
+            _say(f"The {name} did not stop within {timeout.total_seconds():.0f}s; killing it.")
             process.kill()
             process.wait()
-    console.print(f"Stopped the {name}.")
+    _say(f"Stopped the {name}.")
 
 
 def run(settings: Settings) -> int:
