@@ -5,6 +5,7 @@ Wiring only. Run it with ``python worker.py`` or ``capa worker``.
 
 import asyncio
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -12,16 +13,17 @@ import structlog
 from sqlalchemy import Engine
 from temporalio import workflow
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.notifications import NotificationActivities
 from activities.policy import PolicyActivities
 from activities.records import RecordActivities
-from client.temporal import connect, ensure_search_attributes
+from client.temporal import connect, ensure_search_attributes, is_unreachable
 from core.database import create_schema, make_engine
 from core.logging import configure_logging
-from core.settings import Settings, load_settings
-from models.policy import Policy, load_policy
+from core.settings import Settings, SettingsError, load_settings
+from models.policy import Policy, PolicyError, load_policy
 from workflows.capa import CapaWorkflow
 
 log = structlog.get_logger(__name__)
@@ -76,9 +78,22 @@ async def run_worker(settings: Settings) -> None:
 
 
 def main() -> None:
-    settings = load_settings()
-    configure_logging(settings.log_format, settings.log_level)
-    asyncio.run(run_worker(settings))
+    """Run until SIGINT/SIGTERM; a bad setting, a bad policy or an unreachable server is one line and exit 2/1."""
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_format, settings.log_level)
+        asyncio.run(run_worker(settings))
+    except (SettingsError, PolicyError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(2)
+    except (RuntimeError, RPCError) as exc:
+        if not is_unreachable(exc):
+            raise
+        sys.stderr.write(
+            f"error: cannot reach Temporal at {settings.temporal_address} (namespace {settings.temporal_namespace});"
+            " start it with `make run` or point TEMPORAL_ADDRESS at a running server\n"
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

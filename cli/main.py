@@ -14,12 +14,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
-from temporalio.service import RPCError
 
 from cli import devstack, render
 from cli.parsing import parse_action, parse_due
-from client.records import CapaClient, CapaError, ErrorKind, temporal_unavailable
-from client.temporal import is_unreachable
+from client.records import CapaClient, CapaError, ErrorKind
 from core.logging import configure_logging
 from core.settings import Settings, SettingsError, load_settings
 from models.enums import (
@@ -487,14 +485,9 @@ def overdue(ctx: typer.Context, as_json: Json = False) -> None:
 
 
 @app.command()
-def worker(ctx: typer.Context) -> None:
+def worker() -> None:
     """Run a worker: it executes every record's workflow and keeps the read model current."""
-    try:
-        worker_main()
-    except (RuntimeError, RPCError) as exc:
-        if is_unreachable(exc):
-            raise temporal_unavailable(ctx.obj.settings) from None
-        raise
+    worker_main()
 
 
 @app.command()
