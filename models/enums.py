@@ -103,3 +103,5 @@ class EventKind(StrEnum):
     EXTENSION_DECIDED = "extension_decided"
     REASSIGNED = "reassigned"
     CANCELLED = "cancelled"
+    # Not a timeline entry of any record: the kind of the daily overdue digest sent to managers.
+    DIGEST = "digest"
