@@ -16,33 +16,52 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from activities.notifications import NotificationActivities
+from activities.digest import DigestActivities
+from activities.notifications import DeliveryActivities, NotificationActivities, Notifier
 from activities.policy import PolicyActivities
 from activities.records import RecordActivities
+from client.schedules import ensure_digest_schedule
 from client.temporal import connect, ensure_search_attributes, is_unreachable
-from core.database import create_schema, make_engine
+from core.database import SchemaBehindError, create_schema, make_engine
 from core.logging import configure_logging
+from core.outbox import thread_dispatcher
 from core.settings import Settings, SettingsError, load_settings
 from models.policy import Policy, PolicyError, load_policy
 from workflows.capa import CapaWorkflow
+from workflows.delivery import DeliveryWorkflow
+from workflows.digest import DigestWorkflow
 
 log = structlog.get_logger(__name__)
 
 
 def build_worker(
-    client: Client, *, task_queue: str, engine: Engine, policy: Policy, executor: ThreadPoolExecutor
+    client: Client,
+    *,
+    task_queue: str,
+    engine: Engine,
+    policy: Policy,
+    executor: ThreadPoolExecutor,
+    settings: Settings | None = None,
 ) -> Worker:
-    records = RecordActivities(engine)
-    notifications = NotificationActivities(engine)
+    """The worker; call it from the event loop it will run on (activity threads start deliveries there)."""
+    settings = settings if settings is not None else load_settings()
+    dispatch = thread_dispatcher(client, asyncio.get_running_loop(), max_attempts=settings.notify_max_attempts)
+    notifier = Notifier(engine, settings, dispatch)
+    records = RecordActivities(engine, notifier)
+    notifications = NotificationActivities(engine, notifier)
+    delivery = DeliveryActivities(engine, settings)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[CapaWorkflow],
+        workflows=[CapaWorkflow, DeliveryWorkflow, DigestWorkflow],
         activities=[
             PolicyActivities(policy).pin_policy,
             records.record_state,
             records.escalation_recipients,
             notifications.send_notice,
+            delivery.deliver_message,
+            delivery.mark_failed,
+            DigestActivities(engine, settings).send_overdue_digest,
         ],
         activity_executor=executor,
         # On SIGTERM, activities already running get this long to finish before the worker exits.
@@ -54,12 +73,15 @@ async def run_worker(settings: Settings) -> None:
     # The workflow id already travels as a structured key (temporal_workflow); keep the message itself short.
     workflow.logger.workflow_info_on_message = False
     policy = load_policy(settings.policy_file)
-    client = await connect(settings)
-    await ensure_search_attributes(client)
     engine = make_engine(settings.sqlalchemy_url)
     create_schema(engine)
+    client = await connect(settings)
+    await ensure_search_attributes(client)
+    await ensure_digest_schedule(client, settings)
     with ThreadPoolExecutor(max_workers=16) as executor:
-        worker = build_worker(client, task_queue=settings.task_queue, engine=engine, policy=policy, executor=executor)
+        worker = build_worker(
+            client, task_queue=settings.task_queue, engine=engine, policy=policy, executor=executor, settings=settings
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -83,7 +105,7 @@ def main() -> None:
         settings = load_settings()
         configure_logging(settings.log_format, settings.log_level)
         asyncio.run(run_worker(settings))
-    except (SettingsError, PolicyError) as exc:
+    except (SettingsError, PolicyError, SchemaBehindError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(2)
     except (RuntimeError, RPCError) as exc:

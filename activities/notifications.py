@@ -1,73 +1,162 @@
-"""The notification outbox: reminders and escalations, stored and delivered exactly once per recipient.
+"""The notification outbox's activities: queue notices, deliver each row once, give up on a failing one.
 
-Only the log channel exists so far; e-mail and webhooks will be further channels reading the same outbox.
+``send_notice`` (reminders, escalations, effectiveness due) and ``record_state`` (step notifications) hand
+notices to a ``Notifier``: it writes the outbox rows, writes the log-channel lines at once and starts a
+``DeliveryWorkflow`` for every e-mail and webhook row, whose ``deliver_message`` retries with backoff.
 """
 
-from datetime import UTC, datetime
+from collections.abc import Callable
 
 import structlog
-from sqlalchemy import Engine, update
-from sqlmodel import col
+from sqlalchemy import Engine
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from core.database import insert_for, session_scope
+from activities import errors
+from activities.email import send_email
+from activities.webhooks import post_webhook
+from core import outbox
+from core.settings import Settings
+from models.delivery import DeliverMessageInput, MarkFailedInput
 from models.payloads import Notice
-from models.tables import LOG_CHANNEL, OutboxMessage, OutboxStatus
+from models.tables import Channel, OutboxMessage, OutboxStatus
 
 log = structlog.get_logger(__name__)
 
+# Starts delivery workflows for outbox rows: (task queue, row ids) -> None, from a worker thread.
+Dispatcher = Callable[[str, list[int]], None]
+
+
+def _workflow_id() -> str | None:
+    return activity.info().workflow_id if activity.in_activity() else None
+
+
+def _log_notification(row: OutboxMessage) -> None:
+    log.info(
+        "notification",
+        record_id=row.record_id,
+        seq=row.seq,
+        channel=row.channel,
+        recipient=row.recipient,
+        kind=row.kind,
+        subject=row.subject,
+        workflow_id=_workflow_id(),
+    )
+
+
+class Notifier:
+    """Puts notices in the outbox and sets their delivery going; shared by the activities that notify."""
+
+    def __init__(self, engine: Engine, settings: Settings, dispatch: Dispatcher | None = None) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._dispatch = dispatch
+
+    def notify(self, notices: list[Notice]) -> None:
+        """Queue every notice; log the log-channel rows; start delivering the others.
+
+        Idempotent: a retry queues nothing twice, logs nothing twice and only re-starts deliveries of rows
+        still pending (a delivery already running is left alone).
+        """
+        # The server's time: the clock's, except on a time-skipping test server.
+        as_of = activity.info().current_attempt_scheduled_time if activity.in_activity() else None
+        ids = [r for notice in notices for r in outbox.enqueue(self._engine, notice, self._settings, as_of=as_of)]
+        for row in outbox.claim_log_rows(self._engine, ids):
+            _log_notification(row)
+        pending = outbox.pending_ids(self._engine, ids)
+        if not pending:
+            return
+        if self._dispatch is None:
+            log.warning("outbox rows left pending: this worker cannot start deliveries", row_ids=pending)
+            return
+        self._dispatch(activity.info().task_queue, pending)
+
 
 class NotificationActivities:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, notifier: Notifier | None = None) -> None:
         self._engine = engine
+        self._notifier = notifier or Notifier(engine, Settings(smtp_host=None, webhook_urls=[]))
 
     @activity.defn(name="send_notice")
     def send_notice(self, notice: Notice) -> None:
-        """Queue the notice for each recipient, then deliver what is still pending, in one transaction.
+        """Queue the notice on every channel for each recipient and start its delivery.
 
         The outbox key (record, seq, recipient, channel) makes a repeated call insert nothing, and only rows
         this call flips from pending to sent are logged, so a retry or a concurrent duplicate logs nothing.
         """
-        now = datetime.now(UTC)
-        with session_scope(self._engine) as session:
-            if notice.recipients:
-                rows = [
-                    {
-                        "record_id": notice.record_id,
-                        "seq": notice.seq,
-                        "recipient": recipient,
-                        "channel": LOG_CHANNEL,
-                        "kind": notice.kind.value,
-                        "subject": notice.subject,
-                        "body": notice.body,
-                        "created_at": now,
-                        "status": OutboxStatus.PENDING.value,
-                    }
-                    for recipient in dict.fromkeys(notice.recipients)
-                ]
-                session.exec(
-                    insert_for(self._engine, OutboxMessage)
-                    .values(rows)
-                    .on_conflict_do_nothing(index_elements=["record_id", "seq", "recipient", "channel"])
-                )
-            delivered = session.exec(
-                update(OutboxMessage)
-                .where(
-                    col(OutboxMessage.record_id) == notice.record_id,
-                    col(OutboxMessage.seq) == notice.seq,
-                    col(OutboxMessage.channel) == LOG_CHANNEL,
-                    col(OutboxMessage.status) == OutboxStatus.PENDING.value,
-                )
-                .values(status=OutboxStatus.SENT.value, sent_at=now)
-                .returning(col(OutboxMessage.recipient), col(OutboxMessage.kind), col(OutboxMessage.subject))
-            ).all()
-            for recipient, kind, subject in sorted(delivered):
-                log.info(
-                    "notification",
-                    record_id=notice.record_id,
-                    seq=notice.seq,
-                    recipient=recipient,
-                    kind=kind,
-                    subject=subject,
-                    workflow_id=activity.info().workflow_id,
-                )
+        self._notifier.notify([notice])
+
+
+class DeliveryActivities:
+    """Send one outbox row over its channel, and record the outcome."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self._engine = engine
+        self._settings = settings
+
+    @activity.defn(name="deliver_message")
+    def deliver_message(self, inp: DeliverMessageInput) -> str:
+        """Send the row unless it is already sent; return its status afterwards.
+
+        A failure raises: DeliveryRefused (non-retryable) when the channel said never, DeliveryFailed when a
+        retry may work. The row is marked sent only after the channel took it, so a crash in between sends it
+        again, with the same webhook idempotency key or e-mail Message-ID.
+        """
+        row = outbox.start_attempt(self._engine, inp.row_id)
+        if row is None:
+            existing = outbox.get_message(self._engine, inp.row_id)
+            if existing is None:
+                raise ApplicationError(f"no outbox row {inp.row_id}", non_retryable=True, type=errors.NO_SUCH_MESSAGE)
+            return existing.status
+        fields = {
+            "record_id": row.record_id,
+            "seq": row.seq,
+            "channel": row.channel,
+            "recipient": row.recipient,
+            "workflow_id": _workflow_id(),
+            "attempt": row.attempts,
+        }
+        try:
+            self._send(row)
+        except errors.DeliveryError as exc:
+            outbox.record_error(self._engine, inp.row_id, str(exc))
+            log.info("notification not delivered", error=str(exc), permanent=exc.permanent, **fields)
+            raise ApplicationError(
+                str(exc),
+                non_retryable=exc.permanent,
+                type=errors.DELIVERY_REFUSED if exc.permanent else errors.DELIVERY_FAILED,
+            ) from None
+        outbox.mark_sent(self._engine, inp.row_id)
+        if row.channel != Channel.LOG.value:
+            log.info("notification delivered", kind=row.kind, subject=row.subject, **fields)
+        return OutboxStatus.SENT.value
+
+    def _send(self, row: OutboxMessage) -> None:
+        if row.channel == Channel.LOG.value:
+            _log_notification(row)
+        elif row.channel == Channel.EMAIL.value:
+            send_email(row, self._settings)
+        elif row.channel == Channel.WEBHOOK.value:
+            post_webhook(row, self._settings)
+        else:
+            raise errors.DeliveryError(f"unknown channel {row.channel!r}", permanent=True)
+
+    @activity.defn(name="mark_failed")
+    def mark_failed(self, inp: MarkFailedInput) -> None:
+        """Give up on the row: status failed with the last error, for ``capa notifications list --failed``."""
+        row = outbox.mark_failed(self._engine, inp.row_id, inp.error)
+        if row is None:
+            log.warning("delivery failed for an outbox row that no longer exists", row_id=inp.row_id, error=inp.error)
+            return
+        log.warning(
+            "notification failed",
+            record_id=row.record_id,
+            seq=row.seq,
+            channel=row.channel,
+            recipient=row.recipient,
+            workflow_id=_workflow_id(),
+            attempts=row.attempts,
+            error=inp.error,
+            row_id=inp.row_id,
+            status=row.status,
+        )

@@ -16,17 +16,21 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import errors
+from activities.notifications import Notifier
 from core.database import insert_for, session_scope
-from models.enums import Role
-from models.payloads import Action, CapaState, Event, RecipientsInput, RecordSnapshot
+from models.durations import format_duration
+from models.enums import EventKind, Role
+from models.payloads import Action, CapaState, Event, Notice, RecipientsInput, RecordSnapshot
 from models.tables import ActionRow, Nonconformity, TimelineEvent, User
 
 log = structlog.get_logger(__name__)
 
 
 class RecordActivities:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, notifier: Notifier | None = None) -> None:
         self._engine = engine
+        # Without one (the read-model tests), steps notify nobody; the worker always passes one.
+        self._notifier = notifier
 
     @activity.defn(name="record_state")
     def record_state(self, snapshot: RecordSnapshot) -> None:
@@ -70,6 +74,13 @@ class RecordActivities:
             seq=seq,
             new_events=len(snapshot.new_events),
         )
+        if self._notifier is not None and snapshot.new_events:
+            # After the commit: the messages' facts come from the row just written. The outbox key makes a
+            # retry of this activity queue nothing twice.
+            with Session(self._engine) as session:
+                notices = [n for e in snapshot.new_events if (n := _step_notice(session, state, e)) is not None]
+            if notices:
+                self._notifier.notify(notices)
 
     @activity.defn(name="escalation_recipients")
     def escalation_recipients(self, inp: RecipientsInput) -> list[str]:
@@ -94,6 +105,63 @@ class RecordActivities:
                 current = user.manager
                 seen.add(current)
         return [current]
+
+
+def _step_notice(session: Session, state: CapaState, event: Event) -> Notice | None:
+    """Who must hear of a step at once: the new holder of work, or the one who must decide or was decided for.
+
+    Reminders, escalations and the effectiveness review come from the workflow's timers (``send_notice``).
+    Nobody is told of their own step.
+    """
+    d = event.details
+    if event.kind is EventKind.RAISED:
+        recipients = [state.owner]
+        what = f"you own a new {state.severity.value} nonconformity raised by {event.actor}: {state.title}"
+        if state.clock is not None:
+            what += f"; containment due {_at(state.clock.due_at)}"
+    elif event.kind is EventKind.PLAN_SUBMITTED:
+        actions = d.get("actions", [])
+        recipients = [a["owner"] for a in actions]
+        for_whom = ", ".join(
+            f"{a['id']} ({a['owner']}, due {_at(datetime.fromisoformat(a['due_at']))})" for a in actions
+        )
+        what = f"action plan submitted by {event.actor}: {for_whom}"
+    elif event.kind is EventKind.REASSIGNED:
+        recipients = [d["new_owner"]]
+        target = "the record" if d.get("target") == "record" else f"action {d.get('target')}"
+        what = f"{target} reassigned to you from {d.get('previous')} by {event.actor}: {d.get('reason')}"
+    elif event.kind is EventKind.EXTENSION_REQUESTED:
+        requester = session.get(User, event.actor)
+        recipients = [requester.manager] if requester is not None and requester.manager else []
+        until = datetime.fromisoformat(d["until"])
+        current = datetime.fromisoformat(d["current_due_at"])
+        what = (
+            f"{event.actor} asks to extend {d.get('target')} from {_at(current)} to {_at(until)}"
+            f" ({format_duration(until - current)} more): {d.get('reason')}"
+        )
+    elif event.kind is EventKind.EXTENSION_DECIDED:
+        recipients = [d["requested_by"]]
+        verdict = "approved" if d.get("approved") else "rejected"
+        what = f"your extension of {d.get('target')} was {verdict} by {event.actor}"
+        if d.get("due_at"):
+            what += f"; due {_at(datetime.fromisoformat(d['due_at']))}"
+    else:
+        return None
+    recipients = [r for r in dict.fromkeys(recipients) if r != event.actor]
+    if not recipients:
+        return None
+    return Notice(
+        record_id=state.id,
+        seq=event.seq,
+        kind=event.kind,
+        recipients=recipients,
+        subject=f"[{state.id}] {what}",
+        body=f"{state.id} ({state.severity.value}): {state.title}\nStage: {state.stage.value}\n{what}",
+    )
+
+
+def _at(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _admins(session: Session, inp: RecipientsInput) -> list[str]:

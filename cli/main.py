@@ -18,7 +18,9 @@ import typer
 from cli import devstack, render
 from cli.parsing import parse_action, parse_due
 from client.records import CapaClient, CapaError, ErrorKind
+from core.database import SchemaBehindError
 from core.logging import configure_logging
+from core.readmodel import NOTIFIED_KINDS
 from core.settings import Settings, SettingsError, load_settings
 from models.enums import (
     CauseCategory,
@@ -60,7 +62,7 @@ class CapaApp(typer.Typer):
             code = _report(message, exc.exit_code) if message else exc.exit_code
         except CapaError as exc:
             code = _report(exc.message, 2 if exc.kind is ErrorKind.INVALID else 1)
-        except (SettingsError, PolicyError) as exc:
+        except (SettingsError, PolicyError, SchemaBehindError) as exc:
             code = _report(str(exc), 2)
         except devstack.DevStackError as exc:
             code = _report(str(exc), 1)
@@ -94,6 +96,10 @@ users_app = typer.Typer(
     help="The user directory: who may hold steps, and the reporting lines escalations climb.", no_args_is_help=True
 )
 app.add_typer(users_app, name="users")
+notifications_app = typer.Typer(
+    help="The notification outbox: what was sent, what is pending and what failed.", no_args_is_help=True
+)
+app.add_typer(notifications_app, name="notifications")
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,27 @@ def users_list(ctx: typer.Context, as_json: Json = False) -> None:
         render.emit_json([render.user_json(user) for user in users])
     else:
         render.users_table(users)
+
+
+@users_app.command("notify")
+def users_notify(
+    ctx: typer.Context,
+    *,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The user whose preference this is.")],
+    kind: Annotated[str, typer.Option(help=f"The kind of notification: {', '.join(k.value for k in NOTIFIED_KINDS)}.")],
+    email: Annotated[
+        bool | None, typer.Option("--email/--no-email", help="Send this kind by e-mail, or not.", show_default=False)
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Turn e-mail of one kind of notification on or off for a user (the log channel keeps every one)."""
+    if email is None:
+        raise UsageProblem("pass --email or --no-email")
+    _call(ctx, lambda client: client.set_email_preference(name, kind, enabled=email))
+    if as_json:
+        render.emit_json({"user": name, "kind": kind, "email": email})
+    else:
+        typer.echo(f"{name}: e-mail for {kind} notifications {'on' if email else 'off'}")
 
 
 # --- raising and the steps ----------------------------------------------------------------------------------
@@ -479,6 +506,53 @@ def overdue(ctx: typer.Context, as_json: Json = False) -> None:
         render.emit_json([render.overdue_json(item) for item in items])
     else:
         render.overdue_table(items)
+
+
+# --- notifications ------------------------------------------------------------------------------------------
+
+
+@app.command()
+def digest(
+    ctx: typer.Context,
+    now: Annotated[bool, typer.Option("--now", help="Send the overdue digest now.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Send each manager the overdue steps of their people, and admins the whole list (daily by schedule)."""
+    if not now:
+        raise UsageProblem("pass --now to send the digest now; the schedule sends it daily at CAPA_DIGEST_TIME")
+    workflow_id, result = _call(ctx, lambda client: client.send_digest_now())
+    if as_json:
+        render.emit_json({"workflow_id": workflow_id, **result.model_dump(mode="json")})
+    else:
+        render.digest_sent(result)
+
+
+@notifications_app.command("list")
+def notifications_list(
+    ctx: typer.Context,
+    failed: Annotated[bool, typer.Option("--failed", help="Only notifications whose delivery failed.")] = False,
+    as_json: Json = False,
+) -> None:
+    """List notifications, newest first: sent, pending and failed (in red)."""
+    rows = _call(ctx, lambda client: client.list_notifications(failed_only=failed))
+    if as_json:
+        render.emit_json([render.notification_json(row) for row in rows])
+    else:
+        render.notifications_table(rows, failed_only=failed)
+
+
+@notifications_app.command("retry")
+def notifications_retry(
+    ctx: typer.Context,
+    row_id: Annotated[int, typer.Argument(metavar="ID", help="The notification's id, from `notifications list`.")],
+    as_json: Json = False,
+) -> None:
+    """Deliver a failed notification again."""
+    _call(ctx, lambda client: client.retry_notification(row_id))
+    if as_json:
+        render.emit_json({"id": row_id, "retried": True})
+    else:
+        typer.echo(f"notification {row_id} handed to delivery again")
 
 
 # --- running the product ------------------------------------------------------------------------------------

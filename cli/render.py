@@ -16,11 +16,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from activities.digest import DigestResult
 from core.readmodel import OverdueItem
 from models.durations import format_duration
 from models.enums import ActionStatus, EventKind, Stage
 from models.payloads import CapaState, Event, StepResult
-from models.tables import Nonconformity, User
+from models.tables import Nonconformity, OutboxMessage, OutboxStatus, User
 
 console = Console(highlight=False)
 _DATETIME = TypeAdapter(datetime)
@@ -82,6 +83,10 @@ def overdue_json(item: OverdueItem) -> dict[str, Any]:
 
 def user_json(user: User) -> dict[str, Any]:
     return user.model_dump(mode="json")
+
+
+def notification_json(row: OutboxMessage) -> dict[str, Any]:
+    return row.model_dump(mode="json")
 
 
 def step_json(result: StepResult) -> dict[str, Any]:
@@ -171,6 +176,50 @@ def overdue_table(items: list[OverdueItem]) -> None:
             _minute(item.due_at),
             Text(_coarse(item.late_by), style=_LATE),
             _level_cell(item.escalation_level),
+        )
+    console.print(table)
+
+
+def digest_sent(result: DigestResult) -> None:
+    if not result.recipients and not result.already_sent:
+        typer.echo("nothing is overdue; no digest sent")
+        return
+    day = result.day.removeprefix("DIGEST-")
+    if result.recipients:
+        typer.echo(f"overdue digest for {day} sent to:")
+        for name, count in result.recipients.items():
+            typer.echo(f"  {name}: {_items(count)}")
+    if result.already_sent:
+        typer.echo(f"already sent the {day} digest earlier, not sent again:")
+        for name, count in result.already_sent.items():
+            typer.echo(f"  {name}: {_items(count)}")
+
+
+def _items(count: int) -> str:
+    return f"{count} item" if count == 1 else f"{count} items"
+
+
+def notifications_table(rows: list[OutboxMessage], *, failed_only: bool = False) -> None:
+    if not rows:
+        console.print("no failed notifications" if failed_only else "no notifications")
+        return
+    table = _table(
+        "Notifications, newest first",
+        ("ID", "CREATED", "KIND", "RECORD", "RECIPIENT", "CHANNEL", "STATUS", "ATTEMPTS"),
+        "LAST ERROR",
+    )
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            _minute(row.created_at),
+            row.kind,
+            row.record_id,
+            row.recipient,
+            row.channel,
+            row.status,
+            str(row.attempts),
+            row.last_error or "-",
+            style=_LATE if row.status == OutboxStatus.FAILED.value else None,
         )
     console.print(table)
 

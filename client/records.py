@@ -18,14 +18,20 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
+from activities.digest import DigestResult
 from client.temporal import connect, is_unreachable
-from core import readmodel
+from core import outbox, readmodel
 from core.database import create_schema, make_engine
 from core.readmodel import DirectoryError, OverdueItem
 from core.settings import Settings
@@ -61,8 +67,9 @@ from models.payloads import (
     StepResult,
     VerifyInput,
 )
-from models.tables import Nonconformity, User
+from models.tables import Nonconformity, OutboxMessage, User
 from workflows.capa import CapaWorkflow
+from workflows.digest import DigestRequest, DigestWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -80,6 +87,10 @@ _ID_ATTEMPTS = 20
 OPEN_TIMEOUT = timedelta(seconds=15)
 # How long a step or a query waits for a worker to answer; the SDK alone would wait for ever.
 WORKER_TIMEOUT = timedelta(seconds=20)
+# How long ``send_digest_now`` waits for a worker to finish the digest before saying none is running.
+DIGEST_TIMEOUT = timedelta(seconds=60)
+# A digest asked for by hand that no worker has started within this time is stale: it is dropped.
+_DIGEST_EXPIRY = timedelta(hours=1)
 _OPEN_POLL = 0.2
 
 
@@ -168,6 +179,15 @@ class CapaClient:
 
     async def list_users(self) -> list[User]:
         return await self._db(readmodel.list_users, self._engine)
+
+    async def set_email_preference(self, name: str, kind: str, *, enabled: bool) -> None:
+        """Turn e-mail of one kind of notification on or off for one person (the log keeps every one)."""
+
+        def write() -> None:
+            create_schema(self._engine)
+            readmodel.set_email_preference(self._engine, name, kind, enabled)
+
+        await self._db(write)
 
     # --- raising ------------------------------------------------------------------------------------------
 
@@ -409,6 +429,65 @@ class CapaClient:
     async def overdue(self) -> list[OverdueItem]:
         return await self._db(readmodel.overdue_items, self._engine, datetime.now(UTC))
 
+    # --- notifications ------------------------------------------------------------------------------------
+
+    async def send_digest_now(self) -> tuple[str, DigestResult]:
+        """Run the overdue digest now and return its workflow id and who was sent how many items.
+
+        It shares the day's outbox key with the scheduled run, so whoever already had today's digest is
+        reported in ``already_sent`` and not sent it again.
+        """
+        workflow_id = f"capaflow-overdue-digest-manual-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+        with self._temporal_errors(workflow_id):
+            try:
+                handle = await self._temporal.start_workflow(
+                    DigestWorkflow.run,
+                    DigestRequest(),
+                    id=workflow_id,
+                    task_queue=self._settings.task_queue,
+                    execution_timeout=_DIGEST_EXPIRY,
+                )
+            except WorkflowAlreadyStartedError:
+                # Someone asked in the same second: wait for that run rather than start another.
+                handle = self._temporal.get_workflow_handle_for(DigestWorkflow.run, workflow_id)
+            try:
+                async with asyncio.timeout(DIGEST_TIMEOUT.total_seconds()):
+                    result = await handle.result()
+            except TimeoutError:
+                raise CapaError(
+                    ErrorKind.UNAVAILABLE,
+                    f"the digest {workflow_id} did not finish within {DIGEST_TIMEOUT.total_seconds():.0f}s "
+                    f"(is `capa worker` running on task queue {self._settings.task_queue}?); it is dropped if "
+                    f"no worker starts it within {_DIGEST_EXPIRY.total_seconds() / 3600:.0f}h",
+                ) from None
+            except WorkflowFailureError as exc:
+                cause = exc.cause.cause if isinstance(exc.cause, ActivityError) else exc.cause
+                raise CapaError(ErrorKind.UNAVAILABLE, f"the digest {workflow_id} failed: {cause}") from None
+        log.info("digest sent on demand", workflow_id=workflow_id, recipients=result.recipients)
+        return workflow_id, result
+
+    async def list_notifications(self, *, failed_only: bool = False) -> list[OutboxMessage]:
+        """The outbox, newest first: what was sent, what waits and what failed."""
+        return await self._db(outbox.list_messages, self._engine, failed_only=failed_only)
+
+    async def retry_notification(self, row_id: int) -> None:
+        """Hand a failed notification to delivery again; one that cannot be retried is refused, naming why."""
+        what = f"notification {row_id}"
+        with self._temporal_errors(what):
+            try:
+                await outbox.retry_message(
+                    self._engine,
+                    self._temporal,
+                    self._settings.task_queue,
+                    row_id,
+                    max_attempts=self._settings.notify_max_attempts,
+                )
+            except ValueError as exc:
+                raise CapaError(ErrorKind.NOT_ALLOWED, str(exc)) from None
+            except DBAPIError as exc:
+                raise self._database_error(exc) from None
+        log.info("notification queued again", outbox_id=row_id)
+
     # --- plumbing -----------------------------------------------------------------------------------------
 
     async def _actor(self, name: str) -> Actor:
@@ -434,10 +513,13 @@ class CapaClient:
         except DirectoryError as exc:
             raise CapaError(ErrorKind.INVALID, str(exc)) from None
         except DBAPIError as exc:
-            # The driver's own words, first line only: PostgreSQL adds detail and hint lines.
-            where = make_url(self._settings.sqlalchemy_url).render_as_string(hide_password=True)
-            reason = str(exc.orig).strip().splitlines()[0]
-            raise CapaError(ErrorKind.UNAVAILABLE, f"database {where}: {reason}") from None
+            raise self._database_error(exc) from None
+
+    def _database_error(self, exc: DBAPIError) -> CapaError:
+        # The driver's own words, first line only: PostgreSQL adds detail and hint lines.
+        where = make_url(self._settings.sqlalchemy_url).render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0]
+        return CapaError(ErrorKind.UNAVAILABLE, f"database {where}: {reason}")
 
     def _no_worker(self, record_id: str) -> str:
         return (

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
@@ -46,9 +46,26 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+class SchemaBehindError(RuntimeError):
+    """The database has the tables of an older capaflow; the message says which column is missing."""
+
+
 def create_schema(engine: Engine) -> None:
-    """Create missing tables; existing ones are left as they are (schema migrations come later)."""
+    """Create missing tables, then refuse to go on if an existing table lacks a column this version writes.
+
+    Failing at start is better than a worker whose every write fails and retries for ever.
+    """
     SQLModel.metadata.create_all(engine)
+    inspector = inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        missing = [column.name for column in table.columns if column.name not in present]
+        if missing:
+            raise SchemaBehindError(
+                f"the database at {engine.url.render_as_string(hide_password=True)} is from an older capaflow: "
+                f"table {table.name} lacks {', '.join(missing)}; for a local demo database, delete the file "
+                "and run again"
+            )
 
 
 @contextmanager

@@ -10,13 +10,13 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import Engine, and_, nulls_last, or_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from core.database import insert_for, session_scope
 from models.enums import ActionStatus, EventKind, Role, Severity, Stage
 from models.payloads import CapaState, Event, UserName
-from models.tables import ActionRow, Nonconformity, RecordSequence, TimelineEvent, User
+from models.tables import ActionRow, Nonconformity, NotificationPreference, RecordSequence, TimelineEvent, User
 
 _OPEN_STAGES = [stage.value for stage in Stage if stage.is_open]
 _MANAGING_ROLES = {Role.MANAGER.value, Role.ADMIN.value}
@@ -69,6 +69,43 @@ def get_user(engine: Engine, name: str) -> User | None:
 def list_users(engine: Engine) -> list[User]:
     with session_scope(engine) as session:
         return list(session.exec(select(User).order_by(col(User.name))))
+
+
+# --- notification preferences -------------------------------------------------------------------------------
+
+# The kinds of notification a person can receive, by the timeline event (or digest) that causes them.
+NOTIFIED_KINDS: tuple[EventKind, ...] = (
+    EventKind.RAISED,  # you own a new record
+    EventKind.PLAN_SUBMITTED,  # you own an action of the plan
+    EventKind.REASSIGNED,  # a record or action is now yours
+    EventKind.EXTENSION_REQUESTED,  # someone who reports to you asks for more time
+    EventKind.EXTENSION_DECIDED,  # your extension request was decided
+    EventKind.REMINDER_SENT,
+    EventKind.ESCALATED,
+    EventKind.EFFECTIVENESS_DUE,
+    EventKind.DIGEST,
+)
+
+
+def set_email_preference(engine: Engine, user: str, kind: str, enabled: bool) -> None:
+    """Turn e-mail for one kind of notification on or off for one person; the log channel is unaffected."""
+    if kind not in {k.value for k in NOTIFIED_KINDS}:
+        raise DirectoryError(f"kind: {kind!r} is not one of {', '.join(k.value for k in NOTIFIED_KINDS)}")
+    statement = insert_for(engine, NotificationPreference).values(user_name=user, kind=kind, email=enabled)
+    upsert = statement.on_conflict_do_update(index_elements=["user_name", "kind"], set_={"email": enabled})
+    with session_scope(engine) as session:
+        if session.get(User, user) is None:
+            raise DirectoryError(f"user: no user named {user!r}")
+        session.exec(upsert)
+
+
+def email_enabled(session_or_engine: Session | Engine, user: str, kind: str) -> bool:
+    """Whether ``user`` wants e-mail for ``kind``; on unless they turned it off."""
+    if isinstance(session_or_engine, Engine):
+        with session_scope(session_or_engine) as session:
+            return email_enabled(session, user, kind)
+    preference = session_or_engine.get(NotificationPreference, (user, kind))
+    return True if preference is None else preference.email
 
 
 # Name, role, manager; managers come before the people who report to them.

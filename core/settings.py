@@ -1,11 +1,14 @@
 """Every setting of capaflow in one place, read from the environment and validated at start."""
 
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DATA_DIR = Path(".data")
 
@@ -26,6 +29,21 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     user: str | None = None
 
+    # Notifications: e-mail is on when smtp_host is set, webhooks when webhook_urls is.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "capaflow@localhost"
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    # NoDecode: the variable is a comma-separated list, not the JSON pydantic-settings expects for lists.
+    webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    webhook_secret: SecretStr | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    digest_time: str = "07:00"
+    digest_timezone: str = "UTC"
+    notify_max_attempts: int = Field(default=8, ge=1, le=100)
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -37,6 +55,68 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_default(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("smtp_host", "smtp_username", "smtp_password", "webhook_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("webhook_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        return list(dict.fromkeys(urls))
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("digest_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+        if match is None or int(match[1]) > 23 or int(match[2]) > 59:
+            raise ValueError(f"{value!r} is not a time of day written HH:MM, e.g. 07:00")
+        return f"{int(match[1]):02d}:{match[2]}"
+
+    @field_validator("digest_timezone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a known time zone, e.g. Europe/Berlin or UTC") from None
+        return value
+
+    @model_validator(mode="after")
+    def _webhooks_are_signed(self) -> "Settings":
+        if self.webhook_urls and self.webhook_secret is None:
+            raise ValueError(
+                "CAPA_WEBHOOK_SECRET: required when CAPA_WEBHOOK_URLS is set; every webhook is signed with it"
+            )
+        return self
+
+    @property
+    def email_enabled(self) -> bool:
+        return self.smtp_host is not None
+
+    def record_link(self, record_id: str) -> str:
+        """The record's page, for links in e-mails and webhook bodies."""
+        return f"{self.base_url}/records/{record_id}"
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -59,9 +139,13 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "?"
+        message = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:
+            # A check across several settings names its variables in the message itself.
+            raise SettingsError(message) from exc
+        field = str(first["loc"][0])
         env = _ENV_NAMES.get(field, f"CAPA_{field.upper()}")
-        raise SettingsError(f"{env}: {first['msg'].removeprefix('Value error, ')}") from exc
+        raise SettingsError(f"{env}: {message}") from exc
 
 
 @lru_cache(maxsize=1)

@@ -119,16 +119,30 @@ class TimelineEvent(SQLModel, table=True):
     details: str = Field(default="{}", sa_type=Text)  # JSON object
 
 
-LOG_CHANNEL = "log"
+class Channel(StrEnum):
+    """How an outbox row reaches its recipient."""
+
+    LOG = "log"  # a structured log line of the worker
+    EMAIL = "email"  # one message per person, to the address in the directory
+    WEBHOOK = "webhook"  # one signed JSON POST per event to each configured endpoint
+
+
+LOG_CHANNEL = Channel.LOG.value
 
 
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
+    # Retries exhausted or refused for good; ``capa notifications retry`` puts it back to pending.
+    FAILED = "failed"
 
 
 class OutboxMessage(SQLModel, table=True):
-    """A notification to deliver; the unique key makes a retried activity insert (and deliver) it once."""
+    """A notification to deliver; the unique key makes a retried activity insert (and deliver) it once.
+
+    One row per recipient and channel of an event; for webhooks the recipient is the endpoint URL, one row per
+    endpoint and event whoever the people notified are.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (UniqueConstraint("record_id", "seq", "recipient", "channel", name="uq_outbox_delivery"),)
@@ -141,9 +155,27 @@ class OutboxMessage(SQLModel, table=True):
     kind: str
     subject: str
     body: str = Field(sa_type=Text)
+    # The e-mail address or webhook URL as it was when the row was queued; None on the log channel.
+    address: str | None = None
+    # The record's page, for the message's link.
+    link: str | None = None
+    # Facts the templates and the webhook body show (JSON object): the people notified, record title, stage...
+    details: str = Field(default="{}", sa_type=Text)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(default_factory=_utc_now, sa_type=UtcDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     status: str = Field(default=OutboxStatus.PENDING.value, index=True)
+
+
+class NotificationPreference(SQLModel, table=True):
+    """One person's choice for one kind of notification; no row means the default (e-mail on)."""
+
+    __tablename__ = "notification_preferences"
+
+    user_name: str = Field(primary_key=True, foreign_key="users.name")
+    kind: str = Field(primary_key=True)
+    email: bool = True
 
 
 class RecordSequence(SQLModel, table=True):

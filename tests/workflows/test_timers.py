@@ -77,6 +77,7 @@ async def test_stage_reminders_and_escalations_fire_at_the_policy_offsets(
     with Session(engine) as session:
         outbox = session.exec(select(OutboxMessage).where(OutboxMessage.record_id == state.id)).all()
     assert sorted((m.seq, m.recipient, m.status) for m in outbox) == [
+        (1, "olivia", "sent"),  # the raise tells the owner the record is hers
         (2, "olivia", "sent"),
         (3, "olivia", "sent"),
         (4, "mike", "sent"),

@@ -1,0 +1,299 @@
+"""The notification outbox: one row per recipient and channel of an event, delivered exactly once.
+
+``enqueue`` turns a notice into rows (idempotently: the key is record, seq, recipient, channel), ``dispatch``
+starts one ``DeliveryWorkflow`` per row, whose activity sends it and marks it sent; front-ends list the rows
+and put a failed one back on its way with ``retry_message``.
+"""
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine, update
+from sqlmodel import col, select
+from temporalio.client import Client
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from core.database import insert_for, session_scope
+from core.readmodel import email_enabled
+from core.settings import Settings, get_settings
+from models.delivery import DELIVERY_WORKFLOW, DeliveryInput
+from models.durations import format_duration
+from models.payloads import Notice
+from models.tables import Channel, Nonconformity, OutboxMessage, OutboxStatus, User
+
+log = structlog.get_logger(__name__)
+
+_RECORD_ID = re.compile(r"NC-\d{4}-\d{4,}")
+_KEY = ["record_id", "seq", "recipient", "channel"]
+
+# From a worker thread, how long to wait for the event loop to have started the delivery workflows.
+_DISPATCH_TIMEOUT_S = 60.0
+
+
+def enqueue(engine: Engine, notice: Notice, settings: Settings, *, as_of: datetime | None = None) -> list[int]:
+    """Queue ``notice`` on every channel that applies; return the ids of its rows, old and new.
+
+    Each person gets a log row; an e-mail row too when SMTP is configured, the directory has their address
+    and they have not turned that kind off. Each configured webhook endpoint gets one row for the event.
+    Calling it again for the same notice inserts nothing and returns the same ids. ``as_of`` (default: the
+    clock) is the moment the message tells how late the record is at.
+    """
+    people = list(dict.fromkeys(notice.recipients))
+    now = datetime.now(UTC)
+    is_record = _RECORD_ID.fullmatch(notice.record_id) is not None
+    link = settings.record_link(notice.record_id) if is_record else settings.base_url
+    common = {
+        "record_id": notice.record_id,
+        "seq": notice.seq,
+        "kind": notice.kind.value,
+        "subject": notice.subject,
+        "body": notice.body,
+        "link": link,
+        "address": None,
+        "created_at": now,
+        "status": OutboxStatus.PENDING.value,
+    }
+    # Read first, in its own transaction, so the write transaction below starts with its insert.
+    with session_scope(engine) as session:
+        details = json.dumps(_facts(session, notice, people, as_of or now) if is_record else {"people": people})
+        rows = [{**common, "recipient": p, "channel": Channel.LOG.value, "details": details} for p in people]
+        if settings.email_enabled:
+            rows.extend(
+                {**common, "recipient": p, "channel": Channel.EMAIL.value, "address": address, "details": details}
+                for p, address in _email_addresses(session, notice, people).items()
+            )
+    rows.extend(
+        {**common, "recipient": url, "channel": Channel.WEBHOOK.value, "address": url, "details": details}
+        for url in settings.webhook_urls
+    )
+    if not rows:
+        return []
+    wanted = {(row["recipient"], row["channel"]) for row in rows}
+    with session_scope(engine) as session:
+        session.exec(insert_for(engine, OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=_KEY))
+        stored = session.exec(
+            select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.channel).where(
+                col(OutboxMessage.record_id) == notice.record_id, col(OutboxMessage.seq) == notice.seq
+            )
+        ).all()
+    return sorted(row_id for row_id, recipient, channel in stored if row_id and (recipient, channel) in wanted)
+
+
+def _email_addresses(session: Any, notice: Notice, people: list[str]) -> dict[str, str]:
+    """The people of the notice who get it by e-mail, with their addresses."""
+    addresses = {}
+    for name in people:
+        user = session.get(User, name)
+        if user is None or not user.email:
+            log.info(
+                "no e-mail: the directory has no address",
+                record_id=notice.record_id,
+                seq=notice.seq,
+                recipient=name,
+                kind=notice.kind.value,
+            )
+        elif not email_enabled(session, name, notice.kind.value):
+            log.info(
+                "no e-mail: turned off by the recipient",
+                record_id=notice.record_id,
+                seq=notice.seq,
+                recipient=name,
+                kind=notice.kind.value,
+            )
+        else:
+            addresses[name] = user.email
+    return addresses
+
+
+def _facts(session: Any, notice: Notice, people: list[str], now: datetime) -> dict[str, Any]:
+    """What the message shows besides its subject: the record as the read model has it when queued."""
+    facts: dict[str, Any] = {"people": people}
+    record = session.get(Nonconformity, notice.record_id)
+    if record is None:
+        return facts
+    facts |= {
+        "title": record.title,
+        "severity": record.severity,
+        "stage": record.stage,
+        "owner": record.owner,
+        "holder": record.holder,
+        "due_at": record.due_at.isoformat() if record.due_at else None,
+        "escalation_level": record.escalation_level,
+    }
+    if record.due_at is not None and record.due_at < now and record.holder is not None:
+        facts["late_by"] = format_duration(now - record.due_at)
+    return facts
+
+
+def claim_log_rows(engine: Engine, row_ids: list[int]) -> list[OutboxMessage]:
+    """Mark the pending log-channel rows among ``row_ids`` sent and return them, for the caller to log.
+
+    Writing a log line cannot fail, so it needs no delivery workflow; the conditional update makes a retried
+    or concurrent caller get (and log) nothing.
+    """
+    if not row_ids:
+        return []
+    with session_scope(engine) as session:
+        claimed = session.exec(
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.id).in_(row_ids),
+                col(OutboxMessage.channel) == Channel.LOG.value,
+                col(OutboxMessage.status) == OutboxStatus.PENDING.value,
+            )
+            .values(status=OutboxStatus.SENT.value, sent_at=datetime.now(UTC), attempts=OutboxMessage.attempts + 1)
+            .returning(OutboxMessage)
+        ).all()
+    return sorted((row for (row,) in claimed), key=lambda r: (r.recipient, r.id or 0))
+
+
+def pending_ids(engine: Engine, row_ids: list[int]) -> list[int]:
+    """The rows among ``row_ids`` still waiting for delivery."""
+    if not row_ids:
+        return []
+    with session_scope(engine) as session:
+        found = session.exec(
+            select(OutboxMessage.id).where(
+                col(OutboxMessage.id).in_(row_ids), col(OutboxMessage.status) == OutboxStatus.PENDING.value
+            )
+        ).all()
+    return sorted(row_id for row_id in found if row_id is not None)
+
+
+async def dispatch(client: Client, task_queue: str, row_ids: list[int], *, max_attempts: int | None = None) -> None:
+    """Start a ``DeliveryWorkflow`` (id ``deliver-<row id>``) per row; one already running is left alone.
+
+    Starting a finished one again is harmless: the delivery sees the row sent (or failed) and does nothing.
+    """
+    attempts = max_attempts if max_attempts is not None else get_settings().notify_max_attempts
+    await asyncio.gather(*(_start(client, task_queue, f"deliver-{r}", r, attempts) for r in row_ids))
+
+
+async def _start(client: Client, task_queue: str, workflow_id: str, row_id: int, max_attempts: int) -> None:
+    try:
+        await client.start_workflow(
+            DELIVERY_WORKFLOW,
+            DeliveryInput(row_id=row_id, max_attempts=max_attempts),
+            id=workflow_id,
+            task_queue=task_queue,
+        )
+    except WorkflowAlreadyStartedError:
+        log.debug("delivery already running", row_id=row_id, workflow_id=workflow_id)
+
+
+def thread_dispatcher(
+    client: Client, loop: asyncio.AbstractEventLoop, *, max_attempts: int
+) -> Callable[[str, list[int]], None]:
+    """``dispatch`` for synchronous activities: runs it on the worker's event loop and waits for it."""
+
+    def dispatch_from_thread(task_queue: str, row_ids: list[int]) -> None:
+        future = asyncio.run_coroutine_threadsafe(
+            dispatch(client, task_queue, row_ids, max_attempts=max_attempts), loop
+        )
+        future.result(timeout=_DISPATCH_TIMEOUT_S)
+
+    return dispatch_from_thread
+
+
+def list_messages(engine: Engine, *, failed_only: bool = False, limit: int = 200) -> list[OutboxMessage]:
+    """The newest outbox rows first; only the failed ones with ``failed_only``."""
+    query = select(OutboxMessage)
+    if failed_only:
+        query = query.where(col(OutboxMessage.status) == OutboxStatus.FAILED.value)
+    query = query.order_by(col(OutboxMessage.created_at).desc(), col(OutboxMessage.id).desc()).limit(limit)
+    with session_scope(engine) as session:
+        return list(session.exec(query))
+
+
+async def retry_message(
+    engine: Engine, client: Client, task_queue: str, row_id: int, *, max_attempts: int | None = None
+) -> None:
+    """Put a failed row back to pending and start a fresh delivery of it.
+
+    Raises ValueError (one line) for an unknown id or a row that is not failed.
+    """
+    attempts = await asyncio.to_thread(_reopen, engine, row_id)
+    limit = max_attempts if max_attempts is not None else get_settings().notify_max_attempts
+    try:
+        await _start(client, task_queue, f"deliver-{row_id}-retry-{attempts}", row_id, limit)
+    except BaseException:
+        # No delivery was started: put the row back to failed so it can be retried again, not stranded.
+        await asyncio.to_thread(_refail, engine, row_id, attempts)
+        raise
+
+
+def _refail(engine: Engine, row_id: int, attempts: int) -> None:
+    with session_scope(engine) as session:
+        session.exec(
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.id) == row_id,
+                col(OutboxMessage.status) == OutboxStatus.PENDING.value,
+                col(OutboxMessage.attempts) == attempts,
+            )
+            .values(status=OutboxStatus.FAILED.value)
+        )
+
+
+def _reopen(engine: Engine, row_id: int) -> int:
+    with session_scope(engine) as session:
+        reopened = session.exec(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id) == row_id, col(OutboxMessage.status) == OutboxStatus.FAILED.value)
+            .values(status=OutboxStatus.PENDING.value)
+            .returning(col(OutboxMessage.attempts))
+        ).first()
+        if reopened is not None:
+            return int(reopened[0])
+        row = session.get(OutboxMessage, row_id)
+    if row is None:
+        raise ValueError(f"no notification with id {row_id}")
+    raise ValueError(f"notification {row_id} is {row.status}; only a failed one can be retried")
+
+
+def start_attempt(engine: Engine, row_id: int) -> OutboxMessage | None:
+    """Count one more delivery attempt of a pending row and return it; None if it is not pending."""
+    with session_scope(engine) as session:
+        row = session.exec(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id) == row_id, col(OutboxMessage.status) == OutboxStatus.PENDING.value)
+            .values(attempts=OutboxMessage.attempts + 1)
+            .returning(OutboxMessage)
+        ).first()
+    return None if row is None else row[0]
+
+
+def get_message(engine: Engine, row_id: int) -> OutboxMessage | None:
+    with session_scope(engine) as session:
+        return session.get(OutboxMessage, row_id)
+
+
+def record_error(engine: Engine, row_id: int, error: str) -> None:
+    """Keep why the last attempt failed; the row stays pending while retries remain."""
+    with session_scope(engine) as session:
+        session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == row_id).values(last_error=error))
+
+
+def mark_sent(engine: Engine, row_id: int) -> None:
+    with session_scope(engine) as session:
+        session.exec(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id) == row_id)
+            .values(status=OutboxStatus.SENT.value, sent_at=datetime.now(UTC), last_error=None)
+        )
+
+
+def mark_failed(engine: Engine, row_id: int, error: str) -> OutboxMessage | None:
+    """Give up on a row; one already sent stays sent. Returns the row as it now is."""
+    with session_scope(engine) as session:
+        session.exec(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id) == row_id, col(OutboxMessage.status) != OutboxStatus.SENT.value)
+            .values(status=OutboxStatus.FAILED.value, last_error=error)
+        )
+        return session.get(OutboxMessage, row_id)
