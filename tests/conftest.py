@@ -2,17 +2,24 @@
 
 import os
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from sqlalchemy import Engine
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
+from client.temporal import ensure_search_attributes
 from core.database import create_schema, make_engine
 from core.readmodel import add_user
+from tests.recording import StartedWorkflows
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"
 TEST_SERVER = BIN / "temporal-test-server"
+HISTORIES = Path(__file__).parent / "replay" / "histories"
 
 
 def seed_directory(engine: Engine) -> None:
@@ -25,6 +32,27 @@ def seed_directory(engine: Engine) -> None:
     add_user(engine, "oscar", "owner", manager="mike")
     add_user(engine, "otto", "operator", manager="mike")
     add_user(engine, "paul", "owner", manager="nina")
+
+
+@pytest_asyncio.fixture
+async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh time-skipping server per test: timers and retry backoff of days pass in milliseconds.
+
+    With CAPA_RECORD_HISTORIES=1 (``make histories``) the history of every workflow the test started is written
+    under tests/replay/histories, which the replay suite replays against the current workflow code.
+    """
+    starts = StartedWorkflows()
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter, interceptors=[starts]
+    ) as environment:
+        await ensure_search_attributes(environment.client)
+        yield environment
+        if os.environ.get("CAPA_RECORD_HISTORIES") == "1":
+            for number, (workflow_type, workflow_id, run_id) in enumerate(starts.started, start=1):
+                handle = environment.client.get_workflow_handle(workflow_id, run_id=run_id)
+                history = await handle.fetch_history()
+                path = HISTORIES / f"{request.node.name}-{workflow_type}-{number}.json"
+                path.write_text(history.to_json())
 
 
 @pytest.fixture

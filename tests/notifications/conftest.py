@@ -19,21 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from pydantic import SecretStr
 from sqlalchemy import Engine
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from client.temporal import ensure_search_attributes
 from core.database import create_schema, make_engine
 from core.readmodel import add_user
 from core.settings import Settings
 from models.policy import load_policy
-from tests.conftest import TEST_SERVER
 from worker import build_worker
 
 SECRET = "test-webhook-secret"
@@ -165,16 +160,6 @@ def receiver() -> Iterator[Receiver]:
 
 
 # --- Temporal, the database and the worker ------------------------------------------------------------------------
-
-
-@pytest_asyncio.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """A fresh time-skipping server per test: timers and retry backoff of days pass in milliseconds."""
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
-    ) as environment:
-        await ensure_search_attributes(environment.client)
-        yield environment
 
 
 @pytest.fixture

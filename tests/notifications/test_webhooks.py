@@ -4,6 +4,7 @@ Each test raises a record (its "raised" event is one webhook event, seq 1) and f
 workflow, ``deliver-<row id>``; waiting on its result lets the time-skipping server skip the retry backoff.
 """
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -11,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import NoResultFound
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -35,6 +37,19 @@ def _webhook_row(engine: Engine, record_id: str) -> OutboxMessage:
         ).one()
 
 
+async def _first_webhook_row(engine: Engine, record_id: str, within: float = 10.0) -> OutboxMessage:
+    """The raise's webhook row, once the worker has written it (the record opens before its first write lands)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        try:
+            return _webhook_row(engine, record_id)
+        except NoResultFound:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
 async def _delivered(client: Client, workflow_id: str) -> DeliveryResult:
     result: DeliveryResult = await client.get_workflow_handle(workflow_id, result_type=DeliveryResult).result()
     return result
@@ -42,7 +57,7 @@ async def _delivered(client: Client, workflow_id: str) -> DeliveryResult:
 
 async def _raise_and_deliver(env: WorkflowEnvironment, engine: Engine, queue: str) -> tuple[Capa, OutboxMessage]:
     capa = await raise_record(env.client, queue, owner="olivia", by="otto")
-    row = _webhook_row(engine, capa.handle.id)
+    row = await _first_webhook_row(engine, capa.handle.id)
     await _delivered(env.client, f"deliver-{row.id}")
     return capa, _webhook_row(engine, capa.handle.id)
 

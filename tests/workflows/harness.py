@@ -36,9 +36,6 @@ def actor(name: str) -> Actor:
 
 _counter = iter(range(1, 1_000_000))
 
-# Every record started by the current test, so its history can be recorded for the replay tests.
-STARTED: list[WorkflowHandle[CapaWorkflow, CapaState]] = []
-
 
 def new_record_id() -> str:
     return f"NC-2026-{next(_counter):04d}{uuid.uuid4().int % 10_000:04d}"
@@ -119,7 +116,6 @@ async def raise_record(
         id=record_id,
         task_queue=task_queue,
     )
-    STARTED.append(handle)
     capa = Capa(client, handle)
     await capa.wait_for(lambda s: s.clock is not None)
     return capa
