@@ -13,6 +13,7 @@ import structlog
 from sqlalchemy import Engine
 from temporalio import workflow
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
@@ -22,8 +23,10 @@ from activities.policy import PolicyActivities
 from activities.records import RecordActivities
 from client.schedules import ensure_digest_schedule
 from client.temporal import connect, ensure_search_attributes, is_unreachable
+from core import tracing
 from core.database import SchemaBehindError, create_schema, make_engine
 from core.logging import configure_logging
+from core.metrics import ReadModelGauges, prometheus_runtime
 from core.outbox import thread_dispatcher
 from core.settings import Settings, SettingsError, load_settings
 from models.policy import Policy, PolicyError, load_policy
@@ -75,7 +78,9 @@ async def run_worker(settings: Settings) -> None:
     policy = load_policy(settings.policy_file)
     engine = make_engine(settings.sqlalchemy_url)
     create_schema(engine)
-    client = await connect(settings)
+    tracing.set_service_name("capaflow-worker")
+    runtime = metrics_runtime(settings)
+    client = await connect(settings, runtime=runtime)
     await ensure_search_attributes(client)
     await ensure_digest_schedule(client, settings)
     with ThreadPoolExecutor(max_workers=16) as executor:
@@ -93,10 +98,36 @@ async def run_worker(settings: Settings) -> None:
             address=settings.temporal_address,
             policy=policy.name,
             policy_digest=policy.digest,
+            metrics_port=settings.metrics_port or None,
+            tracing_to=settings.otel_endpoint,
         )
+        gauges = None
+        if runtime is not None:
+            gauges = asyncio.create_task(
+                ReadModelGauges(runtime.metric_meter, engine).run(settings.metrics_interval, stop)
+            )
         async with worker:
             await stop.wait()
             log.info("worker stopping; letting in-flight activities finish")
+        if gauges is not None:
+            await gauges
+        log.info("worker stopped")
+
+
+class MetricsPortError(RuntimeError):
+    """The metrics endpoint could not be opened; the message names CAPA_METRICS_PORT."""
+
+
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """The Temporal runtime serving /metrics on CAPA_METRICS_PORT, or None (the SDK's default) when it is 0."""
+    if not settings.metrics_port:
+        return None
+    try:
+        return prometheus_runtime(settings.metrics_port)
+    except Exception as exc:
+        raise MetricsPortError(
+            f"CAPA_METRICS_PORT: cannot serve metrics on port {settings.metrics_port}: {exc}"
+        ) from exc
 
 
 def main() -> None:
@@ -105,7 +136,7 @@ def main() -> None:
         settings = load_settings()
         configure_logging(settings.log_format, settings.log_level)
         asyncio.run(run_worker(settings))
-    except (SettingsError, PolicyError, SchemaBehindError) as exc:
+    except (SettingsError, PolicyError, SchemaBehindError, MetricsPortError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(2)
     except (RuntimeError, RPCError) as exc:

@@ -1,4 +1,4 @@
-"""E-mail over SMTP: one message per outbox row, plain text and HTML rendered from ``templates/``.
+"""E-mail over SMTP: one message per outbox row, plain text and HTML rendered from ``activities/templates/``.
 
 The Message-ID is derived from the event and the recipient, never random, so a message sent again after a
 crash between sending and marking is the same message to every mail client and archive that de-duplicates.
@@ -20,7 +20,7 @@ from core.settings import Settings
 from models.enums import EventKind
 from models.tables import OutboxMessage
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 # Which template pair tells of each kind; a kind not listed (the digest, say) uses ``<kind>`` if it exists,
 # else ``generic``.

@@ -15,9 +15,10 @@ from temporalio.exceptions import ApplicationError
 from activities import errors
 from activities.email import send_email
 from activities.webhooks import post_webhook
-from core import outbox
+from core import metrics, outbox
 from core.settings import Settings
 from models.delivery import DeliverMessageInput, MarkFailedInput
+from models.enums import EventKind
 from models.payloads import Notice
 from models.tables import Channel, OutboxMessage, OutboxStatus
 
@@ -52,24 +53,28 @@ class Notifier:
         self._settings = settings
         self._dispatch = dispatch
 
-    def notify(self, notices: list[Notice]) -> None:
+    def notify(self, notices: list[Notice]) -> list[OutboxMessage]:
         """Queue every notice; log the log-channel rows; start delivering the others.
 
         Idempotent: a retry queues nothing twice, logs nothing twice and only re-starts deliveries of rows
-        still pending (a delivery already running is left alone).
+        still pending (a delivery already running is left alone). Returns the log rows this call wrote, so a
+        retry, which writes none, can tell it is one.
         """
         # The server's time: the clock's, except on a time-skipping test server.
         as_of = activity.info().current_attempt_scheduled_time if activity.in_activity() else None
         ids = [r for notice in notices for r in outbox.enqueue(self._engine, notice, self._settings, as_of=as_of)]
-        for row in outbox.claim_log_rows(self._engine, ids):
+        claimed = outbox.claim_log_rows(self._engine, ids)
+        for row in claimed:
             _log_notification(row)
+        metrics.notification_delivered(Channel.LOG.value, len(claimed))
         pending = outbox.pending_ids(self._engine, ids)
         if not pending:
-            return
+            return claimed
         if self._dispatch is None:
             log.warning("outbox rows left pending: this worker cannot start deliveries", row_ids=pending)
-            return
+            return claimed
         self._dispatch(activity.info().task_queue, pending)
+        return claimed
 
 
 class NotificationActivities:
@@ -83,8 +88,11 @@ class NotificationActivities:
 
         The outbox key (record, seq, recipient, channel) makes a repeated call insert nothing, and only rows
         this call flips from pending to sent are logged, so a retry or a concurrent duplicate logs nothing.
+        An escalation is counted by the call that wrote its log rows, so once however often this runs.
         """
-        self._notifier.notify([notice])
+        claimed = self._notifier.notify([notice])
+        if notice.kind is EventKind.ESCALATED and claimed:
+            metrics.escalation_fired(metrics.escalation_level(notice.subject))
 
 
 class DeliveryActivities:
@@ -127,6 +135,7 @@ class DeliveryActivities:
                 type=errors.DELIVERY_REFUSED if exc.permanent else errors.DELIVERY_FAILED,
             ) from None
         outbox.mark_sent(self._engine, inp.row_id)
+        metrics.notification_delivered(row.channel)
         if row.channel != Channel.LOG.value:
             log.info("notification delivered", kind=row.kind, subject=row.subject, **fields)
         return OutboxStatus.SENT.value
@@ -148,6 +157,7 @@ class DeliveryActivities:
         if row is None:
             log.warning("delivery failed for an outbox row that no longer exists", row_id=inp.row_id, error=inp.error)
             return
+        metrics.notification_failed(row.channel)
         log.warning(
             "notification failed",
             record_id=row.record_id,

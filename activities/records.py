@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import errors
 from activities.notifications import Notifier
+from core import metrics
 from core.database import insert_for, session_scope
 from models.durations import format_duration
 from models.enums import EventKind, Role
@@ -66,6 +67,8 @@ class RecordActivities:
                     .on_conflict_do_nothing(index_elements=["record_id", "seq"])
                 )
         newest = max(snapshot.new_events, key=lambda e: e.seq, default=None)
+        if newest is not None:
+            metrics.step_latency(newest.kind.value, newest.at)
         log.info(
             "record state written" if current else "record state skipped: the stored row is newer",
             record_id=state.id,

@@ -14,11 +14,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from cli import devstack, render
 from cli.parsing import parse_action, parse_due
 from client.records import CapaClient, CapaError, ErrorKind
-from core.database import SchemaBehindError
+from core import migrations
+from core.database import SchemaBehindError, make_engine
 from core.logging import configure_logging
 from core.readmodel import NOTIFIED_KINDS
 from core.settings import Settings, SettingsError, load_settings
@@ -100,6 +103,10 @@ notifications_app = typer.Typer(
     help="The notification outbox: what was sent, what is pending and what failed.", no_args_is_help=True
 )
 app.add_typer(notifications_app, name="notifications")
+db_app = typer.Typer(
+    help="The read-model database's schema: its migration revision, and upgrading it.", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
 
 
 @dataclass(frozen=True)
@@ -553,6 +560,61 @@ def notifications_retry(
         render.emit_json({"id": row_id, "retried": True})
     else:
         typer.echo(f"notification {row_id} handed to delivery again")
+
+
+# --- the database schema ------------------------------------------------------------------------------------
+
+
+def _on_database(ctx: typer.Context, work: Callable[[Engine], T]) -> T:
+    """Run a schema operation on CAPA_DATABASE_URL; an unreachable database is one line and exit 1."""
+    engine = make_engine(ctx.obj.settings.sqlalchemy_url)
+    try:
+        return work(engine)
+    except DBAPIError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0]
+        raise CapaError(ErrorKind.UNAVAILABLE, f"database {where}: {reason}") from None
+    finally:
+        engine.dispose()
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply the pending migrations: run it before starting the workers of a new release."""
+    result = _on_database(ctx, migrations.upgrade)
+    if result.adopted:
+        typer.echo(f"adopted the tables from before migrations as revision {migrations.BASELINE}")
+    for step in result.steps:
+        typer.echo(step.describe())
+    if not result.steps:
+        typer.echo("database is up to date")
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Show the database's schema revision and whether it is this release's."""
+    state = _on_database(ctx, migrations.state)
+    if state.empty:
+        typer.echo(
+            f"none: the database is empty (`{migrations.UPGRADE_COMMAND}` or a start creates revision {state.head})"
+        )
+    elif state.current is None:
+        typer.echo(f"none: tables from before migrations; run `{migrations.UPGRADE_COMMAND}`")
+    elif state.up_to_date:
+        typer.echo(f"{state.current} (head)")
+    elif state.known:
+        typer.echo(f"{state.current} (behind head {state.head}; run `{migrations.UPGRADE_COMMAND}`)")
+    else:
+        typer.echo(f"{state.current} (unknown to this release, whose head is {state.head}: a newer one migrated it)")
+
+
+@db_app.command("revision")
+def db_revision(
+    message: Annotated[str, typer.Option("--message", "-m", help="What the migration changes, e.g. 'add lot index'.")],
+) -> None:
+    """For developers: write the next migration from the models' difference to the head schema."""
+    path = migrations.new_revision(message)
+    typer.echo(f"wrote {path}; review it, then run `{migrations.UPGRADE_COMMAND}`")
 
 
 # --- running the product ------------------------------------------------------------------------------------

@@ -1,25 +1,57 @@
 """The one way every front-end and the worker reach Temporal: same address, namespace and data converter."""
 
 import structlog
+from opentelemetry.sdk.trace import TracerProvider
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.runtime import Runtime
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
+from core import tracing
 from core.settings import Settings
 from models import search_attributes
 
 log = structlog.get_logger(__name__)
 
 
-async def connect(settings: Settings, *, lazy: bool = False) -> Client:
-    """Connect to Temporal; ``lazy`` waits for the first call, for front-ends that may not need the server."""
+async def connect(
+    settings: Settings,
+    *,
+    lazy: bool = False,
+    runtime: Runtime | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> Client:
+    """Connect to Temporal; ``lazy`` waits for the first call, for front-ends that may not need the server.
+
+    TLS, the client certificate and the API key come from the settings (TEMPORAL_TLS*, TEMPORAL_API_KEY);
+    ``runtime`` carries the worker's metrics exporter. With CAPA_OTEL_ENDPOINT set, every call, and every
+    workflow and activity of a worker built on this client, is traced (or always, to ``tracer_provider``).
+    """
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        tls=tls_config(settings),
+        api_key=api_key,
+        # Temporal Cloud routes API-key calls by this header as well as by the endpoint.
+        rpc_metadata={"temporal-namespace": settings.temporal_namespace} if api_key else {},
+        interceptors=tracing.interceptors(settings, tracer_provider),
+        runtime=runtime,
         lazy=lazy,
+    )
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """The SDK's TLS setting: a TLSConfig with the client certificate or CA read from their files, or on/off."""
+    if settings.temporal_tls_cert is None and settings.temporal_tls_ca is None:
+        return settings.temporal_uses_tls
+    return TLSConfig(
+        server_root_ca_cert=settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None,
+        client_cert=settings.temporal_tls_cert.read_bytes() if settings.temporal_tls_cert else None,
+        client_private_key=settings.temporal_tls_key.read_bytes() if settings.temporal_tls_key else None,
     )
 
 

@@ -1,4 +1,4 @@
-"""The read-model database: engine set-up for SQLite and PostgreSQL, schema creation, transactions, upserts.
+"""The read-model database: engine set-up for SQLite and PostgreSQL, the schema check, transactions, upserts.
 
 Callers pass ``Settings.sqlalchemy_url``, which already names the psycopg 3 driver for PostgreSQL.
 """
@@ -8,12 +8,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
-
-import models.tables  # noqa: F401 - registers the tables on SQLModel.metadata for create_schema
 
 # How long a SQLite writer waits for another one to commit before failing with "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -47,25 +45,19 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 class SchemaBehindError(RuntimeError):
-    """The database has the tables of an older capaflow; the message says which column is missing."""
+    """The database's schema is not the one this capaflow writes; the message says why and what upgrades it."""
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables, then refuse to go on if an existing table lacks a column this version writes.
+    """Make sure the schema is this release's: create it in an empty database, refuse an outdated one.
 
-    Failing at start is better than a worker whose every write fails and retries for ever.
+    An empty database is migrated to the head revision; one at the head is accepted; a database at an older
+    revision, or with tables but no revision, raises SchemaBehindError naming ``capa db upgrade``. Failing at
+    start is better than a worker whose every write fails and retries for ever. (``core.migrations``.)
     """
-    SQLModel.metadata.create_all(engine)
-    inspector = inspect(engine)
-    for table in SQLModel.metadata.sorted_tables:
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        missing = [column.name for column in table.columns if column.name not in present]
-        if missing:
-            raise SchemaBehindError(
-                f"the database at {engine.url.render_as_string(hide_password=True)} is from an older capaflow: "
-                f"table {table.name} lacks {', '.join(missing)}; for a local demo database, delete the file "
-                "and run again"
-            )
+    from core.migrations import ensure_schema  # noqa: PLC0415 - migrations imports this module
+
+    ensure_schema(engine)
 
 
 @contextmanager

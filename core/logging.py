@@ -2,16 +2,29 @@
 
 The standard library's loggers (the Temporal SDK's, and ``workflow.logger`` inside workflows, which cannot call
 structlog) go through the same renderer, with their ``extra`` fields (record id, actor, the workflow's id and
-run) kept as keys, so every line of the worker is structured alike.
+run) kept as keys, so every line of the worker is structured alike. While an OpenTelemetry span is active (an
+activity traced through CAPA_OTEL_ENDPOINT), each line carries its ``trace_id`` and ``span_id``.
 """
 
 import logging
 import sys
 
 import structlog
+from opentelemetry import trace
+
+
+def add_trace_ids(_logger: object, _method: str, event_dict: structlog.types.EventDict) -> structlog.types.EventDict:
+    """The active OpenTelemetry span's trace and span ids (hex, as tracing back-ends show them), if any."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(context.span_id, "016x"))
+    return event_dict
+
 
 _SHARED: list[structlog.types.Processor] = [
     structlog.contextvars.merge_contextvars,
+    add_trace_ids,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -22,12 +22,33 @@ class Settings(BaseSettings):
     temporal_namespace: str = Field(
         default="default", validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "CAPA_TEMPORAL_NAMESPACE")
     )
+    # TLS to the Temporal frontend: a client certificate and key (mTLS, self-hosted clusters and Temporal Cloud
+    # with certificates), an API key (Temporal Cloud; implies TLS), a private CA, or plain server TLS.
+    temporal_tls: bool = Field(default=False, validation_alias=AliasChoices("TEMPORAL_TLS", "CAPA_TEMPORAL_TLS"))
+    temporal_tls_cert: Path | None = Field(
+        default=None, validation_alias=AliasChoices("TEMPORAL_TLS_CERT", "CAPA_TEMPORAL_TLS_CERT")
+    )
+    temporal_tls_key: Path | None = Field(
+        default=None, validation_alias=AliasChoices("TEMPORAL_TLS_KEY", "CAPA_TEMPORAL_TLS_KEY")
+    )
+    temporal_tls_ca: Path | None = Field(
+        default=None, validation_alias=AliasChoices("TEMPORAL_TLS_CA", "CAPA_TEMPORAL_TLS_CA")
+    )
+    temporal_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TEMPORAL_API_KEY", "CAPA_TEMPORAL_API_KEY")
+    )
     task_queue: str = "capaflow"
     database_url: str = f"sqlite:///{DATA_DIR / 'capaflow.db'}"
     policy_file: Path | None = None
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     user: str | None = None
+
+    # Observability: the worker's Prometheus endpoint (0 turns it off), how often it recounts the read model
+    # for the gauges, and the OpenTelemetry collector that receives traces (tracing is off without it).
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    metrics_interval: float = Field(default=15.0, gt=0, le=3600)
+    otel_endpoint: str | None = None
 
     # Notifications: e-mail is on when smtp_host is set, webhooks when webhook_urls is.
     smtp_host: str | None = None
@@ -56,7 +77,18 @@ class Settings(BaseSettings):
     def _empty_is_default(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("smtp_host", "smtp_username", "smtp_password", "webhook_secret", mode="before")
+    @field_validator(
+        "smtp_host",
+        "smtp_username",
+        "smtp_password",
+        "webhook_secret",
+        "temporal_tls_cert",
+        "temporal_tls_key",
+        "temporal_tls_ca",
+        "temporal_api_key",
+        "otel_endpoint",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -76,6 +108,23 @@ class Settings(BaseSettings):
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError(f"{url!r} is not an http:// or https:// URL")
         return list(dict.fromkeys(urls))
+
+    @field_validator("temporal_tls_cert", "temporal_tls_key", "temporal_tls_ca")
+    @classmethod
+    def _readable_file(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"{str(path)!r} is not a file")
+        return path
+
+    @field_validator("otel_endpoint")
+    @classmethod
+    def _otlp_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL, e.g. http://otel-collector:4318")
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -110,6 +159,24 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _certificate_with_key(self) -> "Settings":
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            given, missing = (
+                ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY")
+                if self.temporal_tls_key is None
+                else ("TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CERT")
+            )
+            raise ValueError(f"{missing}: required when {given} is set; the client certificate and key go together")
+        return self
+
+    @property
+    def temporal_uses_tls(self) -> bool:
+        """TLS to Temporal: asked for, or implied by a client certificate, a CA or an API key."""
+        return self.temporal_tls or any(
+            value is not None for value in (self.temporal_tls_cert, self.temporal_tls_ca, self.temporal_api_key)
+        )
+
     @property
     def email_enabled(self) -> bool:
         return self.smtp_host is not None
@@ -131,7 +198,19 @@ class SettingsError(ValueError):
     """A setting that cannot be used; the message names the environment variable."""
 
 
-_ENV_NAMES = {"temporal_address": "TEMPORAL_ADDRESS", "temporal_namespace": "TEMPORAL_NAMESPACE"}
+# Settings read from the Temporal CLI's own variable names (TEMPORAL_*), not CAPA_*.
+_ENV_NAMES = {
+    name: name.upper()
+    for name in (
+        "temporal_address",
+        "temporal_namespace",
+        "temporal_tls",
+        "temporal_tls_cert",
+        "temporal_tls_key",
+        "temporal_tls_ca",
+        "temporal_api_key",
+    )
+}
 
 
 def load_settings() -> Settings:
@@ -144,7 +223,8 @@ def load_settings() -> Settings:
             # A check across several settings names its variables in the message itself.
             raise SettingsError(message) from exc
         field = str(first["loc"][0])
-        env = _ENV_NAMES.get(field, f"CAPA_{field.upper()}")
+        # An aliased field reports the variable it was read from (TEMPORAL_TLS_CERT), already upper case.
+        env = field if field.isupper() else _ENV_NAMES.get(field, f"CAPA_{field.upper()}")
         raise SettingsError(f"{env}: {message}") from exc
 
 

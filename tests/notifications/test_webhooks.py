@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import NoResultFound
 from sqlmodel import Session, col, select
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.webhooks import sign
@@ -50,9 +51,19 @@ async def _first_webhook_row(engine: Engine, record_id: str, within: float = 10.
             await asyncio.sleep(0.05)
 
 
-async def _delivered(client: Client, workflow_id: str) -> DeliveryResult:
-    result: DeliveryResult = await client.get_workflow_handle(workflow_id, result_type=DeliveryResult).result()
-    return result
+async def _delivered(client: Client, workflow_id: str, within: float = 10.0) -> DeliveryResult:
+    """The delivery's result; its workflow is started just after the row is written, so it may not exist yet."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        try:
+            result: DeliveryResult = await client.get_workflow_handle(workflow_id, result_type=DeliveryResult).result()
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND or loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+        else:
+            return result
 
 
 async def _raise_and_deliver(env: WorkflowEnvironment, engine: Engine, queue: str) -> tuple[Capa, OutboxMessage]:

@@ -1,0 +1,43 @@
+# capaflow's image: the `capa` command, whose default is `capa worker`.
+#
+#   docker build -t capaflow:0.1.0 .
+#
+# Two stages: the builder has compilers (for any dependency without a wheel for the target platform) and builds a
+# virtualenv in /opt/venv; the final stage is the slim Python image plus that virtualenv, run by an unprivileged
+# user. Both stages use the same base, so the virtualenv's interpreter links stay valid.
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS builder
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/*
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+WORKDIR /src
+# Only what the wheel needs (pyproject lists the packages); tests, docs and deploy files stay out.
+COPY pyproject.toml README.md worker.py ./
+COPY activities ./activities
+COPY cli ./cli
+COPY client ./client
+COPY core ./core
+COPY migrations ./migrations
+COPY models ./models
+COPY workflows ./workflows
+# Without the dev extra: the Temporal CLI and test server binaries are for `make run` and the tests only.
+RUN /opt/venv/bin/pip install . \
+    && /opt/venv/bin/pip uninstall -y pip
+
+FROM ${PYTHON_IMAGE}
+RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home capaflow
+COPY --from=builder /opt/venv /opt/venv
+WORKDIR /app
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+USER capaflow
+# Healthy while the worker's Prometheus endpoint (CAPA_METRICS_PORT, 9464 unless set; 0 turns it and this check
+# off) accepts connections.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, socket, sys; port = int(os.environ.get('CAPA_METRICS_PORT') or 9464); port == 0 and sys.exit(0); socket.create_connection(('127.0.0.1', port), timeout=3).close()"]
+CMD ["capa", "worker"]

@@ -1,0 +1,160 @@
+"""The Alembic migrations build exactly the models' schema, undo it, and guard every start against a stale one."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect, text
+from sqlmodel import SQLModel
+
+from core import migrations
+from core.database import SchemaBehindError, create_schema
+from core.readmodel import add_user, list_users
+
+
+def _columns(engine: Engine) -> dict[str, set[str]]:
+    inspector = inspect(engine)
+    return {table: {column["name"] for column in inspector.get_columns(table)} for table in inspector.get_table_names()}
+
+
+def test_upgrade_from_empty_creates_every_table_with_every_column(blank: Engine) -> None:
+    """Upgrading an empty database creates each table of the models with each of its columns, at the head."""
+    result = migrations.upgrade(blank)
+
+    assert [step.revision for step in result.steps] == [migrations.head_revision()]
+    present = _columns(blank)
+    for table in SQLModel.metadata.sorted_tables:
+        assert present.get(table.name) == {column.name for column in table.columns}, table.name
+    assert set(present) == {*SQLModel.metadata.tables, migrations.VERSION_TABLE}
+    assert migrations.state(blank).up_to_date
+
+
+def test_the_head_schema_matches_the_models(blank: Engine) -> None:
+    """Autogenerate finds no difference between the head and the models: a model change needs a migration."""
+    migrations.upgrade(blank)
+
+    with blank.connect() as connection:
+        options = migrations.context_options(migrations.alembic_config())
+        context = MigrationContext.configure(
+            connection, opts={key: options[key] for key in ("compare_type", "render_as_batch", "target_metadata")}
+        )
+        difference = compare_metadata(context, SQLModel.metadata)
+
+    assert difference == []
+
+
+def test_downgrade_to_base_and_upgrade_again_round_trips(blank: Engine) -> None:
+    """Downgrading to base drops every table; upgrading again rebuilds the same schema, usable as before."""
+    migrations.upgrade(blank)
+    built = _columns(blank)
+
+    steps = migrations.downgrade(blank, "base")
+
+    assert [(step.revision, step.upgrade) for step in steps] == [(migrations.head_revision(), False)]
+    assert set(inspect(blank).get_table_names()) <= {migrations.VERSION_TABLE}
+    assert migrations.state(blank).empty
+
+    migrations.upgrade(blank)
+
+    assert _columns(blank) == built
+    add_user(blank, "ada", "admin")
+    assert [user.name for user in list_users(blank)] == ["ada"]
+
+
+def test_an_empty_database_is_brought_to_head_at_start(blank: Engine) -> None:
+    """create_schema (what the worker, CLI and dev stack call) migrates an empty database, then accepts it."""
+    create_schema(blank)
+    add_user(blank, "ada", "admin")
+    create_schema(blank)
+
+    assert migrations.state(blank).current == migrations.head_revision()
+    assert [user.name for user in list_users(blank)] == ["ada"]
+
+
+def test_workers_starting_together_on_an_empty_database_create_it_once(blank: Engine) -> None:
+    """Several processes' first start at the same moment all succeed: the migration runs under a lock."""
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            create_schema(blank)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert migrations.state(blank).up_to_date
+
+
+def test_a_database_at_an_older_revision_is_refused_naming_the_upgrade_command(
+    blank: Engine, newer_release: object
+) -> None:
+    """A newer release refuses a database its migrations have not reached, and says to run `capa db upgrade`."""
+    migrations.upgrade(blank, "0001")
+    add_user(blank, "ada", "admin")
+
+    with pytest.raises(
+        SchemaBehindError, match=r"at schema revision 0001, older than this capaflow's 0002; run `capa db upgrade`"
+    ):
+        create_schema(blank)
+
+    result = migrations.upgrade(blank)
+    assert [step.describe() for step in result.steps] == ["applied 0002 index events by kind"]
+    create_schema(blank)
+    assert [user.name for user in list_users(blank)] == ["ada"]
+
+
+def test_tables_from_before_migrations_are_refused_then_adopted(blank: Engine) -> None:
+    """Tables without a revision (an older capaflow's create_all) are refused; an upgrade adopts them as 0001."""
+    SQLModel.metadata.create_all(blank)
+    add_user(blank, "ada", "admin")
+
+    with pytest.raises(SchemaBehindError, match=r"created before capaflow had migrations; run `capa db upgrade`"):
+        create_schema(blank)
+
+    result = migrations.upgrade(blank)
+
+    assert result.adopted
+    assert migrations.state(blank).up_to_date
+    create_schema(blank)
+    assert [user.name for user in list_users(blank)] == ["ada"]
+
+
+def test_old_tables_lacking_columns_are_refused_by_name_and_not_adopted(blank: Engine) -> None:
+    """Tables without a revision that lack the baseline's columns cannot be adopted; the refusal names them."""
+    SQLModel.metadata.create_all(blank)
+    with blank.begin() as connection:
+        connection.execute(text("ALTER TABLE users DROP COLUMN email"))
+
+    with pytest.raises(SchemaBehindError, match=r"older capaflow: table users lacks email"):
+        migrations.upgrade(blank)
+    assert migrations.state(blank).current is None
+
+
+def test_a_revision_newer_than_this_release_is_refused(blank: Engine) -> None:
+    """A database a newer release has migrated is refused at start and by upgrade, naming its revision."""
+    migrations.upgrade(blank)
+    with blank.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+
+    with pytest.raises(migrations.UnknownRevisionError, match=r"at revision 0099, which this capaflow does not know"):
+        create_schema(blank)
+    with pytest.raises(migrations.UnknownRevisionError):
+        migrations.upgrade(blank)
+
+
+def test_timestamps_round_trip_as_utc_through_the_migrated_schema(blank: Engine) -> None:
+    """The migration's UtcDateTime columns store and return aware UTC times, as the models' do."""
+    migrations.upgrade(blank)
+    add_user(blank, "ada", "admin")
+
+    (user,) = list_users(blank)
+
+    assert user.created_at.utcoffset() == timedelta(0)

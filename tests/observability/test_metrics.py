@@ -1,0 +1,154 @@
+"""The worker's /metrics endpoint: the Temporal SDK's series and capaflow's own, on one port."""
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+from temporalio.testing import WorkflowEnvironment
+
+from client.records import CapaClient
+from core.database import create_schema, make_engine
+from core.settings import Settings
+from models.enums import Severity, Source, Stage
+from models.tables import Channel, OutboxMessage, OutboxStatus
+from tests.conftest import seed_directory
+from tests.workers.harness import Workers, eventually, free_port, start_dev_server, workers_for
+
+# Containment due 2 s after the raise, reminded at 1 s and escalated (level 1, to mike) at once when due.
+_SEVERITY = """
+containment = "2s"
+root_cause = "1h"
+action_plan = "1h"
+verification = "1h"
+effectiveness_after = "1h"
+effectiveness_review = "1h"
+remind_before = ["1s"]
+escalate_after = ["0s", "1h"]
+"""
+POLICY = '[policy]\nname = "metrics"\n' + "".join(
+    f"\n[severity.{severity}]{_SEVERITY}" for severity in ("critical", "major", "minor")
+)
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+@pytest_asyncio.fixture(scope="module")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    async with await start_dev_server() as env:
+        yield env
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    return Settings(
+        task_queue=f"metrics-{uuid.uuid4()}",
+        database_url=f"sqlite:///{tmp_path / 'capaflow.db'}",
+        policy_file=policy,
+    )
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Engine:
+    db = make_engine(settings.sqlalchemy_url)
+    create_schema(db)
+    seed_directory(db)
+    return db
+
+
+@pytest_asyncio.fixture
+async def workers(dev_server: WorkflowEnvironment, settings: Settings, tmp_path: Path) -> AsyncIterator[Workers]:
+    async for started in workers_for(
+        dev_server,
+        tmp_path,
+        CAPA_TASK_QUEUE=settings.task_queue,
+        CAPA_DATABASE_URL=settings.database_url,
+        CAPA_POLICY_FILE=str(settings.policy_file),
+        CAPA_METRICS_INTERVAL="0.5",
+    ):
+        yield started
+
+
+async def scrape(port: int) -> Samples:
+    """Every sample on the page, keyed by name and labels (the SDK's ``service_name`` label left out)."""
+    async with httpx.AsyncClient() as http:
+        response = await http.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+    response.raise_for_status()
+    samples: Samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            labels = frozenset((k, v) for k, v in sample.labels.items() if k != "service_name")
+            samples[(sample.name, labels)] = sample.value
+    return samples
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """The sum of the samples of ``name`` whose labels include ``labels`` (0 when there is none)."""
+    wanted = set(labels.items())
+    return sum(v for (n, have), v in samples.items() if n == name and wanted <= have)
+
+
+async def test_metrics_endpoint_shows_sdk_and_product_metrics_after_an_escalation(
+    dev_server: WorkflowEnvironment, settings: Settings, engine: Engine, workers: Workers
+) -> None:
+    """After a record escalates, /metrics has the SDK's temporal_* series and capaflow_* with the right values."""
+    port = free_port()
+    await workers.start("worker", metrics_port=port)
+    capa = CapaClient(dev_server.client, engine, settings)
+    record_id = await capa.raise_record(
+        "otto",
+        title="Burr",
+        description="Metrics test",
+        severity=Severity.MAJOR,
+        source=Source.INSPECTION,
+        owner="olivia",
+    )
+
+    async def escalated_and_counted() -> Samples | None:
+        samples = await scrape(port)
+        done = (
+            value(samples, "capaflow_escalations_fired_total", level="1") == 1
+            and value(samples, "capaflow_records_overdue", severity="major") == 1
+            and value(samples, "capaflow_step_latency_seconds_count", kind="escalated") >= 1
+        )
+        return samples if done else None
+
+    samples: Samples = await eventually(escalated_and_counted, 30, f"{record_id}'s escalation in the metrics")
+
+    names = {name for name, _ in samples}
+    assert any(name.startswith("temporal_workflow_task_") for name in names), sorted(names)
+    assert any(name.startswith("temporal_activity_") for name in names), sorted(names)
+
+    # The open-records gauge: this one record, in containment; every other stage and severity at 0.
+    assert value(samples, "capaflow_records_open", stage=Stage.CONTAINMENT.value, severity="major") == 1
+    assert value(samples, "capaflow_records_open") == 1
+    assert value(samples, "capaflow_records_open", stage=Stage.ROOT_CAUSE.value, severity="minor") == 0
+    assert ("capaflow_records_open", frozenset({("stage", "root_cause"), ("severity", "minor")})) in samples
+    assert value(samples, "capaflow_records_overdue") == 1
+
+    # One escalation, counted once, at level 1, by the send_notice activity.
+    assert value(samples, "capaflow_escalations_fired_total") == 1
+    assert value(samples, "capaflow_escalations_fired_total", activity_type="send_notice", level="1") == 1
+
+    # Step latency: one observation per record_state call with new events, by the newest event's kind.
+    assert value(samples, "capaflow_step_latency_seconds_count", kind="raised") >= 1
+    assert value(samples, "capaflow_step_latency_seconds_bucket", kind="raised", le="+Inf") >= 1
+    assert value(samples, "capaflow_step_latency_seconds_sum", kind="raised") < 30
+
+    # Delivered notifications: exactly the log rows the outbox shows sent (raise, reminder, escalation).
+    with Session(engine) as session:
+        sent = session.exec(
+            select(OutboxMessage).where(
+                col(OutboxMessage.channel) == Channel.LOG.value, col(OutboxMessage.status) == OutboxStatus.SENT.value
+            )
+        ).all()
+    assert len(sent) == 3
+    assert value(samples, "capaflow_notifications_delivered_total", channel="log") == len(sent)
+    assert value(samples, "capaflow_notifications_failed_total") == 0

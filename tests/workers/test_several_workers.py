@@ -1,0 +1,176 @@
+"""Several worker processes on one task queue share the records; stopping or killing one loses nothing."""
+
+import asyncio
+import signal
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+from temporalio.api.enums.v1 import EventType
+from temporalio.testing import WorkflowEnvironment
+
+from client.records import CapaClient
+from core.database import create_schema, make_engine
+from core.readmodel import load_record_state
+from core.settings import Settings
+from models.enums import Disposition, EventKind, Severity, Source, Stage
+from models.payloads import CapaState
+from models.tables import Channel, OutboxMessage, OutboxStatus
+from tests.conftest import seed_directory
+from tests.workers.harness import Workers, eventually, start_dev_server, workers_for
+from workflows.capa import CapaWorkflow
+
+RECORDS = 20
+# Containment due 6 s after the raise: a reminder at 3 s, escalation level 1 at 6 s (mike, olivia's manager)
+# and level 2 at 10 s (maria); every other window is an hour, so the timeline then stays put.
+_SEVERITY = """
+containment = "6s"
+root_cause = "1h"
+action_plan = "1h"
+verification = "1h"
+effectiveness_after = "1h"
+effectiveness_review = "1h"
+remind_before = ["3s"]
+escalate_after = ["0s", "4s"]
+"""
+POLICY = '[policy]\nname = "several-workers"\n' + "".join(
+    f"\n[severity.{severity}]{_SEVERITY}" for severity in ("critical", "major", "minor")
+)
+EXPECTED_KINDS = [EventKind.RAISED, EventKind.REMINDER_SENT, EventKind.ESCALATED, EventKind.ESCALATED]
+
+
+@pytest_asyncio.fixture(scope="module")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    async with await start_dev_server() as env:
+        yield env
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    return Settings(
+        task_queue=f"workers-{uuid.uuid4()}",
+        database_url=f"sqlite:///{tmp_path / 'capaflow.db'}",
+        policy_file=policy,
+    )
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Engine:
+    db = make_engine(settings.sqlalchemy_url)
+    create_schema(db)
+    seed_directory(db)
+    return db
+
+
+@pytest_asyncio.fixture
+async def workers(dev_server: WorkflowEnvironment, settings: Settings, tmp_path: Path) -> AsyncIterator[Workers]:
+    async for started in workers_for(
+        dev_server,
+        tmp_path,
+        CAPA_TASK_QUEUE=settings.task_queue,
+        CAPA_DATABASE_URL=settings.database_url,
+        CAPA_POLICY_FILE=str(settings.policy_file),
+    ):
+        yield started
+
+
+def _worked(worker_entries: list[dict[str, object]]) -> set[object]:
+    """The records whose state this worker wrote to the read model."""
+    return {entry.get("record_id") for entry in worker_entries if entry.get("event") == "record state written"}
+
+
+async def test_two_workers_share_the_work_and_a_stopped_and_a_killed_worker_lose_nothing(
+    dev_server: WorkflowEnvironment, settings: Settings, engine: Engine, workers: Workers
+) -> None:
+    """Two worker processes both take records; after SIGTERM to one and SIGKILL to the other, a fresh worker
+    brings every record to its full timeline with each escalation fired exactly once, and no workflow task failed."""
+    first = await workers.start("worker-1")
+    second = await workers.start("worker-2")
+    capa = CapaClient(dev_server.client, engine, settings)
+
+    async def raise_one(number: int) -> str:
+        return await capa.raise_record(
+            "otto",
+            title=f"Burr on housing {number}",
+            description="Several workers test",
+            severity=Severity.MAJOR,
+            source=Source.INSPECTION,
+            owner="olivia",
+        )
+
+    ids = await asyncio.wait_for(asyncio.gather(*(raise_one(n) for n in range(RECORDS))), 90)
+    assert len(set(ids)) == RECORDS
+
+    # Both processes took records off the queue: each wrote some record's state (the honest signal that its
+    # activities ran), before either is stopped.
+    await eventually(
+        lambda: _worked(first.entries()) and _worked(second.entries()), 30, "both workers to have written a record"
+    )
+
+    # Mid-flight: reminders and escalations of every record are still to come when the workers go.
+    first.send(signal.SIGTERM)
+    second.send(signal.SIGKILL)
+    assert await second.wait(10) == -signal.SIGKILL
+    assert await first.wait(60) == 0, first.log_path.read_text()
+    assert first.lines("worker stopped"), "the SIGTERMed worker did not stop gracefully"
+
+    fresh = await workers.start("worker-3")
+
+    async def state(record_id: str) -> CapaState:
+        handle = dev_server.client.get_workflow_handle_for(CapaWorkflow.run, record_id)
+        return await handle.query(CapaWorkflow.state)
+
+    async def all_settled() -> bool:
+        for record_id in ids:
+            stored = await asyncio.to_thread(load_record_state, engine, record_id)
+            if stored is None or [e.kind for e in stored.events] != EXPECTED_KINDS:
+                return False
+        return True
+
+    # The killed worker's tasks come back after their timeouts (30 s for an activity), so allow for those.
+    await eventually(all_settled, 150, "every record's full timeline in the read model")
+
+    for record_id in ids:
+        live = await state(record_id)
+        stored = load_record_state(engine, record_id)
+        assert stored == live, record_id
+        assert live.stage is Stage.CONTAINMENT
+        assert [e.kind for e in live.events] == EXPECTED_KINDS
+        escalations = [e for e in live.events if e.kind is EventKind.ESCALATED]
+        assert [e.details["level"] for e in escalations] == [1, 2]
+        assert [e.details["recipients"] for e in escalations] == [["mike"], ["maria"]]
+        assert live.escalation_level == 2
+
+    # The outbox holds each escalation once per recipient, each sent (its log line written) once.
+    with Session(engine) as session:
+        rows = session.exec(select(OutboxMessage).where(col(OutboxMessage.kind) == EventKind.ESCALATED.value)).all()
+    assert Counter((r.record_id, r.recipient) for r in rows) == Counter(
+        {(record_id, person): 1 for record_id in ids for person in ("mike", "maria")}
+    )
+    assert {(r.channel, r.status, r.attempts) for r in rows} == {(Channel.LOG.value, OutboxStatus.SENT.value, 1)}
+    logged = Counter(
+        (entry["record_id"], entry["recipient"])
+        for worker in workers.started
+        for entry in worker.lines("notification")
+        if entry.get("kind") == EventKind.ESCALATED.value
+    )
+    assert logged == Counter({(record_id, person): 1 for record_id in ids for person in ("mike", "maria")})
+
+    # No workflow task failed anywhere (a killed worker's tasks time out and are retried; none may fail).
+    for record_id in ids:
+        history = await dev_server.client.get_workflow_handle(record_id).fetch_history()
+        types = [event.event_type for event in history.events]
+        assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in types, record_id
+
+    # The records still take steps: the fresh worker contains a few of them.
+    for record_id in ids[:3]:
+        result = await capa.contain(record_id, "olivia", summary="Lot quarantined", disposition=Disposition.QUARANTINE)
+        assert result.stage is Stage.ROOT_CAUSE
+    assert fresh.returncode is None
