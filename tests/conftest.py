@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from client.temporal import ensure_search_attributes
 from core.database import create_schema, make_engine
 from core.readmodel import add_user
+from models import search_attributes
 from tests.recording import StartedWorkflows
 
 BIN = Path(sys.executable).parent
@@ -53,6 +54,19 @@ async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironme
                 history = await handle.fetch_history()
                 path = HISTORIES / f"{request.node.name}-{workflow_type}-{number}.json"
                 path.write_text(history.to_json())
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """One real dev server for the session (schedules, visibility, worker processes); each test has its own queue."""
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        search_attributes=search_attributes.KEYS,
+        namespace="default",
+        ip="127.0.0.1",
+        data_converter=pydantic_data_converter,
+    ) as environment:
+        yield environment
 
 
 @pytest.fixture

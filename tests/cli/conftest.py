@@ -19,15 +19,13 @@ from typing import Any, TypeVar
 import pytest
 import pytest_asyncio
 from sqlalchemy import Engine
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from core.database import create_schema, make_engine
 from core.settings import Settings
-from models import search_attributes
 from models.payloads import CapaState
 from models.policy import load_policy
-from tests.conftest import TEMPORAL_CLI, seed_directory
+from tests.conftest import seed_directory
 from worker import build_worker
 from workflows.capa import CapaWorkflow
 
@@ -148,18 +146,6 @@ def assert_one_line_error(run: Run, code: int, *fragments: str) -> None:
     assert lines[0].startswith("error: "), run.err
     for fragment in fragments:
         assert fragment in lines[0], run.err
-
-
-@pytest_asyncio.fixture(scope="session")
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL_CLI),
-        search_attributes=search_attributes.KEYS,
-        namespace="default",
-        ip="127.0.0.1",
-        data_converter=pydantic_data_converter,
-    ) as env:
-        yield env
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -12,11 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-
-from models import search_attributes
-from tests.conftest import TEMPORAL_CLI
 
 WORKER = Path(__file__).resolve().parents[2] / "worker.py"
 
@@ -26,16 +22,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-async def start_dev_server() -> WorkflowEnvironment:
-    return await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL_CLI),
-        search_attributes=search_attributes.KEYS,
-        namespace="default",
-        ip="127.0.0.1",
-        data_converter=pydantic_data_converter,
-    )
 
 
 async def eventually(probe: Callable[[], Any], within: float, what: str) -> Any:

@@ -2,27 +2,21 @@
 
 import asyncio
 import signal
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from client.records import CapaClient
-from core.database import create_schema, make_engine
 from core.readmodel import load_record_state
 from core.settings import Settings
 from models.enums import Disposition, EventKind, Severity, Source, Stage
 from models.payloads import CapaState
 from models.tables import Channel, OutboxMessage, OutboxStatus
-from tests.conftest import seed_directory
-from tests.workers.harness import Workers, eventually, start_dev_server, workers_for
+from tests.workers.harness import Workers, eventually
 from workflows.capa import CapaWorkflow
 
 RECORDS = 20
@@ -44,41 +38,9 @@ POLICY = '[policy]\nname = "several-workers"\n' + "".join(
 EXPECTED_KINDS = [EventKind.RAISED, EventKind.REMINDER_SENT, EventKind.ESCALATED, EventKind.ESCALATED]
 
 
-@pytest_asyncio.fixture(scope="module")
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    async with await start_dev_server() as env:
-        yield env
-
-
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
-    return Settings(
-        task_queue=f"workers-{uuid.uuid4()}",
-        database_url=f"sqlite:///{tmp_path / 'capaflow.db'}",
-        policy_file=policy,
-    )
-
-
-@pytest.fixture
-def engine(settings: Settings) -> Engine:
-    db = make_engine(settings.sqlalchemy_url)
-    create_schema(db)
-    seed_directory(db)
-    return db
-
-
-@pytest_asyncio.fixture
-async def workers(dev_server: WorkflowEnvironment, settings: Settings, tmp_path: Path) -> AsyncIterator[Workers]:
-    async for started in workers_for(
-        dev_server,
-        tmp_path,
-        CAPA_TASK_QUEUE=settings.task_queue,
-        CAPA_DATABASE_URL=settings.database_url,
-        CAPA_POLICY_FILE=str(settings.policy_file),
-    ):
-        yield started
+def policy_text() -> str:
+    return POLICY
 
 
 def _worked(worker_entries: list[dict[str, object]]) -> set[object]:

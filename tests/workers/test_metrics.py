@@ -1,24 +1,17 @@
 """The worker's /metrics endpoint: the Temporal SDK's series and capaflow's own, on one port."""
 
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import httpx
 import pytest
-import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio.testing import WorkflowEnvironment
 
 from client.records import CapaClient
-from core.database import create_schema, make_engine
 from core.settings import Settings
 from models.enums import Severity, Source, Stage
 from models.tables import Channel, OutboxMessage, OutboxStatus
-from tests.conftest import seed_directory
-from tests.workers.harness import Workers, eventually, free_port, start_dev_server, workers_for
+from tests.workers.harness import Workers, eventually, free_port
 
 # Containment due 2 s after the raise, reminded at 1 s and escalated (level 1, to mike) at once when due.
 _SEVERITY = """
@@ -38,42 +31,15 @@ POLICY = '[policy]\nname = "metrics"\n' + "".join(
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-@pytest_asyncio.fixture(scope="module")
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    async with await start_dev_server() as env:
-        yield env
+@pytest.fixture
+def policy_text() -> str:
+    return POLICY
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
-    return Settings(
-        task_queue=f"metrics-{uuid.uuid4()}",
-        database_url=f"sqlite:///{tmp_path / 'capaflow.db'}",
-        policy_file=policy,
-    )
-
-
-@pytest.fixture
-def engine(settings: Settings) -> Engine:
-    db = make_engine(settings.sqlalchemy_url)
-    create_schema(db)
-    seed_directory(db)
-    return db
-
-
-@pytest_asyncio.fixture
-async def workers(dev_server: WorkflowEnvironment, settings: Settings, tmp_path: Path) -> AsyncIterator[Workers]:
-    async for started in workers_for(
-        dev_server,
-        tmp_path,
-        CAPA_TASK_QUEUE=settings.task_queue,
-        CAPA_DATABASE_URL=settings.database_url,
-        CAPA_POLICY_FILE=str(settings.policy_file),
-        CAPA_METRICS_INTERVAL="0.5",
-    ):
-        yield started
+def worker_variables() -> dict[str, str]:
+    """Recount the read-model gauges often, so the scrape sees the escalated record soon."""
+    return {"CAPA_METRICS_INTERVAL": "0.5"}
 
 
 async def scrape(port: int) -> Samples:
