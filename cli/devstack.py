@@ -234,10 +234,15 @@ Try it in another terminal, in this directory, after `source .venv/bin/activate`
   capa --as olivia contain $ID --summary "Lot L42 quarantined" --disposition quarantine
   capa show $ID
   capa --as maria overdue
+{self._policy_hint()}"""
 
-Seconds-scale deadlines, to watch reminders and escalations happen: stop with Ctrl-C, then
-  CAPA_POLICY_FILE={DEMO_POLICY} make run
-"""
+    def _policy_hint(self) -> str:
+        if self.settings.policy_file is not None:
+            return f"\nDeadlines follow {self.settings.policy_file}.\n"
+        return (
+            "\nSeconds-scale deadlines, to watch reminders and escalations happen: stop with Ctrl-C, then\n"
+            f"  CAPA_POLICY_FILE={DEMO_POLICY} make run\n"
+        )
 
 
 def _say(message: str) -> None:

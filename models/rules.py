@@ -5,7 +5,7 @@ written to history; the client layer calls ``check_raise`` before starting a wor
 ``Rejection``, whose ``kind`` lets a front-end choose its error (wrong stage, not allowed, bad input, unknown).
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from models.enums import ActionStatus, Role, Stage
@@ -78,6 +78,11 @@ def _require_manager(state: CapaState, actor: Actor, step: str) -> None:
         raise Rejection(RejectionKind.NOT_ALLOWED, f"{actor.name} may not {step} on {state.id}: managers only")
 
 
+def _when(moment: datetime) -> str:
+    """A due time as people read it in a refusal: to the second, in UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
 def _invalid(message: str) -> Rejection:
     return Rejection(RejectionKind.INVALID, message)
 
@@ -110,7 +115,7 @@ def check_plan(state: CapaState, inp: PlanInput, now: datetime) -> None:
         )
     for number, action in enumerate(inp.actions, start=1):
         if action.due_at <= now:
-            raise _invalid(f"action {number}: due {action.due_at.isoformat()} is not in the future")
+            raise _invalid(f"action {number}: due {_when(action.due_at)} is not in the future")
 
 
 def check_complete_action(state: CapaState, inp: CompleteActionInput) -> None:
@@ -148,7 +153,7 @@ def check_review(state: CapaState, inp: ReviewInput) -> None:
     _require_manager(state, inp.actor, "review effectiveness")
     if state.clock is None:
         due = state.effectiveness_due_at
-        when = due.isoformat() if due else "later"
+        when = _when(due) if due else "later"
         raise Rejection(
             RejectionKind.WRONG_STAGE,
             f"the effectiveness review of {state.id} falls due at {when}; it cannot be reviewed before",
@@ -173,7 +178,7 @@ def check_extension_request(state: CapaState, inp: ExtensionRequestInput) -> Non
             f"{state.id} already has an extension request awaiting a decision",
         )
     if inp.until <= clock.due_at:
-        raise _invalid(f"until: {inp.until.isoformat()} is not later than the current due {clock.due_at.isoformat()}")
+        raise _invalid(f"until: {_when(inp.until)} is not later than the current due {_when(clock.due_at)}")
 
 
 def check_extension_decision(state: CapaState, inp: ExtensionDecisionInput) -> None:
