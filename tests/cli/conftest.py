@@ -26,6 +26,7 @@ from core.settings import Settings
 from models.payloads import CapaState
 from models.policy import load_policy
 from tests.conftest import seed_directory
+from tests.policies import uniform_policy
 from worker import build_worker
 from workflows.capa import CapaWorkflow
 
@@ -35,19 +36,7 @@ T = TypeVar("T")
 
 # Stage windows of an hour keep reminders and escalations out of the way; the effectiveness window of a few
 # seconds lets a test reach the review, and escalate_after "0s" makes an action due in seconds escalate.
-_SEVERITY = """
-containment = "1h"
-root_cause = "1h"
-action_plan = "1h"
-verification = "1h"
-effectiveness_after = "3s"
-effectiveness_review = "1h"
-remind_before = ["30m"]
-escalate_after = ["0s", "1h"]
-"""
-POLICY = '[policy]\nname = "cli-tests"\n' + "".join(
-    f"\n[severity.{severity}]{_SEVERITY}" for severity in ("critical", "major", "minor")
-)
+POLICY = uniform_policy("cli-tests", effectiveness_after="3s", remind_before=["30m"], escalate_after=["0s", "1h"])
 
 
 @dataclass(frozen=True)

@@ -1,27 +1,17 @@
 """A database with no schema per test, on SQLite and (with CAPA_TEST_POSTGRES_URL) PostgreSQL; a newer release.
 
-PostgreSQL tests each get a fresh schema as their search_path, dropped afterwards, like the read-model tests.
+PostgreSQL tests each get a fresh schema as their search_path, dropped afterwards (tests/databases.py).
 """
 
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
 from core import migrations
-from core.database import make_engine
-from core.settings import Settings
-
-POSTGRES_URL = os.environ.get("CAPA_TEST_POSTGRES_URL")
-
-_BACKENDS = [pytest.param("sqlite", id="sqlite")]
-if POSTGRES_URL:
-    _BACKENDS.append(pytest.param("postgres", id="postgres", marks=pytest.mark.postgres))
+from tests.databases import BACKENDS, empty_database
 
 # A migration only the "newer release" of these tests has: an index, so it changes the schema but no model.
 NEXT_REVISION = '''"""index events by kind
@@ -47,28 +37,11 @@ def downgrade() -> None:
 '''
 
 
-@pytest.fixture(params=_BACKENDS)
+@pytest.fixture(params=BACKENDS)
 def blank(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An engine on a database with no tables at all."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'capaflow.db'}")
+    with empty_database(request.param, tmp_path) as engine:
         yield engine
-        engine.dispose()
-        return
-    assert POSTGRES_URL is not None
-    base = make_url(Settings(database_url=POSTGRES_URL).sqlalchemy_url)
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture

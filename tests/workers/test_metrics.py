@@ -11,22 +11,11 @@ from client.records import CapaClient
 from core.settings import Settings
 from models.enums import Severity, Source, Stage
 from models.tables import Channel, OutboxMessage, OutboxStatus
+from tests.policies import uniform_policy
 from tests.workers.harness import Workers, eventually, free_port
 
 # Containment due 2 s after the raise, reminded at 1 s and escalated (level 1, to mike) at once when due.
-_SEVERITY = """
-containment = "2s"
-root_cause = "1h"
-action_plan = "1h"
-verification = "1h"
-effectiveness_after = "1h"
-effectiveness_review = "1h"
-remind_before = ["1s"]
-escalate_after = ["0s", "1h"]
-"""
-POLICY = '[policy]\nname = "metrics"\n' + "".join(
-    f"\n[severity.{severity}]{_SEVERITY}" for severity in ("critical", "major", "minor")
-)
+POLICY = uniform_policy("metrics", containment="2s", remind_before=["1s"], escalate_after=["0s", "1h"])
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

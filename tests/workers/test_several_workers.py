@@ -16,25 +16,14 @@ from core.settings import Settings
 from models.enums import Disposition, EventKind, Severity, Source, Stage
 from models.payloads import CapaState
 from models.tables import Channel, OutboxMessage, OutboxStatus
+from tests.policies import uniform_policy
 from tests.workers.harness import Workers, eventually
 from workflows.capa import CapaWorkflow
 
 RECORDS = 20
 # Containment due 6 s after the raise: a reminder at 3 s, escalation level 1 at 6 s (mike, olivia's manager)
 # and level 2 at 10 s (maria); every other window is an hour, so the timeline then stays put.
-_SEVERITY = """
-containment = "6s"
-root_cause = "1h"
-action_plan = "1h"
-verification = "1h"
-effectiveness_after = "1h"
-effectiveness_review = "1h"
-remind_before = ["3s"]
-escalate_after = ["0s", "4s"]
-"""
-POLICY = '[policy]\nname = "several-workers"\n' + "".join(
-    f"\n[severity.{severity}]{_SEVERITY}" for severity in ("critical", "major", "minor")
-)
+POLICY = uniform_policy("several-workers", containment="6s", remind_before=["3s"], escalate_after=["0s", "4s"])
 EXPECTED_KINDS = [EventKind.RAISED, EventKind.REMINDER_SENT, EventKind.ESCALATED, EventKind.ESCALATED]
 
 
