@@ -309,8 +309,8 @@ class CapaWorkflow:
         event = self._append(EventKind.VERIFIED, inp.actor.name, result=inp.result.value, evidence=inp.evidence)
         if inp.result is VerificationResult.PASS:
             assert s.policy is not None
-            self._enter_stage(Stage.EFFECTIVENESS)
-            s.clock = None  # nothing is due until the effectiveness window has passed
+            # Nothing is due until the effectiveness window has passed; then the review's clock starts.
+            self._enter_stage(Stage.EFFECTIVENESS, deadline=False)
             s.effectiveness_due_at = workflow.now() + s.policy.rules.effectiveness_after
         else:
             s.round += 1
@@ -471,12 +471,13 @@ class CapaWorkflow:
         start = start or workflow.now()
         return Clock(holder=holder, due_at=start + window, original_due_at=start + window, armed_at=start)
 
-    def _enter_stage(self, stage: Stage) -> None:
+    def _enter_stage(self, stage: Stage, *, deadline: bool = True) -> None:
+        """Move to ``stage``; its holder's clock starts now unless nothing is due yet (``deadline=False``)."""
         s = self._s
         assert s.policy is not None
         s.stage = stage
         self._drop_extension_for(None)
-        s.clock = self._new_clock(s.owner, s.policy.rules.stage_window(stage))
+        s.clock = self._new_clock(s.owner, s.policy.rules.stage_window(stage)) if deadline else None
 
     def _drop_extension_for(self, action_id: str | None) -> None:
         """A step that ends makes its pending extension request moot."""
