@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest clean histories
+.PHONY: install run test lint typecheck pytest clean histories bench chaos
 
 install: $(STAMP)
 
@@ -35,3 +35,11 @@ clean:
 # started under earlier code must keep replaying).
 histories: install
 	CAPA_RECORD_HISTORIES=1 $(BIN)/pytest tests/workflows tests/notifications tests/digest -q
+
+# Throughput, latency, scale and timer precision against a bare skeleton workflow; prints tables (docs/benchmarks.md).
+bench: install
+	$(BIN)/python -m bench $(ARGS)
+
+# Hundreds of lifecycles while the worker is killed and the server and database go away; prints what survived.
+chaos: install
+	$(BIN)/python -m chaos $(ARGS)

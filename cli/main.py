@@ -103,9 +103,11 @@ notifications_app = typer.Typer(
     help="The notification outbox: what was sent, what is pending and what failed.", no_args_is_help=True
 )
 app.add_typer(notifications_app, name="notifications")
+tokens_app = typer.Typer(help="API tokens for integrations (administrators): make, list, revoke.", no_args_is_help=True)
 db_app = typer.Typer(
     help="The read-model database's schema: its migration revision, and upgrading it.", no_args_is_help=True
 )
+app.add_typer(tokens_app, name="tokens")
 app.add_typer(db_app, name="db")
 
 
@@ -205,6 +207,26 @@ def users_add(
         render.emit_json(render.user_json(user))
     else:
         typer.echo(f"added {user.name} ({user.role})")
+
+
+@users_app.command("passwd")
+def users_passwd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The user whose sign-in password to set.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            confirmation_prompt=True,
+            hide_input=True,
+            envvar="CAPA_NEW_PASSWORD",
+            help="The new password (asked for when not given; at least 10 characters).",
+        ),
+    ],
+) -> None:
+    """Set a user's password for the web app (administrators); it signs them out everywhere."""
+    _call(ctx, lambda client: client.set_password(name, password))
+    typer.echo(f"password set for {name}; their browser sessions are ended")
 
 
 @users_app.command("list")
@@ -624,6 +646,63 @@ def db_revision(
 def worker() -> None:
     """Run a worker: it executes every record's workflow and keeps the read model current."""
     worker_main()
+
+
+@tokens_app.command("create")
+def tokens_create(
+    ctx: typer.Context,
+    user: Annotated[str, typer.Argument(metavar="USER", help="The user the token acts as.")],
+    label: Annotated[str, typer.Option(help="What it is for, e.g. 'MES line 3'.")],
+    as_json: Json = False,
+) -> None:
+    """Make an API token acting as USER (administrators); the secret is printed once, never again."""
+    token, secret = _call(ctx, lambda client: client.create_token(user, label, created_by="capa-cli"))
+    if as_json:
+        render.emit_json({**render.token_json(token), "secret": secret})
+    else:
+        typer.echo(f"token {token.id} for {token.user_name}: {secret}")
+        typer.echo("store it now: only its hash is kept", err=True)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    ctx: typer.Context,
+    user: Annotated[str | None, typer.Option(help="Only this user's tokens.")] = None,
+    as_json: Json = False,
+) -> None:
+    """List API tokens (never their secrets)."""
+    tokens = _call(ctx, lambda client: client.list_tokens(user))
+    if as_json:
+        render.emit_json([render.token_json(token) for token in tokens])
+    else:
+        render.tokens_table(tokens)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    ctx: typer.Context, token_id: Annotated[int, typer.Argument(metavar="ID", help="The token's id.")]
+) -> None:
+    """Revoke an API token: it is refused from the next request on."""
+    token = _call(ctx, lambda client: client.revoke_token(token_id, actor="capa-cli"))
+    typer.echo(f"token {token.id} ({token.label}) of {token.user_name} revoked")
+
+
+@app.command()
+def api(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: $CAPA_API_HOST or 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: $CAPA_API_PORT or 8000).", min=1, max=65535)
+    ] = None,
+) -> None:
+    """Serve the HTTP API (/api/v1, docs at /docs) and the web app."""
+    from api.server import serve  # noqa: PLC0415 - the web stack is imported only by the command that serves it
+
+    settings: Settings = ctx.obj.settings
+    configure_logging(settings.log_format, settings.log_level)
+    raise typer.Exit(serve(settings, host or settings.api_host, port or settings.api_port))
 
 
 @app.command()

@@ -21,7 +21,7 @@ from core.readmodel import OverdueItem
 from models.durations import format_duration
 from models.enums import ActionStatus, EventKind, Stage
 from models.payloads import CapaState, Event, StepResult
-from models.tables import Nonconformity, OutboxMessage, OutboxStatus, User
+from models.tables import ApiToken, Nonconformity, OutboxMessage, OutboxStatus, User
 
 console = Console(highlight=False)
 _DATETIME = TypeAdapter(datetime)
@@ -82,7 +82,12 @@ def overdue_json(item: OverdueItem) -> dict[str, Any]:
 
 
 def user_json(user: User) -> dict[str, Any]:
-    return user.model_dump(mode="json")
+    # The password hash stays in the database: nothing prints it.
+    return {**user.model_dump(mode="json", exclude={"password_hash"}), "can_sign_in": user.password_hash is not None}
+
+
+def token_json(token: ApiToken) -> dict[str, Any]:
+    return token.model_dump(mode="json", exclude={"secret_hash"})
 
 
 def notification_json(row: OutboxMessage) -> dict[str, Any]:
@@ -138,9 +143,28 @@ def step_done(what: str, result: StepResult) -> None:
 
 
 def users_table(users: list[User]) -> None:
-    table = _table("Users", ("NAME", "ROLE", "MANAGER"), "EMAIL")
+    table = _table("Users", ("NAME", "ROLE", "MANAGER", "SIGN-IN"), "EMAIL")
     for user in users:
-        table.add_row(user.name, user.role, user.manager or "-", user.email or "-")
+        sign_in = "inactive" if not user.active else ("password" if user.password_hash else "-")
+        table.add_row(user.name, user.role, user.manager or "-", sign_in, user.email or "-")
+    console.print(table)
+
+
+def tokens_table(tokens: list[ApiToken]) -> None:
+    if not tokens:
+        console.print("no API tokens")
+        return
+    table = _table("API tokens", ("ID", "USER", "PREFIX", "CREATED", "LAST USED", "STATE"), "LABEL")
+    for token in tokens:
+        table.add_row(
+            str(token.id),
+            token.user_name,
+            token.prefix + "…",
+            _minute(token.created_at),
+            _minute(token.last_used_at) if token.last_used_at else "never",
+            "revoked" if token.revoked_at else "active",
+            token.label,
+        )
     console.print(table)
 
 

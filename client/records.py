@@ -31,7 +31,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from activities.digest import DigestResult
 from client.temporal import connect, is_unreachable
-from core import outbox, readmodel
+from core import accounts, outbox, readmodel
 from core.database import create_schema, make_engine
 from core.readmodel import DirectoryError, OverdueItem
 from core.settings import Settings
@@ -67,7 +67,7 @@ from models.payloads import (
     StepResult,
     VerifyInput,
 )
-from models.tables import Nonconformity, OutboxMessage, User
+from models.tables import ApiToken, Nonconformity, OutboxMessage, User
 from workflows.capa import CapaWorkflow
 from workflows.digest import DigestRequest, DigestWorkflow
 
@@ -188,6 +188,42 @@ class CapaClient:
             readmodel.set_email_preference(self._engine, name, kind, enabled)
 
         await self._db(write)
+
+    async def user(self, name: str) -> User | None:
+        return await self._db(readmodel.get_user, self._engine, name)
+
+    # --- sign-in ------------------------------------------------------------------------------------------
+
+    async def sign_in(self, name: str, password: str) -> User | accounts.SignInRefused:
+        """The user these credentials belong to, or why not (including how long to wait after many failures)."""
+        return await self._db(accounts.authenticate, self._engine, name, password)
+
+    async def set_password(self, name: str, password: str) -> None:
+        await self._db(accounts.set_password, self._engine, name, password)
+
+    async def set_active(self, name: str, *, active: bool) -> None:
+        await self._db(accounts.set_active, self._engine, name, active=active)
+
+    async def open_session(self, name: str) -> str:
+        return await self._db(accounts.open_session, self._engine, name)
+
+    async def session_user(self, session_id: str) -> User | None:
+        return await self._db(accounts.session_user, self._engine, session_id)
+
+    async def close_session(self, session_id: str) -> None:
+        await self._db(accounts.close_session, self._engine, session_id)
+
+    async def create_token(self, name: str, label: str, created_by: str) -> tuple[ApiToken, str]:
+        return await self._db(accounts.create_token, self._engine, name, label, created_by)
+
+    async def token_user(self, secret: str) -> User | None:
+        return await self._db(accounts.token_user, self._engine, secret)
+
+    async def list_tokens(self, name: str | None = None) -> list[ApiToken]:
+        return await self._db(accounts.list_tokens, self._engine, name)
+
+    async def revoke_token(self, token_id: int, actor: str) -> ApiToken:
+        return await self._db(accounts.revoke_token, self._engine, token_id, actor)
 
     # --- raising ------------------------------------------------------------------------------------------
 
@@ -415,7 +451,13 @@ class CapaClient:
         return stored
 
     async def list_records(
-        self, *, stage: Stage | None = None, owner: str | None = None, overdue: bool = False
+        self,
+        *,
+        stage: Stage | None = None,
+        owner: str | None = None,
+        overdue: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[Nonconformity]:
         return await self._db(
             readmodel.list_records,
@@ -424,7 +466,20 @@ class CapaClient:
             owner=owner,
             overdue=overdue,
             now=datetime.now(UTC),
+            limit=limit,
+            offset=offset,
         )
+
+    async def count_records(
+        self, *, stage: Stage | None = None, owner: str | None = None, overdue: bool = False
+    ) -> int:
+        return await self._db(
+            readmodel.count_records, self._engine, stage=stage, owner=owner, overdue=overdue, now=datetime.now(UTC)
+        )
+
+    async def my_items(self, name: str) -> list[OverdueItem]:
+        """The steps and actions ``name`` holds, soonest due first (late ones have a positive ``late_by``)."""
+        return await self._db(readmodel.held_items, self._engine, name, datetime.now(UTC))
 
     async def overdue(self) -> list[OverdueItem]:
         return await self._db(readmodel.overdue_items, self._engine, datetime.now(UTC))
@@ -488,6 +543,21 @@ class CapaClient:
                 raise self._database_error(exc) from None
         log.info("notification queued again", outbox_id=row_id)
 
+    # --- health -------------------------------------------------------------------------------------------
+
+    async def readiness(self) -> dict[str, str | None]:
+        """What this process depends on and what is wrong with each: None means reachable."""
+        problems: dict[str, str | None] = {"temporal": None, "database": None}
+        try:
+            await self._temporal.service_client.check_health(timeout=timedelta(seconds=3))
+        except Exception as exc:
+            problems["temporal"] = temporal_unavailable(self._settings).message if is_unreachable(exc) else str(exc)
+        try:
+            await self._db(readmodel.ping, self._engine)
+        except CapaError as exc:
+            problems["database"] = exc.message
+        return problems
+
     # --- plumbing -----------------------------------------------------------------------------------------
 
     async def _actor(self, name: str) -> Actor:
@@ -510,7 +580,7 @@ class CapaClient:
         """Run a blocking read-model call off the event loop, with its failures as CapaErrors."""
         try:
             return await asyncio.to_thread(query, *args, **kwargs)
-        except DirectoryError as exc:
+        except (DirectoryError, accounts.AccountError) as exc:
             raise CapaError(ErrorKind.INVALID, str(exc)) from None
         except DBAPIError as exc:
             raise self._database_error(exc) from None

@@ -6,17 +6,21 @@ none of them talks to Temporal.
 
 import json
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy import Engine, and_, nulls_last, or_
+from sqlalchemy import Engine, and_, func, nulls_last, or_, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from core.accounts import hash_password
 from core.database import insert_for, session_scope
 from models.enums import ActionStatus, EventKind, Role, Severity, Stage
 from models.payloads import CapaState, Event, UserName
 from models.tables import ActionRow, Nonconformity, NotificationPreference, RecordSequence, TimelineEvent, User
+
+T = TypeVar("T")
 
 _OPEN_STAGES = [stage.value for stage in Stage if stage.is_open]
 _MANAGING_ROLES = {Role.MANAGER.value, Role.ADMIN.value}
@@ -24,6 +28,12 @@ _MANAGING_ROLES = {Role.MANAGER.value, Role.ADMIN.value}
 
 class DirectoryError(ValueError):
     """A user that cannot be added; the one-line message names the field at fault."""
+
+
+def ping(engine: Engine) -> None:
+    """Fail unless the database answers a query."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
 
 
 # --- the user directory -------------------------------------------------------------------------------------
@@ -108,6 +118,9 @@ def email_enabled(session_or_engine: Session | Engine, user: str, kind: str) -> 
     return True if preference is None else preference.email
 
 
+# Every demo user's sign-in password on a fresh `make run`; `capa users passwd` changes it.
+DEMO_PASSWORD = "capaflow-demo"  # noqa: S105 - printed at start on purpose: it only exists in the demo directory
+
 # Name, role, manager; managers come before the people who report to them.
 _DEMO_USERS = [
     ("ada", Role.ADMIN, None),
@@ -119,17 +132,22 @@ _DEMO_USERS = [
 ]
 
 
+def demo_user_names() -> list[str]:
+    return [name for name, _, _ in _DEMO_USERS]
+
+
 def seed_demo_users(engine: Engine) -> bool:
     """Give a fresh installation a small directory to try the lifecycle with; True if it seeded.
 
     A directory that already has anyone in it is left alone, so real users are never mixed with demo ones.
     """
+    demo_hash = hash_password(DEMO_PASSWORD)
     try:
         with session_scope(engine) as session:
             if session.exec(select(User.name).limit(1)).first() is not None:
                 return False
             for name, role, manager in _DEMO_USERS:
-                session.add(User(name=name, role=role.value, manager=manager))
+                session.add(User(name=name, role=role.value, manager=manager, password_hash=demo_hash))
                 # One insert at a time: each row's manager must already be there for the foreign key.
                 session.flush()
     except IntegrityError:
@@ -168,9 +186,31 @@ def list_records(
     owner: str | None = None,
     overdue: bool = False,
     now: datetime,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Nonconformity]:
     """Records, soonest due first; ``owner`` also matches open actions' owners, ``overdue`` any late clock."""
-    query = select(Nonconformity)
+    query = _records_query(select(Nonconformity), stage=stage, owner=owner, overdue=overdue, now=now)
+    query = query.order_by(nulls_last(col(Nonconformity.due_at).asc()), col(Nonconformity.id))
+    query = query.offset(offset).limit(limit)
+    with session_scope(engine) as session:
+        return list(session.exec(query))
+
+
+def count_records(
+    engine: Engine, *, stage: Stage | None = None, owner: str | None = None, overdue: bool = False, now: datetime
+) -> int:
+    """How many records ``list_records`` would list with the same filters and no limit."""
+    query = _records_query(
+        select(func.count()).select_from(Nonconformity), stage=stage, owner=owner, overdue=overdue, now=now
+    )
+    with session_scope(engine) as session:
+        return session.exec(query).one()
+
+
+def _records_query(
+    query: SelectOfScalar[T], *, stage: Stage | None, owner: str | None, overdue: bool, now: datetime
+) -> SelectOfScalar[T]:
     if stage is not None:
         query = query.where(col(Nonconformity.stage) == stage.value)
     if owner is not None:
@@ -184,9 +224,7 @@ def list_records(
         stage_late = and_(col(Nonconformity.holder).is_not(None), col(Nonconformity.due_at) < now)
         action_late = _open_actions().where(col(ActionRow.due_at) < now).exists()
         query = query.where(col(Nonconformity.stage).in_(_OPEN_STAGES), or_(stage_late, action_late))
-    query = query.order_by(nulls_last(col(Nonconformity.due_at).asc()), col(Nonconformity.id))
-    with session_scope(engine) as session:
-        return list(session.exec(query))
+    return query
 
 
 def _open_actions() -> SelectOfScalar[str]:
@@ -277,3 +315,55 @@ def load_record_state(engine: Engine, record_id: str) -> CapaState | None:
         for row in rows
     ]
     return CapaState.model_validate({**json.loads(record.state_json), "events": events})
+
+
+def held_items(engine: Engine, holder: str, now: datetime) -> list[OverdueItem]:
+    """Every running deadline ``holder`` holds (stage steps and open actions), soonest due first.
+
+    ``late_by`` is negative while the item is not yet due.
+    """
+    with session_scope(engine) as session:
+        records = session.exec(
+            select(Nonconformity).where(
+                col(Nonconformity.stage).in_(_OPEN_STAGES),
+                col(Nonconformity.holder) == holder,
+                col(Nonconformity.due_at).is_not(None),
+            )
+        ).all()
+        actions = session.exec(
+            select(ActionRow, Nonconformity)
+            .join(Nonconformity, col(ActionRow.record_id) == col(Nonconformity.id))
+            .where(
+                col(Nonconformity.stage).in_(_OPEN_STAGES),
+                col(ActionRow.status) == ActionStatus.OPEN.value,
+                col(ActionRow.owner) == holder,
+            )
+        ).all()
+    items = [
+        OverdueItem(
+            record_id=record.id,
+            stage=Stage(record.stage),
+            severity=Severity(record.severity),
+            target="stage",
+            holder=holder,
+            due_at=record.due_at,
+            late_by=now - record.due_at,
+            escalation_level=record.escalation_level,
+        )
+        for record in records
+        if record.due_at is not None
+    ]
+    items.extend(
+        OverdueItem(
+            record_id=record.id,
+            stage=Stage(record.stage),
+            severity=Severity(record.severity),
+            target=action.action_id,
+            holder=holder,
+            due_at=action.due_at,
+            late_by=now - action.due_at,
+            escalation_level=action.escalation_level,
+        )
+        for action, record in actions
+    )
+    return sorted(items, key=lambda i: (i.due_at, i.record_id, i.target))

@@ -1,6 +1,8 @@
 """Every setting of capaflow in one place, read from the environment and validated at start."""
 
 import re
+import secrets
+from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -65,6 +67,16 @@ class Settings(BaseSettings):
     digest_timezone: str = "UTC"
     notify_max_attempts: int = Field(default=8, ge=1, le=100)
 
+    # The HTTP API and web app (`capa api`). The secret key signs session and CSRF cookies: set it, the same on
+    # every API process, in production; unset, one is made once and kept in .data/secret-key.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: SecretStr | None = None
+    # Where people open the Temporal UI, for the record page's link to the workflow (empty: no link).
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+    # How often the overdue board reloads itself, in seconds.
+    board_refresh: int = Field(default=30, ge=2, le=3600)
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -87,6 +99,7 @@ class Settings(BaseSettings):
         "temporal_tls_ca",
         "temporal_api_key",
         "otel_endpoint",
+        "secret_key",
         mode="before",
     )
     @classmethod
@@ -133,6 +146,13 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"{value!r} is not an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("at least 32 characters; e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`")
+        return value
 
     @field_validator("digest_time")
     @classmethod
@@ -184,6 +204,23 @@ class Settings(BaseSettings):
     def record_link(self, record_id: str) -> str:
         """The record's page, for links in e-mails and webhook bodies."""
         return f"{self.base_url}/records/{record_id}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over HTTPS when the site is served over HTTPS (CAPA_BASE_URL)."""
+        return self.base_url.startswith("https://")
+
+    def session_secret(self) -> str:
+        """CAPA_SECRET_KEY, or a key made once for this installation and kept beside its data."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = DATA_DIR / "secret-key"
+        if not path.exists():
+            DATA_DIR.mkdir(parents=True, exist_ok=True)
+            with suppress(FileExistsError), path.open("x") as file:
+                path.chmod(0o600)
+                file.write(secrets.token_hex(32))
+        return path.read_text().strip()
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -48,6 +48,10 @@ class User(SQLModel, table=True):
     manager: str | None = Field(default=None, foreign_key="users.name")
     email: str | None = None
     created_at: datetime = Field(default_factory=_utc_now, sa_type=UtcDateTime)
+    # Argon2id hash (PHC string) of the web and API sign-in password; None: this person cannot sign in.
+    password_hash: str | None = None
+    # False: signed out everywhere and refused at sign-in, while their records and history stay.
+    active: bool = True
 
 
 class Nonconformity(SQLModel, table=True):
@@ -185,3 +189,46 @@ class RecordSequence(SQLModel, table=True):
 
     year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     last: int
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for an integration (a MES raising records, say), acting as one user.
+
+    Only the SHA-256 of the secret is kept: the secret is shown once, when the token is made. ``prefix`` is
+    the secret's first characters, for telling tokens apart in a list.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_name: str = Field(foreign_key="users.name", index=True)
+    label: str
+    prefix: str
+    secret_hash: str = Field(unique=True)
+    created_by: str
+    created_at: datetime = Field(default_factory=_utc_now, sa_type=UtcDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser. The cookie carries the session id; only its SHA-256 is kept, so a copy of the
+    database signs no one in. Signing out, or an admin deactivating the user, ends it server-side."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: str = Field(primary_key=True)
+    user_name: str = Field(foreign_key="users.name", index=True)
+    created_at: datetime = Field(default_factory=_utc_now, sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class SignInFailures(SQLModel, table=True):
+    """Failed sign-ins per attempted name (known or not), which slow down the next attempts."""
+
+    __tablename__ = "sign_in_failures"
+
+    name: str = Field(primary_key=True)
+    failures: int = 0
+    last_failed_at: datetime = Field(sa_type=UtcDateTime)

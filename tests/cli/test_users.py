@@ -15,6 +15,8 @@ async def test_users_add_then_list(capa: Capa) -> None:
         "manager": "mike",
         "email": "uma@example.com",
         "created_at": None,
+        "active": True,
+        "can_sign_in": False,
     }
     table = (await capa.ok("users", "list")).out
     assert any(line.split()[:3] == ["uma", "owner", "mike"] for line in table.splitlines())

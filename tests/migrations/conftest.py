@@ -8,22 +8,26 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from core import migrations
 from tests.databases import BACKENDS, empty_database
 
-# A migration only the "newer release" of these tests has: an index, so it changes the schema but no model.
-NEXT_REVISION = '''"""index events by kind
+# This release's head, and the revision a newer release would add after it.
+CURRENT = migrations.head_revision()
+NEXT = f"{int(CURRENT) + 1:04d}"
 
-Revision ID: 0002
-Revises: 0001
+# A migration only the "newer release" of these tests has: an index, so it changes the schema but no model.
+NEXT_REVISION = f'''"""index events by kind
+
+Revision ID: {NEXT}
+Revises: {CURRENT}
 """
 
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{NEXT}"
+down_revision = "{CURRENT}"
 branch_labels = None
 depends_on = None
 
@@ -46,13 +50,25 @@ def blank(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 
 @pytest.fixture
 def newer_release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """This release's migrations plus a revision 0002, as a newer capaflow would ship them.
+    """This release's migrations plus one more revision (NEXT), as a newer capaflow would ship them.
 
     Returns a directory to put first on PYTHONPATH so that a ``capa`` subprocess sees the same migrations.
     """
     root = tmp_path / "release"
     package = root / "migrations"
     shutil.copytree(migrations.MIGRATIONS_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
-    (package / "versions" / "0002_index_events_by_kind.py").write_text(NEXT_REVISION)
+    (package / "versions" / f"{NEXT}_index_events_by_kind.py").write_text(NEXT_REVISION)
     monkeypatch.setattr(migrations, "MIGRATIONS_DIR", package)
     return root
+
+
+def create_tables_as_before_migrations(engine: Engine, users: list[str]) -> None:
+    """The tables as a capaflow from before migrations made them (the baseline, no revision), with admins."""
+    migrations.upgrade(engine, migrations.BASELINE)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP TABLE {migrations.VERSION_TABLE}"))
+        for name in users:
+            connection.execute(
+                text("INSERT INTO users (name, role, created_at) VALUES (:name, 'admin', CURRENT_TIMESTAMP)"),
+                {"name": name},
+            )

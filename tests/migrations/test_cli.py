@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlmodel import SQLModel
 
 from core import migrations
 from core.readmodel import add_user, list_users
+from tests.migrations.conftest import CURRENT, NEXT, create_tables_as_before_migrations
 
 CAPA = Path(sys.executable).parent / "capa"
 
@@ -22,8 +22,9 @@ def _capa(engine: Engine, *args: str, pythonpath: Path | None = None) -> subproc
 
 
 def test_capa_db_upgrade_applies_what_is_pending_and_then_nothing(blank: Engine, newer_release: Path) -> None:
-    """On a database at 0001, a release with 0002 refuses to start; `capa db upgrade` applies 0002, once."""
-    migrations.upgrade(blank, "0001")
+    """On a database at this release's head, a newer release refuses to start; `capa db upgrade` applies its
+    one new revision, once."""
+    migrations.upgrade(blank, CURRENT)
     add_user(blank, "ada", "admin")
 
     refused = _capa(blank, "worker", pythonpath=newer_release)
@@ -32,14 +33,14 @@ def test_capa_db_upgrade_applies_what_is_pending_and_then_nothing(blank: Engine,
     assert "run `capa db upgrade`" in refused.stderr
 
     before = _capa(blank, "db", "current", pythonpath=newer_release)
-    assert before.stdout.strip() == "0001 (behind head 0002; run `capa db upgrade`)"
+    assert before.stdout.strip() == f"{CURRENT} (behind head {NEXT}; run `capa db upgrade`)"
 
     applied = _capa(blank, "db", "upgrade", pythonpath=newer_release)
-    assert (applied.returncode, applied.stdout.strip()) == (0, "applied 0002 index events by kind"), applied.stderr
+    assert (applied.returncode, applied.stdout.strip()) == (0, f"applied {NEXT} index events by kind"), applied.stderr
 
     again = _capa(blank, "db", "upgrade", pythonpath=newer_release)
     assert (again.returncode, again.stdout.strip()) == (0, "database is up to date")
-    assert _capa(blank, "db", "current", pythonpath=newer_release).stdout.strip() == "0002 (head)"
+    assert _capa(blank, "db", "current", pythonpath=newer_release).stdout.strip() == f"{NEXT} (head)"
     assert [user.name for user in list_users(blank)] == ["ada"]
 
 
@@ -49,14 +50,14 @@ def test_capa_db_upgrade_creates_the_schema_of_an_empty_database(blank: Engine) 
 
     result = _capa(blank, "db", "upgrade")
 
-    assert (result.returncode, result.stdout.strip()) == (0, "applied 0001 initial schema"), result.stderr
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[:2] for line in result.stdout.splitlines()] == [["applied", "0001"], ["applied", "0002"]]
     assert migrations.state(blank).up_to_date
 
 
 def test_capa_db_upgrade_adopts_tables_from_before_migrations(blank: Engine) -> None:
     """Tables an older capaflow made without migrations stop the CLI; `capa db upgrade` adopts them, data kept."""
-    SQLModel.metadata.create_all(blank)
-    add_user(blank, "ada", "admin")
+    create_tables_as_before_migrations(blank, users=["ada"])
 
     refused = _capa(blank, "users", "add", "bob", "--role", "admin")
     assert refused.returncode == 2
@@ -67,7 +68,8 @@ def test_capa_db_upgrade_adopts_tables_from_before_migrations(blank: Engine) -> 
 
     assert result.returncode == 0, result.stderr
     adopted = "adopted the tables from before migrations as revision 0001"
-    assert result.stdout.splitlines() == [adopted, "database is up to date"]
+    assert result.stdout.splitlines()[0] == adopted
+    assert [line.split()[:2] for line in result.stdout.splitlines()[1:]] == [["applied", "0002"]]
     assert _capa(blank, "users", "add", "bob", "--role", "admin").returncode == 0
     assert [user.name for user in list_users(blank)] == ["ada", "bob"]
 

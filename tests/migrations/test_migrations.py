@@ -12,6 +12,10 @@ from sqlmodel import SQLModel
 from core import migrations
 from core.database import SchemaBehindError, create_schema
 from core.readmodel import add_user, list_users
+from tests.migrations.conftest import CURRENT, NEXT, create_tables_as_before_migrations
+
+# Every revision this release ships, oldest first (they are numbered 0001, 0002, ...).
+ALL_REVISIONS = [f"{number:04d}" for number in range(1, int(migrations.head_revision()) + 1)]
 
 
 def _columns(engine: Engine) -> dict[str, set[str]]:
@@ -23,7 +27,7 @@ def test_upgrade_from_empty_creates_every_table_with_every_column(blank: Engine)
     """Upgrading an empty database creates each table of the models with each of its columns, at the head."""
     result = migrations.upgrade(blank)
 
-    assert [step.revision for step in result.steps] == [migrations.head_revision()]
+    assert [step.revision for step in result.steps] == ALL_REVISIONS
     present = _columns(blank)
     for table in SQLModel.metadata.sorted_tables:
         assert present.get(table.name) == {column.name for column in table.columns}, table.name
@@ -52,7 +56,7 @@ def test_downgrade_to_base_and_upgrade_again_round_trips(blank: Engine) -> None:
 
     steps = migrations.downgrade(blank, "base")
 
-    assert [(step.revision, step.upgrade) for step in steps] == [(migrations.head_revision(), False)]
+    assert [(step.revision, step.upgrade) for step in steps] == [(revision, False) for revision in ALL_REVISIONS[::-1]]
     assert set(inspect(blank).get_table_names()) <= {migrations.VERSION_TABLE}
     assert migrations.state(blank).empty
 
@@ -97,24 +101,24 @@ def test_a_database_at_an_older_revision_is_refused_naming_the_upgrade_command(
     blank: Engine, newer_release: object
 ) -> None:
     """A newer release refuses a database its migrations have not reached, and says to run `capa db upgrade`."""
-    migrations.upgrade(blank, "0001")
+    migrations.upgrade(blank, CURRENT)
     add_user(blank, "ada", "admin")
 
     with pytest.raises(
-        SchemaBehindError, match=r"at schema revision 0001, older than this capaflow's 0002; run `capa db upgrade`"
+        SchemaBehindError,
+        match=rf"at schema revision {CURRENT}, older than this capaflow's {NEXT}; run `capa db upgrade`",
     ):
         create_schema(blank)
 
     result = migrations.upgrade(blank)
-    assert [step.describe() for step in result.steps] == ["applied 0002 index events by kind"]
+    assert [step.describe() for step in result.steps] == [f"applied {NEXT} index events by kind"]
     create_schema(blank)
     assert [user.name for user in list_users(blank)] == ["ada"]
 
 
 def test_tables_from_before_migrations_are_refused_then_adopted(blank: Engine) -> None:
     """Tables without a revision (an older capaflow's create_all) are refused; an upgrade adopts them as 0001."""
-    SQLModel.metadata.create_all(blank)
-    add_user(blank, "ada", "admin")
+    create_tables_as_before_migrations(blank, users=["ada"])
 
     with pytest.raises(SchemaBehindError, match=r"created before capaflow had migrations; run `capa db upgrade`"):
         create_schema(blank)

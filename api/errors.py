@@ -1,0 +1,45 @@
+"""How the client layer's errors reach an HTTP caller: one status per kind, the message as ``detail``."""
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from client.records import CapaError, ErrorKind
+
+STATUS: dict[ErrorKind, int] = {
+    ErrorKind.NOT_ALLOWED: 403,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.WRONG_STAGE: 409,
+    ErrorKind.INVALID: 422,
+    ErrorKind.UNAVAILABLE: 503,
+}
+
+
+class Problem(BaseModel):
+    """Why a request was refused: ``kind`` for programs, ``detail`` (one line, naming the field) for people."""
+
+    kind: str
+    detail: str
+
+
+def problem_response(status: int, kind: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(Problem(kind=kind, detail=detail).model_dump(), status_code=status, headers=headers)
+
+
+async def capa_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CapaError)
+    return problem_response(STATUS[exc.kind], exc.kind.value, exc.message)
+
+
+# The refusals every authenticated route can answer, for the OpenAPI document.
+REFUSALS: dict[int | str, dict[str, object]] = {
+    401: {"model": Problem, "description": "No valid bearer token"},
+    403: {"model": Problem, "description": "The signed-in user may not do this"},
+    422: {"model": Problem, "description": "A field is missing or invalid; `detail` names it"},
+    503: {"model": Problem, "description": "Temporal or the database cannot be reached"},
+}
+STEP_REFUSALS: dict[int | str, dict[str, object]] = {
+    **REFUSALS,
+    404: {"model": Problem, "description": "No such record"},
+    409: {"model": Problem, "description": "The record is not in the stage this step belongs to"},
+}

@@ -1,0 +1,22 @@
+"""Serve the app with uvicorn: ``capa api``, and the API container's command."""
+
+import uvicorn
+
+from api.app import create_app
+from core.settings import Settings
+
+
+def serve(settings: Settings, host: str, port: int) -> int:
+    """Serve until stopped; returns the exit code. Logs go through structlog (core.logging), not uvicorn's own."""
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1

@@ -1,0 +1,238 @@
+"""Sign-in: passwords, API tokens, browser sessions and the slowing-down of guessed passwords.
+
+Passwords are hashed with Argon2id (pwdlib's recommended settings); a hash made under older settings is
+replaced at the next successful sign-in. Tokens and session ids are long random secrets, so a SHA-256 of each
+is what the database keeps: a stolen copy of the tables signs no one in. Nothing here logs a secret.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from pwdlib import PasswordHash
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
+
+from core.database import session_scope
+from models.tables import ApiToken, SignInFailures, User, WebSession
+
+log = structlog.get_logger(__name__)
+
+_hasher = PasswordHash.recommended()
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256
+TOKEN_PREFIX = "capa_"  # noqa: S105 - the visible prefix of every token, not a secret
+SESSION_LIFETIME = timedelta(hours=12)
+# Failed sign-ins a name may have before each further attempt must wait; the wait doubles per failure.
+FREE_FAILURES = 3
+_BASE_DELAY = timedelta(seconds=2)
+_MAX_DELAY = timedelta(minutes=15)
+# A failure older than this no longer counts.
+_FAILURE_MEMORY = timedelta(hours=1)
+# Verified against when the name is unknown, so a wrong name costs the same time as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class AccountError(ValueError):
+    """Input an account operation refuses; the message names the field."""
+
+
+@dataclass(frozen=True)
+class SignInRefused:
+    """Why a sign-in did not succeed; ``retry_after`` is set when the name must wait before trying again."""
+
+    message: str
+    retry_after: int | None = None
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def check_password_strength(name: str, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"password: at most {MAX_PASSWORD_LENGTH} characters")
+    if name.lower() in password.lower():
+        raise AccountError("password: must not contain the user name")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def set_password(engine: Engine, name: str, password: str) -> None:
+    """Set someone's password and end their browser sessions (a reset must lock out whoever had the old one)."""
+    check_password_strength(name, password)
+    hashed = hash_password(password)
+    with session_scope(engine) as session:
+        user = session.get(User, name)
+        if user is None:
+            raise AccountError(f"name: no user named {name}")
+        user.password_hash = hashed
+        session.add(user)
+        _end_sessions(session, name)
+    log.info("password set", user=name)
+
+
+def set_active(engine: Engine, name: str, *, active: bool) -> None:
+    """Deactivate (sign out everywhere, refuse sign-in and tokens) or reactivate someone."""
+    with session_scope(engine) as session:
+        user = session.get(User, name)
+        if user is None:
+            raise AccountError(f"name: no user named {name}")
+        user.active = active
+        session.add(user)
+        if not active:
+            _end_sessions(session, name)
+    log.info("user activated" if active else "user deactivated", user=name)
+
+
+def _end_sessions(session: Session, name: str) -> None:
+    session.execute(
+        update(WebSession)
+        .where(col(WebSession.user_name) == name, col(WebSession.ended_at).is_(None))
+        .values(ended_at=datetime.now(UTC))
+    )
+
+
+def _delay(failures: int) -> timedelta:
+    if failures < FREE_FAILURES:
+        return timedelta(0)
+    doubled: timedelta = _BASE_DELAY * 2 ** (failures - FREE_FAILURES)
+    return min(doubled, _MAX_DELAY)
+
+
+def authenticate(engine: Engine, name: str, password: str, now: datetime | None = None) -> User | SignInRefused:
+    """The user whose name and password these are, or why not.
+
+    A name with recent failures must wait (doubling per failure, known name or not) before its next attempt is
+    even checked; the wait is in ``retry_after``. The message never says whether the name exists.
+    """
+    now = now or datetime.now(UTC)
+    with session_scope(engine) as session:
+        record = session.get(SignInFailures, name)
+        if record is not None and now - record.last_failed_at > _FAILURE_MEMORY:
+            record.failures = 0
+        if record is not None:
+            wait = record.last_failed_at + _delay(record.failures) - now
+            if wait > timedelta(0):
+                log.warning("sign-in refused: too many failures", user=name, failures=record.failures)
+                return SignInRefused(
+                    "too many failed sign-ins; try again later", retry_after=int(wait.total_seconds()) + 1
+                )
+        user = session.get(User, name)
+        hashed = user.password_hash if user is not None and user.active else None
+        valid, new_hash = _hasher.verify_and_update(password, hashed or _DUMMY_HASH)
+        if user is None or hashed is None or not valid:
+            record = record or SignInFailures(name=name, last_failed_at=now)
+            record.failures += 1
+            record.last_failed_at = now
+            session.add(record)
+            log.warning("sign-in failed", user=name, failures=record.failures)
+            return SignInRefused("wrong user name or password")
+        if record is not None:
+            session.delete(record)
+        if new_hash is not None:
+            user.password_hash = new_hash
+            session.add(user)
+        log.info("signed in", user=name)
+        return user
+
+
+# --- browser sessions -------------------------------------------------------------------------------------
+
+
+def open_session(engine: Engine, name: str, now: datetime | None = None) -> str:
+    """A new session id for a signed-in browser; a fresh one at every sign-in, so a planted id is useless."""
+    now = now or datetime.now(UTC)
+    session_id = secrets.token_urlsafe(32)
+    with session_scope(engine) as session:
+        session.add(WebSession(id_hash=_sha256(session_id), user_name=name, expires_at=now + SESSION_LIFETIME))
+    return session_id
+
+
+def session_user(engine: Engine, session_id: str, now: datetime | None = None) -> User | None:
+    """The active user a live session id belongs to, or None (unknown, ended or expired)."""
+    now = now or datetime.now(UTC)
+    with session_scope(engine) as session:
+        web = session.get(WebSession, _sha256(session_id))
+        if web is None or web.ended_at is not None or web.expires_at <= now:
+            return None
+        user = session.get(User, web.user_name)
+        return user if user is not None and user.active else None
+
+
+def close_session(engine: Engine, session_id: str) -> None:
+    with session_scope(engine) as session:
+        web = session.get(WebSession, _sha256(session_id))
+        if web is not None and web.ended_at is None:
+            web.ended_at = datetime.now(UTC)
+            session.add(web)
+
+
+# --- API tokens -------------------------------------------------------------------------------------------
+
+
+def create_token(engine: Engine, name: str, label: str, created_by: str) -> tuple[ApiToken, str]:
+    """Make a token acting as ``name``; returns its row and the secret, which is never shown again."""
+    label = label.strip()
+    if not label or len(label) > 80:
+        raise AccountError("label: 1 to 80 characters, saying what the token is for")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with session_scope(engine) as session:
+        user = session.get(User, name)
+        if user is None:
+            raise AccountError(f"user: no user named {name}")
+        token = ApiToken(
+            user_name=name,
+            label=label,
+            prefix=secret[: len(TOKEN_PREFIX) + 6],
+            secret_hash=_sha256(secret),
+            created_by=created_by,
+        )
+        session.add(token)
+        session.flush()
+    log.info("api token created", user=name, token_id=token.id, actor=created_by)
+    return token, secret
+
+
+def token_user(engine: Engine, secret: str, now: datetime | None = None) -> User | None:
+    """The active user a live token acts as, or None; notes when the token was last used."""
+    if not secret.startswith(TOKEN_PREFIX):
+        return None
+    now = now or datetime.now(UTC)
+    with session_scope(engine) as session:
+        token = session.exec(select(ApiToken).where(ApiToken.secret_hash == _sha256(secret))).first()
+        if token is None or token.revoked_at is not None:
+            return None
+        user = session.get(User, token.user_name)
+        if user is None or not user.active:
+            return None
+        token.last_used_at = now
+        session.add(token)
+        return user
+
+
+def list_tokens(engine: Engine, name: str | None = None) -> list[ApiToken]:
+    with session_scope(engine) as session:
+        query = select(ApiToken).order_by(col(ApiToken.id))
+        if name is not None:
+            query = query.where(ApiToken.user_name == name)
+        return list(session.exec(query))
+
+
+def revoke_token(engine: Engine, token_id: int, actor: str) -> ApiToken:
+    with session_scope(engine) as session:
+        token = session.get(ApiToken, token_id)
+        if token is None:
+            raise AccountError(f"token: no token {token_id}")
+        if token.revoked_at is None:
+            token.revoked_at = datetime.now(UTC)
+            session.add(token)
+    log.info("api token revoked", user=token.user_name, token_id=token_id, actor=actor)
+    return token
