@@ -55,7 +55,8 @@ def create_app(settings: Settings, client: CapaClient | None = None) -> ASGIApp:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.client = client or await CapaClient.open(settings)
+        if client is None:
+            app.state.client = await CapaClient.open(settings)
         log.info("api started", base_url=settings.base_url, task_queue=settings.task_queue)
         yield
 
@@ -66,6 +67,8 @@ def create_app(settings: Settings, client: CapaClient | None = None) -> ASGIApp:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    if client is not None:
+        app.state.client = client
     app.add_exception_handler(CapaError, capa_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(HTTPException, _http_handler)
