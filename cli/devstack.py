@@ -1,10 +1,10 @@
 """``capa dev`` (what ``make run`` calls): the whole product on one machine.
 
 It starts the Temporal dev server from the virtualenv (state in ``.data/temporal.db``, so records survive a
-restart), creates the read-model schema, seeds the demo directory once, starts a worker with the same
-environment and says what to try next. Ctrl-C (or SIGTERM) stops the worker, then the server: only what it
-started. A Temporal already serving on the port is reused, and left running at the end.
-"""
+restart), creates the read-model schema, seeds the demo directory once, starts a worker and the web app
+(``capa api``) with the same environment, and says what to try next. Ctrl-C (or SIGTERM) stops the web app,
+the worker, then the server: only what it started. A Temporal already serving on the port is reused, and left
+running at the end."""
 
 import asyncio
 import contextlib
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from rich.console import Console
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -45,6 +46,8 @@ WORKER_START_TIMEOUT = timedelta(seconds=60)
 # The worker drains in-flight activities for up to 30 s on SIGTERM (worker.py); give it a little more.
 WORKER_STOP_TIMEOUT = timedelta(seconds=40)
 SERVER_STOP_TIMEOUT = timedelta(seconds=15)
+API_START_TIMEOUT = timedelta(seconds=30)
+API_STOP_TIMEOUT = timedelta(seconds=15)
 _POLL_SECONDS = 0.5
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -85,6 +88,21 @@ def server_command() -> list[str]:
         "error",
         *search_attribute_flags(),
     ]
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _port_open() -> bool:
@@ -130,6 +148,7 @@ class DevStack:
         self.settings = settings
         self.server: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None
+        self.api: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         # The worker would refuse a bad policy file too, but only after the server had started.
@@ -143,6 +162,7 @@ class DevStack:
             self._start_server()
         self._prepare_database()
         self._start_worker()
+        self._start_api()
 
     def _start_server(self) -> None:
         with SERVER_LOG.open("ab") as log_file:
@@ -162,6 +182,8 @@ class DevStack:
         create_schema(engine)
         if readmodel.seed_demo_users(engine):
             console.print("Added the demo users to the directory.")
+        elif given := readmodel.give_demo_passwords(engine):
+            console.print(f"Demo users without a password got the demo one: {', '.join(given)}.")
 
     def _start_worker(self) -> None:
         env = {**os.environ, "TEMPORAL_ADDRESS": ADDRESS, "TEMPORAL_NAMESPACE": NAMESPACE}
@@ -174,6 +196,24 @@ class DevStack:
             self.worker,
             "its error is above",
         )
+
+    def _start_api(self) -> None:
+        host, port = self.settings.api_host, self.settings.api_port
+        if _listening(host, port):
+            raise DevStackError(f"port {port} on {host} is taken; stop what serves it or set CAPA_API_PORT")
+        env = {**os.environ, "TEMPORAL_ADDRESS": ADDRESS, "TEMPORAL_NAMESPACE": NAMESPACE}
+        self.api = subprocess.Popen([str(venv_tool("capa")), "api"], env=env, start_new_session=True)
+        self._wait(
+            f"web app and API on {self.api_url}",
+            lambda: _answers(self.api_url),
+            API_START_TIMEOUT,
+            self.api,
+            "its error is above",
+        )
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.settings.api_host}:{self.settings.api_port}"
 
     def _wait(
         self,
@@ -199,7 +239,7 @@ class DevStack:
     def watch(self) -> int:
         """Block until Ctrl-C (0) or until a process we started dies on its own (1)."""
         while True:
-            for name, process in (("worker", self.worker), ("Temporal dev server", self.server)):
+            for name, process in (("worker", self.worker), ("web app", self.api), ("Temporal dev server", self.server)):
                 if process is not None and process.poll() is not None:
                     console.print(f"[red]The {name} exited with code {process.returncode}; stopping.[/red]")
                     return 1
@@ -212,6 +252,8 @@ class DevStack:
         """Stop the worker first (it drains in-flight activities), then the server; only what we started."""
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not leave a child behind
+        if self.api is not None:
+            _terminate(self.api, "web app", API_STOP_TIMEOUT)
         if self.worker is not None:
             _terminate(self.worker, "worker", WORKER_STOP_TIMEOUT)
         if self.server is not None:
@@ -220,10 +262,19 @@ class DevStack:
 
     def next_steps(self) -> str:
         engine = make_engine(self.settings.sqlalchemy_url)
-        people = ", ".join(f"{user.name} ({user.role})" for user in readmodel.list_users(engine))
+        users = readmodel.list_users(engine)
+        people = ", ".join(f"{user.name} ({user.role})" for user in users)
+        demo = set(readmodel.demo_user_names())
+        sign_in = (
+            f"as {', '.join(u.name for u in users if u.name in demo)}, password {readmodel.DEMO_PASSWORD}"
+            if any(u.name in demo for u in users)
+            else "with the passwords `capa users passwd` set"
+        )
         return f"""
-[bold]capaflow is running.[/bold] Ctrl-C stops the worker and the server.
+[bold]capaflow is running.[/bold] Ctrl-C stops the web app, the worker and the server.
 
+  Web app       {self.api_url}   sign in {sign_in}
+  API docs      {self.api_url}/docs
   Temporal UI   {UI_URL}
   Users         {people}
 

@@ -31,6 +31,14 @@ _SHARED: list[structlog.types.Processor] = [
 ]
 
 
+def _drop_color_message(
+    _logger: object, _method: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """uvicorn repeats each message with terminal colour codes as an extra; the plain one is enough."""
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 def configure_logging(log_format: str = "console", level: str = "info") -> None:
     numeric = logging.getLevelNamesMapping()[level.upper()]
     renderer: structlog.types.Processor
@@ -49,7 +57,7 @@ def configure_logging(log_format: str = "console", level: str = "info") -> None:
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder(), _drop_color_message],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             *([structlog.processors.format_exc_info] if log_format == "json" else []),

@@ -156,6 +156,22 @@ def seed_demo_users(engine: Engine) -> bool:
     return True
 
 
+def give_demo_passwords(engine: Engine) -> list[str]:
+    """Give the demo password to demo users who have none (a directory seeded before sign-in existed).
+
+    Only a directory of nothing but the demo users is touched: a real one never gets a known password.
+    """
+    names = demo_user_names()
+    with session_scope(engine) as session:
+        if set(session.exec(select(User.name)).all()) != set(names):
+            return []
+        users = session.exec(select(User).where(col(User.name).in_(names), col(User.password_hash).is_(None))).all()
+        for user in users:
+            user.password_hash = hash_password(DEMO_PASSWORD)
+            session.add(user)
+        return [user.name for user in users]
+
+
 # --- record ids ---------------------------------------------------------------------------------------------
 
 
