@@ -1,4 +1,4 @@
-# capaflow's image: the `capa` command, whose default is `capa worker`.
+# capaflow's image: the `capa` command, whose default is `capa worker` (`capa api` serves the web app and API).
 #
 #   docker build -t capaflow:0.1.0 .
 #
@@ -18,6 +18,7 @@ WORKDIR /src
 # Only what the wheel needs (pyproject lists the packages); tests, docs and deploy files stay out.
 COPY pyproject.toml README.md worker.py ./
 COPY activities ./activities
+COPY api ./api
 COPY cli ./cli
 COPY client ./client
 COPY core ./core
@@ -31,6 +32,8 @@ RUN /opt/venv/bin/pip install . \
 FROM ${PYTHON_IMAGE}
 RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home capaflow
 COPY --from=builder /opt/venv /opt/venv
+# /app/.data belongs to the capaflow user, so a volume mounted there (the api service's) is writable by it.
+RUN mkdir -p /app/.data && chown capaflow:capaflow /app/.data
 WORKDIR /app
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

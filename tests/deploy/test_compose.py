@@ -26,7 +26,7 @@ from models import search_attributes
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
-CAPAFLOW_SERVICES = ("migrate", "worker")
+CAPAFLOW_SERVICES = ("migrate", "worker", "api")
 BACKSLASH = "\\"
 COMPILERS = ("build-essential", "gcc", "g++", "clang", "make", "cc", "libc6-dev", "python3-dev")
 
@@ -121,6 +121,7 @@ def test_compose_file_is_valid_for_a_real_compose_parser() -> None:
         "temporal-ui",
         "migrate",
         "worker",
+        "api",
     }
 
 
@@ -147,6 +148,15 @@ def test_capaflow_image_is_built_here_and_tagged_with_the_project_version() -> N
     assert services()["migrate"]["command"] == ["capa", "db", "upgrade"]
 
 
+def test_api_serves_on_port_8000_and_is_health_checked_on_healthz() -> None:
+    """The web app and API listen on all interfaces in the container, publish 8000, and report /healthz."""
+    api = services()["api"]
+    assert api["command"] == ["capa", "api", "--host", "0.0.0.0", "--port", "8000"]  # noqa: S104
+    assert [(port["published"], port["target"]) for port in api["ports"]] == [("8000", "8000")]
+    assert "http://127.0.0.1:8000/healthz" in " ".join(api["healthcheck"]["test"])
+    assert any(volume.split(":")[1] == "/app/.data" for volume in api["volumes"])
+
+
 def test_worker_can_be_scaled() -> None:
     """The worker has neither a container_name nor host ports, so `--scale worker=N` can start N of them."""
     worker = services()["worker"]
@@ -164,6 +174,8 @@ def test_worker_can_be_scaled() -> None:
         ("migrate", "postgresql", "service_healthy"),
         ("worker", "migrate", "service_completed_successfully"),
         ("worker", "temporal-setup", "service_completed_successfully"),
+        ("api", "migrate", "service_completed_successfully"),
+        ("api", "temporal-setup", "service_completed_successfully"),
     ],
 )
 def test_start_order(service: str, dependency: str, condition: str) -> None:
