@@ -118,16 +118,18 @@ class MetricsPortError(RuntimeError):
     """The metrics endpoint could not be opened; the message names CAPA_METRICS_PORT."""
 
 
-def metrics_runtime(settings: Settings) -> Runtime | None:
-    """The Temporal runtime serving /metrics on CAPA_METRICS_PORT, or None (the SDK's default) when it is 0."""
-    if not settings.metrics_port:
+def metrics_runtime(settings: Settings, *, api: bool = False) -> Runtime | None:
+    """The Temporal runtime serving /metrics on CAPA_METRICS_PORT (the API's: CAPA_API_METRICS_PORT), or None
+    (the SDK's default) when the port is 0."""
+    port, variable = (
+        (settings.api_metrics_port, "CAPA_API_METRICS_PORT") if api else (settings.metrics_port, "CAPA_METRICS_PORT")
+    )
+    if not port:
         return None
     try:
-        return prometheus_runtime(settings.metrics_port)
+        return prometheus_runtime(port)
     except Exception as exc:
-        raise MetricsPortError(
-            f"CAPA_METRICS_PORT: cannot serve metrics on port {settings.metrics_port}: {exc}"
-        ) from exc
+        raise MetricsPortError(f"{variable}: cannot serve metrics on port {port}: {exc}") from exc
 
 
 def main() -> None:

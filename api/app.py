@@ -5,6 +5,7 @@ process. Middleware order, outermost first: CSRF (every web form POST must carry
 cookie), then the signed session cookie, then the app.
 """
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,11 +17,15 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Scope
+from temporalio.common import MetricMeter
 
 from api.errors import capa_error_handler, problem_response
 from client.records import CapaClient, CapaError
+from core.metrics import HttpMetrics
 from core.settings import Settings
+from worker import metrics_runtime
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +43,11 @@ def _is_api(scope: Scope) -> bool:
 async def _validation_handler(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0]
-    field = ".".join(str(part) for part in first["loc"] if part != "body") or "body"
+    # The location (body, query, path) is not part of the field's name; a body field may itself be called "query".
+    loc = list(first["loc"])
+    if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
+        loc = loc[1:]
+    field = ".".join(str(part) for part in loc) or "body"
     return problem_response(422, "InvalidInput", f"{field}: {first['msg']}")
 
 
@@ -50,13 +59,25 @@ async def _http_handler(_request: Request, exc: Exception) -> Response:
     return problem_response(exc.status_code, kind, str(exc.detail), headers=dict(exc.headers or {}))
 
 
+def _route_template(request: Request) -> str:
+    """The path with each path parameter's value put back as ``{name}``: one metric series per route, whatever
+    ids are asked for (``/api/v1/records/{record_id}``); ``unmatched`` for a path no route answers."""
+    if not isinstance(request.scope.get("route"), BaseRoute):
+        return "unmatched"
+    names = {str(value): name for name, value in request.path_params.items()}
+    return "/".join(f"{{{names[part]}}}" if part in names else part for part in request.url.path.split("/"))
+
+
 def create_app(settings: Settings, client: CapaClient | None = None) -> ASGIApp:
     """The whole ASGI app. Given no client, it opens one at start and closes it at shutdown."""
+
+    runtime = metrics_runtime(settings, api=True) if client is None else None
+    metrics = HttpMetrics(runtime.metric_meter if runtime is not None else MetricMeter.noop)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if client is None:
-            app.state.client = await CapaClient.open(settings)
+            app.state.client = await CapaClient.open(settings, runtime)
         log.info("api started", base_url=settings.base_url, task_queue=settings.task_queue)
         yield
 
@@ -77,7 +98,9 @@ def create_app(settings: Settings, client: CapaClient | None = None) -> ASGIApp:
     async def _bind_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(method=request.method, path=request.url.path)
+        started = time.perf_counter()
         response = await call_next(request)
+        metrics.observe(request.method, _route_template(request), response.status_code, time.perf_counter() - started)
         # Pages show people's work: never cached by a shared proxy, never framed by another site.
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers["X-Frame-Options"] = "DENY"
@@ -111,5 +134,8 @@ def create_app(settings: Settings, client: CapaClient | None = None) -> ASGIApp:
         cookie_secure=settings.secure_cookies,
         cookie_samesite="Strict",
         skip_if_scope=skip_api,
+        # Even a first, cookieless sign-in must carry the token the form got, or another site could sign a
+        # browser into an account of its choosing.
+        always_protect={"/login"},
     )
     return protected

@@ -4,10 +4,12 @@ The API authenticates with ``Authorization: Bearer <token>`` only; the web app w
 Keeping the two apart means a cookie can never carry a cross-site API call, so only the forms need CSRF tokens.
 """
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 import structlog
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from client.records import CapaClient
@@ -32,19 +34,37 @@ def unauthorized(detail: str = "sign in: send Authorization: Bearer <API token>"
 
 
 async def api_user(
-    client: Client, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, client: Client, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> User:
     """The user the bearer token acts as; 401 for a missing, unknown or revoked token, or a deactivated user."""
+    known: User | None = getattr(request.state, "api_user", None)
+    if known is not None:
+        return known
     if credentials is None:
         raise unauthorized()
     user = await client.token_user(credentials.credentials)
     if user is None:
         raise unauthorized("the API token is unknown, revoked, or its user is deactivated")
     structlog.contextvars.bind_contextvars(actor=user.name)
+    request.state.api_user = user
     return user
 
 
 ApiUser = Annotated[User, Depends(api_user)]
+
+
+class AuthenticatedRoute(APIRoute):
+    """A route that authenticates before FastAPI reads the body, so an unauthenticated call gets 401 and nothing
+    else (not a 422 describing the body it sent)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def authenticated(request: Request) -> Response:
+            await api_user(request, get_client(request), await _bearer(request))
+            return await handler(request)
+
+        return authenticated
 
 
 def require_role(user: User, *roles: Role) -> None:

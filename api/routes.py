@@ -1,5 +1,14 @@
-"""The JSON API, /api/v1."""
+"""The JSON API, /api/v1: records and their steps, people and tokens, notifications.
+
+Every route authenticates with the bearer token, calls the one client layer (``client.records.CapaClient``) with
+the token's user as the actor, and lets the app's error handlers turn a ``CapaError`` into 403/404/409/422/503.
+"""
 
 from fastapi import APIRouter
 
+from api import routes_accounts, routes_notifications, routes_records
+
 router = APIRouter(prefix="/api/v1")
+router.include_router(routes_records.router)
+router.include_router(routes_accounts.router)
+router.include_router(routes_notifications.router)

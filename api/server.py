@@ -3,11 +3,21 @@
 import uvicorn
 
 from api.app import create_app
+from core.database import create_schema, make_engine
 from core.settings import Settings
 
 
 def serve(settings: Settings, host: str, port: int) -> int:
-    """Serve until stopped; returns the exit code. Logs go through structlog (core.logging), not uvicorn's own."""
+    """Serve until stopped; returns the exit code. Logs go through structlog (core.logging), not uvicorn's own.
+
+    A database whose schema is behind this release is refused before anything listens (SchemaBehindError names
+    ``capa db upgrade``), like the worker does.
+    """
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        create_schema(engine)
+    finally:
+        engine.dispose()
     config = uvicorn.Config(
         create_app(settings),
         host=host,

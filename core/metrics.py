@@ -19,6 +19,10 @@ capaflow's series:
 - ``capaflow_notifications_delivered_total{channel}`` / ``capaflow_notifications_failed_total{channel}``
   (counters): messages handed to their channel, and messages given up on after every attempt.
 
+The API process serves its own endpoint (CAPA_API_METRICS_PORT): the SDK's client metrics, and
+``capaflow_http_requests_total{method,route,status}`` (counter) and ``capaflow_http_request_seconds{method,route}``
+(histogram), labelled with the route's template (``/api/v1/records/{record_id}``), never a raw path.
+
 Gauges are per worker: with several workers each reports the same read-model counts, so dashboards take
 ``max`` across instances, not ``sum``; counters and histograms are per worker and do sum.
 """
@@ -49,6 +53,11 @@ ESCALATIONS_FIRED = "capaflow_escalations_fired"
 STEP_LATENCY = "capaflow_step_latency_seconds"
 NOTIFICATIONS_DELIVERED = "capaflow_notifications_delivered"
 NOTIFICATIONS_FAILED = "capaflow_notifications_failed"
+HTTP_REQUESTS = "capaflow_http_requests"
+HTTP_LATENCY = "capaflow_http_request_seconds"
+
+# From a page served from the read model to a step that waited for a busy worker.
+HTTP_LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]
 
 # From a fast commit to a read model that lagged behind a worker outage of minutes.
 STEP_LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0]
@@ -63,10 +72,23 @@ def prometheus_runtime(port: int, host: str = "0.0.0.0") -> Runtime:  # noqa: S1
             metrics=PrometheusConfig(
                 bind_address=f"{host}:{port}",
                 counters_total_suffix=True,
-                histogram_bucket_overrides={STEP_LATENCY: STEP_LATENCY_BUCKETS},
+                histogram_bucket_overrides={STEP_LATENCY: STEP_LATENCY_BUCKETS, HTTP_LATENCY: HTTP_LATENCY_BUCKETS},
             )
         )
     )
+
+
+class HttpMetrics:
+    """Requests the API and web app answered, by method, route template and status, and how long each took."""
+
+    def __init__(self, meter: MetricMeter) -> None:
+        self._requests = meter.create_counter(HTTP_REQUESTS, "HTTP requests answered")
+        self._latency = meter.create_histogram_float(HTTP_LATENCY, "Time to answer an HTTP request", "s")
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        labels = {"method": method, "route": route, "status": str(status)}
+        self._requests.add(1, labels)
+        self._latency.record(seconds, {"method": method, "route": route})
 
 
 def _activity_meter() -> MetricMeter:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, update
 from sqlmodel import col, select
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -200,14 +200,25 @@ def thread_dispatcher(
     return dispatch_from_thread
 
 
-def list_messages(engine: Engine, *, failed_only: bool = False, limit: int = 200) -> list[OutboxMessage]:
+def list_messages(
+    engine: Engine, *, failed_only: bool = False, limit: int = 200, offset: int = 0
+) -> list[OutboxMessage]:
     """The newest outbox rows first; only the failed ones with ``failed_only``."""
     query = select(OutboxMessage)
     if failed_only:
         query = query.where(col(OutboxMessage.status) == OutboxStatus.FAILED.value)
-    query = query.order_by(col(OutboxMessage.created_at).desc(), col(OutboxMessage.id).desc()).limit(limit)
+    query = query.order_by(col(OutboxMessage.created_at).desc(), col(OutboxMessage.id).desc())
     with session_scope(engine) as session:
-        return list(session.exec(query))
+        return list(session.exec(query.offset(offset).limit(limit)))
+
+
+def count_messages(engine: Engine, *, failed_only: bool = False) -> int:
+    """How many rows ``list_messages`` would list with no limit."""
+    query = select(func.count()).select_from(OutboxMessage)
+    if failed_only:
+        query = query.where(col(OutboxMessage.status) == OutboxStatus.FAILED.value)
+    with session_scope(engine) as session:
+        return session.exec(query).one()
 
 
 async def retry_message(

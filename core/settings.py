@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     # Where people open the Temporal UI, for the record page's link to the workflow (empty: no link).
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    # The API process's Prometheus endpoint (the SDK's client metrics and capaflow's HTTP metrics); 0 turns it off.
+    api_metrics_port: int = Field(default=9465, ge=0, le=65535)
     # How often the overdue board reloads itself, in seconds.
     board_refresh: int = Field(default=30, ge=2, le=3600)
 

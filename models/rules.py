@@ -5,14 +5,18 @@ written to history; the client layer calls ``check_raise`` before starting a wor
 ``Rejection``, whose ``kind`` lets a front-end choose its error (wrong stage, not allowed, bad input, unknown).
 """
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TypeVar
 
 from models.enums import ActionStatus, Role, Stage
 from models.payloads import (
     Actor,
     CancelInput,
     CapaState,
+    Clock,
     CompleteActionInput,
     ContainmentInput,
     ExtensionDecisionInput,
@@ -23,6 +27,8 @@ from models.payloads import (
     RootCauseInput,
     VerifyInput,
 )
+
+TargetT = TypeVar("TargetT", str, str | None)
 
 # The stages that follow each stage, by outcome. ``cancelled`` is reachable from every open stage.
 TRANSITIONS: dict[Stage, tuple[Stage, ...]] = {
@@ -93,39 +99,59 @@ def check_owner_roles(field: str, name: str, roles: list[Role]) -> None:
         raise _invalid(f"{field}: {name} is an operator and cannot hold CAPA steps; name an owner or a manager")
 
 
-def check_containment(state: CapaState, inp: ContainmentInput) -> None:
+# Each step's rule comes in two parts: who may take it and when (``_may_*``, which ``available_steps`` also
+# asks, so a front-end offers a step only where the workflow would accept it), then what the payload must hold.
+
+
+def _may_contain(state: CapaState, actor: Actor) -> None:
     _require_stage(state, "containment", Stage.CONTAINMENT)
-    _require_owner_or_manager(state, inp.actor, "submit containment", state.owner)
+    _require_owner_or_manager(state, actor, "submit containment", state.owner)
+
+
+def check_containment(state: CapaState, inp: ContainmentInput) -> None:
+    _may_contain(state, inp.actor)
+
+
+def _may_root_cause(state: CapaState, actor: Actor) -> None:
+    _require_stage(state, "root cause", Stage.ROOT_CAUSE)
+    _require_owner_or_manager(state, actor, "submit the root cause", state.owner)
 
 
 def check_root_cause(state: CapaState, inp: RootCauseInput) -> None:
-    _require_stage(state, "root cause", Stage.ROOT_CAUSE)
-    _require_owner_or_manager(state, inp.actor, "submit the root cause", state.owner)
+    _may_root_cause(state, inp.actor)
     if inp.method.value == "five-whys" and not inp.whys:
         raise _invalid("why: the five-whys method needs the why-chain (at least one --why)")
 
 
-def check_plan(state: CapaState, inp: PlanInput, now: datetime) -> None:
+def _may_plan(state: CapaState, actor: Actor) -> None:
     _require_stage(state, "an action plan", Stage.ACTION)
-    _require_owner_or_manager(state, inp.actor, "submit the action plan", state.owner)
+    _require_owner_or_manager(state, actor, "submit the action plan", state.owner)
     if not state.awaiting_plan:
         raise Rejection(
             RejectionKind.WRONG_STAGE,
             f"{state.id} already has an action plan for this round; complete its actions",
         )
+
+
+def check_plan(state: CapaState, inp: PlanInput, now: datetime) -> None:
+    _may_plan(state, inp.actor)
     for number, action in enumerate(inp.actions, start=1):
         if action.due_at <= now:
             raise _invalid(f"action {number}: due {_when(action.due_at)} is not in the future")
 
 
-def check_complete_action(state: CapaState, inp: CompleteActionInput) -> None:
+def _may_complete_action(state: CapaState, actor: Actor, action_id: str) -> None:
     _require_stage(state, "completing an action", Stage.ACTION)
-    action = state.action(inp.action_id)
+    action = state.action(action_id)
     if action is None:
-        raise Rejection(RejectionKind.NOT_FOUND, f"action_id: {state.id} has no action {inp.action_id}")
+        raise Rejection(RejectionKind.NOT_FOUND, f"action_id: {state.id} has no action {action_id}")
     if action.status is not ActionStatus.OPEN:
         raise Rejection(RejectionKind.WRONG_STAGE, f"action {action.id} is already {action.status.value}")
-    _require_owner_or_manager(state, inp.actor, f"complete action {action.id}", action.owner)
+    _require_owner_or_manager(state, actor, f"complete action {action.id}", action.owner)
+
+
+def check_complete_action(state: CapaState, inp: CompleteActionInput) -> None:
+    _may_complete_action(state, inp.actor, inp.action_id)
 
 
 def implementers(state: CapaState) -> set[str]:
@@ -138,19 +164,23 @@ def implementers(state: CapaState) -> set[str]:
     return people
 
 
-def check_verify(state: CapaState, inp: VerifyInput) -> None:
+def _may_verify(state: CapaState, actor: Actor) -> None:
     _require_stage(state, "verification", Stage.VERIFICATION)
-    _require_manager(state, inp.actor, "verify")
-    if inp.actor.name in implementers(state):
+    _require_manager(state, actor, "verify")
+    if actor.name in implementers(state):
         raise Rejection(
             RejectionKind.NOT_ALLOWED,
-            f"{inp.actor.name} may not verify {state.id}: a verifier must not have implemented its actions",
+            f"{actor.name} may not verify {state.id}: a verifier must not have implemented its actions",
         )
 
 
-def check_review(state: CapaState, inp: ReviewInput) -> None:
+def check_verify(state: CapaState, inp: VerifyInput) -> None:
+    _may_verify(state, inp.actor)
+
+
+def _may_review(state: CapaState, actor: Actor) -> None:
     _require_stage(state, "the effectiveness review", Stage.EFFECTIVENESS)
-    _require_manager(state, inp.actor, "review effectiveness")
+    _require_manager(state, actor, "review effectiveness")
     if state.clock is None:
         due = state.effectiveness_due_at
         when = _when(due) if due else "later"
@@ -160,59 +190,161 @@ def check_review(state: CapaState, inp: ReviewInput) -> None:
         )
 
 
-def check_extension_request(state: CapaState, inp: ExtensionRequestInput) -> None:
+def check_review(state: CapaState, inp: ReviewInput) -> None:
+    _may_review(state, inp.actor)
+
+
+def _may_request_extension(state: CapaState, actor: Actor, action_id: str | None) -> Clock:
+    """The running deadline ``actor`` may ask to move: the stage's (``action_id`` None) or an action's."""
     if not state.stage.is_open:
         raise _wrong_stage(state, "an extension", *(s for s in Stage if s.is_open))
-    clock = state.clock_for(inp.action_id)
+    clock = state.clock_for(action_id)
     if clock is None:
-        target = f"action {inp.action_id}" if inp.action_id else f"stage {state.stage.value}"
+        target = f"action {action_id}" if action_id else f"stage {state.stage.value}"
         raise Rejection(RejectionKind.NOT_FOUND, f"action_id: {target} of {state.id} has no running deadline")
-    if inp.actor.name != clock.holder:
+    if actor.name != clock.holder:
         raise Rejection(
             RejectionKind.NOT_ALLOWED,
-            f"{inp.actor.name} may not request an extension: only the step's holder ({clock.holder}) may",
+            f"{actor.name} may not request an extension: only the step's holder ({clock.holder}) may",
         )
     if state.pending_extension is not None:
         raise Rejection(
             RejectionKind.WRONG_STAGE,
             f"{state.id} already has an extension request awaiting a decision",
         )
+    return clock
+
+
+def check_extension_request(state: CapaState, inp: ExtensionRequestInput) -> None:
+    clock = _may_request_extension(state, inp.actor, inp.action_id)
     if inp.until <= clock.due_at:
         raise _invalid(f"until: {_when(inp.until)} is not later than the current due {_when(clock.due_at)}")
 
 
-def check_extension_decision(state: CapaState, inp: ExtensionDecisionInput) -> None:
+def _may_decide_extension(state: CapaState, actor: Actor) -> None:
     request = state.pending_extension
     if request is None:
         raise Rejection(RejectionKind.WRONG_STAGE, f"{state.id} has no extension request awaiting a decision")
-    _require_manager(state, inp.actor, "decide an extension")
-    if inp.actor.name == request.requested_by:
+    _require_manager(state, actor, "decide an extension")
+    if actor.name == request.requested_by:
         raise Rejection(
             RejectionKind.NOT_ALLOWED,
-            f"{inp.actor.name} may not decide their own extension request; another manager must",
+            f"{actor.name} may not decide their own extension request; another manager must",
         )
+
+
+def check_extension_decision(state: CapaState, inp: ExtensionDecisionInput) -> None:
+    _may_decide_extension(state, inp.actor)
     if not inp.approve and not inp.reason:
         raise _invalid("reason: a rejected extension needs a reason")
 
 
-def check_reassign(state: CapaState, inp: ReassignInput) -> None:
+def _may_reassign(state: CapaState, actor: Actor, action_id: str | None) -> str:
+    """Who holds what ``actor`` may hand to someone else: the record (``action_id`` None) or an open action."""
     if not state.stage.is_open:
         raise _wrong_stage(state, "reassignment", *(s for s in Stage if s.is_open))
-    _require_manager(state, inp.actor, "reassign")
-    if inp.action_id is None:
-        current = state.owner
-    else:
-        action = state.action(inp.action_id)
-        if action is None:
-            raise Rejection(RejectionKind.NOT_FOUND, f"action_id: {state.id} has no action {inp.action_id}")
-        if action.status is not ActionStatus.OPEN:
-            raise Rejection(RejectionKind.WRONG_STAGE, f"action {action.id} is already {action.status.value}")
-        current = action.owner
+    _require_manager(state, actor, "reassign")
+    if action_id is None:
+        return state.owner
+    action = state.action(action_id)
+    if action is None:
+        raise Rejection(RejectionKind.NOT_FOUND, f"action_id: {state.id} has no action {action_id}")
+    if action.status is not ActionStatus.OPEN:
+        raise Rejection(RejectionKind.WRONG_STAGE, f"action {action.id} is already {action.status.value}")
+    return action.owner
+
+
+def check_reassign(state: CapaState, inp: ReassignInput) -> None:
+    current = _may_reassign(state, inp.actor, inp.action_id)
     if inp.new_owner == current:
         raise _invalid(f"owner: {current} already holds it")
 
 
-def check_cancel(state: CapaState, inp: CancelInput) -> None:
+def _may_cancel(state: CapaState, actor: Actor) -> None:
     if not state.stage.is_open:
         raise _wrong_stage(state, "cancellation", *(s for s in Stage if s.is_open))
-    _require_manager(state, inp.actor, "cancel")
+    _require_manager(state, actor, "cancel")
+
+
+def check_cancel(state: CapaState, inp: CancelInput) -> None:
+    _may_cancel(state, inp.actor)
+
+
+# --- what a front-end offers ----------------------------------------------------------------------------------
+
+
+class Step(StrEnum):
+    """The steps a person takes on a record, named as front-ends name them (``capa contain``, /contain)."""
+
+    CONTAIN = "contain"
+    ROOT_CAUSE = "root-cause"
+    PLAN = "plan"
+    COMPLETE_ACTION = "complete-action"
+    VERIFY = "verify"
+    REVIEW = "review"
+    REQUEST_EXTENSION = "request-extension"
+    DECIDE_EXTENSION = "decide-extension"
+    REASSIGN = "reassign"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What ``actor`` may do on a record now: the steps, and for the per-deadline ones, which deadlines.
+
+    ``extendable`` and ``reassignable`` hold None for the record's own step and action ids for actions.
+    """
+
+    steps: frozenset[Step]
+    completable: tuple[str, ...] = ()
+    extendable: tuple[str | None, ...] = ()
+    reassignable: tuple[str | None, ...] = ()
+
+
+def _passes(check: Callable[[CapaState, Actor], object], state: CapaState, actor: Actor) -> bool:
+    try:
+        check(state, actor)
+    except Rejection:
+        return False
+    return True
+
+
+def _passing(
+    check: Callable[[CapaState, Actor, TargetT], object], state: CapaState, actor: Actor, targets: Sequence[TargetT]
+) -> tuple[TargetT, ...]:
+    """The ``targets`` (None: the record's own step; else an action id) for which ``check`` passes."""
+    passing: list[TargetT] = []
+    for target in targets:
+        try:
+            check(state, actor, target)
+        except Rejection:
+            continue
+        passing.append(target)
+    return tuple(passing)
+
+
+def available_steps(state: CapaState, actor: Actor) -> Offer:
+    """The steps the workflow would accept from ``actor`` now, given a valid payload; the same rules it applies."""
+    open_actions = [a.id for a in state.actions if a.status is ActionStatus.OPEN]
+    deadlines: list[str | None] = [None, *open_actions]
+    completable = _passing(_may_complete_action, state, actor, open_actions)
+    extendable = _passing(_may_request_extension, state, actor, deadlines)
+    reassignable = _passing(_may_reassign, state, actor, deadlines)
+    whole_record = {
+        Step.CONTAIN: _may_contain,
+        Step.ROOT_CAUSE: _may_root_cause,
+        Step.PLAN: _may_plan,
+        Step.VERIFY: _may_verify,
+        Step.REVIEW: _may_review,
+        Step.DECIDE_EXTENSION: _may_decide_extension,
+        Step.CANCEL: _may_cancel,
+    }
+    steps = {step for step, check in whole_record.items() if _passes(check, state, actor)}
+    for step, targets in (
+        (Step.COMPLETE_ACTION, completable),
+        (Step.REQUEST_EXTENSION, extendable),
+        (Step.REASSIGN, reassignable),
+    ):
+        if targets:
+            steps.add(step)
+    return Offer(frozenset(steps), completable, extendable, reassignable)

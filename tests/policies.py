@@ -13,12 +13,13 @@ def uniform_policy(
     remind_before: list[str],
     escalate_after: list[str],
     containment: str = _HOUR,
+    root_cause: str = _HOUR,
     effectiveness_after: str = _HOUR,
 ) -> str:
     """Policy TOML giving every severity the same windows; what a test does not name lasts an hour."""
     windows = {
         "containment": containment,
-        "root_cause": _HOUR,
+        "root_cause": root_cause,
         "action_plan": _HOUR,
         "verification": _HOUR,
         "effectiveness_after": effectiveness_after,

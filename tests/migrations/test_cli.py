@@ -12,6 +12,8 @@ from core.readmodel import add_user, list_users
 from tests.migrations.conftest import CURRENT, NEXT, create_tables_as_before_migrations
 
 CAPA = Path(sys.executable).parent / "capa"
+# Every revision this release ships, oldest first.
+ALL_REVISIONS = [f"{number:04d}" for number in range(1, int(migrations.head_revision()) + 1)]
 
 
 def _capa(engine: Engine, *args: str, pythonpath: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -27,10 +29,11 @@ def test_capa_db_upgrade_applies_what_is_pending_and_then_nothing(blank: Engine,
     migrations.upgrade(blank, CURRENT)
     add_user(blank, "ada", "admin")
 
-    refused = _capa(blank, "worker", pythonpath=newer_release)
-    assert refused.returncode == 2
-    assert refused.stderr.strip().splitlines()[-1].startswith("error: ")
-    assert "run `capa db upgrade`" in refused.stderr
+    for command in ("worker", "api"):
+        refused = _capa(blank, command, pythonpath=newer_release)
+        assert refused.returncode == 2, command
+        assert refused.stderr.strip().splitlines()[-1].startswith("error: "), command
+        assert "run `capa db upgrade`" in refused.stderr, command
 
     before = _capa(blank, "db", "current", pythonpath=newer_release)
     assert before.stdout.strip() == f"{CURRENT} (behind head {NEXT}; run `capa db upgrade`)"
@@ -51,7 +54,7 @@ def test_capa_db_upgrade_creates_the_schema_of_an_empty_database(blank: Engine) 
     result = _capa(blank, "db", "upgrade")
 
     assert result.returncode == 0, result.stderr
-    assert [line.split()[:2] for line in result.stdout.splitlines()] == [["applied", "0001"], ["applied", "0002"]]
+    assert [line.split()[:2] for line in result.stdout.splitlines()] == [["applied", r] for r in ALL_REVISIONS]
     assert migrations.state(blank).up_to_date
 
 
@@ -69,7 +72,7 @@ def test_capa_db_upgrade_adopts_tables_from_before_migrations(blank: Engine) -> 
     assert result.returncode == 0, result.stderr
     adopted = "adopted the tables from before migrations as revision 0001"
     assert result.stdout.splitlines()[0] == adopted
-    assert [line.split()[:2] for line in result.stdout.splitlines()[1:]] == [["applied", "0002"]]
+    assert [line.split()[:2] for line in result.stdout.splitlines()[1:]] == [["applied", r] for r in ALL_REVISIONS[1:]]
     assert _capa(blank, "users", "add", "bob", "--role", "admin").returncode == 0
     assert [user.name for user in list_users(blank)] == ["ada", "bob"]
 

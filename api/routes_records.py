@@ -1,0 +1,156 @@
+"""Records: raise, list, show, every lifecycle step, and the deadlines people hold.
+
+Anyone signed in may raise and read. Who may take a step is the workflow's decision alone (``models.rules``):
+these routes pass it the token's user, never a name from the body, and the refusal comes back as 403 or 409.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from api.deps import ApiUser, AuthenticatedRoute, Client
+from api.errors import REFUSALS, STEP_REFUSALS
+from api.params import Limit, Offset, RecordId
+from api.schemas import (
+    ACTION_ID_PATTERN,
+    USER_NAME_PATTERN,
+    CancellationRequest,
+    CompletionRequest,
+    ContainmentRequest,
+    DeadlineItem,
+    ExtensionDecisionRequest,
+    ExtensionRequestBody,
+    Page,
+    PlanRequest,
+    Raised,
+    RaiseRequest,
+    ReassignmentRequest,
+    RecordSummary,
+    ReviewRequest,
+    RootCauseRequest,
+    VerificationRequest,
+)
+from client.records import NewAction
+from models.enums import Stage
+from models.payloads import CapaState, StepResult
+
+router = APIRouter(tags=["records"], route_class=AuthenticatedRoute)
+
+ActionId = Annotated[str, Path(pattern=ACTION_ID_PATTERN, description="The action, e.g. A1", examples=["A1"])]
+
+
+@router.post("/records", status_code=status.HTTP_201_CREATED, responses=REFUSALS)
+async def raise_record(body: RaiseRequest, user: ApiUser, client: Client, response: Response) -> Raised:
+    """Raise a nonconformity as the token's user; answers once a worker has opened it, ready for its first step."""
+    record_id = await client.raise_record(user.name, **body.model_dump())
+    response.headers["Location"] = f"/api/v1/records/{record_id}"
+    return Raised(id=record_id)
+
+
+@router.get("/records", responses=REFUSALS)
+async def list_records(
+    *,
+    user: ApiUser,
+    client: Client,
+    stage: Annotated[Stage | None, Query(description="Only records in this stage")] = None,
+    owner: Annotated[
+        str | None, Query(pattern=USER_NAME_PATTERN, description="Only records this person owns or holds an action of")
+    ] = None,
+    overdue: Annotated[bool, Query(description="Only records with a late deadline")] = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[RecordSummary]:
+    """Records, soonest due first."""
+    rows = await client.list_records(stage=stage, owner=owner, overdue=overdue, limit=limit, offset=offset)
+    total = await client.count_records(stage=stage, owner=owner, overdue=overdue)
+    return Page(items=[RecordSummary.of(row) for row in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/records/{record_id}", responses={**REFUSALS, 404: STEP_REFUSALS[404]})
+async def show_record(record_id: RecordId, user: ApiUser, client: Client) -> CapaState:
+    """A record's full state and its numbered timeline (kept after Temporal has let the workflow go)."""
+    return await client.show(record_id)
+
+
+@router.get("/overdue", responses=REFUSALS)
+async def overdue(user: ApiUser, client: Client, limit: Limit = 50, offset: Offset = 0) -> Page[DeadlineItem]:
+    """Every deadline past due, most urgent first: highest escalation level, then longest late."""
+    items = await client.overdue()
+    return Page(
+        items=[DeadlineItem.of(item) for item in items[offset : offset + limit]],
+        total=len(items),
+        limit=limit,
+        offset=offset,
+    )
+
+
+# --- the steps --------------------------------------------------------------------------------------------------
+
+
+@router.post("/records/{record_id}/containment", responses=STEP_REFUSALS)
+async def contain(record_id: RecordId, body: ContainmentRequest, user: ApiUser, client: Client) -> StepResult:
+    """Record the containment (the record's owner or a manager, in stage containment)."""
+    return await client.contain(record_id, user.name, **body.model_dump())
+
+
+@router.post("/records/{record_id}/root-cause", responses=STEP_REFUSALS)
+async def root_cause(record_id: RecordId, body: RootCauseRequest, user: ApiUser, client: Client) -> StepResult:
+    """Record the root cause (the record's owner or a manager, in stage root_cause)."""
+    return await client.root_cause(record_id, user.name, **body.model_dump())
+
+
+@router.post("/records/{record_id}/plan", responses=STEP_REFUSALS)
+async def plan(record_id: RecordId, body: PlanRequest, user: ApiUser, client: Client) -> StepResult:
+    """Submit the action plan (the record's owner or a manager, in stage action); each action starts its clock."""
+    actions = [NewAction(a.owner, a.due_at, a.description, a.kind) for a in body.actions]
+    return await client.plan(record_id, user.name, actions=actions)
+
+
+@router.post("/records/{record_id}/actions/{action_id}/completion", responses=STEP_REFUSALS)
+async def complete_action(
+    record_id: RecordId, action_id: ActionId, body: CompletionRequest, user: ApiUser, client: Client
+) -> StepResult:
+    """Complete one action with evidence (its owner or a manager); the last one moves the record to verification."""
+    return await client.complete_action(record_id, user.name, action_id=action_id, evidence=body.evidence)
+
+
+@router.post("/records/{record_id}/verification", responses=STEP_REFUSALS)
+async def verify(record_id: RecordId, body: VerificationRequest, user: ApiUser, client: Client) -> StepResult:
+    """Verify the actions (a manager who implemented none of them)."""
+    return await client.verify(record_id, user.name, result=body.result, evidence=body.evidence)
+
+
+@router.post("/records/{record_id}/review", responses=STEP_REFUSALS)
+async def review(record_id: RecordId, body: ReviewRequest, user: ApiUser, client: Client) -> StepResult:
+    """Review effectiveness once its window has passed (a manager); effective closes the record."""
+    return await client.review(record_id, user.name, result=body.result, evidence=body.evidence)
+
+
+@router.post("/records/{record_id}/extension-requests", responses=STEP_REFUSALS)
+async def request_extension(
+    record_id: RecordId, body: ExtensionRequestBody, user: ApiUser, client: Client
+) -> StepResult:
+    """Ask for more time for the step or action the caller holds; a manager other than the caller decides."""
+    return await client.request_extension(
+        record_id, user.name, until=body.until, reason=body.reason, action_id=body.action_id
+    )
+
+
+@router.post("/records/{record_id}/extension-decision", responses=STEP_REFUSALS)
+async def decide_extension(
+    record_id: RecordId, body: ExtensionDecisionRequest, user: ApiUser, client: Client
+) -> StepResult:
+    """Approve (every timer of the step re-armed) or reject, with a reason, the pending extension request."""
+    return await client.decide_extension(record_id, user.name, approve=body.approve, reason=body.reason)
+
+
+@router.post("/records/{record_id}/reassignment", responses=STEP_REFUSALS)
+async def reassign(record_id: RecordId, body: ReassignmentRequest, user: ApiUser, client: Client) -> StepResult:
+    """Give the record, or one of its actions, to someone else (a manager); reminders and escalations follow."""
+    return await client.reassign(record_id, user.name, owner=body.owner, reason=body.reason, action_id=body.action_id)
+
+
+@router.post("/records/{record_id}/cancellation", responses=STEP_REFUSALS)
+async def cancel(record_id: RecordId, body: CancellationRequest, user: ApiUser, client: Client) -> StepResult:
+    """Cancel an invalid record with a reason (a manager); every timer stops."""
+    return await client.cancel(record_id, user.name, reason=body.reason)

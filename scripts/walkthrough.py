@@ -1,0 +1,458 @@
+"""Walk a nonconformity from raise to closed through the web app alone, signed in as each demo user in turn.
+
+Run it against a running ``make run`` started with the demo policy (deadlines of seconds):
+
+    CAPA_POLICY_FILE=examples/demo-policy.toml make run
+    .venv/bin/python scripts/walkthrough.py --screenshots docs/screenshots
+
+Each person has a browser of their own (Debian's Chromium, ``/usr/bin/chromium``) and only fills in the pages:
+
+    otto    raises NC-1 (owner olivia) and NC-2 (owner oscar); NC-2 is then left alone
+    olivia  contains NC-1, finds its root cause and plans two actions, one for oscar and one for herself
+    oscar   completes his action; olivia completes hers
+    mike    verifies (he implemented none), then watches NC-2 escalate on his overdue board to level 2
+    maria   reviews NC-1 as effective once its effectiveness window has passed: NC-1 is closed
+    ada     finds NC-1 closed and NC-2 still late in the records list
+
+With ``--screenshots DIR`` it writes the README's pictures there: ``raise.png`` (the raise form filled in),
+``record.png`` (NC-2 as its owner sees it once escalated), ``board.png`` (mike's board) at 1280 px, full page,
+and ``phone-record.png`` (NC-2 at 390 px). It prints a line per step and exits 1 with one line saying what
+went wrong.
+"""
+
+import argparse
+import re
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+DESKTOP = ViewportSize(width=1280, height=900)
+PHONE = ViewportSize(width=390, height=844)
+# How long a page may take to show what a submitted form did (the workflow answers in well under a second).
+STEP_TIMEOUT_MS = 15_000
+# How long to wait for a deadline of the demo policy to pass (its longest window is two minutes).
+WAIT_SECONDS = 240.0
+POLL_SECONDS = 2.0
+# The escalation level the late record shows on the board before the screenshots: level 2 is the owner's
+# manager's manager (maria), 20 s after the containment deadline of a critical record under the demo policy.
+BOARD_LEVEL = 2
+# A containment due later than this after raising means the app is not running a seconds-scale policy.
+DEMO_DUE_WITHIN = timedelta(minutes=10)
+SHOWN_TIME = "%Y-%m-%d %H:%M:%S UTC"
+LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
+
+
+class WalkError(Exception):
+    """A step did not do what it should; the message says which and why, on one line."""
+
+
+@dataclass(frozen=True)
+class Raised:
+    """What otto types into the raise form."""
+
+    title: str
+    description: str
+    severity: str
+    source: str
+    owner: str
+    product: str
+    lot: str
+    quantity: int
+
+
+BURR = Raised(
+    title="Burr on housing edge, lot L42",
+    description="Sharp burr along the top edge of housings from line 3, found at the end-of-line check.",
+    severity="major",
+    source="inspection",
+    owner="olivia",
+    product="Housing H-100",
+    lot="L42",
+    quantity=12,
+)
+TORQUE = Raised(
+    title="Wrong torque on M6 cover screws, station 4",
+    description="Torque audit at station 4 found cover screws at 6 Nm instead of 9 Nm.",
+    severity="critical",
+    source="process",
+    owner="oscar",
+    product="Gearbox cover GC-7",
+    lot="L43",
+    quantity=40,
+)
+
+
+def say(started: float, message: str) -> None:
+    sys.stdout.write(f"[{time.monotonic() - started:6.1f}s] {message}\n")
+    sys.stdout.flush()
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+@contextmanager
+def step(what: str) -> Iterator[None]:
+    """Name the step in a browser's or a page check's failure, which says only what it expected."""
+    try:
+        yield
+    except (PlaywrightError, AssertionError) as exc:
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        raise WalkError(f"{what}: {one_line(lines[0]) if lines else type(exc).__name__}") from exc
+
+
+class Walk:
+    """The people's browsers (one context each, signed in once) and the steps they take."""
+
+    def __init__(self, browser: Browser, url: str, password: str, screenshots: Path | None) -> None:
+        self.browser = browser
+        self.url = url.rstrip("/")
+        self.password = password
+        self.screenshots = screenshots
+        self.pages: dict[str, Page] = {}
+        self.started = time.monotonic()
+
+    def say(self, message: str) -> None:
+        say(self.started, message)
+
+    # --- people and pages -----------------------------------------------------------------------------------
+
+    def person(self, name: str) -> Page:
+        """``name``'s browser, signed in through the sign-in form the first time."""
+        if name in self.pages:
+            return self.pages[name]
+        context = self.browser.new_context(base_url=self.url, viewport=DESKTOP)
+        context.set_default_timeout(STEP_TIMEOUT_MS)
+        page = context.new_page()
+        page.goto("/")
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        page.get_by_label("User name").fill(name)
+        page.get_by_label("Password").fill(self.password)
+        page.get_by_role("button", name="Sign in").click()
+        refused = page.locator("p.error")
+        if refused.count():
+            raise WalkError(f"{name} cannot sign in: {one_line(refused.first.inner_text())}")
+        expect(page.locator(".who")).to_contain_text(name)
+        role = one_line(page.locator(".who span").inner_text()).rpartition(" ")[2]
+        self.say(f"{name} signed in ({role})")
+        self.pages[name] = page
+        return page
+
+    def open_record(self, page: Page, record_id: str, via: str) -> None:
+        """Follow the record's link from ``via`` (My steps ``/`` or the records list), as a person would."""
+        page.goto(via)
+        link = page.get_by_role("link", name=record_id, exact=True)
+        if not link.count():
+            where = "My steps" if via == "/" else via
+            raise WalkError(f"{record_id} is not listed on {where} for {self.name_of(page)}")
+        link.first.click()
+        expect(page.locator(".record-id")).to_have_text(record_id)
+
+    def name_of(self, page: Page) -> str:
+        return next(name for name, known in self.pages.items() if known is page)
+
+    def submit(self, page: Page, form: Locator, button: str, done: str, stage: str) -> None:
+        """Press the form's button; the record must say ``done`` and be in ``stage`` afterwards."""
+        form.get_by_role("button", name=button, exact=True).click()
+        page.wait_for_load_state()
+        refusal = page.locator("p.error, p.field-error")
+        if refusal.count():
+            raise WalkError(f"{self.name_of(page)}: {button} not accepted: {one_line(refusal.first.inner_text())}")
+        expect(page.get_by_role("status")).to_contain_text(done)
+        expect(page.locator(".record-head .stage")).to_have_text(stage)
+
+    def fact(self, page: Page, name: str) -> str:
+        """The value of one of the record's facts (Owner, Due, Policy, ...)."""
+        fact = page.locator(".facts > div").filter(has=page.locator("dt", has_text=re.compile(f"^{name}$")))
+        if not fact.count():
+            raise WalkError(f"the record page of {page.url} shows no {name!r}")
+        return one_line(fact.locator("dd").inner_text())
+
+    def shoot(self, page: Page, name: str, *, phone: bool = False) -> None:
+        if self.screenshots is None:
+            return
+        path = self.screenshots / name
+        if phone:
+            page.set_viewport_size(PHONE)
+            page.screenshot(path=path)
+            page.set_viewport_size(DESKTOP)
+        else:
+            page.screenshot(path=path, full_page=True)
+        self.say(f"wrote {path}")
+
+    def wait_for(self, page: Page, what: str, ready: Locator) -> float:
+        """Reload ``page`` until ``ready`` shows; the seconds it took."""
+        since = time.monotonic()
+        deadline = since + WAIT_SECONDS
+        while not ready.count():
+            if time.monotonic() >= deadline:
+                raise WalkError(f"{what}: not within {WAIT_SECONDS:.0f}s")
+            time.sleep(POLL_SECONDS)
+            page.reload()
+        return time.monotonic() - since
+
+    # --- the steps ------------------------------------------------------------------------------------------
+
+    def raise_record(self, raised: Raised, *, shot: str | None = None) -> str:
+        otto = self.person("otto")
+        otto.goto("/")
+        otto.get_by_role("link", name="Raise", exact=True).click()
+        otto.get_by_label("Title").fill(raised.title)
+        otto.get_by_label("What happened").fill(raised.description)
+        otto.get_by_label("Severity").select_option(raised.severity)
+        otto.get_by_label("Found by").select_option(raised.source)
+        otto.get_by_label("Owner").select_option(raised.owner)
+        otto.get_by_label("Product").fill(raised.product)
+        otto.get_by_label("Lot").fill(raised.lot)
+        otto.get_by_label("Quantity affected").fill(str(raised.quantity))
+        if shot:
+            otto.locator("#raise-quantity").blur()  # the picture shows the form, not a focus ring
+            self.shoot(otto, shot)
+        otto.get_by_role("button", name="Raise", exact=True).click()
+        otto.wait_for_load_state()
+        refusal = otto.locator("p.error, p.field-error")
+        if refusal.count():
+            raise WalkError(f"otto: the raise was not accepted: {one_line(refusal.first.inner_text())}")
+        expect(otto).to_have_url(re.compile(r"/records/NC-\d{4}-\d{4,}$"))
+        record_id = otto.url.rsplit("/", 1)[1]
+        expect(otto.get_by_role("status")).to_contain_text(f"{record_id} raised")
+        expect(otto.locator("form.step")).to_have_count(0)
+        due = self.fact(otto, "Due")
+        self.say(
+            f"otto raised {record_id} “{raised.title}” ({raised.severity}, owner {raised.owner}); contain by {due}"
+        )
+        due_at = datetime.strptime(due[: len("2026-01-01 00:00:00 UTC")], SHOWN_TIME).replace(tzinfo=UTC)
+        if due_at - datetime.now(UTC) > DEMO_DUE_WITHIN:
+            raise WalkError(
+                f"{record_id} follows policy {self.fact(otto, 'Policy')}, whose deadlines are too far off to watch; "
+                "start the app with CAPA_POLICY_FILE=examples/demo-policy.toml make run"
+            )
+        return record_id
+
+    def contain(self, record_id: str) -> None:
+        olivia = self.person("olivia")
+        self.open_record(olivia, record_id, via="/")
+        form = olivia.locator("#form-contain")
+        form.get_by_label("What was done to control it").fill(
+            "Lot L42 moved to the blocked-stock cage, 12 housings tagged. Line 3 stock checked: no other lot affected."
+        )
+        form.get_by_label("Disposition").select_option("quarantine")
+        form.get_by_label("Quantity").fill("12")
+        self.submit(olivia, form, "Submit containment", "Containment recorded", "root cause")
+        self.say(f"olivia contained {record_id}: lot L42 quarantined")
+
+    def root_cause(self, record_id: str) -> None:
+        olivia = self.person("olivia")
+        form = olivia.locator("#form-root-cause")
+        form.get_by_label("Method").select_option("five-whys")
+        form.get_by_label("6M category").select_option("machine")
+        form.get_by_label("Why-chain").fill(
+            "The housings have a burr on the top edge\n"
+            "The deburring tool no longer cuts cleanly\n"
+            "The tool ran 3,000 parts past its change interval\n"
+            "Nobody counts the parts a deburring tool has run on line 3"
+        )
+        form.get_by_label("Root cause", exact=True).fill(
+            "Deburring tools on line 3 are changed by eye; without a tool-life counter a worn tool stays in use."
+        )
+        form.get_by_label("Escape point").fill("Deburring station 3.2; the in-process check samples 1 in 50")
+        form.get_by_label("Similar nonconformities checked").fill("Lines 1 and 2 have tool-life counters; no burr.")
+        self.submit(olivia, form, "Submit root cause", "Root cause recorded", "action")
+        self.say(f"olivia found the root cause of {record_id}: no tool-life counter on line 3")
+
+    def plan(self, record_id: str) -> None:
+        olivia = self.person("olivia")
+        form = olivia.locator("#form-plan")
+        today = datetime.now(UTC).replace(second=0, microsecond=0)
+        rows = (
+            ("oscar", today + timedelta(days=7), "corrective", "Fit a tool-life counter to station 3.2"),
+            ("olivia", today + timedelta(days=2), "preventive", "Add the deburring tool to the line 3 start-up check"),
+        )
+        for number, (owner, due, kind, description) in enumerate(rows, start=1):
+            form.locator(f"#plan-description-{number}").fill(description)
+            form.locator(f"#plan-owner-{number}").select_option(owner)
+            form.locator(f"#plan-due-{number}").fill(due.strftime(LOCAL_MINUTE))
+            form.locator(f"#plan-kind-{number}").select_option(kind)
+        self.submit(olivia, form, "Submit plan", "Action plan recorded", "action")
+        self.say(f"olivia planned {record_id}: A1 for oscar, A2 for herself")
+
+    def complete_action(self, name: str, record_id: str, evidence: str, stage: str) -> None:
+        page = self.person(name)
+        self.open_record(page, record_id, via="/")
+        forms = page.locator("form[id^='form-complete-action-']")
+        if forms.count() != 1:
+            raise WalkError(f"{name} is offered {forms.count()} actions to complete on {record_id}, not 1")
+        action_id = (forms.get_attribute("id") or "").rpartition("-")[2]
+        forms.get_by_label("Evidence").fill(evidence)
+        self.submit(page, forms, f"Complete {action_id}", "Action completed", stage)
+        self.say(f"{name} completed {action_id} of {record_id}; it is in {stage}")
+
+    def verify(self, record_id: str) -> None:
+        mike = self.person("mike")
+        self.open_record(mike, record_id, via="/records")
+        form = mike.locator("#form-verify")
+        form.get_by_label("Result").select_option("pass")
+        form.get_by_label("Evidence").fill("50 housings of the next lot checked at final inspection: no burr.")
+        self.submit(mike, form, "Submit verification", "Verification recorded", "effectiveness")
+        self.say(f"mike verified {record_id}: pass; the review falls due at {self.fact(mike, 'Review falls due')}")
+
+    def watch_board(self, record_id: str) -> str:
+        """Reload mike's board until the record shows at ``BOARD_LEVEL``, saying when it appears and climbs."""
+        mike = self.person("mike")
+        mike.goto("/")
+        mike.get_by_role("link", name="Overdue board").click()
+        expect(mike.get_by_role("heading", name="Overdue board")).to_be_visible()
+        self.say(f"mike watches the overdue board for {record_id}")
+        row = mike.locator("table.board tbody tr").filter(has=mike.get_by_role("link", name=record_id, exact=True))
+        deadline = time.monotonic() + WAIT_SECONDS
+        seen = ""
+        while True:
+            if row.count():
+                level = one_line(row.locator(".level").inner_text())
+                if level != seen:
+                    late = one_line(row.locator(".late-tag").inner_text())
+                    self.say(f"{record_id} on mike's board: {late}, escalation level {level}, held by {TORQUE.owner}")
+                    seen = level
+                if int(level.removeprefix("L")) >= BOARD_LEVEL:
+                    return level
+            if time.monotonic() >= deadline:
+                raise WalkError(f"{record_id} did not reach L{BOARD_LEVEL} on mike's board within {WAIT_SECONDS:.0f}s")
+            time.sleep(POLL_SECONDS)
+            mike.reload()
+
+    def shoot_escalated(self, record_id: str) -> None:
+        if self.screenshots is None:
+            return
+        mike = self.person("mike")
+        mike.reload()
+        self.shoot(mike, "board.png")
+        oscar = self.person("oscar")
+        self.open_record(oscar, record_id, via="/")
+        self.shoot(oscar, "record.png")
+        self.shoot(oscar, "phone-record.png", phone=True)
+
+    def review(self, record_id: str) -> None:
+        maria = self.person("maria")
+        self.open_record(maria, record_id, via="/records")
+        self.say(f"maria waits for the effectiveness review of {record_id} to fall due")
+        waited = self.wait_for(maria, f"the effectiveness review of {record_id}", maria.locator("#form-review"))
+        form = maria.locator("#form-review")
+        form.get_by_label("Result").select_option("effective")
+        form.get_by_label("Evidence").fill("No burr since: 3 lots, 600 housings, no rejects at final inspection.")
+        self.submit(maria, form, "Submit review", "Effectiveness review recorded", "closed")
+        self.say(f"maria reviewed {record_id} as effective (waited {waited:.0f}s); it is closed")
+
+    def audit(self, closed: str, late: str) -> None:
+        ada = self.person("ada")
+        ada.goto("/")
+        ada.get_by_role("link", name="Records", exact=True).click()
+        for record_id, stage in ((closed, "closed"), (late, "containment")):
+            row = ada.locator("table.list tbody tr").filter(has=ada.get_by_role("link", name=record_id, exact=True))
+            expect(row.locator("td").nth(1)).to_have_text(stage)
+        level = one_line(
+            ada.locator("table.list tbody tr")
+            .filter(has=ada.get_by_role("link", name=late, exact=True))
+            .locator(".level")
+            .inner_text()
+        )
+        self.say(f"ada sees {closed} closed and {late} still in containment, level {level}")
+
+
+def walk(browser: Browser, args: argparse.Namespace) -> None:
+    steps = Walk(browser, args.url, args.password, args.screenshots)
+    try:
+        answer = browser.new_page().goto(f"{steps.url}/healthz")
+    except PlaywrightError as exc:
+        reason = exc.message.splitlines()[0] if exc.message else type(exc).__name__
+        raise WalkError(f"no web app at {steps.url} ({reason}); start it with `make run`") from exc
+    if answer is None or not answer.ok:
+        raise WalkError(f"{steps.url}/healthz answers {answer.status if answer else 'nothing'}; is `make run` up?")
+    steps.say(f"capaflow answers at {steps.url}")
+
+    with step("otto raising the first record"):
+        main = steps.raise_record(BURR, shot="raise.png")
+    with step("otto raising the second record"):
+        late = steps.raise_record(TORQUE)
+    steps.say(f"{late} is left alone: nobody contains it")
+    with step(f"olivia containing {main}"):
+        steps.contain(main)
+    with step(f"olivia submitting the root cause of {main}"):
+        steps.root_cause(main)
+    with step(f"olivia planning {main}"):
+        steps.plan(main)
+    with step(f"oscar completing his action on {main}"):
+        steps.complete_action(
+            "oscar", main, "Counter live on station 3.2, stops the line at 2,000 parts; CR-88.", "action"
+        )
+    with step(f"olivia completing her action on {main}"):
+        steps.complete_action(
+            "olivia", main, "Start-up check CL-3 rev. C released; shift leads trained, TR-112.", "verification"
+        )
+    with step(f"mike verifying {main}"):
+        steps.verify(main)
+    with step(f"mike watching {late} on the overdue board"):
+        level = steps.watch_board(late)
+    with step("taking the screenshots"):
+        steps.shoot_escalated(late)
+    with step(f"maria reviewing {main}"):
+        steps.review(main)
+    with step("ada looking through the records"):
+        steps.audit(main, late)
+    steps.say(f"done: {main} went from raise to closed in the web app; {late} reached {level} on the overdue board")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the running web app (default: %(default)s)")
+    parser.add_argument("--password", default="capaflow-demo", help="the demo users' password (default: %(default)s)")
+    parser.add_argument("--screenshots", type=Path, metavar="DIR", help="write the README's screenshots into DIR")
+    parser.add_argument("--headed", action="store_true", help="show the browser windows, slowed down to watch")
+    args = parser.parse_args(argv)
+    if not Path(CHROMIUM).exists():
+        sys.stderr.write(f"error: {CHROMIUM} is missing: apt-get install chromium\n")
+        return 1
+    if args.screenshots is not None:
+        args.screenshots.mkdir(parents=True, exist_ok=True)
+    expect.set_options(timeout=STEP_TIMEOUT_MS)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=not args.headed,
+                slow_mo=250 if args.headed else 0,
+                args=CHROMIUM_ARGS,
+            )
+            try:
+                walk(browser, args)
+            finally:
+                browser.close()
+    except WalkError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    except (PlaywrightError, AssertionError) as exc:
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        sys.stderr.write(f"error: {one_line(lines[0]) if lines else type(exc).__name__}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

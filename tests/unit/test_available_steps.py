@@ -1,0 +1,162 @@
+"""What a front-end offers a person on a record: exactly the steps the workflow's validators would accept."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from models import rules
+from models.enums import ActionKind, ActionStatus, Role, RootCauseMethod, Severity, Source, Stage
+from models.payloads import Action, Actor, CapaState, Clock, ExtensionRequest, RootCauseInput
+from models.policy import load_policy
+from models.rules import Step, available_steps
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+RULES = load_policy(None).for_severity(Severity.MAJOR)
+
+OWNER = Actor(name="olivia", roles=[Role.OWNER])
+OTHER_OWNER = Actor(name="oscar", roles=[Role.OWNER])
+OPERATOR = Actor(name="otto", roles=[Role.OPERATOR])
+MANAGER = Actor(name="mike", roles=[Role.MANAGER])
+OTHER_MANAGER = Actor(name="maria", roles=[Role.MANAGER])
+ADMIN = Actor(name="ada", roles=[Role.ADMIN])
+MANAGER_STEPS = {Step.REASSIGN, Step.CANCEL}
+
+
+def _clock(holder: str) -> Clock:
+    return Clock(holder=holder, due_at=T0 + timedelta(days=3), original_due_at=T0, armed_at=T0)
+
+
+def _state(stage: Stage = Stage.CONTAINMENT, **changes: object) -> CapaState:
+    state = CapaState(
+        id="NC-2026-0001",
+        title="Burr on housing edge",
+        description="Line 3 housings show a burr",
+        severity=Severity.MAJOR,
+        source=Source.PROCESS,
+        product=None,
+        lot=None,
+        quantity=None,
+        raised_by="otto",
+        raised_at=T0,
+        owner="olivia",
+        policy=RULES,
+        stage=stage,
+        clock=_clock("olivia"),
+    )
+    return state.model_copy(update=changes)
+
+
+def _action(action_id: str, owner: str, status: ActionStatus = ActionStatus.OPEN, **changes: object) -> Action:
+    action = Action(
+        id=action_id,
+        cycle=1,
+        round=1,
+        kind=ActionKind.CORRECTIVE,
+        owner=owner,
+        description="Deburr the fixture",
+        status=status,
+        clock=_clock(owner),
+    )
+    return action.model_copy(update=changes)
+
+
+@pytest.mark.parametrize(
+    ("stage", "step"),
+    [(Stage.CONTAINMENT, Step.CONTAIN), (Stage.ROOT_CAUSE, Step.ROOT_CAUSE), (Stage.ACTION, Step.PLAN)],
+)
+def test_the_owner_and_managers_are_offered_the_owners_step_of_the_stage(stage: Stage, step: Step) -> None:
+    """Containment, root cause and the plan go to the record's owner, or any manager or admin, in their stage."""
+    state = _state(stage)
+    assert available_steps(state, OWNER).steps == {step, Step.REQUEST_EXTENSION}
+    assert available_steps(state, MANAGER).steps == {step} | MANAGER_STEPS
+    assert step in available_steps(state, ADMIN).steps
+
+
+def test_an_operator_and_another_owner_are_offered_nothing() -> None:
+    """Neither someone who raised the record nor an owner of other records may take its steps."""
+    for actor in (OPERATOR, OTHER_OWNER):
+        offer = available_steps(_state(), actor)
+        assert offer.steps == frozenset()
+        assert (offer.completable, offer.extendable, offer.reassignable) == ((), (), ())
+
+
+def test_a_record_still_being_opened_offers_only_what_needs_no_policy() -> None:
+    """Until the worker pins the policy no stage step is accepted; a manager may still cancel or reassign."""
+    assert available_steps(_state(policy=None), OWNER).steps == {Step.REQUEST_EXTENSION}
+    assert available_steps(_state(policy=None), MANAGER).steps == MANAGER_STEPS
+
+
+def test_each_action_is_offered_to_its_own_owner() -> None:
+    """Oscar may complete and extend only his action; the record's owner neither, a manager completes both."""
+    state = _state(
+        Stage.ACTION,
+        awaiting_plan=False,
+        clock=None,
+        actions=[
+            _action("A1", "oscar"),
+            _action("A2", "paul"),
+            _action("A0", "oscar", ActionStatus.COMPLETED),
+        ],
+    )
+    oscar = available_steps(state, OTHER_OWNER)
+    assert oscar.steps == {Step.COMPLETE_ACTION, Step.REQUEST_EXTENSION}
+    assert (oscar.completable, oscar.extendable) == (("A1",), ("A1",))
+    assert available_steps(state, OWNER).steps == frozenset()
+    manager = available_steps(state, MANAGER)
+    assert manager.completable == ("A1", "A2")
+    assert manager.reassignable == (None, "A1", "A2")
+    assert Step.PLAN not in manager.steps
+
+
+def test_a_verifier_must_not_have_implemented_the_actions() -> None:
+    """Segregation of duties: the manager who completed an action is not offered verification; another is."""
+    done = _action("A1", "oscar", ActionStatus.COMPLETED, completed_by="mike")
+    state = _state(Stage.VERIFICATION, actions=[done], clock=_clock("mike"))
+    assert Step.VERIFY not in available_steps(state, MANAGER).steps
+    assert Step.VERIFY in available_steps(state, OTHER_MANAGER).steps
+    assert Step.VERIFY not in available_steps(state, OWNER).steps
+
+
+def test_the_review_is_offered_only_once_it_falls_due() -> None:
+    """While the effectiveness window runs (no clock) nobody may review; once it is due, managers may."""
+    waiting = _state(Stage.EFFECTIVENESS, clock=None, effectiveness_due_at=T0 + timedelta(days=60))
+    assert Step.REVIEW not in available_steps(waiting, MANAGER).steps
+    assert Step.REVIEW in available_steps(_state(Stage.EFFECTIVENESS, clock=_clock("mike")), MANAGER).steps
+
+
+def test_an_extension_is_decided_by_a_manager_other_than_the_requester() -> None:
+    """Mike asked for more time: maria may decide it, mike may not, and nobody may ask again meanwhile."""
+    request = ExtensionRequest(
+        action_id=None,
+        requested_by="mike",
+        requested_at=T0,
+        current_due_at=T0 + timedelta(days=3),
+        until=T0 + timedelta(days=5),
+        reason="supplier late",
+    )
+    state = _state(clock=_clock("mike"), owner="mike", pending_extension=request)
+    assert Step.DECIDE_EXTENSION not in available_steps(state, MANAGER).steps
+    assert Step.REQUEST_EXTENSION not in available_steps(state, MANAGER).steps
+    assert Step.DECIDE_EXTENSION in available_steps(state, OTHER_MANAGER).steps
+
+
+@pytest.mark.parametrize("stage", [Stage.CLOSED, Stage.CANCELLED])
+def test_a_finished_record_offers_nothing_to_anyone(stage: Stage) -> None:
+    """A closed or cancelled record can no longer change."""
+    for actor in (OWNER, MANAGER, ADMIN):
+        assert available_steps(_state(stage, clock=None), actor).steps == frozenset()
+
+
+def test_the_offer_agrees_with_the_validators() -> None:
+    """Every whole-record step offered passes its validator's permission part, and every one refused fails it."""
+    state = _state(Stage.ROOT_CAUSE)
+    for actor in (OWNER, OTHER_OWNER, OPERATOR, MANAGER):
+        offered = Step.ROOT_CAUSE in available_steps(state, actor).steps
+        inp = RootCauseInput(actor=actor, method=RootCauseMethod.OTHER, cause="worn fixture")
+        try:
+            rules.check_root_cause(state, inp)
+        except rules.Rejection:
+            accepted = False
+        else:
+            accepted = True
+        assert offered == accepted, actor.name

@@ -1,0 +1,330 @@
+"""The web app's pages over HTTP: sign-in, sessions, CSRF, forms offered and refused, the board."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from api.app import SESSION_COOKIE
+from core.accounts import FREE_FAILURES
+from models.enums import Stage
+from tests.stack import PASSWORD, Stack
+from tests.web.pages import Browser, browser, eventually, record_id_of
+
+PAGES = ("/", "/raise", "/records", "/board")
+SIGN_IN_FORM = 'action="/login"'
+
+
+def _forms(page: httpx.Response) -> set[str]:
+    """The steps whose forms a record page offers, by the last part of their action."""
+    return set(re.findall(r'action="/records/NC-[\d-]+/([a-z-]+)"', page.text))
+
+
+async def _raised(stack: Stack, title: str = "Burr on housing edge") -> str:
+    async with browser(stack, "otto") as otto:
+        return record_id_of(await otto.raise_record(title=title))
+
+
+async def _count(stack: Stack) -> int:
+    return await stack.client.count_records()
+
+
+async def test_signing_in_leads_to_the_local_page_asked_for(stack: Stack) -> None:
+    """A good sign-in redirects (303) to ``next`` when it is a path here, and to / when it points elsewhere."""
+    async with browser(stack) as person:
+        await person.get("/login", next="/records")
+        response = await person.post("/login", {"name": "mike", "password": PASSWORD, "next": "/records"})
+        assert (response.status_code, response.headers["location"]) == (303, "/records")
+        home = await person.get("/")
+        assert home.status_code == 200
+        assert "<strong>mike</strong> · manager" in home.text
+    for foreign in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+        async with browser(stack) as person:
+            await person.get("/login")
+            response = await person.post("/login", {"name": "mike", "password": PASSWORD, "next": foreign})
+            assert response.headers["location"] == "/"
+
+
+async def test_a_wrong_password_is_refused_with_401_and_no_session(stack: Stack) -> None:
+    """The message does not say whether the name exists, the password is not echoed, and no page opens."""
+    async with browser(stack) as person:
+        response = await person.sign_in("oscar", "not-oscars-password")
+        assert response.status_code == 401
+        assert "wrong user name or password" in response.text
+        assert "not-oscars-password" not in response.text
+        assert (await person.get("/")).status_code == 401
+
+
+async def test_repeated_failed_sign_ins_are_slowed_down(stack: Stack) -> None:
+    """After the free failures, the next attempt, even with the right password, waits: 429 with Retry-After."""
+    async with browser(stack) as person:
+        for _ in range(FREE_FAILURES):
+            assert (await person.sign_in("nina", "guessed-password-1")).status_code == 401
+        response = await person.sign_in("nina", PASSWORD)
+        assert response.status_code == 429
+        assert int(response.headers["retry-after"]) >= 1
+        assert "too many failed sign-ins" in response.text
+        assert (await person.get("/")).status_code == 401
+
+
+async def test_every_page_answers_401_with_only_the_sign_in_form_when_signed_out(stack: Stack) -> None:
+    """Without a live session no page, record or board shows anything but the sign-in form."""
+    title = "Signed-out visitors must not see this title"
+    record_id = await _raised(stack, title)
+    async with browser(stack) as visitor:
+        for path in (*PAGES, f"/records/{record_id}", "/records?stage=containment"):
+            page = await visitor.get(path)
+            assert page.status_code == 401, path
+            assert SIGN_IN_FORM in page.text
+            # The only trace of the page asked for is where to go after signing in.
+            shown = re.sub(r'name="next" value="[^"]*"', "", page.text)
+            assert title not in shown
+            assert record_id not in shown
+            assert "Sign out" not in shown
+        login = await visitor.get(f"/records/{record_id}")
+        assert f'name="next" value="/records/{record_id}"' in login.text
+        refused = await visitor.post("/raise", {"title": "x", "description": "y", "severity": "minor"})
+        assert refused.status_code == 401
+        assert SIGN_IN_FORM in refused.text
+
+
+async def test_a_session_cookie_from_before_sign_in_is_not_the_signed_in_one(stack: Stack) -> None:
+    """Session fixation: a cookie planted in the browser (here otto's own) is replaced at sign-in, never promoted."""
+    async with browser(stack, "otto") as attacker:
+        planted = attacker.http.cookies[SESSION_COOKIE]
+    async with browser(stack) as victim:
+        victim.http.cookies.set(SESSION_COOKIE, planted, domain="testserver.local")
+        await victim.get("/login")
+        signed_in = await victim.post("/login", {"name": "mike", "password": PASSWORD})
+        assert signed_in.status_code == 303
+        fresh = signed_in.cookies[SESSION_COOKIE]
+        assert fresh != planted
+    async with browser(stack) as replay:
+        replay.http.cookies.set(SESSION_COOKIE, planted, domain="testserver.local")
+        page = await replay.get("/")
+        assert "<strong>mike</strong>" not in page.text
+        assert page.status_code == 401  # signing in again ended the session the planted cookie named
+    async with browser(stack) as forger:
+        forger.http.cookies.set(SESSION_COOKIE, "eyJzaWQiOiAiYWJjIn0=.forged.sig", domain="testserver.local")
+        assert (await forger.get("/")).status_code == 401
+
+
+async def test_signing_out_ends_the_session_on_the_server(stack: Stack) -> None:
+    """After sign-out a copy of the old cookie opens nothing: the session is ended, not only forgotten."""
+    async with browser(stack, "maria") as person:
+        copied = person.http.cookies[SESSION_COOKIE]
+        await person.get("/")
+        response = await person.post("/logout", {})
+        assert (response.status_code, response.headers["location"]) == (303, "/login")
+        assert (await person.get("/")).status_code == 401
+    async with browser(stack) as thief:
+        thief.http.cookies.set(SESSION_COOKIE, copied, domain="testserver.local")
+        assert (await thief.get("/")).status_code == 401
+
+
+async def test_a_form_without_the_right_csrf_token_is_refused_and_changes_nothing(stack: Stack) -> None:
+    """A raise posted with the session cookie but no token, or another token, is 403 and raises nothing."""
+    form = {"title": "Forged", "description": "d", "severity": "minor", "source": "other", "owner": "olivia"}
+    async with browser(stack, "otto") as otto:
+        before = await _count(stack)
+        missing = await otto.http.post("/raise", data=form)
+        assert missing.status_code == 403
+        async with browser(stack, "oscar") as other:
+            others_token = other.http.cookies["csrftoken"]
+        for token in ("wrong-token", others_token):
+            wrong = await otto.http.post("/raise", data={**form, "csrftoken": token})
+            assert wrong.status_code == 403
+        logout = await otto.http.post("/logout", data={})
+        assert logout.status_code == 403
+        assert (await otto.get("/")).status_code == 200
+        assert await _count(stack) == before
+
+
+async def test_a_bad_raise_comes_back_with_the_message_beside_the_field(stack: Stack) -> None:
+    """An empty title or a negative quantity: 422, the message under that input, the rest kept, nothing raised."""
+    async with browser(stack, "otto") as otto:
+        before = await _count(stack)
+        empty = await otto.raise_record(title="")
+        assert empty.status_code == 422
+        assert re.search(r'id="raise-title-error"[^>]*>required<', empty.text)
+        assert 'value="L-4711"' in empty.text
+        negative = await otto.raise_record(quantity="-5")
+        assert negative.status_code == 422
+        assert re.search(r'id="raise-quantity-error"[^>]*>Input should be greater than or equal to 0<', negative.text)
+        operator_owner = await otto.raise_record(owner="otto")
+        assert operator_owner.status_code == 422
+        assert re.search(r'id="raise-owner-error"[^>]*>otto is an operator', operator_owner.text)
+        assert await _count(stack) == before
+
+
+async def test_a_raise_opens_the_record_page(stack: Stack) -> None:
+    """A good raise redirects (303) to its record, which says it was raised and by whom."""
+    async with browser(stack, "otto") as otto:
+        response = await otto.raise_record(title="Scratched cover")
+        record_id = record_id_of(response)
+        page = await otto.get(f"/records/{record_id}")
+        assert page.status_code == 200
+        assert f"{record_id} raised; olivia owns it" in page.text
+        assert "Scratched cover" in page.text
+        assert "containment" in page.text
+
+
+async def test_the_record_page_offers_a_step_only_to_who_may_take_it(stack: Stack) -> None:
+    """Owner: containment; operator and another owner: nothing; manager: containment, reassign and cancel."""
+    record_id = await _raised(stack)
+    expected = {
+        "olivia": {"contain", "request-extension"},
+        "otto": set(),
+        "oscar": set(),
+        "mike": {"contain", "reassign", "cancel"},
+    }
+    for name, forms in expected.items():
+        async with browser(stack, name) as person:
+            page = await person.get(f"/records/{record_id}")
+            assert page.status_code == 200
+            assert _forms(page) == forms, name
+            workflow = f"{stack.settings.temporal_ui_url}/namespaces/default/workflows/{record_id}"
+            assert f'href="{workflow}"' in page.text
+
+
+async def test_a_step_refused_by_the_workflow_shows_why(stack: Stack) -> None:
+    """Otto posting containment anyway gets 403 and the workflow's reason; a missing summary is 422 inline."""
+    record_id = await _raised(stack)
+    async with browser(stack, "otto") as otto:
+        refused = await otto.step(record_id, "contain", summary="Sorted", disposition="quarantine")
+        assert refused.status_code == 403
+        assert "otto may not submit containment" in refused.text
+    async with browser(stack, "olivia") as olivia:
+        empty = await olivia.step(record_id, "contain", summary="", disposition="quarantine")
+        assert empty.status_code == 422
+        assert re.search(r'id="contain-summary-error"[^>]*>required<', empty.text)
+        unknown = await olivia.step(record_id, "contain", summary="Sorted", disposition="melt-down")
+        assert unknown.status_code == 422
+        assert 'id="contain-disposition-error"' in unknown.text
+        state = await olivia.get(f"/records/{record_id}")
+        assert "containment_submitted" not in state.text
+
+
+def _due(days: float) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M")
+
+
+async def _wait_for_stage(person: Browser, record_id: str, stage: Stage) -> None:
+    async def reached() -> bool:
+        return f"stage-{stage.value}" in (await person.get(f"/records/{record_id}")).text
+
+    await eventually(reached, f"{record_id} in {stage.value}")
+
+
+async def test_a_record_goes_from_raise_to_closed_through_the_pages_alone(stack: Stack) -> None:
+    """Raise, contain, root cause, a two-action plan, completions, an extension, verification, review: closed."""
+    async with browser(stack, "otto") as otto:
+        record_id = record_id_of(await otto.raise_record())
+    async with browser(stack, "olivia") as olivia:
+        home = await olivia.get("/")
+        assert record_id in home.text
+        accepted = await olivia.step(record_id, "contain", summary="Lot quarantined", disposition="quarantine")
+        assert (accepted.status_code, accepted.headers["location"]) == (303, f"/records/{record_id}")
+        five_whys = await olivia.step(record_id, "root-cause", method="five-whys", whys="", cause="Worn tool")
+        assert five_whys.status_code == 422
+        assert 'id="root-cause-whys-error"' in five_whys.text
+        await olivia.step(
+            record_id,
+            "root-cause",
+            method="five-whys",
+            whys="Burr on edge\nTool worn\nNo tool-life counter",
+            category="machine",
+            cause="Deburring tool used beyond its change interval",
+        )
+        past = await olivia.step(
+            record_id, "plan", **{"description-1": "Replace tool", "owner-1": "oscar", "due-1": _due(-1)}
+        )
+        assert past.status_code == 422
+        assert 'id="plan-due-1-error"' in past.text
+        planned = await olivia.step(
+            record_id,
+            "plan",
+            **{
+                "description-1": "Replace the deburring tool",
+                "owner-1": "oscar",
+                "due-1": _due(7),
+                "kind-1": "corrective",
+                "description-3": "Add a tool-life counter",
+                "owner-3": "olivia",
+                "due-3": _due(14),
+                "kind-3": "preventive",
+            },
+        )
+        assert planned.status_code == 303
+        page = await olivia.get(f"/records/{record_id}")
+        assert _forms(page) == {"complete-action", "request-extension"}
+        extension = await olivia.step(record_id, "request-extension", action_id="A2", until=_due(20), reason="Parts")
+        assert extension.status_code == 303
+    async with browser(stack, "mike") as mike:
+        assert "decide-extension" in _forms(await mike.get(f"/records/{record_id}"))
+        assert (await mike.step(record_id, "decide-extension", decision="approve")).status_code == 303
+    async with browser(stack, "oscar") as oscar:
+        page = await oscar.get(f"/records/{record_id}")
+        assert 'action="/records/' + record_id + '/complete-action"' in page.text
+        assert (await oscar.step(record_id, "complete-action", action_id="A1", evidence="WO-5531")).status_code == 303
+    async with browser(stack, "olivia") as olivia:
+        assert (await olivia.step(record_id, "complete-action", action_id="A2", evidence="WO-5532")).status_code == 303
+    async with browser(stack, "mike") as mike:
+        await _wait_for_stage(mike, record_id, Stage.VERIFICATION)
+        verified = await mike.step(record_id, "verify", result="pass", evidence="50 housings checked")
+        assert verified.status_code == 303
+        await _wait_for_stage(mike, record_id, Stage.EFFECTIVENESS)
+
+        async def review_due() -> bool:
+            return "review" in _forms(await mike.get(f"/records/{record_id}"))
+
+        await eventually(review_due, "the effectiveness review falls due")
+        reviewed = await mike.step(record_id, "review", result="effective", evidence="No burr in 3 lots")
+        assert reviewed.status_code == 303
+        closed = await mike.get(f"/records/{record_id}")
+        assert "stage-closed" in closed.text
+        assert _forms(closed) == set()
+        for kind in ("containment_submitted", "plan_submitted", "extension_decided", "verified", "closed"):
+            assert kind.replace("_", " ") in closed.text
+
+
+async def test_the_overdue_board_is_for_managers(stack: Stack) -> None:
+    """An operator or owner gets 403; a manager gets the board, which reloads itself."""
+    for name in ("otto", "olivia"):
+        async with browser(stack, name) as person:
+            page = await person.get("/board")
+            assert page.status_code == 403
+            assert "for managers" in page.text
+    async with browser(stack, "ada") as ada:
+        board = await ada.get("/board")
+        assert board.status_code == 200
+        assert f'<meta http-equiv="refresh" content="{stack.settings.board_refresh}">' in board.text
+        assert "Open records by age" in board.text
+
+
+@pytest.mark.parametrize("path", ["/", "/raise", "/records", "/board"])
+async def test_pages_forbid_scripts_and_framing(stack: Stack, path: str) -> None:
+    """Every page carries a content security policy that allows no script and no framing."""
+    async with browser(stack, "ada") as ada:
+        page = await ada.get(path)
+        assert "script-src" not in page.headers["content-security-policy"]
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        assert "<script" not in page.text
+
+
+async def test_the_password_never_appears_in_a_response(stack: Stack) -> None:
+    """Sign-in (good, bad and throttled), pages, a refused form: no body or header carries a password."""
+    typed = "paul-typed-this-wrong"
+    async with browser(stack) as person:
+        await person.sign_in("paul", typed)
+        await person.sign_in("paul", PASSWORD)
+        for path in PAGES:
+            await person.get(path)
+        await person.raise_record(title="")
+        await person.post("/logout", {})
+        for response in person.responses:
+            seen = response.text + str(response.headers)
+            assert PASSWORD not in seen
+            assert typed not in seen
