@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from typing import NamedTuple, ParamSpec, TypeVar
 
 import structlog
@@ -21,11 +22,13 @@ from sqlalchemy.exc import DBAPIError
 from temporalio.client import (
     Client,
     WorkflowFailureError,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
@@ -91,7 +94,6 @@ WORKER_TIMEOUT = timedelta(seconds=20)
 DIGEST_TIMEOUT = timedelta(seconds=60)
 # A digest asked for by hand that no worker has started within this time is stale: it is dropped.
 _DIGEST_EXPIRY = timedelta(hours=1)
-_OPEN_POLL = 0.2
 
 
 class ErrorKind(StrEnum):
@@ -134,14 +136,14 @@ class NewAction(NamedTuple):
     kind: ActionKind = ActionKind.CORRECTIVE
 
 
-def _valid(build: Callable[[], PayloadT]) -> PayloadT:
-    """Build a payload; a pydantic error becomes InvalidInput naming the first field at fault."""
+def _valid(build: Callable[[], PayloadT], where: str = "") -> PayloadT:
+    """Build a payload; a pydantic error becomes InvalidInput naming the first field at fault (after ``where``)."""
     try:
         return build()
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "input"
-        raise CapaError(ErrorKind.INVALID, f"{field}: {first['msg']}") from None
+        raise CapaError(ErrorKind.INVALID, f"{where}{field}: {first['msg']}") from None
 
 
 def _rejection_kind(failure: ApplicationError) -> ErrorKind:
@@ -161,9 +163,12 @@ class CapaClient:
         self._settings = settings
 
     @classmethod
-    async def open(cls, settings: Settings) -> "CapaClient":
-        """Connect lazily, so the directory and the read model stay usable while Temporal is down."""
-        temporal = await connect(settings, lazy=True)
+    async def open(cls, settings: Settings, runtime: Runtime | None = None) -> "CapaClient":
+        """Connect lazily, so the directory and the read model stay usable while Temporal is down.
+
+        ``runtime`` carries a metrics exporter (the API process's).
+        """
+        temporal = await connect(settings, lazy=True, runtime=runtime)
         return cls(temporal, make_engine(settings.sqlalchemy_url), settings)
 
     # --- the directory ------------------------------------------------------------------------------------
@@ -287,18 +292,28 @@ class CapaClient:
         )
 
     async def _wait_opened(self, record_id: str) -> None:
-        """Wait until the worker has pinned the policy and written the record's first row."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + OPEN_TIMEOUT.total_seconds()
-        while await self._db(readmodel.load_record_state, self._engine, record_id) is None:
-            if loop.time() >= deadline:
-                raise CapaError(
-                    ErrorKind.UNAVAILABLE,
-                    f"{record_id} was raised, but no worker opened it within "
-                    f"{OPEN_TIMEOUT.total_seconds():.0f}s; "
-                    f"is a worker (capa worker) running on task queue {self._settings.task_queue}?",
-                )
-            await asyncio.sleep(_OPEN_POLL)
+        """Wait until the worker has pinned the policy and written the record's first row.
+
+        One update that the workflow answers when that is done: no polling of the read model, which under many
+        simultaneous raises cost more than the raises themselves.
+        """
+        handle = self._temporal.get_workflow_handle_for(CapaWorkflow.run, record_id)
+        with self._temporal_errors(record_id):
+            try:
+                await handle.execute_update(CapaWorkflow.opened, rpc_timeout=OPEN_TIMEOUT)
+            except WorkflowUpdateRPCTimeoutOrCancelledError:
+                raise self._not_opened(record_id) from None
+            except RPCError as exc:
+                if exc.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+                    raise
+                raise self._not_opened(record_id) from None
+
+    def _not_opened(self, record_id: str) -> CapaError:
+        return CapaError(
+            ErrorKind.UNAVAILABLE,
+            f"{record_id} was raised, but no worker opened it within {OPEN_TIMEOUT.total_seconds():.0f}s; "
+            f"is a worker (capa worker) running on task queue {self._settings.task_queue}?",
+        )
 
     # --- steps --------------------------------------------------------------------------------------------
 
@@ -345,15 +360,15 @@ class CapaClient:
         actor = await self._actor(actor_name)
         for number, action in enumerate(actions, start=1):
             await self._check_holder(f"action {number} owner", action.owner)
-        inp = _valid(
-            lambda: PlanInput(
-                actor=actor,
-                actions=[
-                    PlannedAction(owner=a.owner, due_at=a.due_at, description=a.description, kind=a.kind)
-                    for a in actions
-                ],
+        # One action at a time, so a refusal says which action of the plan is at fault ("action 2 kind: ...").
+        planned = [
+            _valid(
+                partial(PlannedAction, owner=a.owner, due_at=a.due_at, description=a.description, kind=a.kind),
+                f"action {number} ",
             )
-        )
+            for number, a in enumerate(actions, start=1)
+        ]
+        inp = _valid(lambda: PlanInput(actor=actor, actions=planned))
         return await self._update(record_id, CapaWorkflow.plan, inp)
 
     async def complete_action(self, record_id: str, actor_name: str, *, action_id: str, evidence: str) -> StepResult:
@@ -521,9 +536,17 @@ class CapaClient:
         log.info("digest sent on demand", workflow_id=workflow_id, recipients=result.recipients)
         return workflow_id, result
 
-    async def list_notifications(self, *, failed_only: bool = False) -> list[OutboxMessage]:
+    async def list_notifications(
+        self, *, failed_only: bool = False, limit: int = 200, offset: int = 0
+    ) -> list[OutboxMessage]:
         """The outbox, newest first: what was sent, what waits and what failed."""
-        return await self._db(outbox.list_messages, self._engine, failed_only=failed_only)
+        return await self._db(outbox.list_messages, self._engine, failed_only=failed_only, limit=limit, offset=offset)
+
+    async def count_notifications(self, *, failed_only: bool = False) -> int:
+        return await self._db(outbox.count_messages, self._engine, failed_only=failed_only)
+
+    async def notification(self, row_id: int) -> OutboxMessage | None:
+        return await self._db(outbox.get_message, self._engine, row_id)
 
     async def retry_notification(self, row_id: int) -> None:
         """Hand a failed notification to delivery again; one that cannot be retried is refused, naming why."""
@@ -607,6 +630,9 @@ class CapaClient:
             if isinstance(cause, ApplicationError):
                 raise CapaError(_rejection_kind(cause), cause.message) from None
             raise CapaError(ErrorKind.NOT_ALLOWED, f"{record_id}: the step failed: {cause}") from None
+        except WorkflowQueryFailedError as exc:
+            # The workflow cannot be replayed (a non-determinism error, say): a fault for operators, not input.
+            raise CapaError(ErrorKind.UNAVAILABLE, f"{record_id} cannot be read from Temporal: {exc}") from None
         except WorkflowUpdateRPCTimeoutOrCancelledError:
             raise CapaError(
                 ErrorKind.UNAVAILABLE,

@@ -6,10 +6,11 @@ none of them talks to Temporal.
 
 import json
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy import Engine, and_, func, nulls_last, or_, text
+from sqlalchemy import Engine, Row, and_, func, nulls_last, or_, text
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -270,23 +271,44 @@ def overdue_items(engine: Engine, now: datetime) -> list[OverdueItem]:
     stops the stage clock when the plan is in, so while it runs no action clock does and those columns are
     the stage clock's own.
     """
+    # Only the columns the board shows: whole rows would drag each record's state_json along.
+    record_columns = (
+        col(Nonconformity.id),
+        col(Nonconformity.stage),
+        col(Nonconformity.severity),
+        col(Nonconformity.holder),
+        col(Nonconformity.due_at),
+        col(Nonconformity.escalation_level),
+    )
     with session_scope(engine) as session:
-        records = session.exec(
-            select(Nonconformity).where(
+        # Plain column rows through the connection: sqlmodel's typed select() stops at four columns.
+        connection = session.connection()
+        records = connection.execute(
+            sa_select(*record_columns).where(
                 col(Nonconformity.stage).in_(_OPEN_STAGES),
                 col(Nonconformity.holder).is_not(None),
                 col(Nonconformity.due_at) < now,
             )
         ).all()
-        actions = session.exec(
-            select(ActionRow, Nonconformity)
-            .join(Nonconformity, col(ActionRow.record_id) == col(Nonconformity.id))
-            .where(
-                col(Nonconformity.stage).in_(_OPEN_STAGES),
-                col(ActionRow.status) == ActionStatus.OPEN.value,
-                col(ActionRow.due_at) < now,
+        actions: list[Row[Any]] = list(
+            connection.execute(
+                sa_select(
+                    col(ActionRow.action_id),
+                    col(ActionRow.owner),
+                    col(ActionRow.due_at),
+                    col(ActionRow.escalation_level),
+                    col(Nonconformity.id).label("record_id"),
+                    col(Nonconformity.stage),
+                    col(Nonconformity.severity),
+                )
+                .join(Nonconformity, col(ActionRow.record_id) == col(Nonconformity.id))
+                .where(
+                    col(Nonconformity.stage).in_(_OPEN_STAGES),
+                    col(ActionRow.status) == ActionStatus.OPEN.value,
+                    col(ActionRow.due_at) < now,
+                )
             )
-        ).all()
+        )
     items = [
         OverdueItem(
             record_id=record.id,
@@ -303,16 +325,16 @@ def overdue_items(engine: Engine, now: datetime) -> list[OverdueItem]:
     ]
     items.extend(
         OverdueItem(
-            record_id=record.id,
-            stage=Stage(record.stage),
-            severity=Severity(record.severity),
+            record_id=action.record_id,
+            stage=Stage(action.stage),
+            severity=Severity(action.severity),
             target=action.action_id,
             holder=action.owner,
             due_at=action.due_at,
             late_by=now - action.due_at,
             escalation_level=action.escalation_level,
         )
-        for action, record in actions
+        for action in actions
     )
     return sorted(items, key=lambda i: (-i.escalation_level, -i.late_by, i.record_id, i.target))
 

@@ -7,7 +7,7 @@ that records already in flight keep deserialising.
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from models.enums import (
     ActionKind,
@@ -246,7 +246,8 @@ class RootCauseInput(StepInput):
 
 class PlannedAction(Payload):
     owner: UserName
-    due_at: datetime
+    # Aware only: a moment without a time zone cannot be compared with the record's deadlines.
+    due_at: AwareDatetime
     description: Text
     kind: ActionKind = ActionKind.CORRECTIVE
 
@@ -272,7 +273,7 @@ class ReviewInput(StepInput):
 
 class ExtensionRequestInput(StepInput):
     action_id: ShortText | None = None
-    until: datetime
+    until: AwareDatetime
     reason: Text
 
 

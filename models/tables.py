@@ -8,7 +8,7 @@ plain strings so the schema needs no database enum types and a new stage or role
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Dialect, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import DateTime, Dialect, Index, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -93,6 +93,8 @@ class ActionRow(SQLModel, table=True):
     """One planned action of a record, with its own deadline, so "my open steps" is a single query."""
 
     __tablename__ = "actions"
+    # The overdue board looks up open actions past their due time without reading every completed one.
+    __table_args__ = (Index("ix_actions_status_due_at", "status", "due_at"),)
 
     record_id: str = Field(primary_key=True, foreign_key="nonconformities.id")
     action_id: str = Field(primary_key=True)

@@ -146,7 +146,11 @@ class CapaWorkflow:
         s = self._s
         if alarm.kind is AlarmKind.EFFECTIVENESS_DUE:
             assert s.policy is not None
-            s.clock = self._new_clock(s.owner, s.policy.rules.effectiveness_review)
+            # The review falls due a fixed time after the window ends, however late a worker got to the alarm.
+            # Counting from the alarm (state) rather than workflow.now() also keeps a replay's deadlines identical
+            # to the first run's: after a lost workflow task the SDK can hand the first activation a stale clock.
+            start = alarm.at if workflow.patched("effectiveness-review-from-window-end") else None
+            s.clock = self._new_clock(s.owner, s.policy.rules.effectiveness_review, start=start)
             event = self._append(EventKind.EFFECTIVENESS_DUE, SYSTEM_ACTOR, review_due_at=s.clock.due_at.isoformat())
             await self._notify(event, [s.owner], "effectiveness review due")
             self._index()
@@ -193,6 +197,17 @@ class CapaWorkflow:
         return self._s
 
     # --- steps ----------------------------------------------------------------------------------------------
+
+    @workflow.update
+    async def opened(self) -> StepResult:
+        """Answer once the record is open: its policy pinned and its first row in the read model.
+
+        The client layer waits on this after starting the workflow, so a raise returns an id that is ready for
+        its first step without polling the database. Records that never receive it are unaffected.
+        """
+        await workflow.wait_condition(lambda: self._synced_seq > 0)
+        s = self._s
+        return StepResult(record_id=s.id, stage=s.stage, seq=self._synced_seq, due_at=s.due_at)
 
     @workflow.update
     async def contain(self, inp: ContainmentInput) -> StepResult:
