@@ -283,7 +283,13 @@ class CapaClient:
                 log.warning("record id already used in Temporal; allocating the next", record_id=record_id)
                 continue
             log.info("record raised", record_id=record_id, workflow_id=record_id, actor=actor.name)
-            await self._wait_opened(record_id)
+            try:
+                await self._wait_opened(record_id)
+            except CapaError as exc:
+                # The record exists from here on: every failure names it, so nobody raises it a second time.
+                if exc.message.startswith(record_id):
+                    raise
+                raise CapaError(exc.kind, f"{record_id} was raised, but is not confirmed open: {exc.message}") from None
             return record_id
         raise CapaError(
             ErrorKind.UNAVAILABLE,

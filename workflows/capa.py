@@ -60,7 +60,9 @@ with workflow.unsafe.imports_passed_through():
 
 # Read-model writes must eventually happen; a database outage delays them but never fails the record.
 _DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-_DB_TIMEOUT = timedelta(seconds=30)
+# A write that has not finished by then is retried (it is idempotent): a worker killed mid-write delays the step by
+# this much, which stays below the client layer's 20 s wait for an answer. SQLite's busy wait is 10 s of it.
+_DB_TIMEOUT = timedelta(seconds=15)
 
 
 def _guard(check: Callable[..., None], *args: Any) -> None:
