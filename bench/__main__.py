@@ -1,0 +1,240 @@
+"""``python -m bench``: run the benchmarks and print their tables (``make bench ARGS="--quick"``)."""
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from bench import measure, overdue, report
+from bench.drivers import USERS, ApiDriver, Driver, ProductDriver, SkeletonDriver
+from bench.stack import Process, Stack, machine_facts
+from client.records import CapaClient
+from core import readmodel
+from core.accounts import create_token
+from core.database import make_engine
+from core.logging import configure_logging
+from core.settings import Settings
+
+FIGURES = ("throughput", "latency", "scale", "timers")
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# How long the bench's HTTP users wait for an answer: well beyond the client layer's own limits (15 s, 20 s),
+# so an overloaded API answers 503 (counted as given up) before the bench itself gives up.
+HTTP_TIMEOUT = 60.0
+
+# Every stage's window is a day, so nothing but the bench's own deadlines fires during a run; the effectiveness
+# window is the shortest a policy allows, so a lifecycle can close; no reminders, one escalation at the due time.
+BENCH_POLICY = """[policy]
+name = "bench"
+""" + "".join(
+    f"""
+[severity.{severity}]
+containment = "1d"
+root_cause = "1d"
+action_plan = "1d"
+verification = "1d"
+effectiveness_after = "1s"
+effectiveness_review = "1d"
+remind_before = []
+escalate_after = ["0s"]
+"""
+    for severity in ("critical", "major", "minor")
+)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    concurrency: tuple[int, ...]
+    lifecycles: tuple[int, ...]
+    latency_users: tuple[int, ...]
+    actions: int
+    scale_records: int
+    scale_concurrency: int
+    query_rows: tuple[int, ...]
+    query_runs: int
+    deadlines: int
+
+
+FULL = Sizes(
+    concurrency=(10, 50, 200),
+    lifecycles=(60, 150, 400),
+    latency_users=(10, 50),
+    actions=5,
+    scale_records=20_000,
+    scale_concurrency=50,
+    query_rows=(10_000, 100_000),
+    query_runs=40,
+    deadlines=2_000,
+)
+QUICK = Sizes(
+    concurrency=(2, 4, 8),
+    lifecycles=(2, 4, 8),
+    latency_users=(2, 4),
+    actions=1,
+    scale_records=20,
+    scale_concurrency=10,
+    query_rows=(500, 2_000),
+    query_runs=10,
+    deadlines=20,
+)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--only",
+        default=",".join(FIGURES),
+        help=f"comma-separated figures to run, of {', '.join(FIGURES)} (default: all)",
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of every figure")
+    parser.add_argument("--scale-records", type=int, help="records parked for the scale figure (default 20000)")
+    parser.add_argument("--deadlines", type=int, help="deadlines falling due in one second (default 2000)")
+    parser.add_argument("--actions", type=int, help="actions per lifecycle's plan (default 5: 10 updates)")
+    parser.add_argument("--postgres-url", default=os.environ.get("CAPA_BENCH_POSTGRES_URL", POSTGRES_URL))
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--profile-worker", type=Path, help="run the product's worker under cProfile and write its stats here"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs, databases)")
+    args = parser.parse_args(argv)
+    unknown = set(args.only.split(",")) - set(FIGURES)
+    if unknown:
+        parser.error(f"--only: unknown figure(s) {', '.join(sorted(unknown))}; choose from {', '.join(FIGURES)}")
+    return args
+
+
+async def run(args: argparse.Namespace, console: Console) -> dict[str, object]:
+    sizes = QUICK if args.quick else FULL
+    actions = args.actions or sizes.actions
+    records = args.scale_records or sizes.scale_records
+    deadlines = args.deadlines or sizes.deadlines
+    only = set(args.only.split(","))
+    results: dict[str, object] = {"machine": machine_facts(), "quick": args.quick, "actions": actions}
+    workdir = Path(tempfile.mkdtemp(prefix="capaflow-bench-"))
+    policy = workdir / "policy.toml"
+    policy.write_text(BENCH_POLICY)
+    stack = Stack(workdir, policy, args.profile_worker.resolve() if args.profile_worker else None)
+    http: httpx.AsyncClient | None = None
+    try:
+        with console.status("Starting the dev server and the workers..."):
+            client = await stack.start()
+        settings = Settings(
+            temporal_address=stack.address, task_queue=stack.product_queue, database_url=stack.database_url
+        )
+        engine = make_engine(settings.sqlalchemy_url)
+        readmodel.seed_demo_users(engine)
+        product = ProductDriver(CapaClient(client, engine, settings))
+        skeleton = SkeletonDriver(client, stack.skeleton_queue)
+        sides: tuple[Driver, Driver] = (product, skeleton)
+
+        if only & {"throughput", "latency"}:
+            api: ApiDriver | None = None
+            if "latency" in only:
+                with console.status("Starting the HTTP API..."):
+                    base_url = await stack.start_api()
+                # One connection per user, kept open between its requests, as a browser or a script would.
+                http = httpx.AsyncClient(
+                    base_url=base_url,
+                    timeout=HTTP_TIMEOUT,
+                    limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+                )
+                tokens = {name: create_token(engine, name, "bench", created_by="bench")[1] for name in USERS}
+                api = ApiDriver(http, tokens)
+            runs = []
+            for concurrency, lifecycles in zip(sizes.concurrency, sizes.lifecycles, strict=True):
+                if "throughput" not in only and concurrency not in sizes.latency_users:
+                    continue
+                # The HTTP API is measured for the step latency only, at its user counts.
+                drivers: tuple[Driver, ...] = sides
+                if api is not None and concurrency in sizes.latency_users:
+                    drivers = (*sides, api)
+                for driver in drivers:
+                    with console.status(f"{driver.name}: {lifecycles} lifecycles, {concurrency} at a time..."):
+                        runs.append(
+                            await measure.run_lifecycles(
+                                driver, concurrency=concurrency, lifecycles=lifecycles, actions=actions
+                            )
+                        )
+            results["lifecycles"] = [
+                {**asdict(r), "per_second": r.per_second, "latency_users": r.concurrency in sizes.latency_users}
+                for r in runs
+            ]
+
+        if "timers" in only:
+            timer_runs = []
+            for driver, fired in (
+                (product, measure.product_escalations(engine)),
+                (skeleton, measure.skeleton_escalations(stack.fired_log)),
+            ):
+                with console.status(f"{driver.name}: {deadlines} deadlines due in the same second..."):
+                    timer_runs.append(
+                        await measure.deadlines_in_one_second(driver, deadlines, sizes.scale_concurrency, fired)
+                    )
+            results["timers"] = [asdict(r) for r in timer_runs]
+
+        if "scale" in only:
+            results["scale"] = await scale(stack, sides, records, sizes, console)
+            query_figures = []
+            backends = ["sqlite"]
+            if overdue.postgres_reachable(args.postgres_url):
+                backends.append("postgresql")
+            else:
+                console.print(f"[yellow]PostgreSQL at {args.postgres_url} is not reachable: SQLite only.[/yellow]")
+            for backend in backends:
+                with console.status(f"overdue query on {backend}: {', '.join(map(str, sizes.query_rows))} rows..."):
+                    query_figures += await asyncio.to_thread(
+                        overdue.measure, backend, list(sizes.query_rows), workdir, args.postgres_url, sizes.query_runs
+                    )
+            results["overdue_query"] = [asdict(f) for f in query_figures]
+    finally:
+        if http is not None:
+            await http.aclose()
+        stack.stop()
+        if args.keep:
+            console.print(f"The run's logs and databases are in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return results
+
+
+async def scale(
+    stack: Stack, sides: tuple[Driver, Driver], records: int, sizes: Sizes, console: Console
+) -> dict[str, object]:
+    """Raise ``records`` records on each side; memory of its worker and of the server as they park."""
+    figures: dict[str, object] = {"records": records}
+    every = max(1, records // 4)
+    for driver, worker in zip(sides, (stack.product, stack.skeleton), strict=True):
+        assert worker is not None
+        assert stack.server is not None
+        memory: list[dict[str, int]] = [{"records": 0, "worker": worker.rss(), "server": stack.server.rss()}]
+
+        def checkpoint(count: int, worker: Process = worker, memory: list[dict[str, int]] = memory) -> None:
+            assert stack.server is not None
+            memory.append({"records": count, "worker": worker.rss(), "server": stack.server.rss()})
+
+        with console.status(f"{driver.name}: raising {records} records that park on their deadlines..."):
+            _, seconds = await measure.open_many(driver, records, sizes.scale_concurrency, checkpoint, every)
+        figures[driver.name] = {"seconds": seconds, "memory": memory}
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    configure_logging("console", "warning")
+    # Piped or captured (the test reads it), rich would wrap at 80 columns: keep each table row on one line.
+    console = Console(highlight=False, width=None if Console().is_terminal else 160)
+    results = asyncio.run(run(args, console))
+    # The raw figures first: a long run must not be lost to a table that fails to render.
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    report.print_tables(results, console)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,289 @@
+"""The sides of every figure: the product through its client layer, and the skeleton through the SDK; for the
+step latency also the product through its HTTP API.
+
+All take a record through the same steps: open (raise), contain, root_cause, plan (with N actions),
+complete_action for each, verify, and review once the effectiveness window has passed.
+"""
+
+import asyncio
+import itertools
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import httpx
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+
+from bench.skeleton import SkeletonInput, SkeletonStep, SkeletonWorkflow
+from client.records import CapaClient, CapaError, ErrorKind, NewAction
+from models.enums import (
+    CauseCategory,
+    Disposition,
+    EffectivenessResult,
+    RootCauseMethod,
+    Severity,
+    Source,
+    VerificationResult,
+)
+
+# The demo directory's people (seeded by the bench): otto raises, olivia owns, olivia and oscar own actions,
+# maria (who implemented nothing) verifies and reviews.
+RAISER = "otto"
+OWNER = "olivia"
+ACTION_OWNERS = ("olivia", "oscar")
+MANAGER = "maria"
+# Everyone the bench acts as: each gets an API token for the HTTP side.
+USERS = tuple(dict.fromkeys((RAISER, OWNER, *ACTION_OWNERS, MANAGER)))
+# How often a user looks whether the effectiveness review has fallen due, once its time has passed.
+_REVIEW_POLL = 0.1
+
+
+class Driver(Protocol):
+    name: str
+
+    async def open(self) -> str:
+        """Raise a record; return its id once it is open for its first step."""
+
+    async def step(
+        self, record_id: str, name: str, *, actions: int = 1, due_at: datetime | None = None
+    ) -> datetime | None:
+        """Take one step and return the record's next due time.
+
+        ``plan`` plans ``actions`` actions due at ``due_at``; ``complete_action`` completes action A<actions>.
+        """
+
+    async def review_ready(self, record_id: str) -> bool:
+        """Whether the effectiveness review has fallen due."""
+
+
+class ProductDriver:
+    name = "capaflow"
+
+    def __init__(self, capa: CapaClient) -> None:
+        self._capa = capa
+
+    async def open(self) -> str:
+        return await self._capa.raise_record(
+            RAISER,
+            title="Burr on housing edge",
+            description="Line 3 housings show a burr on the left edge",
+            severity=Severity.MAJOR,
+            source=Source.INSPECTION,
+            owner=OWNER,
+            product="H-200",
+            lot="L-4711",
+            quantity=120,
+        )
+
+    async def step(
+        self, record_id: str, name: str, *, actions: int = 1, due_at: datetime | None = None
+    ) -> datetime | None:
+        capa = self._capa
+        if name == "contain":
+            result = await capa.contain(record_id, OWNER, summary="Lot quarantined", disposition=Disposition.QUARANTINE)
+        elif name == "root_cause":
+            result = await capa.root_cause(
+                record_id,
+                OWNER,
+                method=RootCauseMethod.FIVE_WHYS,
+                cause="Deburring tool used beyond its change interval",
+                whys=["Burr on edge", "Deburring tool worn", "No tool-life counter"],
+                category=CauseCategory.MACHINE,
+            )
+        elif name == "plan":
+            assert due_at is not None
+            result = await capa.plan(
+                record_id,
+                OWNER,
+                actions=[
+                    NewAction(owner=ACTION_OWNERS[i % 2], due_at=due_at, description=f"Corrective action {i + 1}")
+                    for i in range(actions)
+                ],
+            )
+        elif name == "complete_action":
+            owner = ACTION_OWNERS[(actions - 1) % 2]
+            result = await capa.complete_action(
+                record_id, owner, action_id=f"A{actions}", evidence="Done, work order WO-5531"
+            )
+        elif name == "verify":
+            result = await capa.verify(
+                record_id, MANAGER, result=VerificationResult.PASS, evidence="50 housings checked"
+            )
+        elif name == "review":
+            result = await capa.review(
+                record_id, MANAGER, result=EffectivenessResult.EFFECTIVE, evidence="No recurrence"
+            )
+        else:
+            raise ValueError(f"unknown step {name}")
+        return result.due_at
+
+    async def review_ready(self, record_id: str) -> bool:
+        return (await self._capa.show(record_id)).clock is not None
+
+
+class ApiDriver:
+    """The product through its HTTP API (``/api/v1``), each person with their own bearer token.
+
+    The same steps with the same content as ``ProductDriver``. A refusal comes back as the client layer's error
+    (a 503 as ``Unavailable``, so an overloaded API counts as a lifecycle given up, as the client layer's does).
+    """
+
+    name = "capaflow-http"
+
+    def __init__(self, http: httpx.AsyncClient, tokens: Mapping[str, str]) -> None:
+        self._http = http
+        self._tokens = dict(tokens)
+
+    async def _call(self, method: str, path: str, user: str, body: dict[str, Any] | None = None) -> Any:
+        response = await self._http.request(
+            method, f"/api/v1{path}", json=body, headers={"Authorization": f"Bearer {self._tokens[user]}"}
+        )
+        if response.is_success:
+            return response.json()
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {}
+        detail = f"{method} {path} as {user}: {response.status_code} {problem.get('detail', response.text[:200])}"
+        kinds = {kind.value: kind for kind in ErrorKind}
+        if response.status_code == 503:
+            raise CapaError(ErrorKind.UNAVAILABLE, detail)
+        if problem.get("kind") in kinds:
+            raise CapaError(kinds[problem["kind"]], detail)
+        raise RuntimeError(detail)
+
+    async def open(self) -> str:
+        raised = await self._call(
+            "POST",
+            "/records",
+            RAISER,
+            {
+                "title": "Burr on housing edge",
+                "description": "Line 3 housings show a burr on the left edge",
+                "severity": Severity.MAJOR.value,
+                "source": Source.INSPECTION.value,
+                "owner": OWNER,
+                "product": "H-200",
+                "lot": "L-4711",
+                "quantity": 120,
+            },
+        )
+        record_id: str = raised["id"]
+        return record_id
+
+    async def step(
+        self, record_id: str, name: str, *, actions: int = 1, due_at: datetime | None = None
+    ) -> datetime | None:
+        path = f"/records/{record_id}"
+        if name == "contain":
+            result = await self._call(
+                "POST",
+                f"{path}/containment",
+                OWNER,
+                {"summary": "Lot quarantined", "disposition": Disposition.QUARANTINE.value},
+            )
+        elif name == "root_cause":
+            result = await self._call(
+                "POST",
+                f"{path}/root-cause",
+                OWNER,
+                {
+                    "method": RootCauseMethod.FIVE_WHYS.value,
+                    "cause": "Deburring tool used beyond its change interval",
+                    "whys": ["Burr on edge", "Deburring tool worn", "No tool-life counter"],
+                    "category": CauseCategory.MACHINE.value,
+                },
+            )
+        elif name == "plan":
+            assert due_at is not None
+            planned = [
+                {"owner": ACTION_OWNERS[i % 2], "due_at": due_at.isoformat(), "description": f"Corrective action {i + 1}"}
+                for i in range(actions)
+            ]
+            result = await self._call("POST", f"{path}/plan", OWNER, {"actions": planned})
+        elif name == "complete_action":
+            owner = ACTION_OWNERS[(actions - 1) % 2]
+            result = await self._call(
+                "POST", f"{path}/actions/A{actions}/completion", owner, {"evidence": "Done, work order WO-5531"}
+            )
+        elif name == "verify":
+            result = await self._call(
+                "POST",
+                f"{path}/verification",
+                MANAGER,
+                {"result": VerificationResult.PASS.value, "evidence": "50 housings checked"},
+            )
+        elif name == "review":
+            result = await self._call(
+                "POST",
+                f"{path}/review",
+                MANAGER,
+                {"result": EffectivenessResult.EFFECTIVE.value, "evidence": "No recurrence"},
+            )
+        else:
+            raise ValueError(f"unknown step {name}")
+        due = result.get("due_at")
+        return datetime.fromisoformat(due) if due else None
+
+    async def review_ready(self, record_id: str) -> bool:
+        state = await self._call("GET", f"/records/{record_id}", MANAGER)
+        return state.get("clock") is not None
+
+
+class SkeletonDriver:
+    name = "skeleton"
+
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self._client = client
+        self._task_queue = task_queue
+        self._numbers = itertools.count(1)
+        self._run = f"{id(self):x}"
+
+    async def open(self) -> str:
+        record_id = f"SK-{self._run}-{next(self._numbers):06d}"
+        start = WithStartWorkflowOperation(
+            SkeletonWorkflow.run,
+            SkeletonInput(record_id=record_id),
+            id=record_id,
+            task_queue=self._task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        await self._client.execute_update_with_start_workflow(SkeletonWorkflow.opened, start_workflow_operation=start)
+        return record_id
+
+    async def step(
+        self, record_id: str, name: str, *, actions: int = 1, due_at: datetime | None = None
+    ) -> datetime | None:
+        handle = self._client.get_workflow_handle_for(SkeletonWorkflow.run, record_id)
+        step = SkeletonStep(name=name, text="evidence", due_at=due_at)
+        result = await handle.execute_update(SkeletonWorkflow.step, step)
+        return result.due_at
+
+    async def review_ready(self, record_id: str) -> bool:
+        handle = self._client.get_workflow_handle_for(SkeletonWorkflow.run, record_id)
+        return await handle.query(SkeletonWorkflow.review_ready)
+
+
+def lifecycle_steps(actions: int) -> list[tuple[str, int]]:
+    """The updates of one lifecycle, in order: 5 + ``actions`` of them."""
+    return [
+        ("contain", 1),
+        ("root_cause", 1),
+        ("plan", actions),
+        *(("complete_action", n) for n in range(1, actions + 1)),
+        ("verify", 1),
+        ("review", 1),
+    ]
+
+
+async def wait_review(driver: Driver, record_id: str, due_at: datetime | None, within: float = 60.0) -> None:
+    """Wait for the effectiveness window to pass, then until the record says its review is due (every 100 ms)."""
+    if due_at is not None:
+        await asyncio.sleep(max(0.0, (due_at - datetime.now(UTC)).total_seconds()))
+    async with asyncio.timeout(within):
+        while True:
+            if await driver.review_ready(record_id):
+                return
+            await asyncio.sleep(_REVIEW_POLL)

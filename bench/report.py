@@ -1,0 +1,199 @@
+"""The tables ``python -m bench`` prints, one per figure, each beside its skeleton and its target."""
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.measure import percentile
+
+THROUGHPUT_TARGET = 0.8  # capaflow's lifecycles/s at least this share of the skeleton's
+LATENCY_TARGET = 1.5  # capaflow's step p99 at most this multiple of the skeleton's update p99
+TIMER_TARGET = 1.25  # capaflow's escalation lateness p99 at most this multiple of the skeleton's
+QUERY_TARGET_MS = 50.0  # overdue board p95 at 100,000 rows
+MEMORY_GROWTH_LIMIT = 0.10  # worker memory from half the parked records to all of them
+
+
+def ratio(value: float, base: float) -> float:
+    return value / base if base and not math.isnan(base) else math.nan
+
+
+def _ms(seconds: float) -> str:
+    return "-" if math.isnan(seconds) else f"{seconds * 1000:.0f} ms"
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.0f} MiB"
+
+
+def _met(ok: bool) -> str:
+    return "[green]met[/green]" if ok else "[red]not met[/red]"
+
+
+def machine(facts: Mapping[str, str]) -> Table:
+    table = Table(title="Machine", show_header=False)
+    for key, value in facts.items():
+        table.add_row(key, value)
+    return table
+
+
+def throughput(runs: Sequence[Mapping[str, Any]], actions: int) -> Table:
+    table = Table(title=f"1. Lifecycle throughput (raise -> closed, {5 + actions} updates each)")
+    columns = (
+        "figure",
+        "concurrency",
+        "capaflow /s",
+        "skeleton /s",
+        "ratio",
+        f"target >= {THROUGHPUT_TARGET}",
+        "gave up",
+    )
+    for column in columns:
+        table.add_column(column)
+    for concurrency in sorted({r["concurrency"] for r in runs}):
+        product, skeleton = (
+            next(r for r in runs if r["concurrency"] == concurrency and r["side"] == s) for s in _SIDES
+        )
+        share = ratio(product["per_second"], skeleton["per_second"])
+        table.add_row(
+            "Lifecycle throughput",
+            str(concurrency),
+            f"{product['per_second']:.2f}",
+            f"{skeleton['per_second']:.2f}",
+            f"{share:.2f}",
+            _met(share >= THROUGHPUT_TARGET),
+            f"{product['failed']} of {product['lifecycles']}" if product["failed"] else "none",
+        )
+    return table
+
+
+def latency(runs: Sequence[Mapping[str, Any]]) -> Table:
+    table = Table(title="2. Step latency (one update's round trip; capaflow through its client layer)")
+    for column in ("figure", "users", "side", "p50", "p95", "p99", "p99 ratio", f"target <= {LATENCY_TARGET}"):
+        table.add_column(column)
+    for users in sorted({r["concurrency"] for r in runs if r["latency_users"]}):
+        product, skeleton = (next(r for r in runs if r["concurrency"] == users and r["side"] == s) for s in _SIDES)
+        p99 = ratio(percentile(product["step_seconds"], 99), percentile(skeleton["step_seconds"], 99))
+        for run, share, verdict in ((skeleton, "", ""), (product, f"{p99:.2f}", _met(p99 <= LATENCY_TARGET))):
+            samples = run["step_seconds"]
+            table.add_row(
+                "Step latency",
+                str(users),
+                run["side"] if run is skeleton else "capaflow, client layer",
+                *(_ms(percentile(samples, q)) for q in (50, 95, 99)),
+                share,
+                verdict,
+            )
+        table.add_row(
+            "Step latency", str(users), "capaflow, through the HTTP API", "-", "-", "-", "-", "not measured yet"
+        )
+    return table
+
+
+def scale(figures: Mapping[str, Any]) -> Table:
+    records = figures["records"]
+    table = Table(title=f"3. Scale: {records} records parked on their deadlines")
+    for column in ("figure", "capaflow", "skeleton", "ratio"):
+        table.add_column(column)
+    product, skeleton = figures["capaflow"], figures["skeleton"]
+    rate = ratio(records / product["seconds"], records / skeleton["seconds"])
+    table.add_row(
+        "Parked records: time to raise",
+        f"{product['seconds']:.1f} s ({records / product['seconds']:.0f}/s)",
+        f"{skeleton['seconds']:.1f} s ({records / skeleton['seconds']:.0f}/s)",
+        f"{rate:.2f}",
+    )
+    # Checkpoints fall every quarter of the records raised; a side whose client gave up on some has fewer.
+    for index in range(max(len(product["memory"]), len(skeleton["memory"]))):
+        mine = product["memory"][index] if index < len(product["memory"]) else None
+        theirs = skeleton["memory"][index] if index < len(skeleton["memory"]) else None
+        table.add_row(
+            f"Parked records: worker memory at {(mine or theirs or {}).get('records', '-')}",
+            _mib(mine["worker"]) if mine else "-",
+            _mib(theirs["worker"]) if theirs else "-",
+            f"{ratio(mine['worker'], theirs['worker']):.2f}" if index and mine and theirs else "",
+        )
+    last = product["memory"][-1]
+    table.add_row("Parked records: server memory at the end", _mib(last["server"]), "(same server)", "")
+    growth = worker_growth(product["memory"])
+    table.add_row(
+        "Parked records: worker memory growth, half to all",
+        f"{growth:+.1%} (limit {MEMORY_GROWTH_LIMIT:.0%}: {_met(growth <= MEMORY_GROWTH_LIMIT)})",
+        f"{worker_growth(skeleton['memory']):+.1%}",
+        "",
+    )
+    return table
+
+
+def worker_growth(memory: Sequence[Mapping[str, int]]) -> float:
+    """How much the worker grew from the middle checkpoint to the last one."""
+    middle = memory[len(memory) // 2]["worker"]
+    return ratio(memory[-1]["worker"] - middle, middle)
+
+
+def query(figures: Sequence[Mapping[str, Any]]) -> Table:
+    table = Table(title="3. Scale: the overdue board's query from the read model")
+    for column in (
+        "figure",
+        "backend",
+        "records",
+        "overdue items",
+        "p50",
+        "p95",
+        f"target p95 < {QUERY_TARGET_MS:.0f} ms",
+    ):
+        table.add_column(column)
+    largest = max(f["rows"] for f in figures)
+    for figure in figures:
+        p95 = percentile(figure["samples"], 95)
+        table.add_row(
+            "Overdue query",
+            figure["backend"],
+            f"{figure['rows']:,}",
+            f"{figure['overdue']:,}",
+            _ms(percentile(figure["samples"], 50)),
+            _ms(p95),
+            _met(p95 * 1000 < QUERY_TARGET_MS) if figure["rows"] == largest else "",
+        )
+    return table
+
+
+def timers(runs: Sequence[Mapping[str, Any]]) -> Table:
+    product, skeleton = (next(r for r in runs if r["side"] == s) for s in _SIDES)
+    table = Table(title=f"4. Timer precision: {product['deadlines']} deadlines due in the same second")
+    for column in ("figure", "side", "p50", "p99", "max", "last one after", "p99 ratio", f"target <= {TIMER_TARGET}"):
+        table.add_column(column)
+    p99 = ratio(percentile(product["lateness"], 99), percentile(skeleton["lateness"], 99))
+    for run, share, verdict in ((skeleton, "", ""), (product, f"{p99:.2f}", _met(p99 <= TIMER_TARGET))):
+        late = run["lateness"]
+        table.add_row(
+            "Timer lateness",
+            run["side"],
+            *(f"{percentile(late, q):.1f} s" for q in (50, 99)),
+            f"{max(late):.1f} s",
+            f"{run['drained_after']:.1f} s",
+            share,
+            verdict,
+        )
+    return table
+
+
+_SIDES = ("capaflow", "skeleton")
+
+
+def print_tables(results: Mapping[str, Any], console: Console) -> None:
+    console.print(machine(results["machine"]))
+    runs = results.get("lifecycles")
+    if runs:
+        if any(r["concurrency"] for r in runs):
+            console.print(throughput(runs, results["actions"]))
+        if any(r["latency_users"] for r in runs):
+            console.print(latency(runs))
+    if "scale" in results:
+        console.print(scale(results["scale"]))
+    if results.get("overdue_query"):
+        console.print(query(results["overdue_query"]))
+    if "timers" in results:
+        console.print(timers(results["timers"]))

@@ -1,0 +1,43 @@
+"""``python -m bench --quick`` end to end, so the benchmark script keeps working as the product changes."""
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+# Each figure's rows, and for those with a ratio the column it is in (counted from the figure column).
+FIGURES = {
+    "Lifecycle throughput": 4,
+    "Step latency": None,
+    "Parked records: time to raise": 3,
+    "Parked records: worker memory": None,
+    "Parked records: server memory": None,
+    "Overdue query": None,
+    "Timer lateness": None,
+}
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("│").split("│")]
+
+
+def test_quick_run_prints_every_figure_with_numeric_ratios() -> None:
+    """A quick run exits 0 and prints every figure's rows (the HTTP API row too), each ratio a number."""
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick"], cwd=REPO, capture_output=True, text=True, timeout=180, check=False
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = [_cells(line) for line in run.stdout.splitlines() if line.startswith("│")]
+    for figure, ratio_column in FIGURES.items():
+        found = [row for row in rows if row[0].startswith(figure)]
+        assert found, f"no {figure} row in:\n{run.stdout}"
+        if ratio_column is not None:
+            assert all(math.isfinite(float(row[ratio_column])) for row in found), found
+    latency = [row for row in rows if row[0] == "Step latency" and row[2] == "capaflow, client layer"]
+    assert latency
+    assert all(math.isfinite(float(row[6])) for row in latency), latency
+    assert any(row[0] == "Step latency" and row[2] == "capaflow, through the HTTP API" for row in rows)
+    timers = [row for row in rows if row[0] == "Timer lateness" and row[1] == "capaflow"]
+    assert timers
+    assert math.isfinite(float(timers[0][6])), timers
