@@ -8,6 +8,7 @@ import json
 import re
 import smtplib
 import ssl
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -43,6 +44,19 @@ _environment = Environment(
     undefined=StrictUndefined,
     keep_trailing_newline=True,
 )
+
+
+def _moment(value: str | None) -> str:
+    """An ISO timestamp as people read it in a message: ``2026-11-25 07:00:00 UTC``."""
+    if not value:
+        return ""
+    try:
+        return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return value
+
+
+_environment.filters["moment"] = _moment
 
 
 def message_id(row: OutboxMessage) -> str:

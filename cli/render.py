@@ -91,7 +91,8 @@ def token_json(token: ApiToken) -> dict[str, Any]:
 
 
 def notification_json(row: OutboxMessage) -> dict[str, Any]:
-    return row.model_dump(mode="json")
+    # ``details`` is stored as JSON text; a reader of --json gets it as the object it is.
+    return {**row.model_dump(mode="json"), "details": json.loads(row.details)}
 
 
 def step_json(result: StepResult) -> dict[str, Any]:

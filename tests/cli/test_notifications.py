@@ -122,6 +122,8 @@ async def test_notifications_list_shows_every_row_and_failed_ones_in_red(
     ]
     assert rows[0]["attempts"] == 8
     assert rows[0]["last_error"] == "HTTP 503 from hooks.example.com"
+    # The facts a message showed are an object a script can read, not JSON inside a string.
+    assert all(isinstance(row["details"], dict) for row in rows)
     only_failed = (await fresh.ok("notifications", "list", "--failed", "--json")).json()
     assert [r["id"] for r in only_failed] == [failed]
 

@@ -5,6 +5,7 @@ due; effectiveness review due 60 days after verification. olivia and oscar repor
 """
 
 import asyncio
+import re
 from collections import Counter
 from datetime import timedelta
 from email.message import EmailMessage
@@ -165,6 +166,8 @@ async def test_a_lifecycle_with_an_escalation_mails_each_person_once(
         assert f'href="{link}"' in _body(message, "html")
     escalation = next(m for _, m in received if "escalation level 1" in m["Subject"])
     assert "Held by:    olivia" in _body(escalation, "plain")
+    # The due time reads as a date and a time in UTC, not as an ISO timestamp.
+    assert re.search(r"^Due: +\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC\r?$", _body(escalation, "plain"), re.MULTILINE)
     assert "<td>olivia</td>" in _body(escalation, "html")
     # oscar has no address: his plan notice went to the log only.
     oscar = [(r.kind, r.channel) for r in rows if r.recipient == "oscar"]
