@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 from rich.console import Console
+from sqlalchemy import Engine
 
 from bench import measure, overdue, report
 from bench.drivers import USERS, ApiDriver, Driver, ProductDriver, SkeletonDriver
@@ -120,7 +122,6 @@ async def run(args: argparse.Namespace, console: Console) -> dict[str, object]:
     policy = workdir / "policy.toml"
     policy.write_text(BENCH_POLICY)
     stack = Stack(workdir, policy, args.profile_worker.resolve() if args.profile_worker else None)
-    http: httpx.AsyncClient | None = None
     try:
         with console.status("Starting the dev server and the workers..."):
             client = await stack.start()
@@ -134,33 +135,7 @@ async def run(args: argparse.Namespace, console: Console) -> dict[str, object]:
         sides: tuple[Driver, Driver] = (product, skeleton)
 
         if only & {"throughput", "latency"}:
-            api: ApiDriver | None = None
-            if "latency" in only:
-                with console.status("Starting the HTTP API..."):
-                    base_url = await stack.start_api()
-                # One connection per user, kept open between its requests, as a browser or a script would.
-                http = httpx.AsyncClient(
-                    base_url=base_url,
-                    timeout=HTTP_TIMEOUT,
-                    limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
-                )
-                tokens = {name: create_token(engine, name, "bench", created_by="bench")[1] for name in USERS}
-                api = ApiDriver(http, tokens)
-            runs = []
-            for concurrency, lifecycles in zip(sizes.concurrency, sizes.lifecycles, strict=True):
-                if "throughput" not in only and concurrency not in sizes.latency_users:
-                    continue
-                # The HTTP API is measured for the step latency only, at its user counts.
-                drivers: tuple[Driver, ...] = sides
-                if api is not None and concurrency in sizes.latency_users:
-                    drivers = (*sides, api)
-                for driver in drivers:
-                    with console.status(f"{driver.name}: {lifecycles} lifecycles, {concurrency} at a time..."):
-                        runs.append(
-                            await measure.run_lifecycles(
-                                driver, concurrency=concurrency, lifecycles=lifecycles, actions=actions
-                            )
-                        )
+            runs = await lifecycles(stack, engine, sides, only=only, sizes=sizes, actions=actions, console=console)
             results["lifecycles"] = [
                 {**asdict(r), "per_second": r.per_second, "latency_users": r.concurrency in sizes.latency_users}
                 for r in runs
@@ -193,14 +168,57 @@ async def run(args: argparse.Namespace, console: Console) -> dict[str, object]:
                     )
             results["overdue_query"] = [asdict(f) for f in query_figures]
     finally:
-        if http is not None:
-            await http.aclose()
         stack.stop()
         if args.keep:
             console.print(f"The run's logs and databases are in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     return results
+
+
+async def lifecycles(
+    stack: Stack,
+    engine: Engine,
+    sides: tuple[Driver, Driver],
+    *,
+    only: set[str],
+    sizes: Sizes,
+    actions: int,
+    console: Console,
+) -> list[measure.LifecycleRun]:
+    """Lifecycles on each side at each concurrency; with the latency figure, also through the HTTP API.
+
+    The HTTP side is served by ``capa api`` on the stack, each person the bench acts as with an API token of
+    their own, and runs at the latency figure's user counts only.
+    """
+    async with contextlib.AsyncExitStack() as cleanup:
+        api: ApiDriver | None = None
+        if "latency" in only:
+            with console.status("Starting the HTTP API..."):
+                base_url = await stack.start_api()
+            # Each user keeps its connection open between its requests, as a browser or a script would.
+            http = await cleanup.enter_async_context(
+                httpx.AsyncClient(
+                    base_url=base_url,
+                    timeout=HTTP_TIMEOUT,
+                    limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+                )
+            )
+            tokens = {name: create_token(engine, name, "bench", created_by="bench")[1] for name in USERS}
+            api = ApiDriver(http, tokens)
+        runs = []
+        for concurrency, count in zip(sizes.concurrency, sizes.lifecycles, strict=True):
+            if "throughput" not in only and concurrency not in sizes.latency_users:
+                continue
+            drivers: tuple[Driver, ...] = sides
+            if api is not None and concurrency in sizes.latency_users:
+                drivers = (*sides, api)
+            for driver in drivers:
+                with console.status(f"{driver.name}: {count} lifecycles, {concurrency} at a time..."):
+                    runs.append(
+                        await measure.run_lifecycles(driver, concurrency=concurrency, lifecycles=count, actions=actions)
+                    )
+        return runs
 
 
 async def scale(

@@ -198,7 +198,11 @@ class ApiDriver:
         elif name == "plan":
             assert due_at is not None
             planned = [
-                {"owner": ACTION_OWNERS[i % 2], "due_at": due_at.isoformat(), "description": f"Corrective action {i + 1}"}
+                {
+                    "owner": ACTION_OWNERS[i % 2],
+                    "due_at": due_at.isoformat(),
+                    "description": f"Corrective action {i + 1}",
+                }
                 for i in range(actions)
             ]
             result = await self._call("POST", f"{path}/plan", OWNER, {"actions": planned})

@@ -34,10 +34,13 @@ def test_quick_run_prints_every_figure_with_numeric_ratios() -> None:
         assert found, f"no {figure} row in:\n{run.stdout}"
         if ratio_column is not None:
             assert all(math.isfinite(float(row[ratio_column])) for row in found), found
-    latency = [row for row in rows if row[0] == "Step latency" and row[2] == "capaflow, client layer"]
-    assert latency
-    assert all(math.isfinite(float(row[6])) for row in latency), latency
-    assert any(row[0] == "Step latency" and row[2] == "capaflow, through the HTTP API" for row in rows)
+    for side in ("capaflow, client layer", "capaflow, through the HTTP API"):
+        latency = [row for row in rows if row[0] == "Step latency" and row[2] == side]
+        # One row per user count of the quick run (2 and 4), each with its percentiles in ms and its p99 ratio.
+        assert len(latency) == 2, (side, rows)
+        for row in latency:
+            assert all(math.isfinite(float(cell.removesuffix(" ms"))) for cell in row[3:6]), row
+            assert math.isfinite(float(row[6])), row
     timers = [row for row in rows if row[0] == "Timer lateness" and row[1] == "capaflow"]
     assert timers
     assert math.isfinite(float(timers[0][6])), timers
