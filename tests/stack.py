@@ -4,17 +4,14 @@ Every person of ``tests.conftest.seed_directory`` can sign in with ``PASSWORD`` 
 (``Stack.tokens``), so tests act as any role through the API or the web app.
 """
 
-import itertools
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlmodel import Session
 from starlette.types import ASGIApp
 from temporalio.testing import WorkflowEnvironment
 
@@ -24,16 +21,10 @@ from core import accounts
 from core.database import create_schema, make_engine
 from core.settings import Settings
 from models.policy import load_policy
-from models.tables import RecordSequence
-from tests.conftest import seed_directory
+from tests.conftest import number_records_apart, seed_directory
 from worker import build_worker
 
 PASSWORD = "shop-floor-passphrase"
-# Every stack has its own read model, but the session's stacks share one Temporal namespace, where a record id
-# names one workflow for ever: each stack numbers its records from a block of its own.
-_BLOCKS = itertools.count(1)
-_BLOCK_SIZE = 100_000
-
 PEOPLE = ("ada", "maria", "mike", "nina", "olivia", "oscar", "otto", "paul")
 
 
@@ -69,9 +60,7 @@ async def running_stack(
     engine = make_engine(config.sqlalchemy_url)
     create_schema(engine)
     seed_directory(engine)
-    with Session(engine) as session:
-        session.add(RecordSequence(year=datetime.now(UTC).year, last=next(_BLOCKS) * _BLOCK_SIZE))
-        session.commit()
+    number_records_apart(engine)
     client = CapaClient(dev_server.client, engine, config)
     stack = Stack(config, engine, client, create_app(config, client))
     for name in PEOPLE:

@@ -25,7 +25,7 @@ from core.database import create_schema, make_engine
 from core.settings import Settings
 from models.payloads import CapaState
 from models.policy import load_policy
-from tests.conftest import seed_directory
+from tests.conftest import number_records_apart, seed_directory
 from tests.policies import uniform_policy
 from worker import build_worker
 from workflows.capa import CapaWorkflow
@@ -150,6 +150,7 @@ async def capa(dev_server: WorkflowEnvironment, tmp_path_factory: pytest.TempPat
     engine = make_engine(settings.sqlalchemy_url)
     create_schema(engine)
     seed_directory(engine)
+    number_records_apart(engine)
     with ThreadPoolExecutor(max_workers=8) as executor:
         worker = build_worker(
             dev_server.client,

@@ -38,7 +38,7 @@ from models.enums import (
 )
 from models.policy import load_policy
 from models.tables import Nonconformity, RecordSequence
-from tests.conftest import seed_directory
+from tests.conftest import number_records_apart, seed_directory
 from tests.policies import uniform_policy
 from tests.workers.harness import eventually
 from tests.workflows.harness import running_worker
@@ -70,6 +70,7 @@ async def bench(dev_server: WorkflowEnvironment, tmp_path_factory: pytest.TempPa
     engine = make_engine(url)
     create_schema(engine)
     seed_directory(engine)
+    number_records_apart(engine)
     async with running_worker(dev_server.client, engine, load_policy(policy)) as task_queue:
         settings_ = Settings(task_queue=task_queue, database_url=url, policy_file=policy)
         yield Bench(CapaClient(dev_server.client, engine, settings_), dev_server, engine)

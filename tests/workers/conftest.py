@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.database import create_schema, make_engine
 from core.settings import Settings
-from tests.conftest import seed_directory
+from tests.conftest import number_records_apart, seed_directory
 from tests.workers.harness import Workers, workers_for
 
 
@@ -37,6 +37,7 @@ def engine(settings: Settings) -> Engine:
     db = make_engine(settings.sqlalchemy_url)
     create_schema(db)
     seed_directory(db)
+    number_records_apart(db)
     return db
 
 
