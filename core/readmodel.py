@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy import Engine, Row, and_, func, nulls_last, or_, text
+from sqlalchemy import ColumnElement, Engine, Row, and_, func, nulls_last, or_, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -265,13 +265,26 @@ class OverdueItem(BaseModel):
 
 
 def overdue_items(engine: Engine, now: datetime) -> list[OverdueItem]:
-    """Every deadline past due, most urgent first: highest escalation level, then longest late.
+    """Every deadline past due, most urgent first: highest escalation level, then longest late."""
+    items = _deadlines(
+        engine,
+        now,
+        stage_filter=col(Nonconformity.due_at) < now,
+        action_filter=col(ActionRow.due_at) < now,
+    )
+    return sorted(items, key=lambda i: (-i.escalation_level, -i.late_by, i.record_id, i.target))
+
+
+def _deadlines(
+    engine: Engine, now: datetime, *, stage_filter: ColumnElement[bool], action_filter: ColumnElement[bool]
+) -> list[OverdueItem]:
+    """The running deadlines of open records that pass the filters: stage clocks first, then open actions.
 
     A record's stage clock is read from its row (``holder``, ``due_at``, ``escalation_level``): the workflow
     stops the stage clock when the plan is in, so while it runs no action clock does and those columns are
     the stage clock's own.
     """
-    # Only the columns the board shows: whole rows would drag each record's state_json along.
+    # Only the columns the lists show: whole rows would drag each record's state_json along.
     record_columns = (
         col(Nonconformity.id),
         col(Nonconformity.stage),
@@ -287,7 +300,8 @@ def overdue_items(engine: Engine, now: datetime) -> list[OverdueItem]:
             sa_select(*record_columns).where(
                 col(Nonconformity.stage).in_(_OPEN_STAGES),
                 col(Nonconformity.holder).is_not(None),
-                col(Nonconformity.due_at) < now,
+                col(Nonconformity.due_at).is_not(None),
+                stage_filter,
             )
         ).all()
         actions: list[Row[Any]] = list(
@@ -305,7 +319,7 @@ def overdue_items(engine: Engine, now: datetime) -> list[OverdueItem]:
                 .where(
                     col(Nonconformity.stage).in_(_OPEN_STAGES),
                     col(ActionRow.status) == ActionStatus.OPEN.value,
-                    col(ActionRow.due_at) < now,
+                    action_filter,
                 )
             )
         )
@@ -321,7 +335,6 @@ def overdue_items(engine: Engine, now: datetime) -> list[OverdueItem]:
             escalation_level=record.escalation_level,
         )
         for record in records
-        if record.holder is not None and record.due_at is not None
     ]
     items.extend(
         OverdueItem(
@@ -336,7 +349,7 @@ def overdue_items(engine: Engine, now: datetime) -> list[OverdueItem]:
         )
         for action in actions
     )
-    return sorted(items, key=lambda i: (-i.escalation_level, -i.late_by, i.record_id, i.target))
+    return items
 
 
 def load_record_state(engine: Engine, record_id: str) -> CapaState | None:
@@ -360,48 +373,10 @@ def held_items(engine: Engine, holder: str, now: datetime) -> list[OverdueItem]:
 
     ``late_by`` is negative while the item is not yet due.
     """
-    with session_scope(engine) as session:
-        records = session.exec(
-            select(Nonconformity).where(
-                col(Nonconformity.stage).in_(_OPEN_STAGES),
-                col(Nonconformity.holder) == holder,
-                col(Nonconformity.due_at).is_not(None),
-            )
-        ).all()
-        actions = session.exec(
-            select(ActionRow, Nonconformity)
-            .join(Nonconformity, col(ActionRow.record_id) == col(Nonconformity.id))
-            .where(
-                col(Nonconformity.stage).in_(_OPEN_STAGES),
-                col(ActionRow.status) == ActionStatus.OPEN.value,
-                col(ActionRow.owner) == holder,
-            )
-        ).all()
-    items = [
-        OverdueItem(
-            record_id=record.id,
-            stage=Stage(record.stage),
-            severity=Severity(record.severity),
-            target="stage",
-            holder=holder,
-            due_at=record.due_at,
-            late_by=now - record.due_at,
-            escalation_level=record.escalation_level,
-        )
-        for record in records
-        if record.due_at is not None
-    ]
-    items.extend(
-        OverdueItem(
-            record_id=record.id,
-            stage=Stage(record.stage),
-            severity=Severity(record.severity),
-            target=action.action_id,
-            holder=holder,
-            due_at=action.due_at,
-            late_by=now - action.due_at,
-            escalation_level=action.escalation_level,
-        )
-        for action, record in actions
+    items = _deadlines(
+        engine,
+        now,
+        stage_filter=col(Nonconformity.holder) == holder,
+        action_filter=col(ActionRow.owner) == holder,
     )
     return sorted(items, key=lambda i: (i.due_at, i.record_id, i.target))
