@@ -19,7 +19,7 @@ from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
 
 from core import readmodel
-from core.database import create_schema, make_engine
+from core.database import create_schema, make_engine, scratch_schema
 from core.settings import Settings
 from models.enums import Stage
 from models.tables import ActionRow, Nonconformity
@@ -48,19 +48,8 @@ def scratch_database(backend: str, workdir: Path, postgres_url: str) -> Iterator
         finally:
             engine.dispose()
         return
-    base = make_url(Settings(database_url=postgres_url).sqlalchemy_url)
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False))
-    try:
+    with scratch_schema(Settings(database_url=postgres_url).sqlalchemy_url, "bench") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _rows(first: int, count: int, now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

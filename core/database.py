@@ -3,12 +3,13 @@
 Callers pass ``Settings.sqlalchemy_url``, which already names the psycopg 3 driver for PostgreSQL.
 """
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
@@ -79,3 +80,24 @@ def insert_for(engine: Engine, table: type[SQLModel]) -> postgresql.Insert | sql
     if engine.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+@contextmanager
+def scratch_schema(sqlalchemy_url: str, prefix: str) -> Iterator[Engine]:
+    """An engine on a new, empty PostgreSQL schema (its search_path), dropped with everything in it afterwards.
+
+    For tests and benchmarks that need a database of their own on a shared server, leaving its other tables alone.
+    """
+    base = make_url(sqlalchemy_url)
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

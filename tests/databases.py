@@ -1,16 +1,14 @@
 """Empty databases for tests: SQLite always, PostgreSQL too when CAPA_TEST_POSTGRES_URL is set."""
 
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
-from core.database import make_engine
+from core.database import make_engine, scratch_schema
 from core.settings import Settings
 
 POSTGRES_URL = os.environ.get("CAPA_TEST_POSTGRES_URL")
@@ -32,16 +30,5 @@ def empty_database(backend: str, tmp_path: Path) -> Iterator[Engine]:
             engine.dispose()
         return
     assert POSTGRES_URL is not None
-    base = make_url(Settings(database_url=POSTGRES_URL).sqlalchemy_url)
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False))
-    try:
+    with scratch_schema(Settings(database_url=POSTGRES_URL).sqlalchemy_url, "test") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
