@@ -69,7 +69,12 @@ async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironme
             for number, (workflow_type, workflow_id, run_id) in enumerate(starts.started, start=1):
                 handle = environment.client.get_workflow_handle(workflow_id, run_id=run_id)
                 history = await handle.fetch_history()
-                path = HISTORIES / f"{request.node.name}-{workflow_type}-{number}.json"
+                # Each recording goes into a folder of its day: earlier ones stay, since records started under
+                # earlier code must keep replaying.
+                path = (
+                    HISTORIES / f"{datetime.now(UTC):%Y-%m-%d}" / f"{request.node.name}-{workflow_type}-{number}.json"
+                )
+                path.parent.mkdir(exist_ok=True)
                 path.write_text(history.to_json())
 
 

@@ -63,6 +63,9 @@ _DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=
 # A write that has not finished by then is retried (it is idempotent): a worker killed mid-write delays the step by
 # this much, which stays below the client layer's 20 s wait for an answer. SQLite's busy wait is 10 s of it.
 _DB_TIMEOUT = timedelta(seconds=15)
+# Records started (or resumed) under this patch sleep before every alarm, even one already due (see ``run``).
+_SLEEP_BEFORE_EVERY_ALARM = "sleep-before-every-alarm"
+_SHORTEST_SLEEP = timedelta(milliseconds=1)
 
 
 def _guard(check: Callable[..., None], *args: Any) -> None:
@@ -132,8 +135,13 @@ class CapaWorkflow:
                 )
             alarm = next_alarm(s)
             self._wake = False
-            if alarm is None or alarm.at > workflow.now():
-                timeout = None if alarm is None else alarm.at - workflow.now()
+            timeout = None if alarm is None else alarm.at - workflow.now()
+            if timeout is not None and workflow.patched(_SLEEP_BEFORE_EVERY_ALARM):
+                # An alarm already due still gets a (shortest) timer, so whether this task starts a timer or an
+                # activity depends on the state alone. A worker that takes a record over after a lost task can
+                # see a workflow.now() seconds older than a later replay does; branching on it broke replay.
+                timeout = max(timeout, _SHORTEST_SLEEP)
+            if timeout is None or timeout > timedelta(0):
                 try:
                     await workflow.wait_condition(lambda: self._wake, timeout=timeout)
                     continue  # a step changed the clocks: work out the next alarm again

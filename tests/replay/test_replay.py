@@ -1,8 +1,10 @@
 """Recorded histories of real runs replay against today's workflow code: a change that would break a record in
 flight fails here (use ``workflow.patched`` for such changes). Refresh with ``make histories``."""
 
+import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
@@ -13,7 +15,8 @@ from workflows.capa import CapaWorkflow
 from workflows.delivery import DeliveryWorkflow
 from workflows.digest import DigestWorkflow
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+FOLDER = Path(__file__).parent / "histories"
+HISTORIES = sorted(FOLDER.rglob("*.json"))
 
 
 def test_histories_are_committed() -> None:
@@ -25,12 +28,82 @@ def test_histories_are_committed() -> None:
         assert f"-{workflow}-" in names, workflow
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+@pytest.mark.parametrize("path", HISTORIES, ids=[str(p.relative_to(FOLDER).with_suffix("")) for p in HISTORIES])
 async def test_history_replays_without_nondeterminism(path: Path) -> None:
     """The workflow code reproduces every command of the recorded run."""
     history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
     replayer = Replayer(
         workflows=[CapaWorkflow, DeliveryWorkflow, DigestWorkflow], data_converter=pydantic_data_converter
     )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
+
+
+def _patches(events: list[dict[str, Any]]) -> set[str]:
+    """The ids of the ``workflow.patched`` markers a history holds."""
+    found = set()
+    for event in events:
+        marker = event.get("markerRecordedEventAttributes", {})
+        if marker.get("markerName") == "core_patch":
+            for payload in marker["details"]["patch-data"]["payloads"]:
+                found.add(json.loads(base64.b64decode(payload["data"]))["id"])
+    return found
+
+
+def _clock_at_the_alarm(events: list[dict[str, Any]]) -> int:
+    """Give every workflow task that only put the record back to sleep the clock of the moment its timer fired.
+
+    That is a clock at or past the alarm the loop slept for, as a worker sees when it takes a record over late or
+    with a skewed clock. Tasks that take a step are left alone (a step's deadlines count from when it is accepted),
+    and so are timers a step cancelled. Returns how many tasks were moved.
+    """
+    fired = {
+        event["timerFiredEventAttributes"]["timerId"]: event["eventTime"]
+        for event in events
+        if event["eventType"] == "EVENT_TYPE_TIMER_FIRED"
+    }
+    moved = 0
+    started: dict[str, Any] | None = None
+    took_step = False
+    for event in events:
+        kind = event["eventType"]
+        if kind == "EVENT_TYPE_WORKFLOW_TASK_STARTED":
+            started, took_step = event, False
+        elif kind == "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED":
+            took_step = True
+        elif kind == "EVENT_TYPE_TIMER_STARTED" and started is not None and not took_step:
+            timer = event["timerStartedEventAttributes"]["timerId"]
+            if timer in fired:
+                started["eventTime"] = fired[timer]
+                moved += 1
+    return moved
+
+
+def _sleeps_until_alarms(path: Path) -> bool:
+    events = json.loads(path.read_text())["events"]
+    return "sleep-before-every-alarm" in _patches(events) and _clock_at_the_alarm(events) > 0
+
+
+SLEEPING = [path for path in HISTORIES if _sleeps_until_alarms(path)]
+
+
+def test_timer_scenarios_are_recorded_under_the_patch() -> None:
+    """Reminders, escalations, extensions and reassignments are recorded with the patch the clock test
+    below relies on, each with alarms that fell due."""
+    names = " ".join(path.name for path in SLEEPING)
+    for scenario in ("reminders_and_escalations", "extension_moves_every_timer", "reassignment"):
+        assert scenario in names, scenario
+
+
+@pytest.mark.parametrize("path", SLEEPING, ids=[str(p.relative_to(FOLDER).with_suffix("")) for p in SLEEPING])
+async def test_replay_does_not_depend_on_the_clock_a_task_saw(path: Path) -> None:
+    """A worker that takes a record over after a lost task can see a clock seconds away from the one a later
+    replay sees. Here every task in which the timer loop went back to sleep replays with the clock of the moment
+    its alarm fell due: the record gives the same commands all the same, so it never stops on a
+    non-determinism error."""
+    data = json.loads(path.read_text())
+    _clock_at_the_alarm(data["events"])
+    history = WorkflowHistory.from_json(path.stem, data)
+    replayer = Replayer(workflows=[CapaWorkflow], data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure
