@@ -31,6 +31,7 @@ from workflows.digest import DigestWorkflow
 # An escalation due within this much of the step that ended its clock may or may not have fired: either is right.
 _TOLERANCE = timedelta(seconds=1)
 _QUERY_TIMEOUT = timedelta(seconds=20)
+_STOPPED = ("Nondeterminism", "Workflow Task in failed state")
 # A step sent this close to the database's return may be accepted just after it: it proves nothing either way.
 _SETTLE = timedelta(seconds=2)
 # The timeline entry each step writes, to find when the workflow accepted it.
@@ -44,6 +45,14 @@ _STEP_EVENTS = {
 }
 # Workflow task failures the faults themselves explain; anything else is a bug in the workflow or the worker.
 _EXPLAINED_TASK_FAILURES: frozenset[str] = frozenset()
+# A non-determinism error the Temporal SDK causes rather than the workflow code: a worker that has just started (the
+# one replacing a killed worker) applied a step (an update) and an activity's result that arrived in one workflow
+# task in the other order than a replay of the same history does. Such a failure still fails the run; it is named.
+_SDK_UPDATE_ORDER = "Update machine does not handle this event"
+_SDK_UPDATE_ORDER_CAUSE = (
+    "the SDK applied a step and an activity result of one task in another order than replay does "
+    "(temporalio/sdk-python#1591)"
+)
 
 
 @dataclass
@@ -116,7 +125,8 @@ async def query_state(client: Client, record_id: str, within: float = 120) -> Ca
         try:
             return await handle.query(CapaWorkflow.state, rpc_timeout=_QUERY_TIMEOUT)
         except (RPCError, WorkflowQueryFailedError) as exc:
-            if "Nondeterminism" in str(exc) or time.monotonic() > deadline:
+            # A workflow stopped on a failed task answers no query until someone repairs it: no use waiting.
+            if any(stop in str(exc) for stop in _STOPPED) or time.monotonic() > deadline:
                 raise
         await asyncio.sleep(1)
 
@@ -130,7 +140,7 @@ def expected_stages(results: list[LifecycleResult], evidence: Evidence) -> Check
             check.failures.append(f"record #{result.plan.number} ({result.record_id}): {result.error}")
         elif result.record_id in evidence.unreadable:
             check.failures.append(
-                f"{result.record_id}: its workflow cannot answer: {evidence.unreadable[result.record_id]}"
+                f"{result.record_id}: its workflow cannot answer: {_traced(evidence.unreadable[result.record_id])}"
             )
         elif state is None or state.stage is not result.plan.expected_stage:
             stage = state.stage.value if state else "missing"
@@ -340,9 +350,15 @@ def workflow_tasks(evidence: Evidence) -> tuple[Check, TaskTally]:
                 cause = WorkflowTaskFailedCause.Name(attributes.cause).removeprefix("WORKFLOW_TASK_FAILED_CAUSE_")
                 tally.failed[cause] += 1
                 if cause not in _EXPLAINED_TASK_FAILURES:
-                    check.failures.append(f"{history.workflow_id}: {cause}: {attributes.failure.message[:200]}")
+                    check.failures.append(f"{history.workflow_id}: {cause}: {_traced(attributes.failure.message)}")
     check.detail = f"{tally.timed_out} timed out, {sum(tally.failed.values())} failed"
     return check, tally
+
+
+def _traced(message: str) -> str:
+    if _SDK_UPDATE_ORDER in message:
+        return f"{_SDK_UPDATE_ORDER_CAUSE}: {message[:160]}"
+    return message[:200]
 
 
 def outage_steps(results: list[LifecycleResult], evidence: Evidence, window: Window | None, backend: str) -> Check:

@@ -259,7 +259,10 @@ class _Run:
 
 
 async def _catch_up(client: Client, engine: Engine, lifecycles: list[Lifecycle]) -> float | None:
-    """Seconds until the read model shows every timeline entry the workflows held when the database returned."""
+    """Seconds until the read model shows every timeline entry the workflows held when the database returned.
+
+    The deadline counts from when every workflow has been asked, not from the return: asking takes a while.
+    """
     returned = time.monotonic()
     wanted: dict[str, int] = {}
     for lifecycle in lifecycles:
@@ -270,7 +273,8 @@ async def _catch_up(client: Client, engine: Engine, lifecycles: list[Lifecycle])
             wanted[rid] = len((await checks.query_state(client, rid)).events)
         except (RPCError, WorkflowQueryFailedError):
             continue  # a record whose workflow cannot answer fails the checks later, with the reason
-    while time.monotonic() - returned < _CATCH_UP_DEADLINE:
+    asked = time.monotonic()
+    while time.monotonic() - asked < _CATCH_UP_DEADLINE:
         stored = await asyncio.to_thread(_stored_seqs, engine)
         if all(stored.get(rid, 0) >= seq for rid, seq in wanted.items()):
             return time.monotonic() - returned

@@ -25,6 +25,8 @@ BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"
 TEST_SERVER = BIN / "temporal-test-server"
 HISTORIES = Path(__file__).parent / "replay" / "histories"
+# A recording session writes into a folder of its own, named by when it began.
+RECORDING = HISTORIES / f"{datetime.now(UTC):%Y-%m-%d-%H%M}"
 
 
 def seed_directory(engine: Engine) -> None:
@@ -69,11 +71,9 @@ async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironme
             for number, (workflow_type, workflow_id, run_id) in enumerate(starts.started, start=1):
                 handle = environment.client.get_workflow_handle(workflow_id, run_id=run_id)
                 history = await handle.fetch_history()
-                # Each recording goes into a folder of its day: earlier ones stay, since records started under
+                # Each recording session has a folder of its own: earlier ones stay, since records started under
                 # earlier code must keep replaying.
-                path = (
-                    HISTORIES / f"{datetime.now(UTC):%Y-%m-%d}" / f"{request.node.name}-{workflow_type}-{number}.json"
-                )
+                path = RECORDING / f"{request.node.name}-{workflow_type}-{number}.json"
                 path.parent.mkdir(exist_ok=True)
                 path.write_text(history.to_json())
 

@@ -66,6 +66,8 @@ _DB_TIMEOUT = timedelta(seconds=15)
 # Records started (or resumed) under this patch sleep before every alarm, even one already due (see ``run``).
 _SLEEP_BEFORE_EVERY_ALARM = "sleep-before-every-alarm"
 _SHORTEST_SLEEP = timedelta(milliseconds=1)
+# Records under this patch record an escalation as its alarm is handled, before its recipients are looked up.
+_ESCALATE_WHEN_DUE = "escalate-when-due"
 
 
 def _guard(check: Callable[..., None], *args: Any) -> None:
@@ -81,6 +83,7 @@ class CapaWorkflow:
     @workflow.init
     def __init__(self, inp: CapaWorkflowInput) -> None:
         self._wake = False
+        self._unpublished_from: int | None = None
         self._publish_lock = asyncio.Lock()
         self._synced_seq = inp.synced_seq
         if inp.carried_state is not None:
@@ -168,6 +171,9 @@ class CapaWorkflow:
             return
         clock = s.clock_for(alarm.action_id)
         assert clock is not None
+        if alarm.kind is AlarmKind.ESCALATION and workflow.patched(_ESCALATE_WHEN_DUE):
+            await self._escalate(alarm, clock)
+            return
         target = alarm.action_id or s.stage.value
         if alarm.kind is AlarmKind.REMINDER:
             recipients = [clock.holder]
@@ -197,6 +203,37 @@ class CapaWorkflow:
             late = format_duration(workflow.now() - clock.due_at)
             event = self._append(EventKind.ESCALATED, SYSTEM_ACTOR, level=alarm.level, late_by=late, **details)
             what = f"{target} held by {clock.holder} is overdue by {late} (escalation level {alarm.level})"
+        await self._notify(event, recipients, what)
+        await self._publish()
+
+    async def _escalate(self, alarm: Alarm, clock: Clock) -> None:
+        """Escalate the moment the alarm is handled: the level and the timeline entry are in the state before the
+        reporting line is read, so a step that lands meanwhile can neither cancel nor precede an escalation that
+        was already due. The entry is published once its recipients are known."""
+        target, holder = alarm.action_id or self._s.stage.value, clock.holder
+        clock.escalation_level = alarm.level
+        late = format_duration(workflow.now() - clock.due_at)
+        event = self._append(
+            EventKind.ESCALATED,
+            SYSTEM_ACTOR,
+            level=alarm.level,
+            late_by=late,
+            target=target,
+            holder=holder,
+            due_at=clock.due_at.isoformat(),
+            scheduled_at=alarm.at.isoformat(),
+            recipients=[],
+        )
+        self._unpublished_from = event.seq
+        recipients = await workflow.execute_activity_method(
+            RecordActivities.escalation_recipients,
+            RecipientsInput(holder=holder, level=alarm.level),
+            start_to_close_timeout=_DB_TIMEOUT,
+            retry_policy=_DB_RETRY,
+        )
+        event.details["recipients"] = recipients
+        self._unpublished_from = None
+        what = f"{target} held by {holder} is overdue by {late} (escalation level {alarm.level})"
         await self._notify(event, recipients, what)
         await self._publish()
 
@@ -550,12 +587,13 @@ class CapaWorkflow:
         """Bring the read model up to date; serialised so an older snapshot never lands after a newer one."""
         async with self._publish_lock:
             s = self._s
-            last = len(s.events)
-            if last == self._synced_seq:
+            # An escalation waiting for its recipients holds back its entry and the ones after it.
+            last = len(s.events) if self._unpublished_from is None else self._unpublished_from - 1
+            if last <= self._synced_seq:
                 return
             snapshot = RecordSnapshot(
                 state=s.model_copy(update={"events": []}),
-                new_events=s.events[self._synced_seq :],
+                new_events=s.events[self._synced_seq : last],
             )
             await workflow.execute_activity_method(
                 RecordActivities.record_state,

@@ -5,12 +5,16 @@ levels at 0s, 3d and 7d after due. The directory: olivia and oscar report to mik
 paul reports to nina.
 """
 
+import asyncio
+import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
+from sqlalchemy import event as sqlalchemy_event
 from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
+from core import readmodel
 from models.enums import Disposition, EventKind
 from models.payloads import (
     ContainmentInput,
@@ -41,6 +45,11 @@ def _assert_fired_at(events: list[Event], expected: list[datetime]) -> None:
     assert [datetime.fromisoformat(e.details["scheduled_at"]) for e in fired] == expected
     for event, when in zip(fired, expected, strict=True):
         assert close_to(event.at, when), f"{event.kind} fired at {event.at}, due {when}"
+
+
+def _stored_events(engine: Engine, record_id: str) -> list[Event]:
+    stored = readmodel.load_record_state(engine, record_id)
+    return stored.events if stored is not None else []
 
 
 async def _wait_fired(capa: Capa, count: int) -> list[Event]:
@@ -102,6 +111,43 @@ async def test_completing_the_step_stops_its_escalation(env: WorkflowEnvironment
     assert state.escalation_level == 0
     assert state.clock is not None
     assert state.clock.reminders_sent == 0
+
+
+async def test_a_step_landing_while_an_escalation_is_sent_does_not_cancel_it(
+    env: WorkflowEnvironment, engine: Engine
+) -> None:
+    """Level 1 fell due and olivia's manager is being looked up when her containment lands: the escalation still
+    fires, ahead of the containment in the timeline and in the read model, and mike hears of it."""
+    armed, looking_up, release = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_directory(conn: object, cursor: object, statement: str, *args: object) -> None:
+        # The reporting line is read from the users table; once armed, that read waits until the step has landed.
+        if armed.is_set() and "FROM users" in statement and not release.is_set():
+            looking_up.set()
+            release.wait(timeout=30)
+
+    sqlalchemy_event.listen(engine, "before_cursor_execute", slow_directory)
+    async with running_worker(env.client, engine) as queue:
+        capa = await raise_record(env.client, queue)
+        await env.sleep(timedelta(hours=71))
+        await _wait_fired(capa, 2)  # both reminders are out; the next alarm is level 1 at the due time
+        armed.set()
+        # The server skips no time while an activity runs, so this sleep ends once the lookup has finished.
+        passing = asyncio.create_task(env.sleep(timedelta(hours=2)))
+        assert await asyncio.to_thread(looking_up.wait, 15)
+        await capa.handle.execute_update(
+            CapaWorkflow.contain,
+            ContainmentInput(actor=actor("olivia"), summary="Quarantined", disposition=Disposition.QUARANTINE),
+        )
+        release.set()
+        await passing
+        state = await capa.wait_for(lambda s: _stored_events(engine, s.id) == s.events)
+
+    assert [e.kind for e in state.events][-2:] == [EventKind.ESCALATED, EventKind.CONTAINMENT_SUBMITTED]
+    assert _fired(state.events)[-1] == ("escalated", 1, ["mike"])
+    with Session(engine) as session:
+        told = session.exec(select(OutboxMessage).where(OutboxMessage.seq == state.events[-2].seq)).all()
+    assert [(m.record_id, m.recipient) for m in told] == [(state.id, "mike")]
 
 
 async def test_action_reminders_and_escalations_follow_the_action_owner(
