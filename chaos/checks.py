@@ -4,6 +4,7 @@ Each check returns how many things it looked at and every failure, described so 
 """
 
 import asyncio
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterator
@@ -45,14 +46,16 @@ _STEP_EVENTS = {
 }
 # Workflow task failures the faults themselves explain; anything else is a bug in the workflow or the worker.
 _EXPLAINED_TASK_FAILURES: frozenset[str] = frozenset()
-# A non-determinism error the Temporal SDK causes rather than the workflow code: a worker that has just started (the
-# one replacing a killed worker) applied a step (an update) and an activity's result that arrived in one workflow
-# task in the other order than a replay of the same history does. Such a failure still fails the run; it is named.
-_SDK_UPDATE_ORDER = "Update machine does not handle this event"
+# A non-determinism error the Temporal SDK causes rather than the workflow code: a step (an update) and an
+# activity's result or a timer arrived in one workflow task; the live worker handed them to the workflow one after
+# the other, the result first, while a replay of the same history hands over both at once and applies the step
+# first (temporalio/sdk-python#1591). Such a failure still fails the run; it is named.
 _SDK_UPDATE_ORDER_CAUSE = (
-    "the SDK applied a step and an activity result of one task in another order than replay does "
-    "(temporalio/sdk-python#1591)"
+    "a step and an activity result or timer arrived in one workflow task; the SDK applies them in another order "
+    "on replay than it did live (temporalio/sdk-python#1591)"
 )
+_DIVERGED_AT = re.compile(r"HistoryEvent\(id: (\d+)")
+_WAKERS = {EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, EventType.EVENT_TYPE_TIMER_FIRED}
 
 
 @dataclass
@@ -140,7 +143,7 @@ def expected_stages(results: list[LifecycleResult], evidence: Evidence) -> Check
             check.failures.append(f"record #{result.plan.number} ({result.record_id}): {result.error}")
         elif result.record_id in evidence.unreadable:
             check.failures.append(
-                f"{result.record_id}: its workflow cannot answer: {_traced(evidence.unreadable[result.record_id])}"
+                f"{result.record_id}: its workflow cannot answer: {evidence.unreadable[result.record_id]}"
             )
         elif state is None or state.stage is not result.plan.expected_stage:
             stage = state.stage.value if state else "missing"
@@ -294,6 +297,12 @@ def read_model_matches(engine: Engine, evidence: Evidence) -> Check:
             continue
         differing = list(_differences(state.model_dump(mode="json"), stored.model_dump(mode="json"), ""))
         instants = [path for path, live, kept in differing if _instant(live) and _instant(kept)]
+        # An escalation's "late by" is its instant less the due time: it moves with the instant.
+        instants += [
+            path
+            for path, _, _ in differing
+            if path.endswith(".details.late_by") and path.removesuffix(".details.late_by") + ".at" in instants
+        ]
         if differing and len(instants) == len(differing):
             check.known.append(f"{rid}: instants differ between the first run and a replay: {', '.join(instants)}")
         elif differing:
@@ -350,15 +359,30 @@ def workflow_tasks(evidence: Evidence) -> tuple[Check, TaskTally]:
                 cause = WorkflowTaskFailedCause.Name(attributes.cause).removeprefix("WORKFLOW_TASK_FAILED_CAUSE_")
                 tally.failed[cause] += 1
                 if cause not in _EXPLAINED_TASK_FAILURES:
-                    check.failures.append(f"{history.workflow_id}: {cause}: {_traced(attributes.failure.message)}")
+                    message = attributes.failure.message
+                    if _update_met_a_result(history, message):
+                        message = f"{_SDK_UPDATE_ORDER_CAUSE}: {message}"
+                    check.failures.append(f"{history.workflow_id}: {cause}: {message[:300]}")
     check.detail = f"{tally.timed_out} timed out, {sum(tally.failed.values())} failed"
     return check, tally
 
 
-def _traced(message: str) -> str:
-    if _SDK_UPDATE_ORDER in message:
-        return f"{_SDK_UPDATE_ORDER_CAUSE}: {message[:160]}"
-    return message[:200]
+def _update_met_a_result(history: WorkflowHistory, message: str) -> bool:
+    """Whether the workflow task whose command replay rejects both accepted a step and had an activity result or a
+    timer to hand over: the signature of the SDK's ordering issue."""
+    found = _DIVERGED_AT.search(message)
+    if found is None:
+        return False
+    completions = [e.event_id for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED]
+    task = max((c for c in completions if c < int(found[1])), default=0)  # the task that wrote the command
+    before = max((c for c in completions if c < task), default=0)
+    after = min((c for c in completions if c > task), default=history.events[-1].event_id + 1)
+    woken = any(before < e.event_id < task and e.event_type in _WAKERS for e in history.events)
+    accepted = any(
+        task < e.event_id < after and e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+        for e in history.events
+    )
+    return woken and accepted
 
 
 def outage_steps(results: list[LifecycleResult], evidence: Evidence, window: Window | None, backend: str) -> Check:
@@ -398,7 +422,10 @@ async def replay(evidence: Evidence) -> Check:
     async with replayer.workflow_replay_iterator(_each(evidence.histories)) as replays:
         async for outcome in replays:
             if outcome.replay_failure is not None:
-                check.failures.append(f"{outcome.history.workflow_id}: {outcome.replay_failure}")
+                message = str(outcome.replay_failure)
+                if _update_met_a_result(outcome.history, message):
+                    message = f"{_SDK_UPDATE_ORDER_CAUSE}: {message}"
+                check.failures.append(f"{outcome.history.workflow_id}: {message[:400]}")
     return check
 
 

@@ -1,0 +1,41 @@
+"""The chaos report names the cause of a stopped record when the Temporal SDK, not capaflow, caused it.
+
+Both histories come from full chaos runs (``make chaos``) of earlier code, each ending on a non-determinism error.
+"""
+
+from collections import Counter
+from pathlib import Path
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
+
+from chaos.checks import Evidence, workflow_tasks
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+def _stopped(name: str) -> WorkflowHistory:
+    history = WorkflowHistory.from_json(name, (HISTORIES / f"{name}.json").read_text())
+    assert history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+    return history
+
+
+def _failures(history: WorkflowHistory) -> list[str]:
+    evidence = Evidence(states={}, unreadable={}, histories=[history], temporal_ids=Counter(), stored_ids=set())
+    check, tally = workflow_tasks(evidence)
+    assert tally.failed["NON_DETERMINISTIC_ERROR"] == 1
+    return check.failures
+
+
+def test_a_step_and_an_activity_result_applied_out_of_order_is_named_as_the_sdks() -> None:
+    """A step accepted in the same task as an activity result: replay applies the step first, live did not."""
+    [failure] = _failures(_stopped("stopped-by-update-order"))
+    assert "temporalio/sdk-python#1591" in failure
+    assert "Update machine does not handle this event" in failure
+
+
+def test_a_failure_of_the_workflows_own_making_is_not_blamed_on_the_sdk() -> None:
+    """The timer loop branching on a stale clock (fixed since, behind a patch) is capaflow's own: no SDK issue named."""
+    [failure] = _failures(_stopped("stopped-by-timer-branch"))
+    assert "sdk-python" not in failure
+    assert "Activity machine does not handle this event" in failure
