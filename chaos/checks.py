@@ -19,7 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
-from chaos.lifecycle import LifecycleResult, StepSent, Timings
+from chaos.lifecycle import STOPPED, LifecycleResult, StepSent, Timings
 from chaos.outage import Window
 from core import readmodel
 from models.enums import ActionStatus, EventKind, Stage
@@ -32,7 +32,6 @@ from workflows.digest import DigestWorkflow
 # An escalation due within this much of the step that ended its clock may or may not have fired: either is right.
 _TOLERANCE = timedelta(seconds=1)
 _QUERY_TIMEOUT = timedelta(seconds=20)
-_STOPPED = ("Nondeterminism", "Workflow Task in failed state")
 # A step sent this close to the database's return may be accepted just after it: it proves nothing either way.
 _SETTLE = timedelta(seconds=2)
 # The timeline entry each step writes, to find when the workflow accepted it.
@@ -129,7 +128,7 @@ async def query_state(client: Client, record_id: str, within: float = 120) -> Ca
             return await handle.query(CapaWorkflow.state, rpc_timeout=_QUERY_TIMEOUT)
         except (RPCError, WorkflowQueryFailedError) as exc:
             # A workflow stopped on a failed task answers no query until someone repairs it: no use waiting.
-            if any(stop in str(exc) for stop in _STOPPED) or time.monotonic() > deadline:
+            if any(reason in str(exc) for reason in STOPPED) or time.monotonic() > deadline:
                 raise
         await asyncio.sleep(1)
 

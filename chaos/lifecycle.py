@@ -22,6 +22,7 @@ from models.enums import (
     CauseCategory,
     Disposition,
     EffectivenessResult,
+    EventKind,
     RootCauseMethod,
     Severity,
     Source,
@@ -34,6 +35,8 @@ from models.payloads import CapaState, Clock, StepResult
 STAGE_TARGETS = ("containment", "root_cause", "action", "verification", "effectiveness")
 _RAISED_ID = re.compile(r"(NC-\d{4}-\d{4,}) was raised")
 _POLL_SECONDS = 1.0
+# What Temporal says of a workflow stopped on a failed task: it answers nothing until someone repairs it.
+STOPPED = ("Nondeterminism", "Workflow Task in failed state")
 _RETRY_SECONDS = 1.0
 
 
@@ -261,8 +264,13 @@ class Lifecycle:
             late = target in self._plan.late or datetime.now(UTC) >= clock.due_at - margin
             if late:
                 ladder = len(self._timings.escalate_after)
+                # The holder acts once the last escalation has gone out (its recipients are known), as a person who
+                # reacts to the notice would; not at the instant the workflow raised the level.
                 await self._wait(
-                    lambda s: (c := _clock(s, target)) is None or c.escalation_level >= ladder,
+                    lambda s: (
+                        (c := _clock(s, target)) is None
+                        or (c.escalation_level >= ladder and _escalation_sent(s, target, ladder))
+                    ),
                     f"{target} to escalate to level {ladder}",
                     not_before=clock.due_at + timedelta(seconds=self._timings.escalate_after[-1]),
                 )
@@ -294,7 +302,8 @@ class Lifecycle:
             try:
                 return await self._client.show(rid)
             except CapaError as exc:
-                if exc.kind is not ErrorKind.UNAVAILABLE or time.monotonic() > deadline:
+                stopped = any(reason in exc.message for reason in STOPPED)
+                if exc.kind is not ErrorKind.UNAVAILABLE or stopped or time.monotonic() > deadline:
                     raise
                 self.result.refusals[("show", exc.kind.value)] += 1
             await asyncio.sleep(_RETRY_SECONDS)
@@ -326,6 +335,16 @@ def _clock(state: CapaState, target: str | None) -> Clock | None:
     if target in STAGE_TARGETS:
         return state.clock if state.stage.value == target else None
     return state.clock_for(target)
+
+
+def _escalation_sent(state: CapaState, target: str, level: int) -> bool:
+    return any(
+        e.kind is EventKind.ESCALATED
+        and e.details.get("target") == target
+        and e.details.get("level") == level
+        and e.details.get("recipients")
+        for e in state.events
+    )
 
 
 def _planned(state: CapaState) -> bool:
