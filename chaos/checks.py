@@ -10,11 +10,12 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
-from temporalio.client import Client, WorkflowHistory, WorkflowQueryFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowQueryFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
@@ -54,6 +55,11 @@ _SDK_UPDATE_ORDER_CAUSE = (
     "on replay than it did live (temporalio/sdk-python#1591)"
 )
 _DIVERGED_AT = re.compile(r"HistoryEvent\(id: (\d+)")
+_TASK_ENDS = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+}
 _WAKERS = {EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, EventType.EVENT_TYPE_TIMER_FIRED}
 
 
@@ -128,9 +134,18 @@ async def query_state(client: Client, record_id: str, within: float = 120) -> Ca
             return await handle.query(CapaWorkflow.state, rpc_timeout=_QUERY_TIMEOUT)
         except (RPCError, WorkflowQueryFailedError) as exc:
             # A workflow stopped on a failed task answers no query until someone repairs it: no use waiting.
-            if any(reason in str(exc) for reason in STOPPED) or time.monotonic() > deadline:
+            if STOPPED in str(exc) or time.monotonic() > deadline or await _stopped(handle):
                 raise
         await asyncio.sleep(1)
+
+
+async def _stopped(handle: WorkflowHandle[Any, Any]) -> bool:
+    """Whether the workflow's last task failed (a task lost with a killed worker times out instead)."""
+    last = None
+    async for event in handle.fetch_history_events():
+        if event.event_type in _TASK_ENDS:
+            last = event.event_type
+    return last == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
 
 
 def expected_stages(results: list[LifecycleResult], evidence: Evidence) -> Check:

@@ -35,8 +35,10 @@ from models.payloads import CapaState, Clock, StepResult
 STAGE_TARGETS = ("containment", "root_cause", "action", "verification", "effectiveness")
 _RAISED_ID = re.compile(r"(NC-\d{4}-\d{4,}) was raised")
 _POLL_SECONDS = 1.0
-# What Temporal says of a workflow stopped on a failed task: it answers nothing until someone repairs it.
-STOPPED = ("Nondeterminism", "Workflow Task in failed state")
+# What a worker says of a workflow stopped on a non-determinism error: it answers nothing until someone repairs it.
+# ("Workflow Task in failed state" is no such sign: the server says it too while a task lost with a killed worker
+# is retried.)
+STOPPED = "Nondeterminism"
 _RETRY_SECONDS = 1.0
 
 
@@ -302,8 +304,7 @@ class Lifecycle:
             try:
                 return await self._client.show(rid)
             except CapaError as exc:
-                stopped = any(reason in exc.message for reason in STOPPED)
-                if exc.kind is not ErrorKind.UNAVAILABLE or stopped or time.monotonic() > deadline:
+                if exc.kind is not ErrorKind.UNAVAILABLE or STOPPED in exc.message or time.monotonic() > deadline:
                     raise
                 self.result.refusals[("show", exc.kind.value)] += 1
             await asyncio.sleep(_RETRY_SECONDS)
