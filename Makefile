@@ -31,8 +31,8 @@ test: lint typecheck pytest
 clean:
 	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache
 
-# Record the histories of the workflow tests for tests/replay, in a folder of the session (older recordings stay: records in flight
-# started under earlier code must keep replaying).
+# Record the histories of the workflow tests for tests/replay, in a folder of the session (older recordings stay:
+# records in flight started under earlier code must keep replaying).
 histories: install
 	CAPA_RECORD_HISTORIES=1 $(BIN)/pytest tests/workflows tests/notifications tests/digest -q
 

@@ -373,12 +373,15 @@ def workflow_tasks(evidence: Evidence) -> tuple[Check, TaskTally]:
                 cause = WorkflowTaskFailedCause.Name(attributes.cause).removeprefix("WORKFLOW_TASK_FAILED_CAUSE_")
                 tally.failed[cause] += 1
                 if cause not in _EXPLAINED_TASK_FAILURES:
-                    message = attributes.failure.message
-                    if _update_met_a_result(history, message):
-                        message = f"{_SDK_UPDATE_ORDER_CAUSE}: {message}"
+                    message = _named(history, attributes.failure.message)
                     check.failures.append(f"{history.workflow_id}: {cause}: {message[:300]}")
     check.detail = f"{tally.timed_out} timed out, {sum(tally.failed.values())} failed"
     return check, tally
+
+
+def _named(history: WorkflowHistory, message: str) -> str:
+    """The failure's message, led by its cause when it bears the signature of the SDK's ordering issue."""
+    return f"{_SDK_UPDATE_ORDER_CAUSE}: {message}" if _update_met_a_result(history, message) else message
 
 
 def _update_met_a_result(history: WorkflowHistory, message: str) -> bool:
@@ -436,9 +439,7 @@ async def replay(evidence: Evidence) -> Check:
     async with replayer.workflow_replay_iterator(_each(evidence.histories)) as replays:
         async for outcome in replays:
             if outcome.replay_failure is not None:
-                message = str(outcome.replay_failure)
-                if _update_met_a_result(outcome.history, message):
-                    message = f"{_SDK_UPDATE_ORDER_CAUSE}: {message}"
+                message = _named(outcome.history, str(outcome.replay_failure))
                 check.failures.append(f"{outcome.history.workflow_id}: {message[:400]}")
     return check
 

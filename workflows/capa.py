@@ -178,12 +178,7 @@ class CapaWorkflow:
         if alarm.kind is AlarmKind.REMINDER:
             recipients = [clock.holder]
         else:
-            recipients = await workflow.execute_activity_method(
-                RecordActivities.escalation_recipients,
-                RecipientsInput(holder=clock.holder, level=alarm.level),
-                start_to_close_timeout=_DB_TIMEOUT,
-                retry_policy=_DB_RETRY,
-            )
+            recipients = await self._recipients(clock.holder, alarm.level)
             # A step may have landed while the directory was read; then this escalation no longer applies.
             if next_alarm(s) != alarm:
                 return
@@ -225,12 +220,7 @@ class CapaWorkflow:
             recipients=[],
         )
         self._unpublished_from = event.seq
-        recipients = await workflow.execute_activity_method(
-            RecordActivities.escalation_recipients,
-            RecipientsInput(holder=holder, level=alarm.level),
-            start_to_close_timeout=_DB_TIMEOUT,
-            retry_policy=_DB_RETRY,
-        )
+        recipients = await self._recipients(holder, alarm.level)
         event.details["recipients"] = recipients
         self._unpublished_from = None
         what = f"{target} held by {holder} is overdue by {late} (escalation level {alarm.level})"
@@ -564,6 +554,15 @@ class CapaWorkflow:
                 search_attributes.OWNER.value_set(s.owner),
                 search_attributes.DUE_AT.value_set(due) if due else search_attributes.DUE_AT.value_unset(),
             ]
+        )
+
+    async def _recipients(self, holder: str, level: int) -> list[str]:
+        """Who hears of an escalation at ``level``: read from the directory's reporting lines."""
+        return await workflow.execute_activity_method(
+            RecordActivities.escalation_recipients,
+            RecipientsInput(holder=holder, level=level),
+            start_to_close_timeout=_DB_TIMEOUT,
+            retry_policy=_DB_RETRY,
         )
 
     async def _notify(self, event: Event, recipients: list[str], what: str) -> None:
