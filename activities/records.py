@@ -5,20 +5,21 @@ twice, and the workflow may publish snapshots whose order the database cannot se
 by record and timeline sequence and a snapshot older than the stored row is ignored.
 """
 
+import functools
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
-from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, Insert, Table
+from sqlmodel import Session, SQLModel, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import errors
 from activities.notifications import Notifier
 from core import metrics
-from core.database import insert_for, session_scope
+from core.database import insert_for_dialect, write_transaction
 from models.durations import format_duration
 from models.enums import EventKind, Role
 from models.payloads import Action, CapaState, Event, Notice, RecipientsInput, RecordSnapshot
@@ -39,33 +40,13 @@ class RecordActivities:
         state = snapshot.state
         seq = max((e.seq for e in (*state.events, *snapshot.new_events)), default=0)
         now = datetime.now(UTC)
-        with session_scope(self._engine) as session:
-            record = _record_values(state, seq, now)
-            insert_record = insert_for(self._engine, Nonconformity).values(record)
-            upsert_record = insert_record.on_conflict_do_update(
-                index_elements=["id"],
-                set_={name: insert_record.excluded[name] for name in record if name != "id"},
-                # The stored row wins when it reflects later events than this snapshot.
-                where=col(Nonconformity.last_seq) <= insert_record.excluded.last_seq,
-            ).returning(col(Nonconformity.id))
-            current = session.exec(upsert_record).first() is not None
+        write = _statements(self._engine.dialect.name)
+        with write_transaction(self._engine) as connection:
+            current = connection.execute(write.record, _record_values(state, seq, now)).first() is not None
             if current and state.actions:
-                actions = [_action_values(state.id, a) for a in state.actions]
-                insert_actions = insert_for(self._engine, ActionRow).values(actions)
-                keys = {"record_id", "action_id"}
-                session.exec(
-                    insert_actions.on_conflict_do_update(
-                        index_elements=sorted(keys),
-                        set_={name: insert_actions.excluded[name] for name in actions[0] if name not in keys},
-                    )
-                )
+                connection.execute(write.actions, [_action_values(state.id, a) for a in state.actions])
             if snapshot.new_events:
-                events = [_event_values(state.id, e) for e in snapshot.new_events]
-                session.exec(
-                    insert_for(self._engine, TimelineEvent)
-                    .values(events)
-                    .on_conflict_do_nothing(index_elements=["record_id", "seq"])
-                )
+                connection.execute(write.events, [_event_values(state.id, e) for e in snapshot.new_events])
         newest = max(snapshot.new_events, key=lambda e: e.seq, default=None)
         if newest is not None:
             metrics.step_latency(newest.kind.value, newest.at)
@@ -108,6 +89,45 @@ class RecordActivities:
                 current = user.manager
                 seen.add(current)
         return [current]
+
+
+class _Statements(NamedTuple):
+    record: Insert
+    actions: Insert
+    events: Insert
+
+
+@functools.cache
+def _statements(dialect: str) -> _Statements:
+    """The three upserts of ``record_state``, built and compiled once per dialect instead of at every step.
+
+    The row is replaced only by a snapshot that reflects as many events or more (``RETURNING`` tells whether
+    it was); actions are replaced by key; timeline entries are written once and never replaced.
+    """
+    records = _table(Nonconformity)
+    upsert_record = insert_for_dialect(dialect, records)
+    record = upsert_record.on_conflict_do_update(
+        index_elements=["id"],
+        set_={c.name: upsert_record.excluded[c.name] for c in records.columns if c.name != "id"},
+        where=records.c.last_seq <= upsert_record.excluded.last_seq,
+    ).returning(records.c.id)
+    actions = _table(ActionRow)
+    action_keys = {"record_id", "action_id"}
+    upsert_actions = insert_for_dialect(dialect, actions)
+    action = upsert_actions.on_conflict_do_update(
+        index_elements=sorted(action_keys),
+        set_={c.name: upsert_actions.excluded[c.name] for c in actions.columns if c.name not in action_keys},
+    )
+    events = insert_for_dialect(dialect, _table(TimelineEvent)).on_conflict_do_nothing(
+        index_elements=["record_id", "seq"]
+    )
+    return _Statements(record=record, actions=action, events=events)
+
+
+def _table(model: type[SQLModel]) -> Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
 
 
 def _step_notice(session: Session, state: CapaState, event: Event) -> Notice | None:

@@ -3,16 +3,22 @@
 Callers pass ``Settings.sqlalchemy_url``, which already names the psycopg 3 driver for PostgreSQL.
 """
 
+import contextlib
+import threading
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
+
+# One per SQLite engine made by ``make_engine``, for ``write_transaction``; a dropped engine takes its lock along.
+_sqlite_write_locks: "weakref.WeakKeyDictionary[Engine, threading.Lock]" = weakref.WeakKeyDictionary()
 
 # How long a SQLite writer waits for another one to commit before failing with "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -31,6 +37,7 @@ def _sqlite_engine(url: str) -> Engine:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     # Activities run in a thread pool, so one connection may serve several threads over its life.
     engine = create_engine(url, connect_args={"check_same_thread": False})
+    _sqlite_write_locks[engine] = threading.Lock()
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -62,6 +69,30 @@ def create_schema(engine: Engine) -> None:
 
 
 @contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction on a plain connection, committed when the block ends and rolled back if it raises.
+
+    On SQLite the writers of this process take turns on a lock before they begin. SQLite lets one writer in at
+    a time, and one kept waiting by its busy handler sleeps in steps of up to 100 ms, so with a dozen activity
+    threads writing at once a write could wait a second for a lock that was free after a few milliseconds;
+    the lock hands over at once. Writers in other processes (the API, the CLI) still queue on busy_timeout.
+    """
+    with _writers_turn(engine), engine.begin() as connection:
+        yield connection
+
+
+@contextmanager
+def write_scope(engine: Engine) -> Iterator[Session]:
+    """``session_scope`` for a transaction that writes: on SQLite it waits its turn as ``write_transaction`` does."""
+    with _writers_turn(engine), session_scope(engine) as session:
+        yield session
+
+
+def _writers_turn(engine: Engine) -> contextlib.AbstractContextManager[Any]:
+    return _sqlite_write_locks.get(engine, contextlib.nullcontext())
+
+
+@contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One transaction, committed when the block ends and rolled back if it raises.
 
@@ -71,13 +102,18 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def insert_for(engine: Engine, table: type[SQLModel]) -> postgresql.Insert | sqlite.Insert:
+def insert_for(engine: Engine, table: type[SQLModel] | Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that supports ``ON CONFLICT``, which both dialects spell the same way.
 
     A single upsert is atomic on both backends. Made the first statement of a transaction, it also spares
     SQLite's read-then-write lock upgrade, which fails at once under contention instead of waiting.
     """
-    if engine.dialect.name == "postgresql":
+    return insert_for_dialect(engine.dialect.name, table)
+
+
+def insert_for_dialect(dialect: str, table: type[SQLModel] | Table) -> postgresql.Insert | sqlite.Insert:
+    """``insert_for`` by dialect name, for statements built once and cached per dialect."""
+    if dialect == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
 

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from core.database import insert_for, session_scope
+from core.database import insert_for_dialect, session_scope, write_scope
 from core.readmodel import email_enabled
 from core.settings import Settings, get_settings
 from models.delivery import DELIVERY_WORKFLOW, DeliveryInput
@@ -30,6 +30,11 @@ log = structlog.get_logger(__name__)
 
 _RECORD_ID = re.compile(r"NC-\d{4}-\d{4,}")
 _KEY = ["record_id", "seq", "recipient", "channel"]
+# Compiled once per dialect: a multi-row VALUES statement would be built and compiled again at every notice.
+_INSERT = {
+    dialect: insert_for_dialect(dialect, OutboxMessage.__table__).on_conflict_do_nothing(index_elements=_KEY)  # type: ignore[attr-defined]
+    for dialect in ("sqlite", "postgresql")
+}
 
 # From a worker thread, how long to wait for the event loop to have started the delivery workflows.
 _DISPATCH_TIMEOUT_S = 60.0
@@ -74,8 +79,8 @@ def enqueue(engine: Engine, notice: Notice, settings: Settings, *, as_of: dateti
     if not rows:
         return []
     wanted = {(row["recipient"], row["channel"]) for row in rows}
-    with session_scope(engine) as session:
-        session.exec(insert_for(engine, OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=_KEY))
+    with write_scope(engine) as session:
+        session.execute(_INSERT[engine.dialect.name], rows)
         stored = session.exec(
             select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.channel).where(
                 col(OutboxMessage.record_id) == notice.record_id, col(OutboxMessage.seq) == notice.seq
@@ -138,7 +143,7 @@ def claim_log_rows(engine: Engine, row_ids: list[int]) -> list[OutboxMessage]:
     """
     if not row_ids:
         return []
-    with session_scope(engine) as session:
+    with write_scope(engine) as session:
         claimed = session.exec(
             update(OutboxMessage)
             .where(
@@ -239,7 +244,7 @@ async def retry_message(
 
 
 def _refail(engine: Engine, row_id: int, attempts: int) -> None:
-    with session_scope(engine) as session:
+    with write_scope(engine) as session:
         session.exec(
             update(OutboxMessage)
             .where(
@@ -252,7 +257,7 @@ def _refail(engine: Engine, row_id: int, attempts: int) -> None:
 
 
 def _reopen(engine: Engine, row_id: int) -> int:
-    with session_scope(engine) as session:
+    with write_scope(engine) as session:
         reopened = session.exec(
             update(OutboxMessage)
             .where(col(OutboxMessage.id) == row_id, col(OutboxMessage.status) == OutboxStatus.FAILED.value)
@@ -269,7 +274,7 @@ def _reopen(engine: Engine, row_id: int) -> int:
 
 def start_attempt(engine: Engine, row_id: int) -> OutboxMessage | None:
     """Count one more delivery attempt of a pending row and return it; None if it is not pending."""
-    with session_scope(engine) as session:
+    with write_scope(engine) as session:
         row = session.exec(
             update(OutboxMessage)
             .where(col(OutboxMessage.id) == row_id, col(OutboxMessage.status) == OutboxStatus.PENDING.value)
@@ -286,12 +291,12 @@ def get_message(engine: Engine, row_id: int) -> OutboxMessage | None:
 
 def record_error(engine: Engine, row_id: int, error: str) -> None:
     """Keep why the last attempt failed; the row stays pending while retries remain."""
-    with session_scope(engine) as session:
+    with write_scope(engine) as session:
         session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == row_id).values(last_error=error))
 
 
 def mark_sent(engine: Engine, row_id: int) -> None:
-    with session_scope(engine) as session:
+    with write_scope(engine) as session:
         session.exec(
             update(OutboxMessage)
             .where(col(OutboxMessage.id) == row_id)
@@ -301,7 +306,7 @@ def mark_sent(engine: Engine, row_id: int) -> None:
 
 def mark_failed(engine: Engine, row_id: int, error: str) -> OutboxMessage | None:
     """Give up on a row; one already sent stays sent. Returns the row as it now is."""
-    with session_scope(engine) as session:
+    with write_scope(engine) as session:
         session.exec(
             update(OutboxMessage)
             .where(col(OutboxMessage.id) == row_id, col(OutboxMessage.status) != OutboxStatus.SENT.value)
