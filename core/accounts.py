@@ -15,7 +15,7 @@ from pwdlib import PasswordHash
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
-from core.database import session_scope
+from core.database import session_scope, write_scope
 from models.tables import ApiToken, SignInFailures, User, WebSession
 
 log = structlog.get_logger(__name__)
@@ -26,6 +26,9 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 TOKEN_PREFIX = "capa_"  # noqa: S105 - the visible prefix of every token, not a secret
 SESSION_LIFETIME = timedelta(hours=12)
+# A token's last use is written at most once a minute: at every request it would make each API call a write
+# on the read model, queued behind the worker's. Lists show it to the minute.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 # Failed sign-ins a name may have before each further attempt must wait; the wait doubles per failure.
 FREE_FAILURES = 3
 _BASE_DELAY = timedelta(seconds=2)
@@ -202,7 +205,7 @@ def create_token(engine: Engine, name: str, label: str, created_by: str) -> tupl
 
 
 def token_user(engine: Engine, secret: str, now: datetime | None = None) -> User | None:
-    """The active user a live token acts as, or None; notes when the token was last used."""
+    """The active user a live token acts as, or None; notes when the token was last used, to the minute."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
     now = now or datetime.now(UTC)
@@ -213,9 +216,10 @@ def token_user(engine: Engine, secret: str, now: datetime | None = None) -> User
         user = session.get(User, token.user_name)
         if user is None or not user.active:
             return None
-        token.last_used_at = now
-        session.add(token)
-        return user
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        with write_scope(engine) as session:
+            session.exec(update(ApiToken).where(col(ApiToken.id) == token.id).values(last_used_at=now))
+    return user
 
 
 def list_tokens(engine: Engine, name: str | None = None) -> list[ApiToken]:
