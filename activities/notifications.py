@@ -62,19 +62,17 @@ class Notifier:
         """
         # The server's time: the clock's, except on a time-skipping test server.
         as_of = activity.info().current_attempt_scheduled_time if activity.in_activity() else None
-        ids = [r for notice in notices for r in outbox.enqueue(self._engine, notice, self._settings, as_of=as_of)]
-        claimed = outbox.claim_log_rows(self._engine, ids)
-        for row in claimed:
+        queued = outbox.queue(self._engine, notices, self._settings, as_of=as_of)
+        for row in queued.logged:
             _log_notification(row)
-        metrics.notification_delivered(Channel.LOG.value, len(claimed))
-        pending = outbox.pending_ids(self._engine, ids)
-        if not pending:
-            return claimed
+        metrics.notification_delivered(Channel.LOG.value, len(queued.logged))
+        if not queued.pending:
+            return queued.logged
         if self._dispatch is None:
-            log.warning("outbox rows left pending: this worker cannot start deliveries", row_ids=pending)
-            return claimed
-        self._dispatch(activity.info().task_queue, pending)
-        return claimed
+            log.warning("outbox rows left pending: this worker cannot start deliveries", row_ids=queued.pending)
+            return queued.logged
+        self._dispatch(activity.info().task_queue, queued.pending)
+        return queued.logged
 
 
 class NotificationActivities:

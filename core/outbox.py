@@ -1,7 +1,8 @@
 """The notification outbox: one row per recipient and channel of an event, delivered exactly once.
 
-``enqueue`` turns a notice into rows (idempotently: the key is record, seq, recipient, channel), ``dispatch``
-starts one ``DeliveryWorkflow`` per row, whose activity sends it and marks it sent; front-ends list the rows
+``enqueue`` turns a notice into rows (idempotently: the key is record, seq, recipient, channel); ``queue`` does
+that for a notifying activity and, in the same transaction, marks the log rows sent; ``dispatch`` starts one
+``DeliveryWorkflow`` per other row, whose activity sends it and marks it sent; front-ends list the rows
 and put a failed one back on its way with ``retry_message``.
 """
 
@@ -9,12 +10,13 @@ import asyncio
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from sqlalchemy import Engine, func, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -40,6 +42,29 @@ _INSERT = {
 _DISPATCH_TIMEOUT_S = 60.0
 
 
+@dataclass(frozen=True)
+class Queued:
+    """What ``queue`` did: the log rows it marked sent, for the caller to log, and the rows awaiting delivery."""
+
+    logged: list[OutboxMessage]
+    pending: list[int]
+
+
+def queue(engine: Engine, notices: list[Notice], settings: Settings, *, as_of: datetime | None = None) -> Queued:
+    """``enqueue`` every notice and ``claim_log_rows`` of them in one write transaction; also name the rows pending.
+
+    What a notifying activity needs, with one commit instead of one per part. Idempotent like its parts: a
+    repeated call inserts nothing and claims nothing, and names the rows still pending.
+    """
+    with session_scope(engine) as session:
+        planned = [(notice, _rows(session, notice, settings, as_of)) for notice in notices]
+    with write_scope(engine) as session:
+        ids = [row_id for notice, rows in planned for row_id in _insert(session, notice, rows)]
+        logged = _claim(session, ids)
+        pending = _pending(session, ids)
+    return Queued(logged=logged, pending=pending)
+
+
 def enqueue(engine: Engine, notice: Notice, settings: Settings, *, as_of: datetime | None = None) -> list[int]:
     """Queue ``notice`` on every channel that applies; return the ids of its rows, old and new.
 
@@ -48,10 +73,20 @@ def enqueue(engine: Engine, notice: Notice, settings: Settings, *, as_of: dateti
     Calling it again for the same notice inserts nothing and returns the same ids. ``as_of`` (default: the
     clock) is the moment the message tells how late the record is at.
     """
+    # Read first, in its own transaction, so the write transaction below starts with its insert.
+    with session_scope(engine) as session:
+        rows = _rows(session, notice, settings, as_of)
+    with write_scope(engine) as session:
+        return _insert(session, notice, rows)
+
+
+def _rows(session: Session, notice: Notice, settings: Settings, as_of: datetime | None) -> list[dict[str, Any]]:
+    """The outbox rows of ``notice``, pending; ``as_of`` as in ``enqueue``."""
     people = list(dict.fromkeys(notice.recipients))
     now = datetime.now(UTC)
     is_record = _RECORD_ID.fullmatch(notice.record_id) is not None
     link = settings.record_link(notice.record_id) if is_record else settings.base_url
+    details = json.dumps(_facts(session, notice, people, as_of or now) if is_record else {"people": people})
     common = {
         "record_id": notice.record_id,
         "seq": notice.seq,
@@ -62,30 +97,31 @@ def enqueue(engine: Engine, notice: Notice, settings: Settings, *, as_of: dateti
         "address": None,
         "created_at": now,
         "status": OutboxStatus.PENDING.value,
+        "details": details,
     }
-    # Read first, in its own transaction, so the write transaction below starts with its insert.
-    with session_scope(engine) as session:
-        details = json.dumps(_facts(session, notice, people, as_of or now) if is_record else {"people": people})
-        rows = [{**common, "recipient": p, "channel": Channel.LOG.value, "details": details} for p in people]
-        if settings.email_enabled:
-            rows.extend(
-                {**common, "recipient": p, "channel": Channel.EMAIL.value, "address": address, "details": details}
-                for p, address in _email_addresses(session, notice, people).items()
-            )
+    rows = [{**common, "recipient": p, "channel": Channel.LOG.value} for p in people]
+    if settings.email_enabled:
+        rows.extend(
+            {**common, "recipient": p, "channel": Channel.EMAIL.value, "address": address}
+            for p, address in _email_addresses(session, notice, people).items()
+        )
     rows.extend(
-        {**common, "recipient": url, "channel": Channel.WEBHOOK.value, "address": url, "details": details}
-        for url in settings.webhook_urls
+        {**common, "recipient": url, "channel": Channel.WEBHOOK.value, "address": url} for url in settings.webhook_urls
     )
+    return rows
+
+
+def _insert(session: Session, notice: Notice, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the rows not stored yet; the ids of all of them, old and new."""
     if not rows:
         return []
     wanted = {(row["recipient"], row["channel"]) for row in rows}
-    with write_scope(engine) as session:
-        session.execute(_INSERT[engine.dialect.name], rows)
-        stored = session.exec(
-            select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.channel).where(
-                col(OutboxMessage.record_id) == notice.record_id, col(OutboxMessage.seq) == notice.seq
-            )
-        ).all()
+    session.execute(_INSERT[session.get_bind().dialect.name], rows)
+    stored = session.exec(
+        select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.channel).where(
+            col(OutboxMessage.record_id) == notice.record_id, col(OutboxMessage.seq) == notice.seq
+        )
+    ).all()
     return sorted(row_id for row_id, recipient, channel in stored if row_id and (recipient, channel) in wanted)
 
 
@@ -144,29 +180,33 @@ def claim_log_rows(engine: Engine, row_ids: list[int]) -> list[OutboxMessage]:
     if not row_ids:
         return []
     with write_scope(engine) as session:
-        claimed = session.exec(
-            update(OutboxMessage)
-            .where(
-                col(OutboxMessage.id).in_(row_ids),
-                col(OutboxMessage.channel) == Channel.LOG.value,
-                col(OutboxMessage.status) == OutboxStatus.PENDING.value,
-            )
-            .values(status=OutboxStatus.SENT.value, sent_at=datetime.now(UTC), attempts=OutboxMessage.attempts + 1)
-            .returning(OutboxMessage)
-        ).all()
+        return _claim(session, row_ids)
+
+
+def _claim(session: Session, row_ids: list[int]) -> list[OutboxMessage]:
+    if not row_ids:
+        return []
+    claimed = session.exec(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id).in_(row_ids),
+            col(OutboxMessage.channel) == Channel.LOG.value,
+            col(OutboxMessage.status) == OutboxStatus.PENDING.value,
+        )
+        .values(status=OutboxStatus.SENT.value, sent_at=datetime.now(UTC), attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage)
+    ).all()
     return sorted((row for (row,) in claimed), key=lambda r: (r.recipient, r.id or 0))
 
 
-def pending_ids(engine: Engine, row_ids: list[int]) -> list[int]:
-    """The rows among ``row_ids`` still waiting for delivery."""
+def _pending(session: Session, row_ids: list[int]) -> list[int]:
     if not row_ids:
         return []
-    with session_scope(engine) as session:
-        found = session.exec(
-            select(OutboxMessage.id).where(
-                col(OutboxMessage.id).in_(row_ids), col(OutboxMessage.status) == OutboxStatus.PENDING.value
-            )
-        ).all()
+    found = session.exec(
+        select(OutboxMessage.id).where(
+            col(OutboxMessage.id).in_(row_ids), col(OutboxMessage.status) == OutboxStatus.PENDING.value
+        )
+    ).all()
     return sorted(row_id for row_id in found if row_id is not None)
 
 
