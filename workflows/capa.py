@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -68,6 +68,9 @@ _SLEEP_BEFORE_EVERY_ALARM = "sleep-before-every-alarm"
 _SHORTEST_SLEEP = timedelta(milliseconds=1)
 # Records under this patch record an escalation as its alarm is handled, before its recipients are looked up.
 _ESCALATE_WHEN_DUE = "escalate-when-due"
+# Records under this patch upsert only the search attributes a step changed, and none when it changed none.
+_INDEX_CHANGES_ONLY = "index-changes-only"
+_UNSET = object()
 
 
 def _guard(check: Callable[..., None], *args: Any) -> None:
@@ -86,6 +89,8 @@ class CapaWorkflow:
         self._unpublished_from: int | None = None
         self._publish_lock = asyncio.Lock()
         self._synced_seq = inp.synced_seq
+        # The search attributes as this run last set them (a new run sets them all again at its first change).
+        self._indexed: dict[str, object] = {}
         if inp.carried_state is not None:
             self._s = inp.carried_state
             return
@@ -546,14 +551,21 @@ class CapaWorkflow:
 
     def _index(self) -> None:
         s = self._s
-        due = s.due_at
+        wanted: list[tuple[SearchAttributeKey[Any], Any]] = [
+            (search_attributes.STAGE, s.stage.value),
+            (search_attributes.SEVERITY, s.severity.value),
+            (search_attributes.OWNER, s.owner),
+            (search_attributes.DUE_AT, s.due_at),
+        ]
+        if workflow.patched(_INDEX_CHANGES_ONLY):
+            # Most steps (an action completed, an extension asked for) change none of them: each upsert costs a
+            # history event and a visibility write on the server.
+            wanted = [(key, value) for key, value in wanted if self._indexed.get(key.name, _UNSET) != value]
+            if not wanted:
+                return
+            self._indexed.update((key.name, value) for key, value in wanted)
         workflow.upsert_search_attributes(
-            [
-                search_attributes.STAGE.value_set(s.stage.value),
-                search_attributes.SEVERITY.value_set(s.severity.value),
-                search_attributes.OWNER.value_set(s.owner),
-                search_attributes.DUE_AT.value_set(due) if due else search_attributes.DUE_AT.value_unset(),
-            ]
+            [key.value_set(value) if value is not None else key.value_unset() for key, value in wanted]
         )
 
     async def _recipients(self, holder: str, level: int) -> list[str]:

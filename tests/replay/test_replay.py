@@ -50,6 +50,17 @@ def _patches(events: list[dict[str, Any]]) -> set[str]:
     return found
 
 
+def test_every_patch_is_recorded_both_ways() -> None:
+    """Each ``workflow.patched`` id of CapaWorkflow is in some recorded history, and histories recorded before it
+    are kept: records started under the patch and records in flight from before it both replay here."""
+    source = (Path(__file__).parents[2] / "workflows" / "capa.py").read_text()
+    recorded = [_patches(json.loads(path.read_text())["events"]) for path in HISTORIES if "CapaWorkflow" in path.name]
+    for patch in ("sleep-before-every-alarm", "escalate-when-due", "index-changes-only"):
+        assert f'"{patch}"' in source, patch
+        assert any(patch in found for found in recorded), f"no history recorded under {patch}"
+        assert any(patch not in found for found in recorded), f"no history recorded before {patch}"
+
+
 def _clock_at_the_alarm(events: list[dict[str, Any]]) -> int:
     """Give every workflow task that only put the record back to sleep the clock of the moment its timer fired.
 
