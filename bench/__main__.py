@@ -215,9 +215,13 @@ async def lifecycles(
                 drivers = (*sides, api)
             for driver in drivers:
                 with console.status(f"{driver.name}: {count} lifecycles, {concurrency} at a time..."):
-                    runs.append(
-                        await measure.run_lifecycles(driver, concurrency=concurrency, lifecycles=count, actions=actions)
+                    before = stack.cpu_seconds()
+                    run = await measure.run_lifecycles(
+                        driver, concurrency=concurrency, lifecycles=count, actions=actions
                     )
+                    after = stack.cpu_seconds()
+                    run.cpu_seconds = {name: after[name] - before.get(name, 0.0) for name in after}
+                    runs.append(run)
         return runs
 
 

@@ -39,6 +39,8 @@ class LifecycleRun:
     step_seconds: list[float] = field(default_factory=list)
     # Lifecycles abandoned because the client layer gave up waiting (its 15 s / 20 s limits): the overload signal.
     failed: int = 0
+    # CPU seconds each process used during the run (server, workers, API, the users' own process).
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def per_second(self) -> float:

@@ -94,6 +94,36 @@ def latency(runs: Sequence[Mapping[str, Any]]) -> Table:
     return table
 
 
+def cpu(runs: Sequence[Mapping[str, Any]], actions: int) -> Table:
+    """CPU time per lifecycle, by process: on a machine whose cores the server and workers share, what a ratio costs."""
+    table = Table(title=f"CPU per lifecycle ({5 + actions} updates; ms of CPU, user and system)")
+    for column in ("figure", "concurrency", "side", "server", "worker", "API", "users", "total", "total ratio"):
+        table.add_column(column)
+    for concurrency in sorted({r["concurrency"] for r in runs}):
+        base = math.nan
+        for side in (*_SIDES[::-1], API_SIDE):
+            run = next((r for r in runs if r["concurrency"] == concurrency and r["side"] == side), None)
+            if run is None or not run.get("cpu_seconds"):
+                continue
+            used = run["cpu_seconds"]
+            worker = used.get("skeleton worker" if side == "skeleton" else "capaflow worker", 0.0)
+            parts = [used.get("server", 0.0), worker, used.get("api", 0.0) if side == API_SIDE else 0.0]
+            parts.append(used.get("users", 0.0))
+            per = [1000 * part / run["lifecycles"] for part in parts]
+            total = sum(per)
+            if side == "skeleton":
+                base = total
+            table.add_row(
+                "CPU per lifecycle",
+                str(concurrency),
+                side,
+                *(f"{value:.0f}" for value in per),
+                f"{total:.0f}",
+                "" if side == "skeleton" else f"{ratio(total, base):.2f}",
+            )
+    return table
+
+
 def _percentiles(samples: Sequence[float]) -> list[str]:
     return [_ms(percentile(samples, q)) for q in (50, 95, 99)]
 
@@ -198,6 +228,7 @@ def print_tables(results: Mapping[str, Any], console: Console) -> None:
             console.print(throughput(runs, results["actions"]))
         if any(r["latency_users"] for r in runs):
             console.print(latency(runs))
+        console.print(cpu(runs, results["actions"]))
     if "scale" in results:
         console.print(scale(results["scale"]))
     if results.get("overdue_query"):

@@ -52,6 +52,18 @@ def rss_bytes(pid: int) -> int:
     return total
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process and its children have used so far."""
+    process = psutil.Process(pid)
+    times = process.cpu_times()
+    total: float = times.user + times.system + times.children_user + times.children_system
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child_times = child.cpu_times()
+            total += child_times.user + child_times.system
+    return total
+
+
 @dataclass
 class Process:
     """One process the bench started: its handle and the file its output goes to (never a pipe that fills)."""
@@ -221,6 +233,21 @@ class Stack:
             if loop.time() > deadline:
                 raise StackError(f"the {process.name} did not poll {task_queue}; see {process.log_path}")
             await asyncio.sleep(_POLL)
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by each process of the stack that runs, and by this one (the users)."""
+        times = psutil.Process().cpu_times()
+        # This process alone: its children are the stack's processes, counted below.
+        used = {"users": times.user + times.system}
+        for name, process in (
+            ("server", self.server),
+            ("capaflow worker", self.product),
+            ("skeleton worker", self.skeleton),
+            ("api", self.api),
+        ):
+            if process is not None and process.popen.poll() is None:
+                used[name] = cpu_seconds(process.pid)
+        return used
 
     def stop(self) -> None:
         for process in (self.api, self.product, self.skeleton, self.server):

@@ -10,6 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 FIGURES = {
     "Lifecycle throughput": 4,
     "Step latency": None,
+    "CPU per lifecycle": None,
     "Parked records: time to raise": 3,
     "Parked records: worker memory": None,
     "Parked records: server memory": None,
@@ -23,7 +24,8 @@ def _cells(line: str) -> list[str]:
 
 
 def test_quick_run_prints_every_figure_with_numeric_ratios() -> None:
-    """A quick run exits 0 and prints every figure's rows (the HTTP API row too), each ratio a number."""
+    """A quick run exits 0 and prints every figure's rows (the HTTP API row too, and the CPU each side used), each
+    ratio a number."""
     run = subprocess.run(
         [sys.executable, "-m", "bench", "--quick"], cwd=REPO, capture_output=True, text=True, timeout=180, check=False
     )
@@ -41,6 +43,13 @@ def test_quick_run_prints_every_figure_with_numeric_ratios() -> None:
         for row in latency:
             assert all(math.isfinite(float(cell.removesuffix(" ms"))) for cell in row[3:6]), row
             assert math.isfinite(float(row[6])), row
+    cpu = [row for row in rows if row[0] == "CPU per lifecycle" and row[2] == "capaflow"]
+    # Per concurrency, the server's and the worker's CPU per lifecycle and the total's ratio to the skeleton's.
+    assert cpu
+    for row in cpu:
+        assert float(row[3]) > 0, row
+        assert float(row[4]) > 0, row
+        assert math.isfinite(float(row[8])), row
     timers = [row for row in rows if row[0] == "Timer lateness" and row[1] == "capaflow"]
     assert timers
     assert math.isfinite(float(timers[0][6])), timers
