@@ -53,3 +53,20 @@ def test_quick_run_prints_every_figure_with_numeric_ratios() -> None:
     timers = [row for row in rows if row[0] == "Timer lateness" and row[1] == "capaflow"]
     assert timers
     assert math.isfinite(float(timers[0][6])), timers
+
+
+def test_read_model_write_bench_prints_a_row_per_database_and_thread_count() -> None:
+    """``python -m bench.writes`` times record_state on SQLite (and PostgreSQL when reachable), each row in ms."""
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.writes", "--calls", "40", "--threads", "1,4"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = [_cells(line) for line in run.stdout.splitlines() if line.startswith("│")]
+    assert [row[:2] for row in rows if row[0] == "sqlite"] == [["sqlite", "1"], ["sqlite", "4"]], run.stdout
+    for row in rows:
+        assert all(math.isfinite(float(cell.removesuffix(" ms"))) for cell in row[2:6]), row
