@@ -3,7 +3,7 @@
 Callers pass ``Settings.sqlalchemy_url``, which already names the psycopg 3 driver for PostgreSQL.
 """
 
-import contextlib
+import sqlite3
 import threading
 import uuid
 import weakref
@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel
 
 # One per SQLite engine made by ``make_engine``, for ``write_transaction``; a dropped engine takes its lock along.
@@ -88,8 +89,24 @@ def write_scope(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def _writers_turn(engine: Engine) -> contextlib.AbstractContextManager[Any]:
-    return _sqlite_write_locks.get(engine, contextlib.nullcontext())
+@contextmanager
+def _writers_turn(engine: Engine) -> Iterator[None]:
+    """This process's turn to write to a SQLite database; no wait on PostgreSQL, whose writers do not queue.
+
+    Waiting is bounded like SQLite's own: after the busy timeout it fails as SQLite would, "database is locked",
+    so a write stuck behind another process's long transaction cannot hold every activity thread in a queue.
+    """
+    lock = _sqlite_write_locks.get(engine)
+    if lock is None:
+        yield
+        return
+    if not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        locked = sqlite3.OperationalError("database is locked")
+        raise OperationalError("BEGIN (waiting for this process's other writers)", None, locked)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @contextmanager
