@@ -206,6 +206,11 @@ def ensure_schema(engine: Engine) -> None:
 
     The worker and the CLI call this at start: failing there beats a worker whose every write fails.
     """
+    with engine.connect() as connection:
+        if _state(connection).up_to_date:
+            # The usual start needs no write lock: a worker restarted while another process holds the database's
+            # write lock (a long transaction, an outage) starts, and its writes retry until the lock is free.
+            return
     with _locked(engine) as connection:
         current = _state(connection)
         if current.up_to_date:

@@ -1,7 +1,9 @@
 """The Alembic migrations build exactly the models' schema, undo it, and guard every start against a stale one."""
 
+import sqlite3
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -9,8 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 from sqlmodel import SQLModel
 
-from core import migrations
-from core.database import SchemaBehindError, create_schema
+from core import database, migrations
+from core.database import SchemaBehindError, create_schema, make_engine
 from core.readmodel import add_user, list_users
 from tests.migrations.conftest import CURRENT, NEXT, create_tables_as_before_migrations
 
@@ -162,3 +164,24 @@ def test_timestamps_round_trip_as_utc_through_the_migrated_schema(blank: Engine)
     (user,) = list_users(blank)
 
     assert user.created_at.utcoffset() == timedelta(0)
+
+
+def test_a_start_while_another_process_holds_the_write_lock_succeeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker restarted while the database's write lock is held elsewhere (a long transaction, an outage) starts:
+    checking a schema already at the head only reads."""
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "capaflow.db"
+    first = make_engine(f"sqlite:///{path}")
+    create_schema(first)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    restarted = make_engine(f"sqlite:///{path}")
+    try:
+        create_schema(restarted)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        restarted.dispose()
+        first.dispose()
