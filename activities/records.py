@@ -11,15 +11,15 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import structlog
-from sqlalchemy import Engine, Insert, Table
-from sqlmodel import Session, SQLModel, col, select
+from sqlalchemy import Engine, Insert
+from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import errors
 from activities.notifications import Notifier
 from core import metrics
-from core.database import insert_for_dialect, write_transaction
+from core.database import insert_for_dialect, table_of, write_transaction
 from models.durations import format_duration
 from models.enums import EventKind, Role
 from models.payloads import Action, CapaState, Event, Notice, RecipientsInput, RecordSnapshot
@@ -104,30 +104,24 @@ def _statements(dialect: str) -> _Statements:
     The row is replaced only by a snapshot that reflects as many events or more (``RETURNING`` tells whether
     it was); actions are replaced by key; timeline entries are written once and never replaced.
     """
-    records = _table(Nonconformity)
+    records = table_of(Nonconformity)
     upsert_record = insert_for_dialect(dialect, records)
     record = upsert_record.on_conflict_do_update(
         index_elements=["id"],
         set_={c.name: upsert_record.excluded[c.name] for c in records.columns if c.name != "id"},
         where=records.c.last_seq <= upsert_record.excluded.last_seq,
     ).returning(records.c.id)
-    actions = _table(ActionRow)
+    actions = table_of(ActionRow)
     action_keys = {"record_id", "action_id"}
     upsert_actions = insert_for_dialect(dialect, actions)
     action = upsert_actions.on_conflict_do_update(
         index_elements=sorted(action_keys),
         set_={c.name: upsert_actions.excluded[c.name] for c in actions.columns if c.name not in action_keys},
     )
-    events = insert_for_dialect(dialect, _table(TimelineEvent)).on_conflict_do_nothing(
+    events = insert_for_dialect(dialect, table_of(TimelineEvent)).on_conflict_do_nothing(
         index_elements=["record_id", "seq"]
     )
     return _Statements(record=record, actions=action, events=events)
-
-
-def _table(model: type[SQLModel]) -> Table:
-    table = model.__table__  # type: ignore[attr-defined]
-    assert isinstance(table, Table)
-    return table
 
 
 def _step_notice(session: Session, state: CapaState, event: Event) -> Notice | None:

@@ -107,8 +107,8 @@ def cpu(runs: Sequence[Mapping[str, Any]], actions: int) -> Table:
                 continue
             used = run["cpu_seconds"]
             worker = used.get("skeleton worker" if side == "skeleton" else "capaflow worker", 0.0)
-            parts = [used.get("server", 0.0), worker, used.get("api", 0.0) if side == API_SIDE else 0.0]
-            parts.append(used.get("users", 0.0))
+            api = used.get("api", 0.0) if side == API_SIDE else 0.0
+            parts = [used.get("server", 0.0), worker, api, used.get("users", 0.0)]
             per = [1000 * part / run["lifecycles"] for part in parts]
             total = sum(per)
             if side == "skeleton":

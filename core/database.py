@@ -128,6 +128,13 @@ def insert_for(engine: Engine, table: type[SQLModel] | Table) -> postgresql.Inse
     return insert_for_dialect(engine.dialect.name, table)
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model, for statements that bypass the ORM (built once, run with rows as parameters)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
 def insert_for_dialect(dialect: str, table: type[SQLModel] | Table) -> postgresql.Insert | sqlite.Insert:
     """``insert_for`` by dialect name, for statements built once and cached per dialect."""
     if dialect == "postgresql":

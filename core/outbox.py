@@ -7,6 +7,7 @@ and put a failed one back on its way with ``retry_message``.
 """
 
 import asyncio
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -15,12 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, Insert, func, update
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from core.database import insert_for_dialect, session_scope, write_scope
+from core.database import insert_for_dialect, session_scope, table_of, write_scope
 from core.readmodel import email_enabled
 from core.settings import Settings, get_settings
 from models.delivery import DELIVERY_WORKFLOW, DeliveryInput
@@ -32,14 +33,15 @@ log = structlog.get_logger(__name__)
 
 _RECORD_ID = re.compile(r"NC-\d{4}-\d{4,}")
 _KEY = ["record_id", "seq", "recipient", "channel"]
-# Compiled once per dialect: a multi-row VALUES statement would be built and compiled again at every notice.
-_INSERT = {
-    dialect: insert_for_dialect(dialect, OutboxMessage.__table__).on_conflict_do_nothing(index_elements=_KEY)  # type: ignore[attr-defined]
-    for dialect in ("sqlite", "postgresql")
-}
 
 # From a worker thread, how long to wait for the event loop to have started the delivery workflows.
 _DISPATCH_TIMEOUT_S = 60.0
+
+
+@functools.cache
+def _insert_statement(dialect: str) -> Insert:
+    """The outbox insert, built once per dialect: a multi-row VALUES statement would be compiled at every notice."""
+    return insert_for_dialect(dialect, table_of(OutboxMessage)).on_conflict_do_nothing(index_elements=_KEY)
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ def _insert(session: Session, notice: Notice, rows: list[dict[str, Any]]) -> lis
     if not rows:
         return []
     wanted = {(row["recipient"], row["channel"]) for row in rows}
-    session.execute(_INSERT[session.get_bind().dialect.name], rows)
+    session.execute(_insert_statement(session.get_bind().dialect.name), rows)
     stored = session.exec(
         select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.channel).where(
             col(OutboxMessage.record_id) == notice.record_id, col(OutboxMessage.seq) == notice.seq
