@@ -36,17 +36,10 @@ class RecordActivities:
 
     @activity.defn(name="record_state")
     def record_state(self, snapshot: RecordSnapshot) -> None:
-        """Write the record's row, its actions and its new timeline entries in one transaction."""
+        """Write the record's row, its actions and its new timeline entries; then queue the step's notices."""
         state = snapshot.state
-        seq = max((e.seq for e in (*state.events, *snapshot.new_events)), default=0)
-        now = datetime.now(UTC)
-        write = _statements(self._engine.dialect.name)
-        with write_transaction(self._engine) as connection:
-            current = connection.execute(write.record, _record_values(state, seq, now)).first() is not None
-            if current and state.actions:
-                connection.execute(write.actions, [_action_values(state.id, a) for a in state.actions])
-            if snapshot.new_events:
-                connection.execute(write.events, [_event_values(state.id, e) for e in snapshot.new_events])
+        seq = _last_seq(snapshot)
+        current = write_snapshot(self._engine, snapshot)
         newest = max(snapshot.new_events, key=lambda e: e.seq, default=None)
         if newest is not None:
             metrics.step_latency(newest.kind.value, newest.at)
@@ -68,27 +61,55 @@ class RecordActivities:
 
     @activity.defn(name="escalation_recipients")
     def escalation_recipients(self, inp: RecipientsInput) -> list[str]:
-        """Who hears of an escalation at ``inp.level``: that many steps up the holder's reporting line.
-
-        When the line runs out, meets an unknown user or loops back on itself, every admin is told instead,
-        so an escalation is never lost to a gap in the directory. Empty only when there is no admin at all.
-        """
+        """Who hears of an escalation at ``inp.level`` (records of the earlier shape ask for them here)."""
         if inp.level < 1:
             raise ApplicationError(
                 f"level: escalation levels start at 1, got {inp.level}",
                 non_retryable=True,
                 type=errors.INVALID_INPUT,
             )
-        with Session(self._engine) as session:
-            seen = {inp.holder}
-            current = inp.holder
-            for _ in range(inp.level):
-                user = session.get(User, current)
-                if user is None or user.manager is None or user.manager in seen:
-                    return _admins(session, inp)
-                current = user.manager
-                seen.add(current)
-        return [current]
+        return escalation_recipients(self._engine, inp.holder, inp.level)
+
+
+def _last_seq(snapshot: RecordSnapshot) -> int:
+    return max((e.seq for e in (*snapshot.state.events, *snapshot.new_events)), default=0)
+
+
+def write_snapshot(engine: Engine, snapshot: RecordSnapshot) -> bool:
+    """Write a record's row, its actions and its new timeline entries in one transaction.
+
+    Idempotent and order-proof: the row is replaced only by a snapshot that reflects as many entries or more,
+    entries are written once. Returns whether the row was written (False: the stored row is newer). The
+    client layer calls it with the snapshot a step returned; ``record_state`` calls it with the same snapshot.
+    """
+    state = snapshot.state
+    write = _statements(engine.dialect.name)
+    with write_transaction(engine) as connection:
+        values = _record_values(state, _last_seq(snapshot), datetime.now(UTC))
+        current = connection.execute(write.record, values).first() is not None
+        if current and state.actions:
+            connection.execute(write.actions, [_action_values(state.id, a) for a in state.actions])
+        if snapshot.new_events:
+            connection.execute(write.events, [_event_values(state.id, e) for e in snapshot.new_events])
+    return current
+
+
+def escalation_recipients(engine: Engine, holder: str, level: int) -> list[str]:
+    """Who hears of an escalation at ``level``: that many steps up the holder's reporting line.
+
+    When the line runs out, meets an unknown user or loops back on itself, every admin is told instead,
+    so an escalation is never lost to a gap in the directory. Empty only when there is no admin at all.
+    """
+    with Session(engine) as session:
+        seen = {holder}
+        current = holder
+        for _ in range(max(level, 1)):
+            user = session.get(User, current)
+            if user is None or user.manager is None or user.manager in seen:
+                return _admins(session, holder, level)
+            current = user.manager
+            seen.add(current)
+    return [current]
 
 
 class _Statements(NamedTuple):
@@ -181,14 +202,14 @@ def _at(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _admins(session: Session, inp: RecipientsInput) -> list[str]:
+def _admins(session: Session, holder: str, level: int) -> list[str]:
     names = list(
         session.exec(select(col(User.name)).where(col(User.role) == Role.ADMIN.value).order_by(col(User.name)))
     )
     if names:
-        log.info("escalation goes to the admins", holder=inp.holder, level=inp.level, admins=names)
+        log.info("escalation goes to the admins", holder=holder, level=level, admins=names)
     else:
-        log.warning("escalation has no recipient: no admin in the directory", holder=inp.holder, level=inp.level)
+        log.warning("escalation has no recipient: no admin in the directory", holder=holder, level=level)
     return names
 
 

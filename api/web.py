@@ -368,7 +368,7 @@ async def record_page(
     values: dict[str, str] | None = None,
 ) -> HTMLResponse:
     try:
-        state = await client.show(record_id)
+        state, stale = await client.show_record(record_id)
     except CapaError as exc:
         return problem_page(request, user, STATUS[exc.kind], exc.message)
     offer = available_steps(state, _actor(user))
@@ -394,6 +394,7 @@ async def record_page(
         state=state,
         offer=offer,
         top_error=top_error,
+        stale=stale,
         workflow_link=workflow_link,
         holders=await _holders(client) if needs_people else [],
         failed=failed,

@@ -126,7 +126,10 @@ async def run(args: argparse.Namespace, console: Console) -> dict[str, object]:
         with console.status("Starting the dev server and the workers..."):
             client = await stack.start()
         settings = Settings(
-            temporal_address=stack.address, task_queue=stack.product_queue, database_url=stack.database_url
+            temporal_address=stack.address,
+            task_queue=stack.product_queue,
+            database_url=stack.database_url,
+            policy_file=policy,
         )
         engine = make_engine(settings.sqlalchemy_url)
         readmodel.seed_demo_users(engine)

@@ -26,9 +26,9 @@ from core import readmodel
 from models.enums import ActionStatus, EventKind, Stage
 from models.payloads import SYSTEM_ACTOR, CapaState, Event
 from models.tables import Channel, Nonconformity, OutboxMessage, OutboxStatus
+from worker import WORKFLOWS
 from workflows.capa import CapaWorkflow
-from workflows.delivery import DeliveryWorkflow
-from workflows.digest import DigestWorkflow
+from workflows.record import RecordWorkflow
 
 # An escalation due within this much of the step that ended its clock may or may not have fired: either is right.
 _TOLERANCE = timedelta(seconds=1)
@@ -116,7 +116,7 @@ async def gather(client: Client, engine: Engine, results: list[LifecycleResult])
     histories = []
     temporal_ids: Counter[str] = Counter()
     async for execution in client.list_workflows():
-        if execution.workflow_type == CapaWorkflow.__name__:
+        if execution.workflow_type in (CapaWorkflow.__name__, "CapaRecord"):
             temporal_ids[execution.id] += 1
         handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
         histories.append(await handle.fetch_history())
@@ -128,10 +128,10 @@ async def gather(client: Client, engine: Engine, results: list[LifecycleResult])
 async def query_state(client: Client, record_id: str, within: float = 120) -> CapaState:
     """The workflow's own state; retried while a restarted worker picks the record up again."""
     deadline = time.monotonic() + within
-    handle = client.get_workflow_handle_for(CapaWorkflow.run, record_id)
+    handle = client.get_workflow_handle_for(RecordWorkflow.run, record_id)
     while True:
         try:
-            return await handle.query(CapaWorkflow.state, rpc_timeout=_QUERY_TIMEOUT)
+            return await handle.query(RecordWorkflow.state, rpc_timeout=_QUERY_TIMEOUT)
         except (RPCError, WorkflowQueryFailedError) as exc:
             # A workflow stopped on a failed task answers no query until someone repairs it: no use waiting.
             if STOPPED in str(exc) or time.monotonic() > deadline or await _stopped(handle):
@@ -262,7 +262,14 @@ def escalations_once(
                     )
                 else:
                     tally.optional += 1 if levels[level] else 0
-            late = [e for e in mine if e.seq > ended.seq]
+            # An escalation that fell due before the step but rang after it is recorded after it, saying when the
+            # step was done; any other after the step is wrong.
+            late = [
+                e
+                for e in mine
+                if e.seq > ended.seq
+                and not ("step_done_at" in e.details and datetime.fromisoformat(e.details["scheduled_at"]) < ended.at)
+            ]
             timeline.failures += [f"{state.id} {step.target}: escalated (seq {e.seq}) after its step" for e in late]
         stray = [e for e in escalations if e.seq not in matched]
         timeline.failures += [f"{state.id}: escalation seq {e.seq} of no clock the driver ended" for e in stray]
@@ -433,9 +440,7 @@ def outage_steps(results: list[LifecycleResult], evidence: Evidence, window: Win
 async def replay(evidence: Evidence) -> Check:
     """Every history the run produced replays against the current workflow code."""
     check = Check("every history replays against the current code", len(evidence.histories))
-    replayer = Replayer(
-        workflows=[CapaWorkflow, DeliveryWorkflow, DigestWorkflow], data_converter=pydantic_data_converter
-    )
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
     async with replayer.workflow_replay_iterator(_each(evidence.histories)) as replays:
         async for outcome in replays:
             if outcome.replay_failure is not None:

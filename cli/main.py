@@ -107,8 +107,13 @@ tokens_app = typer.Typer(help="API tokens for integrations (administrators): mak
 db_app = typer.Typer(
     help="The read-model database's schema: its migration revision, and upgrading it.", no_args_is_help=True
 )
+records_app = typer.Typer(
+    help="Operations on every record's workflow: move records in flight to this release's shape.",
+    no_args_is_help=True,
+)
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(db_app, name="db")
+app.add_typer(records_app, name="records")
 
 
 @dataclass(frozen=True)
@@ -504,7 +509,9 @@ def cancel(ctx: typer.Context, record_id: RecordId, reason: Reason, as_json: Jso
 @app.command()
 def show(ctx: typer.Context, record_id: RecordId, as_json: Json = False) -> None:
     """Show a record: state, deadlines, actions and the whole timeline."""
-    state = _call(ctx, lambda client: client.show(record_id))
+    state, stale = _call(ctx, lambda client: client.show_record(record_id))
+    if stale:
+        typer.echo(f"note: {record_id} is shown as the read model last recorded it: {stale}", err=True)
     if as_json:
         render.emit_json(render.state_json(state))
     else:
@@ -637,6 +644,18 @@ def db_revision(
     """For developers: write the next migration from the models' difference to the head schema."""
     path = migrations.new_revision(message)
     typer.echo(f"wrote {path}; review it, then run `{migrations.UPGRADE_COMMAND}`")
+
+
+@records_app.command("migrate")
+def records_migrate(ctx: typer.Context) -> None:
+    """Move every running record of the earlier workflow shape to this release's (run it once the new workers
+    are up). Safe to run again; a record refused is named with why."""
+    moved, refused = _call(ctx, lambda capa: capa.migrate_records())
+    for record_id in moved:
+        typer.echo(f"{record_id}: moved")
+    for record_id, reason in sorted(refused.items()):
+        typer.echo(f"{record_id}: not moved: {reason}")
+    typer.echo(f"{len(moved)} moved, {len(refused)} not moved")
 
 
 # --- running the product ------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from temporalio.client import (
     Client,
     WorkflowFailureError,
+    WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -33,6 +34,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from activities.digest import DigestResult
+from activities.records import write_snapshot
 from client.temporal import connect, is_unreachable
 from core import accounts, outbox, readmodel
 from core.database import create_schema, make_engine
@@ -52,10 +54,10 @@ from models.enums import (
     VerificationResult,
 )
 from models.payloads import (
+    RECORD_MOVING,
     Actor,
     CancelInput,
     CapaState,
-    CapaWorkflowInput,
     CompleteActionInput,
     ContainmentInput,
     ExtensionDecisionInput,
@@ -64,15 +66,18 @@ from models.payloads import (
     PlannedAction,
     RaiseInput,
     ReassignInput,
+    RecordInput,
     ReviewInput,
     RootCauseInput,
     StepInput,
     StepResult,
     VerifyInput,
 )
+from models.policy import PinnedPolicy, Policy, PolicyError, load_policy
 from models.tables import ApiToken, Nonconformity, OutboxMessage, User
 from workflows.capa import CapaWorkflow
 from workflows.digest import DigestRequest, DigestWorkflow
+from workflows.record import RecordWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -86,10 +91,15 @@ InputT = TypeVar("InputT", bound=StepInput)
 _DRAFT_ID = "NC-0000-0000"
 # Each retry takes the next number; more collisions than this mean the database and Temporal disagree.
 _ID_ATTEMPTS = 20
+# A step refused because its record is continuing as new is sent again this often, this far apart.
+_MOVING_ATTEMPTS = 50
+_MOVING_PAUSE = 0.2
 # How long ``raise_record`` waits for a worker to open the new record before saying none is running.
 OPEN_TIMEOUT = timedelta(seconds=15)
 # How long a step or a query waits for a worker to answer; the SDK alone would wait for ever.
 WORKER_TIMEOUT = timedelta(seconds=20)
+# How long a reader waits for a record's workflow before showing it from the read model instead.
+QUERY_TIMEOUT = timedelta(seconds=5)
 # How long ``send_digest_now`` waits for a worker to finish the digest before saying none is running.
 DIGEST_TIMEOUT = timedelta(seconds=60)
 # A digest asked for by hand that no worker has started within this time is stale: it is dropped.
@@ -127,6 +137,13 @@ def temporal_unavailable(settings: Settings) -> CapaError:
     )
 
 
+class Shown(NamedTuple):
+    """A record as ``show_record`` found it; ``stale`` says why it comes from the read model, when it had to."""
+
+    state: CapaState
+    stale: str | None
+
+
 class NewAction(NamedTuple):
     """One action of a plan as a front-end collected it."""
 
@@ -161,6 +178,16 @@ class CapaClient:
         self._temporal = temporal
         self._engine = engine
         self._settings = settings
+        self._policy: Policy | None = None
+
+    def _pinned_policy(self, severity: Severity) -> PinnedPolicy:
+        """The deadlines a new record keeps for life: CAPA_POLICY_FILE's (the worker reads the same file)."""
+        if self._policy is None:
+            try:
+                self._policy = load_policy(self._settings.policy_file)
+            except PolicyError as exc:
+                raise CapaError(ErrorKind.UNAVAILABLE, f"CAPA_POLICY_FILE: {exc}") from None
+        return self._policy.for_severity(severity)
 
     @classmethod
     async def open(cls, settings: Settings, runtime: Runtime | None = None) -> "CapaClient":
@@ -272,8 +299,8 @@ class CapaClient:
             try:
                 with self._temporal_errors(record_id):
                     await self._temporal.start_workflow(
-                        CapaWorkflow.run,
-                        CapaWorkflowInput(raised=raised),
+                        RecordWorkflow.run,
+                        RecordInput(raised=raised, policy=self._pinned_policy(severity)),
                         id=record_id,
                         task_queue=self._settings.task_queue,
                         # A record id names one nonconformity forever, even after its workflow closed.
@@ -303,16 +330,31 @@ class CapaClient:
         One update that the workflow answers when that is done: no polling of the read model, which under many
         simultaneous raises cost more than the raises themselves.
         """
-        handle = self._temporal.get_workflow_handle_for(CapaWorkflow.run, record_id)
+        handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)
         with self._temporal_errors(record_id):
             try:
-                await handle.execute_update(CapaWorkflow.opened, rpc_timeout=OPEN_TIMEOUT)
+                opened = await handle.execute_update(RecordWorkflow.opened, rpc_timeout=OPEN_TIMEOUT)
+            except WorkflowUpdateFailedError:
+                # Someone ended the record within the moment since it was raised: it exists, the worker writes it.
+                return
             except WorkflowUpdateRPCTimeoutOrCancelledError:
                 raise self._not_opened(record_id) from None
             except RPCError as exc:
                 if exc.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
                     raise
                 raise self._not_opened(record_id) from None
+        await self._write_read_model(opened)
+
+    async def _write_read_model(self, result: StepResult) -> StepResult:
+        """Write the snapshot a step returned, so a list read right after it shows it; the record's own
+        ``record_state`` writes the same again (idempotent) and stays the durable path when this one fails."""
+        if result.snapshot is None:
+            return result
+        try:
+            await self._db(write_snapshot, self._engine, result.snapshot)
+        except CapaError as exc:
+            log.warning("read model not written after the step; the worker will", reason=exc.message)
+        return result.model_copy(update={"snapshot": None})
 
     def _not_opened(self, record_id: str) -> CapaError:
         return CapaError(
@@ -334,7 +376,7 @@ class CapaClient:
     ) -> StepResult:
         actor = await self._actor(actor_name)
         inp = _valid(lambda: ContainmentInput(actor=actor, summary=summary, disposition=disposition, quantity=quantity))
-        return await self._update(record_id, CapaWorkflow.contain, inp)
+        return await self._update(record_id, RecordWorkflow.contain, inp)
 
     async def root_cause(
         self,
@@ -360,7 +402,7 @@ class CapaClient:
                 similar_checked=similar_checked,
             )
         )
-        return await self._update(record_id, CapaWorkflow.root_cause, inp)
+        return await self._update(record_id, RecordWorkflow.root_cause, inp)
 
     async def plan(self, record_id: str, actor_name: str, *, actions: list[NewAction]) -> StepResult:
         actor = await self._actor(actor_name)
@@ -375,38 +417,38 @@ class CapaClient:
             for number, a in enumerate(actions, start=1)
         ]
         inp = _valid(lambda: PlanInput(actor=actor, actions=planned))
-        return await self._update(record_id, CapaWorkflow.plan, inp)
+        return await self._update(record_id, RecordWorkflow.plan, inp)
 
     async def complete_action(self, record_id: str, actor_name: str, *, action_id: str, evidence: str) -> StepResult:
         actor = await self._actor(actor_name)
         inp = _valid(lambda: CompleteActionInput(actor=actor, action_id=action_id, evidence=evidence))
-        return await self._update(record_id, CapaWorkflow.complete_action, inp)
+        return await self._update(record_id, RecordWorkflow.complete_action, inp)
 
     async def verify(self, record_id: str, actor_name: str, *, result: VerificationResult, evidence: str) -> StepResult:
         actor = await self._actor(actor_name)
         inp = _valid(lambda: VerifyInput(actor=actor, result=result, evidence=evidence))
-        return await self._update(record_id, CapaWorkflow.verify, inp)
+        return await self._update(record_id, RecordWorkflow.verify, inp)
 
     async def review(
         self, record_id: str, actor_name: str, *, result: EffectivenessResult, evidence: str
     ) -> StepResult:
         actor = await self._actor(actor_name)
         inp = _valid(lambda: ReviewInput(actor=actor, result=result, evidence=evidence))
-        return await self._update(record_id, CapaWorkflow.review, inp)
+        return await self._update(record_id, RecordWorkflow.review, inp)
 
     async def request_extension(
         self, record_id: str, actor_name: str, *, until: datetime, reason: str, action_id: str | None = None
     ) -> StepResult:
         actor = await self._actor(actor_name)
         inp = _valid(lambda: ExtensionRequestInput(actor=actor, action_id=action_id, until=until, reason=reason))
-        return await self._update(record_id, CapaWorkflow.request_extension, inp)
+        return await self._update(record_id, RecordWorkflow.request_extension, inp)
 
     async def decide_extension(
         self, record_id: str, actor_name: str, *, approve: bool, reason: str | None = None
     ) -> StepResult:
         actor = await self._actor(actor_name)
         inp = _valid(lambda: ExtensionDecisionInput(actor=actor, approve=approve, reason=reason))
-        return await self._update(record_id, CapaWorkflow.decide_extension, inp)
+        return await self._update(record_id, RecordWorkflow.decide_extension, inp)
 
     async def reassign(
         self, record_id: str, actor_name: str, *, owner: str, reason: str, action_id: str | None = None
@@ -414,17 +456,17 @@ class CapaClient:
         actor = await self._actor(actor_name)
         await self._check_holder("owner", owner)
         inp = _valid(lambda: ReassignInput(actor=actor, new_owner=owner, action_id=action_id, reason=reason))
-        return await self._update(record_id, CapaWorkflow.reassign, inp)
+        return await self._update(record_id, RecordWorkflow.reassign, inp)
 
     async def cancel(self, record_id: str, actor_name: str, *, reason: str) -> StepResult:
         actor = await self._actor(actor_name)
         inp = _valid(lambda: CancelInput(actor=actor, reason=reason))
-        return await self._update(record_id, CapaWorkflow.cancel, inp)
+        return await self._update(record_id, RecordWorkflow.cancel, inp)
 
     async def _update(
-        self, record_id: str, update: UpdateMethodMultiParam[[CapaWorkflow, InputT], StepResult], inp: InputT
+        self, record_id: str, update: UpdateMethodMultiParam[[RecordWorkflow, InputT], StepResult], inp: InputT
     ) -> StepResult:
-        handle = self._temporal.get_workflow_handle_for(CapaWorkflow.run, record_id)
+        handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)
         step = type(inp).__name__.removesuffix("Input")
         with structlog.contextvars.bound_contextvars(
             record_id=record_id, workflow_id=record_id, actor=inp.actor.name, step=step
@@ -432,7 +474,7 @@ class CapaClient:
             try:
                 with self._temporal_errors(record_id):
                     try:
-                        result = await handle.execute_update(update, inp, rpc_timeout=WORKER_TIMEOUT)
+                        result = await self._execute_step(handle, update, inp)
                     except RPCError as exc:
                         if exc.status is not RPCStatusCode.NOT_FOUND:
                             raise
@@ -441,7 +483,53 @@ class CapaClient:
                 log.info("step rejected", kind=exc.kind.value, reason=exc.message)
                 raise
             log.info("step accepted", seq=result.seq, stage=result.stage.value)
-            return result
+            return await self._write_read_model(result)
+
+    async def _execute_step(
+        self,
+        handle: WorkflowHandle[RecordWorkflow, CapaState],
+        update: UpdateMethodMultiParam[[RecordWorkflow, InputT], StepResult],
+        inp: InputT,
+    ) -> StepResult:
+        """Send the step; while the record is continuing as new (a moment, every few thousand steps) send it
+        again, since the record refused it without writing anything."""
+        for _ in range(_MOVING_ATTEMPTS - 1):
+            try:
+                return await handle.execute_update(update, inp, rpc_timeout=WORKER_TIMEOUT)
+            except WorkflowUpdateFailedError as exc:
+                if not isinstance(exc.cause, ApplicationError) or exc.cause.type != RECORD_MOVING:
+                    raise
+            await asyncio.sleep(_MOVING_PAUSE)
+        return await handle.execute_update(update, inp, rpc_timeout=WORKER_TIMEOUT)
+
+    async def migrate_records(self) -> tuple[list[str], dict[str, str]]:
+        """Move every running record of the earlier workflow shape to the current one (``migrate`` update).
+
+        Returns the ids moved and, for the others, why not. Safe to run again: a moved record is no longer of
+        the earlier shape, and a record that refuses (not yet open, or ended meanwhile) is named.
+        """
+        moved: list[str] = []
+        refused: dict[str, str] = {}
+        query = f"WorkflowType = '{CapaWorkflow.__name__}' AND ExecutionStatus = 'Running'"
+        with self._temporal_errors("records"):
+            async for execution in self._temporal.list_workflows(query):
+                handle = self._temporal.get_workflow_handle(execution.id)
+                with structlog.contextvars.bound_contextvars(record_id=execution.id, workflow_id=execution.id):
+                    try:
+                        await handle.execute_update(CapaWorkflow.migrate, rpc_timeout=WORKER_TIMEOUT)
+                    except WorkflowUpdateFailedError as exc:
+                        cause = exc.cause
+                        refused[execution.id] = cause.message if isinstance(cause, ApplicationError) else str(exc)
+                        log.info("record not migrated", reason=refused[execution.id])
+                        continue
+                    except RPCError as exc:
+                        if exc.status is not RPCStatusCode.NOT_FOUND:
+                            raise
+                        refused[execution.id] = "ended meanwhile"
+                        continue
+                    moved.append(execution.id)
+                    log.info("record migrated to the current workflow shape")
+        return moved, refused
 
     async def _gone(self, record_id: str) -> CapaError:
         """Why a record has no running workflow: it ended (closed or cancelled), or it never existed."""
@@ -453,23 +541,34 @@ class CapaClient:
     # --- reading ------------------------------------------------------------------------------------------
 
     async def show(self, record_id: str) -> CapaState:
+        """The record's full state and timeline (see ``show_record``)."""
+        return (await self.show_record(record_id)).state
+
+    async def show_record(self, record_id: str) -> "Shown":
         """The record's full state and timeline: live from its workflow, else as the read model kept it.
 
         The read model answers once Temporal's retention has removed a closed record's history, because
-        ISO 9001 10.2.2 asks for the evidence to be kept.
+        ISO 9001 10.2.2 asks for the evidence to be kept; and when the workflow does not answer (no worker, a
+        worker that cannot rebuild it, Temporal unreachable), saying why in ``Shown.stale``.
         """
-        handle = self._temporal.get_workflow_handle_for(CapaWorkflow.run, record_id)
-        with self._temporal_errors(record_id):
-            try:
-                return await handle.query(CapaWorkflow.state, rpc_timeout=WORKER_TIMEOUT)
-            except RPCError as exc:
-                if exc.status is not RPCStatusCode.NOT_FOUND:
-                    raise
+        handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)
+        stale: str | None = None
+        try:
+            with self._temporal_errors(record_id, QUERY_TIMEOUT):
+                try:
+                    return Shown(await handle.query(RecordWorkflow.state, rpc_timeout=QUERY_TIMEOUT), None)
+                except RPCError as exc:
+                    if exc.status is not RPCStatusCode.NOT_FOUND:
+                        raise
+        except CapaError as exc:
+            if exc.kind is not ErrorKind.UNAVAILABLE:
+                raise
+            stale = f"its workflow did not answer ({exc.message})"
         stored = await self._db(readmodel.load_record_state, self._engine, record_id)
         if stored is None:
             raise CapaError(ErrorKind.NOT_FOUND, f"{record_id} does not exist")
-        log.info("record shown from the read model", record_id=record_id, workflow_id=record_id)
-        return stored
+        log.info("record shown from the read model", record_id=record_id, workflow_id=record_id, stale=stale)
+        return Shown(stored, stale)
 
     async def list_records(
         self,
@@ -620,14 +719,14 @@ class CapaClient:
         reason = str(exc.orig).strip().splitlines()[0]
         return CapaError(ErrorKind.UNAVAILABLE, f"database {where}: {reason}")
 
-    def _no_worker(self, record_id: str) -> str:
+    def _no_worker(self, record_id: str, waited: timedelta = WORKER_TIMEOUT) -> str:
         return (
-            f"no worker answered for {record_id} within {WORKER_TIMEOUT.total_seconds():.0f}s "
+            f"no worker answered for {record_id} within {waited.total_seconds():.0f}s "
             f"(is `capa worker` running on task queue {self._settings.task_queue}?)"
         )
 
     @contextmanager
-    def _temporal_errors(self, record_id: str) -> Iterator[None]:
+    def _temporal_errors(self, record_id: str, waited: timedelta = WORKER_TIMEOUT) -> Iterator[None]:
         """Translate the SDK's failures into CapaErrors; a rejected update carries the validator's verdict."""
         try:
             yield
@@ -650,7 +749,7 @@ class CapaClient:
                 raise CapaError(ErrorKind.NOT_FOUND, f"{record_id} does not exist") from None
             # The SDK reports its own rpc_timeout as CANCELLED, the server's as DEADLINE_EXCEEDED.
             if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
-                raise CapaError(ErrorKind.UNAVAILABLE, self._no_worker(record_id)) from None
+                raise CapaError(ErrorKind.UNAVAILABLE, self._no_worker(record_id, waited)) from None
             if is_unreachable(exc):
                 raise temporal_unavailable(self._settings) from None
             raise CapaError(ErrorKind.UNAVAILABLE, f"Temporal refused the request: {exc.message}") from None

@@ -5,6 +5,7 @@ that records already in flight keep deserialising.
 """
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -26,6 +27,12 @@ from models.enums import (
 from models.policy import PinnedPolicy
 
 SYSTEM_ACTOR = "system"
+
+# Failure types of a refused update besides the rules' own (``rules.RejectionKind``).
+ALARM_STALE = "AlarmStale"  # the clock the alarm rings for has ended or changed
+ALARM_RUNG = "AlarmRung"  # the alarm has already rung (a retried ring)
+RECORD_MOVING = "RecordMoving"  # the record is continuing as new; the same step will be accepted in a moment
+STEP_REPEATED = "StepRepeated"  # a step retried after the record continued as new, already applied before
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -82,6 +89,8 @@ class Clock(Payload):
     reminders_sent: int = 0
     escalation_level: int = 0
     extensions: int = 0
+    # The alarm workflow that rings this clock's reminders and escalations (0: none started yet).
+    alarm: int = 0
 
 
 class Action(Payload):
@@ -143,6 +152,15 @@ class ExtensionRequest(Payload):
     reason: str
 
 
+class RetiredClock(Payload):
+    """A clock a step ended or replaced while an escalation of it was already due: kept until that escalation has
+    rung, so lateness a step overtook is still on the record."""
+
+    target: str
+    clock: Clock
+    ended_at: datetime
+
+
 class Event(Payload):
     """One entry of the record's timeline; ``seq`` numbers them from 1 without gaps."""
 
@@ -181,6 +199,10 @@ class CapaState(Payload):
     cancel_reason: str | None = None
     closed_at: datetime | None = None
     events: list[Event] = Field(default_factory=list)
+    # How many alarm workflows the record has started; each clock names the one that rings it.
+    alarms_started: int = 0
+    effectiveness_alarm: int = 0
+    retired_clocks: dict[int, RetiredClock] = Field(default_factory=dict)
 
     def action(self, action_id: str) -> Action | None:
         return next((a for a in self.actions if a.id == action_id), None)
@@ -293,12 +315,83 @@ class CancelInput(StepInput):
 
 
 class StepResult(Payload):
-    """What an accepted step returns: the record's stage afterwards and the timeline entry it wrote."""
+    """What an accepted step returns: the record's stage afterwards and the timeline entry it wrote.
+
+    ``snapshot`` is what the read model needs to show the step: the client layer writes it before answering, so
+    a list read right after a step shows it (the workflow's own ``record_state`` is the durable backstop).
+    """
 
     record_id: str
     stage: Stage
     seq: int
     due_at: datetime | None
+    snapshot: "RecordSnapshot | None" = None
+
+
+class RecordInput(Payload):
+    """A record's workflow input: the raise with the policy pinned by the client layer, or a run carried over."""
+
+    raised: RaiseInput
+    policy: PinnedPolicy
+    carried_state: CapaState | None = None
+    # The ids of the last steps accepted, so a client retrying a step after a continue-as-new is refused.
+    recent_updates: list[str] = Field(default_factory=list)
+    max_history_events: int = Field(default=20_000, ge=100)
+
+
+# --- alarms --------------------------------------------------------------------------------------------------
+
+
+class AlarmKind(StrEnum):
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
+    EFFECTIVENESS_DUE = "effectiveness_due"
+
+
+class PlannedAlarm(Payload):
+    """One instant an alarm workflow rings its record: a reminder (``index`` counts them from 1), an escalation
+    at ``level``, or the end of the effectiveness window."""
+
+    at: datetime
+    kind: AlarmKind
+    index: int = 0
+    level: int = 0
+
+
+class AlarmSchedule(Payload):
+    """An alarm workflow's input: every instant it rings one clock of a record, earliest first."""
+
+    record_id: str
+    alarm: int
+    target: str | None = None
+    holder: str | None = None
+    alarms: list[PlannedAlarm]
+
+
+class AlarmInput(Payload):
+    """The ``alarm`` update: one alarm of a clock fell due (several, when a worker got there late: ``covers``)."""
+
+    alarm: int
+    kind: AlarmKind
+    index: int = 0
+    level: int = 0
+    scheduled_at: datetime
+    covers: list[int] = Field(default_factory=list)
+    recipients: list[str] = Field(default_factory=list)
+
+
+class ArmAlarmsInput(Payload):
+    """Start an alarm workflow per schedule."""
+
+    record_id: str
+    start: list[AlarmSchedule] = Field(default_factory=list)
+
+
+class RingResult(Payload):
+    """How many of the pending alarms one ring applied, and whether the clock is gone (the workflow stops)."""
+
+    rung: int
+    stale: bool = False
 
 
 # --- activities ----------------------------------------------------------------------------------------------
@@ -325,3 +418,6 @@ class Notice(Payload):
     recipients: list[str]
     subject: str
     body: str
+
+
+StepResult.model_rebuild()

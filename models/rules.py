@@ -133,10 +133,12 @@ def _may_plan(state: CapaState, actor: Actor) -> None:
         )
 
 
-def check_plan(state: CapaState, inp: PlanInput, now: datetime) -> None:
+def check_plan(state: CapaState, inp: PlanInput, now: datetime | None) -> None:
+    """``now`` None skips the checks against the clock: a workflow's handler re-checks a step its validator
+    accepted, and on a replay its clock may differ from the one the validator saw."""
     _may_plan(state, inp.actor)
     for number, action in enumerate(inp.actions, start=1):
-        if action.due_at <= now:
+        if now is not None and action.due_at <= now:
             raise _invalid(f"action {number}: due {_when(action.due_at)} is not in the future")
 
 
@@ -215,10 +217,12 @@ def _may_request_extension(state: CapaState, actor: Actor, action_id: str | None
     return clock
 
 
-def check_extension_request(state: CapaState, inp: ExtensionRequestInput) -> None:
+def check_extension_request(state: CapaState, inp: ExtensionRequestInput, now: datetime | None = None) -> None:
     clock = _may_request_extension(state, inp.actor, inp.action_id)
     if inp.until <= clock.due_at:
         raise _invalid(f"until: {_when(inp.until)} is not later than the current due {_when(clock.due_at)}")
+    if now is not None and inp.until <= now:
+        raise _invalid(f"until: {_when(inp.until)} has already passed")
 
 
 def _may_decide_extension(state: CapaState, actor: Actor) -> None:
@@ -233,10 +237,15 @@ def _may_decide_extension(state: CapaState, actor: Actor) -> None:
         )
 
 
-def check_extension_decision(state: CapaState, inp: ExtensionDecisionInput) -> None:
+def check_extension_decision(state: CapaState, inp: ExtensionDecisionInput, now: datetime | None = None) -> None:
     _may_decide_extension(state, inp.actor)
     if not inp.approve and not inp.reason:
         raise _invalid("reason: a rejected extension needs a reason")
+    request = state.pending_extension
+    if inp.approve and now is not None and request is not None and request.until <= now:
+        raise _invalid(
+            f"approve: the requested due {_when(request.until)} has already passed; reject it and ask for a new one"
+        )
 
 
 def _may_reassign(state: CapaState, actor: Actor, action_id: str | None) -> str:

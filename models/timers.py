@@ -5,16 +5,11 @@ Pure functions of the state, so the workflow's single timer loop and the unit te
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
-from models.payloads import CapaState, Clock
+from models.payloads import AlarmKind, CapaState, Clock, PlannedAlarm
 from models.policy import SeverityPolicy
 
-
-class AlarmKind(StrEnum):
-    REMINDER = "reminder"
-    ESCALATION = "escalation"
-    EFFECTIVENESS_DUE = "effectiveness_due"
+__all__ = ["Alarm", "AlarmKind", "clock_schedule", "escalation_times", "next_alarm", "reminder_times"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +27,22 @@ def reminder_times(clock: Clock, rules: SeverityPolicy) -> list[datetime]:
 
 def escalation_times(clock: Clock, rules: SeverityPolicy) -> list[datetime]:
     return [clock.due_at + offset for offset in rules.escalate_after]
+
+
+def clock_schedule(clock: Clock, rules: SeverityPolicy) -> list[PlannedAlarm]:
+    """Every alarm of ``clock`` still to ring, earliest first: the reminders not yet sent, then the escalation
+    levels not yet reached."""
+    reminders = [
+        PlannedAlarm(at=at, kind=AlarmKind.REMINDER, index=index)
+        for index, at in enumerate(reminder_times(clock, rules), start=1)
+        if index > clock.reminders_sent
+    ]
+    escalations = [
+        PlannedAlarm(at=at, kind=AlarmKind.ESCALATION, level=level)
+        for level, at in enumerate(escalation_times(clock, rules), start=1)
+        if level > clock.escalation_level
+    ]
+    return sorted([*reminders, *escalations], key=lambda alarm: alarm.at)
 
 
 def next_clock_alarm(clock: Clock, rules: SeverityPolicy, action_id: str | None) -> Alarm | None:

@@ -1,4 +1,10 @@
-"""One nonconformity, from raise to close, as a durable workflow.
+"""One nonconformity, from raise to close, as a durable workflow: the earlier shape, kept for records in flight.
+
+New records run ``workflows.record.RecordWorkflow``, whose commands never depend on the order in which a step
+and an activity result or timer reach it. Records started before it go on here until the ``migrate`` update
+(sent to every one by ``capa records migrate``) wakes them: they then finish what they are doing and continue
+as new into the new shape, carrying their state. The update is new, so no recorded history contains it and
+no patch is needed for replay.
 
 Every user step is an update whose validator calls ``models.rules`` before anything reaches history, so a
 rejected step leaves no trace. Every deadline (the stage's own and each action's) lives in the state as a
@@ -47,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         PlanInput,
         ReassignInput,
         RecipientsInput,
+        RecordInput,
         RecordSnapshot,
         Review,
         ReviewInput,
@@ -86,6 +93,7 @@ class CapaWorkflow:
     @workflow.init
     def __init__(self, inp: CapaWorkflowInput) -> None:
         self._wake = False
+        self._migrating = False
         self._unpublished_from: int | None = None
         self._publish_lock = asyncio.Lock()
         self._synced_seq = inp.synced_seq
@@ -134,6 +142,11 @@ class CapaWorkflow:
             self._index()
             await self._publish()
         while s.stage.is_open:
+            if self._migrating:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    args=[RecordInput(raised=inp.raised, policy=s.policy, carried_state=s)], workflow="CapaRecord"
+                )
             info = workflow.info()
             if info.is_continue_as_new_suggested() or info.get_current_history_length() >= inp.max_history_events:
                 # Keep history bounded for records that stay open for months; the state travels on.
@@ -239,6 +252,17 @@ class CapaWorkflow:
         return self._s
 
     # --- steps ----------------------------------------------------------------------------------------------
+
+    @workflow.update
+    def migrate(self) -> None:
+        """Move this record to the new shape: the timer loop continues it as new at its next turn."""
+        self._migrating = True
+        self._wake = True
+
+    @migrate.validator
+    def _check_migrate(self) -> None:
+        if self._s.policy is None or not self._s.stage.is_open:
+            raise ApplicationError(f"{self._s.id} is not open; nothing to migrate", type="NotOpen", non_retryable=True)
 
     @workflow.update
     async def opened(self) -> StepResult:

@@ -28,7 +28,7 @@ from models.policy import load_policy
 from tests.conftest import number_records_apart, seed_directory
 from tests.policies import uniform_policy
 from worker import build_worker
-from workflows.capa import CapaWorkflow
+from workflows.record import RecordWorkflow
 
 CAPA = Path(sys.executable).with_name("capa")
 CLI_TIMEOUT = 60.0
@@ -88,7 +88,7 @@ class Capa:
         return data
 
     async def query(self, record_id: str) -> CapaState:
-        return await self.env.client.get_workflow_handle_for(CapaWorkflow.run, record_id).query(CapaWorkflow.state)
+        return await self.env.client.get_workflow_handle_for(RecordWorkflow.run, record_id).query(RecordWorkflow.state)
 
     async def raise_record(self, owner: str = "olivia", severity: str = "major", user: str = "otto") -> str:
         run = await self.ok(

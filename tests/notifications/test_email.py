@@ -38,7 +38,7 @@ from models.payloads import (
 from models.tables import OutboxMessage
 from tests.notifications.conftest import ADDRESSES, BASE_URL, Mailbox, notification_settings, notifying_worker
 from tests.workflows.harness import Capa, actor, raise_record
-from workflows.capa import CapaWorkflow
+from workflows.record import RecordWorkflow
 
 
 async def _settled(engine: Engine, record_id: str, within: float = 15.0) -> list[OutboxMessage]:
@@ -88,11 +88,11 @@ async def test_a_lifecycle_with_an_escalation_mails_each_person_once(
         record_id = h.id
         await _escalate_containment(env, capa)
         await h.execute_update(
-            CapaWorkflow.contain,
+            RecordWorkflow.contain,
             ContainmentInput(actor=actor("olivia"), summary="Lot quarantined", disposition=Disposition.QUARANTINE),
         )
         await h.execute_update(
-            CapaWorkflow.root_cause,
+            RecordWorkflow.root_cause,
             RootCauseInput(
                 actor=actor("olivia"),
                 method=RootCauseMethod.FIVE_WHYS,
@@ -103,7 +103,7 @@ async def test_a_lifecycle_with_an_escalation_mails_each_person_once(
         )
         now = await env.get_current_time()
         await h.execute_update(
-            CapaWorkflow.plan,
+            RecordWorkflow.plan,
             PlanInput(
                 actor=actor("mike"),
                 actions=[
@@ -113,25 +113,27 @@ async def test_a_lifecycle_with_an_escalation_mails_each_person_once(
             ),
         )
         await h.execute_update(
-            CapaWorkflow.request_extension,
+            RecordWorkflow.request_extension,
             ExtensionRequestInput(
                 actor=actor("olivia"), action_id="A1", until=now + timedelta(days=11), reason="Tool on back order"
             ),
         )
-        await h.execute_update(CapaWorkflow.decide_extension, ExtensionDecisionInput(actor=actor("mike"), approve=True))
+        await h.execute_update(
+            RecordWorkflow.decide_extension, ExtensionDecisionInput(actor=actor("mike"), approve=True)
+        )
         for action_id, owner in [("A1", "olivia"), ("A2", "oscar")]:
             await h.execute_update(
-                CapaWorkflow.complete_action,
+                RecordWorkflow.complete_action,
                 CompleteActionInput(actor=actor(owner), action_id=action_id, evidence="Done, WO-1"),
             )
         await h.execute_update(
-            CapaWorkflow.verify,
+            RecordWorkflow.verify,
             VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="50 parts checked"),
         )
         await env.sleep(timedelta(days=61))
         await capa.wait_for(lambda s: any(e.kind is EventKind.EFFECTIVENESS_DUE for e in s.events))
         await h.execute_update(
-            CapaWorkflow.review,
+            RecordWorkflow.review,
             ReviewInput(actor=actor("maria"), result=EffectivenessResult.EFFECTIVE, evidence="No recurrence"),
         )
         assert (await capa.state()).stage is Stage.CLOSED
@@ -142,8 +144,8 @@ async def test_a_lifecycle_with_an_escalation_mails_each_person_once(
     prefix = f"[{record_id}] "
     expected = [
         ("olivia", "you own a new major nonconformity raised by otto"),
-        ("olivia", "containment due in 1d23h"),  # 2d before due, less the second the activity takes to run
-        ("olivia", "containment due in 11h"),
+        ("olivia", "containment due in 2d"),  # counted from when the reminder was due, not when it ran
+        ("olivia", "containment due in 12h"),
         ("mike", "containment held by olivia is overdue by 0s (escalation level 1)"),
         ("olivia", "action plan submitted by mike: A1 (olivia, due"),
         ("mike", "olivia asks to extend A1 from"),

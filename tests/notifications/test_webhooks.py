@@ -26,7 +26,7 @@ from models.payloads import ContainmentInput
 from models.tables import OutboxMessage
 from tests.notifications.conftest import BASE_URL, SECRET, Receiver, notification_settings, notifying_worker
 from tests.workflows.harness import Capa, actor, raise_record
-from workflows.capa import CapaWorkflow
+from workflows.record import RecordWorkflow
 
 
 def _webhook_row(engine: Engine, record_id: str) -> OutboxMessage:
@@ -159,7 +159,7 @@ async def test_a_gone_endpoint_fails_after_one_attempt_and_the_record_goes_on(
         assert "HTTP 410" in row.last_error
         assert [m.id for m in list_messages(engine, failed_only=True)] == [row.id]
         result = await capa.handle.execute_update(
-            CapaWorkflow.contain,
+            RecordWorkflow.contain,
             ContainmentInput(actor=actor("olivia"), summary="Quarantined", disposition=Disposition.QUARANTINE),
         )
         assert result.stage is Stage.ROOT_CAUSE

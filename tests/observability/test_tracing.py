@@ -66,9 +66,9 @@ async def test_a_record_workflow_and_its_activities_produce_spans_and_traced_log
 
     spans = exporter.get_finished_spans()
     names = {span.name for span in spans}
-    assert {"StartWorkflow:CapaWorkflow", "RunWorkflow:CapaWorkflow"} <= names, names
+    assert {"StartWorkflow:CapaRecord", "RunWorkflow:CapaRecord"} <= names, names
     assert {"StartActivity:pin_policy", "RunActivity:pin_policy", "RunActivity:record_state"} <= names, names
-    started = next(span for span in spans if span.name == "StartWorkflow:CapaWorkflow")
+    started = next(span for span in spans if span.name == "StartWorkflow:CapaRecord")
     trace_id = started.context.trace_id
     run_spans = [span for span in spans if span.name.startswith("RunActivity:")]
     assert {span.context.trace_id for span in run_spans} == {trace_id}

@@ -42,7 +42,7 @@ from tests.conftest import number_records_apart, seed_directory
 from tests.policies import uniform_policy
 from tests.workers.harness import eventually
 from tests.workflows.harness import running_worker
-from workflows.capa import CapaWorkflow
+from workflows.record import RecordWorkflow
 
 # Hour-long windows: no timer fires while examples run, so a refused step's history must stay as it was.
 # The effectiveness window is a second, so records reach their review quickly.
@@ -294,12 +294,12 @@ class Trace:
 async def _trace(bench: Bench, rid: str | None) -> Trace:
     updates = failed = events = 0
     if rid is not None:
-        handle = bench.env.client.get_workflow_handle_for(CapaWorkflow.run, rid)
+        handle = bench.env.client.get_workflow_handle_for(RecordWorkflow.run, rid)
         history = await handle.fetch_history()
         kinds = [e.event_type for e in history.events]
         updates = kinds.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
         failed = kinds.count(EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
-        events = len((await handle.query(CapaWorkflow.state)).events)
+        events = len((await handle.query(RecordWorkflow.state)).events)
     with Session(bench.engine) as session:
         numbers = session.exec(select(func.coalesce(func.sum(RecordSequence.last), 0))).one()
         records = session.exec(select(func.count()).select_from(Nonconformity)).one()
@@ -307,7 +307,7 @@ async def _trace(bench: Bench, rid: str | None) -> Trace:
 
 
 async def _assert_read_model_matches(bench: Bench, rid: str) -> None:
-    live = await bench.env.client.get_workflow_handle_for(CapaWorkflow.run, rid).query(CapaWorkflow.state)
+    live = await bench.env.client.get_workflow_handle_for(RecordWorkflow.run, rid).query(RecordWorkflow.state)
     stored = await asyncio.to_thread(readmodel.load_record_state, bench.engine, rid)
     assert stored is not None, f"{rid}: no row in the read model"
     assert stored.model_dump(mode="json") == live.model_dump(mode="json"), f"{rid}: read model differs"

@@ -3,6 +3,7 @@ flight fails here (use ``workflow.patched`` for such changes). Refresh with ``ma
 
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,12 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from worker import WORKFLOWS
 from workflows.capa import CapaWorkflow
-from workflows.delivery import DeliveryWorkflow
-from workflows.digest import DigestWorkflow
 
 FOLDER = Path(__file__).parent / "histories"
 HISTORIES = sorted(FOLDER.rglob("*.json"))
+WORKFLOW_SOURCES = sorted((Path(__file__).parents[2] / "workflows").glob("*.py"))
 
 
 def test_histories_are_committed() -> None:
@@ -32,9 +33,7 @@ def test_histories_are_committed() -> None:
 async def test_history_replays_without_nondeterminism(path: Path) -> None:
     """The workflow code reproduces every command of the recorded run."""
     history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
-    replayer = Replayer(
-        workflows=[CapaWorkflow, DeliveryWorkflow, DigestWorkflow], data_converter=pydantic_data_converter
-    )
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure
 
@@ -50,13 +49,29 @@ def _patches(events: list[dict[str, Any]]) -> set[str]:
     return found
 
 
-def test_every_patch_is_recorded_both_ways() -> None:
-    """Each ``workflow.patched`` id of CapaWorkflow is in some recorded history, and histories recorded before it
-    are kept: records started under the patch and records in flight from before it both replay here."""
-    source = (Path(__file__).parents[2] / "workflows" / "capa.py").read_text()
-    recorded = [_patches(json.loads(path.read_text())["events"]) for path in HISTORIES if "CapaWorkflow" in path.name]
-    for patch in ("sleep-before-every-alarm", "escalate-when-due", "index-changes-only"):
-        assert f'"{patch}"' in source, patch
+def source_patches(source: str) -> set[str]:
+    """The ids a workflow module passes to ``workflow.patched``, written out or through a module constant."""
+    constants = dict(re.findall(r'^(_?[A-Z][A-Z0-9_]*) = "([^"]+)"', source, flags=re.MULTILINE))
+    found = set()
+    for argument in re.findall(r"workflow\.patched\(\s*([^)]+?)\s*\)", source):
+        literal = re.fullmatch(r'"([^"]+)"', argument)
+        assert literal or argument in constants, f"workflow.patched({argument}): not a literal or a constant"
+        found.add(literal.group(1) if literal else constants[argument])
+    return found
+
+
+def test_patches_are_found_in_the_source() -> None:
+    """The patch ids below come from the workflow modules themselves, not from a list kept by hand."""
+    patches = {patch for path in WORKFLOW_SOURCES for patch in source_patches(path.read_text())}
+    assert {"sleep-before-every-alarm", "escalate-when-due", "index-changes-only"} <= patches
+
+
+@pytest.mark.parametrize("path", WORKFLOW_SOURCES, ids=[path.stem for path in WORKFLOW_SOURCES])
+def test_every_patch_is_recorded_both_ways(path: Path) -> None:
+    """Each ``workflow.patched`` id of a workflow module is in some recorded history, and histories recorded
+    before it are kept: records started under the patch and records in flight from before it both replay."""
+    recorded = [_patches(json.loads(history.read_text())["events"]) for history in HISTORIES]
+    for patch in source_patches(path.read_text()):
         assert any(patch in found for found in recorded), f"no history recorded under {patch}"
         assert any(patch not in found for found in recorded), f"no history recorded before {patch}"
 

@@ -6,7 +6,16 @@ import pytest
 
 from models import rules
 from models.enums import ActionKind, ActionStatus, Role, RootCauseMethod, Severity, Source, Stage
-from models.payloads import Action, Actor, CapaState, Clock, ExtensionRequest, RootCauseInput
+from models.payloads import (
+    Action,
+    Actor,
+    CapaState,
+    Clock,
+    ExtensionDecisionInput,
+    ExtensionRequest,
+    ExtensionRequestInput,
+    RootCauseInput,
+)
 from models.policy import load_policy
 from models.rules import Step, available_steps
 
@@ -160,3 +169,25 @@ def test_the_offer_agrees_with_the_validators() -> None:
         else:
             accepted = True
         assert offered == accepted, actor.name
+
+
+def test_an_extension_to_a_moment_already_past_is_refused() -> None:
+    """A late holder cannot ask for a new due time that has passed, nor can a manager approve one that has
+    passed since it was asked for: either would leave the step overdue the moment it was granted."""
+    state = _state()
+    late = T0 + timedelta(days=5)
+    asked = ExtensionRequestInput(actor=OWNER, until=T0 + timedelta(days=4), reason="Supplier late")
+    with pytest.raises(rules.Rejection, match=r"until: .* has already passed"):
+        rules.check_extension_request(state, asked, late)
+    rules.check_extension_request(state, asked, T0 + timedelta(days=1))
+    pending = ExtensionRequest(
+        action_id=None,
+        requested_by="olivia",
+        requested_at=T0,
+        current_due_at=T0 + timedelta(days=3),
+        until=T0 + timedelta(days=4),
+        reason="Supplier late",
+    )
+    decided = ExtensionDecisionInput(actor=MANAGER, approve=True)
+    with pytest.raises(rules.Rejection, match=r"approve: .* has already passed"):
+        rules.check_extension_decision(state.model_copy(update={"pending_extension": pending}), decided, late)

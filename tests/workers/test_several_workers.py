@@ -18,7 +18,7 @@ from models.payloads import CapaState
 from models.tables import Channel, OutboxMessage, OutboxStatus
 from tests.policies import uniform_policy
 from tests.workers.harness import Workers, eventually
-from workflows.capa import CapaWorkflow
+from workflows.record import RecordWorkflow
 
 RECORDS = 20
 # Containment due 6 s after the raise: a reminder at 3 s, escalation level 1 at 6 s (mike, olivia's manager)
@@ -75,8 +75,8 @@ async def test_two_workers_share_the_work_and_a_stopped_and_a_killed_worker_lose
     fresh = await workers.start("worker-3")
 
     async def state(record_id: str) -> CapaState:
-        handle = dev_server.client.get_workflow_handle_for(CapaWorkflow.run, record_id)
-        return await handle.query(CapaWorkflow.state)
+        handle = dev_server.client.get_workflow_handle_for(RecordWorkflow.run, record_id)
+        return await handle.query(RecordWorkflow.state)
 
     async def all_settled() -> bool:
         for record_id in ids:

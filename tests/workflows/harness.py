@@ -1,4 +1,4 @@
-"""Drives CapaWorkflow on a real Temporal server: start a record, take steps as a given user, wait for events."""
+"""Drives a record's workflow on a real Temporal server: start a record, take steps as a given user, wait for events."""
 
 import asyncio
 import uuid
@@ -10,13 +10,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
 from models.enums import EventKind, Role, Severity, Source
-from models.payloads import Actor, CapaState, CapaWorkflowInput, Event, RaiseInput
+from models.payloads import RECORD_MOVING, Actor, CapaState, Event, RaiseInput, RecordInput, StepResult
 from models.policy import Policy, load_policy
 from worker import build_worker
-from workflows.capa import CapaWorkflow
+from workflows.record import RecordWorkflow
 
 ROLES = {
     "ada": Role.ADMIN,
@@ -35,6 +36,8 @@ def actor(name: str) -> Actor:
 
 
 _counter = iter(range(1, 1_000_000))
+# The policy each test worker was started with, by task queue: records raised on it pin that policy.
+_POLICIES: dict[str, Policy] = {}
 
 
 def new_record_id() -> str:
@@ -44,12 +47,12 @@ def new_record_id() -> str:
 class Capa:
     """One record under test and the handle to its workflow."""
 
-    def __init__(self, client: Client, handle: WorkflowHandle[CapaWorkflow, CapaState]) -> None:
+    def __init__(self, client: Client, handle: WorkflowHandle[RecordWorkflow, CapaState]) -> None:
         self.client = client
         self.handle = handle
 
     async def state(self) -> CapaState:
-        return await self.handle.query(CapaWorkflow.state)
+        return await self.handle.query(RecordWorkflow.state)
 
     async def events(self, kind: EventKind | None = None) -> list[Event]:
         events = (await self.state()).events
@@ -66,6 +69,32 @@ class Capa:
                 raise AssertionError(f"condition not met; last events: {[e.kind.value for e in state.events]}")
             await asyncio.sleep(0.05)
 
+    async def step(self, update: Any, inp: Any) -> StepResult:
+        """Send a step as the client layer does: again while the record says it is continuing as new."""
+        for _ in range(100):
+            try:
+                result: StepResult = await self.handle.execute_update(update, inp)
+                return result
+            except WorkflowUpdateFailedError as exc:
+                if not isinstance(exc.cause, ApplicationError) or exc.cause.type != RECORD_MOVING:
+                    raise
+            await asyncio.sleep(0.05)
+        raise AssertionError("the record kept saying it is moving to a new run")
+
+    async def activities_done(self, within: float = 15.0) -> None:
+        """Wait until every activity the record scheduled has completed."""
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            history = await self.handle.fetch_history()
+            kinds = [e.event_type for e in history.events]
+            if kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) == kinds.count(
+                EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+            ):
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("the record's activities did not complete")
+            await asyncio.sleep(0.05)
+
     async def failed_workflow_tasks(self) -> int:
         history = await self.handle.fetch_history()
         return sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
@@ -73,13 +102,22 @@ class Capa:
 
 @asynccontextmanager
 async def running_worker(client: Client, engine: Engine, policy: Policy | None = None) -> AsyncIterator[str]:
-    task_queue = f"capa-test-{uuid.uuid4()}"
+    async with running_worker_on(client, engine, f"capa-test-{uuid.uuid4()}", policy) as task_queue:
+        yield task_queue
+
+
+@asynccontextmanager
+async def running_worker_on(
+    client: Client, engine: Engine, task_queue: str, policy: Policy | None = None
+) -> AsyncIterator[str]:
+    """A worker on ``task_queue``: another one on the queue of one stopped before it, say."""
+    _POLICIES[task_queue] = policy or _POLICIES.get(task_queue) or load_policy(None)
     with ThreadPoolExecutor(max_workers=8) as executor:
         worker = build_worker(
             client,
             task_queue=task_queue,
             engine=engine,
-            policy=policy or load_policy(None),
+            policy=_POLICIES[task_queue],
             executor=executor,
         )
         async with worker:
@@ -111,8 +149,12 @@ async def raise_record(
         **extra,
     )
     handle = await client.start_workflow(
-        CapaWorkflow.run,
-        CapaWorkflowInput(raised=raised, max_history_events=max_history_events),
+        RecordWorkflow.run,
+        RecordInput(
+            raised=raised,
+            policy=_POLICIES.get(task_queue, load_policy(None)).for_severity(severity),
+            max_history_events=max_history_events,
+        ),
         id=record_id,
         task_queue=task_queue,
     )

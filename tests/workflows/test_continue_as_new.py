@@ -9,7 +9,7 @@ from core.readmodel import load_record_state
 from models.enums import Disposition, EventKind, Stage
 from models.payloads import ContainmentInput, ExtensionDecisionInput, ExtensionRequestInput
 from tests.workflows.harness import actor, raise_record, running_worker
-from workflows.capa import CapaWorkflow
+from workflows.record import RecordWorkflow
 
 
 async def test_state_timeline_and_timers_survive_continue_as_new(env: WorkflowEnvironment, engine: Engine) -> None:
@@ -20,24 +20,22 @@ async def test_state_timeline_and_timers_survive_continue_as_new(env: WorkflowEn
         for round_number in range(1, 9):
             current = await capa.state()
             assert current.clock is not None
-            await capa.handle.execute_update(
-                CapaWorkflow.request_extension,
+            await capa.step(
+                RecordWorkflow.request_extension,
                 ExtensionRequestInput(
                     actor=actor("olivia"),
                     until=current.clock.due_at + timedelta(hours=1),
                     reason=f"Supplier report delayed ({round_number})",
                 ),
             )
-            await capa.handle.execute_update(
-                CapaWorkflow.decide_extension, ExtensionDecisionInput(actor=actor("mike"), approve=True)
-            )
+            await capa.step(RecordWorkflow.decide_extension, ExtensionDecisionInput(actor=actor("mike"), approve=True))
         state = await capa.wait_for(lambda s: len(s.events) == 17)
         latest = await capa.handle.describe()
         history = await env.client.get_workflow_handle(capa.handle.id, run_id=first_run).fetch_history()
         await env.sleep(timedelta(hours=81))
         escalated = await capa.wait_for(lambda s: any(e.kind is EventKind.ESCALATED for e in s.events))
-        await capa.handle.execute_update(
-            CapaWorkflow.contain,
+        await capa.step(
+            RecordWorkflow.contain,
             ContainmentInput(actor=actor("olivia"), summary="Sorted", disposition=Disposition.REWORK),
         )
         after = await capa.state()

@@ -28,18 +28,18 @@ from models.payloads import (
     VerifyInput,
 )
 from tests.workflows.harness import Capa, actor, close_to, raise_record, running_worker
-from workflows.capa import CapaWorkflow
+from workflows.record import RecordWorkflow
 
 
 async def _to_verification(capa: Capa, env: WorkflowEnvironment) -> None:
     """Contain, find the cause, plan two actions and complete them."""
     h = capa.handle
     await h.execute_update(
-        CapaWorkflow.contain,
+        RecordWorkflow.contain,
         ContainmentInput(actor=actor("olivia"), summary="Lot quarantined", disposition=Disposition.QUARANTINE),
     )
     await h.execute_update(
-        CapaWorkflow.root_cause,
+        RecordWorkflow.root_cause,
         RootCauseInput(
             actor=actor("olivia"),
             method=RootCauseMethod.FIVE_WHYS,
@@ -50,7 +50,7 @@ async def _to_verification(capa: Capa, env: WorkflowEnvironment) -> None:
     )
     now = await env.get_current_time()
     await h.execute_update(
-        CapaWorkflow.plan,
+        RecordWorkflow.plan,
         PlanInput(
             actor=actor("olivia"),
             actions=[
@@ -61,7 +61,7 @@ async def _to_verification(capa: Capa, env: WorkflowEnvironment) -> None:
     )
     for action_id, owner in (("A1", "olivia"), ("A2", "oscar")):
         await h.execute_update(
-            CapaWorkflow.complete_action,
+            RecordWorkflow.complete_action,
             CompleteActionInput(actor=actor(owner), action_id=action_id, evidence=f"{action_id} done, see WO-1"),
         )
 
@@ -73,7 +73,7 @@ async def test_a_record_goes_from_raised_to_closed(env: WorkflowEnvironment, eng
         await _to_verification(capa, env)
         assert (await capa.state()).stage is Stage.VERIFICATION
         result = await capa.handle.execute_update(
-            CapaWorkflow.verify,
+            RecordWorkflow.verify,
             VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="Checked 50 housings"),
         )
         assert result.stage is Stage.EFFECTIVENESS
@@ -85,7 +85,7 @@ async def test_a_record_goes_from_raised_to_closed(env: WorkflowEnvironment, eng
         assert close_to(due.at, verified_at + timedelta(days=60))
 
         await capa.handle.execute_update(
-            CapaWorkflow.review,
+            RecordWorkflow.review,
             ReviewInput(actor=actor("maria"), result=EffectivenessResult.EFFECTIVE, evidence="No recurrence in 60d"),
         )
         final = await capa.handle.result()
@@ -119,7 +119,7 @@ async def test_failed_verification_sends_the_record_back_to_action(env: Workflow
         capa = await raise_record(env.client, queue)
         await _to_verification(capa, env)
         result = await capa.handle.execute_update(
-            CapaWorkflow.verify,
+            RecordWorkflow.verify,
             VerifyInput(actor=actor("maria"), result=VerificationResult.FAIL, evidence="Burr still present"),
         )
         state = await capa.state()
@@ -137,13 +137,13 @@ async def test_not_effective_reopens_root_cause_as_cycle_two(env: WorkflowEnviro
         capa = await raise_record(env.client, queue, severity=Severity.CRITICAL)
         await _to_verification(capa, env)
         await capa.handle.execute_update(
-            CapaWorkflow.verify,
+            RecordWorkflow.verify,
             VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="ok"),
         )
         await env.sleep(timedelta(days=31))
         await capa.wait_for(lambda s: s.clock is not None)
         result = await capa.handle.execute_update(
-            CapaWorkflow.review,
+            RecordWorkflow.review,
             ReviewInput(actor=actor("mike"), result=EffectivenessResult.NOT_EFFECTIVE, evidence="Recurred on L-4790"),
         )
         state = await capa.state()
@@ -162,7 +162,7 @@ async def test_a_ninety_day_effectiveness_window_passes_in_milliseconds(
         capa = await raise_record(env.client, queue, severity=Severity.MINOR)
         await _to_verification(capa, env)
         await capa.handle.execute_update(
-            CapaWorkflow.verify,
+            RecordWorkflow.verify,
             VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="ok"),
         )
         verified = (await capa.events(EventKind.VERIFIED))[0]
@@ -182,7 +182,7 @@ async def test_cancel_stops_every_timer(env: WorkflowEnvironment, engine: Engine
     async with running_worker(env.client, engine) as queue:
         capa = await raise_record(env.client, queue)
         await capa.handle.execute_update(
-            CapaWorkflow.cancel, CancelInput(actor=actor("mike"), reason="Raised twice; see NC-2026-0001")
+            RecordWorkflow.cancel, CancelInput(actor=actor("mike"), reason="Raised twice; see NC-2026-0001")
         )
         final = await capa.handle.result()
         await env.sleep(timedelta(days=30))

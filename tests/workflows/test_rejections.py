@@ -24,7 +24,7 @@ from models.payloads import (
     VerifyInput,
 )
 from tests.workflows.harness import Capa, actor, raise_record, running_worker
-from workflows.capa import CapaWorkflow
+from workflows.record import RecordWorkflow
 
 
 async def _rejected(capa: Capa, update: Any, arg: Any) -> ApplicationError:
@@ -57,17 +57,17 @@ async def test_steps_in_the_wrong_stage_are_refused(env: WorkflowEnvironment, en
         later = (await env.get_current_time()) + timedelta(days=5)
         steps: list[tuple[Any, Any]] = [
             (
-                CapaWorkflow.root_cause,
+                RecordWorkflow.root_cause,
                 RootCauseInput(actor=actor("olivia"), method=RootCauseMethod.OTHER, cause="Guess"),
             ),
             (
-                CapaWorkflow.plan,
+                RecordWorkflow.plan,
                 PlanInput(
                     actor=actor("olivia"), actions=[PlannedAction(owner="olivia", due_at=later, description="x")]
                 ),
             ),
-            (CapaWorkflow.complete_action, CompleteActionInput(actor=actor("olivia"), action_id="A1", evidence="x")),
-            (CapaWorkflow.verify, VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="x")),
+            (RecordWorkflow.complete_action, CompleteActionInput(actor=actor("olivia"), action_id="A1", evidence="x")),
+            (RecordWorkflow.verify, VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="x")),
         ]
         for update, arg in steps:
             refusal = await _rejected(capa, update, arg)
@@ -82,15 +82,15 @@ async def test_steps_by_the_wrong_person_are_refused(env: WorkflowEnvironment, e
         capa = await raise_record(env.client, queue)
         containment = {"summary": "Quarantined", "disposition": Disposition.QUARANTINE}
         for name in ("otto", "oscar"):
-            refusal = await _rejected(capa, CapaWorkflow.contain, ContainmentInput(actor=actor(name), **containment))
+            refusal = await _rejected(capa, RecordWorkflow.contain, ContainmentInput(actor=actor(name), **containment))
             assert refusal.type == "NotAllowed"
             assert f"{name} may not submit containment" in refusal.message
             assert "only its owner (olivia) or a manager" in refusal.message
-        refusal = await _rejected(capa, CapaWorkflow.cancel, CancelInput(actor=actor("olivia"), reason="dup"))
+        refusal = await _rejected(capa, RecordWorkflow.cancel, CancelInput(actor=actor("olivia"), reason="dup"))
         assert refusal.type == "NotAllowed"
         assert "managers only" in refusal.message
         refusal = await _rejected(
-            capa, CapaWorkflow.reassign, ReassignInput(actor=actor("oscar"), new_owner="oscar", reason="mine")
+            capa, RecordWorkflow.reassign, ReassignInput(actor=actor("oscar"), new_owner="oscar", reason="mine")
         )
         assert refusal.type == "NotAllowed"
         await _assert_history_clean(capa)
@@ -103,24 +103,24 @@ async def test_bad_payloads_are_refused_naming_the_field(env: WorkflowEnvironmen
         raw = {"actor": {"name": "olivia", "roles": ["owner"]}, "summary": "", "disposition": "burn-it"}
         await _rejected(capa, "contain", raw)
         await capa.handle.execute_update(
-            CapaWorkflow.contain,
+            RecordWorkflow.contain,
             ContainmentInput(actor=actor("olivia"), summary="Quarantined", disposition=Disposition.QUARANTINE),
         )
         refusal = await _rejected(
             capa,
-            CapaWorkflow.root_cause,
+            RecordWorkflow.root_cause,
             RootCauseInput(actor=actor("olivia"), method=RootCauseMethod.FIVE_WHYS, cause="Tool worn"),
         )
         assert refusal.type == "InvalidInput"
         assert refusal.message.startswith("why:")
         await capa.handle.execute_update(
-            CapaWorkflow.root_cause,
+            RecordWorkflow.root_cause,
             RootCauseInput(actor=actor("olivia"), method=RootCauseMethod.OTHER, cause="Tool worn"),
         )
         past = (await env.get_current_time()) - timedelta(days=1)
         refusal = await _rejected(
             capa,
-            CapaWorkflow.plan,
+            RecordWorkflow.plan,
             PlanInput(actor=actor("olivia"), actions=[PlannedAction(owner="oscar", due_at=past, description="x")]),
         )
         assert refusal.type == "InvalidInput"
@@ -134,47 +134,47 @@ async def test_segregation_of_duties(env: WorkflowEnvironment, engine: Engine) -
         capa = await raise_record(env.client, queue, owner="mike")
         h = capa.handle
         await h.execute_update(
-            CapaWorkflow.request_extension,
+            RecordWorkflow.request_extension,
             ExtensionRequestInput(
                 actor=actor("mike"), until=(await env.get_current_time()) + timedelta(days=5), reason="Audit week"
             ),
         )
         refusal = await _rejected(
-            capa, CapaWorkflow.decide_extension, ExtensionDecisionInput(actor=actor("mike"), approve=True)
+            capa, RecordWorkflow.decide_extension, ExtensionDecisionInput(actor=actor("mike"), approve=True)
         )
         assert refusal.type == "NotAllowed"
         assert "own extension request" in refusal.message
         await h.execute_update(
-            CapaWorkflow.decide_extension, ExtensionDecisionInput(actor=actor("maria"), approve=True)
+            RecordWorkflow.decide_extension, ExtensionDecisionInput(actor=actor("maria"), approve=True)
         )
 
         await h.execute_update(
-            CapaWorkflow.contain,
+            RecordWorkflow.contain,
             ContainmentInput(actor=actor("mike"), summary="Sorted 100%", disposition=Disposition.REWORK),
         )
         await h.execute_update(
-            CapaWorkflow.root_cause,
+            RecordWorkflow.root_cause,
             RootCauseInput(actor=actor("mike"), method=RootCauseMethod.EIGHT_D, cause="Supplier changed resin"),
         )
         due = (await env.get_current_time()) + timedelta(days=3)
         await h.execute_update(
-            CapaWorkflow.plan,
+            RecordWorkflow.plan,
             PlanInput(actor=actor("mike"), actions=[PlannedAction(owner="oscar", due_at=due, description="Audit")]),
         )
         await h.execute_update(
-            CapaWorkflow.complete_action,
+            RecordWorkflow.complete_action,
             CompleteActionInput(actor=actor("maria"), action_id="A1", evidence="Done on oscar's behalf"),
         )
         assert (await capa.state()).stage is Stage.VERIFICATION
         for implementer in ("maria", "oscar"):
             refusal = await _rejected(
                 capa,
-                CapaWorkflow.verify,
+                RecordWorkflow.verify,
                 VerifyInput(actor=actor(implementer), result=VerificationResult.PASS, evidence="ok"),
             )
             assert refusal.type == "NotAllowed"
         await h.execute_update(
-            CapaWorkflow.verify, VerifyInput(actor=actor("nina"), result=VerificationResult.PASS, evidence="ok")
+            RecordWorkflow.verify, VerifyInput(actor=actor("nina"), result=VerificationResult.PASS, evidence="ok")
         )
         assert (await capa.state()).stage is Stage.EFFECTIVENESS
         await _assert_history_clean(capa)

@@ -16,7 +16,7 @@ from models.payloads import (
     RootCauseInput,
 )
 from tests.workflows.harness import Capa, actor, raise_record, running_worker
-from workflows.capa import CapaWorkflow
+from workflows.record import RecordWorkflow
 
 
 async def _indexed(capa: Capa) -> tuple[object, ...]:
@@ -44,12 +44,12 @@ async def test_search_attributes_follow_every_step_and_are_written_only_when_the
         assert await _indexed(capa) == await _expected(capa)
 
         await h.execute_update(
-            CapaWorkflow.contain,
+            RecordWorkflow.contain,
             ContainmentInput(actor=actor("olivia"), summary="Lot quarantined", disposition=Disposition.QUARANTINE),
         )
         assert await _indexed(capa) == await _expected(capa)
         await h.execute_update(
-            CapaWorkflow.root_cause,
+            RecordWorkflow.root_cause,
             RootCauseInput(
                 actor=actor("olivia"),
                 method=RootCauseMethod.FIVE_WHYS,
@@ -60,7 +60,7 @@ async def test_search_attributes_follow_every_step_and_are_written_only_when_the
         )
         due = await env.get_current_time() + timedelta(days=10)
         await h.execute_update(
-            CapaWorkflow.plan,
+            RecordWorkflow.plan,
             PlanInput(
                 actor=actor("olivia"),
                 actions=[
@@ -74,7 +74,7 @@ async def test_search_attributes_follow_every_step_and_are_written_only_when_the
 
         # Both actions are due together: completing one changes neither the stage, the owner nor the due date.
         await h.execute_update(
-            CapaWorkflow.complete_action,
+            RecordWorkflow.complete_action,
             CompleteActionInput(actor=actor("olivia"), action_id="A1", evidence="A1 done, see WO-1"),
         )
         assert await _indexed(capa) == await _expected(capa)
@@ -82,7 +82,7 @@ async def test_search_attributes_follow_every_step_and_are_written_only_when_the
 
         # The last one moves the record on to verification, with a new due date.
         await h.execute_update(
-            CapaWorkflow.complete_action,
+            RecordWorkflow.complete_action,
             CompleteActionInput(actor=actor("oscar"), action_id="A2", evidence="A2 done, see WO-2"),
         )
         assert await _indexed(capa) == await _expected(capa)

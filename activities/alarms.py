@@ -1,0 +1,119 @@
+"""Activities of a record's alarms: start its alarm workflows, and ring the record when one falls due.
+
+Both are idempotent. An alarm workflow has a fixed id per record and number and may run once, so starting it
+again does nothing; a ring the record has already applied is refused by the record's ``alarm`` validator and
+counted as rung. An alarm whose clock ended or changed is not cancelled: at its next ring the record refuses it
+as stale and it ends. Cancelling would hand the alarm workflow an outside event that can share a task with its
+timer, the very ordering hazard the record is built to avoid.
+"""
+
+import asyncio
+import contextlib
+
+import structlog
+from sqlalchemy import Engine
+from temporalio import activity
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.records import escalation_recipients
+from models.payloads import (
+    ALARM_RUNG,
+    ALARM_STALE,
+    AlarmInput,
+    AlarmKind,
+    AlarmSchedule,
+    ArmAlarmsInput,
+    PlannedAlarm,
+    RingResult,
+    StepResult,
+)
+
+log = structlog.get_logger(__name__)
+
+
+def alarm_workflow_id(record_id: str, alarm: int) -> str:
+    return f"{record_id}-alarm-{alarm}"
+
+
+def due_now(alarms: list[PlannedAlarm], now: object) -> list[PlannedAlarm]:
+    """The alarms due at ``now``, earliest first; at least the first, which its workflow slept for."""
+    due = [alarm for alarm in alarms if alarm.at <= now]  # type: ignore[operator]
+    return due or alarms[:1]
+
+
+def ring_for(schedule: AlarmSchedule, due: list[PlannedAlarm]) -> AlarmInput:
+    """One ring for every alarm due together: after an outage, the highest escalation level stands for the
+    levels below it (named in ``covers``), and a reminder already overtaken by an escalation is not sent."""
+    escalations = [alarm for alarm in due if alarm.kind is AlarmKind.ESCALATION]
+    chosen = max(escalations, key=lambda alarm: alarm.level) if escalations else due[-1]
+    return AlarmInput(
+        alarm=schedule.alarm,
+        kind=chosen.kind,
+        index=chosen.index,
+        level=chosen.level,
+        scheduled_at=chosen.at,
+        covers=[alarm.level for alarm in escalations],
+    )
+
+
+class AlarmActivities:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @activity.defn(name="arm_alarms")
+    async def arm_alarms(self, inp: ArmAlarmsInput) -> None:
+        """Start an alarm workflow for each new schedule."""
+        client = activity.client()
+        for schedule in inp.start:
+            workflow_id = alarm_workflow_id(schedule.record_id, schedule.alarm)
+            # Already started: a retry of this activity, or a continued run re-arming. The alarm is there.
+            with contextlib.suppress(WorkflowAlreadyStartedError):
+                await client.start_workflow(
+                    "CapaAlarm",
+                    schedule,
+                    id=workflow_id,
+                    task_queue=activity.info().task_queue,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                )
+        log.info(
+            "alarms armed",
+            record_id=inp.record_id,
+            workflow_id=activity.info().workflow_id,
+            actor="system",
+            started=[s.alarm for s in inp.start],
+        )
+
+    @activity.defn(name="ring")
+    async def ring(self, schedule: AlarmSchedule) -> RingResult:
+        """Apply the alarms due now to the record; say how many, or that the clock is gone."""
+        # The server's time: the clock's, except on a time-skipping test server.
+        due = due_now(schedule.alarms, activity.info().current_attempt_scheduled_time)
+        ring = ring_for(schedule, due)
+        if ring.kind is AlarmKind.REMINDER and schedule.holder is not None:
+            ring.recipients = [schedule.holder]
+        elif ring.kind is AlarmKind.ESCALATION and schedule.holder is not None:
+            ring.recipients = await asyncio.to_thread(escalation_recipients, self._engine, schedule.holder, ring.level)
+        handle = activity.client().get_workflow_handle(schedule.record_id)
+        fields = {"record_id": schedule.record_id, "workflow_id": schedule.record_id, "actor": "system"}
+        try:
+            await handle.execute_update("alarm", ring, result_type=StepResult)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            kind = cause.type if isinstance(cause, ApplicationError) else None
+            if kind == ALARM_RUNG:
+                return RingResult(rung=len(due))
+            if kind == ALARM_STALE:
+                log.info("alarm no longer applies", alarm=schedule.alarm, **fields)
+                return RingResult(rung=len(due), stale=True)
+            raise  # the record is moving to a new run, say: retried
+        except RPCError as exc:
+            # The record's workflow has ended (closed, cancelled) and with it every clock.
+            if exc.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                raise
+            log.info("alarm for a record that has ended", alarm=schedule.alarm, **fields)
+            return RingResult(rung=len(due), stale=True)
+        log.info("alarm rang", alarm=schedule.alarm, kind=ring.kind.value, level=ring.level, **fields)
+        return RingResult(rung=len(due))

@@ -1,0 +1,47 @@
+"""What a record's alarms tell people: the notice each reminder, escalation and effectiveness review makes.
+
+Pure functions of the state and the timeline entry, used by the record workflow as an alarm rings; the outbox
+keys each notice by record and entry, so a notice is queued once however often it is handed over. Notices of
+steps (a new owner, a plan, an extension) are made by the read model's writer, which knows the directory.
+"""
+
+from datetime import datetime, timedelta
+
+from models.durations import format_duration
+from models.payloads import CapaState, Clock, Event, Notice
+
+
+def _notice(state: CapaState, event: Event, recipients: list[str], what: str) -> Notice:
+    return Notice(
+        record_id=state.id,
+        seq=event.seq,
+        kind=event.kind,
+        recipients=recipients,
+        subject=f"[{state.id}] {what}",
+        body=f"{state.id} ({state.severity.value}): {state.title}\nStage: {state.stage.value}\n{what}",
+    )
+
+
+def _target(event: Event) -> str:
+    return str(event.details.get("target", ""))
+
+
+def reminder(state: CapaState, event: Event, clock: Clock, scheduled_at: datetime) -> Notice:
+    """To the holder, before the due time: counted from when the reminder was due, so never "due in -3h"."""
+    left = max(clock.due_at - scheduled_at, timedelta(0))
+    return _notice(state, event, [clock.holder], f"{_target(event)} due in {format_duration(left)}")
+
+
+def escalation(state: CapaState, event: Event, clock: Clock, late: str, *, done: bool = False) -> Notice:
+    """Up the holder's reporting line, as many steps as the level (the recipients came with the alarm). ``done``:
+    the step was taken before the escalation could go out, late all the same."""
+    level = event.details["level"]
+    if done:
+        what = f"{_target(event)} held by {clock.holder} was done {late} late (escalation level {level})"
+    else:
+        what = f"{_target(event)} held by {clock.holder} is overdue by {late} (escalation level {level})"
+    return _notice(state, event, list(event.details.get("recipients", [])), what)
+
+
+def effectiveness_due(state: CapaState, event: Event) -> Notice:
+    return _notice(state, event, [state.owner], "effectiveness review due")

@@ -1,0 +1,83 @@
+"""Records started under the earlier workflow shape move to the current one without a reset.
+
+The default policy's major severity: containment 72h, reminders 2d and 12h before due, escalation at the due
+time; olivia reports to mike.
+"""
+
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from temporalio.api.enums.v1 import EventType
+from temporalio.testing import WorkflowEnvironment
+
+from core import readmodel
+from models.enums import Disposition, EventKind, Severity, Source, Stage
+from models.payloads import CapaWorkflowInput, ContainmentInput, ExtensionRequestInput, RaiseInput
+from tests.workflows.harness import Capa, actor, new_record_id, running_worker
+from workflows.capa import CapaWorkflow
+from workflows.record import RecordWorkflow
+
+
+async def _legacy_record(env: WorkflowEnvironment, queue: str) -> Capa:
+    raised = RaiseInput(
+        record_id=new_record_id(),
+        title="Burr on housing edge",
+        description="Housings from line 3 show a burr on the mating edge.",
+        severity=Severity.MAJOR,
+        source=Source.INSPECTION,
+        owner="olivia",
+        raised_by=actor("otto"),
+    )
+    handle = await env.client.start_workflow(
+        CapaWorkflow.run, CapaWorkflowInput(raised=raised), id=raised.record_id, task_queue=queue
+    )
+    capa = Capa(env.client, handle)  # type: ignore[arg-type]
+    await capa.wait_for(lambda s: s.clock is not None)
+    return capa
+
+
+async def test_a_record_in_flight_moves_to_the_new_shape_and_keeps_its_clocks(
+    env: WorkflowEnvironment, engine: Engine
+) -> None:
+    """A record of the earlier shape, a reminder already sent, is migrated: it continues as new into the current
+    workflow with its timeline, its clock and its pending extension request; its next alarm still rings at the
+    policy's offset, and steps go on."""
+    async with running_worker(env.client, engine) as queue:
+        capa = await _legacy_record(env, queue)
+        await env.sleep(timedelta(days=1, minutes=1))  # the 2-days-before reminder is out
+        before = await capa.wait_for(lambda s: any(e.kind is EventKind.REMINDER_SENT for e in s.events))
+        assert before.clock is not None
+        await capa.handle.execute_update(
+            RecordWorkflow.request_extension,
+            ExtensionRequestInput(
+                actor=actor("olivia"), until=before.clock.due_at + timedelta(days=1), reason="Supplier data late"
+            ),
+        )
+        first_run = (await capa.handle.describe()).run_id
+        await env.client.get_workflow_handle_for(CapaWorkflow.run, capa.handle.id).execute_update(CapaWorkflow.migrate)
+        migrated = await capa.wait_for(lambda s: s.clock is not None and s.clock.alarm > 0)
+        described = await capa.handle.describe()
+        await env.sleep(timedelta(days=2, hours=1))  # past the 12-hours-before reminder and the due time
+        after_alarms = await capa.wait_for(lambda s: any(e.kind is EventKind.ESCALATED for e in s.events))
+        await capa.step(
+            RecordWorkflow.contain,
+            ContainmentInput(actor=actor("olivia"), summary="Sorted", disposition=Disposition.REWORK),
+        )
+        final = await capa.state()
+        old_history = await env.client.get_workflow_handle(capa.handle.id, run_id=first_run).fetch_history()
+
+    assert described.workflow_type == "CapaRecord"
+    assert described.run_id != first_run
+    assert old_history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    assert [e.seq for e in migrated.events] == [e.seq for e in before.events] + [len(before.events) + 1]
+    assert migrated.pending_extension is not None
+    assert migrated.clock is not None
+    assert migrated.clock.reminders_sent == 1
+    kinds = [e.kind for e in after_alarms.events]
+    assert kinds.count(EventKind.REMINDER_SENT) == 2, "the second reminder rang once, after the move"
+    [escalated] = [e for e in after_alarms.events if e.kind is EventKind.ESCALATED]
+    assert escalated.details["recipients"] == ["mike"]
+    assert final.stage is Stage.ROOT_CAUSE
+    stored = readmodel.load_record_state(engine, final.id)
+    assert stored is not None
+    assert [e.seq for e in stored.events] == [e.seq for e in final.events]

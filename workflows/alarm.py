@@ -1,0 +1,45 @@
+"""One clock's alarms: sleep until each reminder, escalation or window end, then ring the record.
+
+The record keeps no timers of its own (see ``workflows.record``): for every running deadline it starts one of
+these with the clock's schedule. Each ring is an activity that applies the alarm to the record through its
+``alarm`` update, so the record sees it as a step and its commands never depend on when a timer fired. The
+activity decides which alarms are due by the server's clock and tells how many it applied, so this workflow
+only sleeps and counts: nothing it does branches on its own clock. It stops when the record says the clock has
+ended or changed (a new alarm workflow rings the new clock), or when every alarm has rung.
+"""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.alarms import AlarmActivities
+    from models.payloads import AlarmSchedule
+
+_SHORTEST_SLEEP = timedelta(milliseconds=1)
+# Ringing must eventually happen: a worker or database outage delays it, never drops it.
+_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+
+
+@workflow.defn(name="CapaAlarm")
+class AlarmWorkflow:
+    @workflow.run
+    async def run(self, schedule: AlarmSchedule) -> int:
+        """Returns how many alarms were applied to the record."""
+        pending = list(schedule.alarms)
+        applied = 0
+        while pending:
+            # Only the duration of the timer follows the clock; Temporal does not compare it on replay.
+            await workflow.sleep(max(pending[0].at - workflow.now(), _SHORTEST_SLEEP))
+            rung = await workflow.execute_activity_method(
+                AlarmActivities.ring,
+                schedule.model_copy(update={"alarms": pending}),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_RETRY,
+            )
+            if rung.stale:
+                break
+            applied += rung.rung
+            pending = pending[max(rung.rung, 1) :]
+        return applied

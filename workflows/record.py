@@ -1,0 +1,761 @@
+"""One nonconformity, from raise to close, as a durable workflow whose commands never depend on arrival order.
+
+Why it commutes. Within one workflow task the SDK can hand a record a step (an update) together with anything
+else that happened meanwhile (an activity's result, another step), and the order it hands them over differs
+between the live run and a replay: live, in the order they reached the worker; on replay, updates first.
+Temporal checks the commands a replay emits against the history, in order, so the record keeps three rules:
+
+1. Every command is emitted by a step, synchronously, inside its handler. Handlers are plain ``def``s: they
+   re-check the rule, change the state, append the timeline entry and start, without awaiting, the activities
+   the step needs (``record_state``, ``send_notice``, ``arm_alarms``). ``__init__`` emits the opening commands
+   before any handler can run.
+2. Activity results only touch bookkeeping (a done-callback that forgets the handle and logs a failure). They
+   never emit a command or decide a branch, so it makes no difference whether they arrive before a step or after.
+3. The record keeps no timer. Each running deadline has an alarm workflow (``workflows.alarm``) started with the
+   clock's schedule; when an alarm falls due it applies itself through the ``alarm`` update, a step like any
+   other. A clock that changes gets a new alarm workflow, and the old one's next ring is refused as stale
+   (refused updates leave nothing in history); nothing is ever cancelled, so an alarm workflow has no outside
+   input that could share a task with its own timer.
+
+The main coroutine only waits: for a step to end the record or to ask for continue-as-new, then for the
+activities in flight to finish (so no write or notice is lost), and then emits its one last command. From the
+moment a step ends the record or asks to continue, every further update is refused by its validator, which
+leaves nothing in history, so that last command never shares a workflow task with an accepted step.
+"""
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.alarms import AlarmActivities
+    from activities.notifications import NotificationActivities
+    from activities.records import RecordActivities
+    from models import notices, rules, search_attributes
+    from models.durations import format_duration
+    from models.enums import (
+        ActionStatus,
+        EffectivenessResult,
+        EventKind,
+        Stage,
+        VerificationResult,
+    )
+    from models.payloads import (
+        ALARM_RUNG,
+        ALARM_STALE,
+        RECORD_MOVING,
+        STEP_REPEATED,
+        SYSTEM_ACTOR,
+        Action,
+        AlarmInput,
+        AlarmKind,
+        AlarmSchedule,
+        ArmAlarmsInput,
+        CancelInput,
+        CapaState,
+        Clock,
+        CompleteActionInput,
+        Containment,
+        ContainmentInput,
+        Event,
+        ExtensionDecisionInput,
+        ExtensionRequest,
+        ExtensionRequestInput,
+        PlanInput,
+        PlannedAlarm,
+        ReassignInput,
+        RecordInput,
+        RecordSnapshot,
+        RetiredClock,
+        Review,
+        ReviewInput,
+        RootCause,
+        RootCauseInput,
+        StepInput,
+        StepResult,
+        Verification,
+        VerifyInput,
+    )
+    from models.timers import clock_schedule, escalation_times, reminder_times
+
+# Read-model writes, notices and alarm starts must eventually happen; an outage delays them but never fails the
+# record, and the activities are idempotent, so they retry without limit, at most 5 s apart: the read model
+# catches up within seconds of a database outage ending.
+_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=5))
+_TIMEOUT = timedelta(seconds=15)
+_UNSET = object()
+# The ids of this many recent steps travel across a continue-as-new, so a retried step is not applied twice.
+_RECENT_UPDATES = 200
+
+InputT = TypeVar("InputT", bound=StepInput)
+ChangeT = TypeVar("ChangeT", bound=StepInput | AlarmInput)
+
+
+def _refuse(kind: str, message: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def _guard(check: Callable[..., None], *args: Any) -> None:
+    """Run a rule; turn its Rejection into the failure type front-ends map to an error code."""
+    try:
+        check(*args)
+    except rules.Rejection as rejection:
+        raise _refuse(rejection.kind.value, rejection.message) from None
+
+
+@workflow.defn(name="CapaRecord")
+class RecordWorkflow:
+    @workflow.init
+    def __init__(self, inp: RecordInput) -> None:
+        self._max_events = inp.max_history_events
+        self._carried_updates = set(inp.recent_updates)
+        self._recent_updates: list[str] = list(inp.recent_updates)
+        self._pending: set[asyncio.Future[Any]] = set()
+        self._continuing = False
+        # The search attributes as this run last set them (a new run sets them all again).
+        self._indexed: dict[str, object] = {}
+        if inp.carried_state is not None:
+            # A run carried over (from this workflow or from a record of the earlier shape): write the read
+            # model again and start an alarm for every clock that has none. Both are idempotent.
+            self._s = inp.carried_state
+            self._s.policy = self._s.policy or inp.policy
+            self._index()
+            self._publish(0)
+            self._arm()
+            return
+        raised = inp.raised
+        now = workflow.now()
+        self._s = CapaState(
+            id=raised.record_id,
+            title=raised.title,
+            description=raised.description,
+            severity=raised.severity,
+            source=raised.source,
+            product=raised.product,
+            lot=raised.lot,
+            quantity=raised.quantity,
+            raised_by=raised.raised_by.name,
+            raised_at=now,
+            owner=raised.owner,
+            policy=inp.policy,
+        )
+        self._s.clock = self._new_clock(raised.owner, inp.policy.rules.containment, start=now)
+        self._append(
+            EventKind.RAISED,
+            raised.raised_by.name,
+            severity=raised.severity.value,
+            source=raised.source.value,
+            owner=raised.owner,
+            title=raised.title,
+            description=raised.description,
+            product=raised.product,
+            lot=raised.lot,
+            quantity=raised.quantity,
+        )
+        self._index()
+        self._publish(0)
+        self._arm()
+
+    @workflow.run
+    async def run(self, inp: RecordInput) -> CapaState:
+        await workflow.wait_condition(lambda: not self._s.stage.is_open or self._continuing)
+        # The last steps' writes, notices and alarms finish before the run ends; a continued run would
+        # re-issue the writes, but not a notice.
+        await workflow.wait_condition(lambda: not self._pending and workflow.all_handlers_finished())
+        if self._s.stage.is_open:
+            workflow.continue_as_new(
+                inp.model_copy(
+                    update={"carried_state": self._s, "recent_updates": self._recent_updates[-_RECENT_UPDATES:]}
+                )
+            )
+        return self._s
+
+    # --- queries --------------------------------------------------------------------------------------------
+
+    @workflow.query
+    def state(self) -> CapaState:
+        return self._s
+
+    # --- steps ----------------------------------------------------------------------------------------------
+
+    @workflow.update
+    def opened(self) -> StepResult:
+        """Answer with the whole record, so the client layer can write its first row before returning its id."""
+        s = self._s
+        return StepResult(
+            record_id=s.id,
+            stage=s.stage,
+            seq=len(s.events),
+            due_at=s.due_at,
+            snapshot=RecordSnapshot(state=s.model_copy(update={"events": []}), new_events=list(s.events)),
+        )
+
+    @opened.validator
+    def _check_opened(self) -> None:
+        self._check_open()
+        if not self._s.stage.is_open:
+            # Its last command may share a task with this answer; a refusal leaves nothing in history.
+            raise _refuse(rules.RejectionKind.WRONG_STAGE.value, f"{self._s.id} is {self._s.stage.value}")
+
+    @workflow.update
+    def contain(self, inp: ContainmentInput) -> StepResult:
+        self._check_step(rules.check_containment, inp)
+        return self._step(self._contain, inp)
+
+    @contain.validator
+    def _check_contain(self, inp: ContainmentInput) -> None:
+        self._check_step(rules.check_containment, inp)
+
+    def _contain(self, inp: ContainmentInput) -> None:
+        s, now = self._s, workflow.now()
+        s.containment = Containment(
+            summary=inp.summary, disposition=inp.disposition, quantity=inp.quantity, by=inp.actor.name, at=now
+        )
+        self._append(
+            EventKind.CONTAINMENT_SUBMITTED,
+            inp.actor.name,
+            summary=inp.summary,
+            disposition=inp.disposition.value,
+            quantity=inp.quantity,
+        )
+        self._enter_stage(Stage.ROOT_CAUSE)
+
+    @workflow.update
+    def root_cause(self, inp: RootCauseInput) -> StepResult:
+        self._check_step(rules.check_root_cause, inp)
+        return self._step(self._root_cause, inp)
+
+    @root_cause.validator
+    def _check_root_cause(self, inp: RootCauseInput) -> None:
+        self._check_step(rules.check_root_cause, inp)
+
+    def _root_cause(self, inp: RootCauseInput) -> None:
+        s = self._s
+        s.root_causes.append(
+            RootCause(
+                cycle=s.cycle,
+                method=inp.method,
+                cause=inp.cause,
+                whys=inp.whys,
+                category=inp.category,
+                escape_point=inp.escape_point,
+                similar_checked=inp.similar_checked,
+                by=inp.actor.name,
+                at=workflow.now(),
+            )
+        )
+        self._append(
+            EventKind.ROOT_CAUSE_SUBMITTED,
+            inp.actor.name,
+            cycle=s.cycle,
+            method=inp.method.value,
+            cause=inp.cause,
+            whys=inp.whys,
+            category=inp.category.value if inp.category else None,
+            escape_point=inp.escape_point,
+            similar_checked=inp.similar_checked,
+        )
+        self._enter_stage(Stage.ACTION)
+        s.awaiting_plan = True
+
+    @workflow.update
+    def plan(self, inp: PlanInput) -> StepResult:
+        self._check_step(rules.check_plan, inp, None)
+        return self._step(self._plan, inp)
+
+    @plan.validator
+    def _check_plan(self, inp: PlanInput) -> None:
+        self._check_step(rules.check_plan, inp, workflow.now())
+
+    def _plan(self, inp: PlanInput) -> None:
+        s, now = self._s, workflow.now()
+        first = len(s.actions) + 1
+        added = []
+        for offset, planned in enumerate(inp.actions):
+            action = Action(
+                id=f"A{first + offset}",
+                cycle=s.cycle,
+                round=s.round,
+                kind=planned.kind,
+                owner=planned.owner,
+                description=planned.description,
+                clock=Clock(holder=planned.owner, due_at=planned.due_at, original_due_at=planned.due_at, armed_at=now),
+            )
+            s.actions.append(action)
+            added.append(
+                {
+                    "id": action.id,
+                    "owner": action.owner,
+                    "due_at": action.clock.due_at.isoformat(),
+                    "kind": action.kind.value,
+                    "description": action.description,
+                }
+            )
+        s.awaiting_plan = False
+        s.clock = None  # the plan is in; from now on each action's own deadline runs
+        self._append(EventKind.PLAN_SUBMITTED, inp.actor.name, actions=added)
+
+    @workflow.update
+    def complete_action(self, inp: CompleteActionInput) -> StepResult:
+        self._check_step(rules.check_complete_action, inp)
+        return self._step(self._complete_action, inp)
+
+    @complete_action.validator
+    def _check_complete_action(self, inp: CompleteActionInput) -> None:
+        self._check_step(rules.check_complete_action, inp)
+
+    def _complete_action(self, inp: CompleteActionInput) -> None:
+        s = self._s
+        action = s.action(inp.action_id)
+        assert action is not None
+        action.status = ActionStatus.COMPLETED
+        action.evidence = inp.evidence
+        action.completed_by = inp.actor.name
+        action.completed_at = workflow.now()
+        self._drop_extension_for(action.id)
+        self._append(
+            EventKind.ACTION_COMPLETED,
+            inp.actor.name,
+            action_id=action.id,
+            evidence=inp.evidence,
+            on_time=action.completed_at <= action.clock.original_due_at,
+        )
+        if all(a.status is not ActionStatus.OPEN for a in s.current_actions()):
+            self._enter_stage(Stage.VERIFICATION)
+
+    @workflow.update
+    def verify(self, inp: VerifyInput) -> StepResult:
+        self._check_step(rules.check_verify, inp)
+        return self._step(self._verify, inp)
+
+    @verify.validator
+    def _check_verify(self, inp: VerifyInput) -> None:
+        self._check_step(rules.check_verify, inp)
+
+    def _verify(self, inp: VerifyInput) -> None:
+        s, now = self._s, workflow.now()
+        s.verifications.append(
+            Verification(round=s.round, result=inp.result, evidence=inp.evidence, by=inp.actor.name, at=now)
+        )
+        self._append(EventKind.VERIFIED, inp.actor.name, result=inp.result.value, evidence=inp.evidence)
+        if inp.result is VerificationResult.PASS:
+            assert s.policy is not None
+            # Nothing is due until the effectiveness window has passed; then the review's clock starts.
+            self._enter_stage(Stage.EFFECTIVENESS, deadline=False)
+            s.effectiveness_due_at = now + s.policy.rules.effectiveness_after
+            s.effectiveness_alarm = 0
+        else:
+            s.round += 1
+            s.awaiting_plan = True
+            self._enter_stage(Stage.ACTION)
+
+    @workflow.update
+    def review(self, inp: ReviewInput) -> StepResult:
+        self._check_step(rules.check_review, inp)
+        return self._step(self._review, inp)
+
+    @review.validator
+    def _check_review(self, inp: ReviewInput) -> None:
+        self._check_step(rules.check_review, inp)
+
+    def _review(self, inp: ReviewInput) -> None:
+        s, now = self._s, workflow.now()
+        s.reviews.append(Review(cycle=s.cycle, result=inp.result, evidence=inp.evidence, by=inp.actor.name, at=now))
+        self._append(EventKind.EFFECTIVENESS_REVIEWED, inp.actor.name, result=inp.result.value, evidence=inp.evidence)
+        s.effectiveness_due_at = None
+        if inp.result is EffectivenessResult.EFFECTIVE:
+            s.clock = None
+            s.stage = Stage.CLOSED
+            s.closed_at = now
+            self._drop_extension_for(None)
+            self._append(EventKind.CLOSED, inp.actor.name, cycles=s.cycle)
+        else:
+            s.cycle += 1
+            s.round = 1
+            self._enter_stage(Stage.ROOT_CAUSE)
+
+    @workflow.update
+    def request_extension(self, inp: ExtensionRequestInput) -> StepResult:
+        self._check_step(rules.check_extension_request, inp, None)
+        return self._step(self._request_extension, inp)
+
+    @request_extension.validator
+    def _check_request_extension(self, inp: ExtensionRequestInput) -> None:
+        self._check_step(rules.check_extension_request, inp, workflow.now())
+
+    def _request_extension(self, inp: ExtensionRequestInput) -> None:
+        s = self._s
+        clock = s.clock_for(inp.action_id)
+        assert clock is not None
+        s.pending_extension = ExtensionRequest(
+            action_id=inp.action_id,
+            requested_by=inp.actor.name,
+            requested_at=workflow.now(),
+            current_due_at=clock.due_at,
+            until=inp.until,
+            reason=inp.reason,
+        )
+        self._append(
+            EventKind.EXTENSION_REQUESTED,
+            inp.actor.name,
+            target=inp.action_id or s.stage.value,
+            current_due_at=clock.due_at.isoformat(),
+            until=inp.until.isoformat(),
+            reason=inp.reason,
+        )
+
+    @workflow.update
+    def decide_extension(self, inp: ExtensionDecisionInput) -> StepResult:
+        self._check_step(rules.check_extension_decision, inp)
+        return self._step(self._decide_extension, inp)
+
+    @decide_extension.validator
+    def _check_decide_extension(self, inp: ExtensionDecisionInput) -> None:
+        self._check_step(rules.check_extension_decision, inp, workflow.now())
+
+    def _decide_extension(self, inp: ExtensionDecisionInput) -> None:
+        s, now = self._s, workflow.now()
+        request = s.pending_extension
+        assert request is not None
+        s.pending_extension = None
+        clock = s.clock_for(request.action_id)
+        approved = inp.approve and clock is not None
+        if approved and clock is not None:
+            # Re-arm every timer of the step: reminders ahead of the new due fire again, escalation restarts.
+            clock.due_at = request.until
+            clock.armed_at = now
+            clock.reminders_sent = 0
+            clock.escalation_level = 0
+            clock.extensions += 1
+            clock.alarm = 0
+        self._append(
+            EventKind.EXTENSION_DECIDED,
+            inp.actor.name,
+            target=request.action_id or s.stage.value,
+            approved=approved,
+            requested_by=request.requested_by,
+            original_due_at=clock.original_due_at.isoformat() if clock else None,
+            due_at=clock.due_at.isoformat() if clock else None,
+            reason=inp.reason,
+        )
+
+    @workflow.update
+    def reassign(self, inp: ReassignInput) -> StepResult:
+        self._check_step(rules.check_reassign, inp)
+        return self._step(self._reassign, inp)
+
+    @reassign.validator
+    def _check_reassign(self, inp: ReassignInput) -> None:
+        self._check_step(rules.check_reassign, inp)
+
+    def _reassign(self, inp: ReassignInput) -> None:
+        s = self._s
+        if inp.action_id is None:
+            previous = s.owner
+            s.owner = inp.new_owner
+            if s.clock is not None and s.clock.holder == previous:
+                s.clock.holder = inp.new_owner
+                s.clock.alarm = 0  # the new holder's reminders and reporting line
+        else:
+            action = s.action(inp.action_id)
+            assert action is not None
+            previous = action.owner
+            action.owner = inp.new_owner
+            action.clock.holder = inp.new_owner
+            action.clock.alarm = 0
+        self._append(
+            EventKind.REASSIGNED,
+            inp.actor.name,
+            target=inp.action_id or "record",
+            previous=previous,
+            new_owner=inp.new_owner,
+            reason=inp.reason,
+        )
+
+    @workflow.update
+    def cancel(self, inp: CancelInput) -> StepResult:
+        self._check_step(rules.check_cancel, inp)
+        return self._step(self._cancel, inp)
+
+    @cancel.validator
+    def _check_cancel(self, inp: CancelInput) -> None:
+        self._check_step(rules.check_cancel, inp)
+
+    def _cancel(self, inp: CancelInput) -> None:
+        s = self._s
+        previous = s.stage
+        s.stage = Stage.CANCELLED
+        s.cancel_reason = inp.reason
+        s.closed_at = workflow.now()
+        s.clock = None
+        s.effectiveness_due_at = None
+        s.pending_extension = None
+        for action in s.actions:
+            if action.status is ActionStatus.OPEN:
+                action.status = ActionStatus.CANCELLED
+        self._append(EventKind.CANCELLED, inp.actor.name, reason=inp.reason, stage=previous.value)
+
+    # --- alarms ---------------------------------------------------------------------------------------------
+
+    @workflow.update
+    def alarm(self, inp: AlarmInput) -> StepResult:
+        """A reminder, an escalation or the end of the effectiveness window, rung by the clock's alarm workflow."""
+        self._check_alarm(inp)
+        # The alarm workflow needs no snapshot: it writes nothing to the read model.
+        return self._step(self._ring, inp).model_copy(update={"snapshot": None})
+
+    @alarm.validator
+    def _check_alarm(self, inp: AlarmInput) -> None:
+        self._check_open()
+        s = self._s
+        if inp.kind is AlarmKind.EFFECTIVENESS_DUE:
+            if s.effectiveness_due_at is None or s.clock is not None or s.effectiveness_alarm != inp.alarm:
+                raise _refuse(ALARM_STALE, f"alarm {inp.alarm} no longer applies to {s.id}")
+            return
+        found = self._clock_of(inp.alarm)
+        if found is None:
+            if not self._overtaken_levels(inp):
+                raise _refuse(ALARM_STALE, f"alarm {inp.alarm} no longer applies to {s.id}")
+            return
+        _, clock = found
+        if inp.kind is AlarmKind.REMINDER:
+            rung = clock.reminders_sent >= inp.index
+        else:
+            rung = clock.escalation_level >= inp.level
+        if rung:
+            raise _refuse(ALARM_RUNG, f"alarm {inp.alarm} of {s.id} has already rung")
+
+    def _ring(self, inp: AlarmInput) -> None:
+        s = self._s
+        assert s.policy is not None
+        if inp.kind is AlarmKind.EFFECTIVENESS_DUE:
+            # The review falls due a fixed time after the window ends, however late the alarm rang.
+            s.clock = self._new_clock(s.owner, s.policy.rules.effectiveness_review, start=inp.scheduled_at)
+            event = self._append(EventKind.EFFECTIVENESS_DUE, SYSTEM_ACTOR, review_due_at=s.clock.due_at.isoformat())
+            self._notify(notices.effectiveness_due(s, event))
+            return
+        found = self._clock_of(inp.alarm)
+        if found is None:
+            self._ring_overtaken(inp)
+            return
+        action_id, clock = found
+        details: dict[str, Any] = {
+            "target": action_id or s.stage.value,
+            "holder": clock.holder,
+            "due_at": clock.due_at.isoformat(),
+            "scheduled_at": inp.scheduled_at.isoformat(),
+        }
+        if inp.kind is AlarmKind.REMINDER:
+            clock.reminders_sent = inp.index
+            event = self._append(EventKind.REMINDER_SENT, SYSTEM_ACTOR, recipients=[clock.holder], **details)
+            self._notify(notices.reminder(s, event, clock, inp.scheduled_at))
+            return
+        clock.escalation_level = inp.level
+        # An escalation comes after the due time, so every reminder before it is spent.
+        clock.reminders_sent = max(clock.reminders_sent, len(reminder_times(clock, s.policy.rules)))
+        late = format_duration(max(workflow.now(), inp.scheduled_at) - clock.due_at)
+        extra: dict[str, Any] = {"levels": inp.covers} if len(inp.covers) > 1 else {}
+        event = self._append(
+            EventKind.ESCALATED,
+            SYSTEM_ACTOR,
+            level=inp.level,
+            late_by=late,
+            recipients=inp.recipients,
+            **details,
+            **extra,
+        )
+        self._notify(notices.escalation(s, event, clock, late))
+
+    def _overtaken_levels(self, inp: AlarmInput) -> list[int]:
+        """The escalation levels of a retired clock that fell due before the step that ended it and have not
+        rung: a ring that arrives after such a step still records them."""
+        retired = self._s.retired_clocks.get(inp.alarm)
+        if retired is None or inp.kind is not AlarmKind.ESCALATION:
+            return []
+        assert self._s.policy is not None
+        times = escalation_times(retired.clock, self._s.policy.rules)
+        return [
+            level
+            for level in inp.covers or [inp.level]
+            if retired.clock.escalation_level < level <= len(times) and times[level - 1] < retired.ended_at
+        ]
+
+    def _ring_overtaken(self, inp: AlarmInput) -> None:
+        s = self._s
+        levels = self._overtaken_levels(inp)
+        retired = s.retired_clocks[inp.alarm]
+        clock = retired.clock
+        clock.escalation_level = max(levels)
+        late = format_duration(retired.ended_at - clock.due_at)
+        extra: dict[str, Any] = {"levels": levels} if len(levels) > 1 else {}
+        event = self._append(
+            EventKind.ESCALATED,
+            SYSTEM_ACTOR,
+            level=clock.escalation_level,
+            late_by=late,
+            recipients=inp.recipients,
+            target=retired.target,
+            holder=clock.holder,
+            due_at=clock.due_at.isoformat(),
+            scheduled_at=inp.scheduled_at.isoformat(),
+            step_done_at=retired.ended_at.isoformat(),
+            **extra,
+        )
+        self._notify(notices.escalation(s, event, clock, late, done=True))
+        self._retire_if_due(inp.alarm, retired)
+
+    def _retire_if_due(self, alarm: int, retired: RetiredClock) -> None:
+        """Keep a retired clock only while one of its escalations fell due before it ended and has not rung."""
+        s = self._s
+        assert s.policy is not None
+        times = escalation_times(retired.clock, s.policy.rules)
+        if any(at < retired.ended_at for at in times[retired.clock.escalation_level :]):
+            s.retired_clocks[alarm] = retired
+        else:
+            s.retired_clocks.pop(alarm, None)
+
+    def _clock_of(self, alarm: int) -> tuple[str | None, Clock] | None:
+        return next(((a, c) for a, c in self._s.open_clocks() if c.alarm == alarm), None)
+
+    # --- the shape of every step ----------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._continuing:
+            raise ApplicationError(
+                f"{self._s.id} is moving to a new run of its workflow; try again in a moment",
+                type=RECORD_MOVING,
+                non_retryable=True,
+            )
+        update = workflow.current_update_info()
+        if update is not None and update.id in self._carried_updates:
+            raise _refuse(STEP_REPEATED, f"step {update.id} was already applied to {self._s.id}")
+
+    def _check_step(self, check: Callable[..., None], inp: InputT, *args: Any) -> None:
+        """Validator and handler alike: the handler checks again, because of two steps handed over in one task
+        the second is validated before the first has run. The handler passes no clock (see ``rules.check_plan``)."""
+        self._check_open()
+        _guard(check, self._s, inp, *args)
+
+    def _step(self, apply: Callable[[ChangeT], None], inp: ChangeT) -> StepResult:
+        """Apply a step, then emit its commands: publish its entries, re-arm the alarms its clocks need, and
+        update the search attributes it changed. Nothing here awaits."""
+        s = self._s
+        first = len(s.events)
+        running = {clock.alarm: (target or s.stage.value, clock.model_copy()) for target, clock in s.open_clocks()}
+        apply(inp)
+        live = {clock.alarm for _, clock in s.open_clocks()}
+        for alarm, (target, clock) in running.items():
+            if alarm and alarm not in live:
+                self._retire_if_due(alarm, RetiredClock(target=target, clock=clock, ended_at=workflow.now()))
+        update = workflow.current_update_info()
+        if update is not None:
+            self._recent_updates.append(update.id)
+        self._index()
+        snapshot = self._publish(first)
+        self._arm()
+        info = workflow.info()
+        if info.is_continue_as_new_suggested() or info.get_current_history_length() >= self._max_events:
+            # Keep history bounded for records that stay open for months; ``run`` carries the state over.
+            self._continuing = True
+        return StepResult(record_id=s.id, stage=s.stage, seq=len(s.events), due_at=s.due_at, snapshot=snapshot)
+
+    def _append(self, kind: EventKind, actor: str, **details: Any) -> Event:
+        event = Event(seq=len(self._s.events) + 1, at=workflow.now(), kind=kind, actor=actor, details=details)
+        self._s.events.append(event)
+        workflow.logger.info(
+            "%s on %s by %s",
+            kind.value,
+            self._s.id,
+            actor,
+            extra={"record_id": self._s.id, "seq": event.seq, "actor": actor},
+        )
+        return event
+
+    def _new_clock(self, holder: str, window: timedelta, start: datetime | None = None) -> Clock:
+        start = start or workflow.now()
+        return Clock(holder=holder, due_at=start + window, original_due_at=start + window, armed_at=start)
+
+    def _enter_stage(self, stage: Stage, *, deadline: bool = True) -> None:
+        """Move to ``stage``; its holder's clock starts now unless nothing is due yet (``deadline=False``)."""
+        s = self._s
+        assert s.policy is not None
+        s.stage = stage
+        self._drop_extension_for(None)
+        s.clock = self._new_clock(s.owner, s.policy.rules.stage_window(stage)) if deadline else None
+
+    def _drop_extension_for(self, action_id: str | None) -> None:
+        """A step that ends makes its pending extension request moot."""
+        pending = self._s.pending_extension
+        if pending is not None and pending.action_id == action_id:
+            self._s.pending_extension = None
+
+    # --- commands -------------------------------------------------------------------------------------------
+
+    def _start(self, activity: Any, arg: Any) -> None:
+        """Start an activity without awaiting it; its result is bookkeeping only (see the module docstring)."""
+        handle = workflow.start_activity_method(activity, arg, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY)
+        self._pending.add(handle)
+        handle.add_done_callback(self._settled)
+
+    def _settled(self, handle: asyncio.Future[Any]) -> None:
+        self._pending.discard(handle)
+        if not handle.cancelled() and (error := handle.exception()) is not None:
+            workflow.logger.warning("an activity of %s failed: %s", self._s.id, error, extra={"record_id": self._s.id})
+
+    def _publish(self, first: int) -> RecordSnapshot:
+        """Hand the read model the state and the entries from ``first`` on; returns what it was handed."""
+        s = self._s
+        snapshot = RecordSnapshot(state=s.model_copy(update={"events": []}), new_events=s.events[first:])
+        self._start(RecordActivities.record_state, snapshot)
+        return snapshot
+
+    def _notify(self, notice: Any) -> None:
+        if notice is not None:
+            self._start(NotificationActivities.send_notice, notice)
+
+    def _arm(self) -> None:
+        """Start an alarm workflow for every clock that has none (a clock that changed has had its alarm reset)."""
+        s = self._s
+        assert s.policy is not None
+        schedules = []
+        if s.stage.is_open:
+            for action_id, clock in s.open_clocks():
+                if not clock.alarm:
+                    s.alarms_started += 1
+                    clock.alarm = s.alarms_started
+                    alarms = clock_schedule(clock, s.policy.rules)
+                    schedules.append(
+                        AlarmSchedule(
+                            record_id=s.id, alarm=clock.alarm, target=action_id, holder=clock.holder, alarms=alarms
+                        )
+                    )
+            window = s.effectiveness_due_at
+            if s.stage is Stage.EFFECTIVENESS and s.clock is None and window is not None and not s.effectiveness_alarm:
+                s.alarms_started += 1
+                s.effectiveness_alarm = s.alarms_started
+                due = PlannedAlarm(at=window, kind=AlarmKind.EFFECTIVENESS_DUE)
+                schedules.append(AlarmSchedule(record_id=s.id, alarm=s.effectiveness_alarm, alarms=[due]))
+        if schedules:
+            self._start(AlarmActivities.arm_alarms, ArmAlarmsInput(record_id=s.id, start=schedules))
+
+    def _index(self) -> None:
+        """Upsert the search attributes that changed since this run last set them."""
+        s = self._s
+        wanted: list[tuple[SearchAttributeKey[Any], Any]] = [
+            (search_attributes.STAGE, s.stage.value),
+            (search_attributes.SEVERITY, s.severity.value),
+            (search_attributes.OWNER, s.owner),
+            (search_attributes.DUE_AT, s.due_at),
+        ]
+        changed = [(key, value) for key, value in wanted if self._indexed.get(key.name, _UNSET) != value]
+        if not changed:
+            return
+        self._indexed.update((key.name, value) for key, value in changed)
+        workflow.upsert_search_attributes(
+            [key.value_set(value) if value is not None else key.value_unset() for key, value in changed]
+        )
