@@ -26,7 +26,7 @@ from activities.policy import PolicyActivities
 from activities.records import RecordActivities
 from client.schedules import ensure_digest_schedule
 from client.temporal import connect, ensure_search_attributes, is_unreachable
-from core import tracing
+from core import readmodel, tracing
 from core.database import SchemaBehindError, create_schema, make_engine
 from core.logging import configure_logging
 from core.metrics import ReadModelGauges, prometheus_runtime
@@ -80,7 +80,8 @@ def build_worker(
     executor: ThreadPoolExecutor,
     settings: Settings | None = None,
 ) -> Worker:
-    """The worker; call it from the event loop it will run on."""
+    """The worker; call it from the event loop it will run on. Publishes ``policy`` as the one in force."""
+    readmodel.publish_policy(engine, policy)
     return Worker(
         client,
         task_queue=task_queue,

@@ -95,7 +95,10 @@ class AlarmActivities:
         if ring.kind is AlarmKind.REMINDER and schedule.holder is not None:
             ring.recipients = [schedule.holder]
         elif ring.kind is AlarmKind.ESCALATION and schedule.holder is not None:
-            ring.recipients = await asyncio.to_thread(escalation_recipients, self._engine, schedule.holder, ring.level)
+            # Levels that fell due together reach everyone each of them would have reached, once.
+            for level in ring.covers or [ring.level]:
+                found = await asyncio.to_thread(escalation_recipients, self._engine, schedule.holder, level)
+                ring.recipients += [name for name in found if name not in ring.recipients]
         handle = activity.client().get_workflow_handle(schedule.record_id)
         fields = {"record_id": schedule.record_id, "workflow_id": schedule.record_id, "actor": "system"}
         try:

@@ -245,7 +245,8 @@ def escalations_once(
             # Each clock runs once per lifecycle here (one cycle, one round), so its target names it.
             mine = [e for e in escalations if e.details.get("target") == step.target]
             matched.update(e.seq for e in mine)
-            levels = Counter(int(e.details["level"]) for e in mine)
+            # An escalation standing for levels that fell due together (after an outage) counts for each of them.
+            levels = Counter(int(level) for e in mine for level in e.details.get("levels", [e.details["level"]]))
             for level, offset in enumerate(offsets, start=1):
                 alarm = step.due_at + offset
                 if alarm < step.sent_at:

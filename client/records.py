@@ -180,8 +180,12 @@ class CapaClient:
         self._settings = settings
         self._policy: Policy | None = None
 
-    def _pinned_policy(self, severity: Severity) -> PinnedPolicy:
-        """The deadlines a new record keeps for life: CAPA_POLICY_FILE's (the worker reads the same file)."""
+    async def _pinned_policy(self, severity: Severity) -> PinnedPolicy:
+        """The deadlines a new record keeps for life: those of the policy the workers published as they started
+        (``readmodel.publish_policy``); before any worker has, CAPA_POLICY_FILE's, as a worker would read it."""
+        published = await self._db(readmodel.policy_in_force, self._engine)
+        if published is not None:
+            return published.for_severity(severity)
         if self._policy is None:
             try:
                 self._policy = load_policy(self._settings.policy_file)
@@ -293,6 +297,7 @@ class CapaClient:
                 raised_by=actor,
             )
         )
+        policy = await self._pinned_policy(severity)
         for _ in range(_ID_ATTEMPTS):
             record_id = await self._db(readmodel.allocate_record_id, self._engine, datetime.now(UTC).year)
             raised = draft.model_copy(update={"record_id": record_id})
@@ -300,7 +305,7 @@ class CapaClient:
                 with self._temporal_errors(record_id):
                     await self._temporal.start_workflow(
                         RecordWorkflow.run,
-                        RecordInput(raised=raised, policy=self._pinned_policy(severity)),
+                        RecordInput(raised=raised, policy=policy),
                         id=record_id,
                         task_queue=self._settings.task_queue,
                         # A record id names one nonconformity forever, even after its workflow closed.

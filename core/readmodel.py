@@ -5,7 +5,7 @@ none of them talks to Temporal.
 """
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -19,7 +19,16 @@ from core.accounts import hash_password
 from core.database import insert_for, session_scope
 from models.enums import ActionStatus, EventKind, Role, Severity, Stage
 from models.payloads import CapaState, Event, UserName
-from models.tables import ActionRow, Nonconformity, NotificationPreference, RecordSequence, TimelineEvent, User
+from models.policy import Policy
+from models.tables import (
+    ActionRow,
+    Nonconformity,
+    NotificationPreference,
+    PolicyInForce,
+    RecordSequence,
+    TimelineEvent,
+    User,
+)
 
 T = TypeVar("T")
 
@@ -191,6 +200,31 @@ def allocate_record_id(engine: Engine, year: int) -> str:
     with session_scope(engine) as session:
         number: int = session.exec(bump).scalar_one()
     return f"NC-{year}-{number:04d}"
+
+
+# --- the policy in force ------------------------------------------------------------------------------------
+
+
+def publish_policy(engine: Engine, policy: Policy) -> None:
+    """Make ``policy`` the one new records pin (a worker calls this as it starts; the last one started wins)."""
+    values = {
+        "id": 1,
+        "name": policy.name,
+        "digest": policy.digest,
+        "policy_json": policy.model_dump_json(),
+        "published_at": datetime.now(UTC),
+    }
+    upsert = insert_for(engine, PolicyInForce).values(**values)
+    upsert = upsert.on_conflict_do_update(index_elements=["id"], set_={k: v for k, v in values.items() if k != "id"})
+    with session_scope(engine) as session:
+        session.exec(upsert)
+
+
+def policy_in_force(engine: Engine) -> Policy | None:
+    """The policy the workers published, or None before any worker has started on this database."""
+    with Session(engine) as session:
+        row = session.get(PolicyInForce, 1)
+    return Policy.model_validate_json(row.policy_json) if row is not None else None
 
 
 # --- records ------------------------------------------------------------------------------------------------

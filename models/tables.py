@@ -184,6 +184,19 @@ class NotificationPreference(SQLModel, table=True):
     email: bool = True
 
 
+class PolicyInForce(SQLModel, table=True):
+    """The policy the workers run with, published by each worker as it starts: whoever raises a record (the API,
+    the CLI) pins it from here, so the record keeps the workers' deadlines for life."""
+
+    __tablename__ = "policy_in_force"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    name: str
+    digest: str
+    policy_json: str
+    published_at: datetime = Field(sa_type=UtcDateTime)
+
+
 class RecordSequence(SQLModel, table=True):
     """The last record number handed out per year, for ``NC-<year>-<seq>`` ids."""
 

@@ -124,9 +124,9 @@ class RecordWorkflow:
             # model again and start an alarm for every clock that has none. Both are idempotent.
             self._s = inp.carried_state
             self._s.policy = self._s.policy or inp.policy
+            self._arm()
             self._index()
             self._publish(0)
-            self._arm()
             return
         raised = inp.raised
         now = workflow.now()
@@ -157,9 +157,9 @@ class RecordWorkflow:
             lot=raised.lot,
             quantity=raised.quantity,
         )
+        self._arm()
         self._index()
         self._publish(0)
-        self._arm()
 
     @workflow.run
     async def run(self, inp: RecordInput) -> CapaState:
@@ -642,8 +642,8 @@ class RecordWorkflow:
         _guard(check, self._s, inp, *args)
 
     def _step(self, apply: Callable[[ChangeT], None], inp: ChangeT) -> StepResult:
-        """Apply a step, then emit its commands: publish its entries, re-arm the alarms its clocks need, and
-        update the search attributes it changed. Nothing here awaits."""
+        """Apply a step, then emit its commands: start the alarms its new clocks need, update the search attributes
+        it changed and publish its entries (with the alarms' numbers in the state). Nothing here awaits."""
         s = self._s
         first = len(s.events)
         running = {clock.alarm: (target or s.stage.value, clock.model_copy()) for target, clock in s.open_clocks()}
@@ -655,9 +655,9 @@ class RecordWorkflow:
         update = workflow.current_update_info()
         if update is not None:
             self._recent_updates.append(update.id)
+        self._arm()
         self._index()
         snapshot = self._publish(first)
-        self._arm()
         info = workflow.info()
         if info.is_continue_as_new_suggested() or info.get_current_history_length() >= self._max_events:
             # Keep history bounded for records that stay open for months; ``run`` carries the state over.

@@ -236,28 +236,19 @@ async def with_the_first_task(stand: Stand, record_id: str) -> None:
 
 
 async def two_steps(stand: Stand, record_id: str) -> None:
-    """Two steps on one record arrive in one task (an extension asked for and decided)."""
+    """Two steps on one record arrive in one task: two actions completed at once, by their two owners."""
     async with stand.activities(), stand.workflows():
         handle = await stand.start(record_id)
         await handle.execute_update(RecordWorkflow.opened)
+        for step in lifecycle_steps()[:5]:  # contained, reassigned and back, root cause, plan of A1 and A2
+            await step(handle)
     steps = lifecycle_steps()
-    await _together(stand, handle, steps[0])
-    await _together(
-        stand,
-        handle,
-        lambda h: h.execute_update(
-            RecordWorkflow.request_extension,
-            ExtensionRequestInput(actor=actor("olivia"), until=_due(20), reason="Supplier data late"),
-        ),
-        lambda h: h.execute_update(
-            RecordWorkflow.decide_extension, ExtensionDecisionInput(actor=actor("mike"), approve=True)
-        ),
-    )
+    await _together(stand, handle, steps[7], steps[8])  # whichever lands first, both are accepted
     await _cancel(stand, handle)
 
 
 async def alarm_and_step(stand: Stand, record_id: str) -> None:
-    """An alarm rings (a reminder of containment) in the same task as the containment itself."""
+    """An alarm rings (a reminder of containment) in the same task as a step on the same clock."""
     async with stand.activities(), stand.workflows():
         handle = await stand.start(record_id)
         await handle.execute_update(RecordWorkflow.opened)
@@ -270,7 +261,13 @@ async def alarm_and_step(stand: Stand, record_id: str) -> None:
         scheduled_at=state.clock.due_at - timedelta(days=1),
         recipients=["olivia"],
     )
-    await _together(stand, handle, lambda h: h.execute_update(RecordWorkflow.alarm, ring), lifecycle_steps()[0])
+    extension = ExtensionRequestInput(actor=actor("olivia"), until=_due(20), reason="Supplier data late")
+    await _together(
+        stand,
+        handle,
+        lambda h: h.execute_update(RecordWorkflow.alarm, ring),
+        lambda h: h.execute_update(RecordWorkflow.request_extension, extension),
+    )
     await _cancel(stand, handle)
 
 

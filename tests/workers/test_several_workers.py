@@ -24,7 +24,12 @@ RECORDS = 20
 # Containment due 6 s after the raise: a reminder at 3 s, escalation level 1 at 6 s (mike, olivia's manager)
 # and level 2 at 10 s (maria); every other window is an hour, so the timeline then stays put.
 POLICY = uniform_policy("several-workers", containment="6s", remind_before=["3s"], escalate_after=["0s", "4s"])
-EXPECTED_KINDS = [EventKind.RAISED, EventKind.REMINDER_SENT, EventKind.ESCALATED, EventKind.ESCALATED]
+
+
+def _escalated_levels(state: CapaState) -> list[int]:
+    """The levels the record's escalations stand for: one entry each, or one entry for levels due together."""
+    entries = [e for e in state.events if e.kind is EventKind.ESCALATED]
+    return [level for e in entries for level in e.details.get("levels", [e.details["level"]])]
 
 
 @pytest.fixture
@@ -81,7 +86,7 @@ async def test_two_workers_share_the_work_and_a_stopped_and_a_killed_worker_lose
     async def all_settled() -> bool:
         for record_id in ids:
             stored = await asyncio.to_thread(load_record_state, engine, record_id)
-            if stored is None or [e.kind for e in stored.events] != EXPECTED_KINDS:
+            if stored is None or stored.escalation_level < 2:
                 return False
         return True
 
@@ -93,10 +98,13 @@ async def test_two_workers_share_the_work_and_a_stopped_and_a_killed_worker_lose
         stored = load_record_state(engine, record_id)
         assert stored == live, record_id
         assert live.stage is Stage.CONTAINMENT
-        assert [e.kind for e in live.events] == EXPECTED_KINDS
+        kinds = [e.kind for e in live.events]
+        # The reminder is left out when the workers were away until an escalation had overtaken it.
+        assert kinds[0] is EventKind.RAISED
+        assert kinds.count(EventKind.REMINDER_SENT) <= 1
+        assert _escalated_levels(live) == [1, 2], "each level once, alone or standing with the other"
         escalations = [e for e in live.events if e.kind is EventKind.ESCALATED]
-        assert [e.details["level"] for e in escalations] == [1, 2]
-        assert [e.details["recipients"] for e in escalations] == [["mike"], ["maria"]]
+        assert [name for e in escalations for name in e.details["recipients"]] == ["mike", "maria"]
         assert live.escalation_level == 2
 
     # The outbox holds each escalation once per recipient, each sent (its log line written) once.

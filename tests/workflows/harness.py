@@ -69,11 +69,11 @@ class Capa:
                 raise AssertionError(f"condition not met; last events: {[e.kind.value for e in state.events]}")
             await asyncio.sleep(0.05)
 
-    async def step(self, update: Any, inp: Any) -> StepResult:
+    async def step(self, update: Any, inp: Any, update_id: str | None = None) -> StepResult:
         """Send a step as the client layer does: again while the record says it is continuing as new."""
         for _ in range(100):
             try:
-                result: StepResult = await self.handle.execute_update(update, inp)
+                result: StepResult = await self.handle.execute_update(update, inp, id=update_id)
                 return result
             except WorkflowUpdateFailedError as exc:
                 if not isinstance(exc.cause, ApplicationError) or exc.cause.type != RECORD_MOVING:
