@@ -4,6 +4,7 @@ flight fails here (use ``workflow.patched`` for such changes). Refresh with ``ma
 import base64
 import json
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ def test_histories_are_committed() -> None:
     names = " ".join(path.name for path in HISTORIES)
     for scenario in ("raised_to_closed", "reminders_and_escalations", "extension", "segregation", "cancel"):
         assert scenario in names, scenario
-    for workflow in ("CapaWorkflow", "DeliveryWorkflow", "DigestWorkflow"):
+    for workflow in ("CapaRecord", "CapaAlarm", "CapaWorkflow", "DeliveryWorkflow", "DigestWorkflow"):
         assert f"-{workflow}-" in names, workflow
 
 
@@ -131,5 +132,32 @@ async def test_replay_does_not_depend_on_the_clock_a_task_saw(path: Path) -> Non
     _clock_at_the_alarm(data["events"])
     history = WorkflowHistory.from_json(path.stem, data)
     replayer = Replayer(workflows=[CapaWorkflow], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
+
+
+CURRENT_SHAPE = [
+    path
+    for path in HISTORIES
+    if ("-CapaRecord-" in path.name or "-CapaAlarm-" in path.name)
+    and "EVENT_TYPE_WORKFLOW_TASK_STARTED" in path.read_text()  # an alarm recorded before it first ran has none
+]
+
+
+@pytest.mark.parametrize("skew", [-90, 90], ids=["clock-behind", "clock-ahead"])
+@pytest.mark.parametrize("path", CURRENT_SHAPE, ids=[str(p.relative_to(FOLDER).with_suffix("")) for p in CURRENT_SHAPE])
+async def test_a_record_replays_whatever_clock_its_tasks_saw(path: Path, skew: int) -> None:
+    """Every workflow task of a record and of its alarms, steps included, replays with its clock moved 90 s either
+    way, as a worker taking a record over after a lost task can see it: no command depends on the clock."""
+    data = json.loads(path.read_text())
+    moved = 0
+    for event in data["events"]:
+        if event["eventType"] == "EVENT_TYPE_WORKFLOW_TASK_STARTED":
+            at = datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00")) + timedelta(seconds=skew)
+            event["eventTime"] = at.isoformat().replace("+00:00", "Z")
+            moved += 1
+    assert moved
+    history = WorkflowHistory.from_json(path.stem, data)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure
