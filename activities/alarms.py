@@ -2,9 +2,9 @@
 
 Both are idempotent. An alarm workflow has a fixed id per record and number and may run once, so starting it
 again does nothing; a ring the record has already applied is refused by the record's ``alarm`` validator and
-counted as rung. An alarm whose clock ended or changed is not cancelled: at its next ring the record refuses it
-as stale and it ends. Cancelling would hand the alarm workflow an outside event that can share a task with its
-timer, the very ordering hazard the record is built to avoid.
+counted as rung. An alarm whose clock ended or changed is not stopped: at its next ring the record refuses it as
+stale and it ends (until then it sleeps, listed as running). A cancellation would hand the alarm workflow an
+outside event that can share a task with its timer, the very ordering hazard the record is built to avoid.
 """
 
 import asyncio

@@ -647,10 +647,13 @@ def db_revision(
 
 
 @records_app.command("migrate")
-def records_migrate(ctx: typer.Context) -> None:
+def records_migrate(ctx: typer.Context, as_json: Json = False) -> None:
     """Move every running record of the earlier workflow shape to this release's (run it once the new workers
     are up). Safe to run again; a record refused is named with why."""
     moved, refused = _call(ctx, lambda capa: capa.migrate_records())
+    if as_json:
+        render.emit_json({"moved": moved, "not_moved": refused})
+        return
     for record_id in moved:
         typer.echo(f"{record_id}: moved")
     for record_id, reason in sorted(refused.items()):

@@ -33,6 +33,8 @@ def parse_due(text: str, now: datetime) -> datetime:
             raise ValueError(f"{text!r} is not a calendar date") from None
     try:
         return (now + parse_duration(value)).replace(microsecond=0)
+    except OverflowError:
+        raise ValueError(f"{text!r} lies beyond the year 9999") from None
     except ValueError:
         pass
     try:

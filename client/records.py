@@ -570,6 +570,9 @@ class CapaClient:
                 raise
             stale = f"its workflow did not answer ({exc.message})"
         stored = await self._db(readmodel.load_record_state, self._engine, record_id)
+        if stored is None and stale is not None:
+            # Raised while no worker ran: the record exists in Temporal, the read model has no row for it yet.
+            raise CapaError(ErrorKind.UNAVAILABLE, f"{record_id} cannot be shown yet: {stale}")
         if stored is None:
             raise CapaError(ErrorKind.NOT_FOUND, f"{record_id} does not exist")
         log.info("record shown from the read model", record_id=record_id, workflow_id=record_id, stale=stale)

@@ -14,8 +14,8 @@ Temporal checks the commands a replay emits against the history, in order, so th
 3. The record keeps no timer. Each running deadline has an alarm workflow (``workflows.alarm``) started with the
    clock's schedule; when an alarm falls due it applies itself through the ``alarm`` update, a step like any
    other. A clock that changes gets a new alarm workflow, and the old one's next ring is refused as stale
-   (refused updates leave nothing in history); nothing is ever cancelled, so an alarm workflow has no outside
-   input that could share a task with its own timer.
+   (refused updates leave nothing in history), after which it ends. Nothing is cancelled: an alarm workflow has
+   no outside input that could share a task with its own timer.
 
 The main coroutine only waits: for a step to end the record or to ask for continue-as-new, then for the
 activities in flight to finish (so no write or notice is lost), and then emits its one last command. From the
@@ -100,6 +100,11 @@ def _refuse(kind: str, message: str) -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
 
 
+def _given(**fields: Any) -> dict[str, Any]:
+    """The optional fields a person filled in, for a timeline entry: one left empty is left out."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
 def _guard(check: Callable[..., None], *args: Any) -> None:
     """Run a rule; turn its Rejection into the failure type front-ends map to an error code."""
     try:
@@ -153,9 +158,7 @@ class RecordWorkflow:
             owner=raised.owner,
             title=raised.title,
             description=raised.description,
-            product=raised.product,
-            lot=raised.lot,
-            quantity=raised.quantity,
+            **_given(product=raised.product, lot=raised.lot, quantity=raised.quantity),
         )
         self._arm()
         self._index()
@@ -257,8 +260,7 @@ class RecordWorkflow:
             cause=inp.cause,
             whys=inp.whys,
             category=inp.category.value if inp.category else None,
-            escape_point=inp.escape_point,
-            similar_checked=inp.similar_checked,
+            **_given(escape_point=inp.escape_point, similar_checked=inp.similar_checked),
         )
         self._enter_stage(Stage.ACTION)
         s.awaiting_plan = True
