@@ -13,7 +13,10 @@ import contextlib
 import structlog
 from sqlalchemy import Engine
 from temporalio import activity
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -59,6 +62,21 @@ def ring_for(schedule: AlarmSchedule, due: list[PlannedAlarm]) -> AlarmInput:
     )
 
 
+async def _running(client: Client, record_id: str) -> bool:
+    """Whether the record's workflow still runs. Read from the raw description: the SDK's own decodes search
+    attributes, which a test server returns in a form it cannot parse."""
+    request = DescribeWorkflowExecutionRequest(
+        namespace=client.namespace, execution=WorkflowExecution(workflow_id=record_id)
+    )
+    try:
+        described = await client.workflow_service.describe_workflow_execution(request)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return described.workflow_execution_info.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+
+
 class AlarmActivities:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -95,9 +113,11 @@ class AlarmActivities:
         if ring.kind is AlarmKind.REMINDER and schedule.holder is not None:
             ring.recipients = [schedule.holder]
         elif ring.kind is AlarmKind.ESCALATION and schedule.holder is not None:
-            # Levels that fell due together reach everyone each of them would have reached, once.
+            # Levels that fell due together reach everyone each of them would have reached (the record leaves out
+            # those of levels that had already rung).
             for level in ring.covers or [ring.level]:
                 found = await asyncio.to_thread(escalation_recipients, self._engine, schedule.holder, level)
+                ring.by_level[level] = found
                 ring.recipients += [name for name in found if name not in ring.recipients]
         handle = activity.client().get_workflow_handle(schedule.record_id)
         fields = {"record_id": schedule.record_id, "workflow_id": schedule.record_id, "actor": "system"}
@@ -113,8 +133,10 @@ class AlarmActivities:
                 return RingResult(rung=len(due), stale=True)
             raise  # the record is moving to a new run, say: retried
         except RPCError as exc:
-            # The record's workflow has ended (closed, cancelled) and with it every clock.
-            if exc.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+            # The record's workflow may have ended (closed, cancelled), and with it every clock. "Update not found"
+            # also answers for an update lost while the server restarted, so ask; anything else is retried.
+            ended = exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
+            if not ended or await _running(activity.client(), schedule.record_id):
                 raise
             log.info("alarm for a record that has ended", alarm=schedule.alarm, **fields)
             return RingResult(rung=len(due), stale=True)

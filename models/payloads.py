@@ -378,6 +378,8 @@ class AlarmInput(Payload):
     scheduled_at: datetime
     covers: list[int] = Field(default_factory=list)
     recipients: list[str] = Field(default_factory=list)
+    # Who each escalation level reaches, so levels that already rang are not told again.
+    by_level: dict[int, list[str]] = Field(default_factory=dict)
 
 
 class ArmAlarmsInput(Payload):

@@ -105,6 +105,13 @@ def _given(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+def _reached(ring: AlarmInput, levels: list[int]) -> list[str]:
+    """Who an escalation standing for ``levels`` reaches: each level's people, once."""
+    if not ring.by_level:
+        return ring.recipients
+    return list(dict.fromkeys(name for level in levels for name in ring.by_level.get(level, [])))
+
+
 def _guard(check: Callable[..., None], *args: Any) -> None:
     """Run a rule; turn its Rejection into the failure type front-ends map to an error code."""
     try:
@@ -557,17 +564,19 @@ class RecordWorkflow:
             event = self._append(EventKind.REMINDER_SENT, SYSTEM_ACTOR, recipients=[clock.holder], **details)
             self._notify(notices.reminder(s, event, clock, inp.scheduled_at))
             return
+        # A ring retried after levels below it rang stands only for the levels that had not.
+        levels = [level for level in inp.covers or [inp.level] if level > clock.escalation_level]
         clock.escalation_level = inp.level
         # An escalation comes after the due time, so every reminder before it is spent.
         clock.reminders_sent = max(clock.reminders_sent, len(reminder_times(clock, s.policy.rules)))
         late = format_duration(max(workflow.now(), inp.scheduled_at) - clock.due_at)
-        extra: dict[str, Any] = {"levels": inp.covers} if len(inp.covers) > 1 else {}
+        extra: dict[str, Any] = {"levels": levels} if len(levels) > 1 else {}
         event = self._append(
             EventKind.ESCALATED,
             SYSTEM_ACTOR,
             level=inp.level,
             late_by=late,
-            recipients=inp.recipients,
+            recipients=_reached(inp, levels),
             **details,
             **extra,
         )
@@ -600,7 +609,7 @@ class RecordWorkflow:
             SYSTEM_ACTOR,
             level=clock.escalation_level,
             late_by=late,
-            recipients=inp.recipients,
+            recipients=_reached(inp, levels),
             target=retired.target,
             holder=clock.holder,
             due_at=clock.due_at.isoformat(),
