@@ -11,12 +11,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
+from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.alarms import alarm_workflow_id
 from core import readmodel
 from models.enums import Disposition, EventKind
 from models.payloads import (
+    AlarmSchedule,
+    ArmAlarmsInput,
     ContainmentInput,
     Event,
     ExtensionDecisionInput,
@@ -28,6 +32,7 @@ from models.payloads import (
 )
 from models.policy import load_policy
 from models.tables import OutboxMessage
+from models.timers import clock_schedule
 from tests.workflows.harness import Capa, actor, close_to, raise_record, running_worker, running_worker_on
 from worker import WORKFLOWS, build_activities
 from workflows.record import RecordWorkflow
@@ -241,16 +246,20 @@ async def test_reassignment_moves_reminders_and_escalations_to_the_new_holder(
     ]
 
 
+@activity.defn(name="arm_alarms")
+async def _arm_nothing(inp: ArmAlarmsInput) -> None:
+    """An alarm start that does not get through (its worker lost, say): the record's clock has no alarm running."""
+
+
 async def test_an_escalation_a_step_overtook_is_still_recorded(env: WorkflowEnvironment, engine: Engine) -> None:
-    """Containment was due and its level-1 escalation had not gone out (no worker could ring it) when olivia's
-    containment landed: the escalation is still recorded, after her step but scheduled before it, saying the step
-    was done late, and mike hears of it once."""
+    """Containment was due and its level-1 escalation had not gone out (its alarm was not running) when olivia's
+    containment landed: when the alarm rings after all, the escalation is still recorded, after her step but
+    scheduled before it, saying the step was done late, and mike hears of it once."""
     queue = f"capa-test-{uuid.uuid4()}"
+    policy = load_policy(None)
     with ThreadPoolExecutor(max_workers=4) as executor:
-        activities = build_activities(env.client, engine=engine, policy=load_policy(None))
-        # Every activity but the one that rings a record: alarms fall due, none can ring.
-        muted = [a for a in activities if getattr(a, "__temporal_activity_definition").name != "ring"]
-        # No cache, so no task of the records stays bound to this worker once it has stopped.
+        activities = build_activities(env.client, engine=engine, policy=policy)
+        muted = [_arm_nothing if getattr(a, "__name__", "") == "arm_alarms" else a for a in activities]
         async with Worker(
             env.client,
             task_queue=queue,
@@ -267,8 +276,18 @@ async def test_an_escalation_a_step_overtook_is_still_recorded(env: WorkflowEnvi
                 ContainmentInput(actor=actor("olivia"), summary="Quarantined", disposition=Disposition.QUARANTINE),
             )
     assert raised.clock is not None
+    assert raised.policy is not None
+    # The alarm's start gets through late: it finds every alarm of the ended clock due at once.
+    schedule = AlarmSchedule(
+        record_id=raised.id,
+        alarm=raised.clock.alarm,
+        holder="olivia",
+        alarms=clock_schedule(raised.clock, raised.policy.rules),
+    )
     async with running_worker_on(env.client, engine, queue):
-        await env.sleep(timedelta(minutes=1))  # past the failed rings' retry backoff
+        await env.client.start_workflow(
+            "CapaAlarm", schedule, id=alarm_workflow_id(raised.id, raised.clock.alarm), task_queue=queue
+        )
         state = await capa.wait_for(lambda s: any(e.kind is EventKind.ESCALATED for e in s.events))
         stored = await capa.wait_for(lambda s: _stored_events(engine, s.id) == s.events)
 
