@@ -20,6 +20,7 @@ from activities import errors
 from activities.notifications import Notifier
 from core import metrics
 from core.database import insert_for_dialect, table_of, write_transaction
+from models import notices
 from models.durations import format_duration
 from models.enums import EventKind, Role
 from models.payloads import Action, CapaState, Event, Notice, RecipientsInput, RecordSnapshot
@@ -188,14 +189,7 @@ def _step_notice(session: Session, state: CapaState, event: Event) -> Notice | N
     recipients = [r for r in dict.fromkeys(recipients) if r != event.actor]
     if not recipients:
         return None
-    return Notice(
-        record_id=state.id,
-        seq=event.seq,
-        kind=event.kind,
-        recipients=recipients,
-        subject=f"[{state.id}] {what}",
-        body=f"{state.id} ({state.severity.value}): {state.title}\nStage: {state.stage.value}\n{what}",
-    )
+    return notices.notice(state, event, recipients, what)
 
 
 def _at(moment: datetime) -> str:

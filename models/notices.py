@@ -11,7 +11,8 @@ from models.durations import format_duration
 from models.payloads import CapaState, Clock, Event, Notice
 
 
-def _notice(state: CapaState, event: Event, recipients: list[str], what: str) -> Notice:
+def notice(state: CapaState, event: Event, recipients: list[str], what: str) -> Notice:
+    """The notice of ``event`` to ``recipients``: the record's id and ``what`` as subject, its facts as body."""
     return Notice(
         record_id=state.id,
         seq=event.seq,
@@ -29,7 +30,7 @@ def _target(event: Event) -> str:
 def reminder(state: CapaState, event: Event, clock: Clock, scheduled_at: datetime) -> Notice:
     """To the holder, before the due time: counted from when the reminder was due, so never "due in -3h"."""
     left = max(clock.due_at - scheduled_at, timedelta(0))
-    return _notice(state, event, [clock.holder], f"{_target(event)} due in {format_duration(left)}")
+    return notice(state, event, [clock.holder], f"{_target(event)} due in {format_duration(left)}")
 
 
 def escalation(state: CapaState, event: Event, clock: Clock, late: str, *, done: bool = False) -> Notice:
@@ -40,8 +41,8 @@ def escalation(state: CapaState, event: Event, clock: Clock, late: str, *, done:
         what = f"{_target(event)} held by {clock.holder} was done {late} late (escalation level {level})"
     else:
         what = f"{_target(event)} held by {clock.holder} is overdue by {late} (escalation level {level})"
-    return _notice(state, event, list(event.details.get("recipients", [])), what)
+    return notice(state, event, list(event.details.get("recipients", [])), what)
 
 
 def effectiveness_due(state: CapaState, event: Event) -> Notice:
-    return _notice(state, event, [state.owner], "effectiveness review due")
+    return notice(state, event, [state.owner], "effectiveness review due")
