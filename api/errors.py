@@ -4,7 +4,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from client.records import CapaError, ErrorKind
+from client.records import CapaError, ErrorKind, StepPending
 
 STATUS: dict[ErrorKind, int] = {
     ErrorKind.NOT_ALLOWED: 403,
@@ -12,6 +12,8 @@ STATUS: dict[ErrorKind, int] = {
     ErrorKind.WRONG_STAGE: 409,
     ErrorKind.INVALID: 422,
     ErrorKind.UNAVAILABLE: 503,
+    # Accepted for processing: the step waits for a busy worker; its outcome is at the Location given.
+    ErrorKind.PENDING: 202,
 }
 
 
@@ -28,7 +30,10 @@ def problem_response(status: int, kind: str, detail: str, headers: dict[str, str
 
 async def capa_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CapaError)
-    return problem_response(STATUS[exc.kind], exc.kind.value, exc.message)
+    headers = None
+    if isinstance(exc, StepPending):
+        headers = {"Location": f"/api/v1/records/{exc.record_id}/steps/{exc.update_id}"}
+    return problem_response(STATUS[exc.kind], exc.kind.value, exc.message, headers)
 
 
 # The refusals every authenticated route can answer, for the OpenAPI document.
@@ -40,6 +45,11 @@ REFUSALS: dict[int | str, dict[str, object]] = {
 }
 STEP_REFUSALS: dict[int | str, dict[str, object]] = {
     **REFUSALS,
+    202: {
+        "model": Problem,
+        "description": "Sent, but the workers are busy: the step applies when one is free. Do not send it again; "
+        "its outcome is at the `Location` given",
+    },
     404: {"model": Problem, "description": "No such record"},
     409: {"model": Problem, "description": "The record is not in the stage this step belongs to"},
 }

@@ -37,6 +37,13 @@ from models.payloads import CapaState, StepResult
 router = APIRouter(tags=["records"], route_class=AuthenticatedRoute)
 
 ActionId = Annotated[str, Path(pattern=ACTION_ID_PATTERN, description="The action, e.g. A1", examples=["A1"])]
+StepId = Annotated[
+    str,
+    Path(
+        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        description="The step's id, from the Location of its 202 answer",
+    ),
+]
 
 
 @router.post("/records", status_code=status.HTTP_201_CREATED, responses=REFUSALS)
@@ -82,6 +89,13 @@ async def overdue(user: ApiUser, client: Client, limit: Limit = 50, offset: Offs
         limit=limit,
         offset=offset,
     )
+
+
+@router.get("/records/{record_id}/steps/{step_id}", responses=STEP_REFUSALS)
+async def step_outcome(record_id: RecordId, step_id: StepId, user: ApiUser, client: Client) -> StepResult:
+    """The outcome of a step that was answered 202 (queued for a busy worker): its result once applied, or the
+    record's refusal; 202 again if it is still queued after 20 s."""
+    return await client.step_outcome(record_id, step_id)
 
 
 # --- the steps --------------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from markupsafe import Markup, escape
 from api.deps import SESSION_KEY, Client, SignInRequired, WebUser
 from api.errors import STATUS
 from api.webforms import LOCAL_MINUTE, FieldInvalid, WebForm, field_message
-from client.records import CapaClient, CapaError, ErrorKind, NewAction
+from client.records import CapaClient, CapaError, ErrorKind, NewAction, StepPending
 from core import accounts
 from core.settings import Settings
 from models.enums import (
@@ -584,6 +584,9 @@ async def take_step(request: Request, record_id: str, step: str, user: WebUser, 
     try:
         result = await handler.call(client, record_id, user.name, form)
     except (FieldInvalid, CapaError) as exc:
+        if isinstance(exc, StepPending):
+            request.session["flash"] = f"Sent; {record_id} shows the step once a busy worker applies it (do not resend)"
+            return _see(f"/records/{record_id}")
         if isinstance(exc, CapaError) and exc.kind is ErrorKind.UNAVAILABLE:
             return problem_page(request, user, 503, exc.message)
         # Each action has its own completion form: the refusal goes to the one that was sent.

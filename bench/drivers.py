@@ -16,7 +16,7 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from bench.skeleton import SkeletonInput, SkeletonStep, SkeletonWorkflow
-from client.records import CapaClient, CapaError, ErrorKind, NewAction
+from client.records import CapaClient, CapaError, ErrorKind, NewAction, StepPending
 from models.enums import (
     CauseCategory,
     Disposition,
@@ -26,6 +26,7 @@ from models.enums import (
     Source,
     VerificationResult,
 )
+from models.payloads import StepResult
 
 # The demo directory's people (seeded by the bench): otto raises, olivia owns, olivia and oscar own actions,
 # maria (who implemented nothing) verifies and reviews.
@@ -79,6 +80,19 @@ class ProductDriver:
     async def step(
         self, record_id: str, name: str, *, actions: int = 1, due_at: datetime | None = None
     ) -> datetime | None:
+        try:
+            result = await self._send(record_id, name, actions=actions, due_at=due_at)
+        except StepPending as pending:
+            # Queued for a busy worker: wait for it, as a person would look at the record again.
+            while True:
+                try:
+                    result = await self._capa.step_outcome(record_id, pending.update_id)
+                    break
+                except StepPending:
+                    continue
+        return result.due_at
+
+    async def _send(self, record_id: str, name: str, *, actions: int, due_at: datetime | None) -> StepResult:
         capa = self._capa
         if name == "contain":
             result = await capa.contain(record_id, OWNER, summary="Lot quarantined", disposition=Disposition.QUARANTINE)
@@ -116,7 +130,7 @@ class ProductDriver:
             )
         else:
             raise ValueError(f"unknown step {name}")
-        return result.due_at
+        return result
 
     async def review_ready(self, record_id: str) -> bool:
         return (await self._capa.show(record_id)).clock is not None
@@ -139,6 +153,11 @@ class ApiDriver:
         response = await self._http.request(
             method, f"/api/v1{path}", json=body, headers={"Authorization": f"Bearer {self._tokens[user]}"}
         )
+        while response.status_code == 202 and "Location" in response.headers:
+            # Queued for a busy worker: follow the step to its outcome.
+            response = await self._http.get(
+                response.headers["Location"], headers={"Authorization": f"Bearer {self._tokens[user]}"}
+            )
         if response.is_success:
             return response.json()
         try:

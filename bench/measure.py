@@ -4,6 +4,7 @@ import asyncio
 import itertools
 import json
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from models.enums import EventKind
 # Actions of a plan when nothing sets a due time: far beyond the run, so only the bench's own deadlines fire.
 _FAR = timedelta(days=1)
 _POLL = 0.5
+_RECORD_ID = re.compile(r"\b[A-Z]{2,}-\d{4}-\d+\b")
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -39,6 +41,8 @@ class LifecycleRun:
     step_seconds: list[float] = field(default_factory=list)
     # Lifecycles abandoned because the client layer gave up waiting (its 15 s / 20 s limits): the overload signal.
     failed: int = 0
+    # Why they were given up: the client layer's message, its record id left out, and how often.
+    reasons: dict[str, int] = field(default_factory=dict)
     # CPU seconds each process used during the run (server, workers, API, the users' own process).
     cpu_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -73,6 +77,8 @@ async def run_lifecycles(driver: Driver, *, concurrency: int, lifecycles: int, a
                 if exc.kind is not ErrorKind.UNAVAILABLE:
                     raise
                 run.failed += 1
+                reason = _RECORD_ID.sub("<record>", exc.message)
+                run.reasons[reason] = run.reasons.get(reason, 0) + 1
 
     started = time.perf_counter()
     await asyncio.gather(*(user() for _ in range(concurrency)))

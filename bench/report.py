@@ -69,6 +69,15 @@ def throughput(runs: Sequence[Mapping[str, Any]], actions: int) -> Table:
     return table
 
 
+def given_up(runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Why lifecycles were given up, per side and concurrency: the client layer's words and how often."""
+    lines = []
+    for run in runs:
+        for reason, count in sorted(run.get("reasons", {}).items(), key=lambda item: -item[1]):
+            lines.append(f"  {run['side']} at {run['concurrency']}: {count} x {reason}")
+    return lines
+
+
 def latency(runs: Sequence[Mapping[str, Any]]) -> Table:
     table = Table(title="2. Step latency (one update's round trip; capaflow through its client layer and its HTTP API)")
     for column in ("figure", "users", "side", "p50", "p95", "p99", "p99 ratio", f"target <= {LATENCY_TARGET}"):
@@ -226,6 +235,8 @@ def print_tables(results: Mapping[str, Any], console: Console) -> None:
     if runs:
         if any(r["concurrency"] for r in runs):
             console.print(throughput(runs, results["actions"]))
+            for line in given_up(runs):
+                console.print(line, markup=False, highlight=False)
         if any(r["latency_users"] for r in runs):
             console.print(latency(runs))
         console.print(cpu(runs, results["actions"]))

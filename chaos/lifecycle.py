@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from client.records import CapaClient, CapaError, ErrorKind, NewAction
+from client.records import CapaClient, CapaError, ErrorKind, NewAction, StepPending
 from models.enums import (
     ActionStatus,
     CauseCategory,
@@ -282,6 +282,11 @@ class Lifecycle:
             try:
                 await send()
                 return
+            except StepPending as pending:
+                self.result.refusals[(step, pending.kind.value)] += 1
+                if await self._follow(pending, landed, deadline):
+                    return
+                # Lost before any worker took it (the server restarted meanwhile): send it again.
             except CapaError as exc:
                 self.result.refusals[(step, exc.kind.value)] += 1
                 if landed(await self._show()):
@@ -295,6 +300,26 @@ class Lifecycle:
                         f"{rid} {step}: still refused after {self._timings.step_deadline:.0f}s: {exc}"
                     ) from None
             await asyncio.sleep(_RETRY_SECONDS)
+
+    async def _follow(self, pending: StepPending, landed: Callable[[CapaState], bool], deadline: float) -> bool:
+        """Wait for a pending step's outcome, as its sender would; False when the server no longer knows it."""
+        rid = pending.record_id
+        while True:
+            try:
+                await self._client.step_outcome(rid, pending.update_id)
+                return True
+            except StepPending:
+                pass
+            except CapaError as exc:
+                if landed(await self._show()):
+                    return True
+                if exc.kind is ErrorKind.NOT_FOUND:
+                    return False
+                if exc.kind is not ErrorKind.UNAVAILABLE:
+                    raise CapaError(exc.kind, f"{rid} {pending.step}: {exc.message}") from None
+                await asyncio.sleep(_RETRY_SECONDS)
+            if time.monotonic() > deadline:
+                raise StuckError(f"{rid} {pending.step}: still pending after {self._timings.step_deadline:.0f}s")
 
     async def _show(self) -> CapaState:
         rid = self.result.record_id

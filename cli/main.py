@@ -64,7 +64,12 @@ class CapaApp(typer.Typer):
             message = exc.format_message()
             code = _report(message, exc.exit_code) if message else exc.exit_code
         except CapaError as exc:
-            code = _report(exc.message, 2 if exc.kind is ErrorKind.INVALID else 1)
+            if exc.kind is ErrorKind.PENDING:
+                # Sent, not refused: the step applies when a busy worker is free.
+                typer.echo(f"pending: {exc.message}", err=True)
+                code = 3
+            else:
+                code = _report(exc.message, 2 if exc.kind is ErrorKind.INVALID else 1)
         except (SettingsError, PolicyError, SchemaBehindError) as exc:
             code = _report(str(exc), 2)
         except devstack.DevStackError as exc:

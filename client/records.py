@@ -1,4 +1,4 @@
-"""The one client layer every front-end shares: the CLI today, the HTTP API later.
+"""The one client layer every front-end shares: the CLI, the HTTP API and the web app.
 
 It turns a request into a workflow start, update or query, and reads lists from the read model. It holds no
 business rule: whether a step is accepted (stage, permission, payload) is decided by the workflow's update
@@ -7,6 +7,8 @@ id, and one error type, ``CapaError``, whose ``kind`` a front-end turns into an 
 """
 
 import asyncio
+import re
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -19,6 +21,9 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
     WorkflowFailureError,
@@ -114,6 +119,8 @@ class ErrorKind(StrEnum):
     INVALID = "InvalidInput"
     NOT_FOUND = "NotFound"
     UNAVAILABLE = "Unavailable"
+    # Not a failure: the step was sent and waits for a busy worker; it applies when one is free.
+    PENDING = "Pending"
 
 
 class CapaError(Exception):
@@ -127,6 +134,32 @@ class CapaError(Exception):
     @classmethod
     def from_rejection(cls, rejection: rules.Rejection) -> "CapaError":
         return cls(ErrorKind(rejection.kind.value), rejection.message)
+
+
+class StepPending(CapaError):
+    """A step sent while the workers run but are too busy to answer within the client's patience.
+
+    It is queued in Temporal under ``update_id`` and applies when a worker is free (or is refused then, like
+    any step): the caller is told to look at the record, or to ask ``step_outcome``, not to send it again.
+    """
+
+    def __init__(self, record_id: str, step: str, update_id: str) -> None:
+        super().__init__(
+            ErrorKind.PENDING,
+            f"{record_id}: {step} is queued and not applied yet (the workers are busy); it shows on the record "
+            f"when applied, so do not send it again (step {update_id})",
+        )
+        self.record_id = record_id
+        self.step = step
+        self.update_id = update_id
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether the client's own patience ran out (the SDK reports its rpc_timeout as CANCELLED, the server its
+    deadline as DEADLINE_EXCEEDED)."""
+    if isinstance(exc, WorkflowUpdateRPCTimeoutOrCancelledError):
+        return True
+    return isinstance(exc, RPCError) and exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
 
 
 def temporal_unavailable(settings: Settings) -> CapaError:
@@ -342,12 +375,14 @@ class CapaClient:
             except WorkflowUpdateFailedError:
                 # Someone ended the record within the moment since it was raised: it exists, the worker writes it.
                 return
-            except WorkflowUpdateRPCTimeoutOrCancelledError:
-                raise self._not_opened(record_id) from None
-            except RPCError as exc:
-                if exc.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
+                if not _timed_out(exc):
                     raise
-                raise self._not_opened(record_id) from None
+                if not await self._workers_polling():
+                    raise self._not_opened(record_id) from None
+                # Raised for good (the start is durable): the busy worker opens it and writes its row soon.
+                log.warning("record raised; the busy workers have not opened it yet", record_id=record_id)
+                return
         await self._write_read_model(opened)
 
     async def _write_read_model(self, result: StepResult) -> StepResult:
@@ -484,6 +519,9 @@ class CapaClient:
                         if exc.status is not RPCStatusCode.NOT_FOUND:
                             raise
                         raise await self._gone(record_id) from None
+            except StepPending as exc:
+                log.warning("step pending: the workers are busy", update_id=exc.update_id)
+                raise
             except CapaError as exc:
                 log.info("step rejected", kind=exc.kind.value, reason=exc.message)
                 raise
@@ -498,14 +536,54 @@ class CapaClient:
     ) -> StepResult:
         """Send the step; while the record is continuing as new (a moment, every few thousand steps) send it
         again, since the record refused it without writing anything."""
-        for _ in range(_MOVING_ATTEMPTS - 1):
-            try:
-                return await handle.execute_update(update, inp, rpc_timeout=WORKER_TIMEOUT)
-            except WorkflowUpdateFailedError as exc:
-                if not isinstance(exc.cause, ApplicationError) or exc.cause.type != RECORD_MOVING:
-                    raise
-            await asyncio.sleep(_MOVING_PAUSE)
-        return await handle.execute_update(update, inp, rpc_timeout=WORKER_TIMEOUT)
+        # One id for every sending of this step: Temporal and the record apply an update id once.
+        update_id = str(uuid.uuid4())
+        step = re.sub(r"(?<!^)(?=[A-Z])", " ", type(inp).__name__.removesuffix("Input")).lower()
+        try:
+            for _ in range(_MOVING_ATTEMPTS - 1):
+                try:
+                    return await handle.execute_update(update, inp, id=update_id, rpc_timeout=WORKER_TIMEOUT)
+                except WorkflowUpdateFailedError as exc:
+                    if not isinstance(exc.cause, ApplicationError) or exc.cause.type != RECORD_MOVING:
+                        raise
+                await asyncio.sleep(_MOVING_PAUSE)
+            return await handle.execute_update(update, inp, id=update_id, rpc_timeout=WORKER_TIMEOUT)
+        except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
+            if not _timed_out(exc) or not await self._workers_polling():
+                raise
+            raise StepPending(handle.id, step, update_id) from None
+
+    async def step_outcome(self, record_id: str, update_id: str, wait: timedelta | None = None) -> StepResult:
+        """The result of a step that was pending (``StepPending``), once applied; ``StepPending`` again if it
+        is still queued after ``wait`` (the client's patience), the step's own refusal if the record refused it."""
+        handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)
+        with structlog.contextvars.bound_contextvars(record_id=record_id, workflow_id=record_id, update_id=update_id):
+            with self._temporal_errors(record_id):
+                try:
+                    update = handle.get_update_handle(update_id, result_type=StepResult)
+                    result = await update.result(rpc_timeout=wait or WORKER_TIMEOUT)
+                except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
+                    if isinstance(exc, RPCError) and exc.status is RPCStatusCode.NOT_FOUND:
+                        gone = f"{record_id} has no step {update_id} (applied long ago, or never sent)"
+                        raise CapaError(ErrorKind.NOT_FOUND, gone) from None
+                    if not _timed_out(exc):
+                        raise
+                    raise StepPending(record_id, "the step", update_id) from None
+            return await self._write_read_model(result)
+
+    async def _workers_polling(self) -> bool:
+        """Whether a worker polls the records' task queue (recently seen by the server): then a step it has not
+        answered is queued behind other work, not lost for want of a worker."""
+        request = DescribeTaskQueueRequest(
+            namespace=self._temporal.namespace,
+            task_queue=TaskQueue(name=self._settings.task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+        try:
+            answer = await self._temporal.workflow_service.describe_task_queue(request, timeout=QUERY_TIMEOUT)
+        except RPCError:
+            return False
+        return bool(answer.pollers)
 
     async def migrate_records(self) -> tuple[list[str], dict[str, str]]:
         """Move every running record of the earlier workflow shape to the current one (``migrate`` update).

@@ -1,0 +1,116 @@
+"""A step the workers do not answer within the client's patience is pending, not failed.
+
+An overloaded site queues work and answers late: the caller is told the step was sent and will show on the record,
+the step applies once a worker takes it, and the caller can follow it to its outcome (the client layer's
+``step_outcome``, the HTTP API's 202 and its ``Location``). Sending it again is never needed.
+"""
+
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from api.app import create_app
+from client import records
+from client.records import CapaClient, CapaError, ErrorKind, StepPending
+from core import accounts
+from core.database import create_schema, make_engine
+from core.settings import Settings
+from models.enums import Disposition, EventKind, Severity, Source, Stage
+from models.policy import load_policy
+from tests.conftest import number_records_apart, seed_directory
+from worker import WORKFLOWS, build_activities
+
+PASSWORD = "correct horse battery staple"
+
+
+@asynccontextmanager
+async def worker_on(client: Client, settings: Settings) -> AsyncIterator[None]:
+    """A worker that keeps no record cached, so a step sent after it stopped waits on the shared queue."""
+    engine = make_engine(settings.sqlalchemy_url)
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        async with Worker(
+            client,
+            task_queue=settings.task_queue,
+            workflows=WORKFLOWS,
+            activities=build_activities(client, engine=engine, policy=load_policy(None), settings=settings),
+            activity_executor=executor,
+            max_cached_workflows=0,
+        ):
+            yield
+
+
+async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worker_takes_it(
+    dev_server: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(
+        task_queue=f"busy-{uuid.uuid4()}",
+        database_url=f"sqlite:///{tmp_path / 'capaflow.db'}",
+        secret_key="k" * 64,
+        temporal_address=dev_server.client.service_client.config.target_host,
+    )
+    engine = make_engine(settings.sqlalchemy_url)
+    create_schema(engine)
+    seed_directory(engine)
+    number_records_apart(engine)
+    accounts.set_password(engine, "maria", PASSWORD)
+    token = accounts.create_token(engine, "maria", "tests", created_by="ada")[1]
+    capa = CapaClient(dev_server.client, engine, settings)
+    async with worker_on(dev_server.client, settings):
+        record_id = await capa.raise_record(
+            "otto",
+            title="Burr on housing edge",
+            description="Line 3 housings show a burr",
+            severity=Severity.MAJOR,
+            source=Source.INSPECTION,
+            owner="olivia",
+        )
+    # The workers polled the queue a moment ago and none answers now: the client's patience runs out first.
+    monkeypatch.setattr(records, "WORKER_TIMEOUT", timedelta(seconds=2))
+
+    with pytest.raises(StepPending) as pending:
+        await capa.contain(record_id, "olivia", summary="Lot quarantined", disposition=Disposition.QUARANTINE)
+    assert pending.value.kind is ErrorKind.PENDING
+    assert pending.value.message.startswith(f"{record_id}: containment is queued")
+    assert "do not send it again" in pending.value.message
+
+    transport = httpx.ASGITransport(app=create_app(settings, capa))
+    bearer = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=bearer) as http:
+        # Through the HTTP API the same answer is a 202 whose Location is where the outcome will be.
+        sent = await http.post(
+            f"/api/v1/records/{record_id}/reassignment", json={"owner": "oscar", "reason": "olivia is on leave"}
+        )
+        assert sent.status_code == 202, sent.text
+        assert sent.json()["kind"] == "Pending"
+        outcome_at = sent.headers["Location"]
+        assert outcome_at.startswith(f"/api/v1/records/{record_id}/steps/")
+        still = await http.get(outcome_at)
+        assert still.status_code == 202, still.text
+
+        monkeypatch.setattr(records, "WORKER_TIMEOUT", timedelta(seconds=30))
+        async with worker_on(dev_server.client, settings):
+            contained = await capa.step_outcome(record_id, pending.value.update_id, wait=timedelta(seconds=30))
+            assert contained.stage is Stage.ROOT_CAUSE
+            answered = await http.get(outcome_at)
+            assert answered.status_code == 200, answered.text
+            state = await capa.show(record_id)
+        unknown = await http.get(f"/api/v1/records/{record_id}/steps/{uuid.uuid4()}")
+        assert unknown.status_code == 404, unknown.text
+
+    # Each step once, in the order sent, and nothing had to be sent twice.
+    kinds = [e.kind for e in state.events]
+    assert kinds.count(EventKind.CONTAINMENT_SUBMITTED) == 1
+    assert kinds.count(EventKind.REASSIGNED) == 1
+    assert state.owner == "oscar"
+    with pytest.raises(CapaError) as refused:
+        await capa.step_outcome(record_id, "not-a-step", wait=timedelta(seconds=2))
+    assert refused.value.kind is ErrorKind.NOT_FOUND
