@@ -133,7 +133,7 @@ async def run(args: argparse.Namespace, console: Console) -> dict[str, object]:
         )
         engine = make_engine(settings.sqlalchemy_url)
         readmodel.seed_demo_users(engine)
-        product = ProductDriver(CapaClient(client, engine, settings))
+        product = ProductDriver(CapaClient(client, engine, settings), client)
         skeleton = SkeletonDriver(client, stack.skeleton_queue)
         sides: tuple[Driver, Driver] = (product, skeleton)
 

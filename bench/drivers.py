@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import httpx
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from bench.skeleton import SkeletonInput, SkeletonStep, SkeletonWorkflow
 from client.records import CapaClient, CapaError, ErrorKind, NewAction, StepPending
@@ -61,8 +62,11 @@ class Driver(Protocol):
 class ProductDriver:
     name = "capaflow"
 
-    def __init__(self, capa: CapaClient) -> None:
+    def __init__(self, capa: CapaClient, temporal: Client) -> None:
         self._capa = capa
+        self._temporal = temporal
+        # Steps answered "pending" (queued for a busy worker) and followed to their outcome.
+        self.pending = 0
 
     async def open(self) -> str:
         return await self._capa.raise_record(
@@ -84,6 +88,7 @@ class ProductDriver:
             result = await self._send(record_id, name, actions=actions, due_at=due_at)
         except StepPending as pending:
             # Queued for a busy worker: wait for it, as a person would look at the record again.
+            self.pending += 1
             while True:
                 try:
                     result = await self._capa.step_outcome(record_id, pending.update_id)
@@ -135,6 +140,16 @@ class ProductDriver:
     async def review_ready(self, record_id: str) -> bool:
         return (await self._capa.show(record_id)).clock is not None
 
+    async def history_bytes(self, record_id: str) -> int:
+        """The record's history and its alarm workflows' (``<id>-alarm-<n>``, numbered from 1), in bytes."""
+        total = await workflow_history_bytes(self._temporal, record_id)
+        for number in itertools.count(1):
+            size = await workflow_history_bytes(self._temporal, f"{record_id}-alarm-{number}")
+            if size == 0:
+                return total
+            total += size
+        return total
+
 
 class ApiDriver:
     """The product through its HTTP API (``/api/v1``), each person with their own bearer token.
@@ -148,11 +163,14 @@ class ApiDriver:
     def __init__(self, http: httpx.AsyncClient, tokens: Mapping[str, str]) -> None:
         self._http = http
         self._tokens = dict(tokens)
+        self.pending = 0
 
     async def _call(self, method: str, path: str, user: str, body: dict[str, Any] | None = None) -> Any:
         response = await self._http.request(
             method, f"/api/v1{path}", json=body, headers={"Authorization": f"Bearer {self._tokens[user]}"}
         )
+        if response.status_code == 202 and "Location" in response.headers:
+            self.pending += 1
         while response.status_code == 202 and "Location" in response.headers:
             # Queued for a busy worker: follow the step to its outcome.
             response = await self._http.get(
@@ -287,6 +305,21 @@ class SkeletonDriver:
     async def review_ready(self, record_id: str) -> bool:
         handle = self._client.get_workflow_handle_for(SkeletonWorkflow.run, record_id)
         return await handle.query(SkeletonWorkflow.review_ready)
+
+    async def history_bytes(self, record_id: str) -> int:
+        return await workflow_history_bytes(self._client, record_id)
+
+
+async def workflow_history_bytes(client: Client, workflow_id: str) -> int:
+    """The size of a workflow's history as the server counts it; 0 for no such workflow."""
+    try:
+        described = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        return 0
+    size: int = described.raw_description.workflow_execution_info.history_size_bytes
+    return size
 
 
 def lifecycle_steps(actions: int) -> list[tuple[str, int]]:

@@ -20,6 +20,8 @@ from models.enums import EventKind
 # Actions of a plan when nothing sets a due time: far beyond the run, so only the bench's own deadlines fire.
 _FAR = timedelta(days=1)
 _POLL = 0.5
+# Lifecycles whose histories are measured, from the end of each run: describing every one would load the server.
+_HISTORY_SAMPLE = 20
 _RECORD_ID = re.compile(r"\b[A-Z]{2,}-\d{4}-\d+\b")
 
 
@@ -43,6 +45,10 @@ class LifecycleRun:
     failed: int = 0
     # Why they were given up: the client layer's message, its record id left out, and how often.
     reasons: dict[str, int] = field(default_factory=dict)
+    # Steps answered "pending" (the workers busy beyond the client's patience), followed to their outcome.
+    pending: int = 0
+    # Bytes of history per lifecycle (the record and its alarm workflows), over a sample of the run's records.
+    history_bytes: float | None = None
     # CPU seconds each process used during the run (server, workers, API, the users' own process).
     cpu_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -58,8 +64,11 @@ async def run_lifecycles(driver: Driver, *, concurrency: int, lifecycles: int, a
     steps = lifecycle_steps(actions)
     run = LifecycleRun(driver.name, concurrency, lifecycles, 0.0)
 
+    opened: list[str] = []
+
     async def lifecycle() -> None:
         record_id = await driver.open()
+        opened.append(record_id)
         due: datetime | None = None
         for name, number in steps:
             if name == "review":
@@ -80,9 +89,15 @@ async def run_lifecycles(driver: Driver, *, concurrency: int, lifecycles: int, a
                 reason = _RECORD_ID.sub("<record>", exc.message)
                 run.reasons[reason] = run.reasons.get(reason, 0) + 1
 
+    pending_before = getattr(driver, "pending", 0)
     started = time.perf_counter()
     await asyncio.gather(*(user() for _ in range(concurrency)))
     run.seconds = time.perf_counter() - started
+    run.pending = getattr(driver, "pending", 0) - pending_before
+    measure_history = getattr(driver, "history_bytes", None)
+    if measure_history is not None and opened:
+        sample = opened[-_HISTORY_SAMPLE:]
+        run.history_bytes = sum([await measure_history(record_id) for record_id in sample]) / len(sample)
     return run
 
 

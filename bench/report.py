@@ -9,9 +9,11 @@ from rich.table import Table
 
 from bench.measure import percentile
 
-THROUGHPUT_TARGET = 0.8  # capaflow's lifecycles/s at least this share of the skeleton's
-LATENCY_TARGET = 1.5  # capaflow's step p99 at most this multiple of the skeleton's update p99
-TIMER_TARGET = 1.25  # capaflow's escalation lateness p99 at most this multiple of the skeleton's
+THROUGHPUT_TARGET = 0.9  # capaflow's lifecycles/s at least this share of the skeleton's
+LATENCY_TARGET = 1.3  # capaflow's step p99 at most this multiple of the skeleton's update p99
+TIMER_TARGET = 1.1  # capaflow's escalation lateness p99 at most this multiple of the skeleton's
+CPU_TARGET = 1.15  # capaflow's CPU per lifecycle, all processes, at most this multiple of the skeleton's
+HISTORY_TARGET = 1.5  # capaflow's history bytes per lifecycle at most this multiple of the skeleton's
 QUERY_TARGET_MS = 50.0  # overdue board p95 at 100,000 rows
 MEMORY_GROWTH_LIMIT = 0.10  # worker memory from half the parked records to all of them
 
@@ -70,9 +72,11 @@ def throughput(runs: Sequence[Mapping[str, Any]], actions: int) -> Table:
 
 
 def given_up(runs: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Why lifecycles were given up, per side and concurrency: the client layer's words and how often."""
+    """Steps answered pending, and why lifecycles were given up (the client layer's words, how often)."""
     lines = []
     for run in runs:
+        if run.get("pending"):
+            lines.append(f"  {run['side']} at {run['concurrency']}: {run['pending']} steps pending, then applied")
         for reason, count in sorted(run.get("reasons", {}).items(), key=lambda item: -item[1]):
             lines.append(f"  {run['side']} at {run['concurrency']}: {count} x {reason}")
     return lines
@@ -106,7 +110,8 @@ def latency(runs: Sequence[Mapping[str, Any]]) -> Table:
 def cpu(runs: Sequence[Mapping[str, Any]], actions: int) -> Table:
     """CPU time per lifecycle, by process: on a machine whose cores the server and workers share, what a ratio costs."""
     table = Table(title=f"CPU per lifecycle ({5 + actions} updates; ms of CPU, user and system)")
-    for column in ("figure", "concurrency", "side", "server", "worker", "API", "users", "total", "total ratio"):
+    columns = ("figure", "concurrency", "side", "server", "worker", "API", "users", "total", "total ratio")
+    for column in (*columns, f"target <= {CPU_TARGET}"):
         table.add_column(column)
     for concurrency in sorted({r["concurrency"] for r in runs}):
         base = math.nan
@@ -129,7 +134,31 @@ def cpu(runs: Sequence[Mapping[str, Any]], actions: int) -> Table:
                 *(f"{value:.0f}" for value in per),
                 f"{total:.0f}",
                 "" if side == "skeleton" else f"{ratio(total, base):.2f}",
+                "" if side == "skeleton" else _met(ratio(total, base) <= CPU_TARGET),
             )
+    return table
+
+
+def history(runs: Sequence[Mapping[str, Any]]) -> Table:
+    """History bytes per lifecycle as the server counts them: the record and its alarm workflows."""
+    table = Table(title="History per lifecycle (bytes; the record and its alarm workflows, 20 lifecycles sampled)")
+    for column in ("figure", "concurrency", "capaflow", "skeleton", "ratio", f"target <= {HISTORY_TARGET}"):
+        table.add_column(column)
+    for concurrency in sorted({r["concurrency"] for r in runs}):
+        product, skeleton = (
+            next((r for r in runs if r["concurrency"] == concurrency and r["side"] == s), None) for s in _SIDES
+        )
+        if product is None or skeleton is None or not product.get("history_bytes") or not skeleton.get("history_bytes"):
+            continue
+        share = ratio(product["history_bytes"], skeleton["history_bytes"])
+        table.add_row(
+            "History per lifecycle",
+            str(concurrency),
+            f"{product['history_bytes']:,.0f}",
+            f"{skeleton['history_bytes']:,.0f}",
+            f"{share:.2f}",
+            _met(share <= HISTORY_TARGET),
+        )
     return table
 
 
@@ -240,6 +269,7 @@ def print_tables(results: Mapping[str, Any], console: Console) -> None:
         if any(r["latency_users"] for r in runs):
             console.print(latency(runs))
         console.print(cpu(runs, results["actions"]))
+        console.print(history(runs))
     if "scale" in results:
         console.print(scale(results["scale"]))
     if results.get("overdue_query"):

@@ -35,6 +35,7 @@ from models.payloads import CapaState, Clock, StepResult
 STAGE_TARGETS = ("containment", "root_cause", "action", "verification", "effectiveness")
 _RAISED_ID = re.compile(r"(NC-\d{4}-\d{4,}) was raised")
 _POLL_SECONDS = 1.0
+_POLL_MAX_SECONDS = 5.0
 # What a worker says of a workflow stopped on a non-determinism error: it answers nothing until someone repairs it.
 # ("Workflow Task in failed state" is no such sign: the server says it too while a task lost with a killed worker
 # is retried.)
@@ -344,6 +345,7 @@ class Lifecycle:
         if not_before is not None:
             await asyncio.sleep(max(0.0, (not_before - datetime.now(UTC)).total_seconds()))
         deadline = time.monotonic() + self._timings.step_deadline
+        pause = _POLL_SECONDS
         while True:
             state = await self._show()
             if condition(state):
@@ -352,7 +354,9 @@ class Lifecycle:
                 raise StuckError(
                     f"{state.id}: waited {self._timings.step_deadline:.0f}s for {what}; it is in {state.stage.value}"
                 )
-            await asyncio.sleep(_POLL_SECONDS)
+            await asyncio.sleep(pause)
+            # A person looks again less often the longer they wait: every look is a query a worker answers.
+            pause = min(pause * 1.5, _POLL_MAX_SECONDS)
 
 
 def _clock(state: CapaState, target: str | None) -> Clock | None:

@@ -96,8 +96,9 @@ InputT = TypeVar("InputT", bound=StepInput)
 _DRAFT_ID = "NC-0000-0000"
 # Each retry takes the next number; more collisions than this mean the database and Temporal disagree.
 _ID_ATTEMPTS = 20
-# A step refused because its record is continuing as new is sent again this often, this far apart.
-_MOVING_ATTEMPTS = 50
+# A step refused for a moment (its record continuing as new, or recovering from a lost worker: ten seconds at
+# most) is sent again this often, this far apart.
+_MOVING_ATTEMPTS = 75
 _MOVING_PAUSE = 0.2
 # How long ``raise_record`` waits for a worker to open the new record before saying none is running.
 OPEN_TIMEOUT = timedelta(seconds=15)
@@ -162,6 +163,12 @@ def _timed_out(exc: BaseException) -> bool:
     return isinstance(exc, RPCError) and exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
 
 
+def _recovering(exc: RPCError) -> bool:
+    """Whether Temporal refused an update only because the record's last workflow task failed or timed out (a
+    worker lost mid-task): it takes updates again once another worker has completed a task."""
+    return exc.status is RPCStatusCode.FAILED_PRECONDITION and "Workflow Task in failed state" in exc.message
+
+
 def temporal_unavailable(settings: Settings) -> CapaError:
     return CapaError(
         ErrorKind.UNAVAILABLE,
@@ -212,6 +219,8 @@ class CapaClient:
         self._engine = engine
         self._settings = settings
         self._policy: Policy | None = None
+        # How long a step waits for the workers before it is answered as pending.
+        self._step_wait = timedelta(seconds=settings.step_wait)
 
     async def _pinned_policy(self, severity: Severity) -> PinnedPolicy:
         """The deadlines a new record keeps for life: those of the policy the workers published as they started
@@ -512,7 +521,7 @@ class CapaClient:
             record_id=record_id, workflow_id=record_id, actor=inp.actor.name, step=step
         ):
             try:
-                with self._temporal_errors(record_id):
+                with self._temporal_errors(record_id, self._step_wait):
                     try:
                         result = await self._execute_step(handle, update, inp)
                     except RPCError as exc:
@@ -520,7 +529,7 @@ class CapaClient:
                             raise
                         raise await self._gone(record_id) from None
             except StepPending as exc:
-                log.warning("step pending: the workers are busy", update_id=exc.update_id)
+                log.info("step pending: the workers are busy", update_id=exc.update_id)
                 raise
             except CapaError as exc:
                 log.info("step rejected", kind=exc.kind.value, reason=exc.message)
@@ -534,20 +543,24 @@ class CapaClient:
         update: UpdateMethodMultiParam[[RecordWorkflow, InputT], StepResult],
         inp: InputT,
     ) -> StepResult:
-        """Send the step; while the record is continuing as new (a moment, every few thousand steps) send it
-        again, since the record refused it without writing anything."""
+        """Send the step, and send it again while the record refuses it for a moment without writing anything:
+        while it continues as new (every few thousand steps), or while Temporal holds updates back because a
+        workflow task of the record just timed out (its worker was lost) and another worker has not yet taken it."""
         # One id for every sending of this step: Temporal and the record apply an update id once.
         update_id = str(uuid.uuid4())
         step = re.sub(r"(?<!^)(?=[A-Z])", " ", type(inp).__name__.removesuffix("Input")).lower()
         try:
             for _ in range(_MOVING_ATTEMPTS - 1):
                 try:
-                    return await handle.execute_update(update, inp, id=update_id, rpc_timeout=WORKER_TIMEOUT)
+                    return await handle.execute_update(update, inp, id=update_id, rpc_timeout=self._step_wait)
                 except WorkflowUpdateFailedError as exc:
                     if not isinstance(exc.cause, ApplicationError) or exc.cause.type != RECORD_MOVING:
                         raise
+                except RPCError as exc:
+                    if not _recovering(exc):
+                        raise
                 await asyncio.sleep(_MOVING_PAUSE)
-            return await handle.execute_update(update, inp, id=update_id, rpc_timeout=WORKER_TIMEOUT)
+            return await handle.execute_update(update, inp, id=update_id, rpc_timeout=self._step_wait)
         except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
             if not _timed_out(exc) or not await self._workers_polling():
                 raise
@@ -558,10 +571,10 @@ class CapaClient:
         is still queued after ``wait`` (the client's patience), the step's own refusal if the record refused it."""
         handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)
         with structlog.contextvars.bound_contextvars(record_id=record_id, workflow_id=record_id, update_id=update_id):
-            with self._temporal_errors(record_id):
+            with self._temporal_errors(record_id, wait or self._step_wait):
                 try:
                     update = handle.get_update_handle(update_id, result_type=StepResult)
-                    result = await update.result(rpc_timeout=wait or WORKER_TIMEOUT)
+                    result = await update.result(rpc_timeout=wait or self._step_wait)
                 except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
                     if isinstance(exc, RPCError) and exc.status is RPCStatusCode.NOT_FOUND:
                         gone = f"{record_id} has no step {update_id} (applied long ago, or never sent)"

@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     api_metrics_port: int = Field(default=9465, ge=0, le=65535)
     # How often the overdue board reloads itself, in seconds.
     board_refresh: int = Field(default=30, ge=2, le=3600)
+    # How long a front end waits for the workers to apply a step before answering that it is pending, in seconds.
+    step_wait: float = Field(default=20.0, ge=1, le=600)
 
     @field_validator("database_url")
     @classmethod

@@ -18,8 +18,9 @@ with workflow.unsafe.imports_passed_through():
     from models.payloads import AlarmSchedule
 
 _SHORTEST_SLEEP = timedelta(milliseconds=1)
-# Ringing must eventually happen: a worker or database outage delays it, never drops it.
-_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+# Ringing must eventually happen: a worker or database outage delays it, never drops it. At most 5 s apart, so a
+# ring the record refused while recovering from a lost worker lands seconds after it has recovered.
+_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=5))
 
 
 @workflow.defn(name="CapaAlarm")

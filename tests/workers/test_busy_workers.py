@@ -5,6 +5,10 @@ the step applies once a worker takes it, and the caller can follow it to its out
 ``step_outcome``, the HTTP API's 202 and its ``Location``). Sending it again is never needed.
 """
 
+import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +23,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from client import records
 from client.records import CapaClient, CapaError, ErrorKind, StepPending
 from core import accounts
 from core.database import create_schema, make_engine
@@ -30,6 +33,23 @@ from tests.conftest import number_records_apart, seed_directory
 from worker import WORKFLOWS, build_activities
 
 PASSWORD = "correct horse battery staple"
+CAPA = Path(sys.executable).with_name("capa")
+
+
+async def run_capa(settings: Settings, server: WorkflowEnvironment, *args: str) -> subprocess.CompletedProcess[bytes]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("CAPA_")}
+    environment |= {
+        "TEMPORAL_ADDRESS": server.client.service_client.config.target_host,
+        "CAPA_DATABASE_URL": settings.database_url,
+        "CAPA_TASK_QUEUE": settings.task_queue,
+        "CAPA_STEP_WAIT": str(settings.step_wait),
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(CAPA), *args, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return subprocess.CompletedProcess([str(CAPA), *args], process.returncode, out, err)
 
 
 @asynccontextmanager
@@ -49,9 +69,11 @@ async def worker_on(client: Client, settings: Settings) -> AsyncIterator[None]:
 
 
 async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worker_takes_it(
-    dev_server: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dev_server: WorkflowEnvironment, tmp_path: Path
 ) -> None:
+    # The workers polled the queue a moment ago and none answers now: the front ends' patience runs out first.
     settings = Settings(
+        step_wait=2,
         task_queue=f"busy-{uuid.uuid4()}",
         database_url=f"sqlite:///{tmp_path / 'capaflow.db'}",
         secret_key="k" * 64,
@@ -73,8 +95,6 @@ async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worke
             source=Source.INSPECTION,
             owner="olivia",
         )
-    # The workers polled the queue a moment ago and none answers now: the client's patience runs out first.
-    monkeypatch.setattr(records, "WORKER_TIMEOUT", timedelta(seconds=2))
 
     with pytest.raises(StepPending) as pending:
         await capa.contain(record_id, "olivia", summary="Lot quarantined", disposition=Disposition.QUARANTINE)
@@ -96,7 +116,18 @@ async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worke
         still = await http.get(outcome_at)
         assert still.status_code == 202, still.text
 
-        monkeypatch.setattr(records, "WORKER_TIMEOUT", timedelta(seconds=30))
+        # capa says the same in one line on stderr, and exits 3: sent, not refused.
+        why = ["--why", "Burr on edge", "--why", "Tool worn"]
+        cli = await run_capa(
+            settings,
+            dev_server,
+            *("--as", "mike", "root-cause", record_id, "--method", "five-whys", "--cause", "Worn tool", *why),
+            *("--category", "machine"),
+        )
+        assert cli.returncode == 3, cli
+        [line] = cli.stderr.decode().splitlines()
+        assert line.startswith(f"pending: {record_id}: root cause is queued"), cli
+
         async with worker_on(dev_server.client, settings):
             contained = await capa.step_outcome(record_id, pending.value.update_id, wait=timedelta(seconds=30))
             assert contained.stage is Stage.ROOT_CAUSE
@@ -110,6 +141,7 @@ async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worke
     kinds = [e.kind for e in state.events]
     assert kinds.count(EventKind.CONTAINMENT_SUBMITTED) == 1
     assert kinds.count(EventKind.REASSIGNED) == 1
+    assert kinds.count(EventKind.ROOT_CAUSE_SUBMITTED) == 1
     assert state.owner == "oscar"
     with pytest.raises(CapaError) as refused:
         await capa.step_outcome(record_id, "not-a-step", wait=timedelta(seconds=2))
