@@ -9,6 +9,7 @@ outside event that can share a task with its timer, the very ordering hazard the
 
 import asyncio
 import contextlib
+from datetime import timedelta
 
 import structlog
 from sqlalchemy import Engine
@@ -35,6 +36,9 @@ from models.payloads import (
 )
 
 log = structlog.get_logger(__name__)
+
+# How long a ring waits for the record to answer its update: less than the ring activity's own 10 s timeout.
+_UPDATE_TIMEOUT = timedelta(seconds=8)
 
 
 def alarm_workflow_id(record_id: str, alarm: int) -> str:
@@ -122,7 +126,8 @@ class AlarmActivities:
         handle = activity.client().get_workflow_handle(schedule.record_id)
         fields = {"record_id": schedule.record_id, "workflow_id": schedule.record_id, "actor": "system"}
         try:
-            await handle.execute_update("alarm", ring, result_type=StepResult)
+            # Within the ring's own 10 s: a record slow to answer is rung again, not waited for.
+            await handle.execute_update("alarm", ring, result_type=StepResult, rpc_timeout=_UPDATE_TIMEOUT)
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             kind = cause.type if isinstance(cause, ApplicationError) else None

@@ -94,7 +94,7 @@ async def overdue(user: ApiUser, client: Client, limit: Limit = 50, offset: Offs
 @router.get("/records/{record_id}/steps/{step_id}", responses=STEP_REFUSALS)
 async def step_outcome(record_id: RecordId, step_id: StepId, user: ApiUser, client: Client) -> StepResult:
     """The outcome of a step that was answered 202 (queued for a busy worker): its result once applied, or the
-    record's refusal; 202 again if it is still queued after 20 s."""
+    record's refusal; 202 again if it is still queued after CAPA_STEP_WAIT seconds, 404 if it was lost."""
     return await client.step_outcome(record_id, step_id)
 
 

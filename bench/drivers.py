@@ -37,6 +37,8 @@ ACTION_OWNERS = ("olivia", "oscar")
 MANAGER = "maria"
 # Everyone the bench acts as: each gets an API token for the HTTP side.
 USERS = tuple(dict.fromkeys((RAISER, OWNER, *ACTION_OWNERS, MANAGER)))
+# How many times a pending step is followed (each waits up to the client's CAPA_STEP_WAIT) before it is given up.
+_FOLLOW_ATTEMPTS = 30
 # How often a user looks whether the effectiveness review has fallen due, once its time has passed.
 _REVIEW_POLL = 0.1
 
@@ -89,12 +91,17 @@ class ProductDriver:
         except StepPending as pending:
             # Queued for a busy worker: wait for it, as a person would look at the record again.
             self.pending += 1
-            while True:
+            for _ in range(_FOLLOW_ATTEMPTS):
                 try:
                     result = await self._capa.step_outcome(record_id, pending.update_id)
                     break
                 except StepPending:
                     continue
+                except CapaError as exc:
+                    # Lost before a worker took it: the lifecycle is given up, like one the client layer gave up.
+                    raise CapaError(ErrorKind.UNAVAILABLE, exc.message) from None
+            else:
+                raise CapaError(ErrorKind.UNAVAILABLE, f"{record_id}: {name} still pending after every follow-up")
         return result.due_at
 
     async def _send(self, record_id: str, name: str, *, actions: int, due_at: datetime | None) -> StepResult:
@@ -169,14 +176,16 @@ class ApiDriver:
         response = await self._http.request(
             method, f"/api/v1{path}", json=body, headers={"Authorization": f"Bearer {self._tokens[user]}"}
         )
-        if response.status_code == 202 and "Location" in response.headers:
-            self.pending += 1
-        while response.status_code == 202 and "Location" in response.headers:
+        followed = response.status_code == 202 and "Location" in response.headers
+        self.pending += followed
+        for _ in range(_FOLLOW_ATTEMPTS):
+            if response.status_code != 202 or "Location" not in response.headers:
+                break
             # Queued for a busy worker: follow the step to its outcome.
             response = await self._http.get(
                 response.headers["Location"], headers={"Authorization": f"Bearer {self._tokens[user]}"}
             )
-        if response.is_success:
+        if response.is_success and response.status_code != 202:
             return response.json()
         try:
             problem = response.json()
@@ -184,7 +193,8 @@ class ApiDriver:
             problem = {}
         detail = f"{method} {path} as {user}: {response.status_code} {problem.get('detail', response.text[:200])}"
         kinds = {kind.value: kind for kind in ErrorKind}
-        if response.status_code == 503:
+        if response.status_code in (202, 503) or followed:
+            # Overloaded, or a pending step still not applied (or lost) after every follow-up: given up.
             raise CapaError(ErrorKind.UNAVAILABLE, detail)
         if problem.get("kind") in kinds:
             raise CapaError(kinds[problem["kind"]], detail)

@@ -64,11 +64,10 @@ async def run_lifecycles(driver: Driver, *, concurrency: int, lifecycles: int, a
     steps = lifecycle_steps(actions)
     run = LifecycleRun(driver.name, concurrency, lifecycles, 0.0)
 
-    opened: list[str] = []
+    closed: list[str] = []
 
     async def lifecycle() -> None:
         record_id = await driver.open()
-        opened.append(record_id)
         due: datetime | None = None
         for name, number in steps:
             if name == "review":
@@ -77,6 +76,7 @@ async def run_lifecycles(driver: Driver, *, concurrency: int, lifecycles: int, a
             started = time.perf_counter()
             due = await driver.step(record_id, name, actions=number, due_at=plan_due)
             run.step_seconds.append(time.perf_counter() - started)
+        closed.append(record_id)
 
     async def user() -> None:
         while next(tickets) < lifecycles:
@@ -95,8 +95,8 @@ async def run_lifecycles(driver: Driver, *, concurrency: int, lifecycles: int, a
     run.seconds = time.perf_counter() - started
     run.pending = getattr(driver, "pending", 0) - pending_before
     measure_history = getattr(driver, "history_bytes", None)
-    if measure_history is not None and opened:
-        sample = opened[-_HISTORY_SAMPLE:]
+    if measure_history is not None and closed:
+        sample = closed[-_HISTORY_SAMPLE:]
         run.history_bytes = sum([await measure_history(record_id) for record_id in sample]) / len(sample)
     return run
 

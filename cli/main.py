@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from cli import devstack, render
 from cli.parsing import parse_action, parse_due
-from client.records import CapaClient, CapaError, ErrorKind
+from client.records import CapaClient, CapaError, ErrorKind, StepPending
 from core import migrations
 from core.database import SchemaBehindError, make_engine
 from core.logging import configure_logging
@@ -64,9 +64,10 @@ class CapaApp(typer.Typer):
             message = exc.format_message()
             code = _report(message, exc.exit_code) if message else exc.exit_code
         except CapaError as exc:
-            if exc.kind is ErrorKind.PENDING:
+            if isinstance(exc, StepPending):
                 # Sent, not refused: the step applies when a busy worker is free.
-                typer.echo(f"pending: {exc.message}", err=True)
+                follow = f"`capa outcome {exc.record_id} {exc.update_id}` waits for it"
+                typer.echo(f"pending: {exc.message}; {follow}", err=True)
                 code = 3
             else:
                 code = _report(exc.message, 2 if exc.kind is ErrorKind.INVALID else 1)
@@ -178,7 +179,12 @@ def _step(
     ctx: typer.Context, as_json: bool, what: str, send: Callable[[CapaClient, str], Awaitable[StepResult]]
 ) -> None:
     actor = ctx.obj.actor()
-    result = _call(ctx, lambda client: send(client, actor))
+    try:
+        result = _call(ctx, lambda client: send(client, actor))
+    except StepPending as pending:
+        if as_json:
+            render.emit_json({"record_id": pending.record_id, "status": "pending", "step_id": pending.update_id})
+        raise
     if as_json:
         render.emit_json(render.step_json(result))
     else:
@@ -506,6 +512,26 @@ def reassign(
 def cancel(ctx: typer.Context, record_id: RecordId, reason: Reason, as_json: Json = False) -> None:
     """Cancel an invalid record (managers); every timer stops."""
     _step(ctx, as_json, "cancelled", lambda client, actor: client.cancel(record_id, actor, reason=reason))
+
+
+@app.command()
+def outcome(
+    ctx: typer.Context,
+    record_id: RecordId,
+    step_id: Annotated[str, typer.Argument(metavar="STEP", help="The step id a pending answer named.")],
+    as_json: Json = False,
+) -> None:
+    """Wait for a step that was answered pending, and say what it did or why the record refused it."""
+    try:
+        result = _call(ctx, lambda client: client.step_outcome(record_id, step_id))
+    except StepPending as pending:
+        if as_json:
+            render.emit_json({"record_id": pending.record_id, "status": "pending", "step_id": pending.update_id})
+        raise
+    if as_json:
+        render.emit_json(render.step_json(result))
+    else:
+        render.step_done("applied", result)
 
 
 # --- reading ------------------------------------------------------------------------------------------------

@@ -104,6 +104,8 @@ _MOVING_PAUSE = 0.2
 OPEN_TIMEOUT = timedelta(seconds=15)
 # How long a step or a query waits for a worker to answer; the SDK alone would wait for ever.
 WORKER_TIMEOUT = timedelta(seconds=20)
+# A worker that polled the task queue this recently is running (a poll waits up to about a minute for work).
+_POLLED_LATELY = timedelta(seconds=90)
 # How long a reader waits for a record's workflow before showing it from the read model instead.
 QUERY_TIMEOUT = timedelta(seconds=5)
 # How long ``send_digest_now`` waits for a worker to finish the digest before saying none is running.
@@ -147,8 +149,8 @@ class StepPending(CapaError):
     def __init__(self, record_id: str, step: str, update_id: str) -> None:
         super().__init__(
             ErrorKind.PENDING,
-            f"{record_id}: {step} is queued and not applied yet (the workers are busy); it shows on the record "
-            f"when applied, so do not send it again (step {update_id})",
+            f"{record_id}: {step} is sent but not applied yet (no worker has taken it within the wait); it shows on "
+            f"the record once applied, or is refused then; do not send it again (step {update_id})",
         )
         self.record_id = record_id
         self.step = step
@@ -156,9 +158,9 @@ class StepPending(CapaError):
 
 
 def _timed_out(exc: BaseException) -> bool:
-    """Whether the client's own patience ran out (the SDK reports its rpc_timeout as CANCELLED, the server its
-    deadline as DEADLINE_EXCEEDED)."""
-    if isinstance(exc, WorkflowUpdateRPCTimeoutOrCancelledError):
+    """Whether the client's own patience ran out (its own timeout; the SDK reports its rpc_timeout as CANCELLED,
+    the server its deadline as DEADLINE_EXCEEDED)."""
+    if isinstance(exc, TimeoutError | WorkflowUpdateRPCTimeoutOrCancelledError):
         return True
     return isinstance(exc, RPCError) and exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
 
@@ -543,50 +545,78 @@ class CapaClient:
         update: UpdateMethodMultiParam[[RecordWorkflow, InputT], StepResult],
         inp: InputT,
     ) -> StepResult:
-        """Send the step, and send it again while the record refuses it for a moment without writing anything:
-        while it continues as new (every few thousand steps), or while Temporal holds updates back because a
-        workflow task of the record just timed out (its worker was lost) and another worker has not yet taken it."""
+        """Send the step; a step the workers have not applied within ``CAPA_STEP_WAIT`` is pending."""
         # One id for every sending of this step: Temporal and the record apply an update id once.
         update_id = str(uuid.uuid4())
         step = re.sub(r"(?<!^)(?=[A-Z])", " ", type(inp).__name__.removesuffix("Input")).lower()
         try:
-            for _ in range(_MOVING_ATTEMPTS - 1):
-                try:
-                    return await handle.execute_update(update, inp, id=update_id, rpc_timeout=self._step_wait)
-                except WorkflowUpdateFailedError as exc:
-                    if not isinstance(exc.cause, ApplicationError) or exc.cause.type != RECORD_MOVING:
-                        raise
-                except RPCError as exc:
-                    if not _recovering(exc):
-                        raise
-                await asyncio.sleep(_MOVING_PAUSE)
-            return await handle.execute_update(update, inp, id=update_id, rpc_timeout=self._step_wait)
-        except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
-            if not _timed_out(exc) or not await self._workers_polling():
+            # The SDK polls again whenever one call's deadline passes: only this bounds the whole wait.
+            async with asyncio.timeout(self._step_wait.total_seconds()):
+                return await self._send_step(handle, update, inp, update_id)
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
+            if not _timed_out(exc):
                 raise
-            raise StepPending(handle.id, step, update_id) from None
+            if await self._workers_polling():
+                raise StepPending(handle.id, step, update_id) from None
+            raise CapaError(
+                ErrorKind.UNAVAILABLE,
+                f"{self._no_worker(handle.id, self._step_wait)}; the step may still be applied when one starts, "
+                "so look at the record before sending it again",
+            ) from None
+
+    async def _send_step(
+        self,
+        handle: WorkflowHandle[RecordWorkflow, CapaState],
+        update: UpdateMethodMultiParam[[RecordWorkflow, InputT], StepResult],
+        inp: InputT,
+        update_id: str,
+    ) -> StepResult:
+        """Send the step, and again while the record refuses it for a moment without writing anything: while
+        it continues as new (every few thousand steps), or while Temporal holds updates back because a workflow
+        task of the record just timed out (its worker was lost) and no other worker has completed one yet."""
+        for _ in range(_MOVING_ATTEMPTS):
+            try:
+                return await handle.execute_update(update, inp, id=update_id, rpc_timeout=self._step_wait)
+            except WorkflowUpdateFailedError as exc:
+                if not isinstance(exc.cause, ApplicationError) or exc.cause.type != RECORD_MOVING:
+                    raise
+            except RPCError as exc:
+                if not _recovering(exc):
+                    raise
+            await asyncio.sleep(_MOVING_PAUSE)
+        return await handle.execute_update(update, inp, id=update_id, rpc_timeout=self._step_wait)
 
     async def step_outcome(self, record_id: str, update_id: str, wait: timedelta | None = None) -> StepResult:
         """The result of a step that was pending (``StepPending``), once applied; ``StepPending`` again if it
-        is still queued after ``wait`` (the client's patience), the step's own refusal if the record refused it."""
+        is still queued after ``wait`` (default ``CAPA_STEP_WAIT``), the step's own refusal if the record
+        refused it, and NOT_FOUND if it was lost before any worker took it (the server restarted meanwhile)."""
+        patience = wait or self._step_wait
         handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)
+        lost = (
+            f"{record_id}: step {update_id} is not known (lost before a worker took it, or from long ago): "
+            "look at the record and send the step again if it is not there"
+        )
         with structlog.contextvars.bound_contextvars(record_id=record_id, workflow_id=record_id, update_id=update_id):
-            with self._temporal_errors(record_id, wait or self._step_wait):
+            with self._temporal_errors(record_id, patience):
                 try:
-                    update = handle.get_update_handle(update_id, result_type=StepResult)
-                    result = await update.result(rpc_timeout=wait or self._step_wait)
-                except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
+                    async with asyncio.timeout(patience.total_seconds()):
+                        update = handle.get_update_handle(update_id, result_type=StepResult)
+                        result = await update.result(rpc_timeout=patience)
+                except WorkflowUpdateFailedError as exc:
+                    if isinstance(exc.cause, ApplicationError) and exc.cause.type == RECORD_MOVING:
+                        raise CapaError(ErrorKind.NOT_FOUND, lost) from None
+                    raise
+                except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
                     if isinstance(exc, RPCError) and exc.status is RPCStatusCode.NOT_FOUND:
-                        gone = f"{record_id} has no step {update_id} (applied long ago, or never sent)"
-                        raise CapaError(ErrorKind.NOT_FOUND, gone) from None
+                        raise CapaError(ErrorKind.NOT_FOUND, lost) from None
                     if not _timed_out(exc):
                         raise
                     raise StepPending(record_id, "the step", update_id) from None
             return await self._write_read_model(result)
 
     async def _workers_polling(self) -> bool:
-        """Whether a worker polls the records' task queue (recently seen by the server): then a step it has not
-        answered is queued behind other work, not lost for want of a worker."""
+        """Whether a worker has polled the records' task queue lately: then a step it has not answered is queued
+        behind other work, not waiting for a worker someone has to start."""
         request = DescribeTaskQueueRequest(
             namespace=self._temporal.namespace,
             task_queue=TaskQueue(name=self._settings.task_queue),
@@ -596,7 +626,10 @@ class CapaClient:
             answer = await self._temporal.workflow_service.describe_task_queue(request, timeout=QUERY_TIMEOUT)
         except RPCError:
             return False
-        return bool(answer.pollers)
+        # A live worker polls at least once a minute (a poll waits about that long for work); the server lists
+        # a poller for minutes after its last poll.
+        since = datetime.now(UTC) - _POLLED_LATELY
+        return any(poller.last_access_time.ToDatetime(tzinfo=UTC) >= since for poller in answer.pollers)
 
     async def migrate_records(self) -> tuple[list[str], dict[str, str]]:
         """Move every running record of the earlier workflow shape to the current one (``migrate`` update).

@@ -21,6 +21,7 @@ _SHORTEST_SLEEP = timedelta(milliseconds=1)
 # Ringing must eventually happen: a worker or database outage delays it, never drops it. At most 5 s apart, so a
 # ring the record refused while recovering from a lost worker lands seconds after it has recovered.
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=5))
+_RING_TIMEOUT = timedelta(seconds=10)
 
 
 @workflow.defn(name="CapaAlarm")
@@ -36,7 +37,8 @@ class AlarmWorkflow:
             rung = await workflow.execute_activity_method(
                 AlarmActivities.ring,
                 schedule.model_copy(update={"alarms": pending}),
-                start_to_close_timeout=timedelta(seconds=30),
+                # Short: a ring held by a worker that was lost is tried again after this long, not later.
+                start_to_close_timeout=_RING_TIMEOUT,
                 retry_policy=_RETRY,
             )
             if rung.stale:

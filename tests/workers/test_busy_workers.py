@@ -6,6 +6,7 @@ the step applies once a worker takes it, and the caller can follow it to its out
 """
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -99,7 +100,7 @@ async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worke
     with pytest.raises(StepPending) as pending:
         await capa.contain(record_id, "olivia", summary="Lot quarantined", disposition=Disposition.QUARANTINE)
     assert pending.value.kind is ErrorKind.PENDING
-    assert pending.value.message.startswith(f"{record_id}: containment is queued")
+    assert pending.value.message.startswith(f"{record_id}: containment is sent but not applied yet")
     assert "do not send it again" in pending.value.message
 
     transport = httpx.ASGITransport(app=create_app(settings, capa))
@@ -126,16 +127,22 @@ async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worke
         )
         assert cli.returncode == 3, cli
         [line] = cli.stderr.decode().splitlines()
-        assert line.startswith(f"pending: {record_id}: root cause is queued"), cli
+        assert line.startswith(f"pending: {record_id}: root cause is sent but not applied yet"), cli
+        cli_step = line.rsplit("`capa outcome ", 1)[1].split("`")[0].split()[1]
 
         async with worker_on(dev_server.client, settings):
             contained = await capa.step_outcome(record_id, pending.value.update_id, wait=timedelta(seconds=30))
             assert contained.stage is Stage.ROOT_CAUSE
             answered = await http.get(outcome_at)
             assert answered.status_code == 200, answered.text
+            # capa outcome follows the step capa was told about, and says what it did.
+            followed = await run_capa(settings, dev_server, "outcome", record_id, cli_step, "--json")
+            assert followed.returncode == 0, followed
+            assert json.loads(followed.stdout)["record_id"] == record_id
             state = await capa.show(record_id)
         unknown = await http.get(f"/api/v1/records/{record_id}/steps/{uuid.uuid4()}")
         assert unknown.status_code == 404, unknown.text
+        assert "send the step again" in unknown.json()["detail"]
 
     # Each step once, in the order sent, and nothing had to be sent twice.
     kinds = [e.kind for e in state.events]
