@@ -16,7 +16,7 @@ async def report(tmp_path_factory: pytest.TempPathFactory) -> ChaosReport:
         workers=2,
         kill_every=3,
         max_kills=2,
-        outage_seconds=5,
+        outage_seconds=8,
         timings=QUICK_TIMINGS,
         workdir=Path(tmp_path_factory.mktemp("chaos")),
     )
