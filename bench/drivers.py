@@ -344,12 +344,18 @@ def lifecycle_steps(actions: int) -> list[tuple[str, int]]:
     ]
 
 
-async def wait_review(driver: Driver, record_id: str, due_at: datetime | None, within: float = 60.0) -> None:
-    """Wait for the effectiveness window to pass, then until the record says its review is due (every 100 ms)."""
+async def wait_review(driver: Driver, record_id: str, due_at: datetime | None, within: float = 300.0) -> None:
+    """Wait for the effectiveness window to pass, then until the record says its review is due (every 100 ms).
+
+    A review that an overloaded machine has not brought due within ``within`` seconds gives the lifecycle up.
+    """
     if due_at is not None:
         await asyncio.sleep(max(0.0, (due_at - datetime.now(UTC)).total_seconds()))
-    async with asyncio.timeout(within):
-        while True:
-            if await driver.review_ready(record_id):
-                return
-            await asyncio.sleep(_REVIEW_POLL)
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                if await driver.review_ready(record_id):
+                    return
+                await asyncio.sleep(_REVIEW_POLL)
+    except TimeoutError:
+        raise CapaError(ErrorKind.UNAVAILABLE, f"{record_id}: review not due {within:.0f}s after its window") from None
