@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -104,7 +104,17 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--profile-worker", type=Path, help="run the product's worker under cProfile and write its stats here"
     )
     parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs, databases)")
+    parser.add_argument(
+        "--concurrency", help="comma-separated user counts of the lifecycle figures (default 10,50,200)"
+    )
     args = parser.parse_args(argv)
+    if args.concurrency is not None:
+        try:
+            args.concurrency = tuple(int(n) for n in args.concurrency.split(","))
+        except ValueError:
+            parser.error(f"--concurrency: not a list of whole numbers: {args.concurrency}")
+        if any(n < 1 for n in args.concurrency):
+            parser.error("--concurrency: every user count must be at least 1")
     unknown = set(args.only.split(",")) - set(FIGURES)
     if unknown:
         parser.error(f"--only: unknown figure(s) {', '.join(sorted(unknown))}; choose from {', '.join(FIGURES)}")
@@ -113,6 +123,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def run(args: argparse.Namespace, console: Console) -> dict[str, object]:
     sizes = QUICK if args.quick else FULL
+    if args.concurrency:
+        counts = dict(zip(sizes.concurrency, sizes.lifecycles, strict=True))
+        sizes = replace(
+            sizes,
+            concurrency=args.concurrency,
+            lifecycles=tuple(counts.get(n, 2 * n) for n in args.concurrency),
+            latency_users=tuple(n for n in sizes.latency_users if n in args.concurrency),
+        )
     actions = args.actions or sizes.actions
     records = args.scale_records or sizes.scale_records
     deadlines = args.deadlines or sizes.deadlines
