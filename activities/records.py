@@ -76,16 +76,17 @@ def _last_seq(snapshot: RecordSnapshot) -> int:
     return max((e.seq for e in (*snapshot.state.events, *snapshot.new_events)), default=0)
 
 
-def write_snapshot(engine: Engine, snapshot: RecordSnapshot) -> bool:
+def write_snapshot(engine: Engine, snapshot: RecordSnapshot, patience: float | None = None) -> bool:
     """Write a record's row, its actions and its new timeline entries in one transaction.
 
     Idempotent and order-proof: the row is replaced only by a snapshot that reflects as many entries or more,
     entries are written once. Returns whether the row was written (False: the stored row is newer). The
-    client layer calls it with the snapshot a step returned; ``record_state`` calls it with the same snapshot.
+    client layer calls it with the snapshot a step returned, waiting at most ``patience`` seconds for a locked
+    database; ``record_state`` calls it with the same snapshot and waits as long as any writer.
     """
     state = snapshot.state
     write = _statements(engine.dialect.name)
-    with write_transaction(engine) as connection:
+    with write_transaction(engine, patience) as connection:
         values = _record_values(state, _last_seq(snapshot), datetime.now(UTC))
         current = connection.execute(write.record, values).first() is not None
         if current and state.actions:

@@ -36,6 +36,8 @@ STAGE_TARGETS = ("containment", "root_cause", "action", "verification", "effecti
 _RAISED_ID = re.compile(r"(NC-\d{4}-\d{4,}) was raised")
 _POLL_SECONDS = 1.0
 _POLL_MAX_SECONDS = 5.0
+# Looks stay a second apart for this long, then grow towards _POLL_MAX_SECONDS.
+_POLL_PATIENCE_SECONDS = 15.0
 # What a worker says of a workflow stopped on a non-determinism error: it answers nothing until someone repairs it.
 # ("Workflow Task in failed state" is no such sign: the server says it too while a task lost with a killed worker
 # is retried.)
@@ -346,6 +348,7 @@ class Lifecycle:
             await asyncio.sleep(max(0.0, (not_before - datetime.now(UTC)).total_seconds()))
         deadline = time.monotonic() + self._timings.step_deadline
         pause = _POLL_SECONDS
+        patient_until = time.monotonic() + _POLL_PATIENCE_SECONDS
         while True:
             state = await self._show()
             if condition(state):
@@ -355,8 +358,10 @@ class Lifecycle:
                     f"{state.id}: waited {self._timings.step_deadline:.0f}s for {what}; it is in {state.stage.value}"
                 )
             await asyncio.sleep(pause)
-            # A person looks again less often the longer they wait: every look is a query a worker answers.
-            pause = min(pause * 1.5, _POLL_MAX_SECONDS)
+            # A person looks again less often once they have waited a while: every look is a query a worker
+            # answers, and a run whose records lag would otherwise load its workers with looks.
+            if time.monotonic() > patient_until:
+                pause = min(pause * 1.5, _POLL_MAX_SECONDS)
 
 
 def _clock(state: CapaState, target: str | None) -> Clock | None:

@@ -104,6 +104,8 @@ _MOVING_PAUSE = 0.2
 OPEN_TIMEOUT = timedelta(seconds=15)
 # How long a step or a query waits for a worker to answer; the SDK alone would wait for ever.
 WORKER_TIMEOUT = timedelta(seconds=20)
+# How long the client layer waits for a locked database to write the snapshot a step returned, in seconds.
+_SNAPSHOT_PATIENCE = 1.0
 # A worker that polled the task queue this recently is running (a poll waits up to about a minute for work).
 _POLLED_LATELY = timedelta(seconds=90)
 # How long a reader waits for a record's workflow before showing it from the read model instead.
@@ -402,7 +404,9 @@ class CapaClient:
         if result.snapshot is None:
             return result
         try:
-            await self._db(write_snapshot, self._engine, result.snapshot)
+            # Briefly: while the database is locked, the answer does not wait (nor hold a thread other requests
+            # need); the record's own write lands the same once the database is back.
+            await self._db(write_snapshot, self._engine, result.snapshot, _SNAPSHOT_PATIENCE)
         except CapaError as exc:
             log.warning("read model not written after the step; the worker will", reason=exc.message)
         return result.model_copy(update={"snapshot": None})

@@ -70,16 +70,26 @@ def create_schema(engine: Engine) -> None:
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
+def write_transaction(engine: Engine, patience: float | None = None) -> Iterator[Connection]:
     """One write transaction on a plain connection, committed when the block ends and rolled back if it raises.
 
     On SQLite the writers of this process take turns on a lock before they begin. SQLite lets one writer in at
     a time, and one kept waiting by its busy handler sleeps in steps of up to 100 ms, so with a dozen activity
     threads writing at once a write could wait a second for a lock that was free after a few milliseconds;
     the lock hands over at once. Writers in other processes (the API, the CLI) still queue on busy_timeout.
+
+    ``patience`` (seconds) bounds the wait for the lock, here and in SQLite, for a write that may be skipped
+    (another path writes the same later) rather than hold a thread while the database is locked.
     """
-    with _writers_turn(engine), engine.begin() as connection:
-        yield connection
+    with _writers_turn(engine, patience), engine.begin() as connection:
+        if patience is None or engine.dialect.name != "sqlite":
+            yield connection
+            return
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={int(patience * 1000)}")
+        try:
+            yield connection
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
 @contextmanager
@@ -90,7 +100,7 @@ def write_scope(engine: Engine) -> Iterator[Session]:
 
 
 @contextmanager
-def _writers_turn(engine: Engine) -> Iterator[None]:
+def _writers_turn(engine: Engine, patience: float | None = None) -> Iterator[None]:
     """This process's turn to write to a SQLite database; no wait on PostgreSQL, whose writers do not queue.
 
     Waiting is bounded like SQLite's own: after the busy timeout it fails as SQLite would, "database is locked",
@@ -100,7 +110,7 @@ def _writers_turn(engine: Engine) -> Iterator[None]:
     if lock is None:
         yield
         return
-    if not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+    if not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000 if patience is None else patience):
         locked = sqlite3.OperationalError("database is locked")
         raise OperationalError("BEGIN (waiting for this process's other writers)", None, locked)
     try:
