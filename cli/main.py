@@ -179,8 +179,15 @@ def _step(
     ctx: typer.Context, as_json: bool, what: str, send: Callable[[CapaClient, str], Awaitable[StepResult]]
 ) -> None:
     actor = ctx.obj.actor()
+    _answer_step(ctx, as_json, what, lambda client: send(client, actor))
+
+
+def _answer_step(
+    ctx: typer.Context, as_json: bool, what: str, work: Callable[[CapaClient], Awaitable[StepResult]]
+) -> None:
+    """Print a step's result; a pending step's id as JSON for scripts (the one-line message goes to stderr)."""
     try:
-        result = _call(ctx, lambda client: send(client, actor))
+        result = _call(ctx, work)
     except StepPending as pending:
         if as_json:
             render.emit_json({"record_id": pending.record_id, "status": "pending", "step_id": pending.update_id})
@@ -522,16 +529,7 @@ def outcome(
     as_json: Json = False,
 ) -> None:
     """Wait for a step that was answered pending, and say what it did or why the record refused it."""
-    try:
-        result = _call(ctx, lambda client: client.step_outcome(record_id, step_id))
-    except StepPending as pending:
-        if as_json:
-            render.emit_json({"record_id": pending.record_id, "status": "pending", "step_id": pending.update_id})
-        raise
-    if as_json:
-        render.emit_json(render.step_json(result))
-    else:
-        render.step_done("applied", result)
+    _answer_step(ctx, as_json, "applied", lambda client: client.step_outcome(record_id, step_id))
 
 
 # --- reading ------------------------------------------------------------------------------------------------
