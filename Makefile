@@ -33,7 +33,7 @@ clean:
 
 # Record the histories of the workflow tests for tests/replay, in a folder of the session (older recordings stay:
 # records in flight started under earlier code must keep replaying).
-# Also records the commutation histories afresh (tests/replay/histories/commutation: steps sharing a task with
+# Also records the commutation histories, in a folder of their own (tests/replay/histories/commutation: steps sharing a task with
 # activity results, the record's start, an alarm, a second step), which the replay suite splits both ways.
 histories: install
 	CAPA_RECORD_HISTORIES=1 $(BIN)/pytest tests/workflows tests/notifications tests/digest -q

@@ -24,6 +24,7 @@ from activities.digest import DigestActivities
 from activities.notifications import DeliveryActivities, NotificationActivities, Notifier
 from activities.policy import PolicyActivities
 from activities.records import RecordActivities
+from activities.steps import StepActivities
 from client.schedules import ensure_digest_schedule
 from client.temporal import connect, ensure_search_attributes, is_unreachable
 from core import readmodel, tracing
@@ -60,6 +61,7 @@ def build_activities(
     alarms = AlarmActivities(engine)
     return [
         PolicyActivities(policy).pin_policy,
+        StepActivities(records, notifications).settle_step,
         records.record_state,
         records.escalation_recipients,
         notifications.send_notice,

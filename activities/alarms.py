@@ -1,11 +1,11 @@
-"""Activities of a record's alarms: start its alarm workflows, and ring the record when one falls due.
+"""Activities of a record's alarms: start and stop its alarm workflows, and ring the record when one falls due.
 
-Both are idempotent. An alarm workflow has a fixed id per record and number and may run once, so starting it
-again does nothing; a ring the record has already applied is refused by the record's ``alarm`` validator and
-counted as rung. An alarm whose clock ended or changed is not stopped: at its next ring the record refuses it as
-stale and it ends (until then it sleeps, listed as running). A cancellation would hand the alarm workflow an
-outside event that can share a task with its timer, the very ordering hazard the record is built to avoid.
-"""
+All are idempotent. An alarm workflow has a fixed id per record and number and may run once, so starting it
+again does nothing; it starts delayed until its first alarm. A ring the record has already applied is refused by
+the record's ``alarm`` validator and counted as rung. The step that ends or changes a clock terminates its alarm
+workflow; should that stop not get through (or for a record that predates it), the record refuses the alarm's next
+ring as stale and it ends. Termination, not cancellation: a cancellation would hand the alarm workflow an outside
+event that can share a task with its timer, the very ordering hazard the record is built to avoid."""
 
 import asyncio
 import contextlib
@@ -81,25 +81,51 @@ async def _running(client: Client, record_id: str) -> bool:
     return described.workflow_execution_info.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
 
 
+async def start_alarms(schedules: list[AlarmSchedule]) -> None:
+    """Start an alarm workflow per schedule, from within an activity, each delayed until its first alarm: until
+    then it is one event in Temporal and costs no workflow task. Idempotent: an alarm already started (by a retry
+    of the activity, or by a continued run re-arming) is left as it is."""
+    client = activity.client()
+    # The server's time: the clock's, except on a time-skipping test server.
+    now = activity.info().current_attempt_scheduled_time
+    for schedule in schedules:
+        delay = schedule.alarms[0].at - now if schedule.alarms else timedelta(0)
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await client.start_workflow(
+                "CapaAlarm",
+                schedule.model_copy(update={"at_first_alarm": True}),
+                id=alarm_workflow_id(schedule.record_id, schedule.alarm),
+                task_queue=activity.info().task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                start_delay=delay if delay > timedelta(0) else None,
+            )
+
+
+async def stop_alarms(record_id: str, alarms: list[int]) -> None:
+    """End the alarm workflows of clocks a step ended, so they never wake only to be refused as stale.
+
+    Termination, not cancellation: it runs no workflow code, so nothing can share a task with the alarm's timer
+    (see the module docstring). An alarm that has already ended is left alone. Should a stop not get through,
+    the record still refuses the alarm's next ring as stale."""
+    client = activity.client()
+    for alarm in alarms:
+        handle = client.get_workflow_handle(alarm_workflow_id(record_id, alarm))
+        try:
+            await handle.terminate(reason=f"the clock of alarm {alarm} of {record_id} has ended")
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise
+
+
 class AlarmActivities:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
     @activity.defn(name="arm_alarms")
     async def arm_alarms(self, inp: ArmAlarmsInput) -> None:
-        """Start an alarm workflow for each new schedule."""
-        client = activity.client()
-        for schedule in inp.start:
-            workflow_id = alarm_workflow_id(schedule.record_id, schedule.alarm)
-            # Already started: a retry of this activity, or a continued run re-arming. The alarm is there.
-            with contextlib.suppress(WorkflowAlreadyStartedError):
-                await client.start_workflow(
-                    "CapaAlarm",
-                    schedule,
-                    id=workflow_id,
-                    task_queue=activity.info().task_queue,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                )
+        """Start an alarm workflow for each new schedule (records that emit one activity per step start them
+        through ``settle_step``)."""
+        await start_alarms(inp.start)
         log.info(
             "alarms armed",
             record_id=inp.record_id,

@@ -380,11 +380,18 @@ def workflow_tasks(evidence: Evidence) -> tuple[Check, TaskTally]:
                 attributes = event.workflow_task_failed_event_attributes
                 cause = WorkflowTaskFailedCause.Name(attributes.cause).removeprefix("WORKFLOW_TASK_FAILED_CAUSE_")
                 tally.failed[cause] += 1
-                if cause not in _EXPLAINED_TASK_FAILURES:
+                if cause not in _EXPLAINED_TASK_FAILURES and not _terminated_meanwhile(history, cause):
                     message = _named(history, attributes.failure.message)
                     check.failures.append(f"{history.workflow_id}: {cause}: {message[:300]}")
     check.detail = f"{tally.timed_out} timed out, {sum(tally.failed.values())} failed"
     return check, tally
+
+
+def _terminated_meanwhile(history: WorkflowHistory, cause: str) -> bool:
+    """A task refused because its workflow was terminated while a worker held it: an alarm whose clock a step
+    ended (the step's ``settle_step`` terminates it), not a fault."""
+    last = history.events[-1].event_type if history.events else None
+    return cause == "FORCE_CLOSE_COMMAND" and last == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED
 
 
 def _named(history: WorkflowHistory, message: str) -> str:
@@ -452,7 +459,9 @@ async def replay(evidence: Evidence) -> Check:
 
 async def _each(histories: list[WorkflowHistory]) -> AsyncIterator[WorkflowHistory]:
     for history in histories:
-        yield history
+        # An alarm terminated before its delayed start ran no code: there is nothing to replay.
+        if any(event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED for event in history.events):
+            yield history
 
 
 def _ending_event(state: CapaState, step: StepSent) -> Event | None:

@@ -366,6 +366,8 @@ class AlarmSchedule(Payload):
     target: str | None = None
     holder: str | None = None
     alarms: list[PlannedAlarm]
+    # Started when its first alarm falls due (Temporal's start delay), so it rings that one without a timer.
+    at_first_alarm: bool = False
 
 
 class AlarmInput(Payload):
@@ -406,6 +408,18 @@ class RecordSnapshot(Payload):
     new_events: list[Event]
 
 
+class StepEffects(Payload):
+    """Everything one step of a record sets going outside it, handed to one ``settle_step`` activity: the
+    read model's snapshot, the reminders and escalations to send, and the alarm workflows to start and to stop
+    (numbers of clocks the step ended; their alarms would only be refused as stale)."""
+
+    record_id: str
+    snapshot: RecordSnapshot | None = None
+    notices: list["Notice"] = Field(default_factory=list)
+    start: list[AlarmSchedule] = Field(default_factory=list)
+    stop: list[int] = Field(default_factory=list)
+
+
 class RecipientsInput(Payload):
     holder: str
     level: int
@@ -423,3 +437,4 @@ class Notice(Payload):
 
 
 StepResult.model_rebuild()
+StepEffects.model_rebuild()

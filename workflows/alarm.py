@@ -1,12 +1,12 @@
 """One clock's alarms: sleep until each reminder, escalation or window end, then ring the record.
 
 The record keeps no timers of its own (see ``workflows.record``): for every running deadline it starts one of
-these with the clock's schedule. Each ring is an activity that applies the alarm to the record through its
-``alarm`` update, so the record sees it as a step and its commands never depend on when a timer fired. The
-activity decides which alarms are due by the server's clock and tells how many it applied, so this workflow
-only sleeps and counts: nothing it does branches on its own clock. It stops when the record says the clock has
-ended or changed (a new alarm workflow rings the new clock), or when every alarm has rung.
-"""
+these with the clock's schedule, delayed until the first alarm, and terminates it when the clock ends. Each
+ring is an activity that applies the alarm to the record through its ``alarm`` update, so the record sees it as
+a step and its commands never depend on when a timer fired. The activity decides which alarms are due by the
+server's clock and tells how many it applied, so this workflow only sleeps and counts: nothing it does branches
+on its own clock. It stops when the record says the clock has ended or changed (a new alarm workflow rings the
+new clock), or when every alarm has rung."""
 
 from datetime import timedelta
 
@@ -31,9 +31,13 @@ class AlarmWorkflow:
         """Returns how many alarms were applied to the record."""
         pending = list(schedule.alarms)
         applied = 0
+        due = schedule.at_first_alarm
         while pending:
-            # Only the duration of the timer follows the clock; Temporal does not compare it on replay.
-            await workflow.sleep(max(pending[0].at - workflow.now(), _SHORTEST_SLEEP))
+            # One started at its first alarm rings it at once. Only the duration of the timer follows the clock;
+            # Temporal does not compare it on replay.
+            if not due:
+                await workflow.sleep(max(pending[0].at - workflow.now(), _SHORTEST_SLEEP))
+            due = False
             rung = await workflow.execute_activity_method(
                 AlarmActivities.ring,
                 schedule.model_copy(update={"alarms": pending}),

@@ -6,16 +6,18 @@ between the live run and a replay: live, in the order they reached the worker; o
 Temporal checks the commands a replay emits against the history, in order, so the record keeps three rules:
 
 1. Every command is emitted by a step, synchronously, inside its handler. Handlers are plain ``def``s: they
-   re-check the rule, change the state, append the timeline entry and start, without awaiting, the activities
-   the step needs (``record_state``, ``send_notice``, ``arm_alarms``). ``__init__`` emits the opening commands
-   before any handler can run.
+   re-check the rule, change the state, append the timeline entry and start, without awaiting, the one
+   ``settle_step`` activity that writes the read model, sends the step's notices and starts and stops its
+   alarms (records started before it start ``record_state``, ``send_notice`` and ``arm_alarms`` instead).
+   ``__init__`` emits the opening commands before any handler can run.
 2. Activity results only touch bookkeeping (a done-callback that forgets the handle and logs a failure). They
    never emit a command or decide a branch, so it makes no difference whether they arrive before a step or after.
 3. The record keeps no timer. Each running deadline has an alarm workflow (``workflows.alarm``) started with the
    clock's schedule; when an alarm falls due it applies itself through the ``alarm`` update, a step like any
-   other. A clock that changes gets a new alarm workflow, and the old one's next ring is refused as stale
-   (refused updates leave nothing in history), after which it ends. Nothing is cancelled: an alarm workflow has
-   no outside input that could share a task with its own timer.
+   other. A clock that changes gets a new alarm workflow, and the step terminates the old one; a ring that
+   gets in first is refused as stale (refused updates leave nothing in history). Nothing is cancelled: an alarm
+   workflow has no outside input that could share a task with its own timer, and termination runs none of
+   its code.
 
 The main coroutine only waits: for a step to end the record or to ask for continue-as-new, then for the
 activities in flight to finish (so no write or notice is lost), and then emits its one last command. From the
@@ -36,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.alarms import AlarmActivities
     from activities.notifications import NotificationActivities
     from activities.records import RecordActivities
+    from activities.steps import StepActivities
     from models import notices, rules, search_attributes
     from models.durations import format_duration
     from models.enums import (
@@ -66,6 +69,7 @@ with workflow.unsafe.imports_passed_through():
         ExtensionDecisionInput,
         ExtensionRequest,
         ExtensionRequestInput,
+        Notice,
         PlanInput,
         PlannedAlarm,
         ReassignInput,
@@ -76,6 +80,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewInput,
         RootCause,
         RootCauseInput,
+        StepEffects,
         StepInput,
         StepResult,
         Verification,
@@ -89,6 +94,8 @@ with workflow.unsafe.imports_passed_through():
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=5))
 _TIMEOUT = timedelta(seconds=15)
 _UNSET = object()
+# Records started before one activity settled each step replay with an activity per side effect.
+_ONE_ACTIVITY_PER_STEP = "one-activity-per-step"
 # The ids of this many recent steps travel across a continue-as-new, so a retried step is not applied twice.
 _RECENT_UPDATES = 200
 
@@ -124,6 +131,8 @@ def _guard(check: Callable[..., None], *args: Any) -> None:
 class RecordWorkflow:
     @workflow.init
     def __init__(self, inp: RecordInput) -> None:
+        self._settles = workflow.patched(_ONE_ACTIVITY_PER_STEP)
+        self._notices: list[Notice] = []
         self._max_events = inp.max_history_events
         self._carried_updates = set(inp.recent_updates)
         self._recent_updates: list[str] = list(inp.recent_updates)
@@ -136,9 +145,7 @@ class RecordWorkflow:
             # model again and start an alarm for every clock that has none. Both are idempotent.
             self._s = inp.carried_state
             self._s.policy = self._s.policy or inp.policy
-            self._arm()
-            self._index()
-            self._publish(0)
+            self._effects(0, stop=[])
             return
         raised = inp.raised
         now = workflow.now()
@@ -167,9 +174,7 @@ class RecordWorkflow:
             description=raised.description,
             **_given(product=raised.product, lot=raised.lot, quantity=raised.quantity),
         )
-        self._arm()
-        self._index()
-        self._publish(0)
+        self._effects(0, stop=[])
 
     @workflow.run
     async def run(self, inp: RecordInput) -> CapaState:
@@ -657,6 +662,7 @@ class RecordWorkflow:
         it changed and publish its entries (with the alarms' numbers in the state). Nothing here awaits."""
         s = self._s
         first = len(s.events)
+        in_use = self._alarms_in_use()
         running = {clock.alarm: (target or s.stage.value, clock.model_copy()) for target, clock in s.open_clocks()}
         apply(inp)
         live = {clock.alarm for _, clock in s.open_clocks()}
@@ -666,9 +672,10 @@ class RecordWorkflow:
         update = workflow.current_update_info()
         if update is not None:
             self._recent_updates.append(update.id)
-        self._arm()
-        self._index()
-        snapshot = self._publish(first)
+        # The alarms of clocks this step ended stop now; the one ringing, if any, ends by itself.
+        ringing = {inp.alarm} if isinstance(inp, AlarmInput) else set()
+        ended = in_use - (self._alarms_in_use() if s.stage.is_open else set()) - ringing
+        snapshot = self._effects(first, stop=sorted(ended))
         info = workflow.info()
         if info.is_continue_as_new_suggested() or info.get_current_history_length() >= self._max_events:
             # Keep history bounded for records that stay open for months; ``run`` carries the state over.
@@ -718,19 +725,44 @@ class RecordWorkflow:
         if not handle.cancelled() and (error := handle.exception()) is not None:
             workflow.logger.warning("an activity of %s failed: %s", self._s.id, error, extra={"record_id": self._s.id})
 
-    def _publish(self, first: int) -> RecordSnapshot:
-        """Hand the read model the state and the entries from ``first`` on; returns what it was handed."""
+    def _effects(self, first: int, stop: list[int]) -> RecordSnapshot:
+        """Emit what a step sets going: the alarms of its new clocks, the search attributes it changed and the
+        read model's snapshot with the entries from ``first`` on (returned), with the step's notices and the
+        alarms to ``stop`` in one ``settle_step`` activity. Records started before it have an activity each."""
         s = self._s
+        schedules = self._arm()
+        if schedules and not self._settles:
+            self._start(AlarmActivities.arm_alarms, ArmAlarmsInput(record_id=s.id, start=schedules))
+        self._index()
         snapshot = RecordSnapshot(state=s.model_copy(update={"events": []}), new_events=s.events[first:])
-        self._start(RecordActivities.record_state, snapshot)
+        if not self._settles:
+            self._start(RecordActivities.record_state, snapshot)
+            return snapshot
+        effects = StepEffects(record_id=s.id, snapshot=snapshot, notices=self._notices, start=schedules, stop=stop)
+        self._notices = []
+        self._start(StepActivities.settle_step, effects)
         return snapshot
 
-    def _notify(self, notice: Any) -> None:
-        if notice is not None:
+    def _notify(self, notice: Notice | None) -> None:
+        if notice is None:
+            return
+        if self._settles:
+            self._notices.append(notice)  # sent by the step's ``settle_step``
+        else:
             self._start(NotificationActivities.send_notice, notice)
 
-    def _arm(self) -> None:
-        """Start an alarm workflow for every clock that has none (a clock that changed has had its alarm reset)."""
+    def _alarms_in_use(self) -> set[int]:
+        """The alarm workflows that may still ring this record: its running clocks', the effectiveness window's
+        while it runs, and those of ended clocks with an escalation that fell due before they ended."""
+        s = self._s
+        used = {clock.alarm for _, clock in s.open_clocks()} | set(s.retired_clocks)
+        if s.effectiveness_due_at is not None and s.clock is None:
+            used.add(s.effectiveness_alarm)
+        return used - {0}
+
+    def _arm(self) -> list[AlarmSchedule]:
+        """Number a new alarm for every clock that has none (a clock that changed has had its alarm reset) and
+        return their schedules, for the step to start."""
         s = self._s
         assert s.policy is not None
         schedules = []
@@ -751,8 +783,7 @@ class RecordWorkflow:
                 s.effectiveness_alarm = s.alarms_started
                 due = PlannedAlarm(at=window, kind=AlarmKind.EFFECTIVENESS_DUE)
                 schedules.append(AlarmSchedule(record_id=s.id, alarm=s.effectiveness_alarm, alarms=[due]))
-        if schedules:
-            self._start(AlarmActivities.arm_alarms, ArmAlarmsInput(record_id=s.id, start=schedules))
+        return schedules
 
     def _index(self) -> None:
         """Upsert the search attributes that changed since this run last set them."""

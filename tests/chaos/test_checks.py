@@ -6,7 +6,8 @@ Both histories come from full chaos runs (``make chaos``) of earlier code, each 
 from collections import Counter
 from pathlib import Path
 
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
+from temporalio.api.history.v1 import HistoryEvent, WorkflowTaskFailedEventAttributes
 from temporalio.client import WorkflowHistory
 
 from chaos.checks import Evidence, workflow_tasks
@@ -39,3 +40,33 @@ def test_a_failure_of_the_workflows_own_making_is_not_blamed_on_the_sdk() -> Non
     [failure] = _failures(_stopped("stopped-by-timer-branch"))
     assert "sdk-python" not in failure
     assert "Activity machine does not handle this event" in failure
+
+
+def _task_refused(*, then_terminated: bool) -> WorkflowHistory:
+    refused = HistoryEvent(
+        event_id=1,
+        event_type=EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+        workflow_task_failed_event_attributes=WorkflowTaskFailedEventAttributes(
+            cause=WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND
+        ),
+    )
+    events = [refused]
+    if then_terminated:
+        events.append(HistoryEvent(event_id=2, event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED))
+    return WorkflowHistory("NC-2026-0006-alarm-2", events)
+
+
+def test_a_task_refused_because_a_step_terminated_its_alarm_is_no_failure() -> None:
+    """A step that ends a clock terminates its alarm workflow; a task a worker held meanwhile is refused. That is
+    counted, not failed; the same refusal without a termination still fails the check."""
+    for terminated, failures in ((True, 0), (False, 1)):
+        evidence = Evidence(
+            states={},
+            unreadable={},
+            histories=[_task_refused(then_terminated=terminated)],
+            temporal_ids=Counter(),
+            stored_ids=set(),
+        )
+        check, tally = workflow_tasks(evidence)
+        assert tally.failed["FORCE_CLOSE_COMMAND"] == 1
+        assert len(check.failures) == failures

@@ -68,7 +68,7 @@ async def test_a_record_workflow_and_its_activities_produce_spans_and_traced_log
     spans = exporter.get_finished_spans()
     names = {span.name for span in spans}
     assert {"StartWorkflow:CapaRecord", "RunWorkflow:CapaRecord"} <= names, names
-    assert {"RunActivity:record_state", "RunActivity:arm_alarms", "StartWorkflow:CapaAlarm"} <= names, names
+    assert {"RunActivity:settle_step", "StartWorkflow:CapaAlarm"} <= names, names
     started = next(span for span in spans if span.name == "StartWorkflow:CapaRecord")
     trace_id = started.context.trace_id
     # The record's run and the client's wait for it to open are one trace; the writes started as it opens, before
@@ -81,13 +81,13 @@ async def test_a_record_workflow_and_its_activities_produce_spans_and_traced_log
         line for line in logged if line.get("event") == "record state written" and line.get("record_id") == record_id
     ]
     assert written, logged
-    record_state_spans = {
+    settle_spans = {
         (format(span.context.trace_id, "032x"), span.context.span_id)
         for span in spans
-        if span.name == "RunActivity:record_state"
+        if span.name == "RunActivity:settle_step"
     }
     for line in written:
-        assert (line["trace_id"], int(line["span_id"], 16)) in record_state_spans
+        assert (line["trace_id"], int(line["span_id"], 16)) in settle_spans
 
 
 def test_tracing_is_off_without_an_endpoint_and_the_url_gets_the_traces_path() -> None:

@@ -64,7 +64,8 @@ from tests.workflows.harness import actor
 from worker import WORKFLOWS, build_activities
 from workflows.record import RecordWorkflow
 
-FOLDER = Path(__file__).parent / "histories" / "commutation"
+# Each recording has a folder of its own, named by when it was made: histories of earlier shapes stay and replay.
+FOLDER = Path(__file__).parent / "histories" / "commutation" / f"{datetime.now(UTC):%Y-%m-%d-%H%M}"
 # Long windows, so no alarm rings by itself while a scenario runs; the alarm scenario rings one by hand.
 POLICY = uniform_policy("commutation", effectiveness_after="1s", remind_before=["1d"], escalate_after=["0s"])
 

@@ -88,9 +88,9 @@ async def test_metrics_endpoint_shows_sdk_and_product_metrics_after_an_escalatio
     assert ("capaflow_records_open", frozenset({("stage", "root_cause"), ("severity", "minor")})) in samples
     assert value(samples, "capaflow_records_overdue") == 1
 
-    # One escalation, counted once, at level 1, by the send_notice activity.
+    # One escalation, counted once, at level 1, by the settle_step activity that sent it.
     assert value(samples, "capaflow_escalations_fired_total") == 1
-    assert value(samples, "capaflow_escalations_fired_total", activity_type="send_notice", level="1") == 1
+    assert value(samples, "capaflow_escalations_fired_total", activity_type="settle_step", level="1") == 1
 
     # Step latency: one observation per record_state call with new events, by the newest event's kind.
     assert value(samples, "capaflow_step_latency_seconds_count", kind="raised") >= 1

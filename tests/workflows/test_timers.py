@@ -9,18 +9,18 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
-from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities import steps
 from activities.alarms import alarm_workflow_id
 from core import readmodel
 from models.enums import Disposition, EventKind
 from models.payloads import (
     AlarmSchedule,
-    ArmAlarmsInput,
     ContainmentInput,
     Event,
     ExtensionDecisionInput,
@@ -246,25 +246,25 @@ async def test_reassignment_moves_reminders_and_escalations_to_the_new_holder(
     ]
 
 
-@activity.defn(name="arm_alarms")
-async def _arm_nothing(inp: ArmAlarmsInput) -> None:
+async def _start_nothing(schedules: list[AlarmSchedule]) -> None:
     """An alarm start that does not get through (its worker lost, say): the record's clock has no alarm running."""
 
 
-async def test_an_escalation_a_step_overtook_is_still_recorded(env: WorkflowEnvironment, engine: Engine) -> None:
+async def test_an_escalation_a_step_overtook_is_still_recorded(
+    env: WorkflowEnvironment, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Containment was due and its level-1 escalation had not gone out (its alarm was not running) when olivia's
     containment landed: when the alarm rings after all, the escalation is still recorded, after her step but
     scheduled before it, saying the step was done late, and mike hears of it once."""
     queue = f"capa-test-{uuid.uuid4()}"
     policy = load_policy(None)
     with ThreadPoolExecutor(max_workers=4) as executor:
-        activities = build_activities(env.client, engine=engine, policy=policy)
-        muted = [_arm_nothing if getattr(a, "__name__", "") == "arm_alarms" else a for a in activities]
+        monkeypatch.setattr(steps, "start_alarms", _start_nothing)
         async with Worker(
             env.client,
             task_queue=queue,
             workflows=WORKFLOWS,
-            activities=muted,
+            activities=build_activities(env.client, engine=engine, policy=policy),
             activity_executor=executor,
             max_cached_workflows=0,
         ):
@@ -277,6 +277,7 @@ async def test_an_escalation_a_step_overtook_is_still_recorded(env: WorkflowEnvi
             )
             # The step's read-model write lands on this worker: one handed over as it stops waits out its timeout.
             await capa.wait_for(lambda s: _stored_events(engine, s.id) == s.events)
+    monkeypatch.undo()
     assert raised.clock is not None
     assert raised.policy is not None
     # The alarm's start gets through late: it finds every alarm of the ended clock due at once.
