@@ -9,7 +9,9 @@ event that can share a task with its timer, the very ordering hazard the record 
 
 import asyncio
 import contextlib
-from datetime import timedelta
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import Engine
@@ -81,33 +83,39 @@ async def _running(client: Client, record_id: str) -> bool:
     return described.workflow_execution_info.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
 
 
-async def start_alarms(schedules: list[AlarmSchedule]) -> None:
-    """Start an alarm workflow per schedule, from within an activity, each delayed until its first alarm: until
-    then it is one event in Temporal and costs no workflow task. Idempotent: an alarm already started (by a retry
-    of the activity, or by a continued run re-arming) is left as it is."""
-    client = activity.client()
-    # The server's time: the clock's, except on a time-skipping test server.
-    now = activity.info().current_attempt_scheduled_time
+def server_clock() -> Callable[[], datetime]:
+    """The server's time as an activity sees it: the attempt's start, stamped by the server (the clock's, except
+    on a time-skipping test server), plus the time the activity has run since."""
+    started, began = activity.info().started_time, time.monotonic()
+    return lambda: started + timedelta(seconds=time.monotonic() - began)
+
+
+async def start_alarms(
+    client: Client, task_queue: str, schedules: list[AlarmSchedule], now: Callable[[], datetime]
+) -> None:
+    """Start an alarm workflow per schedule, each delayed until its first alarm: until then it is one event in
+    Temporal and costs no workflow task. The delay counts from the moment of each start, so time spent waiting for
+    a worker does not make the first alarm late. Idempotent: an alarm already started (by a retry, by a continued
+    run re-arming, or stopped since) is left as it is."""
     for schedule in schedules:
-        delay = schedule.alarms[0].at - now if schedule.alarms else timedelta(0)
+        delay = schedule.alarms[0].at - now() if schedule.alarms else timedelta(0)
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await client.start_workflow(
                 "CapaAlarm",
                 schedule.model_copy(update={"at_first_alarm": True}),
                 id=alarm_workflow_id(schedule.record_id, schedule.alarm),
-                task_queue=activity.info().task_queue,
+                task_queue=task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 start_delay=delay if delay > timedelta(0) else None,
             )
 
 
-async def stop_alarms(record_id: str, alarms: list[int]) -> None:
+async def stop_alarms(client: Client, record_id: str, alarms: list[int]) -> None:
     """End the alarm workflows of clocks a step ended, so they never wake only to be refused as stale.
 
     Termination, not cancellation: it runs no workflow code, so nothing can share a task with the alarm's timer
     (see the module docstring). An alarm that has already ended is left alone. Should a stop not get through,
     the record still refuses the alarm's next ring as stale."""
-    client = activity.client()
     for alarm in alarms:
         handle = client.get_workflow_handle(alarm_workflow_id(record_id, alarm))
         try:
@@ -125,7 +133,7 @@ class AlarmActivities:
     async def arm_alarms(self, inp: ArmAlarmsInput) -> None:
         """Start an alarm workflow for each new schedule (records that emit one activity per step start them
         through ``settle_step``)."""
-        await start_alarms(inp.start)
+        await start_alarms(activity.client(), activity.info().task_queue, inp.start, server_clock())
         log.info(
             "alarms armed",
             record_id=inp.record_id,

@@ -11,28 +11,47 @@ import asyncio
 
 import structlog
 from temporalio import activity
+from temporalio.client import Client
 
-from activities.alarms import start_alarms, stop_alarms
+from activities.alarms import server_clock, start_alarms, stop_alarms
 from activities.notifications import NotificationActivities
 from activities.records import RecordActivities
 from models.payloads import StepEffects
 
 log = structlog.get_logger(__name__)
 
+# How long the worker's event loop may take to start and stop one step's alarms.
+_ALARMS_TIMEOUT_S = 10.0
+
 
 class StepActivities:
-    def __init__(self, records: RecordActivities, notifications: NotificationActivities) -> None:
+    """Synchronous, like the read-model writes it makes: it runs on the worker's activity threads, and the calls
+    to Temporal run on the worker's event loop (``loop``)."""
+
+    def __init__(
+        self,
+        records: RecordActivities,
+        notifications: NotificationActivities,
+        client: Client,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
         self._records = records
         self._notifications = notifications
+        self._client = client
+        self._loop = loop
 
     @activity.defn(name="settle_step")
-    async def settle_step(self, effects: StepEffects) -> None:
+    def settle_step(self, effects: StepEffects) -> None:
         """Stop the alarms of ended clocks, start those of new ones, write the read model and its step notices,
         and queue the step's reminders and escalations."""
-        if effects.stop:
-            await stop_alarms(effects.record_id, effects.stop)
-        if effects.start:
-            await start_alarms(effects.start)
+        if effects.stop or effects.start:
+            task_queue, now = activity.info().task_queue, server_clock()
+
+            async def alarms() -> None:
+                await stop_alarms(self._client, effects.record_id, effects.stop)
+                await start_alarms(self._client, task_queue, effects.start, now)
+
+            asyncio.run_coroutine_threadsafe(alarms(), self._loop).result(timeout=_ALARMS_TIMEOUT_S)
             log.info(
                 "alarms armed",
                 record_id=effects.record_id,
@@ -41,8 +60,7 @@ class StepActivities:
                 started=[s.alarm for s in effects.start],
                 stopped=effects.stop,
             )
-        # The database calls are synchronous; they run beside the event loop, which starts deliveries.
         if effects.snapshot is not None:
-            await asyncio.to_thread(self._records.record_state, effects.snapshot)
+            self._records.record_state(effects.snapshot)
         for notice in effects.notices:
-            await asyncio.to_thread(self._notifications.send_notice, notice)
+            self._notifications.send_notice(notice)

@@ -389,9 +389,12 @@ def workflow_tasks(evidence: Evidence) -> tuple[Check, TaskTally]:
 
 def _terminated_meanwhile(history: WorkflowHistory, cause: str) -> bool:
     """A task refused because its workflow was terminated while a worker held it: an alarm whose clock a step
-    ended (the step's ``settle_step`` terminates it), not a fault."""
-    last = history.events[-1].event_type if history.events else None
-    return cause == "FORCE_CLOSE_COMMAND" and last == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED
+    ended (the step's ``settle_step`` terminates it), not a fault. Nothing else in capaflow is terminated."""
+    if cause != "FORCE_CLOSE_COMMAND" or not history.events:
+        return False
+    started = history.events[0].workflow_execution_started_event_attributes
+    ended = history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED
+    return ended and started.workflow_type.name == "CapaAlarm"
 
 
 def _named(history: WorkflowHistory, message: str) -> str:

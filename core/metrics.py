@@ -13,9 +13,10 @@ capaflow's series:
   CAPA_METRICS_INTERVAL seconds; every stage and severity is set, zero included.
 - ``capaflow_records_overdue{severity}`` (gauge): open records with a deadline (stage or action) past due.
 - ``capaflow_escalations_fired_total{level}`` (counter): escalation notices queued, counted once per
-  escalation by the ``send_notice`` call that first queued it.
+  escalation by the activity that first queued it (``settle_step``; ``send_notice`` for records started before it).
 - ``capaflow_step_latency_seconds{kind}`` (histogram): how long after a step or timer event the read model
-  had it; measured by ``record_state`` from the newest event's time to its commit.
+  had it; measured by the step's read-model write (in ``settle_step``, or ``record_state`` for records started
+  before it) from the newest event's time to its commit.
 - ``capaflow_notifications_delivered_total{channel}`` / ``capaflow_notifications_failed_total{channel}``
   (counters): messages handed to their channel, and messages given up on after every attempt.
 
@@ -122,7 +123,7 @@ def step_latency(kind: str, happened_at: datetime) -> None:
     _activity_meter().create_histogram_float(
         STEP_LATENCY,
         "Seconds from a record's event (step accepted or timer fired, the event's time in the workflow) to its"
-        " commit in the read model by record_state, by the newest event's kind",
+        " commit in the read model, by the newest event's kind",
         "s",
     ).record(seconds, {"kind": kind})
 

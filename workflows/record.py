@@ -524,6 +524,13 @@ class RecordWorkflow:
         return self._step(self._ring, inp).model_copy(update={"snapshot": None})
 
     @alarm.validator
+    def _validate_alarm(self, inp: AlarmInput) -> None:
+        # Only the validator looks at the stage: a ring already on its way when the record ended is refused, and
+        # validators do not run on replay, so records that accepted one before this check still replay.
+        if not self._s.stage.is_open:
+            raise _refuse(ALARM_STALE, f"{self._s.id} is {self._s.stage.value}: alarm {inp.alarm} no longer applies")
+        self._check_alarm(inp)
+
     def _check_alarm(self, inp: AlarmInput) -> None:
         self._check_open()
         s = self._s

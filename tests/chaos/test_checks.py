@@ -6,8 +6,13 @@ Both histories come from full chaos runs (``make chaos``) of earlier code, each 
 from collections import Counter
 from pathlib import Path
 
+from temporalio.api.common.v1 import WorkflowType
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
-from temporalio.api.history.v1 import HistoryEvent, WorkflowTaskFailedEventAttributes
+from temporalio.api.history.v1 import (
+    HistoryEvent,
+    WorkflowExecutionStartedEventAttributes,
+    WorkflowTaskFailedEventAttributes,
+)
 from temporalio.client import WorkflowHistory
 
 from chaos.checks import Evidence, workflow_tasks
@@ -42,7 +47,14 @@ def test_a_failure_of_the_workflows_own_making_is_not_blamed_on_the_sdk() -> Non
     assert "Activity machine does not handle this event" in failure
 
 
-def _task_refused(*, then_terminated: bool) -> WorkflowHistory:
+def _task_refused(workflow_type: str, *, then_terminated: bool) -> WorkflowHistory:
+    started = HistoryEvent(
+        event_id=1,
+        event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
+        workflow_execution_started_event_attributes=WorkflowExecutionStartedEventAttributes(
+            workflow_type=WorkflowType(name=workflow_type)
+        ),
+    )
     refused = HistoryEvent(
         event_id=1,
         event_type=EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
@@ -50,20 +62,24 @@ def _task_refused(*, then_terminated: bool) -> WorkflowHistory:
             cause=WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND
         ),
     )
-    events = [refused]
+    events = [started, refused]
     if then_terminated:
-        events.append(HistoryEvent(event_id=2, event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED))
+        events.append(HistoryEvent(event_id=3, event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED))
     return WorkflowHistory("NC-2026-0006-alarm-2", events)
 
 
 def test_a_task_refused_because_a_step_terminated_its_alarm_is_no_failure() -> None:
     """A step that ends a clock terminates its alarm workflow; a task a worker held meanwhile is refused. That is
-    counted, not failed; the same refusal without a termination still fails the check."""
-    for terminated, failures in ((True, 0), (False, 1)):
+    counted, not failed; the same refusal without a termination, or of a record, still fails the check."""
+    for workflow_type, terminated, failures in (
+        ("CapaAlarm", True, 0),
+        ("CapaAlarm", False, 1),
+        ("CapaRecord", True, 1),
+    ):
         evidence = Evidence(
             states={},
             unreadable={},
-            histories=[_task_refused(then_terminated=terminated)],
+            histories=[_task_refused(workflow_type, then_terminated=terminated)],
             temporal_ids=Counter(),
             stored_ids=set(),
         )

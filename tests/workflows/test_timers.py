@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -246,7 +247,7 @@ async def test_reassignment_moves_reminders_and_escalations_to_the_new_holder(
     ]
 
 
-async def _start_nothing(schedules: list[AlarmSchedule]) -> None:
+async def _start_nothing(client: Client, task_queue: str, schedules: list[AlarmSchedule], now: object) -> None:
     """An alarm start that does not get through (its worker lost, say): the record's clock has no alarm running."""
 
 
