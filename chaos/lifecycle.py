@@ -316,7 +316,8 @@ class Lifecycle:
             except CapaError as exc:
                 if landed(await self._show()):
                     return True
-                if exc.kind is ErrorKind.NOT_FOUND:
+                # Lost (the server restarted), or a plan whose due dates passed while it waited: send it again.
+                if exc.kind is ErrorKind.NOT_FOUND or (pending.step == "plan" and exc.kind is ErrorKind.INVALID):
                     return False
                 if exc.kind is not ErrorKind.UNAVAILABLE:
                     raise CapaError(exc.kind, f"{rid} {pending.step}: {exc.message}") from None

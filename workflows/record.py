@@ -181,7 +181,15 @@ class RecordWorkflow:
         await workflow.wait_condition(lambda: not self._s.stage.is_open or self._continuing)
         # The last steps' writes, notices and alarms finish before the run ends; a continued run would
         # re-issue the writes, but not a notice.
-        await workflow.wait_condition(lambda: not self._pending and workflow.all_handlers_finished())
+        # A record that ended with an escalation due before its last step and not yet rung waits for that ring
+        # (its alarm rings at once): the timeline records every escalation that fell due.
+        await workflow.wait_condition(
+            lambda: (
+                not self._pending
+                and workflow.all_handlers_finished()
+                and not (self._settles and not self._s.stage.is_open and self._s.retired_clocks)
+            )
+        )
         if self._s.stage.is_open:
             workflow.continue_as_new(
                 inp.model_copy(
@@ -525,10 +533,12 @@ class RecordWorkflow:
 
     @alarm.validator
     def _validate_alarm(self, inp: AlarmInput) -> None:
-        # Only the validator looks at the stage: a ring already on its way when the record ended is refused, and
-        # validators do not run on replay, so records that accepted one before this check still replay.
-        if not self._s.stage.is_open:
-            raise _refuse(ALARM_STALE, f"{self._s.id} is {self._s.stage.value}: alarm {inp.alarm} no longer applies")
+        # Only the validator looks at the stage: a ring already on its way when the record ended is refused (unless
+        # it records an escalation that fell due before the last step), and validators do not run on replay, so
+        # records that accepted one before this check still replay.
+        s = self._s
+        if not s.stage.is_open and not (self._settles and inp.alarm in s.retired_clocks):
+            raise _refuse(ALARM_STALE, f"{s.id} is {s.stage.value}: alarm {inp.alarm} no longer applies")
         self._check_alarm(inp)
 
     def _check_alarm(self, inp: AlarmInput) -> None:
@@ -613,6 +623,9 @@ class RecordWorkflow:
         levels = self._overtaken_levels(inp)
         retired = s.retired_clocks[inp.alarm]
         clock = retired.clock
+        assert s.policy is not None
+        # The entry stands for the highest level that fell due before the step, and says when that one was due.
+        scheduled_at = escalation_times(clock, s.policy.rules)[max(levels) - 1]
         clock.escalation_level = max(levels)
         late = format_duration(retired.ended_at - clock.due_at)
         extra: dict[str, Any] = {"levels": levels} if len(levels) > 1 else {}
@@ -625,7 +638,7 @@ class RecordWorkflow:
             target=retired.target,
             holder=clock.holder,
             due_at=clock.due_at.isoformat(),
-            scheduled_at=inp.scheduled_at.isoformat(),
+            scheduled_at=scheduled_at.isoformat(),
             step_done_at=retired.ended_at.isoformat(),
             **extra,
         )
@@ -681,7 +694,7 @@ class RecordWorkflow:
             self._recent_updates.append(update.id)
         # The alarms of clocks this step ended stop now; the one ringing, if any, ends by itself.
         ringing = {inp.alarm} if isinstance(inp, AlarmInput) else set()
-        ended = in_use - (self._alarms_in_use() if s.stage.is_open else set()) - ringing
+        ended = in_use - self._alarms_in_use() - ringing
         snapshot = self._effects(first, stop=sorted(ended))
         info = workflow.info()
         if info.is_continue_as_new_suggested() or info.get_current_history_length() >= self._max_events:
