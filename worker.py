@@ -90,6 +90,10 @@ def build_worker(
         workflows=WORKFLOWS,
         activities=build_activities(client, engine=engine, policy=policy, settings=settings),
         activity_executor=executor,
+        # No more activity tasks than threads to run them: beyond that (the SDK's default is 100) a task waits in
+        # this worker's queue while its start-to-close timeout runs, and after a database outage a backlog of
+        # attempts already timed out would drain before the retries that count.
+        max_concurrent_activities=executor._max_workers,
         # On SIGTERM, activities already running get this long to finish before the worker exits.
         graceful_shutdown_timeout=timedelta(seconds=30),
     )
