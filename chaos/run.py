@@ -7,6 +7,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -260,26 +261,32 @@ class _Run:
 
 
 async def _catch_up(client: Client, engine: Engine, lifecycles: list[Lifecycle]) -> float | None:
-    """Seconds until the read model shows every timeline entry the workflows held when the database returned.
+    """Seconds from the database's return until the read model held every timeline entry the records had then.
 
-    The deadline counts from when every workflow has answered, not from the return.
+    What each record held at the return is read from its workflow afterwards (its entries stamped no later than
+    the return); the read model is sampled from the return on. So the figure is the read model's lag, not the
+    time the workflows take to answer a query while their workers are being killed.
     """
-    returned = time.monotonic()
+    returned, returned_at = time.monotonic(), datetime.now(UTC)
     wanted: dict[str, int] = {}
 
     async def ask(rid: str) -> None:
         # A record whose workflow cannot answer fails the checks later, with the reason.
         with contextlib.suppress(RPCError, WorkflowQueryFailedError):
-            wanted[rid] = len((await checks.query_state(client, rid)).events)
+            events = (await checks.query_state(client, rid)).events
+            wanted[rid] = max((e.seq for e in events if e.at <= returned_at), default=0)
 
-    # All at once: the figure is the read model's catching up, not the time it takes to ask every workflow.
-    await asyncio.gather(*(ask(lc.result.record_id) for lc in lifecycles if lc.result.record_id is not None))
-    asked = time.monotonic()
-    while time.monotonic() - asked < _CATCH_UP_DEADLINE:
-        stored = await asyncio.to_thread(_stored_seqs, engine)
-        if all(stored.get(rid, 0) >= seq for rid, seq in wanted.items()):
-            return time.monotonic() - returned
+    asking = asyncio.gather(*(ask(lc.result.record_id) for lc in lifecycles if lc.result.record_id is not None))
+    samples: list[tuple[float, dict[str, int]]] = []
+    while not asking.done() or time.monotonic() - returned < _CATCH_UP_DEADLINE:
+        samples.append((time.monotonic() - returned, await asyncio.to_thread(_stored_seqs, engine)))
+        if asking.done():
+            # The stored sequences only grow, so the first sample holding every record's entries is the figure.
+            for seconds, stored in samples:
+                if all(stored.get(rid, 0) >= seq for rid, seq in wanted.items()):
+                    return seconds
         await asyncio.sleep(_POLL_SECONDS)
+    await asking
     return None
 
 
