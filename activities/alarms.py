@@ -125,6 +125,18 @@ async def stop_alarms(client: Client, record_id: str, alarms: list[int]) -> None
                 raise
 
 
+def log_armed(record_id: str, started: list[AlarmSchedule], stopped: list[int]) -> None:
+    """The log line of a record's step that started or stopped alarm workflows (from inside its activity)."""
+    log.info(
+        "alarms armed",
+        record_id=record_id,
+        workflow_id=activity.info().workflow_id,
+        actor="system",
+        started=[s.alarm for s in started],
+        stopped=stopped,
+    )
+
+
 class AlarmActivities:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -134,13 +146,7 @@ class AlarmActivities:
         """Start an alarm workflow for each new schedule (records that emit one activity per step start them
         through ``settle_step``)."""
         await start_alarms(activity.client(), activity.info().task_queue, inp.start, server_clock())
-        log.info(
-            "alarms armed",
-            record_id=inp.record_id,
-            workflow_id=activity.info().workflow_id,
-            actor="system",
-            started=[s.alarm for s in inp.start],
-        )
+        log_armed(inp.record_id, inp.start, [])
 
     @activity.defn(name="ring")
     async def ring(self, schedule: AlarmSchedule) -> RingResult:

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import structlog
 from sqlalchemy import Engine, Insert
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -23,7 +24,19 @@ from core.database import insert_for_dialect, table_of, write_transaction
 from models import notices
 from models.durations import format_duration
 from models.enums import EventKind, Role
-from models.payloads import Action, CapaState, Event, Notice, RecipientsInput, RecordSnapshot
+from models.payloads import (
+    Action,
+    CapaState,
+    Event,
+    ExtensionDecisionEntry,
+    ExtensionRequestEntry,
+    Notice,
+    PlanEntry,
+    ReassignEntry,
+    RecipientsInput,
+    RecordChange,
+    RecordSnapshot,
+)
 from models.tables import ActionRow, Nonconformity, TimelineEvent, User
 
 log = structlog.get_logger(__name__)
@@ -38,10 +51,17 @@ class RecordActivities:
     @activity.defn(name="record_state")
     def record_state(self, snapshot: RecordSnapshot) -> None:
         """Write the record's row, its actions and its new timeline entries; then queue the step's notices."""
-        state = snapshot.state
-        seq = _last_seq(snapshot)
         current = write_snapshot(self._engine, snapshot)
-        newest = max(snapshot.new_events, key=lambda e: e.seq, default=None)
+        self._written(snapshot.state, current, snapshot.new_events)
+
+    def record_change(self, change: RecordChange) -> None:
+        """``record_state`` for what one step changed (``settle_step``). While the change before it is not yet
+        stored, this attempt fails and Temporal retries it."""
+        state, current = write_change(self._engine, change)
+        self._written(state, current, change.new_events)
+
+    def _written(self, state: CapaState, current: bool, new_events: list[Event]) -> None:
+        newest = max(new_events, key=lambda e: e.seq, default=None)
         if newest is not None:
             metrics.step_latency(newest.kind.value, newest.at)
         log.info(
@@ -49,14 +69,14 @@ class RecordActivities:
             record_id=state.id,
             workflow_id=activity.info().workflow_id,
             actor=newest.actor if newest else None,
-            seq=seq,
-            new_events=len(snapshot.new_events),
+            seq=newest.seq if newest else None,
+            new_events=len(new_events),
         )
-        if self._notifier is not None and snapshot.new_events:
+        if self._notifier is not None and new_events:
             # After the commit: the messages' facts come from the row just written. The outbox key makes a
             # retry of this activity queue nothing twice.
             with Session(self._engine) as session:
-                notices = [n for e in snapshot.new_events if (n := _step_notice(session, state, e)) is not None]
+                notices = [n for e in new_events if (n := _step_notice(session, state, e)) is not None]
             if notices:
                 self._notifier.notify(notices)
 
@@ -94,6 +114,46 @@ def write_snapshot(engine: Engine, snapshot: RecordSnapshot, patience: float | N
         if snapshot.new_events:
             connection.execute(write.events, [_event_values(state.id, e) for e in snapshot.new_events])
     return current
+
+
+class ReadModelBehind(RuntimeError):
+    """The stored row does not yet hold the entries a change follows: the change before it is still on its way."""
+
+
+def write_change(engine: Engine, change: RecordChange, patience: float | None = None) -> tuple[CapaState, bool]:
+    """Apply what one step changed to the stored row, in one transaction: the row's changed fields, the actions
+    the step added or changed and its new timeline entries.
+
+    Idempotent like ``write_snapshot``: a change the row already reflects writes nothing. One that follows
+    entries the row does not yet hold raises ReadModelBehind (the worker retries it; the client layer leaves it
+    to the worker). Returns the record as stored afterwards and whether this call wrote it.
+    """
+    write = _statements(engine.dialect.name)
+    records = table_of(Nonconformity)
+    with write_transaction(engine, patience) as connection:
+        stored = connection.execute(
+            select_columns(records.c.last_seq, records.c.state_json).where(records.c.id == change.record_id)
+        ).first()
+        if stored is None or stored.last_seq < change.after:
+            held = 0 if stored is None else stored.last_seq
+            raise ReadModelBehind(
+                f"{change.record_id}: the read model holds {held} entries; the change follows {change.after}"
+            )
+        if stored.last_seq >= change.last_seq:
+            return CapaState.model_validate_json(stored.state_json), False
+        state = _applied(json.loads(stored.state_json), change)
+        current = connection.execute(write.record, _record_values(state, change.last_seq, datetime.now(UTC))).first()
+        if current is not None and change.actions:
+            connection.execute(write.actions, [_action_values(state.id, a) for a in change.actions])
+        connection.execute(write.events, [_event_values(state.id, e) for e in change.new_events])
+    return state, current is not None
+
+
+def _applied(stored: dict[str, Any], change: RecordChange) -> CapaState:
+    """The stored state (as JSON) with ``change`` applied: its fields replaced, its actions replaced or added."""
+    actions = {a["id"]: a for a in stored.get("actions", [])}
+    actions.update((a.id, a.model_dump(mode="json")) for a in change.actions)
+    return CapaState.model_validate({**stored, **change.fields, "actions": list(actions.values())})
 
 
 def escalation_recipients(engine: Engine, holder: str, level: int) -> list[str]:
@@ -160,37 +220,41 @@ def _step_notice(session: Session, state: CapaState, event: Event) -> Notice | N
         if state.clock is not None:
             what += f"; containment due {_at(state.clock.due_at)}"
     elif event.kind is EventKind.PLAN_SUBMITTED:
-        actions = d.get("actions", [])
-        recipients = [a["owner"] for a in actions]
-        for_whom = ", ".join(
-            f"{a['id']} ({a['owner']}, due {_at(datetime.fromisoformat(a['due_at']))})" for a in actions
-        )
+        planned = _planned(event)
+        recipients = [owner for _, owner, _ in planned]
+        for_whom = ", ".join(f"{action_id} ({owner}, due {_at(due)})" for action_id, owner, due in planned)
         what = f"action plan submitted by {event.actor}: {for_whom}"
-    elif event.kind is EventKind.REASSIGNED:
-        recipients = [d["new_owner"]]
-        target = "the record" if d.get("target") == "record" else f"action {d.get('target')}"
-        what = f"{target} reassigned to you from {d.get('previous')} by {event.actor}: {d.get('reason')}"
-    elif event.kind is EventKind.EXTENSION_REQUESTED:
+    elif isinstance(d, ReassignEntry):
+        recipients = [d.new_owner]
+        target = "the record" if d.target == "record" else f"action {d.target}"
+        what = f"{target} reassigned to you from {d.previous} by {event.actor}: {d.reason}"
+    elif isinstance(d, ExtensionRequestEntry):
         requester = session.get(User, event.actor)
         recipients = [requester.manager] if requester is not None and requester.manager else []
-        until = datetime.fromisoformat(d["until"])
-        current = datetime.fromisoformat(d["current_due_at"])
         what = (
-            f"{event.actor} asks to extend {d.get('target')} from {_at(current)} to {_at(until)}"
-            f" ({format_duration(until - current)} more): {d.get('reason')}"
+            f"{event.actor} asks to extend {d.target} from {_at(d.current_due_at)} to {_at(d.until)}"
+            f" ({format_duration(d.until - d.current_due_at)} more): {d.reason}"
         )
-    elif event.kind is EventKind.EXTENSION_DECIDED:
-        recipients = [d["requested_by"]]
-        verdict = "approved" if d.get("approved") else "rejected"
-        what = f"your extension of {d.get('target')} was {verdict} by {event.actor}"
-        if d.get("due_at"):
-            what += f"; due {_at(datetime.fromisoformat(d['due_at']))}"
+    elif isinstance(d, ExtensionDecisionEntry):
+        recipients = [d.requested_by]
+        verdict = "approved" if d.approve else "rejected"
+        what = f"your extension of {d.target} was {verdict} by {event.actor}"
+        if d.due_at is not None:
+            what += f"; due {_at(d.due_at)}"
     else:
         return None
     recipients = [r for r in dict.fromkeys(recipients) if r != event.actor]
     if not recipients:
         return None
     return notices.notice(state, event, recipients, what)
+
+
+def _planned(event: Event) -> list[tuple[str, str, datetime]]:
+    """Each planned action's id, owner and due time, from a plan entry of either shape."""
+    if isinstance(event.details, PlanEntry):
+        return [(i, a.owner, a.due_at) for i, a in zip(event.details.action_ids, event.details.actions, strict=True)]
+    # Written before entries were typed: each action with its id, owner and due time as text.
+    return [(a["id"], a["owner"], datetime.fromisoformat(a["due_at"])) for a in event.facts().get("actions", [])]
 
 
 def _at(moment: datetime) -> str:
@@ -263,5 +327,5 @@ def _event_values(record_id: str, event: Event) -> dict[str, Any]:
         "at": event.at,
         "kind": event.kind.value,
         "actor": event.actor,
-        "details": json.dumps(event.model_dump(mode="json")["details"]),
+        "details": json.dumps(event.facts()),
     }

@@ -9,16 +9,13 @@ outage delays the read model and the notices but not the record's deadlines.
 
 import asyncio
 
-import structlog
 from temporalio import activity
 from temporalio.client import Client
 
-from activities.alarms import server_clock, start_alarms, stop_alarms
+from activities.alarms import log_armed, server_clock, start_alarms, stop_alarms
 from activities.notifications import NotificationActivities
 from activities.records import RecordActivities
 from models.payloads import StepEffects
-
-log = structlog.get_logger(__name__)
 
 # How long the worker's event loop may take to start and stop one step's alarms.
 _ALARMS_TIMEOUT_S = 10.0
@@ -52,15 +49,10 @@ class StepActivities:
                 await start_alarms(self._client, task_queue, effects.start, now)
 
             asyncio.run_coroutine_threadsafe(alarms(), self._loop).result(timeout=_ALARMS_TIMEOUT_S)
-            log.info(
-                "alarms armed",
-                record_id=effects.record_id,
-                workflow_id=activity.info().workflow_id,
-                actor="system",
-                started=[s.alarm for s in effects.start],
-                stopped=effects.stop,
-            )
+            log_armed(effects.record_id, effects.start, effects.stop)
         if effects.snapshot is not None:
             self._records.record_state(effects.snapshot)
+        if effects.change is not None:
+            self._records.record_change(effects.change)
         for notice in effects.notices:
             self._notifications.send_notice(notice)

@@ -26,11 +26,12 @@ from bench.measure import percentile
 from bench.overdue import postgres_reachable, scratch_database
 from core.database import create_schema
 from models.enums import ActionKind, EventKind, Severity, Source, Stage
-from models.payloads import Action, CapaState, Clock, Event, RecordSnapshot
+from models.payloads import Action, CapaState, Clock, CompletionEntry, Event, RecordSnapshot
 from models.policy import load_policy
 
 RECORDS = 200
 _T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+_DONE = CompletionEntry(action_id="A1", evidence="torque checked on 20 parts", on_time=True)
 _POLICY = load_policy(None).for_severity(Severity.MAJOR)
 
 
@@ -64,7 +65,7 @@ def _snapshot(record: int, seq: int) -> RecordSnapshot:
         stage=Stage.ACTION,
         actions=actions,
     )
-    event = Event(seq=seq, at=_T0, kind=EventKind.ACTION_COMPLETED, actor="oscar", details={"action_id": "A1"})
+    event = Event(seq=seq, at=_T0, kind=EventKind.ACTION_COMPLETED, actor="oscar", details=_DONE)
     return RecordSnapshot(state=state, new_events=[event])
 
 

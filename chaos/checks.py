@@ -243,10 +243,10 @@ def escalations_once(
                 timeline.failures.append(f"{state.id}: no timeline entry for {step.step}")
                 continue
             # Each clock runs once per lifecycle here (one cycle, one round), so its target names it.
-            mine = [e for e in escalations if e.details.get("target") == step.target]
+            mine = [e for e in escalations if e.facts().get("target") == step.target]
             matched.update(e.seq for e in mine)
             # An escalation standing for levels that fell due together (after an outage) counts for each of them.
-            levels = Counter(int(level) for e in mine for level in e.details.get("levels", [e.details["level"]]))
+            levels = Counter(int(level) for e in mine for level in e.facts().get("levels", [e.facts()["level"]]))
             for level, offset in enumerate(offsets, start=1):
                 alarm = step.due_at + offset
                 if alarm < step.sent_at:
@@ -269,7 +269,7 @@ def escalations_once(
                 e
                 for e in mine
                 if e.seq > ended.seq
-                and not ("step_done_at" in e.details and datetime.fromisoformat(e.details["scheduled_at"]) < ended.at)
+                and not ("step_done_at" in e.facts() and datetime.fromisoformat(e.facts()["scheduled_at"]) < ended.at)
             ]
             timeline.failures += [f"{state.id} {step.target}: escalated (seq {e.seq}) after its step" for e in late]
         stray = [e for e in escalations if e.seq not in matched]
@@ -296,7 +296,7 @@ def _check_outbox(engine: Engine, evidence: Evidence, check: Check, tally: Escal
         check.checked += 1
         logged = Counter(r.recipient for r in by_event.get((rid, seq), []) if r.channel == Channel.LOG.value)
         tally.outbox_rows += sum(logged.values())
-        wanted = Counter(dict.fromkeys(event.details.get("recipients", []), 1))
+        wanted = Counter(dict.fromkeys(event.facts().get("recipients", []), 1))
         if logged != wanted:
             check.failures.append(f"{rid} seq {seq}: outbox has {dict(logged)}, the timeline names {dict(wanted)}")
         unsent = [r for r in by_event.get((rid, seq), []) if r.status != OutboxStatus.SENT.value]
@@ -474,7 +474,7 @@ def _ending_event(state: CapaState, step: StepSent) -> Event | None:
             (
                 e
                 for e in state.events
-                if e.kind is EventKind.ACTION_COMPLETED and e.details.get("action_id") == action_id
+                if e.kind is EventKind.ACTION_COMPLETED and e.facts().get("action_id") == action_id
             ),
             None,
         )

@@ -376,9 +376,9 @@ def _clock(state: CapaState, target: str | None) -> Clock | None:
 def _escalation_sent(state: CapaState, target: str, level: int) -> bool:
     return any(
         e.kind is EventKind.ESCALATED
-        and e.details.get("target") == target
-        and e.details.get("level") == level
-        and e.details.get("recipients")
+        and e.facts().get("target") == target
+        and e.facts().get("level") == level
+        and e.facts().get("recipients")
         for e in state.events
     )
 

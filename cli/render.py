@@ -331,7 +331,7 @@ def _timeline_table(events: list[Event]) -> Table:
 
 
 def _details(event: Event) -> str:
-    return "; ".join(f"{key}={_detail(value)}" for key, value in event.details.items() if value is not None)
+    return "; ".join(f"{key}={_detail(value)}" for key, value in event.facts().items())
 
 
 def _detail(value: Any) -> str:

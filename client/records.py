@@ -39,7 +39,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from activities.digest import DigestResult
-from activities.records import write_snapshot
+from activities.records import ReadModelBehind, write_change, write_snapshot
 from client.temporal import connect, is_unreachable
 from core import accounts, outbox, readmodel
 from core.database import create_schema, make_engine
@@ -72,6 +72,7 @@ from models.payloads import (
     RaiseInput,
     ReassignInput,
     RecordInput,
+    RecordSnapshot,
     ReviewInput,
     RootCauseInput,
     StepInput,
@@ -399,17 +400,34 @@ class CapaClient:
         await self._write_read_model(opened)
 
     async def _write_read_model(self, result: StepResult) -> StepResult:
-        """Write the snapshot a step returned, so a list read right after it shows it; the record's own
-        ``record_state`` writes the same again (idempotent) and stays the durable path when this one fails."""
-        if result.snapshot is None:
-            return result
+        """Write what a step returned for the read model, so a list read right after it shows it; the step's
+        own ``settle_step`` writes the same again (idempotent) and stays the durable path when this one fails."""
         try:
             # Briefly: while the database is locked, the answer does not wait (nor hold a thread other requests
             # need); the record's own write lands the same once the database is back.
-            await self._db(write_snapshot, self._engine, result.snapshot, _SNAPSHOT_PATIENCE)
+            if result.snapshot is not None:
+                await self._db(write_snapshot, self._engine, result.snapshot, _SNAPSHOT_PATIENCE)
+            if result.change is not None:
+                await self._db(write_change, self._engine, result.change, _SNAPSHOT_PATIENCE)
         except CapaError as exc:
             log.warning("read model not written after the step; the worker will", reason=exc.message)
-        return result.model_copy(update={"snapshot": None})
+        except ReadModelBehind:
+            # A step before this one (an alarm's ring) is not stored yet: write the record whole, as it is now.
+            await self._write_whole(result.record_id)
+        return result.model_copy(update={"snapshot": None, "change": None})
+
+    async def _write_whole(self, record_id: str) -> None:
+        """Write the record's whole state and timeline as its workflow answers them; the worker's writes land
+        the same in order, and stay the durable path when this one cannot be made."""
+        handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)
+        try:
+            state = await handle.query(RecordWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+            snapshot = RecordSnapshot(state=state.model_copy(update={"events": []}), new_events=state.events)
+            await self._db(write_snapshot, self._engine, snapshot, _SNAPSHOT_PATIENCE)
+        except (RPCError, WorkflowQueryFailedError, CapaError) as exc:
+            log.info(
+                "read model left to the worker: an earlier step is not stored yet", record_id=record_id, reason=str(exc)
+            )
 
     def _not_opened(self, record_id: str) -> CapaError:
         return CapaError(

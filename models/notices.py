@@ -8,7 +8,7 @@ steps (a new owner, a plan, an extension) are made by the read model's writer, w
 from datetime import datetime, timedelta
 
 from models.durations import format_duration
-from models.payloads import CapaState, Clock, Event, Notice
+from models.payloads import CapaState, Clock, EscalationEntry, Event, Notice, ReminderEntry
 
 
 def notice(state: CapaState, event: Event, recipients: list[str], what: str) -> Notice:
@@ -23,25 +23,23 @@ def notice(state: CapaState, event: Event, recipients: list[str], what: str) -> 
     )
 
 
-def _target(event: Event) -> str:
-    return str(event.details.get("target", ""))
-
-
 def reminder(state: CapaState, event: Event, clock: Clock, scheduled_at: datetime) -> Notice:
     """To the holder, before the due time: counted from when the reminder was due, so never "due in -3h"."""
+    assert isinstance(event.details, ReminderEntry)
     left = max(clock.due_at - scheduled_at, timedelta(0))
-    return notice(state, event, [clock.holder], f"{_target(event)} due in {format_duration(left)}")
+    return notice(state, event, [clock.holder], f"{event.details.target} due in {format_duration(left)}")
 
 
 def escalation(state: CapaState, event: Event, clock: Clock, late: str, *, done: bool = False) -> Notice:
     """Up the holder's reporting line, as many steps as the level (the recipients came with the alarm). ``done``:
     the step was taken before the escalation could go out, late all the same."""
-    level = event.details["level"]
+    entry = event.details
+    assert isinstance(entry, EscalationEntry)
     if done:
-        what = f"{_target(event)} held by {clock.holder} was done {late} late (escalation level {level})"
+        what = f"{entry.target} held by {clock.holder} was done {late} late (escalation level {entry.level})"
     else:
-        what = f"{_target(event)} held by {clock.holder} is overdue by {late} (escalation level {level})"
-    return notice(state, event, list(event.details.get("recipients", [])), what)
+        what = f"{entry.target} held by {clock.holder} is overdue by {late} (escalation level {entry.level})"
+    return notice(state, event, list(entry.recipients), what)
 
 
 def effectiveness_due(state: CapaState, event: Event) -> Notice:

@@ -6,9 +6,9 @@ that records already in flight keep deserialising.
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from models.enums import (
     ActionKind,
@@ -60,11 +60,14 @@ class Actor(Payload):
         return Role.MANAGER in self.roles or Role.ADMIN in self.roles
 
 
-# --- raising -------------------------------------------------------------------------------------------------
+# --- what a person submits: one model per step, and its update's input -----------------------------------------
+#
+# Each step's own fields are one model (``RaiseStep``, ``ContainmentStep``, ...); its update's input adds the actor
+# and its timeline entry is that same model, with the facts the record adds (``RootCauseEntry``, ...). So every
+# field a person submits is in the timeline, typed as it was submitted.
 
 
-class RaiseInput(Payload):
-    record_id: RecordId
+class RaiseStep(Payload):
     title: ShortText
     description: Text
     severity: Severity
@@ -73,7 +76,126 @@ class RaiseInput(Payload):
     product: ShortText | None = None
     lot: ShortText | None = None
     quantity: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
+
+
+class RaiseInput(RaiseStep):
+    record_id: RecordId
     raised_by: Actor
+
+
+class StepInput(Payload):
+    actor: Actor
+
+
+_Step = TypeVar("_Step", bound=Payload)
+
+
+class ContainmentStep(Payload):
+    summary: Text
+    disposition: Disposition
+    quantity: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
+
+
+class ContainmentInput(ContainmentStep, StepInput):
+    pass
+
+
+class RootCauseStep(Payload):
+    method: RootCauseMethod
+    cause: Text
+    whys: list[Text] = Field(default_factory=list, max_length=20)
+    category: CauseCategory | None = None
+    escape_point: ShortText | None = None
+    similar_checked: Text | None = None
+
+
+class RootCauseInput(RootCauseStep, StepInput):
+    pass
+
+
+class PlannedAction(Payload):
+    owner: UserName
+    # Aware only: a moment without a time zone cannot be compared with the record's deadlines.
+    due_at: AwareDatetime
+    description: Text
+    kind: ActionKind = ActionKind.CORRECTIVE
+
+
+class PlanStep(Payload):
+    actions: list[PlannedAction] = Field(min_length=1, max_length=50)
+
+
+class PlanInput(PlanStep, StepInput):
+    pass
+
+
+class CompleteActionStep(Payload):
+    action_id: ShortText
+    evidence: Text
+
+
+class CompleteActionInput(CompleteActionStep, StepInput):
+    pass
+
+
+class VerifyStep(Payload):
+    result: VerificationResult
+    evidence: Text
+
+
+class VerifyInput(VerifyStep, StepInput):
+    pass
+
+
+class ReviewStep(Payload):
+    result: EffectivenessResult
+    evidence: Text
+
+
+class ReviewInput(ReviewStep, StepInput):
+    pass
+
+
+class ExtensionRequestStep(Payload):
+    action_id: ShortText | None = None
+    until: AwareDatetime
+    reason: Text
+
+
+class ExtensionRequestInput(ExtensionRequestStep, StepInput):
+    pass
+
+
+class ExtensionDecisionStep(Payload):
+    approve: bool
+    reason: Text | None = None
+
+
+class ExtensionDecisionInput(ExtensionDecisionStep, StepInput):
+    pass
+
+
+class ReassignStep(Payload):
+    new_owner: UserName
+    action_id: ShortText | None = None
+    reason: Text
+
+
+class ReassignInput(ReassignStep, StepInput):
+    pass
+
+
+class CancelStep(Payload):
+    reason: Text
+
+
+class CancelInput(CancelStep, StepInput):
+    pass
+
+
+def step_of(step: type[_Step], inp: StepInput) -> _Step:
+    """The fields ``inp`` submits for its step, without the actor: what its timeline entry records."""
+    return step.model_validate(inp.model_dump(exclude={"actor"}))
 
 
 # --- the record's state --------------------------------------------------------------------------------------
@@ -161,14 +283,156 @@ class RetiredClock(Payload):
     ended_at: datetime
 
 
+# --- timeline entries: one typed payload per kind ---------------------------------------------------------------
+
+
+class RootCauseEntry(RootCauseStep):
+    cycle: int
+
+
+class PlanEntry(PlanStep):
+    # The id each planned action got, in the order of ``actions``.
+    action_ids: list[str]
+
+
+class CompletionEntry(CompleteActionStep):
+    on_time: bool
+
+
+class ClosedEntry(Payload):
+    cycles: int
+
+
+class ExtensionRequestEntry(ExtensionRequestStep):
+    target: str
+    current_due_at: datetime
+
+
+class ExtensionDecisionEntry(ExtensionDecisionStep):
+    target: str
+    requested_by: str
+    # The clock's due times after the decision; None when the step or action it was for has ended.
+    original_due_at: datetime | None = None
+    due_at: datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _earlier_name(cls, data: Any) -> Any:
+        # Entries written before they were typed named the decision ``approved``.
+        if isinstance(data, dict) and "approved" in data and "approve" not in data:
+            return {("approve" if key == "approved" else key): value for key, value in data.items()}
+        return data
+
+
+class ReassignEntry(ReassignStep):
+    target: str
+    previous: str
+
+
+class CancelEntry(CancelStep):
+    stage: Stage
+
+
+class EffectivenessDueEntry(Payload):
+    review_due_at: datetime
+
+
+class ReminderEntry(Payload):
+    target: str
+    holder: str
+    due_at: datetime
+    scheduled_at: datetime
+    recipients: list[str]
+
+
+class EscalationEntry(ReminderEntry):
+    level: int
+    late_by: str
+    # The levels this one entry stands for, when several fell due together (an outage, a late worker).
+    levels: list[int] | None = None
+    # When the step that ended the clock was taken, for an escalation that step overtook.
+    step_done_at: datetime | None = None
+
+
+class EarlierEntry(BaseModel):
+    """An entry written before entries were typed, in a shape no current model has: its fields as written."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+EntryDetails = (
+    RaiseStep
+    | ContainmentStep
+    | RootCauseEntry
+    | PlanEntry
+    | CompletionEntry
+    | VerifyStep
+    | ReviewStep
+    | ClosedEntry
+    | ExtensionRequestEntry
+    | ExtensionDecisionEntry
+    | ReassignEntry
+    | CancelEntry
+    | EffectivenessDueEntry
+    | ReminderEntry
+    | EscalationEntry
+    | EarlierEntry
+)
+
+ENTRY_OF_KIND: dict[EventKind, type[Payload]] = {
+    EventKind.RAISED: RaiseStep,
+    EventKind.CONTAINMENT_SUBMITTED: ContainmentStep,
+    EventKind.ROOT_CAUSE_SUBMITTED: RootCauseEntry,
+    EventKind.PLAN_SUBMITTED: PlanEntry,
+    EventKind.ACTION_COMPLETED: CompletionEntry,
+    EventKind.VERIFIED: VerifyStep,
+    EventKind.EFFECTIVENESS_DUE: EffectivenessDueEntry,
+    EventKind.EFFECTIVENESS_REVIEWED: ReviewStep,
+    EventKind.CLOSED: ClosedEntry,
+    EventKind.REMINDER_SENT: ReminderEntry,
+    EventKind.ESCALATED: EscalationEntry,
+    EventKind.EXTENSION_REQUESTED: ExtensionRequestEntry,
+    EventKind.EXTENSION_DECIDED: ExtensionDecisionEntry,
+    EventKind.REASSIGNED: ReassignEntry,
+    EventKind.CANCELLED: CancelEntry,
+}
+
+
 class Event(Payload):
-    """One entry of the record's timeline; ``seq`` numbers them from 1 without gaps."""
+    """One entry of the record's timeline; ``seq`` numbers them from 1 without gaps.
+
+    ``details`` is the model of its ``kind`` (``ENTRY_OF_KIND``); an entry an earlier release wrote in another
+    shape is kept as written (``EarlierEntry``), so nothing on a record is lost or rewritten.
+    """
 
     seq: int
     at: datetime
     kind: EventKind
     actor: str
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: EntryDetails
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_details(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("details"), dict):
+            return data
+        entry = ENTRY_OF_KIND[EventKind(data["kind"])]
+        try:
+            details: BaseModel = entry.model_validate(data["details"])
+        except ValidationError:
+            details = EarlierEntry.model_validate(data["details"])
+        return {**data, "details": details}
+
+    @model_validator(mode="after")
+    def _details_of_kind(self) -> "Event":
+        if not isinstance(self.details, ENTRY_OF_KIND[self.kind] | EarlierEntry):
+            raise ValueError(f"details: a {self.kind.value} entry needs {ENTRY_OF_KIND[self.kind].__name__}")
+        return self
+
+    def facts(self) -> dict[str, Any]:
+        """The entry's fields that are set, as JSON values: what the timeline shows and the read model keeps."""
+        facts: dict[str, Any] = self.details.model_dump(mode="json", exclude_none=True)
+        return facts
 
 
 class CapaState(Payload):
@@ -244,81 +508,12 @@ class CapaWorkflowInput(Payload):
     max_history_events: int = Field(default=20_000, ge=100)
 
 
-# --- one input per update ------------------------------------------------------------------------------------
-
-
-class StepInput(Payload):
-    actor: Actor
-
-
-class ContainmentInput(StepInput):
-    summary: Text
-    disposition: Disposition
-    quantity: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
-
-
-class RootCauseInput(StepInput):
-    method: RootCauseMethod
-    cause: Text
-    whys: list[Text] = Field(default_factory=list, max_length=20)
-    category: CauseCategory | None = None
-    escape_point: ShortText | None = None
-    similar_checked: Text | None = None
-
-
-class PlannedAction(Payload):
-    owner: UserName
-    # Aware only: a moment without a time zone cannot be compared with the record's deadlines.
-    due_at: AwareDatetime
-    description: Text
-    kind: ActionKind = ActionKind.CORRECTIVE
-
-
-class PlanInput(StepInput):
-    actions: list[PlannedAction] = Field(min_length=1, max_length=50)
-
-
-class CompleteActionInput(StepInput):
-    action_id: ShortText
-    evidence: Text
-
-
-class VerifyInput(StepInput):
-    result: VerificationResult
-    evidence: Text
-
-
-class ReviewInput(StepInput):
-    result: EffectivenessResult
-    evidence: Text
-
-
-class ExtensionRequestInput(StepInput):
-    action_id: ShortText | None = None
-    until: AwareDatetime
-    reason: Text
-
-
-class ExtensionDecisionInput(StepInput):
-    approve: bool
-    reason: Text | None = None
-
-
-class ReassignInput(StepInput):
-    new_owner: UserName
-    action_id: ShortText | None = None
-    reason: Text
-
-
-class CancelInput(StepInput):
-    reason: Text
-
-
 class StepResult(Payload):
     """What an accepted step returns: the record's stage afterwards and the timeline entry it wrote.
 
-    ``snapshot`` is what the read model needs to show the step: the client layer writes it before answering, so
-    a list read right after a step shows it (the workflow's own ``record_state`` is the durable backstop).
+    ``change`` (or, for a run's first step, the whole ``snapshot``) is what the read model needs to show the
+    step: the client layer writes it before answering, so a list read right after a step shows it (the step's
+    own ``settle_step`` writes the same and is the durable path).
     """
 
     record_id: str
@@ -326,6 +521,7 @@ class StepResult(Payload):
     seq: int
     due_at: datetime | None
     snapshot: "RecordSnapshot | None" = None
+    change: "RecordChange | None" = None
 
 
 class RecordInput(Payload):
@@ -408,13 +604,34 @@ class RecordSnapshot(Payload):
     new_events: list[Event]
 
 
+class RecordChange(Payload):
+    """What one step changed in a record, for the read model: the state's fields that changed (as JSON values,
+    without its actions and entries), the actions it added or changed, and its new timeline entries.
+
+    It applies on the stored row only once that row reflects the record's first ``after`` entries; a change
+    whose predecessor is not yet stored waits for it.
+    """
+
+    record_id: str
+    after: int
+    fields: dict[str, Any] = Field(default_factory=dict)
+    actions: list[Action] = Field(default_factory=list)
+    new_events: list[Event] = Field(min_length=1)
+
+    @property
+    def last_seq(self) -> int:
+        return self.new_events[-1].seq
+
+
 class StepEffects(Payload):
-    """Everything one step of a record sets going outside it, handed to one ``settle_step`` activity: the
-    read model's snapshot, the reminders and escalations to send, and the alarm workflows to start and to stop
-    (numbers of clocks the step ended; their alarms would only be refused as stale)."""
+    """Everything one step of a record sets going outside it, handed to one ``settle_step`` activity: what
+    the read model needs (the step's ``change``, or the whole ``snapshot`` for a run's first step), the
+    reminders and escalations to send, and the alarm workflows to start and to stop (numbers of clocks the step
+    ended; their alarms would only be refused as stale)."""
 
     record_id: str
     snapshot: RecordSnapshot | None = None
+    change: RecordChange | None = None
     notices: list["Notice"] = Field(default_factory=list)
     start: list[AlarmSchedule] = Field(default_factory=list)
     stop: list[int] = Field(default_factory=list)

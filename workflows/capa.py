@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         CompleteActionInput,
         Containment,
         ContainmentInput,
+        EscalationEntry,
         Event,
         ExtensionDecisionInput,
         ExtensionRequest,
@@ -239,7 +240,8 @@ class CapaWorkflow:
         )
         self._unpublished_from = event.seq
         recipients = await self._recipients(holder, alarm.level)
-        event.details["recipients"] = recipients
+        assert isinstance(event.details, EscalationEntry)
+        event.details.recipients = recipients
         self._unpublished_from = None
         what = f"{target} held by {holder} is overdue by {late} (escalation level {alarm.level})"
         await self._notify(event, recipients, what)

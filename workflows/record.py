@@ -19,6 +19,11 @@ Temporal checks the commands a replay emits against the history, in order, so th
    workflow has no outside input that could share a task with its own timer, and termination runs none of
    its code.
 
+What a step hands the read model is what it changed (``RecordChange``: the state's changed fields, the actions
+it added or changed, its new timeline entries), worked out against the state this run last published; a run's
+first publish sends the whole state. Each timeline entry's payload is the model of its kind: for a step, the
+step's own input without the actor, and what the record adds (``models.payloads``).
+
 The main coroutine only waits: for a step to end the record or to ask for continue-as-new, then for the
 activities in flight to finish (so no write or notice is lost), and then emits its one last command. From the
 moment a step ends the record or asks to continue, every further update is refused by its validator, which
@@ -59,32 +64,50 @@ with workflow.unsafe.imports_passed_through():
         AlarmKind,
         AlarmSchedule,
         ArmAlarmsInput,
+        CancelEntry,
         CancelInput,
         CapaState,
         Clock,
+        ClosedEntry,
         CompleteActionInput,
+        CompletionEntry,
         Containment,
         ContainmentInput,
+        ContainmentStep,
+        EffectivenessDueEntry,
+        EscalationEntry,
         Event,
+        ExtensionDecisionEntry,
         ExtensionDecisionInput,
         ExtensionRequest,
+        ExtensionRequestEntry,
         ExtensionRequestInput,
         Notice,
+        Payload,
+        PlanEntry,
         PlanInput,
         PlannedAlarm,
+        RaiseStep,
+        ReassignEntry,
         ReassignInput,
+        RecordChange,
         RecordInput,
         RecordSnapshot,
+        ReminderEntry,
         RetiredClock,
         Review,
         ReviewInput,
+        ReviewStep,
         RootCause,
+        RootCauseEntry,
         RootCauseInput,
         StepEffects,
         StepInput,
         StepResult,
         Verification,
         VerifyInput,
+        VerifyStep,
+        step_of,
     )
     from models.timers import clock_schedule, escalation_times, reminder_times
 
@@ -101,15 +124,18 @@ _RECENT_UPDATES = 200
 
 InputT = TypeVar("InputT", bound=StepInput)
 ChangeT = TypeVar("ChangeT", bound=StepInput | AlarmInput)
+EntryT = TypeVar("EntryT", bound=Payload)
+# What a raise submits for its timeline entry: its input without the record id and the person raising.
+_RAISED = set(RaiseStep.model_fields)
 
 
 def _refuse(kind: str, message: str) -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
 
 
-def _given(**fields: Any) -> dict[str, Any]:
-    """The optional fields a person filled in, for a timeline entry: one left empty is left out."""
-    return {name: value for name, value in fields.items() if value is not None}
+def _entry(entry: type[EntryT], inp: StepInput, **facts: Any) -> EntryT:
+    """A step's timeline entry: the fields it submitted (its input without the actor) and what the record adds."""
+    return entry.model_validate({**inp.model_dump(exclude={"actor"}), **facts})
 
 
 def _reached(ring: AlarmInput, levels: list[int]) -> list[str]:
@@ -140,6 +166,9 @@ class RecordWorkflow:
         self._continuing = False
         # The search attributes as this run last set them (a new run sets them all again).
         self._indexed: dict[str, object] = {}
+        # The state as this run last handed it to the read model (its fields, its actions by id, its entry count),
+        # so each step sends only what changed; a run's first publish sends the whole state.
+        self._published: tuple[dict[str, Any], dict[str, dict[str, Any]], int] | None = None
         if inp.carried_state is not None:
             # A run carried over (from this workflow or from a record of the earlier shape): write the read
             # model again and start an alarm for every clock that has none. Both are idempotent.
@@ -165,14 +194,7 @@ class RecordWorkflow:
         )
         self._s.clock = self._new_clock(raised.owner, inp.policy.rules.containment, start=now)
         self._append(
-            EventKind.RAISED,
-            raised.raised_by.name,
-            severity=raised.severity.value,
-            source=raised.source.value,
-            owner=raised.owner,
-            title=raised.title,
-            description=raised.description,
-            **_given(product=raised.product, lot=raised.lot, quantity=raised.quantity),
+            EventKind.RAISED, raised.raised_by.name, RaiseStep.model_validate(raised.model_dump(include=_RAISED))
         )
         self._effects(0, stop=[])
 
@@ -239,13 +261,7 @@ class RecordWorkflow:
         s.containment = Containment(
             summary=inp.summary, disposition=inp.disposition, quantity=inp.quantity, by=inp.actor.name, at=now
         )
-        self._append(
-            EventKind.CONTAINMENT_SUBMITTED,
-            inp.actor.name,
-            summary=inp.summary,
-            disposition=inp.disposition.value,
-            quantity=inp.quantity,
-        )
+        self._append(EventKind.CONTAINMENT_SUBMITTED, inp.actor.name, step_of(ContainmentStep, inp))
         self._enter_stage(Stage.ROOT_CAUSE)
 
     @workflow.update
@@ -272,16 +288,7 @@ class RecordWorkflow:
                 at=workflow.now(),
             )
         )
-        self._append(
-            EventKind.ROOT_CAUSE_SUBMITTED,
-            inp.actor.name,
-            cycle=s.cycle,
-            method=inp.method.value,
-            cause=inp.cause,
-            whys=inp.whys,
-            category=inp.category.value if inp.category else None,
-            **_given(escape_point=inp.escape_point, similar_checked=inp.similar_checked),
-        )
+        self._append(EventKind.ROOT_CAUSE_SUBMITTED, inp.actor.name, _entry(RootCauseEntry, inp, cycle=s.cycle))
         self._enter_stage(Stage.ACTION)
         s.awaiting_plan = True
 
@@ -309,18 +316,10 @@ class RecordWorkflow:
                 clock=Clock(holder=planned.owner, due_at=planned.due_at, original_due_at=planned.due_at, armed_at=now),
             )
             s.actions.append(action)
-            added.append(
-                {
-                    "id": action.id,
-                    "owner": action.owner,
-                    "due_at": action.clock.due_at.isoformat(),
-                    "kind": action.kind.value,
-                    "description": action.description,
-                }
-            )
+            added.append(action.id)
         s.awaiting_plan = False
         s.clock = None  # the plan is in; from now on each action's own deadline runs
-        self._append(EventKind.PLAN_SUBMITTED, inp.actor.name, actions=added)
+        self._append(EventKind.PLAN_SUBMITTED, inp.actor.name, _entry(PlanEntry, inp, action_ids=added))
 
     @workflow.update
     def complete_action(self, inp: CompleteActionInput) -> StepResult:
@@ -340,13 +339,8 @@ class RecordWorkflow:
         action.completed_by = inp.actor.name
         action.completed_at = workflow.now()
         self._drop_extension_for(action.id)
-        self._append(
-            EventKind.ACTION_COMPLETED,
-            inp.actor.name,
-            action_id=action.id,
-            evidence=inp.evidence,
-            on_time=action.completed_at <= action.clock.original_due_at,
-        )
+        on_time = action.completed_at <= action.clock.original_due_at
+        self._append(EventKind.ACTION_COMPLETED, inp.actor.name, _entry(CompletionEntry, inp, on_time=on_time))
         if all(a.status is not ActionStatus.OPEN for a in s.current_actions()):
             self._enter_stage(Stage.VERIFICATION)
 
@@ -364,7 +358,7 @@ class RecordWorkflow:
         s.verifications.append(
             Verification(round=s.round, result=inp.result, evidence=inp.evidence, by=inp.actor.name, at=now)
         )
-        self._append(EventKind.VERIFIED, inp.actor.name, result=inp.result.value, evidence=inp.evidence)
+        self._append(EventKind.VERIFIED, inp.actor.name, step_of(VerifyStep, inp))
         if inp.result is VerificationResult.PASS:
             assert s.policy is not None
             # Nothing is due until the effectiveness window has passed; then the review's clock starts.
@@ -388,14 +382,14 @@ class RecordWorkflow:
     def _review(self, inp: ReviewInput) -> None:
         s, now = self._s, workflow.now()
         s.reviews.append(Review(cycle=s.cycle, result=inp.result, evidence=inp.evidence, by=inp.actor.name, at=now))
-        self._append(EventKind.EFFECTIVENESS_REVIEWED, inp.actor.name, result=inp.result.value, evidence=inp.evidence)
+        self._append(EventKind.EFFECTIVENESS_REVIEWED, inp.actor.name, step_of(ReviewStep, inp))
         s.effectiveness_due_at = None
         if inp.result is EffectivenessResult.EFFECTIVE:
             s.clock = None
             s.stage = Stage.CLOSED
             s.closed_at = now
             self._drop_extension_for(None)
-            self._append(EventKind.CLOSED, inp.actor.name, cycles=s.cycle)
+            self._append(EventKind.CLOSED, inp.actor.name, ClosedEntry(cycles=s.cycle))
         else:
             s.cycle += 1
             s.round = 1
@@ -422,14 +416,8 @@ class RecordWorkflow:
             until=inp.until,
             reason=inp.reason,
         )
-        self._append(
-            EventKind.EXTENSION_REQUESTED,
-            inp.actor.name,
-            target=inp.action_id or s.stage.value,
-            current_due_at=clock.due_at.isoformat(),
-            until=inp.until.isoformat(),
-            reason=inp.reason,
-        )
+        entry = _entry(ExtensionRequestEntry, inp, target=inp.action_id or s.stage.value, current_due_at=clock.due_at)
+        self._append(EventKind.EXTENSION_REQUESTED, inp.actor.name, entry)
 
     @workflow.update
     def decide_extension(self, inp: ExtensionDecisionInput) -> StepResult:
@@ -455,16 +443,15 @@ class RecordWorkflow:
             clock.escalation_level = 0
             clock.extensions += 1
             clock.alarm = 0
-        self._append(
-            EventKind.EXTENSION_DECIDED,
-            inp.actor.name,
+        entry = _entry(
+            ExtensionDecisionEntry,
+            inp,
             target=request.action_id or s.stage.value,
-            approved=approved,
             requested_by=request.requested_by,
-            original_due_at=clock.original_due_at.isoformat() if clock else None,
-            due_at=clock.due_at.isoformat() if clock else None,
-            reason=inp.reason,
+            original_due_at=clock.original_due_at if clock else None,
+            due_at=clock.due_at if clock else None,
         )
+        self._append(EventKind.EXTENSION_DECIDED, inp.actor.name, entry)
 
     @workflow.update
     def reassign(self, inp: ReassignInput) -> StepResult:
@@ -490,14 +477,8 @@ class RecordWorkflow:
             action.owner = inp.new_owner
             action.clock.holder = inp.new_owner
             action.clock.alarm = 0
-        self._append(
-            EventKind.REASSIGNED,
-            inp.actor.name,
-            target=inp.action_id or "record",
-            previous=previous,
-            new_owner=inp.new_owner,
-            reason=inp.reason,
-        )
+        entry = _entry(ReassignEntry, inp, target=inp.action_id or "record", previous=previous)
+        self._append(EventKind.REASSIGNED, inp.actor.name, entry)
 
     @workflow.update
     def cancel(self, inp: CancelInput) -> StepResult:
@@ -520,7 +501,7 @@ class RecordWorkflow:
         for action in s.actions:
             if action.status is ActionStatus.OPEN:
                 action.status = ActionStatus.CANCELLED
-        self._append(EventKind.CANCELLED, inp.actor.name, reason=inp.reason, stage=previous.value)
+        self._append(EventKind.CANCELLED, inp.actor.name, _entry(CancelEntry, inp, stage=previous))
 
     # --- alarms ---------------------------------------------------------------------------------------------
 
@@ -567,7 +548,8 @@ class RecordWorkflow:
         if inp.kind is AlarmKind.EFFECTIVENESS_DUE:
             # The review falls due a fixed time after the window ends, however late the alarm rang.
             s.clock = self._new_clock(s.owner, s.policy.rules.effectiveness_review, start=inp.scheduled_at)
-            event = self._append(EventKind.EFFECTIVENESS_DUE, SYSTEM_ACTOR, review_due_at=s.clock.due_at.isoformat())
+            due = EffectivenessDueEntry(review_due_at=s.clock.due_at)
+            event = self._append(EventKind.EFFECTIVENESS_DUE, SYSTEM_ACTOR, due)
             self._notify(notices.effectiveness_due(s, event))
             return
         found = self._clock_of(inp.alarm)
@@ -575,15 +557,16 @@ class RecordWorkflow:
             self._ring_overtaken(inp)
             return
         action_id, clock = found
-        details: dict[str, Any] = {
-            "target": action_id or s.stage.value,
-            "holder": clock.holder,
-            "due_at": clock.due_at.isoformat(),
-            "scheduled_at": inp.scheduled_at.isoformat(),
-        }
+        rung = ReminderEntry(
+            target=action_id or s.stage.value,
+            holder=clock.holder,
+            due_at=clock.due_at,
+            scheduled_at=inp.scheduled_at,
+            recipients=[clock.holder],
+        )
         if inp.kind is AlarmKind.REMINDER:
             clock.reminders_sent = inp.index
-            event = self._append(EventKind.REMINDER_SENT, SYSTEM_ACTOR, recipients=[clock.holder], **details)
+            event = self._append(EventKind.REMINDER_SENT, SYSTEM_ACTOR, rung)
             self._notify(notices.reminder(s, event, clock, inp.scheduled_at))
             return
         # A ring retried after levels below it rang stands only for the levels that had not.
@@ -592,16 +575,14 @@ class RecordWorkflow:
         # An escalation comes after the due time, so every reminder before it is spent.
         clock.reminders_sent = max(clock.reminders_sent, len(reminder_times(clock, s.policy.rules)))
         late = format_duration(max(workflow.now(), inp.scheduled_at) - clock.due_at)
-        extra: dict[str, Any] = {"levels": levels} if len(levels) > 1 else {}
-        event = self._append(
-            EventKind.ESCALATED,
-            SYSTEM_ACTOR,
+        escalation = EscalationEntry(
+            **rung.model_dump(exclude={"recipients"}),
+            recipients=_reached(inp, levels),
             level=inp.level,
             late_by=late,
-            recipients=_reached(inp, levels),
-            **details,
-            **extra,
+            levels=levels if len(levels) > 1 else None,
         )
+        event = self._append(EventKind.ESCALATED, SYSTEM_ACTOR, escalation)
         self._notify(notices.escalation(s, event, clock, late))
 
     def _overtaken_levels(self, inp: AlarmInput) -> list[int]:
@@ -628,20 +609,18 @@ class RecordWorkflow:
         scheduled_at = escalation_times(clock, s.policy.rules)[max(levels) - 1]
         clock.escalation_level = max(levels)
         late = format_duration(retired.ended_at - clock.due_at)
-        extra: dict[str, Any] = {"levels": levels} if len(levels) > 1 else {}
-        event = self._append(
-            EventKind.ESCALATED,
-            SYSTEM_ACTOR,
-            level=clock.escalation_level,
-            late_by=late,
-            recipients=_reached(inp, levels),
+        escalation = EscalationEntry(
             target=retired.target,
             holder=clock.holder,
-            due_at=clock.due_at.isoformat(),
-            scheduled_at=scheduled_at.isoformat(),
-            step_done_at=retired.ended_at.isoformat(),
-            **extra,
+            due_at=clock.due_at,
+            scheduled_at=scheduled_at,
+            recipients=_reached(inp, levels),
+            level=clock.escalation_level,
+            late_by=late,
+            levels=levels if len(levels) > 1 else None,
+            step_done_at=retired.ended_at,
         )
+        event = self._append(EventKind.ESCALATED, SYSTEM_ACTOR, escalation)
         self._notify(notices.escalation(s, event, clock, late, done=True))
         self._retire_if_due(inp.alarm, retired)
 
@@ -695,14 +674,16 @@ class RecordWorkflow:
         # The alarms of clocks this step ended stop now; the one ringing, if any, ends by itself.
         ringing = {inp.alarm} if isinstance(inp, AlarmInput) else set()
         ended = in_use - self._alarms_in_use() - ringing
-        snapshot = self._effects(first, stop=sorted(ended))
+        snapshot, change = self._effects(first, stop=sorted(ended))
         info = workflow.info()
         if info.is_continue_as_new_suggested() or info.get_current_history_length() >= self._max_events:
             # Keep history bounded for records that stay open for months; ``run`` carries the state over.
             self._continuing = True
-        return StepResult(record_id=s.id, stage=s.stage, seq=len(s.events), due_at=s.due_at, snapshot=snapshot)
+        return StepResult(
+            record_id=s.id, stage=s.stage, seq=len(s.events), due_at=s.due_at, snapshot=snapshot, change=change
+        )
 
-    def _append(self, kind: EventKind, actor: str, **details: Any) -> Event:
+    def _append(self, kind: EventKind, actor: str, details: Payload) -> Event:
         event = Event(seq=len(self._s.events) + 1, at=workflow.now(), kind=kind, actor=actor, details=details)
         self._s.events.append(event)
         workflow.logger.info(
@@ -745,23 +726,45 @@ class RecordWorkflow:
         if not handle.cancelled() and (error := handle.exception()) is not None:
             workflow.logger.warning("an activity of %s failed: %s", self._s.id, error, extra={"record_id": self._s.id})
 
-    def _effects(self, first: int, stop: list[int]) -> RecordSnapshot:
-        """Emit what a step sets going: the alarms of its new clocks, the search attributes it changed and the
-        read model's snapshot with the entries from ``first`` on (returned), with the step's notices and the
-        alarms to ``stop`` in one ``settle_step`` activity. Records started before it have an activity each."""
+    def _effects(self, first: int, stop: list[int]) -> tuple[RecordSnapshot | None, RecordChange | None]:
+        """Emit what a step sets going: the alarms of its new clocks, the search attributes it changed and what
+        the read model needs (returned), with the step's notices and the alarms to ``stop`` in one
+        ``settle_step`` activity. Records started before it have an activity each, and a whole snapshot."""
         s = self._s
         schedules = self._arm()
         if schedules and not self._settles:
             self._start(AlarmActivities.arm_alarms, ArmAlarmsInput(record_id=s.id, start=schedules))
         self._index()
-        snapshot = RecordSnapshot(state=s.model_copy(update={"events": []}), new_events=s.events[first:])
         if not self._settles:
-            self._start(RecordActivities.record_state, snapshot)
-            return snapshot
-        effects = StepEffects(record_id=s.id, snapshot=snapshot, notices=self._notices, start=schedules, stop=stop)
+            whole = RecordSnapshot(state=s.model_copy(update={"events": []}), new_events=s.events[first:])
+            self._start(RecordActivities.record_state, whole)
+            return whole, None
+        snapshot, change = self._for_read_model(first)
+        effects = StepEffects(
+            record_id=s.id, snapshot=snapshot, change=change, notices=self._notices, start=schedules, stop=stop
+        )
         self._notices = []
         self._start(StepActivities.settle_step, effects)
-        return snapshot
+        return snapshot, change
+
+    def _for_read_model(self, first: int) -> tuple[RecordSnapshot | None, RecordChange | None]:
+        """What the read model needs after a step: what changed since this run's last publish, or the whole
+        state with the entries from ``first`` on when this run has published nothing yet."""
+        s = self._s
+        fields = s.model_dump(mode="json", exclude={"events", "actions"})
+        actions = {a.id: a.model_dump(mode="json") for a in s.actions}
+        published, self._published = self._published, (fields, actions, len(s.events))
+        if published is None or len(s.events) == published[2]:
+            return RecordSnapshot(state=s.model_copy(update={"events": []}), new_events=s.events[first:]), None
+        before, acted, after = published
+        change = RecordChange(
+            record_id=s.id,
+            after=after,
+            fields={name: value for name, value in fields.items() if before.get(name, _UNSET) != value},
+            actions=[a for a in s.actions if acted.get(a.id) != actions[a.id]],
+            new_events=s.events[after:],
+        )
+        return None, change
 
     def _notify(self, notice: Notice | None) -> None:
         if notice is None:

@@ -3,6 +3,9 @@
 from datetime import datetime
 from typing import Any
 
+from sqlmodel import Session
+
+from models.tables import Nonconformity
 from tests.cli.conftest import Capa, eventually
 
 
@@ -73,4 +76,19 @@ async def test_overdue_shows_the_late_action_and_its_escalation(capa: Capa) -> N
     assert "late by" in listed[row_at + 1]
     overdue_ids = [row["id"] for row in (await capa.ok("list", "--overdue", "--json")).json()]
     assert record_id in overdue_ids
+    await _assert_list_matches_query(capa, [record_id])
+
+
+async def test_a_step_lists_at_once_while_the_entry_before_it_is_not_yet_stored(capa: Capa) -> None:
+    """A step's answer carries only what it changed. When the read model misses the entry before it (an alarm's
+    ring whose write the worker has not made yet, played here by winding the stored row back), the step still
+    shows in the list the moment it returns: the record is written whole instead."""
+    record_id = await capa.raise_record(owner="olivia")
+    with Session(capa.engine) as session, session.begin():
+        row = session.get(Nonconformity, record_id)
+        assert row is not None
+        row.last_seq = 0
+    await capa.ok("contain", record_id, "--summary", "Held", "--disposition", "quarantine", user="olivia")
+    rows = {row["id"]: row for row in (await capa.ok("list", "--json")).json()}
+    assert rows[record_id]["stage"] == "root_cause"
     await _assert_list_matches_query(capa, [record_id])

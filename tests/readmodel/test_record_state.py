@@ -3,11 +3,15 @@
 from datetime import UTC, timedelta, timezone
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from structlog.testing import capture_logs
 
+from activities.records import ReadModelBehind, write_change
+from core.readmodel import load_record_state
 from models.enums import ActionStatus, EventKind, Stage
+from models.payloads import CapaState, Event, RecordChange
 from models.tables import ActionRow, Nonconformity, TimelineEvent
 from tests.readmodel.builders import POLICY, T0, action, clock, event, publish, state
 
@@ -95,3 +99,61 @@ def test_record_state_logs_record_workflow_and_actor(engine: Engine) -> None:
     [entry] = [e for e in logs if e.get("record_id") == "NC-2026-0001"]
     assert entry["workflow_id"] == "test"  # ActivityEnvironment's default workflow id
     assert entry["actor"] == "olivia"
+
+
+def _change(capa: CapaState, after: int, events: list[Event], **fields: object) -> RecordChange:
+    return RecordChange(record_id=capa.id, after=after, fields=fields, actions=list(capa.actions), new_events=events)
+
+
+def test_a_change_applies_only_what_the_step_changed(engine: Engine) -> None:
+    """After the first whole snapshot each step sends its changed fields and actions; the stored record is the
+    state with them applied, the actions untouched stay as they were."""
+    due = T0 + timedelta(days=5)
+    capa = state(stage=Stage.ACTION, actions=[action("A1", "oscar", due), action("A2", "olivia", due)])
+    publish(engine, capa, [event(1)])
+    done = action("A1", "oscar", due, status=ActionStatus.COMPLETED)
+    step = capa.model_copy(update={"actions": [done]})
+    stored, written = write_change(engine, _change(step, 1, [event(2, EventKind.ACTION_COMPLETED, "oscar")], cycle=2))
+    assert written
+    assert stored == capa.model_copy(update={"cycle": 2, "actions": [done, capa.actions[1]]})
+    assert load_record_state(engine, capa.id) == stored.model_copy(
+        update={"events": [event(1), event(2, EventKind.ACTION_COMPLETED, "oscar")]}
+    )
+    rows = _rows(engine)
+    assert [(r["action_id"], r["status"]) for r in rows["actions"]] == [("A1", "completed"), ("A2", "open")]
+    assert rows["records"][0]["last_seq"] == 2
+    assert rows["records"][0]["cycle"] == 2
+
+
+def test_a_change_retried_writes_nothing_new(engine: Engine) -> None:
+    capa = state()
+    publish(engine, capa, [event(1)])
+    change = _change(capa, 1, [event(2, EventKind.CONTAINMENT_SUBMITTED, "olivia")], stage="root_cause")
+    assert write_change(engine, change)[1]
+    first = _rows(engine)
+    stored, written = write_change(engine, change)
+    assert not written
+    assert stored.stage is Stage.ROOT_CAUSE
+    assert _rows(engine) == first
+
+
+def test_a_change_that_arrives_before_the_one_it_follows_waits_for_it(engine: Engine) -> None:
+    """Steps' writes may land out of order; a change applied on a row that misses the step before it would lose
+    that step's fields, so it is refused (and retried) until its predecessor is stored."""
+    capa = state()
+    publish(engine, capa, [event(1)])
+    second = _change(capa, 2, [event(3, EventKind.ROOT_CAUSE_SUBMITTED, "olivia")], stage="action")
+    first = _change(capa, 1, [event(2, EventKind.CONTAINMENT_SUBMITTED, "olivia")], stage="root_cause")
+    with pytest.raises(ReadModelBehind, match="holds 1 entries; the change follows 2"):
+        write_change(engine, second)
+    assert _rows(engine)["records"][0]["last_seq"] == 1
+    write_change(engine, first)
+    write_change(engine, second)
+    stored = load_record_state(engine, capa.id)
+    assert stored is not None
+    assert (stored.stage, [e.seq for e in stored.events]) == (Stage.ACTION, [1, 2, 3])
+
+
+def test_a_change_for_a_record_with_no_row_waits_for_its_first_snapshot(engine: Engine) -> None:
+    with pytest.raises(ReadModelBehind, match="holds 0 entries"):
+        write_change(engine, _change(state(), 1, [event(2, EventKind.CONTAINMENT_SUBMITTED, "olivia")]))

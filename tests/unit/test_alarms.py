@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from activities.alarms import due_now, ring_for
 from models import notices
 from models.enums import EventKind, Severity, Source
-from models.payloads import AlarmKind, AlarmSchedule, CapaState, Clock, Event
+from models.payloads import AlarmKind, AlarmSchedule, CapaState, Clock, Event, ReminderEntry
 from models.policy import load_policy
 from models.timers import clock_schedule
 
@@ -74,8 +74,8 @@ def test_a_late_reminder_never_says_due_in_a_negative_time() -> None:
         raised_at=T0,
         owner="olivia",
     )
-    event = Event(seq=2, at=DUE + timedelta(hours=3), kind=EventKind.REMINDER_SENT, actor="system")
-    event.details["target"] = "containment"
+    entry = ReminderEntry(target="containment", holder="olivia", due_at=DUE, scheduled_at=DUE, recipients=["olivia"])
+    event = Event(seq=2, at=DUE + timedelta(hours=3), kind=EventKind.REMINDER_SENT, actor="system", details=entry)
     on_time = notices.reminder(state, event, _clock(), DUE - timedelta(hours=12))
     late = notices.reminder(state, event, _clock(), DUE + timedelta(hours=3))
     assert on_time.subject == "[NC-2026-0001] containment due in 12h"

@@ -29,7 +29,7 @@ POLICY = uniform_policy("several-workers", containment="6s", remind_before=["3s"
 def _escalated_levels(state: CapaState) -> list[int]:
     """The levels the record's escalations stand for: one entry each, or one entry for levels due together."""
     entries = [e for e in state.events if e.kind is EventKind.ESCALATED]
-    return [level for e in entries for level in e.details.get("levels", [e.details["level"]])]
+    return [level for e in entries for level in e.facts().get("levels", [e.facts()["level"]])]
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ async def test_two_workers_share_the_work_and_a_stopped_and_a_killed_worker_lose
         assert kinds.count(EventKind.REMINDER_SENT) <= 1
         assert _escalated_levels(live) == [1, 2], "each level once, alone or standing with the other"
         escalations = [e for e in live.events if e.kind is EventKind.ESCALATED]
-        assert [name for e in escalations for name in e.details["recipients"]] == ["mike", "maria"]
+        assert [name for e in escalations for name in e.facts()["recipients"]] == ["mike", "maria"]
         assert live.escalation_level == 2
 
     # The outbox holds each escalation once per recipient, each sent (its log line written) once.

@@ -10,7 +10,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.readmodel import load_record_state
 from models.enums import Disposition, EventKind, Stage
-from models.payloads import STEP_REPEATED, ContainmentInput, ExtensionDecisionInput, ExtensionRequestInput
+from models.payloads import (
+    STEP_REPEATED,
+    ContainmentInput,
+    EscalationEntry,
+    ExtensionDecisionInput,
+    ExtensionRequestInput,
+)
 from tests.workflows.harness import actor, raise_record, running_worker
 from workflows.record import RecordWorkflow
 
@@ -73,7 +79,8 @@ async def test_state_timeline_and_timers_survive_continue_as_new(env: WorkflowEn
     assert state.clock.extensions == 8
     assert state.clock.due_at == state.clock.original_due_at + timedelta(hours=8)
     [level_one] = [e for e in escalated.events if e.kind is EventKind.ESCALATED]
-    assert level_one.details["due_at"] == state.clock.due_at.isoformat()
+    assert isinstance(level_one.details, EscalationEntry)
+    assert level_one.details.due_at == state.clock.due_at
     assert after.stage is Stage.ROOT_CAUSE
     stored = load_record_state(engine, after.id)
     assert stored is not None

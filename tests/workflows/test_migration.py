@@ -76,7 +76,7 @@ async def test_a_record_in_flight_moves_to_the_new_shape_and_keeps_its_clocks(
     kinds = [e.kind for e in after_alarms.events]
     assert kinds.count(EventKind.REMINDER_SENT) == 2, "the second reminder rang once, after the move"
     [escalated] = [e for e in after_alarms.events if e.kind is EventKind.ESCALATED]
-    assert escalated.details["recipients"] == ["mike"]
+    assert escalated.facts()["recipients"] == ["mike"]
     assert final.stage is Stage.ROOT_CAUSE
     stored = readmodel.load_record_state(engine, final.id)
     assert stored is not None

@@ -23,6 +23,7 @@ from models.enums import Disposition, EventKind
 from models.payloads import (
     AlarmSchedule,
     ContainmentInput,
+    EscalationEntry,
     Event,
     ExtensionDecisionInput,
     ExtensionRequestInput,
@@ -42,7 +43,7 @@ from workflows.record import RecordWorkflow
 def _fired(events: list[Event]) -> list[tuple[str, int | None, list[str]]]:
     """(kind, escalation level, recipients) of each reminder and escalation, in order."""
     return [
-        (e.kind.value, e.details.get("level"), e.details["recipients"])
+        (e.kind.value, e.facts().get("level"), e.facts()["recipients"])
         for e in events
         if e.kind in (EventKind.REMINDER_SENT, EventKind.ESCALATED)
     ]
@@ -50,7 +51,7 @@ def _fired(events: list[Event]) -> list[tuple[str, int | None, list[str]]]:
 
 def _assert_fired_at(events: list[Event], expected: list[datetime]) -> None:
     fired = [e for e in events if e.kind in (EventKind.REMINDER_SENT, EventKind.ESCALATED)]
-    assert [datetime.fromisoformat(e.details["scheduled_at"]) for e in fired] == expected
+    assert [datetime.fromisoformat(e.facts()["scheduled_at"]) for e in fired] == expected
     for event, when in zip(fired, expected, strict=True):
         assert close_to(event.at, when), f"{event.kind} fired at {event.at}, due {when}"
 
@@ -148,7 +149,7 @@ async def test_action_reminders_and_escalations_follow_the_action_owner(
         events = await _wait_fired(capa, 4)
         state = await capa.state()
 
-    action_events = [e for e in events if e.details.get("target") == "A1"]
+    action_events = [e for e in events if e.facts().get("target") == "A1"]
     assert _fired(action_events) == [
         ("reminder_sent", None, ["oscar"]),
         ("reminder_sent", None, ["oscar"]),
@@ -200,7 +201,7 @@ async def test_an_approved_extension_moves_every_timer(env: WorkflowEnvironment,
     assert state.clock.due_at == new_due
     assert state.clock.original_due_at == original_due
     decided = [e for e in events if e.kind is EventKind.EXTENSION_DECIDED]
-    assert decided[0].details["approved"] is True
+    assert decided[0].facts()["approve"] is True
 
 
 async def test_a_rejected_extension_leaves_the_timers_alone(env: WorkflowEnvironment, engine: Engine) -> None:
@@ -299,11 +300,13 @@ async def test_an_escalation_a_step_overtook_is_still_recorded(
     assert kinds.index(EventKind.CONTAINMENT_SUBMITTED) < kinds.index(EventKind.ESCALATED)
     [escalated] = [e for e in state.events if e.kind is EventKind.ESCALATED]
     contained = next(e for e in state.events if e.kind is EventKind.CONTAINMENT_SUBMITTED)
-    assert escalated.details["target"] == "containment"
-    assert escalated.details["level"] == 1
-    assert datetime.fromisoformat(escalated.details["scheduled_at"]) == raised.clock.due_at < contained.at
-    assert escalated.details["step_done_at"] == contained.at.isoformat()
-    assert escalated.details["recipients"] == ["mike"]
+    entry = escalated.details
+    assert isinstance(entry, EscalationEntry)
+    assert entry.target == "containment"
+    assert entry.level == 1
+    assert entry.scheduled_at == raised.clock.due_at < contained.at
+    assert entry.step_done_at == contained.at
+    assert entry.recipients == ["mike"]
     assert stored.clock is not None
     assert stored.clock.escalation_level == 0, "the root-cause clock starts afresh"
     with Session(engine) as session:
