@@ -1,8 +1,9 @@
 """The notification outbox's activities: queue notices, deliver each row once, give up on a failing one.
 
-``send_notice`` (reminders, escalations, effectiveness due) and ``record_state`` (step notifications) hand
-notices to a ``Notifier``: it writes the outbox rows, writes the log-channel lines at once and starts a
-``DeliveryWorkflow`` for every e-mail and webhook row, whose ``deliver_message`` retries with backoff.
+``settle_step`` (a step's notices, decided by the record through ``models.notices``), ``send_notice`` and, for
+records of the earlier shape, ``record_state`` hand notices to a ``Notifier``: it writes the outbox rows, writes
+the log-channel lines at once and starts a ``DeliveryWorkflow`` for every e-mail and webhook row, whose
+``deliver_message`` retries with backoff.
 """
 
 from collections.abc import Callable

@@ -22,17 +22,11 @@ from activities.notifications import Notifier
 from core import metrics
 from core.database import insert_for_dialect, table_of, write_transaction
 from models import notices
-from models.durations import format_duration
-from models.enums import EventKind, Role
+from models.enums import Role
 from models.payloads import (
     Action,
     CapaState,
     Event,
-    ExtensionDecisionEntry,
-    ExtensionRequestEntry,
-    Notice,
-    PlanEntry,
-    ReassignEntry,
     RecipientsInput,
     RecordChange,
     RecordSnapshot,
@@ -50,15 +44,30 @@ class RecordActivities:
 
     @activity.defn(name="record_state")
     def record_state(self, snapshot: RecordSnapshot) -> None:
-        """Write the record's row, its actions and its new timeline entries; then queue the step's notices."""
+        """Records of the earlier shape: write the record's row, its actions and its new timeline entries; then
+        queue the notices of its steps (``notices.for_step``), which such records do not decide themselves."""
+        self.write_snapshot(snapshot)
+        self.notify_steps(snapshot.state, snapshot.new_events)
+
+    def write_snapshot(self, snapshot: RecordSnapshot) -> None:
+        """Write a record's whole state and its new entries (a run's first step, through ``settle_step``)."""
         current = write_snapshot(self._engine, snapshot)
         self._written(snapshot.state, current, snapshot.new_events)
 
-    def record_change(self, change: RecordChange) -> None:
-        """``record_state`` for what one step changed (``settle_step``). While the change before it is not yet
-        stored, this attempt fails and Temporal retries it."""
+    def write_change(self, change: RecordChange) -> CapaState:
+        """Write what one step changed (``settle_step``) and return the record as stored. While the change before
+        it is not yet stored, this attempt fails and Temporal retries it."""
         state, current = write_change(self._engine, change)
         self._written(state, current, change.new_events)
+        return state
+
+    def notify_steps(self, state: CapaState, new_events: list[Event]) -> None:
+        """Queue the notices of these steps, for records whose step did not decide them (``record_state``, and a
+        ``settle_step`` scheduled by an earlier release). After the write: the messages' facts come from the
+        row just written. The outbox key makes a retry queue nothing twice."""
+        found = [n for e in new_events if (n := notices.for_step(state, e)) is not None]
+        if found and self._notifier is not None:
+            self._notifier.notify(found)
 
     def _written(self, state: CapaState, current: bool, new_events: list[Event]) -> None:
         newest = max(new_events, key=lambda e: e.seq, default=None)
@@ -72,13 +81,6 @@ class RecordActivities:
             seq=newest.seq if newest else None,
             new_events=len(new_events),
         )
-        if self._notifier is not None and new_events:
-            # After the commit: the messages' facts come from the row just written. The outbox key makes a
-            # retry of this activity queue nothing twice.
-            with Session(self._engine) as session:
-                notices = [n for e in new_events if (n := _step_notice(session, state, e)) is not None]
-            if notices:
-                self._notifier.notify(notices)
 
     @activity.defn(name="escalation_recipients")
     def escalation_recipients(self, inp: RecipientsInput) -> list[str]:
@@ -205,60 +207,6 @@ def _statements(dialect: str) -> _Statements:
         index_elements=["record_id", "seq"]
     )
     return _Statements(record=record, actions=action, events=events)
-
-
-def _step_notice(session: Session, state: CapaState, event: Event) -> Notice | None:
-    """Who must hear of a step at once: the new holder of work, or the one who must decide or was decided for.
-
-    Reminders, escalations and the effectiveness review come from the workflow's timers (``send_notice``).
-    Nobody is told of their own step.
-    """
-    d = event.details
-    if event.kind is EventKind.RAISED:
-        recipients = [state.owner]
-        what = f"you own a new {state.severity.value} nonconformity raised by {event.actor}: {state.title}"
-        if state.clock is not None:
-            what += f"; containment due {_at(state.clock.due_at)}"
-    elif event.kind is EventKind.PLAN_SUBMITTED:
-        planned = _planned(event)
-        recipients = [owner for _, owner, _ in planned]
-        for_whom = ", ".join(f"{action_id} ({owner}, due {_at(due)})" for action_id, owner, due in planned)
-        what = f"action plan submitted by {event.actor}: {for_whom}"
-    elif isinstance(d, ReassignEntry):
-        recipients = [d.new_owner]
-        target = "the record" if d.target == "record" else f"action {d.target}"
-        what = f"{target} reassigned to you from {d.previous} by {event.actor}: {d.reason}"
-    elif isinstance(d, ExtensionRequestEntry):
-        requester = session.get(User, event.actor)
-        recipients = [requester.manager] if requester is not None and requester.manager else []
-        what = (
-            f"{event.actor} asks to extend {d.target} from {_at(d.current_due_at)} to {_at(d.until)}"
-            f" ({format_duration(d.until - d.current_due_at)} more): {d.reason}"
-        )
-    elif isinstance(d, ExtensionDecisionEntry):
-        recipients = [d.requested_by]
-        verdict = "approved" if d.approve else "rejected"
-        what = f"your extension of {d.target} was {verdict} by {event.actor}"
-        if d.due_at is not None:
-            what += f"; due {_at(d.due_at)}"
-    else:
-        return None
-    recipients = [r for r in dict.fromkeys(recipients) if r != event.actor]
-    if not recipients:
-        return None
-    return notices.notice(state, event, recipients, what)
-
-
-def _planned(event: Event) -> list[tuple[str, str, datetime]]:
-    """Each planned action's id, owner and due time, from a plan entry of either shape."""
-    if isinstance(event.details, PlanEntry):
-        return [(i, a.owner, a.due_at) for i, a in zip(event.details.action_ids, event.details.actions, strict=True)]
-    # Written before entries were typed: each action with its id, owner and due time as text.
-    return [(a["id"], a["owner"], datetime.fromisoformat(a["due_at"])) for a in event.facts().get("actions", [])]
-
-
-def _at(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _admins(session: Session, holder: str, level: int) -> list[str]:

@@ -39,8 +39,8 @@ class StepActivities:
 
     @activity.defn(name="settle_step")
     def settle_step(self, effects: StepEffects) -> None:
-        """Stop the alarms of ended clocks, start those of new ones, write the read model and its step notices,
-        and queue the step's reminders and escalations."""
+        """Stop the alarms of ended clocks, start those of new ones, write the read model and queue the step's
+        notices."""
         if effects.stop or effects.start:
             task_queue, now = activity.info().task_queue, server_clock()
 
@@ -51,8 +51,12 @@ class StepActivities:
             asyncio.run_coroutine_threadsafe(alarms(), self._loop).result(timeout=_ALARMS_TIMEOUT_S)
             log_armed(effects.record_id, effects.start, effects.stop)
         if effects.snapshot is not None:
-            self._records.record_state(effects.snapshot)
+            self._records.write_snapshot(effects.snapshot)
+            if not effects.notices_decided:
+                self._records.notify_steps(effects.snapshot.state, effects.snapshot.new_events)
         if effects.change is not None:
-            self._records.record_change(effects.change)
+            state = self._records.write_change(effects.change)
+            if not effects.notices_decided:
+                self._records.notify_steps(state, effects.change.new_events)
         for notice in effects.notices:
             self._notifications.send_notice(notice)

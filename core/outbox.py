@@ -84,7 +84,7 @@ def enqueue(engine: Engine, notice: Notice, settings: Settings, *, as_of: dateti
 
 def _rows(session: Session, notice: Notice, settings: Settings, as_of: datetime | None) -> list[dict[str, Any]]:
     """The outbox rows of ``notice``, pending; ``as_of`` as in ``enqueue``."""
-    people = list(dict.fromkeys(notice.recipients))
+    people = _people(session, notice)
     now = datetime.now(UTC)
     is_record = _RECORD_ID.fullmatch(notice.record_id) is not None
     link = settings.record_link(notice.record_id) if is_record else settings.base_url
@@ -151,6 +151,16 @@ def _email_addresses(session: Any, notice: Notice, people: list[str]) -> dict[st
         else:
             addresses[name] = user.email
     return addresses
+
+
+def _people(session: Session, notice: Notice) -> list[str]:
+    """Whom the notice reaches: the people it names, and the manager of each person it names for that."""
+    managers = [
+        user.manager for name in notice.managers_of if (user := session.get(User, name)) is not None and user.manager
+    ]
+    if notice.managers_of and not managers:
+        log.warning("notice has no manager to reach", record_id=notice.record_id, managers_of=notice.managers_of)
+    return list(dict.fromkeys([*notice.recipients, *managers]))
 
 
 def _facts(session: Any, notice: Notice, people: list[str], now: datetime) -> dict[str, Any]:

@@ -1,18 +1,34 @@
-"""What a record's alarms tell people: the notice each reminder, escalation and effectiveness review makes.
+"""What a record tells people: the notice each step, reminder, escalation and effectiveness review makes.
 
-Pure functions of the state and the timeline entry, used by the record workflow as an alarm rings; the outbox
-keys each notice by record and entry, so a notice is queued once however often it is handed over. Notices of
-steps (a new owner, a plan, an extension) are made by the read model's writer, which knows the directory.
+Pure functions of the state and the timeline entry, used by the record workflow as a step lands or an alarm
+rings (and by the read model's writer for records of the earlier shape). A notice names its recipients, or
+names whose manager receives it; the outbox finds that manager in the directory when it queues the notice, and
+keys each notice by record and entry, so a notice is queued once however often it is handed over.
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from models.durations import format_duration
-from models.payloads import CapaState, Clock, EscalationEntry, Event, Notice, ReminderEntry
+from models.enums import EventKind
+from models.payloads import (
+    CapaState,
+    Clock,
+    EscalationEntry,
+    Event,
+    ExtensionDecisionEntry,
+    ExtensionRequestEntry,
+    Notice,
+    PlanEntry,
+    ReassignEntry,
+    ReminderEntry,
+)
 
 
-def notice(state: CapaState, event: Event, recipients: list[str], what: str) -> Notice:
-    """The notice of ``event`` to ``recipients``: the record's id and ``what`` as subject, its facts as body."""
+def notice(
+    state: CapaState, event: Event, recipients: list[str], what: str, *, managers_of: list[str] | None = None
+) -> Notice:
+    """The notice of ``event`` to ``recipients`` (and the managers of ``managers_of``): the record's id and
+    ``what`` as subject, its facts as body."""
     return Notice(
         record_id=state.id,
         seq=event.seq,
@@ -20,7 +36,61 @@ def notice(state: CapaState, event: Event, recipients: list[str], what: str) -> 
         recipients=recipients,
         subject=f"[{state.id}] {what}",
         body=f"{state.id} ({state.severity.value}): {state.title}\nStage: {state.stage.value}\n{what}",
+        managers_of=managers_of or [],
     )
+
+
+def for_step(state: CapaState, event: Event) -> Notice | None:
+    """Who must hear of a step at once: the new owner of the record or of an action, the action owners of a plan,
+    the manager of whoever asks for an extension, and whoever asked, once it is decided. ``state`` is the record
+    after the step. Nobody is told of their own step."""
+    details = event.details
+    managers_of: list[str] = []
+    if event.kind is EventKind.RAISED:
+        recipients = [state.owner]
+        what = f"you own a new {state.severity.value} nonconformity raised by {event.actor}: {state.title}"
+        if state.clock is not None:
+            what += f"; containment due {_at(state.clock.due_at)}"
+    elif event.kind is EventKind.PLAN_SUBMITTED:
+        planned = _planned(event)
+        recipients = [owner for _, owner, _ in planned]
+        for_whom = ", ".join(f"{action_id} ({owner}, due {_at(due)})" for action_id, owner, due in planned)
+        what = f"action plan submitted by {event.actor}: {for_whom}"
+    elif isinstance(details, ReassignEntry):
+        recipients = [details.new_owner]
+        target = "the record" if details.target == "record" else f"action {details.target}"
+        what = f"{target} reassigned to you from {details.previous} by {event.actor}: {details.reason}"
+    elif isinstance(details, ExtensionRequestEntry):
+        recipients, managers_of = [], [event.actor]
+        until, current = details.until, details.current_due_at
+        what = (
+            f"{event.actor} asks to extend {details.target} from {_at(current)} to {_at(until)}"
+            f" ({format_duration(until - current)} more): {details.reason}"
+        )
+    elif isinstance(details, ExtensionDecisionEntry):
+        recipients = [details.requested_by]
+        verdict = "approved" if details.approve else "rejected"
+        what = f"your extension of {details.target} was {verdict} by {event.actor}"
+        if details.due_at is not None:
+            what += f"; due {_at(details.due_at)}"
+    else:
+        return None
+    recipients = [name for name in dict.fromkeys(recipients) if name != event.actor]
+    if not recipients and not managers_of:
+        return None
+    return notice(state, event, recipients, what, managers_of=managers_of)
+
+
+def _planned(event: Event) -> list[tuple[str, str, datetime]]:
+    """Each planned action's id, owner and due time, from a plan entry of either shape."""
+    if isinstance(event.details, PlanEntry):
+        return [(i, a.owner, a.due_at) for i, a in zip(event.details.action_ids, event.details.actions, strict=True)]
+    # Written before entries were typed: each action with its id, owner and due time as text.
+    return [(a["id"], a["owner"], datetime.fromisoformat(a["due_at"])) for a in event.facts().get("actions", [])]
+
+
+def _at(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def reminder(state: CapaState, event: Event, clock: Clock, scheduled_at: datetime) -> Notice:

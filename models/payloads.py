@@ -633,6 +633,9 @@ class StepEffects(Payload):
     snapshot: RecordSnapshot | None = None
     change: RecordChange | None = None
     notices: list["Notice"] = Field(default_factory=list)
+    # Set by records whose steps decide their own notices (in ``notices``); a step scheduled by an earlier
+    # release leaves them to the activity.
+    notices_decided: bool = False
     start: list[AlarmSchedule] = Field(default_factory=list)
     stop: list[int] = Field(default_factory=list)
 
@@ -643,7 +646,8 @@ class RecipientsInput(Payload):
 
 
 class Notice(Payload):
-    """One reminder or escalation to put in the outbox, keyed by record and timeline sequence."""
+    """One notice to put in the outbox, keyed by record and timeline sequence: to ``recipients`` by name, and to
+    the managers of ``managers_of``, whom the outbox finds in the directory when it queues the notice."""
 
     record_id: str
     seq: int
@@ -651,6 +655,7 @@ class Notice(Payload):
     recipients: list[str]
     subject: str
     body: str
+    managers_of: list[str] = Field(default_factory=list)
 
 
 StepResult.model_rebuild()

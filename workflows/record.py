@@ -196,6 +196,7 @@ class RecordWorkflow:
         self._append(
             EventKind.RAISED, raised.raised_by.name, RaiseStep.model_validate(raised.model_dump(include=_RAISED))
         )
+        self._notify_steps(0)
         self._effects(0, stop=[])
 
     @workflow.run
@@ -664,6 +665,7 @@ class RecordWorkflow:
         in_use = self._alarms_in_use()
         running = {clock.alarm: (target or s.stage.value, clock.model_copy()) for target, clock in s.open_clocks()}
         apply(inp)
+        self._notify_steps(first)
         live = {clock.alarm for _, clock in s.open_clocks()}
         for alarm, (target, clock) in running.items():
             if alarm and alarm not in live:
@@ -741,7 +743,13 @@ class RecordWorkflow:
             return whole, None
         snapshot, change = self._for_read_model(first)
         effects = StepEffects(
-            record_id=s.id, snapshot=snapshot, change=change, notices=self._notices, start=schedules, stop=stop
+            record_id=s.id,
+            snapshot=snapshot,
+            change=change,
+            notices=self._notices,
+            notices_decided=True,
+            start=schedules,
+            stop=stop,
         )
         self._notices = []
         self._start(StepActivities.settle_step, effects)
@@ -765,6 +773,14 @@ class RecordWorkflow:
             new_events=s.events[after:],
         )
         return None, change
+
+    def _notify_steps(self, first: int) -> None:
+        """The notices of the people's steps among the entries from ``first`` on (records started before one
+        activity settled each step leave them to ``record_state``)."""
+        if self._settles:
+            for event in self._s.events[first:]:
+                if event.actor != SYSTEM_ACTOR:
+                    self._notify(notices.for_step(self._s, event))
 
     def _notify(self, notice: Notice | None) -> None:
         if notice is None:
