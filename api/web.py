@@ -107,20 +107,19 @@ def label(value: object) -> str:
 
 
 def detail(value: object) -> str:
-    """A timeline detail as people read it: lists joined, objects as "key value" pairs, yes/no, ISO timestamps in
-    the pages' format."""
+    """A timeline detail as people read it (``Event.shown``): times in the pages' format, yes/no, objects as
+    "key value" pairs, lists joined, a list of objects (a plan's actions) one per line."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return when(value)
+    if isinstance(value, StrEnum):
+        return label(value.value)
     if isinstance(value, dict):
-        return ", ".join(f"{label(key)} {detail(item)}" for key, item in value.items())
+        return ", ".join(f"{label(key)} {detail(item)}" for key, item in value.items() if item is not None)
     if isinstance(value, list):
-        separator = "; " if any(isinstance(item, dict) for item in value) else ", "
+        separator = "\n" if any(isinstance(item, dict) for item in value) else ", "
         return separator.join(detail(item) for item in value)
-    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
-        try:
-            return when(datetime.fromisoformat(value))
-        except ValueError:
-            return value
     return str(value)
 
 

@@ -7,6 +7,7 @@ and its escalation level, so the overdue work stands out in every listing.
 import json
 import re
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
 import typer
@@ -26,8 +27,6 @@ from models.tables import ApiToken, Nonconformity, OutboxMessage, OutboxStatus, 
 console = Console(highlight=False)
 _DATETIME = TypeAdapter(datetime)
 _LATE = "bold red"
-# Timeline details carry times as ISO strings; they are shown like every other time.
-_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
 # --- JSON ---------------------------------------------------------------------------------------------------
@@ -45,6 +44,8 @@ def _iso(moment: datetime | None) -> str | None:
 def state_json(state: CapaState) -> dict[str, Any]:
     """The whole state, led by the fields a script looks at first; each action carries its own deadline."""
     data = state.model_dump(mode="json")
+    for event_data, event in zip(data["events"], state.events, strict=True):
+        event_data["details"] = event.facts()
     for action_data, action in zip(data["actions"], state.actions, strict=True):
         action_data["due_at"] = _iso(action.clock.due_at)
         action_data["original_due_at"] = _iso(action.clock.original_due_at)
@@ -331,12 +332,22 @@ def _timeline_table(events: list[Event]) -> Table:
 
 
 def _details(event: Event) -> str:
-    return "; ".join(f"{key}={_detail(value)}" for key, value in event.facts().items())
+    """One line per field; a list of actions one line each under its field."""
+    lines = ((key, _detail(value)) for key, value in event.shown().items())
+    return "\n".join(f"{key}:{text}" if text.startswith("\n") else f"{key}: {text}" for key, text in lines)
 
 
 def _detail(value: Any) -> str:
-    if not isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if _ISO_TIME.match(value):
-        return when(datetime.fromisoformat(value))
-    return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return when(value)
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {_detail(item)}" for key, item in value.items() if item is not None)
+    if isinstance(value, list):
+        if any(isinstance(item, dict) for item in value):
+            return "".join(f"\n  - {_detail(item)}" for item in value)
+        return ", ".join(_detail(item) for item in value)
+    return str(value)

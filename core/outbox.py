@@ -26,6 +26,7 @@ from core.readmodel import email_enabled
 from core.settings import Settings, get_settings
 from models.delivery import DELIVERY_WORKFLOW, DeliveryInput
 from models.durations import format_duration
+from models.enums import Role
 from models.payloads import Notice
 from models.tables import Channel, Nonconformity, OutboxMessage, OutboxStatus, User
 
@@ -154,12 +155,17 @@ def _email_addresses(session: Any, notice: Notice, people: list[str]) -> dict[st
 
 
 def _people(session: Session, notice: Notice) -> list[str]:
-    """Whom the notice reaches: the people it names, and the manager of each person it names for that."""
+    """Whom the notice reaches: the people it names, and the manager of each person it names for that; the admins
+    stand in for a manager the directory does not name, as they do at the top of an escalation."""
     managers = [
         user.manager for name in notice.managers_of if (user := session.get(User, name)) is not None and user.manager
     ]
     if notice.managers_of and not managers:
-        log.warning("notice has no manager to reach", record_id=notice.record_id, managers_of=notice.managers_of)
+        managers = list(
+            session.exec(select(col(User.name)).where(col(User.role) == Role.ADMIN.value).order_by(col(User.name)))
+        )
+        managers = [name for name in managers if name not in notice.managers_of]
+        log.info("notice goes to the admins: no manager", record_id=notice.record_id, managers_of=notice.managers_of)
     return list(dict.fromkeys([*notice.recipients, *managers]))
 
 

@@ -429,6 +429,15 @@ class Event(Payload):
             raise ValueError(f"details: a {self.kind.value} entry needs {ENTRY_OF_KIND[self.kind].__name__}")
         return self
 
+    def shown(self) -> dict[str, Any]:
+        """The entry's fields that are set, as people read them: typed values (times as datetimes), and a plan's
+        actions each with its id."""
+        shown: dict[str, Any] = self.details.model_dump(exclude_none=True)
+        if isinstance(self.details, PlanEntry):
+            ids = shown.pop("action_ids")
+            shown["actions"] = [{"id": i, **action} for i, action in zip(ids, shown["actions"], strict=True)]
+        return shown
+
     def facts(self) -> dict[str, Any]:
         """The entry's fields that are set, as JSON values: what the timeline shows and the read model keeps."""
         facts: dict[str, Any] = self.details.model_dump(mode="json", exclude_none=True)

@@ -7,7 +7,7 @@ written to history; the client layer calls ``check_raise`` before starting a wor
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
@@ -133,6 +133,12 @@ def _may_plan(state: CapaState, actor: Actor) -> None:
         )
 
 
+# No deadline is set further ahead than this: a date decades away is a typing error, and one near the end of the
+# calendar would leave no room for its escalations.
+_YEARS = 10
+FURTHEST_DUE = timedelta(days=round(365.25 * _YEARS))
+
+
 def check_plan(state: CapaState, inp: PlanInput, now: datetime | None) -> None:
     """``now`` None skips the checks against the clock: a workflow's handler re-checks a step its validator
     accepted, and on a replay its clock may differ from the one the validator saw."""
@@ -140,6 +146,8 @@ def check_plan(state: CapaState, inp: PlanInput, now: datetime | None) -> None:
     for number, action in enumerate(inp.actions, start=1):
         if now is not None and action.due_at <= now:
             raise _invalid(f"action {number}: due {_when(action.due_at)} is not in the future")
+        if now is not None and action.due_at > now + FURTHEST_DUE:
+            raise _invalid(f"action {number}: due {_when(action.due_at)} is more than {_YEARS} years ahead")
 
 
 def _may_complete_action(state: CapaState, actor: Actor, action_id: str) -> None:
@@ -223,6 +231,8 @@ def check_extension_request(state: CapaState, inp: ExtensionRequestInput, now: d
         raise _invalid(f"until: {_when(inp.until)} is not later than the current due {_when(clock.due_at)}")
     if now is not None and inp.until <= now:
         raise _invalid(f"until: {_when(inp.until)} has already passed")
+    if now is not None and inp.until > now + FURTHEST_DUE:
+        raise _invalid(f"until: {_when(inp.until)} is more than {_YEARS} years ahead")
 
 
 def _may_decide_extension(state: CapaState, actor: Actor) -> None:

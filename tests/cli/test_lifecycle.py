@@ -1,5 +1,6 @@
 """A record from raise to closed through ``capa``, and its evidence kept after Temporal forgets it."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
@@ -7,6 +8,9 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.service import RPCError, RPCStatusCode
 
 from tests.cli.conftest import Capa, eventually
+
+# A date given without a time, a year ahead: due at the end of that day (UTC).
+NEXT_YEAR = (datetime.now(UTC) + timedelta(days=365)).date().isoformat()
 
 LIFECYCLE_KINDS = [
     "raised",
@@ -49,7 +53,7 @@ async def walk_to_closed(capa: Capa) -> str:
         "--action",
         "olivia:10d:Replace the deburring tool",
         "--action",
-        "oscar:2099-12-31:Track tool life in the MES",
+        f"oscar:{NEXT_YEAR}:Track tool life in the MES",
         user="olivia",
     )
     await capa.ok("complete-action", record_id, "A1", "--evidence", "Work order WO-981", user="olivia")
@@ -84,7 +88,7 @@ async def test_raise_to_closed(capa: Capa) -> None:
         ("A2", "oscar", "completed"),
     ]
     assert all(action["due_at"] for action in shown["actions"])
-    assert shown["actions"][1]["due_at"] == "2099-12-31T23:59:59Z"
+    assert shown["actions"][1]["due_at"] == f"{NEXT_YEAR}T23:59:59Z"
     events: list[dict[str, Any]] = shown["events"]
     assert [event["kind"] for event in events] == LIFECYCLE_KINDS
     assert [event["seq"] for event in events] == list(range(1, len(LIFECYCLE_KINDS) + 1))

@@ -6,9 +6,11 @@ from structlog.testing import capture_logs
 from temporalio.testing import ActivityEnvironment
 
 from activities.notifications import NotificationActivities
+from core.readmodel import add_user
 from models.enums import EventKind
 from models.payloads import Notice
 from models.tables import OutboxMessage
+from tests.conftest import seed_directory
 
 
 def _notice(recipients: list[str]) -> Notice:
@@ -69,3 +71,14 @@ def test_notification_line_names_record_seq_kind_and_subject(engine: Engine) -> 
     assert line["seq"] == 4
     assert line["kind"] == "escalated"
     assert line["subject"] == "[NC-2026-0001] containment overdue"
+
+
+def test_a_notice_for_a_persons_manager_reaches_the_manager_the_directory_names(engine: Engine) -> None:
+    """An extension request names whose manager decides it; the outbox finds that manager when it queues it, and
+    the admins when the directory names none, never the person asking."""
+    seed_directory(engine)
+    add_user(engine, "ben", "admin")
+    asked = _notice([]).model_copy(update={"kind": EventKind.EXTENSION_REQUESTED, "managers_of": ["oscar"]})
+    assert _send(engine, asked) == ["mike"]
+    from_the_top = asked.model_copy(update={"seq": 5, "managers_of": ["ada"]})
+    assert _send(engine, from_the_top) == ["ben"]

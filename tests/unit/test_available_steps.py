@@ -14,6 +14,8 @@ from models.payloads import (
     ExtensionDecisionInput,
     ExtensionRequest,
     ExtensionRequestInput,
+    PlanInput,
+    PlannedAction,
     RootCauseInput,
 )
 from models.policy import load_policy
@@ -191,3 +193,23 @@ def test_an_extension_to_a_moment_already_past_is_refused() -> None:
     decided = ExtensionDecisionInput(actor=MANAGER, approve=True)
     with pytest.raises(rules.Rejection, match=r"approve: .* has already passed"):
         rules.check_extension_decision(state.model_copy(update={"pending_extension": pending}), decided, late)
+
+
+def test_a_deadline_decades_ahead_is_refused_before_the_record_takes_it() -> None:
+    """A typing slip such as 9999-12-31 is refused with the field named; accepted, it would leave no room in the
+    calendar for the deadline's escalations and the record could not apply its own step."""
+    far = datetime(9999, 12, 31, tzinfo=UTC)
+    plan = PlanInput(actor=OWNER, actions=[PlannedAction(owner="oscar", due_at=far, description="Re-qualify")])
+    with pytest.raises(rules.Rejection, match=r"action 1: due .* is more than 10 years ahead"):
+        rules.check_plan(_state(Stage.ACTION, awaiting_plan=True), plan, T0)
+    nine_years = T0 + timedelta(days=9 * 365)
+    rules.check_plan(
+        _state(Stage.ACTION, awaiting_plan=True),
+        plan.model_copy(
+            update={"actions": [PlannedAction(owner="oscar", due_at=nine_years, description="Re-qualify")]}
+        ),
+        T0,
+    )
+    asked = ExtensionRequestInput(actor=OWNER, until=far, reason="Supplier late")
+    with pytest.raises(rules.Rejection, match=r"until: .* is more than 10 years ahead"):
+        rules.check_extension_request(_state(), asked, T0)

@@ -1,0 +1,40 @@
+"""How ``capa show`` and the record page write a timeline entry: typed values, never text taken for a time."""
+
+from datetime import UTC, datetime, timedelta
+
+from api.web import detail
+from cli.render import _details
+from models.enums import ActionKind, EventKind
+from models.payloads import CompletionEntry, Event, PlanEntry, PlannedAction
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def test_evidence_that_starts_like_a_time_is_shown_as_typed() -> None:
+    """Free text that begins with a date is the person's words, not a time to reformat (or to fail on)."""
+    evidence = "2026-12-02T10:00 retest at 2 bar passed, 48/48 pumps tight"
+    entry = CompletionEntry(action_id="A1", evidence=evidence, on_time=True)
+    event = Event(seq=7, at=T0, kind=EventKind.ACTION_COMPLETED, actor="oscar", details=entry)
+    assert _details(event).splitlines() == ["action_id: A1", f"evidence: {evidence}", "on_time: yes"]
+    assert detail(event.shown()["evidence"]) == evidence
+
+
+def test_a_plan_lists_each_action_with_its_id_on_its_own_line() -> None:
+    due = T0 + timedelta(days=10)
+    plan = PlanEntry(
+        actions=[
+            PlannedAction(owner="olivia", due_at=due, description="Replace tool"),
+            PlannedAction(owner="oscar", due_at=due, description="Add counter", kind=ActionKind.PREVENTIVE),
+        ],
+        action_ids=["A1", "A2"],
+    )
+    event = Event(seq=4, at=T0, kind=EventKind.PLAN_SUBMITTED, actor="olivia", details=plan)
+    assert _details(event).splitlines() == [
+        "actions:",
+        "  - id A1, owner olivia, due_at 2026-03-12 08:00:00Z, description Replace tool, kind corrective",
+        "  - id A2, owner oscar, due_at 2026-03-12 08:00:00Z, description Add counter, kind preventive",
+    ]
+    assert detail(event.shown()["actions"]).splitlines() == [
+        "id A1, owner olivia, due at 2026-03-12 08:00:00 UTC, description Replace tool, kind corrective",
+        "id A2, owner oscar, due at 2026-03-12 08:00:00 UTC, description Add counter, kind preventive",
+    ]
