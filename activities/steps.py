@@ -8,17 +8,20 @@ outage delays the read model and the notices but not the record's deadlines.
 """
 
 import asyncio
+from datetime import timedelta
 
 from temporalio import activity
 from temporalio.client import Client
 
 from activities.alarms import log_armed, server_clock, start_alarms, stop_alarms
 from activities.notifications import NotificationActivities
-from activities.records import RecordActivities
-from models.payloads import StepEffects
+from activities.records import ReadModelBehind, RecordActivities
+from models.payloads import CapaState, RecordSnapshot, StepEffects
 
 # How long the worker's event loop may take to start and stop one step's alarms.
 _ALARMS_TIMEOUT_S = 10.0
+# How long a record may take to answer the query that writes it whole.
+_QUERY_TIMEOUT = timedelta(seconds=10)
 
 
 class StepActivities:
@@ -55,8 +58,28 @@ class StepActivities:
             if not effects.notices_decided:
                 self._records.notify_steps(effects.snapshot.state, effects.snapshot.new_events)
         if effects.change is not None:
-            state = self._records.write_change(effects.change)
+            try:
+                state = self._records.write_change(effects.change)
+            except ReadModelBehind:
+                # The step before this one is not stored yet (its write waits for a retry, or died with a
+                # worker): write the record whole, as its workflow answers now, rather than wait for that write.
+                state = self._write_whole(effects.record_id)
             if not effects.notices_decided:
                 self._records.notify_steps(state, effects.change.new_events)
         for notice in effects.notices:
             self._notifications.send_notice(notice)
+
+    def _write_whole(self, record_id: str) -> CapaState:
+        """Write the record's whole state and timeline as its workflow answers them (idempotent, like every
+        write of the read model); a query that fails fails this attempt, and Temporal retries it."""
+
+        async def query() -> CapaState:
+            handle = self._client.get_workflow_handle(record_id)
+            state: CapaState = await handle.query("state", result_type=CapaState, rpc_timeout=_QUERY_TIMEOUT)
+            return state
+
+        state = asyncio.run_coroutine_threadsafe(query(), self._loop).result(timeout=_QUERY_TIMEOUT.total_seconds())
+        self._records.write_snapshot(
+            RecordSnapshot(state=state.model_copy(update={"events": []}), new_events=state.events)
+        )
+        return state

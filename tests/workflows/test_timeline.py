@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
 from core.readmodel import load_record_state
@@ -46,6 +47,7 @@ from models.payloads import (
     StepInput,
     VerifyInput,
 )
+from models.tables import Nonconformity
 from tests.workers.harness import eventually
 from tests.workflows.harness import Capa, actor, raise_record, running_worker
 from workflows.record import RecordWorkflow
@@ -227,3 +229,22 @@ def test_an_entry_of_another_kind_is_refused(kind: EventKind) -> None:
     details: Payload = ClosedEntry(cycles=1)
     with pytest.raises(ValueError, match="details"):
         Event(seq=1, at="2026-03-02T09:00:00Z", kind=kind, actor="maria", details=details)
+
+
+async def test_a_step_whose_predecessor_is_not_stored_writes_the_record_whole(
+    env: WorkflowEnvironment, engine: Engine
+) -> None:
+    """The worker's write of a step finds the read model short of the entry before it (that write died with a
+    worker, or waits for its retry, played here by winding the stored row back). It does not wait for it: it
+    writes the record whole, as the workflow answers."""
+    async with running_worker(env.client, engine) as queue:
+        capa = await raise_record(env.client, queue)
+        await eventually(lambda: load_record_state(engine, capa.handle.id), 10, "the raise in the read model")
+        with Session(engine) as session, session.begin():
+            row = session.get(Nonconformity, capa.handle.id)
+            assert row is not None
+            row.last_seq = 0
+        contain = ContainmentInput(actor=actor("olivia"), summary="Held", disposition=Disposition.QUARANTINE)
+        await capa.handle.execute_update(RecordWorkflow.contain, contain)
+        stored = await _stored_like_workflow(engine, capa)
+    assert [e.kind for e in stored] == [EventKind.RAISED, EventKind.CONTAINMENT_SUBMITTED]
