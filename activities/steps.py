@@ -79,7 +79,5 @@ class StepActivities:
             return state
 
         state = asyncio.run_coroutine_threadsafe(query(), self._loop).result(timeout=_QUERY_TIMEOUT.total_seconds())
-        self._records.write_snapshot(
-            RecordSnapshot(state=state.model_copy(update={"events": []}), new_events=state.events)
-        )
+        self._records.write_snapshot(RecordSnapshot.of(state))
         return state

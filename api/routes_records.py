@@ -32,7 +32,7 @@ from api.schemas import (
 )
 from client.records import NewAction
 from models.enums import Stage
-from models.payloads import CapaState, StepResult
+from models.payloads import CapaState, StepOutcome
 
 router = APIRouter(tags=["records"], route_class=AuthenticatedRoute)
 
@@ -92,7 +92,7 @@ async def overdue(user: ApiUser, client: Client, limit: Limit = 50, offset: Offs
 
 
 @router.get("/records/{record_id}/steps/{step_id}", responses=STEP_REFUSALS)
-async def step_outcome(record_id: RecordId, step_id: StepId, user: ApiUser, client: Client) -> StepResult:
+async def step_outcome(record_id: RecordId, step_id: StepId, user: ApiUser, client: Client) -> StepOutcome:
     """The outcome of a step that was answered 202 (queued for a busy worker): its result once applied, or the
     record's refusal; 202 again if it is still queued after CAPA_STEP_WAIT seconds, 404 if it was lost."""
     return await client.step_outcome(record_id, step_id)
@@ -102,19 +102,19 @@ async def step_outcome(record_id: RecordId, step_id: StepId, user: ApiUser, clie
 
 
 @router.post("/records/{record_id}/containment", responses=STEP_REFUSALS)
-async def contain(record_id: RecordId, body: ContainmentRequest, user: ApiUser, client: Client) -> StepResult:
+async def contain(record_id: RecordId, body: ContainmentRequest, user: ApiUser, client: Client) -> StepOutcome:
     """Record the containment (the record's owner or a manager, in stage containment)."""
     return await client.contain(record_id, user.name, **body.model_dump())
 
 
 @router.post("/records/{record_id}/root-cause", responses=STEP_REFUSALS)
-async def root_cause(record_id: RecordId, body: RootCauseRequest, user: ApiUser, client: Client) -> StepResult:
+async def root_cause(record_id: RecordId, body: RootCauseRequest, user: ApiUser, client: Client) -> StepOutcome:
     """Record the root cause (the record's owner or a manager, in stage root_cause)."""
     return await client.root_cause(record_id, user.name, **body.model_dump())
 
 
 @router.post("/records/{record_id}/plan", responses=STEP_REFUSALS)
-async def plan(record_id: RecordId, body: PlanRequest, user: ApiUser, client: Client) -> StepResult:
+async def plan(record_id: RecordId, body: PlanRequest, user: ApiUser, client: Client) -> StepOutcome:
     """Submit the action plan (the record's owner or a manager, in stage action); each action starts its clock."""
     actions = [NewAction(a.owner, a.due_at, a.description, a.kind) for a in body.actions]
     return await client.plan(record_id, user.name, actions=actions)
@@ -123,19 +123,19 @@ async def plan(record_id: RecordId, body: PlanRequest, user: ApiUser, client: Cl
 @router.post("/records/{record_id}/actions/{action_id}/completion", responses=STEP_REFUSALS)
 async def complete_action(
     record_id: RecordId, action_id: ActionId, body: CompletionRequest, user: ApiUser, client: Client
-) -> StepResult:
+) -> StepOutcome:
     """Complete one action with evidence (its owner or a manager); the last one moves the record to verification."""
     return await client.complete_action(record_id, user.name, action_id=action_id, evidence=body.evidence)
 
 
 @router.post("/records/{record_id}/verification", responses=STEP_REFUSALS)
-async def verify(record_id: RecordId, body: VerificationRequest, user: ApiUser, client: Client) -> StepResult:
+async def verify(record_id: RecordId, body: VerificationRequest, user: ApiUser, client: Client) -> StepOutcome:
     """Verify the actions (a manager who implemented none of them)."""
     return await client.verify(record_id, user.name, result=body.result, evidence=body.evidence)
 
 
 @router.post("/records/{record_id}/review", responses=STEP_REFUSALS)
-async def review(record_id: RecordId, body: ReviewRequest, user: ApiUser, client: Client) -> StepResult:
+async def review(record_id: RecordId, body: ReviewRequest, user: ApiUser, client: Client) -> StepOutcome:
     """Review effectiveness once its window has passed (a manager); effective closes the record."""
     return await client.review(record_id, user.name, result=body.result, evidence=body.evidence)
 
@@ -143,7 +143,7 @@ async def review(record_id: RecordId, body: ReviewRequest, user: ApiUser, client
 @router.post("/records/{record_id}/extension-requests", responses=STEP_REFUSALS)
 async def request_extension(
     record_id: RecordId, body: ExtensionRequestBody, user: ApiUser, client: Client
-) -> StepResult:
+) -> StepOutcome:
     """Ask for more time for the step or action the caller holds; a manager other than the caller decides."""
     return await client.request_extension(
         record_id, user.name, until=body.until, reason=body.reason, action_id=body.action_id
@@ -153,18 +153,18 @@ async def request_extension(
 @router.post("/records/{record_id}/extension-decision", responses=STEP_REFUSALS)
 async def decide_extension(
     record_id: RecordId, body: ExtensionDecisionRequest, user: ApiUser, client: Client
-) -> StepResult:
+) -> StepOutcome:
     """Approve (every timer of the step re-armed) or reject, with a reason, the pending extension request."""
     return await client.decide_extension(record_id, user.name, approve=body.approve, reason=body.reason)
 
 
 @router.post("/records/{record_id}/reassignment", responses=STEP_REFUSALS)
-async def reassign(record_id: RecordId, body: ReassignmentRequest, user: ApiUser, client: Client) -> StepResult:
+async def reassign(record_id: RecordId, body: ReassignmentRequest, user: ApiUser, client: Client) -> StepOutcome:
     """Give the record, or one of its actions, to someone else (a manager); reminders and escalations follow."""
     return await client.reassign(record_id, user.name, owner=body.owner, reason=body.reason, action_id=body.action_id)
 
 
 @router.post("/records/{record_id}/cancellation", responses=STEP_REFUSALS)
-async def cancel(record_id: RecordId, body: CancellationRequest, user: ApiUser, client: Client) -> StepResult:
+async def cancel(record_id: RecordId, body: CancellationRequest, user: ApiUser, client: Client) -> StepOutcome:
     """Cancel an invalid record with a reason (a manager); every timer stops."""
     return await client.cancel(record_id, user.name, reason=body.reason)

@@ -39,7 +39,7 @@ from models.enums import (
     Stage,
     VerificationResult,
 )
-from models.payloads import Actor, StepResult
+from models.payloads import Actor, StepOutcome
 from models.rules import Step, available_steps
 from models.tables import User
 
@@ -415,7 +415,7 @@ async def record(request: Request, record_id: str, user: WebUser, client: Client
     return await record_page(request, user, client, record_id)
 
 
-StepCall = Callable[[CapaClient, str, str, WebForm], Awaitable[StepResult]]
+StepCall = Callable[[CapaClient, str, str, WebForm], Awaitable[StepOutcome]]
 
 
 @dataclass(frozen=True)
@@ -455,7 +455,7 @@ def _plan_fields(form: WebForm) -> dict[str, str]:
     return fields
 
 
-async def _contain(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepResult:
+async def _contain(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepOutcome:
     return await client.contain(
         record_id,
         actor,
@@ -465,7 +465,7 @@ async def _contain(client: CapaClient, record_id: str, actor: str, form: WebForm
     )
 
 
-async def _root_cause(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepResult:
+async def _root_cause(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepOutcome:
     return await client.root_cause(
         record_id,
         actor,
@@ -478,7 +478,7 @@ async def _root_cause(client: CapaClient, record_id: str, actor: str, form: WebF
     )
 
 
-async def _plan(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepResult:
+async def _plan(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepOutcome:
     rows = _plan_rows_in(form.values)
     if not rows:
         raise FieldInvalid("description-1", "a plan needs at least one action")
@@ -494,25 +494,25 @@ async def _plan(client: CapaClient, record_id: str, actor: str, form: WebForm) -
     return await client.plan(record_id, actor, actions=actions)
 
 
-async def _complete_action(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepResult:
+async def _complete_action(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepOutcome:
     return await client.complete_action(
         record_id, actor, action_id=form.required("action_id"), evidence=form.required("evidence")
     )
 
 
-async def _verify(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepResult:
+async def _verify(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepOutcome:
     return await client.verify(
         record_id, actor, result=form.choice("result", VerificationResult), evidence=form.required("evidence")
     )
 
 
-async def _review(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepResult:
+async def _review(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepOutcome:
     return await client.review(
         record_id, actor, result=form.choice("result", EffectivenessResult), evidence=form.required("evidence")
     )
 
 
-async def _request_extension(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepResult:
+async def _request_extension(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepOutcome:
     return await client.request_extension(
         record_id,
         actor,
@@ -522,7 +522,7 @@ async def _request_extension(client: CapaClient, record_id: str, actor: str, for
     )
 
 
-async def _decide_extension(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepResult:
+async def _decide_extension(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepOutcome:
     decision = form.text("decision")
     if decision not in ("approve", "reject"):
         raise FieldInvalid("decision", "approve or reject")
@@ -531,7 +531,7 @@ async def _decide_extension(client: CapaClient, record_id: str, actor: str, form
     )
 
 
-async def _reassign(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepResult:
+async def _reassign(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepOutcome:
     return await client.reassign(
         record_id,
         actor,
@@ -541,7 +541,7 @@ async def _reassign(client: CapaClient, record_id: str, actor: str, form: WebFor
     )
 
 
-async def _cancel(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepResult:
+async def _cancel(client: CapaClient, record_id: str, actor: str, form: WebForm) -> StepOutcome:
     return await client.cancel(record_id, actor, reason=form.required("reason"))
 
 

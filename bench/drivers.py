@@ -27,7 +27,7 @@ from models.enums import (
     Source,
     VerificationResult,
 )
-from models.payloads import StepResult
+from models.payloads import StepOutcome
 
 # The demo directory's people (seeded by the bench): otto raises, olivia owns, olivia and oscar own actions,
 # maria (who implemented nothing) verifies and reviews.
@@ -104,7 +104,7 @@ class ProductDriver:
                 raise CapaError(ErrorKind.UNAVAILABLE, f"{record_id}: {name} still pending after every follow-up")
         return result.due_at
 
-    async def _send(self, record_id: str, name: str, *, actions: int, due_at: datetime | None) -> StepResult:
+    async def _send(self, record_id: str, name: str, *, actions: int, due_at: datetime | None) -> StepOutcome:
         capa = self._capa
         if name == "contain":
             result = await capa.contain(record_id, OWNER, summary="Lot quarantined", disposition=Disposition.QUARANTINE)

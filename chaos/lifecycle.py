@@ -29,7 +29,7 @@ from models.enums import (
     Stage,
     VerificationResult,
 )
-from models.payloads import CapaState, Clock, StepResult
+from models.payloads import CapaState, Clock, StepOutcome
 
 # The stage clocks a record runs through, by the ``target`` its timeline events name; actions are A1, A2.
 STAGE_TARGETS = ("containment", "root_cause", "action", "verification", "effectiveness")
@@ -255,7 +255,7 @@ class Lifecycle:
         self,
         step: str,
         target: str | None,
-        send: Callable[[], Awaitable[StepResult]],
+        send: Callable[[], Awaitable[StepOutcome]],
         landed: Callable[[CapaState], bool],
     ) -> None:
         """Send a step once its clock is as late as planned; after a failure, look before sending again."""

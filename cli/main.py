@@ -36,7 +36,7 @@ from models.enums import (
     Stage,
     VerificationResult,
 )
-from models.payloads import StepResult
+from models.payloads import StepOutcome
 from models.policy import PolicyError
 from worker import main as worker_main
 
@@ -176,14 +176,14 @@ def _in_cli_terms(message: str, ctx: typer.Context) -> str:
 
 
 def _step(
-    ctx: typer.Context, as_json: bool, what: str, send: Callable[[CapaClient, str], Awaitable[StepResult]]
+    ctx: typer.Context, as_json: bool, what: str, send: Callable[[CapaClient, str], Awaitable[StepOutcome]]
 ) -> None:
     actor = ctx.obj.actor()
     _answer_step(ctx, as_json, what, lambda client: send(client, actor))
 
 
 def _answer_step(
-    ctx: typer.Context, as_json: bool, what: str, work: Callable[[CapaClient], Awaitable[StepResult]]
+    ctx: typer.Context, as_json: bool, what: str, work: Callable[[CapaClient], Awaitable[StepOutcome]]
 ) -> None:
     """Print a step's result; a pending step's id as JSON for scripts (the one-line message goes to stderr)."""
     try:

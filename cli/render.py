@@ -21,7 +21,7 @@ from activities.digest import DigestResult
 from core.readmodel import OverdueItem
 from models.durations import format_duration
 from models.enums import ActionStatus, EventKind, Stage
-from models.payloads import CapaState, Event, StepResult
+from models.payloads import CapaState, Event, StepOutcome
 from models.tables import ApiToken, Nonconformity, OutboxMessage, OutboxStatus, User
 
 console = Console(highlight=False)
@@ -96,7 +96,7 @@ def notification_json(row: OutboxMessage) -> dict[str, Any]:
     return {**row.model_dump(mode="json"), "details": json.loads(row.details)}
 
 
-def step_json(result: StepResult) -> dict[str, Any]:
+def step_json(result: StepOutcome) -> dict[str, Any]:
     return result.model_dump(mode="json")
 
 
@@ -139,9 +139,10 @@ def _table(title: str, fixed: tuple[str, ...], flowing: str | None = None) -> Ta
     return table
 
 
-def step_done(what: str, result: StepResult) -> None:
+def step_done(what: str, result: StepOutcome) -> None:
     due = f"; next due {when(result.due_at)}" if result.due_at else ""
-    typer.echo(f"{result.record_id}: {what} (event #{result.seq}); stage now {result.stage.value}{due}")
+    written = ", ".join(f"#{entry.seq} {entry.kind.value}" for entry in result.entries) or f"#{result.seq}"
+    typer.echo(f"{result.record_id}: {what} (timeline {written}); stage now {result.stage.value}{due}")
 
 
 def users_table(users: list[User]) -> None:

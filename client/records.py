@@ -76,6 +76,7 @@ from models.payloads import (
     ReviewInput,
     RootCauseInput,
     StepInput,
+    StepOutcome,
     StepResult,
     VerifyInput,
 )
@@ -399,7 +400,7 @@ class CapaClient:
                 return
         await self._write_read_model(opened)
 
-    async def _write_read_model(self, result: StepResult) -> StepResult:
+    async def _write_read_model(self, result: StepResult) -> StepOutcome:
         """Write what a step returned for the read model, so a list read right after it shows it; the step's
         own ``settle_step`` writes the same again (idempotent) and stays the durable path when this one fails."""
         try:
@@ -414,7 +415,7 @@ class CapaClient:
         except ReadModelBehind:
             # A step before this one (an alarm's ring) is not stored yet: write the record whole, as it is now.
             await self._write_whole(result.record_id)
-        return result.model_copy(update={"snapshot": None, "change": None})
+        return result.outcome()
 
     async def _write_whole(self, record_id: str) -> None:
         """Write the record's whole state and timeline as its workflow answers them; the worker's writes land
@@ -422,7 +423,7 @@ class CapaClient:
         handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)
         try:
             state = await handle.query(RecordWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
-            snapshot = RecordSnapshot(state=state.model_copy(update={"events": []}), new_events=state.events)
+            snapshot = RecordSnapshot.of(state)
             await self._db(write_snapshot, self._engine, snapshot, _SNAPSHOT_PATIENCE)
         except (RPCError, WorkflowQueryFailedError, CapaError) as exc:
             log.info(
@@ -446,7 +447,7 @@ class CapaClient:
         summary: str,
         disposition: Disposition,
         quantity: int | None = None,
-    ) -> StepResult:
+    ) -> StepOutcome:
         actor = await self._actor(actor_name)
         inp = _valid(lambda: ContainmentInput(actor=actor, summary=summary, disposition=disposition, quantity=quantity))
         return await self._update(record_id, RecordWorkflow.contain, inp)
@@ -462,7 +463,7 @@ class CapaClient:
         category: CauseCategory | None = None,
         escape_point: str | None = None,
         similar_checked: str | None = None,
-    ) -> StepResult:
+    ) -> StepOutcome:
         actor = await self._actor(actor_name)
         inp = _valid(
             lambda: RootCauseInput(
@@ -477,7 +478,7 @@ class CapaClient:
         )
         return await self._update(record_id, RecordWorkflow.root_cause, inp)
 
-    async def plan(self, record_id: str, actor_name: str, *, actions: list[NewAction]) -> StepResult:
+    async def plan(self, record_id: str, actor_name: str, *, actions: list[NewAction]) -> StepOutcome:
         actor = await self._actor(actor_name)
         for number, action in enumerate(actions, start=1):
             await self._check_holder(f"action {number} owner", action.owner)
@@ -492,53 +493,55 @@ class CapaClient:
         inp = _valid(lambda: PlanInput(actor=actor, actions=planned))
         return await self._update(record_id, RecordWorkflow.plan, inp)
 
-    async def complete_action(self, record_id: str, actor_name: str, *, action_id: str, evidence: str) -> StepResult:
+    async def complete_action(self, record_id: str, actor_name: str, *, action_id: str, evidence: str) -> StepOutcome:
         actor = await self._actor(actor_name)
         inp = _valid(lambda: CompleteActionInput(actor=actor, action_id=action_id, evidence=evidence))
         return await self._update(record_id, RecordWorkflow.complete_action, inp)
 
-    async def verify(self, record_id: str, actor_name: str, *, result: VerificationResult, evidence: str) -> StepResult:
+    async def verify(
+        self, record_id: str, actor_name: str, *, result: VerificationResult, evidence: str
+    ) -> StepOutcome:
         actor = await self._actor(actor_name)
         inp = _valid(lambda: VerifyInput(actor=actor, result=result, evidence=evidence))
         return await self._update(record_id, RecordWorkflow.verify, inp)
 
     async def review(
         self, record_id: str, actor_name: str, *, result: EffectivenessResult, evidence: str
-    ) -> StepResult:
+    ) -> StepOutcome:
         actor = await self._actor(actor_name)
         inp = _valid(lambda: ReviewInput(actor=actor, result=result, evidence=evidence))
         return await self._update(record_id, RecordWorkflow.review, inp)
 
     async def request_extension(
         self, record_id: str, actor_name: str, *, until: datetime, reason: str, action_id: str | None = None
-    ) -> StepResult:
+    ) -> StepOutcome:
         actor = await self._actor(actor_name)
         inp = _valid(lambda: ExtensionRequestInput(actor=actor, action_id=action_id, until=until, reason=reason))
         return await self._update(record_id, RecordWorkflow.request_extension, inp)
 
     async def decide_extension(
         self, record_id: str, actor_name: str, *, approve: bool, reason: str | None = None
-    ) -> StepResult:
+    ) -> StepOutcome:
         actor = await self._actor(actor_name)
         inp = _valid(lambda: ExtensionDecisionInput(actor=actor, approve=approve, reason=reason))
         return await self._update(record_id, RecordWorkflow.decide_extension, inp)
 
     async def reassign(
         self, record_id: str, actor_name: str, *, owner: str, reason: str, action_id: str | None = None
-    ) -> StepResult:
+    ) -> StepOutcome:
         actor = await self._actor(actor_name)
         await self._check_holder("owner", owner)
         inp = _valid(lambda: ReassignInput(actor=actor, new_owner=owner, action_id=action_id, reason=reason))
         return await self._update(record_id, RecordWorkflow.reassign, inp)
 
-    async def cancel(self, record_id: str, actor_name: str, *, reason: str) -> StepResult:
+    async def cancel(self, record_id: str, actor_name: str, *, reason: str) -> StepOutcome:
         actor = await self._actor(actor_name)
         inp = _valid(lambda: CancelInput(actor=actor, reason=reason))
         return await self._update(record_id, RecordWorkflow.cancel, inp)
 
     async def _update(
         self, record_id: str, update: UpdateMethodMultiParam[[RecordWorkflow, InputT], StepResult], inp: InputT
-    ) -> StepResult:
+    ) -> StepOutcome:
         handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)
         step = type(inp).__name__.removesuffix("Input")
         with structlog.contextvars.bound_contextvars(
@@ -608,7 +611,7 @@ class CapaClient:
             await asyncio.sleep(_MOVING_PAUSE)
         return await handle.execute_update(update, inp, id=update_id, rpc_timeout=self._step_wait)
 
-    async def step_outcome(self, record_id: str, update_id: str, wait: timedelta | None = None) -> StepResult:
+    async def step_outcome(self, record_id: str, update_id: str, wait: timedelta | None = None) -> StepOutcome:
         """The result of a step that was pending (``StepPending``), once applied; ``StepPending`` again if it
         is still queued after ``wait`` (default ``CAPA_STEP_WAIT``), the step's own refusal if the record
         refused it, and NOT_FOUND if it was lost before any worker took it (the server restarted meanwhile)."""

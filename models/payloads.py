@@ -6,7 +6,7 @@ that records already in flight keep deserialising.
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
@@ -517,20 +517,40 @@ class CapaWorkflowInput(Payload):
     max_history_events: int = Field(default=20_000, ge=100)
 
 
-class StepResult(Payload):
-    """What an accepted step returns: the record's stage afterwards and the timeline entry it wrote.
+class StepTaken(Payload):
+    """An accepted step: the record's stage afterwards, the number of the timeline entry it wrote and the next
+    due time."""
+
+    record_id: str
+    stage: Stage
+    seq: int
+    due_at: datetime | None
+
+
+class StepResult(StepTaken):
+    """What an accepted step returns from its record.
 
     ``change`` (or, for a run's first step, the whole ``snapshot``) is what the read model needs to show the
     step: the client layer writes it before answering, so a list read right after a step shows it (the step's
     own ``settle_step`` writes the same and is the durable path).
     """
 
-    record_id: str
-    stage: Stage
-    seq: int
-    due_at: datetime | None
     snapshot: "RecordSnapshot | None" = None
     change: "RecordChange | None" = None
+
+    def outcome(self) -> "StepOutcome":
+        """What the person who took the step is told: the step, with the timeline entries it wrote."""
+        written = self.change.new_events if self.change else self.snapshot.new_events if self.snapshot else []
+        return StepOutcome(
+            record_id=self.record_id, stage=self.stage, seq=self.seq, due_at=self.due_at, entries=written
+        )
+
+
+class StepOutcome(StepTaken):
+    """What a front end shows of an accepted step: the step, and the timeline entries it wrote (a review that
+    closes the record writes two), the last of them numbered ``seq``."""
+
+    entries: list[Event] = Field(default_factory=list)
 
 
 class RecordInput(Payload):
@@ -611,6 +631,11 @@ class RecordSnapshot(Payload):
 
     state: CapaState
     new_events: list[Event]
+
+    @classmethod
+    def of(cls, state: CapaState, first: int = 0) -> Self:
+        """The whole record, with its timeline entries from position ``first`` on as the ones not yet seen."""
+        return cls(state=state.model_copy(update={"events": []}), new_events=state.events[first:])
 
 
 class RecordChange(Payload):

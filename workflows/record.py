@@ -238,7 +238,7 @@ class RecordWorkflow:
             stage=s.stage,
             seq=len(s.events),
             due_at=s.due_at,
-            snapshot=RecordSnapshot(state=s.model_copy(update={"events": []}), new_events=list(s.events)),
+            snapshot=RecordSnapshot.of(s),
         )
 
     @opened.validator
@@ -738,7 +738,7 @@ class RecordWorkflow:
             self._start(AlarmActivities.arm_alarms, ArmAlarmsInput(record_id=s.id, start=schedules))
         self._index()
         if not self._settles:
-            whole = RecordSnapshot(state=s.model_copy(update={"events": []}), new_events=s.events[first:])
+            whole = RecordSnapshot.of(s, first)
             self._start(RecordActivities.record_state, whole)
             return whole, None
         snapshot, change = self._for_read_model(first)
@@ -763,7 +763,7 @@ class RecordWorkflow:
         actions = {a.id: a.model_dump(mode="json") for a in s.actions}
         published, self._published = self._published, (fields, actions, len(s.events))
         if published is None or len(s.events) == published[2]:
-            return RecordSnapshot(state=s.model_copy(update={"events": []}), new_events=s.events[first:]), None
+            return RecordSnapshot.of(s, first), None
         before, acted, after = published
         change = RecordChange(
             record_id=s.id,

@@ -61,12 +61,18 @@ async def test_full_lifecycle(api: Api) -> None:
         assert response.status_code == 200, f"{step}: {response.text}"
         result = response.json()
         assert (result["record_id"], result["stage"]) == (record_id, stage)
+        # The answer shows what the step wrote on the timeline, with every field submitted, and nothing internal.
+        entry = result["entries"][-1]
+        assert (entry["seq"], entry["actor"]) == (result["seq"], who)
+        assert all(entry["details"][key] == value for key, value in body.items() if key != "actions"), entry
+        assert not {"snapshot", "change"} & result.keys()
 
     # The effectiveness window is 3s in this policy: the review falls due by itself.
     await api.until(lambda: api.record(record_id), lambda state: state["clock"] is not None)
     response = await api.step("mike", record_id, "review", {"result": "effective", "evidence": "No burr since"})
     assert response.status_code == 200, response.text
     assert response.json()["stage"] == "closed"
+    assert [entry["kind"] for entry in response.json()["entries"]] == ["effectiveness_reviewed", "closed"]
 
     state = await api.record(record_id)
     assert state["stage"] == "closed"

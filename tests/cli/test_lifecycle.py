@@ -68,7 +68,11 @@ async def walk_to_closed(capa: Capa) -> str:
         return "effectiveness_due" in kinds
 
     await eventually(review_due)
-    await capa.ok("review", record_id, "--result", "effective", "--evidence", "No burrs in 3 lots", user="maria")
+    reviewed = await capa.ok(
+        "review", record_id, "--result", "effective", "--evidence", "No burrs in 3 lots", user="maria"
+    )
+    # The answer names what the step wrote on the timeline: the review, and the closure it led to.
+    assert "(timeline #9 effectiveness_reviewed, #10 closed); stage now closed" in reviewed.out
     return record_id
 
 

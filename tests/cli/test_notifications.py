@@ -18,9 +18,9 @@ from sqlmodel import Session, col, select
 from core.readmodel import email_enabled
 from core.settings import Settings
 from models.tables import OutboxMessage
+from tests.builders import clock, event, publish, state
 from tests.cli.conftest import Capa, assert_one_line_error
 from tests.digest.harness import digest_worker
-from tests.readmodel.builders import clock, event, publish, state
 
 WEBHOOK = "https://hooks.example.com/capa"
 

@@ -26,9 +26,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from client.schedules import DIGEST_RUN_ID, DIGEST_SCHEDULE_ID, ensure_digest_schedule
 from core.settings import Settings
+from tests.builders import clock, event, publish, state
 from tests.cli.conftest import eventually
 from tests.digest.harness import digest_worker
-from tests.readmodel.builders import clock, event, publish, state
 from workflows.digest import DigestWorkflow
 
 BERLIN = ZoneInfo("Europe/Berlin")

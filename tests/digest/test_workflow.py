@@ -17,8 +17,8 @@ from activities.digest import DigestResult
 from core.readmodel import set_email_preference
 from core.settings import Settings
 from models.tables import OutboxMessage, User
+from tests.builders import clock, publish, state
 from tests.digest.harness import digest_worker
-from tests.readmodel.builders import clock, publish, state
 from tests.workflows.harness import raise_record, running_worker
 from workflows.digest import DigestRequest, DigestWorkflow
 

@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 
 from core.readmodel import list_records, load_record_state, overdue_items
 from models.enums import ActionStatus, EventKind, Severity, Stage
-from tests.readmodel.builders import T0, action, clock, event, publish, state
+from tests.builders import T0, action, clock, event, publish, state
 
 NOW = T0 + timedelta(days=10)
 

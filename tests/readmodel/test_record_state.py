@@ -13,7 +13,7 @@ from core.readmodel import load_record_state
 from models.enums import ActionStatus, EventKind, Stage
 from models.payloads import CapaState, Event, RecordChange
 from models.tables import ActionRow, Nonconformity, TimelineEvent
-from tests.readmodel.builders import POLICY, T0, action, clock, event, publish, state
+from tests.builders import POLICY, T0, action, clock, event, publish, state
 
 
 def _rows(engine: Engine) -> dict[str, list[dict[str, Any]]]:

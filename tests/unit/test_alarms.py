@@ -1,15 +1,16 @@
 """What an alarm rings: the schedule of a clock, the ring after an outage, and the words of its notice."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from activities.alarms import due_now, ring_for
 from models import notices
-from models.enums import EventKind, Severity, Source
-from models.payloads import AlarmKind, AlarmSchedule, CapaState, Clock, Event, ReminderEntry
+from models.enums import EventKind, Severity
+from models.payloads import AlarmKind, AlarmSchedule, Clock, Event, ReminderEntry
 from models.policy import load_policy
 from models.timers import clock_schedule
+from tests import builders
 
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+T0 = builders.T0
 RULES = load_policy(None).for_severity(Severity.MAJOR)  # reminders 2d and 12h before due; levels at 0s, 3d, 7d
 DUE = T0 + timedelta(hours=72)
 
@@ -61,19 +62,7 @@ def test_an_alarm_on_time_rings_alone() -> None:
 
 def test_a_late_reminder_never_says_due_in_a_negative_time() -> None:
     """A reminder rung late counts from when it was due; one rung after the due time says "due in 0s"."""
-    state = CapaState(
-        id="NC-2026-0001",
-        title="Burr",
-        description="d",
-        severity=Severity.MAJOR,
-        source=Source.PROCESS,
-        product=None,
-        lot=None,
-        quantity=None,
-        raised_by="otto",
-        raised_at=T0,
-        owner="olivia",
-    )
+    state = builders.state()
     entry = ReminderEntry(target="containment", holder="olivia", due_at=DUE, scheduled_at=DUE, recipients=["olivia"])
     event = Event(seq=2, at=DUE + timedelta(hours=3), kind=EventKind.REMINDER_SENT, actor="system", details=entry)
     on_time = notices.reminder(state, event, _clock(), DUE - timedelta(hours=12))

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from models import rules
-from models.enums import ActionKind, ActionStatus, Role, RootCauseMethod, Severity, Source, Stage
+from models.enums import ActionKind, ActionStatus, Role, RootCauseMethod, Severity, Stage
 from models.payloads import (
     Action,
     Actor,
@@ -20,8 +20,9 @@ from models.payloads import (
 )
 from models.policy import load_policy
 from models.rules import Step, available_steps
+from tests import builders
 
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+T0 = builders.T0
 RULES = load_policy(None).for_severity(Severity.MAJOR)
 
 OWNER = Actor(name="olivia", roles=[Role.OWNER])
@@ -38,23 +39,7 @@ def _clock(holder: str) -> Clock:
 
 
 def _state(stage: Stage = Stage.CONTAINMENT, **changes: object) -> CapaState:
-    state = CapaState(
-        id="NC-2026-0001",
-        title="Burr on housing edge",
-        description="Line 3 housings show a burr",
-        severity=Severity.MAJOR,
-        source=Source.PROCESS,
-        product=None,
-        lot=None,
-        quantity=None,
-        raised_by="otto",
-        raised_at=T0,
-        owner="olivia",
-        policy=RULES,
-        stage=stage,
-        clock=_clock("olivia"),
-    )
-    return state.model_copy(update=changes)
+    return builders.state(stage=stage, stage_clock=_clock("olivia")).model_copy(update=changes)
 
 
 def _action(action_id: str, owner: str, status: ActionStatus = ActionStatus.OPEN, **changes: object) -> Action:

@@ -1,13 +1,12 @@
 """Who hears of a step: decided by one pure function of the record and its timeline entry (``notices.for_step``)."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from models import notices
-from models.enums import EventKind, Severity, Source, Stage
+from models.enums import EventKind, Stage
 from models.payloads import (
-    CapaState,
     ClosedEntry,
     Event,
     ExtensionDecisionEntry,
@@ -17,22 +16,10 @@ from models.payloads import (
     PlannedAction,
     ReassignEntry,
 )
+from tests import builders
+from tests.builders import T0
 
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-STATE = CapaState(
-    id="NC-2026-0001",
-    title="Burr on housing edge",
-    description="d",
-    severity=Severity.MAJOR,
-    source=Source.INSPECTION,
-    product=None,
-    lot=None,
-    quantity=None,
-    raised_by="otto",
-    raised_at=T0,
-    owner="olivia",
-    stage=Stage.ACTION,
-)
+STATE = builders.state(stage=Stage.ACTION)
 
 
 def _event(kind: EventKind, actor: str, details: Payload) -> Event:
@@ -51,7 +38,7 @@ def test_a_plan_tells_each_action_owner_but_not_the_planner() -> None:
     notice = notices.for_step(STATE, _event(EventKind.PLAN_SUBMITTED, "olivia", plan))
     assert notice is not None
     assert (notice.recipients, notice.managers_of, notice.seq) == (["oscar"], [], 5)
-    assert "A2 (oscar, due 2026-03-12 08:00 UTC)" in notice.subject
+    assert "A2 (oscar, due 2026-03-12 09:00 UTC)" in notice.subject
 
 
 def test_an_extension_request_goes_to_the_requesters_manager_found_when_queued() -> None:
@@ -63,7 +50,7 @@ def test_an_extension_request_goes_to_the_requesters_manager_found_when_queued()
     assert notice is not None
     assert (notice.recipients, notice.managers_of) == ([], ["oscar"])
     assert notice.subject == (
-        "[NC-2026-0001] oscar asks to extend A2 from 2026-03-02 08:00 UTC to 2026-03-07 08:00 UTC (5d more): "
+        "[NC-2026-0001] oscar asks to extend A2 from 2026-03-02 09:00 UTC to 2026-03-07 09:00 UTC (5d more): "
         "Counter on back order"
     )
 

@@ -1,33 +1,20 @@
 """Where the alarms of a clock fall, computed without a server."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from models.enums import Severity, Source, Stage
+from models.enums import Severity, Stage
 from models.payloads import Action, CapaState, Clock
 from models.policy import load_policy
 from models.timers import AlarmKind, next_alarm, reminder_times
+from tests import builders
 
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+T0 = builders.T0
 RULES = load_policy(None).for_severity(Severity.MAJOR)
 
 
 def _state(**changes: object) -> CapaState:
-    state = CapaState(
-        id="NC-2026-0001",
-        title="t",
-        description="d",
-        severity=Severity.MAJOR,
-        source=Source.PROCESS,
-        product=None,
-        lot=None,
-        quantity=None,
-        raised_by="otto",
-        raised_at=T0,
-        owner="olivia",
-        policy=RULES,
-        clock=Clock(holder="olivia", due_at=T0 + timedelta(hours=72), original_due_at=T0, armed_at=T0),
-    )
-    return state.model_copy(update=changes)
+    clock = Clock(holder="olivia", due_at=T0 + timedelta(hours=72), original_due_at=T0, armed_at=T0)
+    return builders.state(stage_clock=clock).model_copy(update=changes)
 
 
 def test_reminders_already_past_when_a_clock_is_armed_are_skipped() -> None:
