@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowQueryFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
@@ -90,6 +91,8 @@ class TaskTally:
     timed_out: int = 0  # workflow tasks lost with a killed worker (or a restarting server)
     activities_retried: int = 0  # activities that needed more than one attempt (killed worker, database down)
     failed: Counter[str] = field(default_factory=Counter)  # by cause
+    # Of those, tasks that failed only on a worker's cached copy of the workflow and completed when replayed.
+    healed: int = 0
 
 
 @dataclass
@@ -380,11 +383,45 @@ def workflow_tasks(evidence: Evidence) -> tuple[Check, TaskTally]:
                 attributes = event.workflow_task_failed_event_attributes
                 cause = WorkflowTaskFailedCause.Name(attributes.cause).removeprefix("WORKFLOW_TASK_FAILED_CAUSE_")
                 tally.failed[cause] += 1
-                if cause not in _EXPLAINED_TASK_FAILURES and not _terminated_meanwhile(history, cause):
+                if _stale_cache(history, event):
+                    tally.healed += 1
+                elif cause not in _EXPLAINED_TASK_FAILURES and not _terminated_meanwhile(history, cause):
                     message = _named(history, attributes.failure.message)
                     check.failures.append(f"{history.workflow_id}: {cause}: {message[:300]}")
     check.detail = f"{tally.timed_out} timed out, {sum(tally.failed.values())} failed"
+    if tally.healed:
+        check.detail += f" ({tally.healed} on a worker's stale cached copy, completed when replayed)"
     return check, tally
+
+
+def _stale_cache(history: WorkflowHistory, failed: HistoryEvent) -> bool:
+    """A non-determinism error of a worker whose cached copy of the workflow was not its history, not of the code.
+
+    Such a worker had applied a step in a task the server lost (a restart drops a step's task that it had not
+    yet written), while another worker's task wrote that step into the history; the first worker's copy then
+    cannot take the history's event. The SDK drops a copy that fails, so the next attempt replays the history
+    from the start. It counts as healed only when the event it could not take was written by another worker and
+    that next attempt completed: code that cannot replay its own history fails the next attempt too, and the
+    record stops (as under the SDK's ordering issue).
+    """
+    attributes = failed.workflow_task_failed_event_attributes
+    diverged = _DIVERGED_AT.search(attributes.failure.message)
+    if attributes.cause != WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR or not diverged:
+        return False
+    by_id = {event.event_id: event for event in history.events}
+    writer = max(
+        (
+            event.event_id
+            for event in history.events
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and event.event_id < int(diverged[1])
+        ),
+        default=None,
+    )
+    if writer is None or by_id[writer].workflow_task_completed_event_attributes.identity == attributes.identity:
+        return False
+    following = (e for e in history.events if e.event_id > failed.event_id and e.event_type in _TASK_ENDS)
+    next_end = next(following, None)
+    return next_end is not None and next_end.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
 
 
 def _terminated_meanwhile(history: WorkflowHistory, cause: str) -> bool:

@@ -1,6 +1,8 @@
-"""The chaos report names the cause of a stopped record when the Temporal SDK, not capaflow, caused it.
+"""The chaos report names the cause of a stopped record when the Temporal SDK, not capaflow, caused it, and tells a
+record that stopped from one whose worker failed a task on a stale cached copy and went on.
 
-Both histories come from full chaos runs (``make chaos``) of earlier code, each ending on a non-determinism error.
+The histories come from full chaos runs (``make chaos``): two of earlier code, each ending on a non-determinism
+error; one of the current code, whose failed task completed when replayed.
 """
 
 from collections import Counter
@@ -86,3 +88,20 @@ def test_a_task_refused_because_a_step_terminated_its_alarm_is_no_failure() -> N
         check, tally = workflow_tasks(evidence)
         assert tally.failed["FORCE_CLOSE_COMMAND"] == 1
         assert len(check.failures) == failures
+
+
+def test_a_task_failed_on_a_workers_stale_copy_and_completed_when_replayed_is_healed() -> None:
+    """After the server restarted, a worker's cached record held a ring whose task the server lost; the history
+    took the same ring from another worker's task. The cached worker failed one task; the next attempt replayed
+    the history and completed: counted, not a failure. A failure that the next attempt does not complete still
+    fails the check (above)."""
+    history = WorkflowHistory.from_json("NC-2026-0099", (HISTORIES / "healed-stale-cache.json").read_text())
+    evidence = Evidence(states={}, unreadable={}, histories=[history], temporal_ids=Counter(), stored_ids=set())
+    check, tally = workflow_tasks(evidence)
+    assert (tally.failed["NON_DETERMINISTIC_ERROR"], tally.healed, check.failures) == (1, 1, [])
+    assert "1 on a worker's stale cached copy" in check.detail
+
+    stopped = _stopped("stopped-by-update-order")
+    evidence = Evidence(states={}, unreadable={}, histories=[stopped], temporal_ids=Counter(), stored_ids=set())
+    check, tally = workflow_tasks(evidence)
+    assert (tally.healed, len(check.failures)) == (0, 1)
