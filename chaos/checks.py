@@ -399,10 +399,10 @@ def _stale_cache(history: WorkflowHistory, failed: HistoryEvent) -> bool:
 
     Such a worker had applied a step in a task the server lost (a restart drops a step's task that it had not
     yet written), while another worker's task wrote that step into the history; the first worker's copy then
-    cannot take the history's event. The SDK drops a copy that fails, so the next attempt replays the history
-    from the start. It counts as healed only when the event it could not take was written by another worker and
-    that next attempt completed: code that cannot replay its own history fails the next attempt too, and the
-    record stops (as under the SDK's ordering issue).
+    cannot take the history's event. The SDK drops a copy that fails, so that worker's next attempt replays the
+    history from the start. It counts as healed only when the event it could not take was written by another
+    worker, the task bears no sign of the SDK's ordering issue, and the same worker completed the next attempt:
+    code that cannot replay its own history fails that replay too, and the record stops.
     """
     attributes = failed.workflow_task_failed_event_attributes
     diverged = _DIVERGED_AT.search(attributes.failure.message)
@@ -419,9 +419,15 @@ def _stale_cache(history: WorkflowHistory, failed: HistoryEvent) -> bool:
     )
     if writer is None or by_id[writer].workflow_task_completed_event_attributes.identity == attributes.identity:
         return False
+    if _update_met_a_result(history, attributes.failure.message):
+        return False
     following = (e for e in history.events if e.event_id > failed.event_id and e.event_type in _TASK_ENDS)
     next_end = next(following, None)
-    return next_end is not None and next_end.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    return (
+        next_end is not None
+        and next_end.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+        and next_end.workflow_task_completed_event_attributes.identity == attributes.identity
+    )
 
 
 def _terminated_meanwhile(history: WorkflowHistory, cause: str) -> bool:

@@ -415,7 +415,20 @@ class CapaClient:
         except ReadModelBehind:
             # A step before this one (an alarm's ring) is not stored yet: write the record whole, as it is now.
             await self._write_whole(result.record_id)
+        if result.snapshot is None and result.change is None:
+            return await self._outcome_of_earlier_shape(result)
         return result.outcome()
+
+    async def _outcome_of_earlier_shape(self, result: StepResult) -> StepOutcome:
+        """A record on the earlier workflow shape (until ``capa records migrate`` moves it) answers a step without
+        its entries, and writes the read model itself: show the entry the step ended on, as its workflow has it."""
+        handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, result.record_id)
+        try:
+            state = await handle.query(RecordWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+        except (RPCError, WorkflowQueryFailedError) as exc:
+            log.info("step answered without its entry", record_id=result.record_id, reason=str(exc))
+            return result.outcome()
+        return result.outcome().model_copy(update={"entries": [e for e in state.events if e.seq == result.seq]})
 
     async def _write_whole(self, record_id: str) -> None:
         """Write the record's whole state and timeline as its workflow answers them; the worker's writes land

@@ -87,7 +87,7 @@ def _rows(session: Session, notice: Notice, settings: Settings, as_of: datetime 
     """The outbox rows of ``notice``, pending; ``as_of`` as in ``enqueue``."""
     people = _people(session, notice)
     if not people:
-        log.warning("notice reaches nobody in the directory", record_id=notice.record_id, kind=notice.kind.value)
+        log.warning("notice names nobody: only webhooks get it", record_id=notice.record_id, kind=notice.kind.value)
     now = datetime.now(UTC)
     is_record = _RECORD_ID.fullmatch(notice.record_id) is not None
     link = settings.record_link(notice.record_id) if is_record else settings.base_url

@@ -518,8 +518,8 @@ class CapaWorkflowInput(Payload):
 
 
 class StepTaken(Payload):
-    """An accepted step: the record's stage afterwards, the number of the timeline entry it wrote and the next
-    due time."""
+    """An accepted step: the record's stage afterwards, the number of the last timeline entry it wrote and the
+    next due time."""
 
     record_id: str
     stage: Stage

@@ -101,6 +101,13 @@ def test_a_task_failed_on_a_workers_stale_copy_and_completed_when_replayed_is_he
     assert (tally.failed["NON_DETERMINISTIC_ERROR"], tally.healed, check.failures) == (1, 1, [])
     assert "1 on a worker's stale cached copy" in check.detail
 
+    # The same failure, when the next attempt was completed by another worker (which may have worked from a cached
+    # copy of its own): nothing shows that the history replays, so it fails the check.
+    [completed] = [e for e in history.events if e.event_id == 80]
+    completed.workflow_task_completed_event_attributes.identity = "17639@vm"
+    check, tally = workflow_tasks(evidence)
+    assert (tally.healed, len(check.failures)) == (0, 1)
+
     stopped = _stopped("stopped-by-update-order")
     evidence = Evidence(states={}, unreadable={}, histories=[stopped], temporal_ids=Counter(), stored_ids=set())
     check, tally = workflow_tasks(evidence)

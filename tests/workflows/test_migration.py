@@ -10,7 +10,9 @@ from sqlalchemy import Engine
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
+from client.records import CapaClient
 from core import readmodel
+from core.settings import Settings
 from models.enums import Disposition, EventKind, Severity, Source, Stage
 from models.payloads import CapaWorkflowInput, ContainmentInput, ExtensionRequestInput, RaiseInput
 from tests.workflows.harness import Capa, actor, new_record_id, running_worker
@@ -81,3 +83,21 @@ async def test_a_record_in_flight_moves_to_the_new_shape_and_keeps_its_clocks(
     stored = readmodel.load_record_state(engine, final.id)
     assert stored is not None
     assert [e.seq for e in stored.events] == [e.seq for e in final.events]
+
+
+async def test_a_step_on_a_record_not_yet_moved_answers_with_its_entry(
+    env: WorkflowEnvironment, engine: Engine
+) -> None:
+    """Until a release's migration moves it, a record of the earlier shape takes steps as before, and the answer
+    a person gets names the timeline entry the step wrote, as for a record of the current shape."""
+    async with running_worker(env.client, engine) as queue:
+        capa = await _legacy_record(env, queue)
+        client = CapaClient(env.client, engine, Settings(task_queue=queue))
+        outcome = await client.contain(capa.handle.id, "olivia", summary="Sorted", disposition=Disposition.REWORK)
+    [entry] = outcome.entries
+    assert (outcome.stage, entry.seq, entry.kind, entry.actor) == (
+        Stage.ROOT_CAUSE,
+        outcome.seq,
+        EventKind.CONTAINMENT_SUBMITTED,
+        "olivia",
+    )
