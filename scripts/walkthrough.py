@@ -14,7 +14,7 @@ Each person has a browser of their own (Debian's Chromium, ``/usr/bin/chromium``
     maria   reviews NC-1 as effective once its effectiveness window has passed: NC-1 is closed
     ada     finds NC-1 closed and NC-2 still late in the records list
 
-With ``--screenshots DIR`` it writes the README's pictures there: ``raise.png`` (the raise form filled in),
+With ``--screenshots DIR`` it writes docs/web.md's pictures there: ``raise.png`` (the raise form filled in),
 ``record.png`` (NC-2 as its owner sees it once escalated), ``board.png`` (mike's board) at 1280 px, full page,
 and ``phone-record.png`` (NC-2 at 390 px). It prints a line per step and exits 1 with one line saying what
 went wrong.
@@ -421,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="the running web app (default: %(default)s)")
     parser.add_argument("--password", default="capaflow-demo", help="the demo users' password (default: %(default)s)")
-    parser.add_argument("--screenshots", type=Path, metavar="DIR", help="write the README's screenshots into DIR")
+    parser.add_argument("--screenshots", type=Path, metavar="DIR", help="write docs/web.md's screenshots into DIR")
     parser.add_argument("--headed", action="store_true", help="show the browser windows, slowed down to watch")
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():

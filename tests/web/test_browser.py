@@ -1,6 +1,6 @@
 """The web app in real headless Chromium (Debian's /usr/bin/chromium), served by uvicorn on a local port.
 
-The README's screenshots come from `make run` instead, through scripts/walkthrough.py.
+The web manual's screenshots (docs/web.md) come from `make run` instead, through scripts/walkthrough.py.
 """
 
 import asyncio
