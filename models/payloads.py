@@ -52,9 +52,6 @@ class Actor(Payload):
     name: UserName
     roles: list[Role] = Field(min_length=1)
 
-    def has(self, role: Role) -> bool:
-        return role in self.roles
-
     @property
     def is_manager(self) -> bool:
         return Role.MANAGER in self.roles or Role.ADMIN in self.roles

@@ -30,18 +30,6 @@ from models.payloads import (
 
 TargetT = TypeVar("TargetT", str, str | None)
 
-# The stages that follow each stage, by outcome. ``cancelled`` is reachable from every open stage.
-TRANSITIONS: dict[Stage, tuple[Stage, ...]] = {
-    Stage.CONTAINMENT: (Stage.ROOT_CAUSE,),
-    Stage.ROOT_CAUSE: (Stage.ACTION,),
-    Stage.ACTION: (Stage.VERIFICATION,),
-    Stage.VERIFICATION: (Stage.EFFECTIVENESS, Stage.ACTION),
-    Stage.EFFECTIVENESS: (Stage.CLOSED, Stage.ROOT_CAUSE),
-    Stage.CLOSED: (),
-    Stage.CANCELLED: (),
-}
-
-
 class RejectionKind(StrEnum):
     WRONG_STAGE = "WrongStage"
     NOT_ALLOWED = "NotAllowed"

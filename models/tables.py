@@ -133,9 +133,6 @@ class Channel(StrEnum):
     WEBHOOK = "webhook"  # one signed JSON POST per event to each configured endpoint
 
 
-LOG_CHANNEL = Channel.LOG.value
-
-
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
