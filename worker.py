@@ -15,7 +15,6 @@ import structlog
 from sqlalchemy import Engine
 from temporalio import workflow
 from temporalio.client import Client
-from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
@@ -28,9 +27,10 @@ from activities.steps import StepActivities
 from client.schedules import ensure_digest_schedule
 from client.temporal import connect, ensure_search_attributes, is_unreachable
 from core import readmodel, tracing
-from core.database import SchemaBehindError, create_schema, make_engine
+from core.database import SchemaBehindError, make_engine
 from core.logging import configure_logging
-from core.metrics import ReadModelGauges, prometheus_runtime
+from core.metrics import MetricsPortError, ReadModelGauges, metrics_runtime
+from core.migrations import ensure_schema
 from core.outbox import thread_dispatcher
 from core.settings import Settings, SettingsError, load_settings
 from models.policy import Policy, PolicyError, load_policy
@@ -104,7 +104,7 @@ async def run_worker(settings: Settings) -> None:
     workflow.logger.workflow_info_on_message = False
     policy = load_policy(settings.policy_file)
     engine = make_engine(settings.sqlalchemy_url)
-    create_schema(engine)
+    ensure_schema(engine)
     tracing.set_service_name("capaflow-worker")
     runtime = metrics_runtime(settings)
     client = await connect(settings, runtime=runtime)
@@ -139,24 +139,6 @@ async def run_worker(settings: Settings) -> None:
         if gauges is not None:
             await gauges
         log.info("worker stopped")
-
-
-class MetricsPortError(RuntimeError):
-    """The metrics endpoint could not be opened; the message names CAPA_METRICS_PORT."""
-
-
-def metrics_runtime(settings: Settings, *, api: bool = False) -> Runtime | None:
-    """The Temporal runtime serving /metrics on CAPA_METRICS_PORT (the API's: CAPA_API_METRICS_PORT), or None
-    (the SDK's default) when the port is 0."""
-    port, variable = (
-        (settings.api_metrics_port, "CAPA_API_METRICS_PORT") if api else (settings.metrics_port, "CAPA_METRICS_PORT")
-    )
-    if not port:
-        return None
-    try:
-        return prometheus_runtime(port)
-    except Exception as exc:
-        raise MetricsPortError(f"{variable}: cannot serve metrics on port {port}: {exc}") from exc
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
 from sqlmodel import col, select
 from temporalio import activity
@@ -21,6 +20,7 @@ from core import outbox, readmodel
 from core.database import session_scope
 from core.readmodel import OverdueItem
 from core.settings import Settings
+from models.digest import DigestInput, DigestResult
 from models.durations import format_duration
 from models.enums import EventKind, Role
 from models.payloads import Notice
@@ -30,29 +30,6 @@ log = structlog.get_logger(__name__)
 
 # Every digest of one local day shares this outbox key; seq is fixed because a digest has no timeline.
 DIGEST_SEQ = 0
-
-
-class DigestInput(BaseModel):
-    """The moment the digest describes: what is overdue then, and the local day it belongs to."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    at: datetime
-
-
-class DigestResult(BaseModel):
-    """Who was sent a digest by this run, and how many overdue items each one lists.
-
-    ``already_sent`` names the people whose digest for that day was queued earlier (by the schedule or an
-    earlier ``capa digest --now``) and so was not sent again. An attempt retried after queueing some digests
-    counts those as already sent.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    day: str = ""
-    recipients: dict[str, int] = {}
-    already_sent: dict[str, int] = {}
 
 
 def digest_key(at: datetime, time_zone: str) -> str:

@@ -23,9 +23,8 @@ from temporalio.common import MetricMeter
 
 from api.errors import capa_error_handler, problem_response
 from client.records import CapaClient, CapaError
-from core.metrics import HttpMetrics
+from core.metrics import HttpMetrics, metrics_runtime
 from core.settings import Settings
-from worker import metrics_runtime
 
 log = structlog.get_logger(__name__)
 

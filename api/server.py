@@ -3,7 +3,8 @@
 import uvicorn
 
 from api.app import create_app
-from core.database import create_schema, make_engine
+from core.database import make_engine
+from core.migrations import ensure_schema
 from core.settings import Settings
 
 
@@ -15,7 +16,7 @@ def serve(settings: Settings, host: str, port: int) -> int:
     """
     engine = make_engine(settings.sqlalchemy_url)
     try:
-        create_schema(engine)
+        ensure_schema(engine)
     finally:
         engine.dispose()
     config = uvicorn.Config(

@@ -19,7 +19,8 @@ from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
 
 from core import readmodel
-from core.database import create_schema, make_engine, scratch_schema
+from core.database import make_engine, scratch_schema
+from core.migrations import ensure_schema
 from core.settings import Settings
 from models.enums import Stage
 from models.tables import ActionRow, Nonconformity
@@ -141,7 +142,7 @@ def measure(backend: str, sizes: list[int], workdir: Path, postgres_url: str, ru
     figures = []
     now = datetime.now(UTC)
     with scratch_database(backend, workdir, postgres_url) as engine:
-        create_schema(engine)
+        ensure_schema(engine)
         readmodel.seed_demo_users(engine)
         filled = 0
         for size in sizes:

@@ -24,7 +24,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.records import RecordActivities
 from bench.measure import percentile
 from bench.overdue import postgres_reachable, scratch_database
-from core.database import create_schema
+from core.migrations import ensure_schema
 from models.enums import ActionKind, EventKind, Severity, Source, Stage
 from models.payloads import Action, CapaState, Clock, CompletionEntry, Event, RecordSnapshot
 from models.policy import load_policy
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         for backend in backends:
             for threads in (int(t) for t in args.threads.split(",")):
                 with scratch_database(backend, Path(workdir), args.postgres_url) as engine:
-                    create_schema(engine)
+                    ensure_schema(engine)
                     _timed_calls(engine, threads, min(args.calls, RECORDS))  # warm up: every row exists
                     samples, seconds = _timed_calls(engine, threads, args.calls)
                 table.add_row(

@@ -23,7 +23,8 @@ from chaos.outage import Outage, PostgresDatabase, PostgresOutage, SqliteOutage,
 from chaos.stack import TemporalServer, WorkerFleet
 from client.records import CapaClient
 from core import readmodel
-from core.database import create_schema, make_engine
+from core.database import make_engine
+from core.migrations import ensure_schema
 from core.settings import Settings
 from models.tables import Nonconformity
 
@@ -95,7 +96,7 @@ async def run_chaos(config: ChaosConfig) -> ChaosReport:
     policy.write_text(config.timings.policy_toml())
     settings = Settings(task_queue=f"chaos-{uuid.uuid4().hex[:8]}", database_url=database_url, policy_file=policy)
     engine = make_engine(settings.sqlalchemy_url)
-    await asyncio.to_thread(create_schema, engine)
+    await asyncio.to_thread(ensure_schema, engine)
     await asyncio.to_thread(readmodel.seed_demo_users, engine)
 
     server = TemporalServer(config.workdir / "temporal.db", config.workdir / "temporal-server.log")

@@ -26,7 +26,8 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from core import readmodel
-from core.database import create_schema, make_engine
+from core.database import make_engine
+from core.migrations import ensure_schema
 from core.settings import DATA_DIR, Settings
 from models import search_attributes
 from models.policy import load_policy
@@ -179,7 +180,7 @@ class DevStack:
 
     def _prepare_database(self) -> None:
         engine = make_engine(self.settings.sqlalchemy_url)
-        create_schema(engine)
+        ensure_schema(engine)
         if readmodel.seed_demo_users(engine):
             console.print("Added the demo users to the directory.")
         elif given := readmodel.give_demo_passwords(engine):

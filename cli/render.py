@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from activities.digest import DigestResult
 from core.readmodel import OverdueItem
+from models.digest import DigestResult
 from models.durations import format_duration
 from models.enums import ActionStatus, EventKind, Stage
 from models.payloads import CapaState, Event, StepOutcome

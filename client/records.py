@@ -38,14 +38,15 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
-from activities.digest import DigestResult
 from activities.records import ReadModelBehind, write_change, write_snapshot
 from client.temporal import connect, is_unreachable
 from core import accounts, outbox, readmodel
-from core.database import create_schema, make_engine
+from core.database import make_engine
+from core.migrations import ensure_schema
 from core.readmodel import DirectoryError, OverdueItem
 from core.settings import Settings
 from models import rules
+from models.digest import DigestRequest, DigestResult
 from models.enums import (
     ActionKind,
     CauseCategory,
@@ -83,7 +84,7 @@ from models.payloads import (
 from models.policy import PinnedPolicy, Policy, PolicyError, load_policy
 from models.tables import ApiToken, Nonconformity, OutboxMessage, User
 from workflows.capa import CapaWorkflow
-from workflows.digest import DigestRequest, DigestWorkflow
+from workflows.digest import DigestWorkflow
 from workflows.record import RecordWorkflow
 
 log = structlog.get_logger(__name__)
@@ -256,7 +257,7 @@ class CapaClient:
         """Add someone to the directory; an administrator's tool that may run before any worker has."""
 
         def write() -> User:
-            create_schema(self._engine)
+            ensure_schema(self._engine)
             return readmodel.add_user(self._engine, name, role.value, manager, email)
 
         return await self._db(write)
@@ -268,7 +269,7 @@ class CapaClient:
         """Turn e-mail of one kind of notification on or off for one person (the log keeps every one)."""
 
         def write() -> None:
-            create_schema(self._engine)
+            ensure_schema(self._engine)
             readmodel.set_email_preference(self._engine, name, kind, enabled)
 
         await self._db(write)

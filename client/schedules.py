@@ -25,7 +25,8 @@ from temporalio.client import (
 )
 
 from core.settings import Settings
-from workflows.digest import DigestRequest, DigestWorkflow
+from models.digest import DigestRequest
+from workflows.digest import DigestWorkflow
 
 log = structlog.get_logger(__name__)
 

@@ -57,18 +57,6 @@ class SchemaBehindError(RuntimeError):
     """The database's schema is not the one this capaflow writes; the message says why and what upgrades it."""
 
 
-def create_schema(engine: Engine) -> None:
-    """Make sure the schema is this release's: create it in an empty database, refuse an outdated one.
-
-    An empty database is migrated to the head revision; one at the head is accepted; a database at an older
-    revision, or with tables but no revision, raises SchemaBehindError naming ``capa db upgrade``. Failing at
-    start is better than a worker whose every write fails and retries for ever. (``core.migrations``.)
-    """
-    from core.migrations import ensure_schema  # noqa: PLC0415 - migrations imports this module
-
-    ensure_schema(engine)
-
-
 @contextmanager
 def write_transaction(engine: Engine, patience: float | None = None) -> Iterator[Connection]:
     """One write transaction on a plain connection, committed when the block ends and rolled back if it raises.

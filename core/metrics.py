@@ -43,6 +43,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from core.database import session_scope
 from core.readmodel import list_records
+from core.settings import Settings
 from models.enums import Severity, Stage
 from models.tables import Nonconformity
 
@@ -176,3 +177,21 @@ class ReadModelGauges:
                 log.warning("metrics: read-model count failed", error=str(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
+
+
+class MetricsPortError(RuntimeError):
+    """The metrics endpoint could not be opened; the message names CAPA_METRICS_PORT."""
+
+
+def metrics_runtime(settings: Settings, *, api: bool = False) -> Runtime | None:
+    """The Temporal runtime serving /metrics on CAPA_METRICS_PORT (the API's: CAPA_API_METRICS_PORT), or None
+    (the SDK's default) when the port is 0."""
+    port, variable = (
+        (settings.api_metrics_port, "CAPA_API_METRICS_PORT") if api else (settings.metrics_port, "CAPA_METRICS_PORT")
+    )
+    if not port:
+        return None
+    try:
+        return prometheus_runtime(port)
+    except Exception as exc:
+        raise MetricsPortError(f"{variable}: cannot serve metrics on port {port}: {exc}") from exc

@@ -30,6 +30,7 @@ from models.payloads import (
 
 TargetT = TypeVar("TargetT", str, str | None)
 
+
 class RejectionKind(StrEnum):
     WRONG_STAGE = "WrongStage"
     NOT_ALLOWED = "NotAllowed"

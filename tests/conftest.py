@@ -16,7 +16,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from client.temporal import ensure_search_attributes
-from core.database import create_schema, make_engine
+from core.database import make_engine
+from core.migrations import ensure_schema
 from core.readmodel import add_user
 from models import search_attributes
 from models.tables import RecordSequence
@@ -97,7 +98,7 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture
 def engine(tmp_path: Path) -> Engine:
     db = make_engine(f"sqlite:///{tmp_path / 'capaflow.db'}")
-    create_schema(db)
+    ensure_schema(db)
     seed_directory(db)
     return db
 

@@ -18,7 +18,8 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from client.records import CapaClient
 from core import accounts
-from core.database import create_schema, make_engine
+from core.database import make_engine
+from core.migrations import ensure_schema
 from core.settings import Settings
 from models.policy import load_policy
 from tests.conftest import number_records_apart, seed_directory
@@ -58,7 +59,7 @@ async def running_stack(
         **settings,  # type: ignore[arg-type]
     )
     engine = make_engine(config.sqlalchemy_url)
-    create_schema(engine)
+    ensure_schema(engine)
     seed_directory(engine)
     number_records_apart(engine)
     client = CapaClient(dev_server.client, engine, config)

@@ -5,16 +5,15 @@ daylight-saving changes included. The workflow only fixes the moment the digest 
 activity queue and dispatch it.
 """
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, ConfigDict
-
     from activities import errors
-    from activities.digest import DigestActivities, DigestInput, DigestResult
+    from activities.digest import DigestActivities
+    from models.digest import DigestInput, DigestRequest, DigestResult
 
 # Set by the server on every workflow a schedule starts: the time the action was due, not when it ran.
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
@@ -26,14 +25,6 @@ _RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=1),
     non_retryable_error_types=[errors.INVALID_INPUT],
 )
-
-
-class DigestRequest(BaseModel):
-    """``at`` pins the moment described (for tests and backfills); by default the scheduled time, else now."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    at: datetime | None = None
 
 
 @workflow.defn

@@ -21,7 +21,8 @@ import pytest_asyncio
 from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
-from core.database import create_schema, make_engine
+from core.database import make_engine
+from core.migrations import ensure_schema
 from core.settings import Settings
 from models.payloads import CapaState
 from models.policy import load_policy
@@ -148,7 +149,7 @@ async def capa(dev_server: WorkflowEnvironment, tmp_path_factory: pytest.TempPat
         policy_file=policy_file,
     )
     engine = make_engine(settings.sqlalchemy_url)
-    create_schema(engine)
+    ensure_schema(engine)
     seed_directory(engine)
     number_records_apart(engine)
     with ThreadPoolExecutor(max_workers=8) as executor:

@@ -13,14 +13,14 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.digest import DigestResult
 from core.readmodel import set_email_preference
 from core.settings import Settings
+from models.digest import DigestRequest, DigestResult
 from models.tables import OutboxMessage, User
 from tests.builders import clock, publish, state
 from tests.digest.harness import digest_worker
 from tests.workflows.harness import raise_record, running_worker
-from workflows.digest import DigestRequest, DigestWorkflow
+from workflows.digest import DigestWorkflow
 
 SETTINGS = Settings(digest_time="07:30", digest_timezone="Europe/Berlin")
 

@@ -12,7 +12,8 @@ from sqlalchemy import Engine, inspect, text
 from sqlmodel import SQLModel
 
 from core import database, migrations
-from core.database import SchemaBehindError, create_schema, make_engine
+from core.database import SchemaBehindError, make_engine
+from core.migrations import ensure_schema
 from core.readmodel import add_user, list_users
 from tests.migrations.conftest import CURRENT, NEXT, create_tables_as_before_migrations
 
@@ -70,10 +71,10 @@ def test_downgrade_to_base_and_upgrade_again_round_trips(blank: Engine) -> None:
 
 
 def test_an_empty_database_is_brought_to_head_at_start(blank: Engine) -> None:
-    """create_schema (what the worker, CLI and dev stack call) migrates an empty database, then accepts it."""
-    create_schema(blank)
+    """ensure_schema (what the worker, CLI and dev stack call) migrates an empty database, then accepts it."""
+    ensure_schema(blank)
     add_user(blank, "ada", "admin")
-    create_schema(blank)
+    ensure_schema(blank)
 
     assert migrations.state(blank).current == migrations.head_revision()
     assert [user.name for user in list_users(blank)] == ["ada"]
@@ -85,7 +86,7 @@ def test_workers_starting_together_on_an_empty_database_create_it_once(blank: En
 
     def start() -> None:
         try:
-            create_schema(blank)
+            ensure_schema(blank)
         except BaseException as exc:
             errors.append(exc)
 
@@ -110,11 +111,11 @@ def test_a_database_at_an_older_revision_is_refused_naming_the_upgrade_command(
         SchemaBehindError,
         match=rf"at schema revision {CURRENT}, older than this capaflow's {NEXT}; run `capa db upgrade`",
     ):
-        create_schema(blank)
+        ensure_schema(blank)
 
     result = migrations.upgrade(blank)
     assert [step.describe() for step in result.steps] == [f"applied {NEXT} index events by kind"]
-    create_schema(blank)
+    ensure_schema(blank)
     assert [user.name for user in list_users(blank)] == ["ada"]
 
 
@@ -123,13 +124,13 @@ def test_tables_from_before_migrations_are_refused_then_adopted(blank: Engine) -
     create_tables_as_before_migrations(blank, users=["ada"])
 
     with pytest.raises(SchemaBehindError, match=r"created before capaflow had migrations; run `capa db upgrade`"):
-        create_schema(blank)
+        ensure_schema(blank)
 
     result = migrations.upgrade(blank)
 
     assert result.adopted
     assert migrations.state(blank).up_to_date
-    create_schema(blank)
+    ensure_schema(blank)
     assert [user.name for user in list_users(blank)] == ["ada"]
 
 
@@ -151,7 +152,7 @@ def test_a_revision_newer_than_this_release_is_refused(blank: Engine) -> None:
         connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
 
     with pytest.raises(migrations.UnknownRevisionError, match=r"at revision 0099, which this capaflow does not know"):
-        create_schema(blank)
+        ensure_schema(blank)
     with pytest.raises(migrations.UnknownRevisionError):
         migrations.upgrade(blank)
 
@@ -174,12 +175,12 @@ def test_a_start_while_another_process_holds_the_write_lock_succeeds(
     monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 200)
     path = tmp_path / "capaflow.db"
     first = make_engine(f"sqlite:///{path}")
-    create_schema(first)
+    ensure_schema(first)
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     restarted = make_engine(f"sqlite:///{path}")
     try:
-        create_schema(restarted)
+        ensure_schema(restarted)
     finally:
         holder.execute("ROLLBACK")
         holder.close()

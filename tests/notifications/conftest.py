@@ -25,7 +25,8 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from core.database import create_schema, make_engine
+from core.database import make_engine
+from core.migrations import ensure_schema
 from core.readmodel import add_user
 from core.settings import Settings
 from models.policy import load_policy
@@ -166,7 +167,7 @@ def receiver() -> Iterator[Receiver]:
 def engine(tmp_path: Path) -> Engine:
     """The test plant's directory (see tests/conftest.py), with the e-mail addresses of ADDRESSES."""
     db = make_engine(f"sqlite:///{tmp_path / 'capaflow.db'}")
-    create_schema(db)
+    ensure_schema(db)
     for name, role, manager in [
         ("ada", "admin", None),
         ("maria", "manager", "ada"),

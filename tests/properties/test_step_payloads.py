@@ -24,7 +24,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from client.records import CapaClient, CapaError, ErrorKind, NewAction
 from core import readmodel
-from core.database import create_schema, make_engine
+from core.database import make_engine
+from core.migrations import ensure_schema
 from core.settings import Settings
 from models.enums import (
     ActionKind,
@@ -68,7 +69,7 @@ async def bench(dev_server: WorkflowEnvironment, tmp_path_factory: pytest.TempPa
     policy.write_text(POLICY)
     url = f"sqlite:///{workdir / 'capaflow.db'}"
     engine = make_engine(url)
-    create_schema(engine)
+    ensure_schema(engine)
     seed_directory(engine)
     number_records_apart(engine)
     async with running_worker(dev_server.client, engine, load_policy(policy)) as task_queue:

@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from core.database import create_schema
+from core.migrations import ensure_schema
 from tests.databases import BACKENDS, empty_database
 
 
 @pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     with empty_database(request.param, tmp_path) as engine:
-        create_schema(engine)
+        ensure_schema(engine)
         yield engine

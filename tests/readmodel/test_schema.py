@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from core.database import SchemaBehindError, create_schema, make_engine
+from core.database import SchemaBehindError, make_engine
+from core.migrations import ensure_schema
 
 
 def test_a_table_missing_a_column_is_refused_by_name(tmp_path: Path) -> None:
@@ -14,11 +15,11 @@ def test_a_table_missing_a_column_is_refused_by_name(tmp_path: Path) -> None:
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE outbox (id INTEGER PRIMARY KEY, record_id TEXT)"))
     with pytest.raises(SchemaBehindError, match=r"table outbox lacks seq, recipient"):
-        create_schema(engine)
+        ensure_schema(engine)
 
 
 def test_a_current_database_passes_twice(tmp_path: Path) -> None:
     """Creating the schema is idempotent: a second start on the same file is accepted."""
     engine = make_engine(f"sqlite:///{tmp_path / 'current.db'}")
-    create_schema(engine)
-    create_schema(engine)
+    ensure_schema(engine)
+    ensure_schema(engine)

@@ -9,7 +9,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from core import database
-from core.database import create_schema, make_engine, write_scope, write_transaction
+from core.database import make_engine, write_scope, write_transaction
+from core.migrations import ensure_schema
 from core.readmodel import add_user, get_user
 
 _ADD_USER = text("INSERT INTO users (name, role, active, created_at) VALUES (:name, :role, 1, CURRENT_TIMESTAMP)")
@@ -18,7 +19,7 @@ _ADD_USER = text("INSERT INTO users (name, role, active, created_at) VALUES (:na
 @pytest.fixture
 def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'capaflow.db'}")
-    create_schema(engine)
+    ensure_schema(engine)
     yield engine
     engine.dispose()
 

@@ -27,7 +27,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from core.database import create_schema, make_engine
+from core.database import make_engine
+from core.migrations import ensure_schema
 from core.settings import Settings
 from models import search_attributes
 from models.enums import (
@@ -291,7 +292,7 @@ async def record(folder: Path) -> list[Path]:
     written = []
     with tempfile.TemporaryDirectory() as scratch, ThreadPoolExecutor(max_workers=8) as executor:
         engine = make_engine(f"sqlite:///{Path(scratch) / 'capaflow.db'}")
-        create_schema(engine)
+        ensure_schema(engine)
         seed_directory(engine)
         async with await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(TEMPORAL_CLI),

@@ -6,8 +6,8 @@ import pytest
 from temporalio.service import TLSConfig
 
 from client.temporal import tls_config
+from core.metrics import metrics_runtime
 from core.settings import SettingsError, load_settings
-from worker import metrics_runtime
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,8 @@ import pytest_asyncio
 from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
-from core.database import create_schema, make_engine
+from core.database import make_engine
+from core.migrations import ensure_schema
 from core.settings import Settings
 from tests.conftest import number_records_apart, seed_directory
 from tests.workers.harness import Workers, workers_for
@@ -35,7 +36,7 @@ def settings(tmp_path: Path, policy_text: str) -> Settings:
 @pytest.fixture
 def engine(settings: Settings) -> Engine:
     db = make_engine(settings.sqlalchemy_url)
-    create_schema(db)
+    ensure_schema(db)
     seed_directory(db)
     number_records_apart(db)
     return db

@@ -26,7 +26,8 @@ from temporalio.worker import Worker
 from api.app import create_app
 from client.records import CapaClient, CapaError, ErrorKind, StepPending
 from core import accounts
-from core.database import create_schema, make_engine
+from core.database import make_engine
+from core.migrations import ensure_schema
 from core.settings import Settings
 from models.enums import Disposition, EventKind, Severity, Source, Stage
 from models.policy import load_policy
@@ -81,7 +82,7 @@ async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worke
         temporal_address=dev_server.client.service_client.config.target_host,
     )
     engine = make_engine(settings.sqlalchemy_url)
-    create_schema(engine)
+    ensure_schema(engine)
     seed_directory(engine)
     number_records_apart(engine)
     accounts.set_password(engine, "maria", PASSWORD)
