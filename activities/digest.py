@@ -22,9 +22,9 @@ from core.readmodel import OverdueItem
 from core.settings import Settings
 from models.digest import DigestInput, DigestResult
 from models.durations import format_duration
-from models.enums import EventKind, Role
+from models.enums import Channel, EventKind, OutboxStatus, Role
 from models.payloads import Notice
-from models.tables import Channel, OutboxMessage, OutboxStatus, User
+from models.tables import OutboxMessage, User
 
 log = structlog.get_logger(__name__)
 

@@ -19,9 +19,9 @@ from activities.webhooks import post_webhook
 from core import metrics, outbox
 from core.settings import Settings
 from models.delivery import DeliverMessageInput, MarkFailedInput
-from models.enums import EventKind
+from models.enums import Channel, EventKind, OutboxStatus
 from models.payloads import Notice
-from models.tables import Channel, OutboxMessage, OutboxStatus
+from models.tables import OutboxMessage
 
 log = structlog.get_logger(__name__)
 

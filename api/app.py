@@ -22,7 +22,8 @@ from starlette.types import ASGIApp, Scope
 from temporalio.common import MetricMeter
 
 from api.errors import capa_error_handler, problem_response
-from client.records import CapaClient, CapaError
+from client.errors import CapaError
+from client.records import CapaClient
 from core.metrics import HttpMetrics, metrics_runtime
 from core.settings import Settings
 

@@ -4,7 +4,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from client.records import CapaError, ErrorKind, StepPending
+from client.errors import CapaError, ErrorKind, StepPending
 
 STATUS: dict[ErrorKind, int] = {
     ErrorKind.NOT_ALLOWED: 403,

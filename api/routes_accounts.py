@@ -25,7 +25,7 @@ from api.schemas import (
     UserCreate,
     UserPublic,
 )
-from client.records import CapaError, ErrorKind
+from client.errors import CapaError, ErrorKind
 from core import accounts
 from models.enums import Role
 from models.tables import User

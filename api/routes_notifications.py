@@ -8,7 +8,7 @@ from api.deps import ApiUser, AuthenticatedRoute, Client, require_role
 from api.errors import REFUSALS, STEP_REFUSALS
 from api.params import Limit, Offset, RowId
 from api.schemas import DigestSent, NotificationPublic, Page, Retried
-from client.records import CapaError, ErrorKind
+from client.errors import CapaError, ErrorKind
 from models.enums import Role
 
 router = APIRouter(tags=["notifications"], route_class=AuthenticatedRoute)

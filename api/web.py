@@ -24,7 +24,8 @@ from markupsafe import Markup, escape
 from api.deps import SESSION_KEY, Client, SignInRequired, WebUser
 from api.errors import STATUS
 from api.webforms import LOCAL_MINUTE, FieldInvalid, WebForm, field_message
-from client.records import CapaClient, CapaError, ErrorKind, NewAction, StepPending
+from client.errors import CapaError, ErrorKind, StepPending
+from client.records import CapaClient, NewAction
 from core import accounts
 from core.settings import Settings
 from models.enums import (

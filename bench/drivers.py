@@ -17,7 +17,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from bench.skeleton import SkeletonInput, SkeletonStep, SkeletonWorkflow
-from client.records import CapaClient, CapaError, ErrorKind, NewAction, StepPending
+from client.errors import CapaError, ErrorKind, StepPending
+from client.records import CapaClient, NewAction
 from models.enums import (
     CauseCategory,
     Disposition,

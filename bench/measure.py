@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from bench.drivers import Driver, lifecycle_steps, wait_review
-from client.records import CapaError, ErrorKind
+from client.errors import CapaError, ErrorKind
 from models.enums import EventKind
 
 # Actions of a plan when nothing sets a due time: far beyond the run, so only the bench's own deadlines fire.

@@ -24,9 +24,9 @@ from temporalio.worker import Replayer
 from chaos.lifecycle import STOPPED, LifecycleResult, StepSent, Timings
 from chaos.outage import Window
 from core import readmodel
-from models.enums import ActionStatus, EventKind, Stage
+from models.enums import ActionStatus, Channel, EventKind, OutboxStatus, Stage
 from models.payloads import SYSTEM_ACTOR, CapaState, Event
-from models.tables import Channel, Nonconformity, OutboxMessage, OutboxStatus
+from models.tables import Nonconformity, OutboxMessage
 from worker import WORKFLOWS
 from workflows.capa import CapaWorkflow
 from workflows.record import RecordWorkflow

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from client.records import CapaClient, CapaError, ErrorKind, NewAction, StepPending
+from client.errors import CapaError, ErrorKind, StepPending
+from client.records import CapaClient, NewAction
 from models.enums import (
     ActionStatus,
     CauseCategory,

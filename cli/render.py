@@ -4,11 +4,13 @@ Times are shown in UTC, the zone every record keeps. A late deadline is shown in
 and its escalation level, so the overdue work stands out in every listing.
 """
 
+from __future__ import annotations
+
 import json
 import re
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import TypeAdapter
@@ -17,12 +19,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from core.readmodel import OverdueItem
-from models.digest import DigestResult
 from models.durations import format_duration
-from models.enums import ActionStatus, EventKind, Stage
-from models.payloads import CapaState, Event, StepOutcome
-from models.tables import ApiToken, Nonconformity, OutboxMessage, OutboxStatus, User
+from models.enums import ActionStatus, EventKind, OutboxStatus, Stage
+
+if TYPE_CHECKING:  # what `capa --help` need not load
+    from core.readmodel import OverdueItem
+    from models.digest import DigestResult
+    from models.payloads import CapaState, Event, StepOutcome
+    from models.tables import ApiToken, Nonconformity, OutboxMessage, User
 
 console = Console(highlight=False)
 _DATETIME = TypeAdapter(datetime)

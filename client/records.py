@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from functools import partial
 from typing import NamedTuple, ParamSpec, TypeVar
 
@@ -39,6 +38,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from activities.records import ReadModelBehind, write_change, write_snapshot
+from client.errors import CapaError, ErrorKind, StepPending
 from client.temporal import connect, is_unreachable
 from core import accounts, outbox, readmodel
 from core.database import make_engine
@@ -117,49 +117,6 @@ QUERY_TIMEOUT = timedelta(seconds=5)
 DIGEST_TIMEOUT = timedelta(seconds=60)
 # A digest asked for by hand that no worker has started within this time is stale: it is dropped.
 _DIGEST_EXPIRY = timedelta(hours=1)
-
-
-class ErrorKind(StrEnum):
-    """Why a request failed; the first four are the workflow's rejection kinds (``models.rules``)."""
-
-    WRONG_STAGE = "WrongStage"
-    NOT_ALLOWED = "NotAllowed"
-    INVALID = "InvalidInput"
-    NOT_FOUND = "NotFound"
-    UNAVAILABLE = "Unavailable"
-    # Not a failure: the step was sent and waits for a busy worker; it applies when one is free.
-    PENDING = "Pending"
-
-
-class CapaError(Exception):
-    """A failed request: its kind, and a one-line message for the person who made it."""
-
-    def __init__(self, kind: ErrorKind, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
-    @classmethod
-    def from_rejection(cls, rejection: rules.Rejection) -> "CapaError":
-        return cls(ErrorKind(rejection.kind.value), rejection.message)
-
-
-class StepPending(CapaError):
-    """A step sent while the workers run but are too busy to answer within the client's patience.
-
-    It is queued in Temporal under ``update_id`` and applies when a worker is free (or is refused then, like
-    any step): the caller is told to look at the record, or to ask ``step_outcome``, not to send it again.
-    """
-
-    def __init__(self, record_id: str, step: str, update_id: str) -> None:
-        super().__init__(
-            ErrorKind.PENDING,
-            f"{record_id}: {step} is sent but not applied yet (no worker has taken it within the wait); it shows on "
-            f"the record once applied, or is refused then; do not send it again (step {update_id})",
-        )
-        self.record_id = record_id
-        self.step = step
-        self.update_id = update_id
 
 
 def _timed_out(exc: BaseException) -> bool:

@@ -26,9 +26,9 @@ from core.readmodel import email_enabled
 from core.settings import Settings, get_settings
 from models.delivery import DELIVERY_WORKFLOW, DeliveryInput
 from models.durations import format_duration
-from models.enums import Role
+from models.enums import Channel, OutboxStatus, Role
 from models.payloads import Notice
-from models.tables import Channel, Nonconformity, OutboxMessage, OutboxStatus, User
+from models.tables import Nonconformity, OutboxMessage, User
 
 log = structlog.get_logger(__name__)
 

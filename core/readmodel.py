@@ -17,7 +17,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from core.accounts import hash_password
 from core.database import insert_for, session_scope
-from models.enums import ActionStatus, EventKind, Role, Severity, Stage
+from models.enums import NOTIFIED_KINDS, ActionStatus, EventKind, Role, Severity, Stage
 from models.payloads import CapaState, Event, UserName
 from models.policy import Policy
 from models.tables import (
@@ -92,19 +92,6 @@ def list_users(engine: Engine) -> list[User]:
 
 
 # --- notification preferences -------------------------------------------------------------------------------
-
-# The kinds of notification a person can receive, by the timeline event (or digest) that causes them.
-NOTIFIED_KINDS: tuple[EventKind, ...] = (
-    EventKind.RAISED,  # you own a new record
-    EventKind.PLAN_SUBMITTED,  # you own an action of the plan
-    EventKind.REASSIGNED,  # a record or action is now yours
-    EventKind.EXTENSION_REQUESTED,  # someone who reports to you asks for more time
-    EventKind.EXTENSION_DECIDED,  # your extension request was decided
-    EventKind.REMINDER_SENT,
-    EventKind.ESCALATED,
-    EventKind.EFFECTIVENESS_DUE,
-    EventKind.DIGEST,
-)
 
 
 def set_email_preference(engine: Engine, user: str, kind: str, enabled: bool) -> None:

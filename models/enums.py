@@ -105,3 +105,32 @@ class EventKind(StrEnum):
     CANCELLED = "cancelled"
     # Not a timeline entry of any record: the kind of the daily overdue digest sent to managers.
     DIGEST = "digest"
+
+
+class Channel(StrEnum):
+    """How an outbox row reaches its recipient."""
+
+    LOG = "log"  # a structured log line of the worker
+    EMAIL = "email"  # one message per person, to the address in the directory
+    WEBHOOK = "webhook"  # one signed JSON POST per event to each configured endpoint
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    # Retries exhausted or refused for good; ``capa notifications retry`` puts it back to pending.
+    FAILED = "failed"
+
+
+# The kinds of notification a person can receive, by the timeline event (or digest) that causes them.
+NOTIFIED_KINDS: tuple[EventKind, ...] = (
+    EventKind.RAISED,  # you own a new record
+    EventKind.PLAN_SUBMITTED,  # you own an action of the plan
+    EventKind.REASSIGNED,  # a record or action is now yours
+    EventKind.EXTENSION_REQUESTED,  # someone who reports to you asks for more time
+    EventKind.EXTENSION_DECIDED,  # your extension request was decided
+    EventKind.REMINDER_SENT,
+    EventKind.ESCALATED,
+    EventKind.EFFECTIVENESS_DUE,
+    EventKind.DIGEST,
+)

@@ -6,10 +6,11 @@ plain strings so the schema needs no database enum types and a new stage or role
 """
 
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from sqlalchemy import DateTime, Dialect, Index, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from models.enums import OutboxStatus
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -123,21 +124,6 @@ class TimelineEvent(SQLModel, table=True):
     kind: str
     actor: str
     details: str = Field(default="{}", sa_type=Text)  # JSON object
-
-
-class Channel(StrEnum):
-    """How an outbox row reaches its recipient."""
-
-    LOG = "log"  # a structured log line of the worker
-    EMAIL = "email"  # one message per person, to the address in the directory
-    WEBHOOK = "webhook"  # one signed JSON POST per event to each configured endpoint
-
-
-class OutboxStatus(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    # Retries exhausted or refused for good; ``capa notifications retry`` puts it back to pending.
-    FAILED = "failed"
 
 
 class OutboxMessage(SQLModel, table=True):

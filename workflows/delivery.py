@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
         DeliveryResult,
         MarkFailedInput,
     )
-    from models.tables import OutboxStatus
+    from models.enums import OutboxStatus
 
 # SMTP and HTTP calls time out well within this (30 s and 10 s).
 _SEND_TIMEOUT = timedelta(minutes=1)

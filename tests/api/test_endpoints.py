@@ -6,7 +6,8 @@ from typing import Any
 from sqlmodel import Session
 
 from core import accounts
-from models.tables import OutboxMessage, OutboxStatus
+from models.enums import OutboxStatus
+from models.tables import OutboxMessage
 from tests.api.flow import Api, later
 from tests.stack import PASSWORD
 

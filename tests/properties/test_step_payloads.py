@@ -22,7 +22,8 @@ from sqlmodel import Session, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
-from client.records import CapaClient, CapaError, ErrorKind, NewAction
+from client.errors import CapaError, ErrorKind
+from client.records import CapaClient, NewAction
 from core import readmodel
 from core.database import make_engine
 from core.migrations import ensure_schema

@@ -24,7 +24,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from client.records import CapaClient, CapaError, ErrorKind, StepPending
+from client.errors import CapaError, ErrorKind, StepPending
+from client.records import CapaClient
 from core import accounts
 from core.database import make_engine
 from core.migrations import ensure_schema

@@ -9,8 +9,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from client.records import CapaClient
 from core.settings import Settings
-from models.enums import Severity, Source, Stage
-from models.tables import Channel, OutboxMessage, OutboxStatus
+from models.enums import Channel, OutboxStatus, Severity, Source, Stage
+from models.tables import OutboxMessage
 from tests.policies import uniform_policy
 from tests.workers.harness import Workers, eventually, free_port
 

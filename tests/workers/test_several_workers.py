@@ -13,9 +13,9 @@ from temporalio.testing import WorkflowEnvironment
 from client.records import CapaClient
 from core.readmodel import load_record_state
 from core.settings import Settings
-from models.enums import Disposition, EventKind, Severity, Source, Stage
+from models.enums import Channel, Disposition, EventKind, OutboxStatus, Severity, Source, Stage
 from models.payloads import CapaState
-from models.tables import Channel, OutboxMessage, OutboxStatus
+from models.tables import OutboxMessage
 from tests.policies import uniform_policy
 from tests.workers.harness import Workers, eventually
 from workflows.record import RecordWorkflow

@@ -1,0 +1,224 @@
+"""The ``capa`` application: its command groups, what every command shares, and how every failure ends.
+
+Each command parses its options, calls the client layer and renders the answer; the workflow alone decides
+whether a step is accepted. Every failure ends as one ``error: ...`` line on stderr, with exit code 2 for bad usage
+or input and 1 for a refused step, an unknown record or an unreachable service.
+
+The Temporal SDK, the database and the web stack load only inside the commands that use them, so ``capa --help``
+and the parsing of a command stay quick (``tests/unit/test_cli_imports.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+
+import typer
+
+from cli import render
+from cli.parsing import parse_due
+from client.errors import CapaError, ErrorKind, StepPending
+
+if TYPE_CHECKING:
+    from client.records import CapaClient
+    from core.settings import Settings
+    from models.payloads import StepOutcome
+
+T = TypeVar("T")
+
+# Failures that are a person's setting or the system's state, not a fault: one line and this exit code. A module
+# is only looked at once it is loaded: an exception of its class cannot exist before.
+_ONE_LINE_FAILURES = (
+    ("core.settings", "SettingsError", 2),
+    ("models.policy", "PolicyError", 2),
+    ("core.database", "SchemaBehindError", 2),
+    ("cli.devstack", "DevStackError", 1),
+)
+
+
+class UsageProblem(typer.TyperException):
+    """Bad usage found after parsing, reported like the parser's own errors."""
+
+    exit_code = 2
+
+
+def _one_line_exit_code(exc: Exception) -> int | None:
+    for module, name, code in _ONE_LINE_FAILURES:
+        kind = getattr(sys.modules.get(module), name, None)
+        if kind is not None and isinstance(exc, kind):
+            return code
+    return None
+
+
+class CapaApp(typer.Typer):
+    """A Typer app that reports every failure as one ``error:`` line: no usage box, no traceback.
+
+    It runs the command line in non-standalone mode, so the parser's errors reach this one handler too.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = super().__call__(*args, standalone_mode=False, **kwargs)
+            code = result if isinstance(result, int) else 0
+        except typer.TyperException as exc:
+            # Asking for nothing prints the help instead of a message; then only the exit code is left to give.
+            message = exc.format_message()
+            code = _report(message, exc.exit_code) if message else exc.exit_code
+        except CapaError as exc:
+            if isinstance(exc, StepPending):
+                # Sent, not refused: the step applies when a busy worker is free.
+                follow = f"`capa outcome {exc.record_id} {exc.update_id}` waits for it"
+                typer.echo(f"pending: {exc.message}; {follow}", err=True)
+                code = 3
+            else:
+                code = _report(exc.message, 2 if exc.kind is ErrorKind.INVALID else 1)
+        except Exception as exc:
+            one_line = _one_line_exit_code(exc)
+            if one_line is None:
+                raise
+            code = _report(str(exc), one_line)
+        _exit(code)
+
+
+def _report(message: str, code: int) -> int:
+    typer.echo(f"error: {message}", err=True)
+    return code
+
+
+def _exit(code: int) -> NoReturn:
+    """Leave without interpreter teardown, which can abort a process that used a Temporal client.
+
+    The SDK's Rust threads may still touch the GIL while Python finalises ("PyGILState_Release: thread
+    state ... must be current", temporalio/sdk-python#300); all work is done and flushed by now.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+app = CapaApp(
+    name="capa",
+    help="CAPA records as durable workflows: raise, contain, find the cause, act, verify, review.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+users_app = typer.Typer(
+    help="The user directory: who may hold steps, and the reporting lines escalations climb.", no_args_is_help=True
+)
+notifications_app = typer.Typer(
+    help="The notification outbox: what was sent, what is pending and what failed.", no_args_is_help=True
+)
+tokens_app = typer.Typer(help="API tokens for integrations (administrators): make, list, revoke.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="The read-model database's schema: its migration revision, and upgrading it.", no_args_is_help=True
+)
+records_app = typer.Typer(
+    help="Operations on every record's workflow: move records in flight to this release's shape.",
+    no_args_is_help=True,
+)
+app.add_typer(users_app, name="users")
+app.add_typer(notifications_app, name="notifications")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(db_app, name="db")
+app.add_typer(records_app, name="records")
+
+
+@dataclass(frozen=True)
+class CliContext:
+    """What every command needs: the settings, and who is acting when a command needs a person."""
+
+    settings: Settings
+    as_user: str | None
+
+    def actor(self) -> str:
+        name = self.as_user or self.settings.user
+        if not name:
+            raise UsageProblem("no user: pass --as USER or set CAPA_USER")
+        return name
+
+
+@app.callback()
+def _context(
+    ctx: typer.Context,
+    as_user: Annotated[
+        str | None, typer.Option("--as", metavar="USER", help="Act as this user (default: $CAPA_USER).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the client layer does.")] = False,
+) -> None:
+    from core.logging import configure_logging  # noqa: PLC0415 - loaded by commands, not by --help
+    from core.settings import load_settings  # noqa: PLC0415
+
+    settings = load_settings()
+    # Logs go to stderr; a person at a terminal wants only the answer unless they ask for more.
+    configure_logging(settings.log_format, settings.log_level if verbose else "warning")
+    ctx.obj = CliContext(settings, as_user)
+
+
+def call(ctx: typer.Context, work: Callable[[CapaClient], Awaitable[T]]) -> T:
+    """Run one request through the client layer, with input errors named the way this command spells them."""
+    from client.records import CapaClient  # noqa: PLC0415 - Temporal and the database load only to send
+
+    cli: CliContext = ctx.obj
+
+    async def request() -> T:
+        return await work(await CapaClient.open(cli.settings))
+
+    try:
+        return asyncio.run(request())
+    except CapaError as exc:
+        if exc.kind is ErrorKind.INVALID:
+            raise CapaError(exc.kind, _in_cli_terms(exc.message, ctx)) from None
+        raise
+
+
+def _in_cli_terms(message: str, ctx: typer.Context) -> str:
+    """``manager: no user ...`` becomes ``--manager: no user ...`` when the field is one of the command's."""
+    field, colon, rest = message.partition(": ")
+    for param in ctx.command.params:
+        if colon and param.name == field:
+            label = param.opts[0] if param.param_type_name == "option" else (param.metavar or param.opts[0])
+            return f"{label}: {rest}"
+    return message
+
+
+def take_step(
+    ctx: typer.Context, as_json: bool, what: str, send: Callable[[CapaClient, str], Awaitable[StepOutcome]]
+) -> None:
+    actor = ctx.obj.actor()
+    answer_step(ctx, as_json, what, lambda client: send(client, actor))
+
+
+def answer_step(
+    ctx: typer.Context, as_json: bool, what: str, work: Callable[[CapaClient], Awaitable[StepOutcome]]
+) -> None:
+    """Print a step's result; a pending step's id as JSON for scripts (the one-line message goes to stderr)."""
+    try:
+        result = call(ctx, work)
+    except StepPending as pending:
+        if as_json:
+            render.emit_json({"record_id": pending.record_id, "status": "pending", "step_id": pending.update_id})
+        raise
+    if as_json:
+        render.emit_json(render.step_json(result))
+    else:
+        render.step_done(what, result)
+
+
+def due_option(text: str, option: str) -> datetime:
+    """The instant a due option names; a bad one is a usage error naming the option."""
+    try:
+        return parse_due(text, datetime.now(UTC))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
+RecordId = Annotated[str, typer.Argument(metavar="ID", help="The record, e.g. NC-2026-0001.", show_default=False)]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+Reason = Annotated[str, typer.Option(help="Why; kept in the record's timeline.")]
+Evidence = Annotated[str, typer.Option(help="What shows it was done: a document, a measurement, a link.")]

@@ -1,0 +1,266 @@
+"""`capa raise` and the steps: containment, root cause, plan, actions, verification, review, extensions,
+reassignment, cancellation, and the outcome of a step that was pending."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from cli import render
+from cli.app import Evidence, Json, Reason, RecordId, UsageProblem, answer_step, app, call, due_option, take_step
+from cli.parsing import parse_action
+from models.enums import (
+    CauseCategory,
+    Disposition,
+    EffectivenessResult,
+    RootCauseMethod,
+    Severity,
+    Source,
+    VerificationResult,
+)
+
+
+@app.command("raise")
+def raise_record(
+    ctx: typer.Context,
+    *,
+    title: Annotated[str, typer.Option(help="One line: what is wrong.")],
+    description: Annotated[str, typer.Option(help="What happened, where, when, how it was found.")],
+    severity: Annotated[Severity, typer.Option(help="Sets the deadlines (see the policy).")],
+    source: Annotated[Source, typer.Option(help="How it was found.")],
+    owner: Annotated[str, typer.Option(help="Who owns the CAPA.")],
+    product: Annotated[str | None, typer.Option(help="Product or part number.")] = None,
+    lot: Annotated[str | None, typer.Option(help="Lot or batch.")] = None,
+    quantity: Annotated[int | None, typer.Option(help="How many pieces are affected.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Raise a nonconformity; prints its new id."""
+    actor = ctx.obj.actor()
+    record_id = call(
+        ctx,
+        lambda client: client.raise_record(
+            actor,
+            title=title,
+            description=description,
+            severity=severity,
+            source=source,
+            owner=owner,
+            product=product,
+            lot=lot,
+            quantity=quantity,
+        ),
+    )
+    if as_json:
+        render.emit_json({"id": record_id})
+    else:
+        typer.echo(record_id)
+
+
+@app.command()
+def contain(
+    ctx: typer.Context,
+    *,
+    record_id: RecordId,
+    summary: Annotated[str, typer.Option(help="What was done to control the nonconforming product.")],
+    disposition: Annotated[Disposition, typer.Option(help="What happens to the product.")],
+    quantity: Annotated[int | None, typer.Option(help="How many pieces the disposition covers.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Record the containment (ISO 9001 10.2.1 a)."""
+    take_step(
+        ctx,
+        as_json,
+        "containment recorded",
+        lambda client, actor: client.contain(
+            record_id, actor, summary=summary, disposition=disposition, quantity=quantity
+        ),
+    )
+
+
+@app.command("root-cause")
+def root_cause(
+    ctx: typer.Context,
+    *,
+    record_id: RecordId,
+    method: Annotated[RootCauseMethod, typer.Option(help="How the cause was found.")],
+    cause: Annotated[str, typer.Option(help="The root-cause statement.")],
+    why: Annotated[list[str] | None, typer.Option(help="One link of the why-chain; repeat in order.")] = None,
+    category: Annotated[CauseCategory | None, typer.Option(help="The 6M category.")] = None,
+    escape_point: Annotated[str | None, typer.Option(help="Where the problem should have been caught.")] = None,
+    similar_checked: Annotated[str | None, typer.Option(help="Which similar cases were checked (10.2.1 b3).")] = None,
+    as_json: Json = False,
+) -> None:
+    """Record the root cause (ISO 9001 10.2.1 b)."""
+    take_step(
+        ctx,
+        as_json,
+        "root cause recorded",
+        lambda client, actor: client.root_cause(
+            record_id,
+            actor,
+            method=method,
+            cause=cause,
+            whys=why or [],
+            category=category,
+            escape_point=escape_point,
+            similar_checked=similar_checked,
+        ),
+    )
+
+
+@app.command()
+def plan(
+    ctx: typer.Context,
+    record_id: RecordId,
+    action: Annotated[
+        list[str],
+        typer.Option(
+            metavar="OWNER:DUE:DESCRIPTION",
+            help="One action; DUE is a date (end of day UTC), an ISO date-time or a duration such as 10d. Repeat.",
+        ),
+    ],
+    as_json: Json = False,
+) -> None:
+    """Submit the action plan: one or more actions, each with its owner and due date."""
+    now = datetime.now(UTC)
+    actions = []
+    for text in action:
+        try:
+            actions.append(parse_action(text, now))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint=f"--action {text!r}") from None
+    take_step(ctx, as_json, "plan accepted", lambda client, actor: client.plan(record_id, actor, actions=actions))
+
+
+@app.command("complete-action")
+def complete_action(
+    ctx: typer.Context,
+    record_id: RecordId,
+    action_id: Annotated[str, typer.Argument(metavar="ACTION_ID", help="The action, e.g. A1.")],
+    evidence: Evidence,
+    as_json: Json = False,
+) -> None:
+    """Complete one action of the plan, with evidence."""
+    take_step(
+        ctx,
+        as_json,
+        f"action {action_id} completed",
+        lambda client, actor: client.complete_action(record_id, actor, action_id=action_id, evidence=evidence),
+    )
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    record_id: RecordId,
+    result: Annotated[VerificationResult, typer.Option(help="Were the actions implemented, without harm?")],
+    evidence: Evidence,
+    as_json: Json = False,
+) -> None:
+    """Verify the actions (a manager who implemented none of them)."""
+    take_step(
+        ctx,
+        as_json,
+        f"verification {result.value}",
+        lambda client, actor: client.verify(record_id, actor, result=result, evidence=evidence),
+    )
+
+
+@app.command()
+def review(
+    ctx: typer.Context,
+    record_id: RecordId,
+    result: Annotated[EffectivenessResult, typer.Option(help="Did the actions stop the problem recurring?")],
+    evidence: Evidence,
+    as_json: Json = False,
+) -> None:
+    """Review effectiveness once the window has passed (ISO 9001 10.2.1 d)."""
+    take_step(
+        ctx,
+        as_json,
+        f"effectiveness review: {result.value}",
+        lambda client, actor: client.review(record_id, actor, result=result, evidence=evidence),
+    )
+
+
+@app.command("request-extension")
+def request_extension(
+    ctx: typer.Context,
+    *,
+    record_id: RecordId,
+    until: Annotated[str, typer.Option(metavar="DATE_OR_DURATION", help="The new due: 2026-03-31, ISO, or 10d.")],
+    reason: Reason,
+    action_id: Annotated[
+        str | None, typer.Option("--action", metavar="ACTION_ID", help="For this action, not the stage.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Ask for more time for the step you hold; a manager decides."""
+    new_due = due_option(until, "--until")
+    take_step(
+        ctx,
+        as_json,
+        "extension requested",
+        lambda client, actor: client.request_extension(
+            record_id, actor, until=new_due, reason=reason, action_id=action_id
+        ),
+    )
+
+
+@app.command("decide-extension")
+def decide_extension(
+    ctx: typer.Context,
+    record_id: RecordId,
+    approve: Annotated[
+        bool | None, typer.Option("--approve/--reject", help="Grant or refuse the pending request.")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why; required when rejecting.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Approve or reject the pending extension request (a manager other than the requester)."""
+    if approve is None:
+        raise UsageProblem("pass --approve or --reject")
+    take_step(
+        ctx,
+        as_json,
+        "extension approved" if approve else "extension rejected",
+        lambda client, actor: client.decide_extension(record_id, actor, approve=approve, reason=reason),
+    )
+
+
+@app.command()
+def reassign(
+    ctx: typer.Context,
+    *,
+    record_id: RecordId,
+    owner: Annotated[str, typer.Option(help="The new owner.")],
+    reason: Reason,
+    action_id: Annotated[
+        str | None, typer.Option("--action", metavar="ACTION_ID", help="Reassign this action, not the record.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Give the record (or one action) to someone else; reminders and escalations follow."""
+    take_step(
+        ctx,
+        as_json,
+        f"reassigned to {owner}",
+        lambda client, actor: client.reassign(record_id, actor, owner=owner, reason=reason, action_id=action_id),
+    )
+
+
+@app.command()
+def cancel(ctx: typer.Context, record_id: RecordId, reason: Reason, as_json: Json = False) -> None:
+    """Cancel an invalid record (managers); every timer stops."""
+    take_step(ctx, as_json, "cancelled", lambda client, actor: client.cancel(record_id, actor, reason=reason))
+
+
+@app.command()
+def outcome(
+    ctx: typer.Context,
+    record_id: RecordId,
+    step_id: Annotated[str, typer.Argument(metavar="STEP", help="The step id a pending answer named.")],
+    as_json: Json = False,
+) -> None:
+    """Wait for a step that was answered pending, and say what it did or why the record refused it."""
+    answer_step(ctx, as_json, "applied", lambda client: client.step_outcome(record_id, step_id))
