@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
@@ -25,6 +25,7 @@ from cli.parsing import parse_due
 from client.errors import CapaError, ErrorKind, StepPending
 
 if TYPE_CHECKING:
+    from client.directory import Directory
     from client.records import CapaClient
     from core.settings import Settings
     from models.payloads import StepOutcome
@@ -169,6 +170,22 @@ def call(ctx: typer.Context, work: Callable[[CapaClient], Awaitable[T]]) -> T:
     async def request() -> T:
         return await work(await CapaClient.open(cli.settings))
 
+    return _answered(ctx, request)
+
+
+def call_directory(ctx: typer.Context, work: Callable[[Directory], Awaitable[T]]) -> T:
+    """Run one request on the directory alone: it needs no Temporal, so it answers while Temporal is down."""
+    from client.directory import Directory  # noqa: PLC0415 - the database loads only to send
+
+    cli: CliContext = ctx.obj
+
+    async def request() -> T:
+        return await work(Directory.open_directory(cli.settings))
+
+    return _answered(ctx, request)
+
+
+def _answered(ctx: typer.Context, request: Callable[[], Coroutine[Any, Any, T]]) -> T:
     try:
         return asyncio.run(request())
     except CapaError as exc:

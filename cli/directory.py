@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 
 from cli import render
-from cli.app import Json, UsageProblem, call, tokens_app, users_app
+from cli.app import Json, UsageProblem, call_directory, tokens_app, users_app
 from models.enums import NOTIFIED_KINDS, Role
 
 
@@ -20,7 +20,7 @@ def users_add(
     as_json: Json = False,
 ) -> None:
     """Add a user to the directory (administrators; writes the database directly)."""
-    user = call(ctx, lambda client: client.add_user(name, role, manager, email))
+    user = call_directory(ctx, lambda client: client.add_user(name, role, manager, email))
     if as_json:
         render.emit_json(render.user_json(user))
     else:
@@ -43,14 +43,14 @@ def users_passwd(
     ],
 ) -> None:
     """Set a user's password for the web app (administrators); it signs them out everywhere."""
-    call(ctx, lambda client: client.set_password(name, password))
+    call_directory(ctx, lambda client: client.set_password(name, password))
     typer.echo(f"password set for {name}; their browser sessions are ended")
 
 
 @users_app.command("list")
 def users_list(ctx: typer.Context, as_json: Json = False) -> None:
     """List the directory."""
-    users = call(ctx, lambda client: client.list_users())
+    users = call_directory(ctx, lambda client: client.list_users())
     if as_json:
         render.emit_json([render.user_json(user) for user in users])
     else:
@@ -71,7 +71,7 @@ def users_notify(
     """Turn e-mail of one kind of notification on or off for a user (the log channel keeps every one)."""
     if email is None:
         raise UsageProblem("pass --email or --no-email")
-    call(ctx, lambda client: client.set_email_preference(name, kind, enabled=email))
+    call_directory(ctx, lambda client: client.set_email_preference(name, kind, enabled=email))
     if as_json:
         render.emit_json({"user": name, "kind": kind, "email": email})
     else:
@@ -86,7 +86,7 @@ def tokens_create(
     as_json: Json = False,
 ) -> None:
     """Make an API token acting as USER (administrators); the secret is printed once, never again."""
-    token, secret = call(ctx, lambda client: client.create_token(user, label, created_by="capa-cli"))
+    token, secret = call_directory(ctx, lambda client: client.create_token(user, label, created_by="capa-cli"))
     if as_json:
         render.emit_json({**render.token_json(token), "secret": secret})
     else:
@@ -101,7 +101,7 @@ def tokens_list(
     as_json: Json = False,
 ) -> None:
     """List API tokens (never their secrets)."""
-    tokens = call(ctx, lambda client: client.list_tokens(user))
+    tokens = call_directory(ctx, lambda client: client.list_tokens(user))
     if as_json:
         render.emit_json([render.token_json(token) for token in tokens])
     else:
@@ -113,5 +113,5 @@ def tokens_revoke(
     ctx: typer.Context, token_id: Annotated[int, typer.Argument(metavar="ID", help="The token's id.")]
 ) -> None:
     """Revoke an API token: it is refused from the next request on."""
-    token = call(ctx, lambda client: client.revoke_token(token_id, actor="capa-cli"))
+    token = call_directory(ctx, lambda client: client.revoke_token(token_id, actor="capa-cli"))
     typer.echo(f"token {token.id} ({token.label}) of {token.user_name} revoked")

@@ -18,7 +18,6 @@ from typing import NamedTuple, ParamSpec, TypeVar
 import structlog
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -38,12 +37,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from activities.records import ReadModelBehind, write_change, write_snapshot
+from client.directory import Directory
 from client.errors import CapaError, ErrorKind, StepPending
 from client.temporal import connect, is_unreachable
-from core import accounts, outbox, readmodel
+from core import outbox, readmodel
 from core.database import make_engine
-from core.migrations import ensure_schema
-from core.readmodel import DirectoryError, OverdueItem
+from core.readmodel import OverdueItem
 from core.settings import Settings
 from models import rules
 from models.digest import DigestRequest, DigestResult
@@ -82,7 +81,7 @@ from models.payloads import (
     VerifyInput,
 )
 from models.policy import PinnedPolicy, Policy, PolicyError, load_policy
-from models.tables import ApiToken, Nonconformity, OutboxMessage, User
+from models.tables import Nonconformity, OutboxMessage
 from workflows.capa import CapaWorkflow
 from workflows.digest import DigestWorkflow
 from workflows.record import RecordWorkflow
@@ -175,13 +174,12 @@ def _rejection_kind(failure: ApplicationError) -> ErrorKind:
         return ErrorKind.NOT_ALLOWED
 
 
-class CapaClient:
-    """Raise records, take their steps and read them, on behalf of a named user."""
+class CapaClient(Directory):
+    """Raise records, take their steps and read them, on behalf of a named user; and the directory."""
 
     def __init__(self, temporal: Client, engine: Engine, settings: Settings) -> None:
+        super().__init__(engine, settings)
         self._temporal = temporal
-        self._engine = engine
-        self._settings = settings
         self._policy: Policy | None = None
         # How long a step waits for the workers before it is answered as pending.
         self._step_wait = timedelta(seconds=settings.step_wait)
@@ -207,65 +205,6 @@ class CapaClient:
         """
         temporal = await connect(settings, lazy=True, runtime=runtime)
         return cls(temporal, make_engine(settings.sqlalchemy_url), settings)
-
-    # --- the directory ------------------------------------------------------------------------------------
-
-    async def add_user(self, name: str, role: Role, manager: str | None = None, email: str | None = None) -> User:
-        """Add someone to the directory; an administrator's tool that may run before any worker has."""
-
-        def write() -> User:
-            ensure_schema(self._engine)
-            return readmodel.add_user(self._engine, name, role.value, manager, email)
-
-        return await self._db(write)
-
-    async def list_users(self) -> list[User]:
-        return await self._db(readmodel.list_users, self._engine)
-
-    async def set_email_preference(self, name: str, kind: str, *, enabled: bool) -> None:
-        """Turn e-mail of one kind of notification on or off for one person (the log keeps every one)."""
-
-        def write() -> None:
-            ensure_schema(self._engine)
-            readmodel.set_email_preference(self._engine, name, kind, enabled)
-
-        await self._db(write)
-
-    async def user(self, name: str) -> User | None:
-        return await self._db(readmodel.get_user, self._engine, name)
-
-    # --- sign-in ------------------------------------------------------------------------------------------
-
-    async def sign_in(self, name: str, password: str) -> User | accounts.SignInRefused:
-        """The user these credentials belong to, or why not (including how long to wait after many failures)."""
-        return await self._db(accounts.authenticate, self._engine, name, password)
-
-    async def set_password(self, name: str, password: str) -> None:
-        await self._db(accounts.set_password, self._engine, name, password)
-
-    async def set_active(self, name: str, *, active: bool) -> None:
-        await self._db(accounts.set_active, self._engine, name, active=active)
-
-    async def open_session(self, name: str) -> str:
-        return await self._db(accounts.open_session, self._engine, name)
-
-    async def session_user(self, session_id: str) -> User | None:
-        return await self._db(accounts.session_user, self._engine, session_id)
-
-    async def close_session(self, session_id: str) -> None:
-        await self._db(accounts.close_session, self._engine, session_id)
-
-    async def create_token(self, name: str, label: str, created_by: str) -> tuple[ApiToken, str]:
-        return await self._db(accounts.create_token, self._engine, name, label, created_by)
-
-    async def token_user(self, secret: str) -> User | None:
-        return await self._db(accounts.token_user, self._engine, secret)
-
-    async def list_tokens(self, name: str | None = None) -> list[ApiToken]:
-        return await self._db(accounts.list_tokens, self._engine, name)
-
-    async def revoke_token(self, token_id: int, actor: str) -> ApiToken:
-        return await self._db(accounts.revoke_token, self._engine, token_id, actor)
 
     # --- raising ------------------------------------------------------------------------------------------
 
@@ -831,21 +770,6 @@ class CapaClient:
             rules.check_owner_roles(field, name, [Role(user.role)])
         except rules.Rejection as rejection:
             raise CapaError.from_rejection(rejection) from None
-
-    async def _db(self, query: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run a blocking read-model call off the event loop, with its failures as CapaErrors."""
-        try:
-            return await asyncio.to_thread(query, *args, **kwargs)
-        except (DirectoryError, accounts.AccountError) as exc:
-            raise CapaError(ErrorKind.INVALID, str(exc)) from None
-        except DBAPIError as exc:
-            raise self._database_error(exc) from None
-
-    def _database_error(self, exc: DBAPIError) -> CapaError:
-        # The driver's own words, first line only: PostgreSQL adds detail and hint lines.
-        where = make_url(self._settings.sqlalchemy_url).render_as_string(hide_password=True)
-        reason = str(exc.orig).strip().splitlines()[0]
-        return CapaError(ErrorKind.UNAVAILABLE, f"database {where}: {reason}")
 
     def _no_worker(self, record_id: str, waited: timedelta = WORKER_TIMEOUT) -> str:
         return (

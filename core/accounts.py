@@ -9,6 +9,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 import structlog
 from pwdlib import PasswordHash
@@ -35,8 +36,13 @@ _BASE_DELAY = timedelta(seconds=2)
 _MAX_DELAY = timedelta(minutes=15)
 # A failure older than this no longer counts.
 _FAILURE_MEMORY = timedelta(hours=1)
-# Verified against when the name is unknown, so a wrong name costs the same time as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so a wrong name costs the same time as a wrong password; made
+    at the first sign-in rather than whenever the module loads (an Argon2 hash costs a tenth of a second)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class AccountError(ValueError):
@@ -130,7 +136,7 @@ def authenticate(engine: Engine, name: str, password: str, now: datetime | None 
                 )
         user = session.get(User, name)
         hashed = user.password_hash if user is not None and user.active else None
-        valid, new_hash = _hasher.verify_and_update(password, hashed or _DUMMY_HASH)
+        valid, new_hash = _hasher.verify_and_update(password, hashed or _dummy_hash())
         if user is None or hashed is None or not valid:
             record = record or SignInFailures(name=name, last_failed_at=now)
             record.failures += 1

@@ -1,0 +1,116 @@
+"""The directory, through the client layer: people, their roles and managers, notification preferences,
+sign-in, web sessions and API tokens.
+
+It needs only the read-model database, never Temporal, so ``capa users`` and ``capa tokens`` work (and start
+quickly) while Temporal is down. ``CapaClient`` is a ``Directory`` that also reaches the records' workflows.
+"""
+
+import asyncio
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from client.errors import CapaError, ErrorKind
+from core import accounts, readmodel
+from core.database import make_engine
+from core.readmodel import DirectoryError
+from core.settings import Settings
+from models.enums import Role
+from models.tables import ApiToken, User
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+class Directory:
+    """The people who may act, and how they prove who they are."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self._engine = engine
+        self._settings = settings
+
+    @classmethod
+    def open_directory(cls, settings: Settings) -> "Directory":
+        """The directory alone, on CAPA_DATABASE_URL."""
+        return Directory(make_engine(settings.sqlalchemy_url), settings)
+
+    # --- the directory ------------------------------------------------------------------------------------
+
+    async def add_user(self, name: str, role: Role, manager: str | None = None, email: str | None = None) -> User:
+        """Add someone to the directory; an administrator's tool that may run before any worker has."""
+
+        def write() -> User:
+            from core.migrations import ensure_schema  # noqa: PLC0415 - Alembic loads only when a write needs it
+
+            ensure_schema(self._engine)
+            return readmodel.add_user(self._engine, name, role.value, manager, email)
+
+        return await self._db(write)
+
+    async def list_users(self) -> list[User]:
+        return await self._db(readmodel.list_users, self._engine)
+
+    async def set_email_preference(self, name: str, kind: str, *, enabled: bool) -> None:
+        """Turn e-mail of one kind of notification on or off for one person (the log keeps every one)."""
+
+        def write() -> None:
+            from core.migrations import ensure_schema  # noqa: PLC0415
+
+            ensure_schema(self._engine)
+            readmodel.set_email_preference(self._engine, name, kind, enabled)
+
+        await self._db(write)
+
+    async def user(self, name: str) -> User | None:
+        return await self._db(readmodel.get_user, self._engine, name)
+
+    # --- sign-in ------------------------------------------------------------------------------------------
+
+    async def sign_in(self, name: str, password: str) -> User | accounts.SignInRefused:
+        """The user these credentials belong to, or why not (including how long to wait after many failures)."""
+        return await self._db(accounts.authenticate, self._engine, name, password)
+
+    async def set_password(self, name: str, password: str) -> None:
+        await self._db(accounts.set_password, self._engine, name, password)
+
+    async def set_active(self, name: str, *, active: bool) -> None:
+        await self._db(accounts.set_active, self._engine, name, active=active)
+
+    async def open_session(self, name: str) -> str:
+        return await self._db(accounts.open_session, self._engine, name)
+
+    async def session_user(self, session_id: str) -> User | None:
+        return await self._db(accounts.session_user, self._engine, session_id)
+
+    async def close_session(self, session_id: str) -> None:
+        await self._db(accounts.close_session, self._engine, session_id)
+
+    async def create_token(self, name: str, label: str, created_by: str) -> tuple[ApiToken, str]:
+        return await self._db(accounts.create_token, self._engine, name, label, created_by)
+
+    async def token_user(self, secret: str) -> User | None:
+        return await self._db(accounts.token_user, self._engine, secret)
+
+    async def list_tokens(self, name: str | None = None) -> list[ApiToken]:
+        return await self._db(accounts.list_tokens, self._engine, name)
+
+    async def revoke_token(self, token_id: int, actor: str) -> ApiToken:
+        return await self._db(accounts.revoke_token, self._engine, token_id, actor)
+
+    async def _db(self, query: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a blocking read-model call off the event loop, with its failures as CapaErrors."""
+        try:
+            return await asyncio.to_thread(query, *args, **kwargs)
+        except (DirectoryError, accounts.AccountError) as exc:
+            raise CapaError(ErrorKind.INVALID, str(exc)) from None
+        except DBAPIError as exc:
+            raise self._database_error(exc) from None
+
+    def _database_error(self, exc: DBAPIError) -> CapaError:
+        # The driver's own words, first line only: PostgreSQL adds detail and hint lines.
+        where = make_url(self._settings.sqlalchemy_url).render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0]
+        return CapaError(ErrorKind.UNAVAILABLE, f"database {where}: {reason}")
