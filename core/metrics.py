@@ -67,7 +67,7 @@ STEP_LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 3
 OPEN_STAGES = [stage for stage in Stage if stage.is_open]
 
 
-def prometheus_runtime(port: int, host: str = "0.0.0.0") -> Runtime:  # noqa: S104 - scraped from other hosts
+def prometheus_runtime(port: int, host: str = "127.0.0.1") -> Runtime:
     """A Temporal runtime whose metrics, the SDK's and capaflow's, are served at ``http://host:port/metrics``."""
     return Runtime(
         telemetry=TelemetryConfig(
@@ -184,14 +184,16 @@ class MetricsPortError(RuntimeError):
 
 
 def metrics_runtime(settings: Settings, *, api: bool = False) -> Runtime | None:
-    """The Temporal runtime serving /metrics on CAPA_METRICS_PORT (the API's: CAPA_API_METRICS_PORT), or None
-    (the SDK's default) when the port is 0."""
+    """The Temporal runtime serving /metrics on CAPA_METRICS_HOST, port CAPA_METRICS_PORT (the API's:
+    CAPA_API_METRICS_PORT), or None (the SDK's default) when the port is 0."""
     port, variable = (
         (settings.api_metrics_port, "CAPA_API_METRICS_PORT") if api else (settings.metrics_port, "CAPA_METRICS_PORT")
     )
     if not port:
         return None
     try:
-        return prometheus_runtime(port)
+        return prometheus_runtime(port, settings.metrics_host)
     except Exception as exc:
-        raise MetricsPortError(f"{variable}: cannot serve metrics on port {port}: {exc}") from exc
+        raise MetricsPortError(
+            f"{variable}: cannot serve metrics on {settings.metrics_host} port {port}: {exc}"
+        ) from exc

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     # Observability: the worker's Prometheus endpoint (0 turns it off), how often it recounts the read model
     # for the gauges, and the OpenTelemetry collector that receives traces (tracing is off without it).
     metrics_port: int = Field(default=9464, ge=0, le=65535)
+    # The address both Prometheus endpoints (worker and API) listen on: loopback unless a scraper elsewhere needs it.
+    metrics_host: str = "127.0.0.1"
     metrics_interval: float = Field(default=15.0, gt=0, le=3600)
     otel_endpoint: str | None = None
 

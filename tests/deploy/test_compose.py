@@ -25,6 +25,7 @@ from models import search_attributes
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - what the compose file must say, not a binding
 DOCKERFILE = ROOT / "Dockerfile"
 CAPAFLOW_SERVICES = ("migrate", "worker", "api")
 BACKSLASH = "\\"
@@ -155,6 +156,13 @@ def test_api_serves_on_port_8000_and_is_health_checked_on_healthz() -> None:
     assert [(port["published"], port["target"]) for port in api["ports"]] == [("8000", "8000")]
     assert "http://127.0.0.1:8000/healthz" in " ".join(api["healthcheck"]["test"])
     assert any(volume.split(":")[1] == "/app/.data" for volume in api["volumes"])
+
+
+def test_metrics_listen_where_the_compose_network_can_scrape_them() -> None:
+    """Outside a container the metrics endpoints stay on loopback; in compose, the worker's and the API's listen
+    on every interface of their container, so a Prometheus on the compose network reaches them."""
+    for name in ("worker", "api"):
+        assert services()[name]["environment"]["CAPA_METRICS_HOST"] == ALL_INTERFACES, name
 
 
 def test_worker_can_be_scaled() -> None:

@@ -89,3 +89,12 @@ def test_metrics_port_zero_turns_metrics_off(monkeypatch: pytest.MonkeyPatch) ->
     """CAPA_METRICS_PORT=0 is accepted and means no metrics endpoint."""
     monkeypatch.setenv("CAPA_METRICS_PORT", "0")
     assert metrics_runtime(load_settings()) is None
+
+
+def test_metrics_listen_on_loopback_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    """By default the worker's and the API's metrics are served to this machine only."""
+    monkeypatch.delenv("CAPA_METRICS_HOST", raising=False)
+    assert load_settings().metrics_host == "127.0.0.1"
+    everywhere = "0.0.0.0"  # noqa: S104 - the setting under test, not a binding
+    monkeypatch.setenv("CAPA_METRICS_HOST", everywhere)
+    assert load_settings().metrics_host == everywhere
