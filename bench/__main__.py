@@ -15,6 +15,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 
 from bench import measure, overdue, report
+from bench.cli import command_times
 from bench.drivers import USERS, ApiDriver, Driver, ProductDriver, SkeletonDriver
 from bench.stack import Process, Stack, machine_facts
 from client.records import CapaClient
@@ -24,7 +25,7 @@ from core.database import make_engine
 from core.logging import configure_logging
 from core.settings import Settings
 
-FIGURES = ("throughput", "latency", "scale", "timers")
+FIGURES = ("throughput", "latency", "scale", "timers", "cli")
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 # How long the bench's HTTP users wait for an answer: well beyond the client layer's own limits (15 s, 20 s),
 # so an overloaded API answers 503 (counted as given up) before the bench itself gives up.
@@ -61,6 +62,7 @@ class Sizes:
     query_rows: tuple[int, ...]
     query_runs: int
     deadlines: int
+    cli_runs: int
 
 
 FULL = Sizes(
@@ -73,6 +75,7 @@ FULL = Sizes(
     query_rows=(10_000, 100_000),
     query_runs=40,
     deadlines=2_000,
+    cli_runs=10,
 )
 QUICK = Sizes(
     concurrency=(2, 4, 8),
@@ -84,6 +87,7 @@ QUICK = Sizes(
     query_rows=(500, 2_000),
     query_runs=10,
     deadlines=20,
+    cli_runs=2,
 )
 
 
@@ -174,6 +178,9 @@ async def run(args: argparse.Namespace, console: Console) -> dict[str, object]:
                     )
             results["timers"] = [asdict(r) for r in timer_runs]
 
+        if "cli" in only:
+            results["cli"] = await _command_line(settings.database_url, sizes.cli_runs, console)
+
         if "scale" in only:
             results["scale"] = await scale(stack, sides, records, sizes, console)
             query_figures = []
@@ -195,6 +202,12 @@ async def run(args: argparse.Namespace, console: Console) -> dict[str, object]:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     return results
+
+
+async def _command_line(database_url: str, runs: int, console: Console) -> list[dict[str, object]]:
+    with console.status("capa --help and capa users list, each a new process..."):
+        times = await asyncio.to_thread(command_times, database_url, runs)
+    return [{**asdict(t), "median": t.median} for t in times]
 
 
 async def lifecycles(

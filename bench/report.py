@@ -254,6 +254,21 @@ def timers(runs: Sequence[Mapping[str, Any]]) -> Table:
     return table
 
 
+def cli(figures: Sequence[Mapping[str, Any]]) -> Table:
+    table = Table(title="5. The command line: a new process from start to exit")
+    for column in ("command", "median", "slowest", "target", ""):
+        table.add_column(column)
+    for figure in figures:
+        table.add_row(
+            figure["command"],
+            f"{figure['median']:.2f} s",
+            f"{max(figure['seconds']):.2f} s",
+            f"<= {figure['target']} s",
+            _met(figure["median"] <= figure["target"]),
+        )
+    return table
+
+
 _SIDES = ("capaflow", "skeleton")
 API_SIDE = "capaflow-http"  # the product through its HTTP API (step latency only)
 
@@ -276,3 +291,5 @@ def print_tables(results: Mapping[str, Any], console: Console) -> None:
         console.print(query(results["overdue_query"]))
     if "timers" in results:
         console.print(timers(results["timers"]))
+    if "cli" in results:
+        console.print(cli(results["cli"]))

@@ -16,6 +16,8 @@ FIGURES = {
     "Parked records: server memory": None,
     "Overdue query": None,
     "Timer lateness": None,
+    "capa --help": None,
+    "capa users list": None,
 }
 
 
