@@ -390,7 +390,7 @@ def workflow_tasks(evidence: Evidence) -> tuple[Check, TaskTally]:
                     check.failures.append(f"{history.workflow_id}: {cause}: {message[:300]}")
     check.detail = f"{tally.timed_out} timed out, {sum(tally.failed.values())} failed"
     if tally.healed:
-        check.detail += f" ({tally.healed} on a worker's stale cached copy, completed when replayed)"
+        check.detail += f" ({tally.healed} on a worker's stale cached copy, then completed; histories replay below)"
     return check, tally
 
 
@@ -399,10 +399,10 @@ def _stale_cache(history: WorkflowHistory, failed: HistoryEvent) -> bool:
 
     Such a worker had applied a step in a task the server lost (a restart drops a step's task that it had not
     yet written), while another worker's task wrote that step into the history; the first worker's copy then
-    cannot take the history's event. The SDK drops a copy that fails, so that worker's next attempt replays the
-    history from the start. It counts as healed only when the event it could not take was written by another
-    worker, the task bears no sign of the SDK's ordering issue, and the same worker completed the next attempt:
-    code that cannot replay its own history fails that replay too, and the record stops.
+    cannot take the history's event, and the SDK drops it. It counts as healed when the event it could not take
+    was written by another worker, the task bears no sign of the SDK's ordering issue, and a later attempt
+    completed. What proves the code can replay the history is the run's replay check, which replays every
+    history from the start: code that cannot would stop the record and fail that check.
     """
     attributes = failed.workflow_task_failed_event_attributes
     diverged = _DIVERGED_AT.search(attributes.failure.message)
@@ -423,11 +423,7 @@ def _stale_cache(history: WorkflowHistory, failed: HistoryEvent) -> bool:
         return False
     following = (e for e in history.events if e.event_id > failed.event_id and e.event_type in _TASK_ENDS)
     next_end = next(following, None)
-    return (
-        next_end is not None
-        and next_end.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-        and next_end.workflow_task_completed_event_attributes.identity == attributes.identity
-    )
+    return next_end is not None and next_end.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
 
 
 def _terminated_meanwhile(history: WorkflowHistory, cause: str) -> bool:
