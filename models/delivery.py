@@ -8,7 +8,7 @@ DEFAULT_MAX_ATTEMPTS = 8
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
 
 class DeliveryInput(_Payload):

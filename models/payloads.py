@@ -43,11 +43,7 @@ RecordId = Annotated[str, StringConstraints(pattern=r"^NC-\d{4}-\d{4,}$")]
 
 
 class Payload(BaseModel):
-    """Everything that crosses Temporal (inputs, results, timeline entries) keeps fields it does not know: a worker
-    one release behind, or one rolled back to, passes on what a newer client sent, and nothing submitted is lost.
-    The HTTP API refuses unknown fields at its own edge (``api.schemas``); in this code, mypy refuses them."""
-
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
 
 class Actor(Payload):

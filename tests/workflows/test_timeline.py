@@ -191,28 +191,6 @@ async def test_a_cancellation_entry_gives_its_reason_and_the_stage_it_ended(
     assert stored == final.events
 
 
-async def test_a_field_this_release_does_not_know_is_kept_in_the_entry(
-    env: WorkflowEnvironment, engine: Engine
-) -> None:
-    """A newer client sends a containment with a field this worker's release does not know (during a rolling
-    update, or after a rollback): the step is accepted and the field is kept in its entry, in the workflow and in
-    the read model, so nothing a person submitted is lost."""
-    async with running_worker(env.client, engine) as queue:
-        capa = await raise_record(env.client, queue)
-        sent = {
-            "actor": actor("olivia").model_dump(),
-            "summary": "120 housings quarantined",
-            "disposition": "quarantine",
-            "photo": "IMG_2231.jpg",
-        }
-        await capa.handle.execute_update(RecordWorkflow.contain, ContainmentInput.model_validate(sent))
-        state = await capa.state()
-        stored = await _stored_like_workflow(engine, capa)
-    entry = _only(state.events, EventKind.CONTAINMENT_SUBMITTED)
-    assert entry.details.model_dump(mode="json")["photo"] == "IMG_2231.jpg"
-    assert stored == state.events
-
-
 def test_every_timeline_kind_has_its_entry_model() -> None:
     """The daily digest is the one kind that is no record's entry."""
     assert set(ENTRY_OF_KIND) == set(EventKind) - {EventKind.DIGEST}
