@@ -35,9 +35,12 @@ COPY --from=builder /opt/venv /opt/venv
 # /app/.data belongs to the capaflow user, so a volume mounted there (the api service's) is writable by it.
 RUN mkdir -p /app/.data && chown capaflow:capaflow /app/.data
 WORKDIR /app
+# Metrics on every interface of the container, so a scraper outside it reaches them (capaflow alone keeps them on
+# loopback).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    CAPA_METRICS_HOST=0.0.0.0
 USER capaflow
 # Healthy while the worker's Prometheus endpoint (CAPA_METRICS_PORT, 9464 unless set; 0 turns it and this check
 # off) accepts connections.

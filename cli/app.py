@@ -38,6 +38,7 @@ _ONE_LINE_FAILURES = (
     ("core.settings", "SettingsError", 2),
     ("models.policy", "PolicyError", 2),
     ("core.database", "SchemaBehindError", 2),
+    ("core.metrics", "MetricsPortError", 2),
     ("cli.devstack", "DevStackError", 1),
 )
 

@@ -32,8 +32,8 @@ class Directory:
         self._engine = engine
         self._settings = settings
 
-    @classmethod
-    def open_directory(cls, settings: Settings) -> "Directory":
+    @staticmethod
+    def open_directory(settings: Settings) -> "Directory":
         """The directory alone, on CAPA_DATABASE_URL."""
         return Directory(make_engine(settings.sqlalchemy_url), settings)
 

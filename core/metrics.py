@@ -195,5 +195,5 @@ def metrics_runtime(settings: Settings, *, api: bool = False) -> Runtime | None:
         return prometheus_runtime(port, settings.metrics_host)
     except Exception as exc:
         raise MetricsPortError(
-            f"{variable}: cannot serve metrics on {settings.metrics_host} port {port}: {exc}"
+            f"{variable} / CAPA_METRICS_HOST: cannot serve metrics on {settings.metrics_host} port {port}: {exc}"
         ) from exc

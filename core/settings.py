@@ -1,5 +1,6 @@
 """Every setting of capaflow in one place, read from the environment and validated at start."""
 
+import ipaddress
 import re
 import secrets
 from contextlib import suppress
@@ -88,6 +89,15 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
             raise ValueError("use a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("metrics_host")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError("an IP address to listen on, such as 127.0.0.1 or 0.0.0.0") from None
         return value
 
     @field_validator("policy_file", mode="before")

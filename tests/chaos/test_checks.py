@@ -19,7 +19,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from chaos.checks import WORKFLOWS, Evidence, workflow_tasks
+from chaos.checks import Evidence, workflow_tasks
+from worker import WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"
 HEALED = (("healed-stale-cache", "NC-2026-0099"), ("healed-stale-cache-other-worker", "NC-2026-0087"))

@@ -98,3 +98,10 @@ def test_metrics_listen_on_loopback_unless_told_otherwise(monkeypatch: pytest.Mo
     everywhere = "0.0.0.0"  # noqa: S104 - the setting under test, not a binding
     monkeypatch.setenv("CAPA_METRICS_HOST", everywhere)
     assert load_settings().metrics_host == everywhere
+
+
+def test_a_metrics_host_that_is_no_address_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host name where an IP address belongs fails at start, one line naming the variable."""
+    monkeypatch.setenv("CAPA_METRICS_HOST", "localhost")
+    with pytest.raises(SettingsError, match=r"^CAPA_METRICS_HOST"):
+        load_settings()
