@@ -408,22 +408,20 @@ def _stale_cache(history: WorkflowHistory, failed: HistoryEvent) -> bool:
     diverged = _DIVERGED_AT.search(attributes.failure.message)
     if attributes.cause != WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR or not diverged:
         return False
-    by_id = {event.event_id: event for event in history.events}
-    writer = max(
-        (
-            event.event_id
-            for event in history.events
-            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and event.event_id < int(diverged[1])
-        ),
-        default=None,
-    )
-    if writer is None or by_id[writer].workflow_task_completed_event_attributes.identity == attributes.identity:
+    writer = _task_that_wrote(history, int(diverged[1]))
+    if writer is None or writer.workflow_task_completed_event_attributes.identity == attributes.identity:
         return False
     if _update_met_a_result(history, attributes.failure.message):
         return False
     following = (e for e in history.events if e.event_id > failed.event_id and e.event_type in _TASK_ENDS)
     next_end = next(following, None)
     return next_end is not None and next_end.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+
+
+def _task_that_wrote(history: WorkflowHistory, event_id: int) -> HistoryEvent | None:
+    """The completion of the workflow task whose commands wrote ``event_id``: the last one before it."""
+    completed = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    return next((e for e in reversed(history.events) if e.event_type == completed and e.event_id < event_id), None)
 
 
 def _terminated_meanwhile(history: WorkflowHistory, cause: str) -> bool:
@@ -448,7 +446,8 @@ def _update_met_a_result(history: WorkflowHistory, message: str) -> bool:
     if found is None:
         return False
     completions = [e.event_id for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED]
-    task = max((c for c in completions if c < int(found[1])), default=0)  # the task that wrote the command
+    written = _task_that_wrote(history, int(found[1]))
+    task = written.event_id if written is not None else 0
     before = max((c for c in completions if c < task), default=0)
     after = min((c for c in completions if c > task), default=history.events[-1].event_id + 1)
     woken = any(before < e.event_id < task and e.event_type in _WAKERS for e in history.events)
