@@ -319,9 +319,8 @@ class CapaClient(Directory):
     async def _outcome_of_earlier_shape(self, result: StepResult) -> StepOutcome:
         """A record on the earlier workflow shape (until ``capa records migrate`` moves it) answers a step without
         its entries, and writes the read model itself: show the entry the step ended on, as its workflow has it."""
-        handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, result.record_id)
         try:
-            state = await handle.query(RecordWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+            state = await self._live_state(result.record_id)
         except (RPCError, WorkflowQueryFailedError) as exc:
             log.info("step answered without its entry", record_id=result.record_id, reason=str(exc))
             return result.outcome()
@@ -330,15 +329,18 @@ class CapaClient(Directory):
     async def _write_whole(self, record_id: str) -> None:
         """Write the record's whole state and timeline as its workflow answers them; the worker's writes land
         the same in order, and stay the durable path when this one cannot be made."""
-        handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)
         try:
-            state = await handle.query(RecordWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
-            snapshot = RecordSnapshot.of(state)
+            snapshot = RecordSnapshot.of(await self._live_state(record_id))
             await self._db(write_snapshot, self._engine, snapshot, _SNAPSHOT_PATIENCE)
         except (RPCError, WorkflowQueryFailedError, CapaError) as exc:
             log.info(
                 "read model left to the worker: an earlier step is not stored yet", record_id=record_id, reason=str(exc)
             )
+
+    async def _live_state(self, record_id: str) -> CapaState:
+        """The record as its workflow answers now, within ``QUERY_TIMEOUT``."""
+        handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)
+        return await handle.query(RecordWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
 
     def _not_opened(self, record_id: str) -> CapaError:
         return CapaError(
@@ -615,12 +617,11 @@ class CapaClient(Directory):
         ISO 9001 10.2.2 asks for the evidence to be kept; and when the workflow does not answer (no worker, a
         worker that cannot rebuild it, Temporal unreachable), saying why in ``Shown.stale``.
         """
-        handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)
         stale: str | None = None
         try:
             with self._temporal_errors(record_id, QUERY_TIMEOUT):
                 try:
-                    return Shown(await handle.query(RecordWorkflow.state, rpc_timeout=QUERY_TIMEOUT), None)
+                    return Shown(await self._live_state(record_id), None)
                 except RPCError as exc:
                     if exc.status is not RPCStatusCode.NOT_FOUND:
                         raise
