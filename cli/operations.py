@@ -12,7 +12,6 @@ import typer
 
 from cli import render
 from cli.app import Json, app, call, db_app, records_app
-from client.errors import CapaError, ErrorKind
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -26,15 +25,14 @@ def _on_database(ctx: typer.Context, work: Callable[[Engine], T]) -> T:
     """Run a schema operation on CAPA_DATABASE_URL; an unreachable database is one line and exit 1."""
     from sqlalchemy.exc import DBAPIError  # noqa: PLC0415 - the database loads only for the commands that use it
 
+    from client.directory import database_unavailable  # noqa: PLC0415
     from core.database import make_engine  # noqa: PLC0415
 
     engine = make_engine(ctx.obj.settings.sqlalchemy_url)
     try:
         return work(engine)
     except DBAPIError as exc:
-        where = engine.url.render_as_string(hide_password=True)
-        reason = str(exc.orig).strip().splitlines()[0]
-        raise CapaError(ErrorKind.UNAVAILABLE, f"database {where}: {reason}") from None
+        raise database_unavailable(engine.url, exc) from None
     finally:
         engine.dispose()
 

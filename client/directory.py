@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
 from client.errors import CapaError, ErrorKind
@@ -110,7 +110,12 @@ class Directory:
             raise self._database_error(exc) from None
 
     def _database_error(self, exc: DBAPIError) -> CapaError:
-        # The driver's own words, first line only: PostgreSQL adds detail and hint lines.
-        where = make_url(self._settings.sqlalchemy_url).render_as_string(hide_password=True)
-        reason = str(exc.orig).strip().splitlines()[0]
-        return CapaError(ErrorKind.UNAVAILABLE, f"database {where}: {reason}")
+        return database_unavailable(self._settings.sqlalchemy_url, exc)
+
+
+def database_unavailable(url: str | URL, exc: DBAPIError) -> CapaError:
+    """A database that failed a call, named without its password, and the driver's own words, first line only
+    (PostgreSQL adds detail and hint lines)."""
+    where = make_url(url).render_as_string(hide_password=True)
+    reason = str(exc.orig).strip().splitlines()[0]
+    return CapaError(ErrorKind.UNAVAILABLE, f"database {where}: {reason}")
