@@ -8,6 +8,10 @@ outage delays the read model and the notices but not the record's deadlines.
 """
 
 import asyncio
+import contextvars
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from temporalio import activity
@@ -22,6 +26,31 @@ from models.payloads import CapaState, RecordSnapshot, StepEffects
 _ALARMS_TIMEOUT_S = 10.0
 # How long a record may take to answer the query that writes it whole.
 _QUERY_TIMEOUT = timedelta(seconds=10)
+# How often an attempt tells Temporal it is alive; well inside the workflow's heartbeat timeout (3 s).
+_HEARTBEAT_EVERY_S = 1.0
+
+
+@contextmanager
+def _heartbeating() -> Iterator[None]:
+    """Heartbeat from a helper thread while the block runs, even while it waits on the database, so Temporal
+    notices an attempt whose worker died within the heartbeat timeout and retries it elsewhere."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(_HEARTBEAT_EVERY_S):
+            try:
+                activity.heartbeat()
+            except (RuntimeError, TimeoutError):
+                return  # the worker is stopping: Temporal times the attempt out and retries it
+
+    activity.heartbeat()
+    helper = threading.Thread(target=contextvars.copy_context().run, args=(beat,), daemon=True)
+    helper.start()
+    try:
+        yield
+    finally:
+        done.set()
+        helper.join()
 
 
 class StepActivities:
@@ -44,6 +73,10 @@ class StepActivities:
     def settle_step(self, effects: StepEffects) -> None:
         """Stop the alarms of ended clocks, start those of new ones, write the read model and queue the step's
         notices."""
+        with _heartbeating():
+            self._settle(effects)
+
+    def _settle(self, effects: StepEffects) -> None:
         if effects.stop or effects.start:
             task_queue, now = activity.info().task_queue, server_clock()
 

@@ -116,6 +116,9 @@ with workflow.unsafe.imports_passed_through():
 # catches up within seconds of a database outage ending.
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=5))
 _TIMEOUT = timedelta(seconds=15)
+# ``settle_step`` heartbeats while it runs, so an attempt lost with its worker is retried after this long rather
+# than after the whole ``_TIMEOUT``.
+_SETTLE_HEARTBEAT = timedelta(seconds=3)
 _UNSET = object()
 # Records started before one activity settled each step replay with an activity per side effect.
 _ONE_ACTIVITY_PER_STEP = "one-activity-per-step"
@@ -717,9 +720,11 @@ class RecordWorkflow:
 
     # --- commands -------------------------------------------------------------------------------------------
 
-    def _start(self, activity: Any, arg: Any) -> None:
+    def _start(self, activity: Any, arg: Any, heartbeat: timedelta | None = None) -> None:
         """Start an activity without awaiting it; its result is bookkeeping only (see the module docstring)."""
-        handle = workflow.start_activity_method(activity, arg, start_to_close_timeout=_TIMEOUT, retry_policy=_RETRY)
+        handle = workflow.start_activity_method(
+            activity, arg, start_to_close_timeout=_TIMEOUT, heartbeat_timeout=heartbeat, retry_policy=_RETRY
+        )
         self._pending.add(handle)
         handle.add_done_callback(self._settled)
 
@@ -752,7 +757,7 @@ class RecordWorkflow:
             stop=stop,
         )
         self._notices = []
-        self._start(StepActivities.settle_step, effects)
+        self._start(StepActivities.settle_step, effects, heartbeat=_SETTLE_HEARTBEAT)
         return snapshot, change
 
     def _for_read_model(self, first: int) -> tuple[RecordSnapshot | None, RecordChange | None]:

@@ -1,0 +1,71 @@
+"""settle_step: an attempt kept waiting by the database keeps telling Temporal it is alive.
+
+The record starts ``settle_step`` with a short heartbeat timeout, so an attempt whose worker dies is retried
+within seconds; that only works if a live attempt heartbeats while its write waits, rather than being timed
+out and run twice."""
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import cast
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
+
+from activities.notifications import NotificationActivities
+from activities.records import RecordActivities
+from activities.steps import StepActivities
+from models.payloads import RecordSnapshot, StepEffects
+from models.tables import Nonconformity
+from tests.builders import event, state
+
+
+@contextmanager
+def _another_writer_holds(engine: Engine) -> Iterator[Callable[[], None]]:
+    """Another process's transaction holds the records table until the callable given to the block is called."""
+    if engine.dialect.name == "sqlite":
+        holder = sqlite3.connect(engine.url.database or "", isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield lambda: holder.execute("COMMIT") and None
+        finally:
+            holder.close()
+        return
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        connection.exec_driver_sql("LOCK TABLE nonconformities IN EXCLUSIVE MODE")
+        yield transaction.commit
+
+
+def test_a_write_waiting_on_a_locked_database_heartbeats_until_it_lands(engine: Engine) -> None:
+    """While another writer holds the database, the attempt heartbeats; once the lock goes the write lands."""
+    env = ActivityEnvironment()
+    beats: list[float] = []
+    beaten_twice = threading.Event()
+
+    def on_heartbeat(*_details: object) -> None:
+        beats.append(0)
+        if len(beats) >= 3:  # the first on entry, then the helper's
+            beaten_twice.set()
+
+    env.on_heartbeat = on_heartbeat
+    records = RecordActivities(engine)
+    steps = StepActivities(records, NotificationActivities(engine), cast(Client, None), asyncio.new_event_loop())
+    capa = state()
+    effects = StepEffects(
+        record_id=capa.id, snapshot=RecordSnapshot(state=capa, new_events=[event(1)]), notices_decided=True
+    )
+
+    with _another_writer_holds(engine) as release:
+        releaser = threading.Thread(target=lambda: (beaten_twice.wait(8), release()))
+        releaser.start()
+        env.run(steps.settle_step, effects)
+        releaser.join()
+
+    assert beaten_twice.is_set(), f"only {len(beats)} heartbeat(s) while the write waited"
+    with Session(engine) as session:
+        assert session.exec(select(Nonconformity.id)).all() == [capa.id]
