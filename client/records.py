@@ -582,6 +582,13 @@ class CapaClient(Directory):
                 handle = self._temporal.get_workflow_handle(execution.id)
                 with structlog.contextvars.bound_contextvars(record_id=execution.id, workflow_id=execution.id):
                     try:
+                        # The earlier shape's commands depend on the order of a step and an activity result
+                        # that share a workflow task: send the move only while no activity is in flight.
+                        described = await handle.describe(rpc_timeout=WORKER_TIMEOUT)
+                        if described.raw_description.pending_activities:
+                            refused[execution.id] = "busy (an activity in flight): run the command again"
+                            log.info("record not migrated", reason=refused[execution.id])
+                            continue
                         await handle.execute_update(CapaWorkflow.migrate, rpc_timeout=WORKER_TIMEOUT)
                     except WorkflowUpdateFailedError as exc:
                         cause = exc.cause

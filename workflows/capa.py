@@ -95,6 +95,9 @@ class CapaWorkflow:
     def __init__(self, inp: CapaWorkflowInput) -> None:
         self._wake = False
         self._migrating = False
+        # The ids of this run's steps, carried into the new shape so a step retried across the move is refused
+        # as already applied (bookkeeping only: no command depends on it).
+        self._update_ids: list[str] = []
         self._unpublished_from: int | None = None
         self._publish_lock = asyncio.Lock()
         self._synced_seq = inp.synced_seq
@@ -145,9 +148,10 @@ class CapaWorkflow:
         while s.stage.is_open:
             if self._migrating:
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(
-                    args=[RecordInput(raised=inp.raised, policy=s.policy, carried_state=s)], workflow="CapaRecord"
+                moved = RecordInput(
+                    raised=inp.raised, policy=s.policy, carried_state=s, recent_updates=self._update_ids[-200:]
                 )
+                workflow.continue_as_new(args=[moved], workflow="CapaRecord")
             info = workflow.info()
             if info.is_continue_as_new_suggested() or info.get_current_history_length() >= inp.max_history_events:
                 # Keep history bounded for records that stay open for months; the state travels on.
@@ -570,6 +574,8 @@ class CapaWorkflow:
 
     async def _accepted(self, event: Event) -> StepResult:
         self._wake = True
+        if (update := workflow.current_update_info()) is not None:
+            self._update_ids.append(update.id)
         self._index()
         await self._publish()
         s = self._s

@@ -4,18 +4,26 @@ The default policy's major severity: containment 72h, reminders 2d and 12h befor
 time; olivia reports to mike.
 """
 
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from activities.policy import PolicyActivities
 from client.records import CapaClient
 from core import readmodel
 from core.settings import Settings
 from models.enums import Disposition, EventKind, Severity, Source, Stage
-from models.payloads import CapaWorkflowInput, ContainmentInput, ExtensionRequestInput, RaiseInput
-from tests.workflows.harness import Capa, actor, new_record_id, running_worker
+from models.payloads import STEP_REPEATED, CapaWorkflowInput, ContainmentInput, ExtensionRequestInput, RaiseInput
+from models.policy import load_policy
+from tests.workflows.harness import Capa, actor, new_record_id, running_worker, running_worker_on
 from workflows.capa import CapaWorkflow
 from workflows.record import RecordWorkflow
 
@@ -49,15 +57,15 @@ async def test_a_record_in_flight_moves_to_the_new_shape_and_keeps_its_clocks(
         await env.sleep(timedelta(days=1, minutes=1))  # the 2-days-before reminder is out
         before = await capa.wait_for(lambda s: any(e.kind is EventKind.REMINDER_SENT for e in s.events))
         assert before.clock is not None
-        await capa.handle.execute_update(
-            RecordWorkflow.request_extension,
-            ExtensionRequestInput(
-                actor=actor("olivia"), until=before.clock.due_at + timedelta(days=1), reason="Supplier data late"
-            ),
+        extension = ExtensionRequestInput(
+            actor=actor("olivia"), until=before.clock.due_at + timedelta(days=1), reason="Supplier data late"
         )
+        await capa.handle.execute_update(RecordWorkflow.request_extension, extension, id="extension-1")
         first_run = (await capa.handle.describe()).run_id
         await env.client.get_workflow_handle_for(CapaWorkflow.run, capa.handle.id).execute_update(CapaWorkflow.migrate)
         migrated = await capa.wait_for(lambda s: s.clock is not None and s.clock.alarm > 0)
+        with pytest.raises(WorkflowUpdateFailedError) as repeated:  # the same step sent again after the move
+            await capa.handle.execute_update(RecordWorkflow.request_extension, extension, id="extension-1")
         described = await capa.handle.describe()
         await env.sleep(timedelta(days=2, hours=1))  # past the 12-hours-before reminder and the due time
         after_alarms = await capa.wait_for(lambda s: any(e.kind is EventKind.ESCALATED for e in s.events))
@@ -69,6 +77,8 @@ async def test_a_record_in_flight_moves_to_the_new_shape_and_keeps_its_clocks(
         old_history = await env.client.get_workflow_handle(capa.handle.id, run_id=first_run).fetch_history()
 
     assert described.workflow_type == "CapaRecord"
+    assert isinstance(repeated.value.cause, ApplicationError)
+    assert repeated.value.cause.type == STEP_REPEATED
     assert described.run_id != first_run
     assert old_history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
     assert [e.seq for e in migrated.events] == [e.seq for e in before.events] + [len(before.events) + 1]
@@ -101,3 +111,33 @@ async def test_a_step_on_a_record_not_yet_moved_answers_with_its_entry(
         EventKind.CONTAINMENT_SUBMITTED,
         "olivia",
     )
+
+
+async def test_a_record_with_an_activity_in_flight_is_moved_only_once_it_has_settled(
+    dev_server: WorkflowEnvironment, engine: Engine
+) -> None:
+    """The earlier shape cannot take the move in the same workflow task as an activity's result, so a record
+    whose read-model write is still pending is named as busy and left alone; run again, it moves."""
+    queue = f"capa-test-{uuid.uuid4()}"
+    policy = PolicyActivities(load_policy(None)).pin_policy
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        async with Worker(
+            dev_server.client,
+            task_queue=queue,
+            workflows=[CapaWorkflow],
+            activities=[policy],
+            activity_executor=executor,
+        ):
+            capa = await _legacy_record(dev_server, queue)  # open; its first read-model write waits for a worker
+            client = CapaClient(dev_server.client, engine, Settings(task_queue=queue))
+            busy_moved, busy_refused = await client.migrate_records()
+    async with running_worker_on(dev_server.client, engine, queue):
+        await capa.wait_for(lambda s: readmodel.load_record_state(engine, s.id) is not None)
+        moved, refused = await client.migrate_records()
+        described = await capa.handle.describe()
+
+    assert capa.handle.id not in busy_moved
+    assert "busy" in busy_refused[capa.handle.id]
+    assert capa.handle.id in moved
+    assert capa.handle.id not in refused
+    assert described.workflow_type == "CapaRecord"
