@@ -133,9 +133,14 @@ async def _activities_done(handle: WorkflowHandle[Any, Any]) -> None:
     raise RuntimeError(f"{handle.id}: activities did not complete")
 
 
-async def _together(stand: Stand, handle: WorkflowHandle[Any, Any], *steps: Step) -> None:
-    """With the workflow worker stopped, send ``steps``; then start it, so they arrive in one task."""
-    sent = [asyncio.create_task(step(handle)) for step in steps]
+async def _together(stand: Stand, handle: WorkflowHandle[Any, Any], *steps: Step, in_order: bool = False) -> None:
+    """With the workflow worker stopped, send ``steps`` (``in_order``: each a moment after the one before, so
+    the server admits them in that order); then start it, so they arrive in one task."""
+    sent = []
+    for step in steps:
+        sent.append(asyncio.create_task(step(handle)))
+        if in_order:
+            await asyncio.sleep(0.3)
     await asyncio.sleep(1.0)  # let the server admit them while no worker can take the task
     async with stand.workflows():
         for task in sent:
@@ -237,6 +242,34 @@ async def with_the_first_task(stand: Stand, record_id: str) -> None:
     await _cancel(stand, handle)
 
 
+async def reassign_with_the_first_task(stand: Stand, record_id: str) -> None:
+    """A reassignment arrives in the record's first task, beside its start."""
+    handle = await stand.start(record_id)
+    await _together(stand, handle, lifecycle_steps()[1])
+    await _cancel(stand, handle)
+
+
+async def cancel_with_the_first_task(stand: Stand, record_id: str) -> None:
+    """A cancellation arrives in the record's first task, beside its start: the record ends at once."""
+    handle = await stand.start(record_id)
+    await _together(stand, handle, _cancelling)
+    async with stand.activities(), stand.workflows():
+        await handle.result()
+
+
+async def cancel_after_result(stand: Stand, record_id: str) -> None:
+    """A cancellation arrives with the results of the activities the step before it started."""
+    async with stand.activities(), stand.workflows():
+        handle = await stand.start(record_id)
+        await handle.execute_update(RecordWorkflow.opened)
+    for step in (lifecycle_steps()[0], _cancelling):
+        async with stand.activities():
+            await _activities_done(handle)
+        await _together(stand, handle, step)
+    async with stand.activities(), stand.workflows():
+        await handle.result()
+
+
 async def two_steps(stand: Stand, record_id: str) -> None:
     """Two steps on one record arrive in one task: two actions completed at once, by their two owners."""
     async with stand.activities(), stand.workflows():
@@ -246,6 +279,19 @@ async def two_steps(stand: Stand, record_id: str) -> None:
             await step(handle)
     steps = lifecycle_steps()
     await _together(stand, handle, steps[7], steps[8])  # whichever lands first, both are accepted
+    await _cancel(stand, handle)
+
+
+async def extension_and_completion(stand: Stand, record_id: str) -> None:
+    """Two different steps on one record arrive in one task: an extension asked for one action while the
+    other action is completed."""
+    async with stand.activities(), stand.workflows():
+        handle = await stand.start(record_id)
+        await handle.execute_update(RecordWorkflow.opened)
+        for step in lifecycle_steps()[:5]:
+            await step(handle)
+    steps = lifecycle_steps()
+    await _together(stand, handle, steps[5], steps[8])
     await _cancel(stand, handle)
 
 
@@ -273,17 +319,46 @@ async def alarm_and_step(stand: Stand, record_id: str) -> None:
     await _cancel(stand, handle)
 
 
+async def alarm_and_ending_step(stand: Stand, record_id: str) -> None:
+    """An escalation rings in the same task as the step that ends its clock (containment submitted)."""
+    async with stand.activities(), stand.workflows():
+        handle = await stand.start(record_id)
+        await handle.execute_update(RecordWorkflow.opened)
+        state = await handle.query(RecordWorkflow.state)
+    assert state.clock is not None
+    ring = AlarmInput(
+        alarm=state.clock.alarm,
+        kind=AlarmKind.ESCALATION,
+        level=1,
+        scheduled_at=state.clock.due_at,
+        recipients=["mike"],
+    )
+    # The ring first: after the containment it would be refused as stale, and leave nothing in the history.
+    ringing: Step = lambda h: h.execute_update(RecordWorkflow.alarm, ring)  # noqa: E731
+    await _together(stand, handle, ringing, lifecycle_steps()[0], in_order=True)
+    await _cancel(stand, handle)
+
+
+async def _cancelling(handle: WorkflowHandle[RecordWorkflow, CapaState]) -> Any:
+    return await handle.execute_update(RecordWorkflow.cancel, CancelInput(actor=actor("mike"), reason="Recorded"))
+
+
 async def _cancel(stand: Stand, handle: WorkflowHandle[RecordWorkflow, CapaState]) -> None:
     async with stand.activities(), stand.workflows():
-        await handle.execute_update(RecordWorkflow.cancel, CancelInput(actor=actor("mike"), reason="Recorded"))
+        await _cancelling(handle)
         await handle.result()
 
 
 SCENARIOS = {
     "after_each_result": after_each_result,
+    "cancel_after_result": cancel_after_result,
     "with_the_first_task": with_the_first_task,
+    "reassign_with_the_first_task": reassign_with_the_first_task,
+    "cancel_with_the_first_task": cancel_with_the_first_task,
     "two_steps": two_steps,
+    "extension_and_completion": extension_and_completion,
     "alarm_and_step": alarm_and_step,
+    "alarm_and_ending_step": alarm_and_ending_step,
 }
 
 

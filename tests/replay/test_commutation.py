@@ -136,19 +136,29 @@ async def _replay(name: str, history: dict[str, Any]) -> BaseException | None:
     return result.replay_failure
 
 
+# What every recording holds, and what the newest adds: the steps that end a record or a clock beside a result,
+# the start and an alarm, and two different steps in one task.
+_RECORDED = {"after_each_result", "with_the_first_task", "two_steps", "alarm_and_step"}
+_RECORDED_NOW = _RECORDED | {
+    "cancel_after_result",
+    "reassign_with_the_first_task",
+    "cancel_with_the_first_task",
+    "extension_and_completion",
+    "alarm_and_ending_step",
+}
+
+
 def test_every_kind_of_shared_task_is_recorded() -> None:
-    """A step shares a task with activity results after every step of a lifecycle, with the record's start,
-    with an alarm and with a second step; and each recording really holds such a task."""
+    """A step shares a task with activity results after every step of a lifecycle and before a cancellation,
+    with the record's start (a containment, a reassignment, a cancellation), with an alarm (beside a step that
+    leaves its clock running, and one that ends it) and with a second step; each history really holds such a
+    task."""
     assert RECORDINGS
     for recording in RECORDINGS:
-        assert {path.stem for path in recording.glob("*.json")} >= {
-            "after_each_result",
-            "with_the_first_task",
-            "two_steps",
-            "alarm_and_step",
-        }, recording.name
+        assert {path.stem for path in recording.glob("*.json")} >= _RECORDED, recording.name
         lifecycle = json.loads((recording / "after_each_result.json").read_text())["events"]
         assert len(shared_tasks(lifecycle)) >= 10, f"{recording.name}: every step shares a task with a result"
+    assert {path.stem for path in RECORDINGS[-1].glob("*.json")} >= _RECORDED_NOW
     for path in HISTORIES:
         assert shared_tasks(json.loads(path.read_text())["events"]), f"{path.name} has no shared task"
 
