@@ -61,7 +61,7 @@ def build_activities(
     alarms = AlarmActivities(engine)
     return [
         PolicyActivities(policy).pin_policy,
-        StepActivities(records, notifications, client, asyncio.get_running_loop()).settle_step,
+        StepActivities(records, notifications, client).settle_step,
         records.record_state,
         records.escalation_recipients,
         notifications.send_notice,

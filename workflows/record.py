@@ -117,8 +117,10 @@ with workflow.unsafe.imports_passed_through():
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=5))
 _TIMEOUT = timedelta(seconds=15)
 # ``settle_step`` heartbeats while it runs, so an attempt lost with its worker is retried after this long rather
-# than after the whole ``_TIMEOUT``.
+# than after the whole ``_TIMEOUT``; and it is retried at most 2 s apart, so once the database is back the
+# steps it missed reach the read model within seconds (an attempt mostly waits on the database, not on the retry).
 _SETTLE_HEARTBEAT = timedelta(seconds=3)
+_SETTLE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=2))
 _UNSET = object()
 # Records started before one activity settled each step replay with an activity per side effect.
 _ONE_ACTIVITY_PER_STEP = "one-activity-per-step"
@@ -720,10 +722,10 @@ class RecordWorkflow:
 
     # --- commands -------------------------------------------------------------------------------------------
 
-    def _start(self, activity: Any, arg: Any, heartbeat: timedelta | None = None) -> None:
+    def _start(self, activity: Any, arg: Any, heartbeat: timedelta | None = None, retry: RetryPolicy = _RETRY) -> None:
         """Start an activity without awaiting it; its result is bookkeeping only (see the module docstring)."""
         handle = workflow.start_activity_method(
-            activity, arg, start_to_close_timeout=_TIMEOUT, heartbeat_timeout=heartbeat, retry_policy=_RETRY
+            activity, arg, start_to_close_timeout=_TIMEOUT, heartbeat_timeout=heartbeat, retry_policy=retry
         )
         self._pending.add(handle)
         handle.add_done_callback(self._settled)
@@ -757,7 +759,7 @@ class RecordWorkflow:
             stop=stop,
         )
         self._notices = []
-        self._start(StepActivities.settle_step, effects, heartbeat=_SETTLE_HEARTBEAT)
+        self._start(StepActivities.settle_step, effects, heartbeat=_SETTLE_HEARTBEAT, retry=_SETTLE_RETRY)
         return snapshot, change
 
     def _for_read_model(self, first: int) -> tuple[RecordSnapshot | None, RecordChange | None]:

@@ -4,7 +4,6 @@ The record starts ``settle_step`` with a short heartbeat timeout, so an attempt 
 within seconds; that only works if a live attempt heartbeats while its write waits, rather than being timed
 out and run twice."""
 
-import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -31,7 +30,7 @@ def _another_writer_holds(engine: Engine) -> Iterator[Callable[[], None]]:
         holder = sqlite3.connect(engine.url.database or "", isolation_level=None, check_same_thread=False)
         holder.execute("BEGIN IMMEDIATE")
         try:
-            yield lambda: holder.execute("COMMIT") and None
+            yield holder.commit
         finally:
             holder.close()
         return
@@ -41,7 +40,7 @@ def _another_writer_holds(engine: Engine) -> Iterator[Callable[[], None]]:
         yield transaction.commit
 
 
-def test_a_write_waiting_on_a_locked_database_heartbeats_until_it_lands(engine: Engine) -> None:
+async def test_a_write_waiting_on_a_locked_database_heartbeats_until_it_lands(engine: Engine) -> None:
     """While another writer holds the database, the attempt heartbeats; once the lock goes the write lands."""
     env = ActivityEnvironment()
     beats: list[float] = []
@@ -49,12 +48,12 @@ def test_a_write_waiting_on_a_locked_database_heartbeats_until_it_lands(engine: 
 
     def on_heartbeat(*_details: object) -> None:
         beats.append(0)
-        if len(beats) >= 3:  # the first on entry, then the helper's
+        if len(beats) >= 3:  # the first at once, then one a second
             beaten_twice.set()
 
     env.on_heartbeat = on_heartbeat
     records = RecordActivities(engine)
-    steps = StepActivities(records, NotificationActivities(engine), cast(Client, None), asyncio.new_event_loop())
+    steps = StepActivities(records, NotificationActivities(engine), cast(Client, None))
     capa = state()
     effects = StepEffects(
         record_id=capa.id, snapshot=RecordSnapshot(state=capa, new_events=[event(1)]), notices_decided=True
@@ -63,7 +62,7 @@ def test_a_write_waiting_on_a_locked_database_heartbeats_until_it_lands(engine: 
     with _another_writer_holds(engine) as release:
         releaser = threading.Thread(target=lambda: (beaten_twice.wait(8), release()))
         releaser.start()
-        env.run(steps.settle_step, effects)
+        await env.run(steps.settle_step, effects)
         releaser.join()
 
     assert beaten_twice.is_set(), f"only {len(beats)} heartbeat(s) while the write waited"

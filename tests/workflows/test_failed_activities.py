@@ -63,11 +63,11 @@ async def test_a_step_whose_settling_fails_for_good_leaves_the_record_running(
     failed: list[str] = []
 
     @activity.defn(name="settle_step")
-    def settle_once_failing(effects: StepEffects) -> None:
+    async def settle_once_failing(effects: StepEffects) -> None:
         if not failed:
             failed.append(effects.record_id)
             raise ApplicationError("a fault in this release", non_retryable=True)
-        settle(effects)
+        await settle(effects)
 
     queue = f"capa-test-{uuid.uuid4()}"
     others = [fn for fn in activities if fn is not settle]
