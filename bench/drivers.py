@@ -8,6 +8,7 @@ complete_action for each, verify, and review once the effectiveness window has p
 import asyncio
 import itertools
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -42,6 +43,19 @@ USERS = tuple(dict.fromkeys((RAISER, OWNER, *ACTION_OWNERS, MANAGER)))
 _FOLLOW_ATTEMPTS = 30
 # How often a user looks whether the effectiveness review has fallen due, once its time has passed.
 _REVIEW_POLL = 0.1
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What a workflow left in Temporal, as the server counts it: history bytes and events, and state
+    transitions (each a write of the workflow's state to the server's database)."""
+
+    bytes: int = 0
+    events: int = 0
+    transitions: int = 0
+
+    def __add__(self, other: "Footprint") -> "Footprint":
+        return Footprint(self.bytes + other.bytes, self.events + other.events, self.transitions + other.transitions)
 
 
 class Driver(Protocol):
@@ -148,14 +162,14 @@ class ProductDriver:
     async def review_ready(self, record_id: str) -> bool:
         return (await self._capa.show(record_id)).clock is not None
 
-    async def history_bytes(self, record_id: str) -> int:
-        """The record's history and its alarm workflows' (``<id>-alarm-<n>``, numbered from 1), in bytes."""
-        total = await workflow_history_bytes(self._temporal, record_id)
+    async def history(self, record_id: str) -> Footprint:
+        """The record's history and its alarm workflows' (``<id>-alarm-<n>``, numbered from 1)."""
+        total = await workflow_footprint(self._temporal, record_id)
         for number in itertools.count(1):
-            size = await workflow_history_bytes(self._temporal, f"{record_id}-alarm-{number}")
-            if size == 0:
+            alarm = await workflow_footprint(self._temporal, f"{record_id}-alarm-{number}")
+            if alarm == Footprint():
                 return total
-            total += size
+            total += alarm
         return total
 
 
@@ -317,20 +331,20 @@ class SkeletonDriver:
         handle = self._client.get_workflow_handle_for(SkeletonWorkflow.run, record_id)
         return await handle.query(SkeletonWorkflow.review_ready)
 
-    async def history_bytes(self, record_id: str) -> int:
-        return await workflow_history_bytes(self._client, record_id)
+    async def history(self, record_id: str) -> Footprint:
+        return await workflow_footprint(self._client, record_id)
 
 
-async def workflow_history_bytes(client: Client, workflow_id: str) -> int:
-    """The size of a workflow's history as the server counts it; 0 for no such workflow."""
+async def workflow_footprint(client: Client, workflow_id: str) -> Footprint:
+    """A workflow's ``Footprint``; all zero for no such workflow."""
     try:
         described = await client.get_workflow_handle(workflow_id).describe()
     except RPCError as exc:
         if exc.status is not RPCStatusCode.NOT_FOUND:
             raise
-        return 0
-    size: int = described.raw_description.workflow_execution_info.history_size_bytes
-    return size
+        return Footprint()
+    info = described.raw_description.workflow_execution_info
+    return Footprint(info.history_size_bytes, info.history_length, info.state_transition_count)
 
 
 def lifecycle_steps(actions: int) -> list[tuple[str, int]]:

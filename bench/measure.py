@@ -47,8 +47,11 @@ class LifecycleRun:
     reasons: dict[str, int] = field(default_factory=dict)
     # Steps answered "pending" (the workers busy beyond the client's patience), followed to their outcome.
     pending: int = 0
-    # Bytes of history per lifecycle (the record and its alarm workflows), over a sample of the run's records.
+    # History per lifecycle (the record and its alarm workflows), over a sample of the run's records: bytes,
+    # events and the server's state transitions.
     history_bytes: float | None = None
+    history_events: float | None = None
+    state_transitions: float | None = None
     # CPU seconds each process used during the run (server, workers, API, the users' own process).
     cpu_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -94,10 +97,13 @@ async def run_lifecycles(driver: Driver, *, concurrency: int, lifecycles: int, a
     await asyncio.gather(*(user() for _ in range(concurrency)))
     run.seconds = time.perf_counter() - started
     run.pending = getattr(driver, "pending", 0) - pending_before
-    measure_history = getattr(driver, "history_bytes", None)
+    measure_history = getattr(driver, "history", None)
     if measure_history is not None and closed:
         sample = closed[-_HISTORY_SAMPLE:]
-        run.history_bytes = sum([await measure_history(record_id) for record_id in sample]) / len(sample)
+        footprints = [await measure_history(record_id) for record_id in sample]
+        run.history_bytes = sum(f.bytes for f in footprints) / len(sample)
+        run.history_events = sum(f.events for f in footprints) / len(sample)
+        run.state_transitions = sum(f.transitions for f in footprints) / len(sample)
     return run
 
 

@@ -11,6 +11,8 @@ FIGURES = {
     "Lifecycle throughput": 4,
     "Step latency": None,
     "CPU per lifecycle": None,
+    "History per lifecycle": 4,
+    "State transitions per lifecycle": 4,
     "Parked records: time to raise": 3,
     "Parked records: worker memory": None,
     "Parked records: server memory": None,
