@@ -272,11 +272,7 @@ async def cancel_after_result(stand: Stand, record_id: str) -> None:
 
 async def two_steps(stand: Stand, record_id: str) -> None:
     """Two steps on one record arrive in one task: two actions completed at once, by their two owners."""
-    async with stand.activities(), stand.workflows():
-        handle = await stand.start(record_id)
-        await handle.execute_update(RecordWorkflow.opened)
-        for step in lifecycle_steps()[:5]:  # contained, reassigned and back, root cause, plan of A1 and A2
-            await step(handle)
+    handle = await _planned(stand, record_id)
     steps = lifecycle_steps()
     await _together(stand, handle, steps[7], steps[8])  # whichever lands first, both are accepted
     await _cancel(stand, handle)
@@ -285,42 +281,49 @@ async def two_steps(stand: Stand, record_id: str) -> None:
 async def extension_and_completion(stand: Stand, record_id: str) -> None:
     """Two different steps on one record arrive in one task: an extension asked for one action while the
     other action is completed."""
-    async with stand.activities(), stand.workflows():
-        handle = await stand.start(record_id)
-        await handle.execute_update(RecordWorkflow.opened)
-        for step in lifecycle_steps()[:5]:
-            await step(handle)
+    handle = await _planned(stand, record_id)
     steps = lifecycle_steps()
     await _together(stand, handle, steps[5], steps[8])
     await _cancel(stand, handle)
 
 
-async def alarm_and_step(stand: Stand, record_id: str) -> None:
-    """An alarm rings (a reminder of containment) in the same task as a step on the same clock."""
+async def _planned(stand: Stand, record_id: str) -> WorkflowHandle[RecordWorkflow, CapaState]:
+    """A record contained, reassigned and back, with its root cause and a plan of A1 and A2."""
     async with stand.activities(), stand.workflows():
         handle = await stand.start(record_id)
         await handle.execute_update(RecordWorkflow.opened)
-        state = await handle.query(RecordWorkflow.state)
-    assert state.clock is not None
-    ring = AlarmInput(
-        alarm=state.clock.alarm,
-        kind=AlarmKind.REMINDER,
-        index=1,
-        scheduled_at=state.clock.due_at - timedelta(days=1),
-        recipients=["olivia"],
+        for step in lifecycle_steps()[:5]:
+            await step(handle)
+    return handle
+
+
+async def alarm_and_step(stand: Stand, record_id: str) -> None:
+    """An alarm rings (a reminder of containment) in the same task as a step on the same clock."""
+    handle, ringing = await _opened_and_ringing(
+        stand, record_id, AlarmKind.REMINDER, ["olivia"], before_due=timedelta(days=1), index=1
     )
     extension = ExtensionRequestInput(actor=actor("olivia"), until=_due(20), reason="Supplier data late")
-    await _together(
-        stand,
-        handle,
-        lambda h: h.execute_update(RecordWorkflow.alarm, ring),
-        lambda h: h.execute_update(RecordWorkflow.request_extension, extension),
-    )
+    await _together(stand, handle, ringing, lambda h: h.execute_update(RecordWorkflow.request_extension, extension))
     await _cancel(stand, handle)
 
 
 async def alarm_and_ending_step(stand: Stand, record_id: str) -> None:
     """An escalation rings in the same task as the step that ends its clock (containment submitted)."""
+    handle, ringing = await _opened_and_ringing(stand, record_id, AlarmKind.ESCALATION, ["mike"], level=1)
+    # The ring first: after the containment it would be refused as stale, and leave nothing in the history.
+    await _together(stand, handle, ringing, lifecycle_steps()[0], in_order=True)
+    await _cancel(stand, handle)
+
+
+async def _opened_and_ringing(
+    stand: Stand,
+    record_id: str,
+    kind: AlarmKind,
+    recipients: list[str],
+    before_due: timedelta = timedelta(0),
+    **alarm: Any,
+) -> tuple[WorkflowHandle[RecordWorkflow, CapaState], Step]:
+    """An open record, and a step that rings an alarm of its containment clock, ``before_due`` its due time."""
     async with stand.activities(), stand.workflows():
         handle = await stand.start(record_id)
         await handle.execute_update(RecordWorkflow.opened)
@@ -328,15 +331,16 @@ async def alarm_and_ending_step(stand: Stand, record_id: str) -> None:
     assert state.clock is not None
     ring = AlarmInput(
         alarm=state.clock.alarm,
-        kind=AlarmKind.ESCALATION,
-        level=1,
-        scheduled_at=state.clock.due_at,
-        recipients=["mike"],
+        kind=kind,
+        scheduled_at=state.clock.due_at - before_due,
+        recipients=recipients,
+        **alarm,
     )
-    # The ring first: after the containment it would be refused as stale, and leave nothing in the history.
-    ringing: Step = lambda h: h.execute_update(RecordWorkflow.alarm, ring)  # noqa: E731
-    await _together(stand, handle, ringing, lifecycle_steps()[0], in_order=True)
-    await _cancel(stand, handle)
+
+    async def ringing(h: WorkflowHandle[RecordWorkflow, CapaState]) -> Any:
+        return await h.execute_update(RecordWorkflow.alarm, ring)
+
+    return handle, ringing
 
 
 async def _cancelling(handle: WorkflowHandle[RecordWorkflow, CapaState]) -> Any:
