@@ -25,7 +25,7 @@ from models.payloads import CapaState, RecordSnapshot, StepEffects
 
 # How long a record may take to answer the query that writes it whole.
 _QUERY_TIMEOUT = timedelta(seconds=10)
-# How often an attempt tells Temporal it is alive; well inside the workflow's heartbeat timeout (3 s).
+# How often an attempt tells Temporal it is alive; well inside the workflow's heartbeat timeout (5 s).
 _HEARTBEAT_EVERY_S = 1.0
 # Threads for the read-model writes: SQLite takes one writer at a time, PostgreSQL's pool holds 15 connections.
 _WRITERS = 8

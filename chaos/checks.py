@@ -56,6 +56,7 @@ _SDK_UPDATE_ORDER_CAUSE = (
     "on replay than it did live (temporalio/sdk-python#1591)"
 )
 _DIVERGED_AT = re.compile(r"HistoryEvent\(id: (\d+)")
+_REFUSED_APPLIED = re.compile(r"for Update (\S+): received \*update\.Rejection message while in state Completed")
 _TASK_ENDS = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
@@ -383,15 +384,43 @@ def workflow_tasks(evidence: Evidence) -> tuple[Check, TaskTally]:
                 attributes = event.workflow_task_failed_event_attributes
                 cause = WorkflowTaskFailedCause.Name(attributes.cause).removeprefix("WORKFLOW_TASK_FAILED_CAUSE_")
                 tally.failed[cause] += 1
-                if _stale_cache(history, event):
+                if _stale_cache(history, event) or _refused_an_applied_step(history, event):
                     tally.healed += 1
                 elif cause not in _EXPLAINED_TASK_FAILURES and not _terminated_meanwhile(history, cause):
                     message = _named(history, attributes.failure.message)
                     check.failures.append(f"{history.workflow_id}: {cause}: {message[:300]}")
     check.detail = f"{tally.timed_out} timed out, {sum(tally.failed.values())} failed"
     if tally.healed:
-        check.detail += f" ({tally.healed} on a worker's stale cached copy, then completed; histories replay below)"
+        check.detail += (
+            f" ({tally.healed} on a worker's stale cached copy or a step delivered again after it was applied, "
+            "then completed; histories replay below)"
+        )
     return check, tally
+
+
+def _refused_an_applied_step(history: WorkflowHistory, failed: HistoryEvent) -> bool:
+    """A task the server refused because the worker refused a step the history had already applied.
+
+    After the server restarts, a step sent just before (a ring, say) can be delivered once more in a later task,
+    although the history already holds its acceptance and completion; the record's validator refuses the repeat,
+    and the server, which has that step completed, fails the task for the refusal. Nothing in the record changes.
+    It counts as healed when the step named was completed earlier in this history and a later attempt completed.
+    """
+    attributes = failed.workflow_task_failed_event_attributes
+    cause = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE
+    refused = _REFUSED_APPLIED.search(attributes.failure.message)
+    if attributes.cause != cause or refused is None:
+        return False
+    completed = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
+    applied = any(
+        e.event_type == completed
+        and e.workflow_execution_update_completed_event_attributes.meta.update_id == refused[1]
+        for e in history.events
+        if e.event_id < failed.event_id
+    )
+    following = (e for e in history.events if e.event_id > failed.event_id and e.event_type in _TASK_ENDS)
+    next_end = next(following, None)
+    return applied and next_end is not None and next_end.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
 
 
 def _stale_cache(history: WorkflowHistory, failed: HistoryEvent) -> bool:

@@ -285,16 +285,17 @@ async def _catch_up(client: Client, engine: Engine, lifecycles: list[Lifecycle])
 
     asking = asyncio.gather(*(ask(lc.result.record_id) for lc in lifecycles if lc.result.record_id is not None))
     samples: list[tuple[float, dict[str, int]]] = []
-    while not asking.done() or time.monotonic() - returned < _CATCH_UP_DEADLINE:
+    # Sampled until every record has answered, however long the workflows take to, and the deadline has passed.
+    while True:
         samples.append((time.monotonic() - returned, await asyncio.to_thread(_stored_seqs, engine)))
         if asking.done():
             # The stored sequences only grow, so the first sample holding every record's entries is the figure.
             for seconds, stored in samples:
                 if all(stored.get(rid, 0) >= seq for rid, seq in wanted.items()):
                     return seconds
+            if time.monotonic() - returned >= _CATCH_UP_DEADLINE:
+                return None
         await asyncio.sleep(_POLL_SECONDS)
-    await asking
-    return None
 
 
 def _stored_seqs(engine: Engine) -> dict[str, int]:

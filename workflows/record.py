@@ -119,7 +119,7 @@ _TIMEOUT = timedelta(seconds=15)
 # ``settle_step`` heartbeats while it runs, so an attempt lost with its worker is retried after this long rather
 # than after the whole ``_TIMEOUT``; and it is retried at most 2 s apart, so once the database is back the
 # steps it missed reach the read model within seconds (an attempt mostly waits on the database, not on the retry).
-_SETTLE_HEARTBEAT = timedelta(seconds=3)
+_SETTLE_HEARTBEAT = timedelta(seconds=5)
 _SETTLE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=2))
 _UNSET = object()
 # Records started before one activity settled each step replay with an activity per side effect.

@@ -2,7 +2,8 @@
 record that stopped from one whose worker failed a task on a stale cached copy and went on.
 
 The histories come from full chaos runs (``make chaos``): two of earlier code, each ending on a non-determinism
-error; one of the current code, whose failed task completed when replayed.
+error; three of the current code, each with one task that failed right after the server restarted and a next
+attempt that completed.
 """
 
 from collections import Counter
@@ -116,11 +117,36 @@ def test_a_task_failed_on_a_workers_stale_copy_and_then_completed_is_healed() ->
     assert (tally.healed, len(check.failures)) == (0, 1)
 
 
+def test_a_task_refused_for_refusing_a_step_it_had_applied_is_healed() -> None:
+    """Right after the server restarted, a ring already applied to NC-2026-0096 was delivered once more; the
+    record refused the repeat and the server failed that task. The next attempt completed: counted, not a
+    failure. The same refusal of a step the history never completed still fails the check."""
+    history = WorkflowHistory.from_json("NC-2026-0096", (HISTORIES / "healed-repeated-update.json").read_text())
+    evidence = Evidence(states={}, unreadable={}, histories=[history], temporal_ids=Counter(), stored_ids=set())
+    check, tally = workflow_tasks(evidence)
+    assert (tally.failed["BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE"], tally.healed, check.failures) == (1, 1, [])
+
+    failed_at = next(e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
+    never_applied = WorkflowHistory(
+        "NC-2026-0096",
+        [
+            e
+            for e in history.events
+            if e.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
+            or e.event_id > failed_at.event_id
+        ],
+    )
+    evidence = Evidence(states={}, unreadable={}, histories=[never_applied], temporal_ids=Counter(), stored_ids=set())
+    check, tally = workflow_tasks(evidence)
+    assert (tally.healed, len(check.failures)) == (0, 1)
+
+
 async def test_the_healed_histories_replay_against_the_current_code() -> None:
     """What makes such a failure healed rather than a stopped record: the whole history replays from the start."""
     for name, record_id in (
         ("healed-stale-cache", "NC-2026-0099"),
         ("healed-stale-cache-other-worker", "NC-2026-0087"),
+        ("healed-repeated-update", "NC-2026-0096"),
     ):
         history = WorkflowHistory.from_json(record_id, (HISTORIES / f"{name}.json").read_text())
         result = await REPLAYER.replay_workflow(history, raise_on_replay_failure=False)
