@@ -36,6 +36,7 @@ from models.enums import (
     RootCauseMethod,
     Severity,
     Source,
+    Stage,
     VerificationResult,
 )
 from models.policy import load_policy
@@ -164,7 +165,10 @@ async def _review_due(capa: CapaClient) -> str:
     await capa.verify(rid, "maria", result=VerificationResult.PASS, evidence="Checked")
 
     async def review_due() -> bool:
-        return (await capa.show(rid)).clock is not None
+        # Due in the workflow, and its entry written to the read model (the window's alarm settles on its own).
+        state = await capa.show(rid)
+        stored = {row.id: row.last_seq for row in await capa.list_records(stage=Stage.EFFECTIVENESS)}
+        return state.clock is not None and stored.get(rid, 0) >= len(state.events)
 
     await eventually(review_due, 15, f"the effectiveness review of {rid} to fall due")
     return rid
