@@ -418,9 +418,7 @@ def _refused_an_applied_step(history: WorkflowHistory, failed: HistoryEvent) -> 
         for e in history.events
         if e.event_id < failed.event_id
     )
-    following = (e for e in history.events if e.event_id > failed.event_id and e.event_type in _TASK_ENDS)
-    next_end = next(following, None)
-    return applied and next_end is not None and next_end.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    return applied and _next_attempt_completed(history, failed)
 
 
 def _stale_cache(history: WorkflowHistory, failed: HistoryEvent) -> bool:
@@ -442,6 +440,11 @@ def _stale_cache(history: WorkflowHistory, failed: HistoryEvent) -> bool:
         return False
     if _update_met_a_result(history, attributes.failure.message):
         return False
+    return _next_attempt_completed(history, failed)
+
+
+def _next_attempt_completed(history: WorkflowHistory, failed: HistoryEvent) -> bool:
+    """Whether the workflow task after the one that ``failed`` completed."""
     following = (e for e in history.events if e.event_id > failed.event_id and e.event_type in _TASK_ENDS)
     next_end = next(following, None)
     return next_end is not None and next_end.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED

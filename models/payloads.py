@@ -550,6 +550,11 @@ class StepOutcome(StepTaken):
     entries: list[Event] = Field(default_factory=list)
 
 
+# The ids of this many recent steps travel across a continue-as-new (``RecordInput.recent_updates``), so a
+# retried step is not applied twice.
+RECENT_UPDATES = 200
+
+
 class RecordInput(Payload):
     """A record's workflow input: the raise with the policy pinned by the client layer, or a run carried over."""
 

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         VerificationResult,
     )
     from models.payloads import (
+        RECENT_UPDATES,
         SYSTEM_ACTOR,
         Action,
         CancelInput,
@@ -149,7 +150,10 @@ class CapaWorkflow:
             if self._migrating:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 moved = RecordInput(
-                    raised=inp.raised, policy=s.policy, carried_state=s, recent_updates=self._update_ids[-200:]
+                    raised=inp.raised,
+                    policy=s.policy,
+                    carried_state=s,
+                    recent_updates=self._update_ids[-RECENT_UPDATES:],
                 )
                 workflow.continue_as_new(args=[moved], workflow="CapaRecord")
             info = workflow.info()

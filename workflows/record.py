@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from models.payloads import (
         ALARM_RUNG,
         ALARM_STALE,
+        RECENT_UPDATES,
         RECORD_MOVING,
         STEP_REPEATED,
         SYSTEM_ACTOR,
@@ -124,8 +125,6 @@ _SETTLE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_inter
 _UNSET = object()
 # Records started before one activity settled each step replay with an activity per side effect.
 _ONE_ACTIVITY_PER_STEP = "one-activity-per-step"
-# The ids of this many recent steps travel across a continue-as-new, so a retried step is not applied twice.
-_RECENT_UPDATES = 200
 
 InputT = TypeVar("InputT", bound=StepInput)
 ChangeT = TypeVar("ChangeT", bound=StepInput | AlarmInput)
@@ -221,7 +220,7 @@ class RecordWorkflow:
         if self._s.stage.is_open:
             workflow.continue_as_new(
                 inp.model_copy(
-                    update={"carried_state": self._s, "recent_updates": self._recent_updates[-_RECENT_UPDATES:]}
+                    update={"carried_state": self._s, "recent_updates": self._recent_updates[-RECENT_UPDATES:]}
                 )
             )
         return self._s
