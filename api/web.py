@@ -585,7 +585,7 @@ async def take_step(request: Request, record_id: str, step: str, user: WebUser, 
         result = await handler.call(client, record_id, user.name, form)
     except (FieldInvalid, CapaError) as exc:
         if isinstance(exc, StepPending):
-            request.session["flash"] = f"Sent; {record_id} shows the step once a busy worker applies it (do not resend)"
+            request.session["flash"] = f"Sent; {record_id} shows the step once a worker applies it (do not resend it)"
             return _see(f"/records/{record_id}")
         if isinstance(exc, CapaError) and exc.kind is ErrorKind.UNAVAILABLE:
             return problem_page(request, user, 503, exc.message)

@@ -37,17 +37,18 @@ class CapaError(Exception):
 
 
 class StepPending(CapaError):
-    """A step sent while the workers run but are too busy to answer within the client's patience.
+    """A step sent but not answered within the client's patience: the workers are busy, or none is running.
 
     It is queued in Temporal under ``update_id`` and applies when a worker is free (or is refused then, like
     any step): the caller is told to look at the record, or to ask ``step_outcome``, not to send it again.
     """
 
-    def __init__(self, record_id: str, step: str, update_id: str) -> None:
+    def __init__(self, record_id: str, step: str, update_id: str, why: str | None = None) -> None:
+        why = why or "no worker has taken it within the wait"
         super().__init__(
             ErrorKind.PENDING,
-            f"{record_id}: {step} is sent but not applied yet (no worker has taken it within the wait); it shows on "
-            f"the record once applied, or is refused then; do not send it again (step {update_id})",
+            f"{record_id}: {step} is sent but not applied yet ({why}); it shows on the record once applied, or is "
+            f"refused then; do not send it again (step {update_id})",
         )
         self.record_id = record_id
         self.step = step

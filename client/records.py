@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
     WorkflowFailureError,
@@ -39,7 +39,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 from activities.records import ReadModelBehind, write_change, write_snapshot
 from client.directory import Directory
 from client.errors import CapaError, ErrorKind, StepPending
-from client.temporal import connect, is_unreachable
+from client.temporal import connect, is_namespace_missing, is_unreachable
 from core import outbox, readmodel
 from core.database import make_engine
 from core.readmodel import OverdueItem
@@ -130,6 +130,14 @@ def _recovering(exc: RPCError) -> bool:
     """Whether Temporal refused an update only because the record's last workflow task failed or timed out (a
     worker lost mid-task): it takes updates again once another worker has completed a task."""
     return exc.status is RPCStatusCode.FAILED_PRECONDITION and "Workflow Task in failed state" in exc.message
+
+
+def namespace_missing(settings: Settings) -> CapaError:
+    return CapaError(
+        ErrorKind.UNAVAILABLE,
+        f"Temporal at {settings.temporal_address} has no namespace {settings.temporal_namespace}: "
+        "set TEMPORAL_NAMESPACE to the namespace the workers use",
+    )
 
 
 def temporal_unavailable(settings: Settings) -> CapaError:
@@ -464,7 +472,7 @@ class CapaClient(Directory):
                     try:
                         result = await self._execute_step(handle, update, inp)
                     except RPCError as exc:
-                        if exc.status is not RPCStatusCode.NOT_FOUND:
+                        if exc.status is not RPCStatusCode.NOT_FOUND or is_namespace_missing(exc):
                             raise
                         raise await self._gone(record_id) from None
             except StepPending as exc:
@@ -495,11 +503,10 @@ class CapaClient(Directory):
                 raise
             if await self._workers_polling():
                 raise StepPending(handle.id, step, update_id) from None
-            raise CapaError(
-                ErrorKind.UNAVAILABLE,
-                f"{self._no_worker(handle.id, self._step_wait)}; the step may still be applied when one starts, "
-                "so look at the record before sending it again",
-            ) from None
+            # Temporal holds the step until a worker takes it (unless the server restarts before one does,
+            # which ``step_outcome`` reports): it is pending either way, not failed.
+            why = f"no worker is running on task queue {self._settings.task_queue}: start one with `capa worker`"
+            raise StepPending(handle.id, step, update_id, why) from None
 
     async def _send_step(
         self,
@@ -544,7 +551,8 @@ class CapaClient(Directory):
                         raise CapaError(ErrorKind.NOT_FOUND, lost) from None
                     raise
                 except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
-                    if isinstance(exc, RPCError) and exc.status is RPCStatusCode.NOT_FOUND:
+                    unknown = isinstance(exc, RPCError) and exc.status is RPCStatusCode.NOT_FOUND
+                    if unknown and not is_namespace_missing(exc):
                         raise CapaError(ErrorKind.NOT_FOUND, lost) from None
                     if not _timed_out(exc):
                         raise
@@ -596,7 +604,7 @@ class CapaClient(Directory):
                         log.info("record not migrated", reason=refused[execution.id])
                         continue
                     except RPCError as exc:
-                        if exc.status is not RPCStatusCode.NOT_FOUND:
+                        if exc.status is not RPCStatusCode.NOT_FOUND or is_namespace_missing(exc):
                             raise
                         refused[execution.id] = "ended meanwhile"
                         continue
@@ -630,7 +638,7 @@ class CapaClient(Directory):
                 try:
                     return Shown(await self._live_state(record_id), None)
                 except RPCError as exc:
-                    if exc.status is not RPCStatusCode.NOT_FOUND:
+                    if exc.status is not RPCStatusCode.NOT_FOUND or is_namespace_missing(exc):
                         raise
         except CapaError as exc:
             if exc.kind is not ErrorKind.UNAVAILABLE:
@@ -753,8 +761,15 @@ class CapaClient(Directory):
         problems: dict[str, str | None] = {"temporal": None, "database": None}
         try:
             await self._temporal.service_client.check_health(timeout=timedelta(seconds=3))
+            namespace = DescribeNamespaceRequest(namespace=self._temporal.namespace)
+            await self._temporal.workflow_service.describe_namespace(namespace, timeout=timedelta(seconds=3))
         except Exception as exc:
-            problems["temporal"] = temporal_unavailable(self._settings).message if is_unreachable(exc) else str(exc)
+            if is_unreachable(exc):
+                problems["temporal"] = temporal_unavailable(self._settings).message
+            elif is_namespace_missing(exc):
+                problems["temporal"] = namespace_missing(self._settings).message
+            else:
+                problems["temporal"] = str(exc)
         try:
             await self._db(readmodel.ping, self._engine)
         except CapaError as exc:
@@ -805,6 +820,8 @@ class CapaClient(Directory):
                 "so look at the record before sending it again",
             ) from None
         except RPCError as exc:
+            if is_namespace_missing(exc):
+                raise namespace_missing(self._settings) from None
             if exc.status is RPCStatusCode.NOT_FOUND:
                 raise CapaError(ErrorKind.NOT_FOUND, f"{record_id} does not exist") from None
             # The SDK reports its own rpc_timeout as CANCELLED, the server's as DEADLINE_EXCEEDED.

@@ -66,6 +66,16 @@ def is_unreachable(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect")
 
 
+def is_namespace_missing(exc: BaseException) -> bool:
+    """Whether ``exc`` is the server's NOT_FOUND for the namespace itself rather than for a workflow in it."""
+    return (
+        isinstance(exc, RPCError)
+        and exc.status is RPCStatusCode.NOT_FOUND
+        and exc.message.startswith("Namespace ")
+        and exc.message.endswith(" is not found.")
+    )
+
+
 async def ensure_search_attributes(client: Client) -> list[str]:
     """Register the record's custom search attributes that the namespace lacks; return the names added.
 

@@ -60,7 +60,7 @@ class Capa:
     settings: Settings
     engine: Engine
 
-    async def __call__(self, *args: str, user: str | None = None) -> Run:
+    async def __call__(self, *args: str, user: str | None = None, env: dict[str, str] | None = None) -> Run:
         environment = {key: value for key, value in os.environ.items() if not key.startswith("CAPA_")}
         environment |= {
             "TEMPORAL_ADDRESS": self.env.client.service_client.config.target_host,
@@ -71,6 +71,7 @@ class Capa:
         }
         if user is not None:
             environment["CAPA_USER"] = user
+        environment |= env or {}
         # A subprocess driven from the event loop: the in-process worker keeps running meanwhile.
         process = await asyncio.create_subprocess_exec(
             str(CAPA), *args, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE

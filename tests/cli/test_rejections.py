@@ -70,3 +70,16 @@ async def test_unknown_record(capa: Capa) -> None:
     assert_one_line_error(shown, 1, "NC-2099-9999 does not exist")
     step = await capa("contain", "NC-2099-9999", "--summary", "Held", "--disposition", "scrap", user="olivia")
     assert_one_line_error(step, 1, "NC-2099-9999 does not exist")
+
+
+async def test_a_namespace_temporal_does_not_have(capa: Capa) -> None:
+    """A mistyped TEMPORAL_NAMESPACE is named as such, not reported as a missing record; nothing is written."""
+    record_id = await capa.raise_record()
+    before = await capa.show(record_id)
+    wrong = {"TEMPORAL_NAMESPACE": "qualty"}
+    step = await capa("contain", record_id, "--summary", "Held", "--disposition", "scrap", user="olivia", env=wrong)
+    assert_one_line_error(step, 1, "has no namespace qualty", "TEMPORAL_NAMESPACE")
+    fields = ("--title", "Burr", "--description", "Burr on edge", "--severity", "minor", "--source", "inspection")
+    raised = await capa("raise", *fields, "--owner", "olivia", user="otto", env=wrong)
+    assert_one_line_error(raised, 1, "has no namespace qualty")
+    assert await capa.show(record_id) == before

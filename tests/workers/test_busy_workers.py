@@ -155,3 +155,41 @@ async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worke
     with pytest.raises(CapaError) as refused:
         await capa.step_outcome(record_id, "not-a-step", wait=timedelta(seconds=2))
     assert refused.value.kind is ErrorKind.NOT_FOUND
+
+
+async def test_a_step_sent_while_no_worker_runs_is_pending_and_says_to_start_one(
+    dev_server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    # No worker has ever polled this queue: the step is held by Temporal, not lost, and applies once one starts.
+    settings = Settings(
+        step_wait=2,
+        task_queue=f"idle-{uuid.uuid4()}",
+        database_url=f"sqlite:///{tmp_path / 'capaflow.db'}",
+        secret_key="k" * 64,
+        temporal_address=dev_server.client.service_client.config.target_host,
+    )
+    engine = make_engine(settings.sqlalchemy_url)
+    ensure_schema(engine)
+    seed_directory(engine)
+    number_records_apart(engine)
+    capa = CapaClient(dev_server.client, engine, settings)
+    with pytest.raises(CapaError) as unconfirmed:
+        await capa.raise_record(
+            "otto",
+            title="Burr on housing edge",
+            description="Line 3 housings show a burr",
+            severity=Severity.MAJOR,
+            source=Source.INSPECTION,
+            owner="olivia",
+        )
+    record_id = unconfirmed.value.message.split()[0]
+    assert unconfirmed.value.message.startswith(f"{record_id} was raised, but no worker opened it")
+
+    with pytest.raises(StepPending) as pending:
+        await capa.contain(record_id, "olivia", summary="Lot quarantined", disposition=Disposition.QUARANTINE)
+    assert f"no worker is running on task queue {settings.task_queue}" in pending.value.message
+    assert "do not send it again" in pending.value.message
+
+    async with worker_on(dev_server.client, settings):
+        contained = await capa.step_outcome(record_id, pending.value.update_id, wait=timedelta(seconds=30))
+    assert contained.stage is Stage.ROOT_CAUSE
