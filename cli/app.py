@@ -75,7 +75,7 @@ class CapaApp(typer.Typer):
             if isinstance(exc, StepPending):
                 # Sent, not refused: the step applies when a busy worker is free.
                 follow = f"`capa outcome {exc.record_id} {exc.update_id}` waits for it"
-                typer.echo(f"pending: {exc.message}; {follow}", err=True)
+                typer.echo(f"pending: {render.visible(exc.message)}; {follow}", err=True)
                 code = 3
             else:
                 code = _report(exc.message, 2 if exc.kind is ErrorKind.INVALID else 1)
@@ -88,7 +88,7 @@ class CapaApp(typer.Typer):
 
 
 def _report(message: str, code: int) -> int:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {render.visible(message)}", err=True)
     return code
 
 

@@ -50,6 +50,9 @@ SERVER_STOP_TIMEOUT = timedelta(seconds=15)
 API_START_TIMEOUT = timedelta(seconds=30)
 API_STOP_TIMEOUT = timedelta(seconds=15)
 _POLL_SECONDS = 0.5
+# A worker or web app that exits is started again, up to this many times in this window.
+_RESTARTS = 3
+_RESTART_WINDOW = timedelta(minutes=5)
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -238,12 +241,40 @@ class DevStack:
                 status.update(f"Starting {what}... {time.monotonic() - started:.0f}s")
 
     def watch(self) -> int:
-        """Block until Ctrl-C (0) or until a process we started dies on its own (1)."""
+        """Block until Ctrl-C (0) or until the server dies, or the worker or web app keeps dying (1).
+
+        A worker or web app that exits is started again, as a service manager would: records wait meanwhile,
+        nothing is lost. One that exits again and again within minutes has a fault to look at, so then all stops.
+        """
+        restarts: dict[str, list[float]] = {"worker": [], "web app": []}
         while True:
-            for name, process in (("worker", self.worker), ("web app", self.api), ("Temporal dev server", self.server)):
-                if process is not None and process.poll() is not None:
-                    console.print(f"[red]The {name} exited with code {process.returncode}; stopping.[/red]")
+            if self.server is not None and self.server.poll() is not None:
+                console.print(
+                    f"[red]The Temporal dev server exited with code {self.server.returncode}; stopping.[/red]"
+                )
+                return 1
+            for name, process, start in (
+                ("worker", self.worker, self._start_worker),
+                ("web app", self.api, self._start_api),
+            ):
+                if process is None or process.poll() is None:
+                    continue
+                now = time.monotonic()
+                recent = [at for at in restarts[name] if now - at < _RESTART_WINDOW.total_seconds()]
+                if len(recent) >= _RESTARTS:
+                    console.print(
+                        f"[red]The {name} exited with code {process.returncode}, {_RESTARTS + 1} times within "
+                        f"{_RESTART_WINDOW.total_seconds() / 60:.0f} minutes; its error is above. Stopping.[/red]"
+                    )
                     return 1
+                restarts[name] = [*recent, now]
+                console.print(f"[yellow]The {name} exited with code {process.returncode}; starting it again.[/yellow]")
+                try:
+                    start()
+                except DevStackError as exc:
+                    console.print(f"[red]{exc}. Stopping.[/red]")
+                    return 1
+                _say(f"The {name} is running again.")
             try:
                 time.sleep(_POLL_SECONDS)
             except KeyboardInterrupt:

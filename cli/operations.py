@@ -85,16 +85,25 @@ def db_revision(
 @records_app.command("migrate")
 def records_migrate(ctx: typer.Context, as_json: Json = False) -> None:
     """Move every running record of the earlier workflow shape to this release's (run it once the new workers
-    are up). Safe to run again; a record refused is named with why."""
+    are up). Safe to run again; a record refused is named with why, and the exit code is 1 while any is left."""
+    settings: Settings = ctx.obj.settings
     moved, refused = call(ctx, lambda capa: capa.migrate_records())
     if as_json:
         render.emit_json({"moved": moved, "not_moved": refused})
-        return
-    for record_id in moved:
-        typer.echo(f"{record_id}: moved")
-    for record_id, reason in sorted(refused.items()):
-        typer.echo(f"{record_id}: not moved: {reason}")
-    typer.echo(f"{len(moved)} moved, {len(refused)} not moved")
+    else:
+        for record_id in moved:
+            typer.echo(f"{record_id}: moved")
+        for record_id, reason in sorted(refused.items()):
+            typer.echo(f"{record_id}: not moved: {reason}")
+        if moved or refused:
+            typer.echo(f"{len(moved)} moved, {len(refused)} not moved")
+        else:
+            where = f"namespace {settings.temporal_namespace} at {settings.temporal_address}"
+            typer.echo(f"no running record of the earlier shape in {where}: nothing to move")
+    if refused:
+        # Records are left on the earlier shape: a release script must not carry on as if all were moved.
+        typer.echo(f"error: {len(refused)} not moved; run `capa records migrate` again", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -129,6 +129,24 @@ def _due_cell(due: datetime | None, now: datetime, running: bool) -> Text:
     return Text(_minute(due))
 
 
+# Control characters a person typed (an ANSI escape in a title, say) are shown, not sent to the terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """``text`` with its control characters (but newlines and tabs) written as escapes, such as ``\\x1b``."""
+    return _CONTROL.sub(lambda found: repr(found.group())[1:-1], text)
+
+
+def _safe(text: str) -> Text:
+    """Text as typed, taken literally: no Rich markup, and control characters shown as escapes."""
+    return Text(visible(text))
+
+
+def _add_row(table: Table, *cells: str | Text, style: str | None = None) -> None:
+    table.add_row(*(_safe(cell) if isinstance(cell, str) else cell for cell in cells), style=style)
+
+
 def _level_cell(level: int) -> Text:
     return Text(f"L{level}", style=_LATE) if level else Text("-")
 
@@ -153,7 +171,7 @@ def users_table(users: list[User]) -> None:
     table = _table("Users", ("NAME", "ROLE", "MANAGER", "SIGN-IN"), "EMAIL")
     for user in users:
         sign_in = "inactive" if not user.active else ("password" if user.password_hash else "-")
-        table.add_row(user.name, user.role, user.manager or "-", sign_in, user.email or "-")
+        _add_row(table, user.name, user.role, user.manager or "-", sign_in, user.email or "-")
     console.print(table)
 
 
@@ -163,7 +181,8 @@ def tokens_table(tokens: list[ApiToken]) -> None:
         return
     table = _table("API tokens", ("ID", "USER", "PREFIX", "CREATED", "LAST USED", "STATE"), "LABEL")
     for token in tokens:
-        table.add_row(
+        _add_row(
+            table,
             str(token.id),
             token.user_name,
             token.prefix + "…",
@@ -181,7 +200,8 @@ def records_table(rows: list[Nonconformity], now: datetime) -> None:
         return
     table = _table("Records, soonest due first", ("ID", "SEVERITY", "STAGE", "OWNER", "DUE", "ESC"), "TITLE")
     for row in rows:
-        table.add_row(
+        _add_row(
+            table,
             row.id,
             row.severity,
             row.stage,
@@ -199,7 +219,8 @@ def overdue_table(items: list[OverdueItem]) -> None:
         return
     table = _table("Overdue, most urgent first", ("ID", "STAGE", "TARGET", "HOLDER", "DUE", "LATE BY", "ESC"))
     for item in items:
-        table.add_row(
+        _add_row(
+            table,
             item.record_id,
             item.stage.value,
             item.target,
@@ -240,7 +261,8 @@ def notifications_table(rows: list[OutboxMessage], *, failed_only: bool = False)
         "LAST ERROR",
     )
     for row in rows:
-        table.add_row(
+        _add_row(
+            table,
             str(row.id),
             _minute(row.created_at),
             row.kind,
@@ -256,12 +278,12 @@ def notifications_table(rows: list[OutboxMessage], *, failed_only: bool = False)
 
 
 def show_state(state: CapaState, now: datetime) -> None:
-    console.print(Text(f"{state.id}  {state.title}", style="bold"))
+    console.print(_safe(f"{state.id}  {state.title}"), style="bold")
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="dim", no_wrap=True)
     facts.add_column(overflow="fold")
     for label, value in _facts(state, now):
-        facts.add_row(label, value)
+        _add_row(facts, label, value)
     console.print(facts)
     if state.actions:
         console.print(_actions_table(state, now))
@@ -316,7 +338,8 @@ def _actions_table(state: CapaState, now: datetime) -> Table:
         status = action.status.value
         if action.completed_by:
             status += f" by {action.completed_by}"
-        table.add_row(
+        _add_row(
+            table,
             action.id,
             action.kind.value,
             action.owner,
@@ -332,7 +355,9 @@ def _timeline_table(events: list[Event]) -> Table:
     table = _table("Timeline", ("#", "AT", "KIND", "ACTOR"), "DETAILS")
     for event in events:
         style = _LATE if event.kind is EventKind.ESCALATED else ""
-        table.add_row(str(event.seq), when(event.at), Text(event.kind.value, style=style), event.actor, _details(event))
+        _add_row(
+            table, str(event.seq), when(event.at), Text(event.kind.value, style=style), event.actor, _details(event)
+        )
     return table
 
 

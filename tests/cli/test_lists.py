@@ -92,3 +92,29 @@ async def test_a_step_lists_at_once_while_the_entry_before_it_is_not_yet_stored(
     rows = {row["id"]: row for row in (await capa.ok("list", "--json")).json()}
     assert rows[record_id]["stage"] == "root_cause"
     await _assert_list_matches_query(capa, [record_id])
+
+
+async def test_what_people_typed_reaches_the_terminal_as_text(capa: Capa) -> None:
+    """A title with an ANSI escape or Rich markup is listed and shown literally: no colours, no hidden text."""
+    title = "Burr \x1b[2J\x1b[31mcleared [bold]screen[/bold]"
+    raised = await capa.ok(
+        "raise",
+        "--title",
+        title,
+        "--description",
+        "Seen \x1b]0;owned\x07 at station 4",
+        "--severity",
+        "minor",
+        "--source",
+        "inspection",
+        "--owner",
+        "olivia",
+        "--json",
+        user="otto",
+    )
+    record_id = raised.json()["id"]
+    for run in (await capa.ok("list", "--owner", "olivia"), await capa.ok("show", record_id)):
+        assert "\x1b" not in run.out and "\x07" not in run.out, run.out
+        assert "Burr \\x1b[2J\\x1b[31mcleared [bold]screen[/bold]" in run.out, run.out
+    shown = await capa.ok("show", record_id)
+    assert "Seen \\x1b]0;owned\\x07 at station 4" in shown.out, shown.out

@@ -1,5 +1,10 @@
 """Refused steps through ``capa``: one line naming the problem, a non-zero exit, and the record untouched."""
 
+import uuid
+
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+
 from tests.cli.conftest import Capa, assert_one_line_error
 
 
@@ -83,3 +88,18 @@ async def test_a_namespace_temporal_does_not_have(capa: Capa) -> None:
     raised = await capa("raise", *fields, "--owner", "olivia", user="otto", env=wrong)
     assert_one_line_error(raised, 1, "has no namespace qualty")
     assert await capa.show(record_id) == before
+
+
+async def test_migrate_names_where_it_looked_when_nothing_is_left_to_move(capa: Capa) -> None:
+    """With no record of the earlier shape, `capa records migrate` says so and names the namespace it searched."""
+    namespace = f"quiet-{uuid.uuid4().hex[:8]}"
+    await capa.env.client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(namespace=namespace, workflow_execution_retention_period=Duration(seconds=86400))
+    )
+    run = await capa("records", "migrate", env={"TEMPORAL_NAMESPACE": namespace})
+    assert run.code == 0, run
+    address = capa.env.client.service_client.config.target_host
+    assert (
+        run.out.strip()
+        == f"no running record of the earlier shape in namespace {namespace} at {address}: nothing to move"
+    )
