@@ -114,7 +114,8 @@ async def test_what_people_typed_reaches_the_terminal_as_text(capa: Capa) -> Non
     )
     record_id = raised.json()["id"]
     for run in (await capa.ok("list", "--owner", "olivia"), await capa.ok("show", record_id)):
-        assert "\x1b" not in run.out and "\x07" not in run.out, run.out
+        assert "\x1b" not in run.out, run.out
+        assert "\x07" not in run.out, run.out
         assert "Burr \\x1b[2J\\x1b[31mcleared [bold]screen[/bold]" in run.out, run.out
     shown = await capa.ok("show", record_id)
     assert "Seen \\x1b]0;owned\\x07 at station 4" in shown.out, shown.out
