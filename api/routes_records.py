@@ -34,6 +34,9 @@ from client.records import NewAction
 from models.enums import Stage
 from models.payloads import CapaState, StepOutcome
 
+# Where a shown record came from: "workflow", or "read-model" when its workflow did not answer.
+SHOWN_FROM = "Capa-Shown-From"
+
 router = APIRouter(tags=["records"], route_class=AuthenticatedRoute)
 
 ActionId = Annotated[str, Path(pattern=ACTION_ID_PATTERN, description="The action, e.g. A1", examples=["A1"])]
@@ -74,9 +77,15 @@ async def list_records(
 
 
 @router.get("/records/{record_id}", responses={**REFUSALS, 404: STEP_REFUSALS[404]})
-async def show_record(record_id: RecordId, user: ApiUser, client: Client) -> CapaState:
-    """A record's full state and its numbered timeline (kept after Temporal has let the workflow go)."""
-    return await client.show(record_id)
+async def show_record(record_id: RecordId, user: ApiUser, client: Client, response: Response) -> CapaState:
+    """A record's full state and its numbered timeline (kept after Temporal has let the workflow go).
+
+    The `Capa-Shown-From` header says where it came from: `workflow` (live), or `read-model` when the record's
+    workflow did not answer and this is the state as last recorded (steps wait until it answers again).
+    """
+    state, stale = await client.show_record(record_id)
+    response.headers[SHOWN_FROM] = "read-model" if stale else "workflow"
+    return state
 
 
 @router.get("/overdue", responses=REFUSALS)

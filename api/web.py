@@ -41,7 +41,7 @@ from models.enums import (
     VerificationResult,
 )
 from models.payloads import Actor, StepOutcome
-from models.rules import Step, available_steps
+from models.rules import Offer, Step, available_steps
 from models.tables import User
 
 router = APIRouter(include_in_schema=False)
@@ -371,7 +371,8 @@ async def record_page(
         state, stale = await client.show_record(record_id)
     except CapaError as exc:
         return problem_page(request, user, STATUS[exc.kind], exc.message)
-    offer = available_steps(state, _actor(user))
+    # A record its workflow did not answer for is shown as last recorded; a step sent now would only wait.
+    offer = Offer(frozenset()) if stale else available_steps(state, _actor(user))
     settings: Settings = request.app.state.settings
     workflow_link = (
         f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}/workflows/{state.id}"

@@ -17,7 +17,8 @@ def show(ctx: typer.Context, record_id: RecordId, as_json: Json = False) -> None
     if stale:
         typer.echo(f"note: {record_id} is shown as the read model last recorded it: {stale}", err=True)
     if as_json:
-        render.emit_json(render.state_json(state))
+        # Scripts learn where the state came from as people do: ``stale`` says why it is not live, or is null.
+        render.emit_json({**render.state_json(state), "stale": stale})
     else:
         render.show_state(state, datetime.now(UTC))
 

@@ -2,14 +2,16 @@
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from api.app import SESSION_COOKIE
 from core.accounts import FREE_FAILURES
 from models.enums import Stage
-from tests.stack import PASSWORD, Stack
+from tests.stack import PASSWORD, Stack, running_stack
 from tests.web.pages import Browser, browser, eventually, record_id_of
 
 PAGES = ("/", "/raise", "/records", "/board")
@@ -328,3 +330,29 @@ async def test_the_password_never_appears_in_a_response(stack: Stack) -> None:
             seen = response.text + str(response.headers)
             assert PASSWORD not in seen
             assert typed not in seen
+
+
+async def test_a_record_whose_workflow_does_not_answer_is_shown_as_last_recorded_without_forms(
+    dev_server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """With no worker, the record page says it is shown as last recorded and offers no step (a step would only
+    wait); the API says the same in ``Capa-Shown-From``. With a worker it is live again and offers the steps."""
+    async with running_stack(dev_server, tmp_path) as stack:
+        record_id = await _raised(stack)
+        async with browser(stack, "olivia") as olivia:
+            live = await olivia.get(f"/records/{record_id}")
+            assert "contain" in _forms(live)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=stack.app), base_url="http://t") as http:
+            answered = await http.get(f"/api/v1/records/{record_id}", headers=stack.bearer("olivia"))
+            assert answered.headers["Capa-Shown-From"] == "workflow"
+    # The worker has stopped: nothing answers for the record's workflow.
+    async with browser(stack, "olivia") as olivia:
+        stale = await olivia.get(f"/records/{record_id}")
+    assert stale.status_code == 200
+    assert "Shown as last recorded" in stale.text
+    assert _forms(stale) == set()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=stack.app), base_url="http://t") as http:
+        recorded = await http.get(f"/api/v1/records/{record_id}", headers=stack.bearer("olivia"))
+    assert recorded.status_code == 200
+    assert recorded.headers["Capa-Shown-From"] == "read-model"
+    assert recorded.json()["id"] == record_id
