@@ -5,7 +5,7 @@ from typing import Annotated
 import structlog
 from fastapi import Depends, Path, Query
 
-from api.schemas import RECORD_ID_PATTERN
+from models.payloads import RECORD_ID_PATTERN
 
 # Beyond this a database's OFFSET overflows; no list is anywhere near it.
 MAX_OFFSET = 1_000_000_000

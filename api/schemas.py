@@ -31,7 +31,6 @@ from models.tables import ApiToken, Nonconformity, OutboxMessage, User
 T = TypeVar("T")
 
 # Path parameters: junk is refused (422) before anything is asked of Temporal or the database.
-RECORD_ID_PATTERN = r"^NC-\d{4}-\d{4,}$"
 ACTION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
 USER_NAME_PATTERN = r"^[A-Za-z0-9._@-]{1,64}$"
 

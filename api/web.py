@@ -327,10 +327,13 @@ async def records(request: Request, user: WebUser, client: Client) -> HTMLRespon
     owner = query.get("owner") or None
     overdue = query.get("overdue") == "1"
     page = int(query["page"]) if query.get("page", "").isdigit() and int(query["page"]) > 0 else 1
+    try:
+        rows = await client.list_records(
+            stage=stage, owner=owner, overdue=overdue, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+    except CapaError as exc:
+        return problem_page(request, user, STATUS[exc.kind], exc.message)
     total = await client.count_records(stage=stage, owner=owner, overdue=overdue)
-    rows = await client.list_records(
-        stage=stage, owner=owner, overdue=overdue, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-    )
     filters = {k: v for k, v in {"stage": stage, "owner": owner, "overdue": "1" if overdue else None}.items() if v}
 
     def page_link(number: int) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -236,7 +237,19 @@ def due_option(text: str, option: str) -> datetime:
         raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
-RecordId = Annotated[str, typer.Argument(metavar="ID", help="The record, e.g. NC-2026-0001.", show_default=False)]
+def _record_id(value: str) -> str:
+    """A record id as every record has one; anything else is a usage error before Temporal is asked."""
+    from models.payloads import RECORD_ID_PATTERN  # noqa: PLC0415 - `capa --help` need not load the payloads
+
+    if not re.fullmatch(RECORD_ID_PATTERN, value):
+        raise typer.BadParameter(f"{value!r} is not a record id (like NC-2026-0001)")
+    return value
+
+
+RecordId = Annotated[
+    str,
+    typer.Argument(metavar="ID", help="The record, e.g. NC-2026-0001.", show_default=False, callback=_record_id),
+]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 Reason = Annotated[str, typer.Option(help="Why; kept in the record's timeline.")]
 Evidence = Annotated[str, typer.Option(help="What shows it was done: a document, a measurement, a link.")]

@@ -67,7 +67,10 @@ def state_json(state: CapaState) -> dict[str, Any]:
 
 def record_json(row: Nonconformity) -> dict[str, Any]:
     # state_json is the read model's copy of the whole state; `capa show` is the place for that.
-    return row.model_dump(mode="json", exclude={"state_json"})
+    data = row.model_dump(mode="json", exclude={"state_json"})
+    # Led by the same fields as `capa show --json`, in the same order.
+    head = ("id", "stage", "severity", "owner", "due_at", "escalation_level", "title")
+    return {**{key: data[key] for key in head}, **data}
 
 
 def overdue_json(item: OverdueItem) -> dict[str, Any]:
@@ -304,13 +307,13 @@ def _facts(state: CapaState, now: datetime) -> list[tuple[str, str | Text]]:
         ("raised", f"{when(state.raised_at)} by {state.raised_by} ({state.source.value})"),
         ("description", state.description),
     ]
-    product = ", ".join(
+    affected = ", ".join(
         f"{label} {value}"
         for label, value in (("product", state.product), ("lot", state.lot), ("quantity", state.quantity))
         if value is not None
     )
-    if product:
-        facts.append(("product", product))
+    if affected:
+        facts.append(("affected", affected))
     if state.policy is not None:
         facts.append(("policy", f"{state.policy.name} ({state.policy.digest})"))
     if state.containment is not None:
@@ -337,7 +340,7 @@ def _actions_table(state: CapaState, now: datetime) -> Table:
         running = action.status is ActionStatus.OPEN
         status = action.status.value
         if action.completed_by:
-            status += f" by {action.completed_by}"
+            status += f"\nby {action.completed_by}"
         _add_row(
             table,
             action.id,
@@ -363,7 +366,7 @@ def _timeline_table(events: list[Event]) -> Table:
 
 def _details(event: Event) -> str:
     """One line per field; a list of actions one line each under its field."""
-    lines = ((key, _detail(value)) for key, value in event.shown().items())
+    lines = ((key, _detail(value)) for key, value in event.shown().items() if value not in (None, "", [], {}))
     return "\n".join(f"{key}:{text}" if text.startswith("\n") else f"{key}: {text}" for key, text in lines)
 
 

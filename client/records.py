@@ -553,6 +553,7 @@ class CapaClient(Directory):
                 except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
                     unknown = isinstance(exc, RPCError) and exc.status is RPCStatusCode.NOT_FOUND
                     if unknown and not is_namespace_missing(exc):
+                        await handle.describe()  # a record nobody raised is NOT_FOUND here: "does not exist"
                         raise CapaError(ErrorKind.NOT_FOUND, lost) from None
                     if not _timed_out(exc):
                         raise
@@ -662,6 +663,9 @@ class CapaClient(Directory):
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Nonconformity]:
+        if owner is not None and await self._db(readmodel.get_user, self._engine, owner) is None:
+            # A mistyped name would otherwise read as "this person has nothing".
+            raise CapaError(ErrorKind.INVALID, f"owner: no user named {owner}")
         return await self._db(
             readmodel.list_records,
             self._engine,

@@ -550,6 +550,9 @@ class StepOutcome(StepTaken):
     entries: list[Event] = Field(default_factory=list)
 
 
+# What every record id looks like (``NC-2026-0001``): front ends refuse anything else before asking Temporal.
+RECORD_ID_PATTERN = r"^NC-\d{4}-\d{4,}$"
+
 # The ids of this many recent steps travel across a continue-as-new (``RecordInput.recent_updates``), so a
 # retried step is not applied twice.
 RECENT_UPDATES = 200

@@ -6,7 +6,7 @@ from typing import Any
 from sqlmodel import Session
 
 from models.tables import Nonconformity
-from tests.cli.conftest import Capa, eventually
+from tests.cli.conftest import Capa, assert_one_line_error, eventually
 
 
 def _instant(text: str | None) -> datetime | None:
@@ -119,3 +119,9 @@ async def test_what_people_typed_reaches_the_terminal_as_text(capa: Capa) -> Non
         assert "Burr \\x1b[2J\\x1b[31mcleared [bold]screen[/bold]" in run.out, run.out
     shown = await capa.ok("show", record_id)
     assert "Seen \\x1b]0;owned\\x07 at station 4" in shown.out, shown.out
+
+
+async def test_listing_by_someone_not_in_the_directory_names_the_option(capa: Capa) -> None:
+    """A mistyped --owner is a usage error, not an empty list that reads as "nothing is waiting"."""
+    run = await capa("list", "--owner", "olvia")
+    assert_one_line_error(run, 2, "--owner: no user named olvia")

@@ -193,3 +193,7 @@ async def test_a_step_sent_while_no_worker_runs_is_pending_and_says_to_start_one
     async with worker_on(dev_server.client, settings):
         contained = await capa.step_outcome(record_id, pending.value.update_id, wait=timedelta(seconds=30))
     assert contained.stage is Stage.ROOT_CAUSE
+    with pytest.raises(CapaError) as nobody:
+        await capa.step_outcome("NC-2099-9999", pending.value.update_id, wait=timedelta(seconds=2))
+    assert nobody.value.kind is ErrorKind.NOT_FOUND
+    assert nobody.value.message == "NC-2099-9999 does not exist"
