@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -71,13 +72,11 @@ async def worker_on(client: Client, settings: Settings) -> AsyncIterator[None]:
             yield
 
 
-async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worker_takes_it(
-    dev_server: WorkflowEnvironment, tmp_path: Path
-) -> None:
-    # The workers polled the queue a moment ago and none answers now: the front ends' patience runs out first.
+def _site(dev_server: WorkflowEnvironment, tmp_path: Path, queue: str) -> tuple[Settings, Engine, CapaClient]:
+    """A read model with the test directory, and a client whose patience with the workers is two seconds."""
     settings = Settings(
         step_wait=2,
-        task_queue=f"busy-{uuid.uuid4()}",
+        task_queue=f"{queue}-{uuid.uuid4()}",
         database_url=f"sqlite:///{tmp_path / 'capaflow.db'}",
         secret_key="k" * 64,
         temporal_address=dev_server.client.service_client.config.target_host,
@@ -86,9 +85,16 @@ async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worke
     ensure_schema(engine)
     seed_directory(engine)
     number_records_apart(engine)
+    return settings, engine, CapaClient(dev_server.client, engine, settings)
+
+
+async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worker_takes_it(
+    dev_server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    # The workers polled the queue a moment ago and none answers now: the front ends' patience runs out first.
+    settings, engine, capa = _site(dev_server, tmp_path, "busy")
     accounts.set_password(engine, "maria", PASSWORD)
     token = accounts.create_token(engine, "maria", "tests", created_by="ada")[1]
-    capa = CapaClient(dev_server.client, engine, settings)
     async with worker_on(dev_server.client, settings):
         record_id = await capa.raise_record(
             "otto",
@@ -161,18 +167,7 @@ async def test_a_step_sent_while_no_worker_runs_is_pending_and_says_to_start_one
     dev_server: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     # No worker has ever polled this queue: the step is held by Temporal, not lost, and applies once one starts.
-    settings = Settings(
-        step_wait=2,
-        task_queue=f"idle-{uuid.uuid4()}",
-        database_url=f"sqlite:///{tmp_path / 'capaflow.db'}",
-        secret_key="k" * 64,
-        temporal_address=dev_server.client.service_client.config.target_host,
-    )
-    engine = make_engine(settings.sqlalchemy_url)
-    ensure_schema(engine)
-    seed_directory(engine)
-    number_records_apart(engine)
-    capa = CapaClient(dev_server.client, engine, settings)
+    settings, _, capa = _site(dev_server, tmp_path, "idle")
     with pytest.raises(CapaError) as unconfirmed:
         await capa.raise_record(
             "otto",
