@@ -35,6 +35,13 @@ from models.tables import ActionRow, Nonconformity, TimelineEvent, User
 
 log = structlog.get_logger(__name__)
 
+# How long an activity's write waits for a locked SQLite database before its attempt fails and Temporal retries
+# it (at most 2 s later). Without a bound a write waits out the busy timeout (10 s) twice, for this process's
+# writers and for SQLite, and outlives its attempt's 15 s when the database stays locked (an outage): its thread
+# is then lost to the attempts that follow, and a write left waiting can fail just as the database returns,
+# so the read model catches up only a retry and a heartbeat timeout later.
+WRITE_PATIENCE_S = 4.0
+
 
 class RecordActivities:
     def __init__(self, engine: Engine, notifier: Notifier | None = None) -> None:
@@ -51,13 +58,13 @@ class RecordActivities:
 
     def write_snapshot(self, snapshot: RecordSnapshot) -> None:
         """Write a record's whole state and its new entries (a run's first step, through ``settle_step``)."""
-        current = write_snapshot(self._engine, snapshot)
+        current = write_snapshot(self._engine, snapshot, WRITE_PATIENCE_S)
         self._written(snapshot.state, current, snapshot.new_events)
 
     def write_change(self, change: RecordChange) -> CapaState:
         """Write what one step changed (``settle_step``) and return the record as stored. While the change before
         it is not yet stored, this attempt fails and Temporal retries it."""
-        state, current = write_change(self._engine, change)
+        state, current = write_change(self._engine, change, WRITE_PATIENCE_S)
         self._written(state, current, change.new_events)
         return state
 
@@ -104,7 +111,7 @@ def write_snapshot(engine: Engine, snapshot: RecordSnapshot, patience: float | N
     Idempotent and order-proof: the row is replaced only by a snapshot that reflects as many entries or more,
     entries are written once. Returns whether the row was written (False: the stored row is newer). The
     client layer calls it with the snapshot a step returned, waiting at most ``patience`` seconds for a locked
-    database; ``record_state`` calls it with the same snapshot and waits as long as any writer.
+    database; the activities wait at most ``WRITE_PATIENCE_S``, then fail for Temporal to retry them.
     """
     state = snapshot.state
     write = _statements(engine.dialect.name)

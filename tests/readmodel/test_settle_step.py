@@ -6,18 +6,24 @@ out and run twice."""
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import cast
 
+import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from activities.notifications import NotificationActivities
-from activities.records import RecordActivities
+from activities.records import WRITE_PATIENCE_S, RecordActivities
 from activities.steps import StepActivities
+from core.database import make_engine
+from core.migrations import ensure_schema
 from models.payloads import RecordSnapshot, StepEffects
 from models.tables import Nonconformity
 from tests.builders import event, state
@@ -66,5 +72,29 @@ async def test_a_write_waiting_on_a_locked_database_heartbeats_until_it_lands(en
         releaser.join()
 
     assert beaten_twice.is_set(), f"only {len(beats)} heartbeat(s) while the write waited"
+    with Session(engine) as session:
+        assert session.exec(select(Nonconformity.id)).all() == [capa.id]
+
+
+async def test_a_write_the_database_holds_off_for_long_fails_its_attempt_early_for_a_retry(tmp_path: Path) -> None:
+    """SQLite locked for longer than WRITE_PATIENCE_S (an outage): the attempt fails within about twice that,
+    well inside its 15 s, so no thread of the activity's is left waiting and a retry after the lock lands."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'capaflow.db'}")
+    ensure_schema(engine)
+    records = RecordActivities(engine)
+    steps = StepActivities(records, NotificationActivities(engine), cast(Client, None))
+    capa = state()
+    effects = StepEffects(
+        record_id=capa.id, snapshot=RecordSnapshot(state=capa, new_events=[event(1)]), notices_decided=True
+    )
+
+    with _another_writer_holds(engine):
+        began = time.monotonic()
+        with pytest.raises(OperationalError, match="database is locked"):
+            await ActivityEnvironment().run(steps.settle_step, effects)
+        waited = time.monotonic() - began
+    assert WRITE_PATIENCE_S <= waited < 2 * WRITE_PATIENCE_S + 1, waited
+
+    await ActivityEnvironment().run(steps.settle_step, effects)
     with Session(engine) as session:
         assert session.exec(select(Nonconformity.id)).all() == [capa.id]
