@@ -23,8 +23,10 @@ from activities.notifications import NotificationActivities
 from activities.records import ReadModelBehind, RecordActivities
 from models.payloads import CapaState, RecordSnapshot, StepEffects
 
-# How long a record may take to answer the query that writes it whole.
-_QUERY_TIMEOUT = timedelta(seconds=10)
+# How long a record may take to answer the query that writes it whole. A query waits while the record's
+# workflow task is held by a worker that died (up to the task's 10 s timeout); failing sooner lets the retry
+# find the missing earlier write landed instead, which is the usual reason the read model was behind.
+_QUERY_TIMEOUT = timedelta(seconds=3)
 # How often an attempt tells Temporal it is alive; well inside the workflow's heartbeat timeout (5 s).
 _HEARTBEAT_EVERY_S = 1.0
 # Threads for the read-model writes: SQLite takes one writer at a time, PostgreSQL's pool holds 15 connections.
