@@ -29,8 +29,11 @@ from models.payloads import CapaState, RecordSnapshot, StepEffects
 _QUERY_TIMEOUT = timedelta(seconds=3)
 # How often an attempt tells Temporal it is alive; well inside the workflow's heartbeat timeout (5 s).
 _HEARTBEAT_EVERY_S = 1.0
-# Threads for the read-model writes: SQLite takes one writer at a time, PostgreSQL's pool holds 15 connections.
-_WRITERS = 8
+# Threads for the read-model writes, enough that an attempt never queues for one behind attempts waiting on a
+# locked database (each waits at most ``WRITE_PATIENCE_S`` for this process's turn and as long for SQLite), so
+# every attempt fails or lands within seconds. SQLite takes one writer at a time and this process's writers
+# take turns; on PostgreSQL a thread beyond the pool's 15 connections waits for one.
+_WRITERS = 32
 
 T = TypeVar("T")
 

@@ -155,6 +155,7 @@ class _Run:
         self.window: Window | None = None
         self._paused = False  # kills wait while another fault is on
         self.catch_up: float | None = None
+        self.caught_last: list[str] = []
 
     def fault(self, what: str, detail: str) -> None:
         self.faults.append(Fault(what, time.monotonic() - self.began, detail))
@@ -205,7 +206,7 @@ class _Run:
         self.window = await hold_outage(self.stack.outage, self.config.outage_seconds)
         self._paused = False
         self.fault("database unavailable", f"{self.config.db}, {self.window.seconds:.1f}s")
-        self.catch_up = await _catch_up(self.stack.client, self.stack.engine, self.lifecycles)
+        self.catch_up, self.caught_last = await _catch_up(self.stack.client, self.stack.engine, self.lifecycles)
 
     async def _kill_workers(self, done: asyncio.Event) -> None:
         fleet, config = self.stack.fleet, self.config
@@ -243,6 +244,8 @@ class _Run:
                 caught.failures.append(f"still behind {_CATCH_UP_DEADLINE:.0f}s after the database returned")
             else:
                 caught.detail = f"{self.catch_up:.1f}s after the database returned"
+                if self.caught_last:
+                    caught.detail += f" (last: {', '.join(self.caught_last[:3])})"
                 if self.catch_up > _CATCH_UP_TARGET:
                     caught.failures.append(f"{caught.detail}, more than {_CATCH_UP_TARGET:.0f}s")
             found.append(caught)
@@ -267,8 +270,9 @@ class _Run:
         )
 
 
-async def _catch_up(client: Client, engine: Engine, lifecycles: list[Lifecycle]) -> float | None:
-    """Seconds from the database's return until the read model held every timeline entry the records had then.
+async def _catch_up(client: Client, engine: Engine, lifecycles: list[Lifecycle]) -> tuple[float | None, list[str]]:
+    """Seconds from the database's return until the read model held every timeline entry the records had then,
+    and the entries it held last (``NC-... #seq``); None while still behind at the deadline.
 
     What each record held at the return is read from its workflow afterwards (its entries stamped no later than
     the return); the read model is sampled from the return on. So the figure is the read model's lag, not the
@@ -290,11 +294,13 @@ async def _catch_up(client: Client, engine: Engine, lifecycles: list[Lifecycle])
         samples.append((time.monotonic() - returned, await asyncio.to_thread(_stored_seqs, engine)))
         if asking.done():
             # The stored sequences only grow, so the first sample holding every record's entries is the figure.
+            behind: list[str] = []
             for seconds, stored in samples:
                 if all(stored.get(rid, 0) >= seq for rid, seq in wanted.items()):
-                    return seconds
+                    return seconds, behind
+                behind = [f"{rid} #{seq}" for rid, seq in wanted.items() if stored.get(rid, 0) < seq]
             if time.monotonic() - returned >= _CATCH_UP_DEADLINE:
-                return None
+                return None, behind
         await asyncio.sleep(_POLL_SECONDS)
 
 
