@@ -132,6 +132,10 @@ def _recovering(exc: RPCError) -> bool:
     return exc.status is RPCStatusCode.FAILED_PRECONDITION and "Workflow Task in failed state" in exc.message
 
 
+# Why ``migrate_records`` did not move a record that closed while it ran: nothing is left to move.
+ENDED_MEANWHILE = "ended meanwhile"
+
+
 def namespace_missing(settings: Settings) -> CapaError:
     return CapaError(
         ErrorKind.UNAVAILABLE,
@@ -604,10 +608,14 @@ class CapaClient(Directory):
                         refused[execution.id] = cause.message if isinstance(cause, ApplicationError) else str(exc)
                         log.info("record not migrated", reason=refused[execution.id])
                         continue
+                    except WorkflowUpdateRPCTimeoutOrCancelledError:
+                        refused[execution.id] = f"no worker answered within {WORKER_TIMEOUT.total_seconds():.0f}s"
+                        log.info("record not migrated", reason=refused[execution.id])
+                        continue
                     except RPCError as exc:
                         if exc.status is not RPCStatusCode.NOT_FOUND or is_namespace_missing(exc):
                             raise
-                        refused[execution.id] = "ended meanwhile"
+                        refused[execution.id] = ENDED_MEANWHILE
                         continue
                     moved.append(execution.id)
                     log.info("record migrated to the current workflow shape")
