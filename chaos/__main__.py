@@ -71,8 +71,8 @@ def main(argv: list[str]) -> int:
     # The run's own client logs only what goes wrong; the workers' JSON logs are in the work directory.
     configure_logging("console", "error")
     console.print(
-        f"Chaos run: {config.records} lifecycles at {config.rate:g}/s, {config.workers} worker(s) killed every "
-        f"{config.kill_every:g}s, a dev-server restart, {config.db} down for {config.outage_seconds:g}s; "
+        f"Chaos run: {config.records} lifecycles at {config.rate:g}/s, one of {config.workers} worker(s) killed "
+        f"every {config.kill_every:g}s, a dev-server restart, {config.db} down for {config.outage_seconds:g}s; "
         f"logs in {config.workdir}"
     )
     try:

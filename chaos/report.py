@@ -35,7 +35,9 @@ def _faults(report: ChaosReport) -> Table:
     for what, count in kinds.items():
         instances = [f for f in report.faults if f.what == what]
         if what == "worker killed":
-            detail = f"every {report.config.kill_every:g}s, {report.config.workers} worker(s), each replaced at once"
+            detail = (
+                f"one of {report.config.workers} worker(s) every {report.config.kill_every:g}s, each replaced at once"
+            )
         else:
             detail = "; ".join(f"at {f.at:.0f}s: {f.detail}" for f in instances)
         table.add_row(what, str(count), detail)
