@@ -366,7 +366,7 @@ def _timeline_table(events: list[Event]) -> Table:
 
 def _details(event: Event) -> str:
     """One line per field; a list of actions one line each under its field."""
-    lines = ((key, _detail(value)) for key, value in event.shown().items() if value not in (None, "", [], {}))
+    lines = ((key, _detail(value)) for key, value in event.shown().items())
     return "\n".join(f"{key}:{text}" if text.startswith("\n") else f"{key}: {text}" for key, text in lines)
 
 

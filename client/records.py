@@ -541,8 +541,9 @@ class CapaClient(Directory):
         patience = wait or self._step_wait
         handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)
         lost = (
-            f"{record_id}: step {update_id} is not known (lost before a worker took it, or from long ago): "
-            "look at the record and send the step again if it is not there"
+            f"{record_id}: step {update_id} is not known to Temporal: it was refused by the record while nobody "
+            "waited for its answer, lost before a worker took it (the server restarted), or is from long ago; "
+            "look at the record, and send the step again only if it is not there and the record accepts it"
         )
         with structlog.contextvars.bound_contextvars(record_id=record_id, workflow_id=record_id, update_id=update_id):
             with self._temporal_errors(record_id, patience):
@@ -841,6 +842,12 @@ class CapaClient(Directory):
                 raise CapaError(ErrorKind.UNAVAILABLE, self._no_worker(record_id, waited)) from None
             if is_unreachable(exc):
                 raise temporal_unavailable(self._settings) from None
+            if _recovering(exc):
+                raise CapaError(
+                    ErrorKind.UNAVAILABLE,
+                    f"{self._no_worker(record_id, waited)}: its last workflow task was left unfinished (a worker "
+                    "stopped or stalled) and no worker has taken it up since",
+                ) from None
             raise CapaError(ErrorKind.UNAVAILABLE, f"Temporal refused the request: {exc.message}") from None
         except RuntimeError as exc:
             if is_unreachable(exc):

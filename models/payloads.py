@@ -427,13 +427,13 @@ class Event(Payload):
         return self
 
     def shown(self) -> dict[str, Any]:
-        """The entry's fields that are set, as people read them: typed values (times as datetimes), and a plan's
-        actions each with its id."""
-        shown: dict[str, Any] = self.details.model_dump(exclude_none=True)
+        """The entry's fields that are set and not empty, as people read them: typed values (times as datetimes),
+        and a plan's actions each with its id."""
+        dumped: dict[str, Any] = self.details.model_dump(exclude_none=True)
         if isinstance(self.details, PlanEntry):
-            ids = shown.pop("action_ids")
-            shown["actions"] = [{"id": i, **action} for i, action in zip(ids, shown["actions"], strict=True)]
-        return shown
+            ids = dumped.pop("action_ids")
+            dumped["actions"] = [{"id": i, **action} for i, action in zip(ids, dumped["actions"], strict=True)]
+        return {key: value for key, value in dumped.items() if value not in ("", [], {})}
 
     def facts(self) -> dict[str, Any]:
         """The entry's fields that are set, as JSON values: what the timeline shows and the read model keeps."""

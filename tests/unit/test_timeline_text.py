@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 from api.web import detail
 from cli.render import _details
-from models.enums import ActionKind, EventKind
-from models.payloads import CompletionEntry, Event, PlanEntry, PlannedAction
+from models.enums import ActionKind, EventKind, RootCauseMethod
+from models.payloads import CompletionEntry, Event, PlanEntry, PlannedAction, RootCauseEntry
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -38,3 +38,11 @@ def test_a_plan_lists_each_action_with_its_id_on_its_own_line() -> None:
         "id A1, owner olivia, due at 2026-03-12 08:00:00 UTC, description Replace tool, kind corrective",
         "id A2, owner oscar, due at 2026-03-12 08:00:00 UTC, description Add counter, kind preventive",
     ]
+
+
+def test_a_field_left_empty_is_left_out_rather_than_shown_blank() -> None:
+    """A fishbone root cause without whys reads as the cause and its method, with no bare ``whys:`` line."""
+    entry = RootCauseEntry(method=RootCauseMethod.FISHBONE, cause="Worn deburring tool", cycle=1)
+    event = Event(seq=5, at=T0, kind=EventKind.ROOT_CAUSE_SUBMITTED, actor="olivia", details=entry)
+    assert "whys" not in event.shown()
+    assert _details(event).splitlines() == ["method: fishbone", "cause: Worn deburring tool", "cycle: 1"]
