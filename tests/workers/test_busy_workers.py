@@ -19,8 +19,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import pytest_asyncio
 from sqlalchemy import Engine
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -31,9 +33,10 @@ from core import accounts
 from core.database import make_engine
 from core.migrations import ensure_schema
 from core.settings import Settings
+from models import search_attributes
 from models.enums import Disposition, EventKind, Severity, Source, Stage
 from models.policy import load_policy
-from tests.conftest import number_records_apart, seed_directory
+from tests.conftest import TEMPORAL_CLI, number_records_apart, seed_directory
 from worker import WORKFLOWS, build_activities
 
 PASSWORD = "correct horse battery staple"
@@ -70,6 +73,22 @@ async def worker_on(client: Client, settings: Settings) -> AsyncIterator[None]:
             max_cached_workflows=0,
         ):
             yield
+
+
+@pytest_asyncio.fixture(scope="module")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server of this module's own. Until a worker takes a step, Temporal holds it in the server's memory
+    only (an admitted update); the session's server, busy with thousands of other tests' workflows, may drop it
+    from its cache, and the step is then reported lost (``step_outcome``'s NOT_FOUND). These tests follow steps
+    that must be kept, so they run where nothing else competes for that cache."""
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        search_attributes=search_attributes.KEYS,
+        namespace="default",
+        ip="127.0.0.1",
+        data_converter=pydantic_data_converter,
+    ) as environment:
+        yield environment
 
 
 def _site(dev_server: WorkflowEnvironment, tmp_path: Path, queue: str) -> tuple[Settings, Engine, CapaClient]:
