@@ -86,6 +86,8 @@ def db_revision(
 def records_migrate(ctx: typer.Context, as_json: Json = False) -> None:
     """Move every running record of the earlier workflow shape to this release's (run it once the new workers
     are up). Safe to run again; a record refused is named with why, and the exit code is 1 while any is left."""
+    from client.records import ENDED_MEANWHILE  # noqa: PLC0415 - the client layer loads only for the commands using it
+
     settings: Settings = ctx.obj.settings
     moved, refused = call(ctx, lambda capa: capa.migrate_records())
     if as_json:
@@ -100,8 +102,6 @@ def records_migrate(ctx: typer.Context, as_json: Json = False) -> None:
         else:
             where = f"namespace {settings.temporal_namespace} at {settings.temporal_address}"
             typer.echo(f"no running record of the earlier shape in {where}: nothing to move")
-    from client.records import ENDED_MEANWHILE  # noqa: PLC0415 - the client layer loads only for the commands using it
-
     left = [record_id for record_id, reason in refused.items() if reason != ENDED_MEANWHILE]
     if left:
         # Records are left on the earlier shape: a release script must not carry on as if all were moved.

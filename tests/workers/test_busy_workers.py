@@ -22,7 +22,6 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import Engine
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -33,10 +32,10 @@ from core import accounts
 from core.database import make_engine
 from core.migrations import ensure_schema
 from core.settings import Settings
-from models import search_attributes
-from models.enums import Disposition, EventKind, Severity, Source, Stage
+from models.enums import Disposition, EventKind, Stage
 from models.policy import load_policy
-from tests.conftest import TEMPORAL_CLI, number_records_apart, seed_directory
+from tests.builders import raise_burr
+from tests.conftest import number_records_apart, seed_directory, start_dev_server
 from worker import WORKFLOWS, build_activities
 
 PASSWORD = "correct horse battery staple"
@@ -81,13 +80,7 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
     only (an admitted update); the session's server, busy with thousands of other tests' workflows, may drop it
     from its cache, and the step is then reported lost (``step_outcome``'s NOT_FOUND). These tests follow steps
     that must be kept, so they run where nothing else competes for that cache."""
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL_CLI),
-        search_attributes=search_attributes.KEYS,
-        namespace="default",
-        ip="127.0.0.1",
-        data_converter=pydantic_data_converter,
-    ) as environment:
+    async with await start_dev_server() as environment:
         yield environment
 
 
@@ -115,14 +108,7 @@ async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worke
     accounts.set_password(engine, "maria", PASSWORD)
     token = accounts.create_token(engine, "maria", "tests", created_by="ada")[1]
     async with worker_on(dev_server.client, settings):
-        record_id = await capa.raise_record(
-            "otto",
-            title="Burr on housing edge",
-            description="Line 3 housings show a burr",
-            severity=Severity.MAJOR,
-            source=Source.INSPECTION,
-            owner="olivia",
-        )
+        record_id = await raise_burr(capa)
 
     with pytest.raises(StepPending) as pending:
         await capa.contain(record_id, "olivia", summary="Lot quarantined", disposition=Disposition.QUARANTINE)
@@ -188,14 +174,7 @@ async def test_a_step_sent_while_no_worker_runs_is_pending_and_says_to_start_one
     # No worker has ever polled this queue: the step is held by Temporal, not lost, and applies once one starts.
     settings, _, capa = _site(dev_server, tmp_path, "idle")
     with pytest.raises(CapaError) as unconfirmed:
-        await capa.raise_record(
-            "otto",
-            title="Burr on housing edge",
-            description="Line 3 housings show a burr",
-            severity=Severity.MAJOR,
-            source=Source.INSPECTION,
-            owner="olivia",
-        )
+        await raise_burr(capa)
     record_id = unconfirmed.value.message.split()[0]
     assert unconfirmed.value.message.startswith(f"{record_id} was raised, but no worker opened it")
 
