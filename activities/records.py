@@ -36,7 +36,7 @@ from models.tables import ActionRow, Nonconformity, TimelineEvent, User
 log = structlog.get_logger(__name__)
 
 # How long an activity's write waits for a locked SQLite database before its attempt fails and Temporal retries
-# it (at most 2 s later). Without a bound a write waits out the busy timeout (10 s) twice, for this process's
+# it (a second later). Without a bound a write waits out the busy timeout (10 s) twice, for this process's
 # writers and for SQLite, and outlives its attempt's 15 s when the database stays locked (an outage): its thread
 # is then lost to the attempts that follow, and a write left waiting can fail just as the database returns,
 # so the read model catches up only a retry and a heartbeat timeout later.

@@ -27,7 +27,7 @@ from models.payloads import CapaState, RecordSnapshot, StepEffects
 # workflow task is held by a worker that died (up to the task's 10 s timeout); failing sooner lets the retry
 # find the missing earlier write landed instead, which is the usual reason the read model was behind.
 _QUERY_TIMEOUT = timedelta(seconds=3)
-# How often an attempt tells Temporal it is alive; well inside the workflow's heartbeat timeout (5 s).
+# How often an attempt tells Temporal it is alive; well inside the workflow's heartbeat timeout (3 s).
 _HEARTBEAT_EVERY_S = 1.0
 # Threads for the read-model writes, enough that an attempt never queues for one behind attempts waiting on a
 # locked database (each waits at most ``WRITE_PATIENCE_S`` for this process's turn and as long for SQLite), so
