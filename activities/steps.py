@@ -21,12 +21,18 @@ from temporalio.client import Client
 from activities.alarms import log_armed, server_clock, start_alarms, stop_alarms
 from activities.notifications import NotificationActivities
 from activities.records import ReadModelBehind, RecordActivities
-from models.payloads import CapaState, RecordSnapshot, StepEffects
+from models.payloads import CapaState, RecordChange, RecordSnapshot, StepEffects
 
 # How long a record may take to answer the query that writes it whole. A query waits while the record's
 # workflow task is held by a worker that died (up to the task's 10 s timeout); failing sooner lets the retry
 # find the missing earlier write landed instead, which is the usual reason the read model was behind.
 _QUERY_TIMEOUT = timedelta(seconds=3)
+# How long a step's change waits for the step before it to be stored before it asks its record for the whole
+# state, and how often it looks. After an outage a record's missed writes land one after another, each a moment
+# after the one it follows; a query instead waits on the record's workflow, which a busy or restarted worker may
+# not answer for seconds (up to ``_QUERY_TIMEOUT`` a link, so a record with four steps missed took 12 s).
+_PREDECESSOR_WAIT_S = 2.0
+_PREDECESSOR_LOOK_EVERY_S = 0.1
 # How often an attempt tells Temporal it is alive; well inside the workflow's heartbeat timeout (3 s).
 _HEARTBEAT_EVERY_S = 1.0
 # Threads for the read-model writes, enough that an attempt never queues for one behind attempts waiting on a
@@ -72,10 +78,10 @@ class StepActivities:
                 await self._in_thread(self._records.notify_steps, snapshot.state, snapshot.new_events)
         if effects.change is not None:
             try:
-                state = await self._in_thread(self._records.write_change, effects.change)
+                state = await self._write_in_order(effects.change)
             except ReadModelBehind:
-                # The step before this one is not stored yet (its write waits for a retry, or died with a
-                # worker): write the record whole, as its workflow answers now, rather than wait for that write.
+                # The step before this one is still not stored (its write died with a worker, say): write the
+                # record whole, as its workflow answers now, rather than wait for that write's retry.
                 state = await self._write_whole(effects.record_id)
             if not effects.notices_decided:
                 await self._in_thread(self._records.notify_steps, state, effects.change.new_events)
@@ -86,6 +92,20 @@ class StepActivities:
         """Run a blocking call on this activity's threads, in its context (its logs name the workflow)."""
         call = functools.partial(contextvars.copy_context().run, fn, *args)
         return await asyncio.get_running_loop().run_in_executor(self._threads, call)
+
+    async def _write_in_order(self, change: RecordChange) -> CapaState:
+        """Write a step's change once the step before it is stored, looking for it for up to
+        ``_PREDECESSOR_WAIT_S``: that write is usually landing a moment later (its own retry after an outage, or
+        another worker's attempt). Raises ReadModelBehind when it has not landed by then."""
+        waited = 0.0
+        while True:
+            try:
+                return await self._in_thread(self._records.write_change, change)
+            except ReadModelBehind:
+                if waited >= _PREDECESSOR_WAIT_S:
+                    raise
+            await asyncio.sleep(_PREDECESSOR_LOOK_EVERY_S)
+            waited += _PREDECESSOR_LOOK_EVERY_S
 
     async def _write_whole(self, record_id: str) -> CapaState:
         """Write the record's whole state and timeline as its workflow answers them (idempotent, like every

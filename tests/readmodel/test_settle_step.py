@@ -20,11 +20,13 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from activities.notifications import NotificationActivities
-from activities.records import WRITE_PATIENCE_S, RecordActivities
+from activities.records import WRITE_PATIENCE_S, RecordActivities, write_change, write_snapshot
 from activities.steps import StepActivities
 from core.database import make_engine
 from core.migrations import ensure_schema
-from models.payloads import RecordSnapshot, StepEffects
+from core.readmodel import load_record_state
+from models.enums import EventKind, Stage
+from models.payloads import RecordChange, RecordSnapshot, StepEffects
 from models.tables import Nonconformity
 from tests.builders import event, state
 
@@ -98,3 +100,36 @@ async def test_a_write_the_database_holds_off_for_long_fails_its_attempt_early_f
     await ActivityEnvironment().run(steps.settle_step, effects)
     with Session(engine) as session:
         assert session.exec(select(Nonconformity.id)).all() == [capa.id]
+
+
+async def test_a_step_whose_predecessor_lands_a_moment_later_is_written_without_asking_the_record(
+    engine: Engine,
+) -> None:
+    """After an outage a record's missed writes land one after another: the next step's write waits the moment
+    for the one before it instead of asking the record's workflow (there is none here: a query would fail)."""
+    records = RecordActivities(engine)
+    steps = StepActivities(records, NotificationActivities(engine), cast(Client, None))
+    capa = state()
+    write_snapshot(engine, RecordSnapshot(state=capa, new_events=[event(1)]))
+    contained = RecordChange(
+        record_id=capa.id,
+        after=1,
+        fields={"stage": "root_cause"},
+        new_events=[event(2, EventKind.CONTAINMENT_SUBMITTED, "olivia")],
+    )
+    analysed = RecordChange(
+        record_id=capa.id,
+        after=2,
+        fields={"stage": "action"},
+        new_events=[event(3, EventKind.ROOT_CAUSE_SUBMITTED, "olivia")],
+    )
+    late = threading.Timer(0.5, write_change, [engine, contained])
+    late.start()
+    await ActivityEnvironment().run(
+        steps.settle_step, StepEffects(record_id=capa.id, change=analysed, notices_decided=True)
+    )
+    late.join()
+
+    stored = load_record_state(engine, capa.id)
+    assert stored is not None
+    assert (stored.stage, [e.seq for e in stored.events]) == (Stage.ACTION, [1, 2, 3])
