@@ -26,10 +26,13 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 def make_engine(url: str) -> Engine:
+    """An engine whose errors name the statement, never the values it carried (``hide_parameters``): a failed
+    write's error reaches activity failures, Temporal's history and the logs, and a record's write carries the
+    record's whole content."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     # pre_ping replaces connections a PostgreSQL restart or failover has closed, instead of failing a query.
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -37,7 +40,7 @@ def _sqlite_engine(url: str) -> Engine:
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     # Activities run in a thread pool, so one connection may serve several threads over its life.
-    engine = create_engine(url, connect_args={"check_same_thread": False})
+    engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
     _sqlite_write_locks[engine] = threading.Lock()
 
     @event.listens_for(engine, "connect")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from core import database
 from core.database import make_engine, write_scope, write_transaction
@@ -53,3 +53,13 @@ def test_a_writer_kept_waiting_fails_as_database_is_locked_and_writes_nothing(
     # Its turn come, the same write goes through.
     add_user(sqlite_engine, "mike", "manager")
     assert get_user(sqlite_engine, "mike") is not None
+
+
+def test_a_failed_write_names_its_statement_not_the_values_it_carried(sqlite_engine: Engine) -> None:
+    """A failed write's error goes into activity failures, Temporal's history and the logs: it names the
+    statement, never the values (a record's write carries the record's whole content)."""
+    add_user(sqlite_engine, "mike", "manager")
+    with pytest.raises(IntegrityError, match="INSERT INTO users") as refused, write_scope(sqlite_engine) as session:
+        session.execute(_ADD_USER, {"name": "mike", "role": "manager"})
+
+    assert "mike" not in str(refused.value)
