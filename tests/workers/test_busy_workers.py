@@ -36,6 +36,7 @@ from models.enums import Disposition, EventKind, Stage
 from models.policy import load_policy
 from tests.builders import raise_burr
 from tests.conftest import number_records_apart, seed_directory, start_dev_server
+from tests.workers.harness import eventually
 from worker import WORKFLOWS, build_activities
 
 PASSWORD = "correct horse battery staple"
@@ -74,6 +75,15 @@ async def worker_on(client: Client, settings: Settings) -> AsyncIterator[None]:
             yield
 
 
+async def at_rest(client: Client, record_id: str) -> bool:
+    """Whether the record has no activity running and its last workflow task is done. A worker stopped before
+    that may take the task the last activity's result schedules and never answer it; Temporal then drops the
+    steps it admitted meanwhile when that task times out, and reports them lost (a worker that dies mid-task
+    loses them the same way; the caller is told to look at the record and send the step again)."""
+    raw = (await client.get_workflow_handle(record_id).describe()).raw_description
+    return not raw.pending_activities and not raw.HasField("pending_workflow_task")
+
+
 @pytest_asyncio.fixture(scope="module")
 async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
     """A dev server of this module's own. Until a worker takes a step, Temporal holds it in the server's memory
@@ -109,6 +119,7 @@ async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worke
     token = accounts.create_token(engine, "maria", "tests", created_by="ada")[1]
     async with worker_on(dev_server.client, settings):
         record_id = await raise_burr(capa)
+        await eventually(lambda: at_rest(dev_server.client, record_id), 30, f"{record_id} at rest")
 
     with pytest.raises(StepPending) as pending:
         await capa.contain(record_id, "olivia", summary="Lot quarantined", disposition=Disposition.QUARANTINE)
