@@ -23,18 +23,17 @@ from activities.notifications import NotificationActivities
 from activities.records import ReadModelBehind, RecordActivities
 from models.payloads import CapaState, RecordChange, RecordSnapshot, StepEffects
 
-# How long a record may take to answer the query that writes it whole. A query waits while the record's
-# workflow task is held by a worker that died (up to the task's 10 s timeout); failing sooner lets the retry
-# find the missing earlier write landed instead, which is the usual reason the read model was behind.
-_QUERY_TIMEOUT = timedelta(seconds=3)
-# How long a step's change waits for the step before it to be stored before it asks its record for the whole
-# state, and how often it looks. After an outage a record's missed writes land one after another, each a moment
-# after the one it follows; a query instead waits on the record's workflow, which a busy or restarted worker may
-# not answer for seconds (up to ``_QUERY_TIMEOUT`` a link, so a record with four steps missed took 12 s).
-_PREDECESSOR_WAIT_S = 2.0
+# How long a step's change waits for the step before it to be stored before it also asks its record for the
+# whole state, how often it looks meanwhile, and how long it waits for either at most. Usually the step before has
+# landed or lands within the grace; after an outage it may have been lost with a killed worker, and then the
+# record's answer (a query, which a worker answers within milliseconds when it holds the record) ends the wait
+# rather than that write's retry. Whichever comes first is written: both are idempotent.
+_PREDECESSOR_GRACE_S = 0.3
 _PREDECESSOR_LOOK_EVERY_S = 0.1
-# How often an attempt tells Temporal it is alive; well inside the workflow's heartbeat timeout (3 s).
-_HEARTBEAT_EVERY_S = 1.0
+_PREDECESSOR_WAIT_S = 3.0
+# How often an attempt tells Temporal it is alive; the worker sends them on at least every 0.5 s, well inside
+# the workflow's heartbeat timeout (2 s).
+_HEARTBEAT_EVERY_S = 0.25
 # Threads for the read-model writes, enough that an attempt never queues for one behind attempts waiting on a
 # locked database (each waits at most ``WRITE_PATIENCE_S`` for this process's turn and as long for SQLite), so
 # every attempt fails or lands within seconds. SQLite takes one writer at a time and this process's writers
@@ -77,12 +76,7 @@ class StepActivities:
             if not effects.notices_decided:
                 await self._in_thread(self._records.notify_steps, snapshot.state, snapshot.new_events)
         if effects.change is not None:
-            try:
-                state = await self._write_in_order(effects.change)
-            except ReadModelBehind:
-                # The step before this one is still not stored (its write died with a worker, say): write the
-                # record whole, as its workflow answers now, rather than wait for that write's retry.
-                state = await self._write_whole(effects.record_id)
+            state = await self._write_in_order(effects.change)
             if not effects.notices_decided:
                 await self._in_thread(self._records.notify_steps, state, effects.change.new_events)
         for notice in effects.notices:
@@ -94,25 +88,41 @@ class StepActivities:
         return await asyncio.get_running_loop().run_in_executor(self._threads, call)
 
     async def _write_in_order(self, change: RecordChange) -> CapaState:
-        """Write a step's change once the step before it is stored, looking for it for up to
-        ``_PREDECESSOR_WAIT_S``: that write is usually landing a moment later (its own retry after an outage, or
-        another worker's attempt). Raises ReadModelBehind when it has not landed by then."""
-        waited = 0.0
-        while True:
-            try:
-                return await self._in_thread(self._records.write_change, change)
-            except ReadModelBehind:
-                if waited >= _PREDECESSOR_WAIT_S:
-                    raise
-            await asyncio.sleep(_PREDECESSOR_LOOK_EVERY_S)
-            waited += _PREDECESSOR_LOOK_EVERY_S
+        """Write a step's change once the step before it is stored; if it is not stored after
+        ``_PREDECESSOR_GRACE_S``, also ask the record for its whole state, and write whichever comes first: the
+        change once its predecessor lands, or the record whole, as its workflow answers. Raises ReadModelBehind
+        when neither has come within ``_PREDECESSOR_WAIT_S`` (the attempt fails and Temporal retries it)."""
+        loop = asyncio.get_running_loop()
+        grace_ends = loop.time() + _PREDECESSOR_GRACE_S
+        gives_up = loop.time() + _PREDECESSOR_WAIT_S
+        asking: asyncio.Task[CapaState] | None = None
+        try:
+            while True:
+                try:
+                    return await self._in_thread(self._records.write_change, change)
+                except ReadModelBehind:
+                    if loop.time() >= gives_up:
+                        raise
+                if asking is None and loop.time() >= grace_ends:
+                    asking = asyncio.create_task(self._ask(change.record_id))
+                if asking is None or asking.done():
+                    await asyncio.sleep(_PREDECESSOR_LOOK_EVERY_S)
+                else:
+                    await asyncio.wait({asking}, timeout=_PREDECESSOR_LOOK_EVERY_S)
+                if asking is not None and asking.done() and not asking.cancelled() and asking.exception() is None:
+                    state = asking.result()
+                    await self._in_thread(self._records.write_snapshot, RecordSnapshot.of(state))
+                    return state
+        finally:
+            if asking is not None and not asking.done():
+                asking.cancel()
 
-    async def _write_whole(self, record_id: str) -> CapaState:
-        """Write the record's whole state and timeline as its workflow answers them (idempotent, like every
-        write of the read model); a query that fails fails this attempt, and Temporal retries it."""
+    async def _ask(self, record_id: str) -> CapaState:
+        """The record's whole state and timeline as its workflow answers them; a query that fails or takes longer
+        than ``_PREDECESSOR_WAIT_S`` leaves the write to its predecessor (or to the attempt's retry)."""
         handle = self._client.get_workflow_handle(record_id)
-        state: CapaState = await handle.query("state", result_type=CapaState, rpc_timeout=_QUERY_TIMEOUT)
-        await self._in_thread(self._records.write_snapshot, RecordSnapshot.of(state))
+        rpc_timeout = timedelta(seconds=_PREDECESSOR_WAIT_S)
+        state: CapaState = await handle.query("state", result_type=CapaState, rpc_timeout=rpc_timeout)
         return state
 
 

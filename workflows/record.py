@@ -118,10 +118,10 @@ with workflow.unsafe.imports_passed_through():
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=5))
 _TIMEOUT = timedelta(seconds=15)
 # ``settle_step`` heartbeats while it runs, so an attempt lost with its worker is retried after this long rather
-# than after the whole ``_TIMEOUT`` (its heartbeats reach the server every second, so 3 s leaves a live attempt
-# on a busy worker room); and it is retried every second, so once the database is back the steps it missed
-# reach the read model within seconds (an attempt mostly waits on the database, not on the retry).
-_SETTLE_HEARTBEAT = timedelta(seconds=3)
+# than after the whole ``_TIMEOUT`` (its heartbeats reach the server at least every 0.5 s, so 2 s leaves a live
+# attempt on a busy worker room); and it is retried every second, so once the database is back the steps it
+# missed reach the read model within seconds (an attempt mostly waits on the database, not on the retry).
+_SETTLE_HEARTBEAT = timedelta(seconds=2)
 _SETTLE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=1.0)
 _UNSET = object()
 # Records started before one activity settled each step replay with an activity per side effect.
