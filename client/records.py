@@ -287,10 +287,12 @@ class CapaClient(Directory):
         )
 
     async def _wait_opened(self, record_id: str) -> None:
-        """Wait until the worker has pinned the policy and written the record's first row.
+        """Wait until a worker has opened the record, and write its first row from what it answers.
 
-        One update that the workflow answers when that is done: no polling of the read model, which under many
-        simultaneous raises cost more than the raises themselves.
+        One update (``opened``) that the record answers with its whole first state: no polling of the read model,
+        which under many simultaneous raises cost more than the raises themselves. If no worker answers within
+        ``OPEN_TIMEOUT``, the raise fails only when no worker polls the queue at all; busy workers open it later
+        (the start is durable), and their ``settle_step`` writes its row.
         """
         handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)
         with self._temporal_errors(record_id):

@@ -220,6 +220,38 @@ async def after_each_result(stand: Stand, record_id: str) -> None:
     await _effectiveness_and_review(stand, handle)
 
 
+async def ring_with_each_step(stand: Stand, record_id: str) -> None:
+    """Every step of a lifecycle arrives in one task with a reminder of a clock that is running and with the
+    results of the activities the step before it started."""
+    async with stand.activities(), stand.workflows():
+        handle = await stand.start(record_id)
+        await handle.execute_update(RecordWorkflow.opened)
+    for step in lifecycle_steps():
+        async with stand.workflows():  # before the activities complete: they are left to share the step's task
+            state = await handle.query(RecordWorkflow.state)
+        async with stand.activities():
+            await _activities_done(handle)
+        # The ring first: a step that ends its clock would leave it stale, and a refusal leaves nothing behind.
+        await _together(stand, handle, _reminding(state), step, in_order=True)
+    await _effectiveness_and_review(stand, handle)
+
+
+def _reminding(state: CapaState) -> Step:
+    """A step that rings the next reminder of a running clock of ``state`` (the record's, else an action's)."""
+    _, clock = state.open_clocks()[0]
+    ring = AlarmInput(
+        alarm=clock.alarm,
+        kind=AlarmKind.REMINDER,
+        index=clock.reminders_sent + 1,
+        scheduled_at=clock.due_at - timedelta(days=1),
+    )
+
+    async def ringing(h: WorkflowHandle[RecordWorkflow, CapaState]) -> Any:
+        return await h.execute_update(RecordWorkflow.alarm, ring)
+
+    return ringing
+
+
 async def _effectiveness_and_review(stand: Stand, handle: WorkflowHandle[RecordWorkflow, CapaState]) -> None:
     """Let the effectiveness window ring, and close the record with a review."""
     async with stand.activities(), stand.workflows():
@@ -355,6 +387,7 @@ async def _cancel(stand: Stand, handle: WorkflowHandle[RecordWorkflow, CapaState
 
 SCENARIOS = {
     "after_each_result": after_each_result,
+    "ring_with_each_step": ring_with_each_step,
     "cancel_after_result": cancel_after_result,
     "with_the_first_task": with_the_first_task,
     "reassign_with_the_first_task": reassign_with_the_first_task,

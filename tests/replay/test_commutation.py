@@ -145,20 +145,23 @@ _RECORDED_NOW = _RECORDED | {
     "cancel_with_the_first_task",
     "extension_and_completion",
     "alarm_and_ending_step",
+    "ring_with_each_step",
 }
 
 
 def test_every_kind_of_shared_task_is_recorded() -> None:
     """A step shares a task with activity results after every step of a lifecycle and before a cancellation,
     with the record's start (a containment, a reassignment, a cancellation), with an alarm (beside a step that
-    leaves its clock running, and one that ends it) and with a second step; each history really holds such a
-    task."""
+    leaves its clock running, one that ends it, and, with the results, beside every step of a lifecycle) and with
+    a second step; each history really holds such a task."""
     assert RECORDINGS
     for recording in RECORDINGS:
         assert {path.stem for path in recording.glob("*.json")} >= _RECORDED, recording.name
         lifecycle = json.loads((recording / "after_each_result.json").read_text())["events"]
         assert len(shared_tasks(lifecycle)) >= 10, f"{recording.name}: every step shares a task with a result"
     assert {path.stem for path in RECORDINGS[-1].glob("*.json")} >= _RECORDED_NOW
+    ringing = json.loads((RECORDINGS[-1] / "ring_with_each_step.json").read_text())["events"]
+    assert len(shared_tasks(ringing)) >= 10, "every step shares a task with a ring and results"
     for path in HISTORIES:
         assert shared_tasks(json.loads(path.read_text())["events"]), f"{path.name} has no shared task"
 
