@@ -29,12 +29,13 @@ from models.tables import OutboxMessage, User
 log = structlog.get_logger(__name__)
 
 # Every digest of one local day shares this outbox key; seq is fixed because a digest has no timeline.
+DIGEST_PREFIX = "DIGEST-"
 DIGEST_SEQ = 0
 
 
 def digest_key(at: datetime, time_zone: str) -> str:
     """The outbox record id of the digest for the local day containing ``at``."""
-    return f"DIGEST-{at.astimezone(ZoneInfo(time_zone)).date().isoformat()}"
+    return f"{DIGEST_PREFIX}{at.astimezone(ZoneInfo(time_zone)).date().isoformat()}"
 
 
 def digest_lists(items: list[OverdueItem], users: Iterable[User]) -> dict[str, list[OverdueItem]]:

@@ -7,8 +7,11 @@ attempt that completed.
 """
 
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import Engine
+from sqlmodel import Session
 from temporalio.api.common.v1 import WorkflowType
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.api.history.v1 import (
@@ -20,7 +23,10 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from chaos.checks import Evidence, workflow_tasks
+from activities.digest import digest_key
+from chaos.checks import Evidence, escalations_once, workflow_tasks
+from chaos.run import QUICK_TIMINGS
+from models.tables import OutboxMessage
 from worker import WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -151,3 +157,19 @@ async def test_the_healed_histories_replay_against_the_current_code() -> None:
         history = WorkflowHistory.from_json(record_id, (HISTORIES / f"{name}.json").read_text())
         result = await REPLAYER.replay_workflow(history, raise_on_replay_failure=False)
         assert result.replay_failure is None, (name, result.replay_failure)
+
+
+def test_the_days_digest_is_no_stray_outbox_row_but_a_notice_of_no_record_is(engine: Engine) -> None:
+    """A run that spans the site's digest time queues the day's digest, a notice of no record: it is not counted
+    as a stray row. A row for a record the run did not drive still is."""
+    evidence = Evidence(states={}, unreadable={}, histories=[], temporal_ids=Counter(), stored_ids=set())
+    with Session(engine) as session:
+        for record_id in (digest_key(datetime.now(UTC), "UTC"), "NC-2026-9999"):
+            session.add(
+                OutboxMessage(
+                    record_id=record_id, seq=0, recipient="mike", channel="log", kind="digest", subject="s", body="b"
+                )
+            )
+        session.commit()
+    _, outbox, _ = escalations_once([], evidence, engine, QUICK_TIMINGS)
+    assert outbox.failures == ["outbox rows for NC-2026-9999 seq 0, which is in no timeline"]
