@@ -245,6 +245,11 @@ def _reminding(state: CapaState) -> Step:
         index=clock.reminders_sent + 1,
         scheduled_at=clock.due_at - timedelta(days=1),
     )
+    return _ringing(ring)
+
+
+def _ringing(ring: AlarmInput) -> Step:
+    """A step that rings ``ring`` on the record, as its alarm workflow would."""
 
     async def ringing(h: WorkflowHandle[RecordWorkflow, CapaState]) -> Any:
         return await h.execute_update(RecordWorkflow.alarm, ring)
@@ -368,11 +373,7 @@ async def _opened_and_ringing(
         recipients=recipients,
         **alarm,
     )
-
-    async def ringing(h: WorkflowHandle[RecordWorkflow, CapaState]) -> Any:
-        return await h.execute_update(RecordWorkflow.alarm, ring)
-
-    return handle, ringing
+    return handle, _ringing(ring)
 
 
 async def _cancelling(handle: WorkflowHandle[RecordWorkflow, CapaState]) -> Any:
