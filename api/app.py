@@ -22,10 +22,11 @@ from starlette.types import ASGIApp, Scope
 from temporalio.common import MetricMeter
 
 from api.errors import capa_error_handler, problem_response
-from client.errors import CapaError
+from client.errors import CapaError, ErrorKind, FieldProblem
 from client.records import CapaClient
 from core.metrics import HttpMetrics, metrics_runtime
 from core.settings import Settings
+from models.refusals import path, said
 
 log = structlog.get_logger(__name__)
 
@@ -42,13 +43,15 @@ def _is_api(scope: Scope) -> bool:
 
 async def _validation_handler(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0]
-    # The location (body, query, path) is not part of the field's name; a body field may itself be called "query".
-    loc = list(first["loc"])
-    if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
-        loc = loc[1:]
-    field = ".".join(str(part) for part in loc) or "body"
-    return problem_response(422, "InvalidInput", f"{field}: {first['msg']}")
+    problems = []
+    for error in exc.errors():
+        # The location (body, query, path) is not part of the field's name; a body field may itself be called
+        # "query".
+        loc = list(error["loc"])
+        if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
+            loc = loc[1:]
+        problems.append(FieldProblem(path(*loc) or None, error["msg"]))
+    return problem_response(422, ErrorKind.INVALID.value, said(problems), problems=problems)
 
 
 async def _http_handler(_request: Request, exc: Exception) -> Response:

@@ -7,6 +7,7 @@ these routes pass it the token's user, never a name from the body, and the refus
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import BaseModel
 
 from api.deps import ApiUser, AuthenticatedRoute, Client
 from api.errors import REFUSALS, STEP_REFUSALS
@@ -29,10 +30,14 @@ from api.schemas import (
     ReviewRequest,
     RootCauseRequest,
     VerificationRequest,
+    json_field,
 )
-from client.records import NewAction
+from client.errors import CapaError, FieldProblem, StepPending
+from client.records import CapaClient
 from models.enums import Stage
-from models.payloads import CapaState, StepOutcome
+from models.payloads import CapaState, CompleteActionStep, Payload, StepOutcome
+from models.refusals import said
+from models.tables import User
 
 # Where a shown record came from: "workflow", or "read-model" when its workflow did not answer.
 SHOWN_FROM = "Capa-Shown-From"
@@ -52,7 +57,7 @@ StepId = Annotated[
 @router.post("/records", status_code=status.HTTP_201_CREATED, responses=REFUSALS)
 async def raise_record(body: RaiseRequest, user: ApiUser, client: Client, response: Response) -> Raised:
     """Raise a nonconformity as the token's user; answers once a worker has opened it, ready for its first step."""
-    record_id = await client.raise_record(user.name, **body.model_dump())
+    record_id = await client.raise_record(user.name, body)
     response.headers["Location"] = f"/api/v1/records/{record_id}"
     return Raised(id=record_id)
 
@@ -110,23 +115,33 @@ async def step_outcome(record_id: RecordId, step_id: StepId, user: ApiUser, clie
 # --- the steps --------------------------------------------------------------------------------------------------
 
 
+async def _take(client: CapaClient, record_id: str, user: User, step: Payload, body: type[BaseModel]) -> StepOutcome:
+    """Send the step; a refusal names each field at fault as this API calls it in ``body``."""
+    try:
+        return await client.take_step(record_id, user.name, step)
+    except CapaError as exc:
+        if not exc.problems or isinstance(exc, StepPending):
+            raise
+        renamed = [FieldProblem(json_field(body, p.field), p.message) for p in exc.problems]
+        raise CapaError(exc.kind, said(renamed), renamed) from None
+
+
 @router.post("/records/{record_id}/containment", responses=STEP_REFUSALS)
 async def contain(record_id: RecordId, body: ContainmentRequest, user: ApiUser, client: Client) -> StepOutcome:
     """Record the containment (the record's owner or a manager, in stage containment)."""
-    return await client.contain(record_id, user.name, **body.model_dump())
+    return await _take(client, record_id, user, body, ContainmentRequest)
 
 
 @router.post("/records/{record_id}/root-cause", responses=STEP_REFUSALS)
 async def root_cause(record_id: RecordId, body: RootCauseRequest, user: ApiUser, client: Client) -> StepOutcome:
     """Record the root cause (the record's owner or a manager, in stage root_cause)."""
-    return await client.root_cause(record_id, user.name, **body.model_dump())
+    return await _take(client, record_id, user, body, RootCauseRequest)
 
 
 @router.post("/records/{record_id}/plan", responses=STEP_REFUSALS)
 async def plan(record_id: RecordId, body: PlanRequest, user: ApiUser, client: Client) -> StepOutcome:
     """Submit the action plan (the record's owner or a manager, in stage action); each action starts its clock."""
-    actions = [NewAction(a.owner, a.due_at, a.description, a.kind) for a in body.actions]
-    return await client.plan(record_id, user.name, actions=actions)
+    return await _take(client, record_id, user, body, PlanRequest)
 
 
 @router.post("/records/{record_id}/actions/{action_id}/completion", responses=STEP_REFUSALS)
@@ -134,19 +149,20 @@ async def complete_action(
     record_id: RecordId, action_id: ActionId, body: CompletionRequest, user: ApiUser, client: Client
 ) -> StepOutcome:
     """Complete one action with evidence (its owner or a manager); the last one moves the record to verification."""
-    return await client.complete_action(record_id, user.name, action_id=action_id, evidence=body.evidence)
+    step = CompleteActionStep(action_id=action_id, evidence=body.evidence)
+    return await _take(client, record_id, user, step, CompletionRequest)
 
 
 @router.post("/records/{record_id}/verification", responses=STEP_REFUSALS)
 async def verify(record_id: RecordId, body: VerificationRequest, user: ApiUser, client: Client) -> StepOutcome:
     """Verify the actions (a manager who implemented none of them)."""
-    return await client.verify(record_id, user.name, result=body.result, evidence=body.evidence)
+    return await _take(client, record_id, user, body, VerificationRequest)
 
 
 @router.post("/records/{record_id}/review", responses=STEP_REFUSALS)
 async def review(record_id: RecordId, body: ReviewRequest, user: ApiUser, client: Client) -> StepOutcome:
     """Review effectiveness once its window has passed (a manager); effective closes the record."""
-    return await client.review(record_id, user.name, result=body.result, evidence=body.evidence)
+    return await _take(client, record_id, user, body, ReviewRequest)
 
 
 @router.post("/records/{record_id}/extension-requests", responses=STEP_REFUSALS)
@@ -154,9 +170,7 @@ async def request_extension(
     record_id: RecordId, body: ExtensionRequestBody, user: ApiUser, client: Client
 ) -> StepOutcome:
     """Ask for more time for the step or action the caller holds; a manager other than the caller decides."""
-    return await client.request_extension(
-        record_id, user.name, until=body.until, reason=body.reason, action_id=body.action_id
-    )
+    return await _take(client, record_id, user, body, ExtensionRequestBody)
 
 
 @router.post("/records/{record_id}/extension-decision", responses=STEP_REFUSALS)
@@ -164,16 +178,16 @@ async def decide_extension(
     record_id: RecordId, body: ExtensionDecisionRequest, user: ApiUser, client: Client
 ) -> StepOutcome:
     """Approve (every timer of the step re-armed) or reject, with a reason, the pending extension request."""
-    return await client.decide_extension(record_id, user.name, approve=body.approve, reason=body.reason)
+    return await _take(client, record_id, user, body, ExtensionDecisionRequest)
 
 
 @router.post("/records/{record_id}/reassignment", responses=STEP_REFUSALS)
 async def reassign(record_id: RecordId, body: ReassignmentRequest, user: ApiUser, client: Client) -> StepOutcome:
     """Give the record, or one of its actions, to someone else (a manager); reminders and escalations follow."""
-    return await client.reassign(record_id, user.name, owner=body.owner, reason=body.reason, action_id=body.action_id)
+    return await _take(client, record_id, user, body, ReassignmentRequest)
 
 
 @router.post("/records/{record_id}/cancellation", responses=STEP_REFUSALS)
 async def cancel(record_id: RecordId, body: CancellationRequest, user: ApiUser, client: Client) -> StepOutcome:
     """Cancel an invalid record with a reason (a manager); every timer stops."""
-    return await client.cancel(record_id, user.name, reason=body.reason)
+    return await _take(client, record_id, user, body, CancellationRequest)

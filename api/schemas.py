@@ -2,30 +2,34 @@
 
 Request bodies forbid unknown fields, so a body naming an actor (``actor``, ``raised_by``) is refused rather than
 silently ignored: who acts is always the bearer token's user. Responses never carry a password hash, a token's
-hash or its secret (except the one response that makes a token). Field constraints repeat the workflow payloads'
-(``models.payloads``) so the OpenAPI document tells a client what the workflow will accept; the workflow still
-validates everything itself.
+hash or its secret (except the one response that makes a token). A step's body is the step's own model
+(``models.payloads``), so the OpenAPI document tells a client exactly what the workflow will accept; the workflow
+still judges everything itself.
 """
 
 from datetime import datetime
 from typing import Annotated, Generic, Self, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.readmodel import OverdueItem
-from models.enums import (
-    ActionKind,
-    CauseCategory,
-    Disposition,
-    EffectivenessResult,
-    Role,
-    RootCauseMethod,
-    Severity,
-    Source,
-    Stage,
-    VerificationResult,
+from models.enums import Role, Severity, Source, Stage
+from models.payloads import (
+    CancelStep,
+    ContainmentStep,
+    Evidence,
+    ExtensionDecisionStep,
+    ExtensionRequestStep,
+    PlannedAction,
+    PlanStep,
+    RaiseStep,
+    ReassignStep,
+    ReviewStep,
+    RootCauseStep,
+    ShortText,
+    UserName,
+    VerifyStep,
 )
-from models.payloads import ShortText, Text, UserName
 from models.tables import ApiToken, Nonconformity, OutboxMessage, User
 
 T = TypeVar("T")
@@ -33,12 +37,6 @@ T = TypeVar("T")
 # Path parameters: junk is refused (422) before anything is asked of Temporal or the database.
 ACTION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
 USER_NAME_PATTERN = r"^[A-Za-z0-9._@-]{1,64}$"
-
-Quantity = Annotated[int, Field(ge=0, le=1_000_000_000, description="How many pieces", examples=[120])]
-Evidence = Annotated[
-    Text, Field(description="What shows it was done: a document, a measurement, a link", examples=["WO-5531"])
-]
-Reason = Annotated[Text, Field(description="Why; kept in the record's timeline")]
 
 
 class Body(BaseModel):
@@ -62,20 +60,8 @@ class Page(BaseModel, Generic[T]):
 # --- records --------------------------------------------------------------------------------------------------
 
 
-class RaiseRequest(Body):
+class RaiseRequest(RaiseStep, Body):
     """A new nonconformity; whoever the token belongs to raises it."""
-
-    title: Annotated[ShortText, Field(description="One line: what is wrong", examples=["Burr on housing edge"])]
-    description: Annotated[
-        Text,
-        Field(description="What happened, where, when, how it was found", examples=["Line 3 housings show a burr"]),
-    ]
-    severity: Annotated[Severity, Field(description="Sets the deadlines (see the policy)")]
-    source: Annotated[Source, Field(description="How it was found")]
-    owner: Annotated[UserName, Field(description="Who owns the CAPA: an owner or a manager", examples=["olivia"])]
-    product: Annotated[ShortText | None, Field(description="Product or part number", examples=["H-200"])] = None
-    lot: Annotated[ShortText | None, Field(description="Lot or batch", examples=["L-4711"])] = None
-    quantity: Quantity | None = None
 
 
 class Raised(BaseModel):
@@ -137,88 +123,68 @@ class DeadlineItem(BaseModel):
         )
 
 
-# --- steps ----------------------------------------------------------------------------------------------------
+# --- steps: each the step's own model (``models.payloads``), refusing unknown fields --------------------------
 
 
-class ContainmentRequest(Body):
+class ContainmentRequest(ContainmentStep, Body):
     """Containment (ISO 9001 10.2.1 a): what was done to control the nonconforming product."""
 
-    summary: Annotated[Text, Field(examples=["Lot L-4711 quarantined, 120 pcs"])]
-    disposition: Disposition
-    quantity: Quantity | None = None
 
-
-class RootCauseRequest(Body):
+class RootCauseRequest(RootCauseStep, Body):
     """Root cause (ISO 9001 10.2.1 b); five-whys needs the why-chain."""
 
-    method: RootCauseMethod
-    cause: Annotated[Text, Field(description="The root-cause statement")]
-    whys: Annotated[
-        list[Text], Field(max_length=20, description="The why-chain, in order", examples=[["Burr", "Tool worn"]])
-    ] = []
-    category: Annotated[CauseCategory | None, Field(description="The 6M category")] = None
-    escape_point: Annotated[ShortText | None, Field(description="Where it should have been caught")] = None
-    similar_checked: Annotated[Text | None, Field(description="Similar cases checked (10.2.1 b3)")] = None
+
+class PlannedActionRequest(PlannedAction, Body):
+    """One action of the plan, with its own owner and due time."""
 
 
-class PlannedActionRequest(Body):
-    owner: Annotated[UserName, Field(description="Who carries out the action", examples=["oscar"])]
-    due_at: Annotated[AwareDatetime, Field(description="When it is due, with its time zone; in the future")]
-    description: Annotated[Text, Field(examples=["Replace deburring tool"])]
-    kind: ActionKind = ActionKind.CORRECTIVE
-
-
-class PlanRequest(Body):
+class PlanRequest(PlanStep, Body):
     """The action plan: one or more actions, each with its own owner and due time."""
 
-    actions: Annotated[list[PlannedActionRequest], Field(min_length=1, max_length=50)]
+    # Each action refuses unknown fields too; a PlannedActionRequest is a PlannedAction, so the plan is a PlanStep.
+    actions: list[PlannedActionRequest] = Field(min_length=1, max_length=50)  # type: ignore[assignment]
 
 
 class CompletionRequest(Body):
+    """The evidence that the action (named in the path) was done."""
+
     evidence: Evidence
 
 
-class VerificationRequest(Body):
+class VerificationRequest(VerifyStep, Body):
     """Verification by a manager who implemented none of the actions; ``fail`` sends the record back to action."""
 
-    result: VerificationResult
-    evidence: Evidence
 
-
-class ReviewRequest(Body):
+class ReviewRequest(ReviewStep, Body):
     """The effectiveness review, once the window has passed; ``not-effective`` reopens root cause."""
 
-    result: EffectivenessResult
-    evidence: Evidence
 
-
-class ExtensionRequestBody(Body):
+class ExtensionRequestBody(ExtensionRequestStep, Body):
     """More time for the step (or, with ``action_id``, the action) the caller holds; a manager decides."""
 
-    until: Annotated[AwareDatetime, Field(description="The new due time, with its time zone; after the current due")]
-    reason: Reason
-    action_id: Annotated[ShortText | None, Field(description="For this action, not the stage", examples=["A1"])] = None
 
-
-class ExtensionDecisionRequest(Body):
+class ExtensionDecisionRequest(ExtensionDecisionStep, Body):
     """Approve or reject the pending extension request (a manager other than the requester)."""
 
-    approve: bool
-    reason: Annotated[Text | None, Field(description="Why; required when rejecting")] = None
 
-
-class ReassignmentRequest(Body):
+class ReassignmentRequest(ReassignStep, Body):
     """Give the record (or, with ``action_id``, one action) to someone else; its deadlines follow."""
 
-    owner: Annotated[UserName, Field(description="The new owner", examples=["oscar"])]
-    reason: Reason
-    action_id: Annotated[ShortText | None, Field(description="Reassign this action, not the record")] = None
+    new_owner: UserName = Field(alias="owner", description="The new owner", examples=["oscar"])
 
 
-class CancellationRequest(Body):
+class CancellationRequest(CancelStep, Body):
     """Cancel an invalid record (managers); every timer stops."""
 
-    reason: Reason
+
+def json_field(body: type[BaseModel], field: str | None) -> str | None:
+    """A step's field path (``new_owner``, ``actions.1.due_at``) as this API names it in ``body`` (``owner``)."""
+    if field is None:
+        return None
+    head, _, rest = field.partition(".")
+    info = body.model_fields.get(head)
+    name = info.alias if info is not None and info.alias else head
+    return f"{name}.{rest}" if rest else name
 
 
 # --- people ---------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from bench.skeleton import SkeletonInput, SkeletonStep, SkeletonWorkflow
 from client.errors import CapaError, ErrorKind, StepPending
-from client.records import CapaClient, NewAction
+from client.records import CapaClient
 from models.enums import (
     CauseCategory,
     Disposition,
@@ -29,7 +29,17 @@ from models.enums import (
     Source,
     VerificationResult,
 )
-from models.payloads import StepOutcome
+from models.payloads import (
+    CompleteActionStep,
+    ContainmentStep,
+    PlannedAction,
+    PlanStep,
+    RaiseStep,
+    ReviewStep,
+    RootCauseStep,
+    StepOutcome,
+    VerifyStep,
+)
 
 # The demo directory's people (seeded by the bench): otto raises, olivia owns, olivia and oscar own actions,
 # maria (who implemented nothing) verifies and reviews.
@@ -88,14 +98,16 @@ class ProductDriver:
     async def open(self) -> str:
         return await self._capa.raise_record(
             RAISER,
-            title="Burr on housing edge",
-            description="Line 3 housings show a burr on the left edge",
-            severity=Severity.MAJOR,
-            source=Source.INSPECTION,
-            owner=OWNER,
-            product="H-200",
-            lot="L-4711",
-            quantity=120,
+            RaiseStep(
+                title="Burr on housing edge",
+                description="Line 3 housings show a burr on the left edge",
+                severity=Severity.MAJOR,
+                source=Source.INSPECTION,
+                owner=OWNER,
+                product="H-200",
+                lot="L-4711",
+                quantity=120,
+            ),
         )
 
     async def step(
@@ -122,38 +134,46 @@ class ProductDriver:
     async def _send(self, record_id: str, name: str, *, actions: int, due_at: datetime | None) -> StepOutcome:
         capa = self._capa
         if name == "contain":
-            result = await capa.contain(record_id, OWNER, summary="Lot quarantined", disposition=Disposition.QUARANTINE)
+            result = await capa.take_step(
+                record_id, OWNER, ContainmentStep(summary="Lot quarantined", disposition=Disposition.QUARANTINE)
+            )
         elif name == "root_cause":
-            result = await capa.root_cause(
+            result = await capa.take_step(
                 record_id,
                 OWNER,
-                method=RootCauseMethod.FIVE_WHYS,
-                cause="Deburring tool used beyond its change interval",
-                whys=["Burr on edge", "Deburring tool worn", "No tool-life counter"],
-                category=CauseCategory.MACHINE,
+                RootCauseStep(
+                    method=RootCauseMethod.FIVE_WHYS,
+                    cause="Deburring tool used beyond its change interval",
+                    whys=["Burr on edge", "Deburring tool worn", "No tool-life counter"],
+                    category=CauseCategory.MACHINE,
+                ),
             )
         elif name == "plan":
             assert due_at is not None
-            result = await capa.plan(
+            result = await capa.take_step(
                 record_id,
                 OWNER,
-                actions=[
-                    NewAction(owner=ACTION_OWNERS[i % 2], due_at=due_at, description=f"Corrective action {i + 1}")
-                    for i in range(actions)
-                ],
+                PlanStep(
+                    actions=[
+                        PlannedAction(
+                            owner=ACTION_OWNERS[i % 2], due_at=due_at, description=f"Corrective action {i + 1}"
+                        )
+                        for i in range(actions)
+                    ]
+                ),
             )
         elif name == "complete_action":
             owner = ACTION_OWNERS[(actions - 1) % 2]
-            result = await capa.complete_action(
-                record_id, owner, action_id=f"A{actions}", evidence="Done, work order WO-5531"
+            result = await capa.take_step(
+                record_id, owner, CompleteActionStep(action_id=f"A{actions}", evidence="Done, work order WO-5531")
             )
         elif name == "verify":
-            result = await capa.verify(
-                record_id, MANAGER, result=VerificationResult.PASS, evidence="50 housings checked"
+            result = await capa.take_step(
+                record_id, MANAGER, VerifyStep(result=VerificationResult.PASS, evidence="50 housings checked")
             )
         elif name == "review":
-            result = await capa.review(
-                record_id, MANAGER, result=EffectivenessResult.EFFECTIVE, evidence="No recurrence"
+            result = await capa.take_step(
+                record_id, MANAGER, ReviewStep(result=EffectivenessResult.EFFECTIVE, evidence="No recurrence")
             )
         else:
             raise ValueError(f"unknown step {name}")

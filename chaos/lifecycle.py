@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from client.errors import CapaError, ErrorKind, StepPending
-from client.records import CapaClient, NewAction
+from client.records import CapaClient
 from models.enums import (
     ActionStatus,
     CauseCategory,
@@ -30,7 +30,20 @@ from models.enums import (
     Stage,
     VerificationResult,
 )
-from models.payloads import CapaState, Clock, StepOutcome
+from models.payloads import (
+    CancelStep,
+    CapaState,
+    Clock,
+    CompleteActionStep,
+    ContainmentStep,
+    PlannedAction,
+    PlanStep,
+    RaiseStep,
+    ReviewStep,
+    RootCauseStep,
+    StepOutcome,
+    VerifyStep,
+)
 
 # The stage clocks a record runs through, by the ``target`` its timeline events name; actions are A1, A2.
 STAGE_TARGETS = ("containment", "root_cause", "action", "verification", "effectiveness")
@@ -149,8 +162,10 @@ class Lifecycle:
         await self._step(
             "contain",
             "containment",
-            lambda: client.contain(
-                rid, "olivia", summary=f"Lot L-{plan.number} quarantined", disposition=Disposition.QUARANTINE
+            lambda: client.take_step(
+                rid,
+                "olivia",
+                ContainmentStep(summary=f"Lot L-{plan.number} quarantined", disposition=Disposition.QUARANTINE),
             ),
             lambda s: s.containment is not None,
         )
@@ -159,43 +174,48 @@ class Lifecycle:
             await self._step(
                 "cancel",
                 "root_cause",
-                lambda: client.cancel(rid, "maria", reason="raised against the wrong lot"),
+                lambda: client.take_step(rid, "maria", CancelStep(reason="raised against the wrong lot")),
                 lambda s: s.stage is Stage.CANCELLED,
             )
             return
         await self._step(
             "root cause",
             "root_cause",
-            lambda: client.root_cause(
+            lambda: client.take_step(
                 rid,
                 "olivia",
-                method=RootCauseMethod.FIVE_WHYS,
-                cause="Deburring tool used beyond its change interval",
-                whys=["Burr on edge", "Tool worn"],
-                category=CauseCategory.MACHINE,
+                RootCauseStep(
+                    method=RootCauseMethod.FIVE_WHYS,
+                    cause="Deburring tool used beyond its change interval",
+                    whys=["Burr on edge", "Tool worn"],
+                    category=CauseCategory.MACHINE,
+                ),
             ),
             lambda s: bool(s.root_causes),
         )
         owners = ["olivia", "oscar"][: plan.actions]
-        await self._step("plan", "action", lambda: client.plan(rid, "olivia", actions=self._actions(owners)), _planned)
+        await self._step(
+            "plan", "action", lambda: client.take_step(rid, "olivia", PlanStep(actions=self._actions(owners))), _planned
+        )
         for number, owner in enumerate(owners, start=1):
             action_id = f"A{number}"
             await self._step(
                 f"complete {action_id}",
                 action_id,
                 partial(
-                    client.complete_action,
+                    client.take_step,
                     rid,
                     owner,
-                    action_id=action_id,
-                    evidence=f"Done, work order WO-{plan.number}-{action_id}",
+                    CompleteActionStep(action_id=action_id, evidence=f"Done, work order WO-{plan.number}-{action_id}"),
                 ),
                 partial(_completed, action_id=action_id),
             )
         await self._step(
             "verify",
             "verification",
-            lambda: client.verify(rid, "maria", result=VerificationResult.PASS, evidence="50 parts checked"),
+            lambda: client.take_step(
+                rid, "maria", VerifyStep(result=VerificationResult.PASS, evidence="50 parts checked")
+            ),
             lambda s: bool(s.verifications),
         )
         verified = await self._show()
@@ -205,17 +225,23 @@ class Lifecycle:
         await self._step(
             "review",
             "effectiveness",
-            lambda: client.review(rid, "maria", result=EffectivenessResult.EFFECTIVE, evidence="No recurrence"),
+            lambda: client.take_step(
+                rid, "maria", ReviewStep(result=EffectivenessResult.EFFECTIVE, evidence="No recurrence")
+            ),
             lambda s: s.stage is Stage.CLOSED,
         )
 
-    def _actions(self, owners: list[str]) -> list[NewAction]:
+    def _actions(self, owners: list[str]) -> list[PlannedAction]:
         now = datetime.now(UTC)
         actions = []
         for number, owner in enumerate(owners, start=1):
             # A late action gets a short deadline and runs over it; an on-time one has room to spare.
             window = self._timings.window / 2 if f"A{number}" in self._plan.late else self._timings.window * 2
-            actions.append(NewAction(owner, now + timedelta(seconds=window), f"Action {number} of the plan"))
+            actions.append(
+                PlannedAction(
+                    owner=owner, due_at=now + timedelta(seconds=window), description=f"Action {number} of the plan"
+                )
+            )
         return actions
 
     # --- the driver's habits ------------------------------------------------------------------------------
@@ -227,14 +253,16 @@ class Lifecycle:
             try:
                 rid = await self._client.raise_record(
                     "otto",
-                    title=f"Burr on housing edge, lot L-{plan.number}",
-                    description="Housings from line 3 show a burr on the mating edge.",
-                    severity=plan.severity,
-                    source=Source.INSPECTION,
-                    owner="olivia",
-                    product="H-200",
-                    lot=f"L-{plan.number}",
-                    quantity=120,
+                    RaiseStep(
+                        title=f"Burr on housing edge, lot L-{plan.number}",
+                        description="Housings from line 3 show a burr on the mating edge.",
+                        severity=plan.severity,
+                        source=Source.INSPECTION,
+                        owner="olivia",
+                        product="H-200",
+                        lot=f"L-{plan.number}",
+                        quantity=120,
+                    ),
                 )
             except CapaError as exc:
                 self.result.refusals[("raise", exc.kind.value)] += 1

@@ -191,26 +191,47 @@ def _answered(ctx: typer.Context, request: Callable[[], Coroutine[Any, Any, T]])
     try:
         return asyncio.run(request())
     except CapaError as exc:
-        if exc.kind is ErrorKind.INVALID:
-            raise CapaError(exc.kind, _in_cli_terms(exc.message, ctx)) from None
-        raise
+        if not exc.problems or isinstance(exc, StepPending):
+            raise
+        named = [problem.said(_option_of(problem.field, ctx)) for problem in exc.problems]
+        raise CapaError(exc.kind, "; ".join(named), exc.problems) from None
 
 
-def _in_cli_terms(message: str, ctx: typer.Context) -> str:
-    """``manager: no user ...`` becomes ``--manager: no user ...`` when the field is one of the command's."""
-    field, colon, rest = message.partition(": ")
+# A step's fields whose option is not named after them (``whys`` is given one ``--why`` at a time); a plan's
+# ``actions.<i>.<field>`` is its ``--action`` number i+1.
+OPTION_OF_FIELD = {"whys": "--why", "new_owner": "--owner", "approve": "--approve/--reject", "actions": "--action"}
+
+
+def _option_of(field: str | None, ctx: typer.Context) -> str | None:
+    """The command's name for a field of its step (``--manager``, ``ACTION_ID``, ``--action 2``), or the field's
+    own path when the command has no option for it."""
+    if field is None:
+        return None
+    head, _, rest = field.partition(".")
+    if head == "actions" and rest:
+        number, _, _ = rest.partition(".")
+        return f"--action {int(number) + 1}" if number.isdigit() else "--action"
+    if head in OPTION_OF_FIELD:
+        return OPTION_OF_FIELD[head]
     for param in ctx.command.params:
-        if colon and param.name == field:
-            label = param.opts[0] if param.param_type_name == "option" else (param.metavar or param.opts[0])
-            return f"{label}: {rest}"
-    return message
+        if param.name == head:
+            return param.opts[0] if param.param_type_name == "option" else (param.metavar or param.opts[0])
+    return field
 
 
-def take_step(
-    ctx: typer.Context, as_json: bool, what: str, send: Callable[[CapaClient, str], Awaitable[StepOutcome]]
-) -> None:
+def take_step(ctx: typer.Context, as_json: bool, what: str, record_id: str, step: str, **values: object) -> None:
+    """Send ``step`` (its name as ``capa`` and the web app call it: ``contain``, ``root-cause``, ...) with its
+    model's fields ``values``; what is not given is left to the model's defaults."""
     actor = ctx.obj.actor()
-    answer_step(ctx, as_json, what, lambda client: send(client, actor))
+
+    async def send(client: CapaClient) -> StepOutcome:
+        from client.steps import parsed  # noqa: PLC0415 - the payloads load only for a command that sends
+        from models.rules import STEP_MODELS, Step  # noqa: PLC0415
+
+        given = {name: value for name, value in values.items() if value is not None}
+        return await client.take_step(record_id, actor, parsed(STEP_MODELS[Step(step)], given))
+
+    answer_step(ctx, as_json, what, send)
 
 
 def answer_step(

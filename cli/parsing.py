@@ -6,16 +6,10 @@ A due time (``DUE``, ``--until``) is one of:
 - a duration from now: ``10d``, ``12h``, ``1d12h``, ``30s``.
 """
 
-from __future__ import annotations
-
 import re
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING
 
 from models.durations import parse_duration
-
-if TYPE_CHECKING:
-    from client.records import NewAction
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # OWNER:DUE:DESCRIPTION, where DUE may itself hold colons when it is a date-time.
@@ -51,15 +45,14 @@ def parse_due(text: str, now: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def parse_action(text: str, now: datetime) -> NewAction:
-    """One ``--action OWNER:DUE:DESCRIPTION``; ValueError saying what is wrong with it."""
-    from client.records import NewAction  # noqa: PLC0415 - the client layer loads only for a command that sends
-
+def parse_action(text: str, now: datetime) -> dict[str, object]:
+    """One ``--action OWNER:DUE:DESCRIPTION`` as the fields of a plan's action (``models.payloads.PlannedAction``);
+    ValueError saying what is wrong with it."""
     match = _ACTION.fullmatch(text.strip())
     if match is None:
         raise ValueError("write it as OWNER:DUE:DESCRIPTION, e.g. olivia:10d:Replace the worn fixture")
-    return NewAction(
-        owner=match["owner"].strip(),
-        due_at=parse_due(match["due"], now),
-        description=match["description"].strip(),
-    )
+    return {
+        "owner": match["owner"].strip(),
+        "due_at": parse_due(match["due"], now),
+        "description": match["description"].strip(),
+    }

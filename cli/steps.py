@@ -1,8 +1,13 @@
 """`capa raise` and the steps: containment, root cause, plan, actions, verification, review, extensions,
-reassignment, cancellation, and the outcome of a step that was pending."""
+reassignment, cancellation, and the outcome of a step that was pending.
+
+Each command maps its options onto the fields of its step's model (``models.payloads``: ``ContainmentStep``, ...);
+the model, the rules and the workflow judge them as they judge the web app's and the API's. An option not named
+after its field is in ``cli.app.OPTION_OF_FIELD``, so a refusal names the option.
+"""
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +23,9 @@ from models.enums import (
     Source,
     VerificationResult,
 )
+
+if TYPE_CHECKING:
+    from client.records import CapaClient
 
 
 @app.command("raise")
@@ -36,20 +44,26 @@ def raise_record(
 ) -> None:
     """Raise a nonconformity; prints its new id."""
     actor = ctx.obj.actor()
-    record_id = call(
-        ctx,
-        lambda client: client.raise_record(
-            actor,
-            title=title,
-            description=description,
-            severity=severity,
-            source=source,
-            owner=owner,
-            product=product,
-            lot=lot,
-            quantity=quantity,
-        ),
-    )
+    values = {
+        "title": title,
+        "description": description,
+        "severity": severity,
+        "source": source,
+        "owner": owner,
+        "product": product,
+        "lot": lot,
+        "quantity": quantity,
+    }
+
+    async def send(client: CapaClient) -> str:
+        from client.steps import parsed  # noqa: PLC0415 - the payloads load only for a command that sends
+        from models.payloads import RaiseStep  # noqa: PLC0415
+
+        step = parsed(RaiseStep, {name: value for name, value in values.items() if value is not None})
+        record_id: str = await client.raise_record(actor, step)
+        return record_id
+
+    record_id = call(ctx, send)
     if as_json:
         render.emit_json({"id": record_id})
     else:
@@ -71,9 +85,11 @@ def contain(
         ctx,
         as_json,
         "containment recorded",
-        lambda client, actor: client.contain(
-            record_id, actor, summary=summary, disposition=disposition, quantity=quantity
-        ),
+        record_id,
+        "contain",
+        summary=summary,
+        disposition=disposition,
+        quantity=quantity,
     )
 
 
@@ -95,16 +111,14 @@ def root_cause(
         ctx,
         as_json,
         "root cause recorded",
-        lambda client, actor: client.root_cause(
-            record_id,
-            actor,
-            method=method,
-            cause=cause,
-            whys=why or [],
-            category=category,
-            escape_point=escape_point,
-            similar_checked=similar_checked,
-        ),
+        record_id,
+        "root-cause",
+        method=method,
+        cause=cause,
+        whys=why,
+        category=category,
+        escape_point=escape_point,
+        similar_checked=similar_checked,
     )
 
 
@@ -129,7 +143,7 @@ def plan(
             actions.append(parse_action(text, now))
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint=f"--action {text!r}") from None
-    take_step(ctx, as_json, "plan accepted", lambda client, actor: client.plan(record_id, actor, actions=actions))
+    take_step(ctx, as_json, "plan accepted", record_id, "plan", actions=actions)
 
 
 @app.command("complete-action")
@@ -145,7 +159,10 @@ def complete_action(
         ctx,
         as_json,
         f"action {action_id} completed",
-        lambda client, actor: client.complete_action(record_id, actor, action_id=action_id, evidence=evidence),
+        record_id,
+        "complete-action",
+        action_id=action_id,
+        evidence=evidence,
     )
 
 
@@ -162,7 +179,10 @@ def verify(
         ctx,
         as_json,
         f"verification {result.value}",
-        lambda client, actor: client.verify(record_id, actor, result=result, evidence=evidence),
+        record_id,
+        "verify",
+        result=result,
+        evidence=evidence,
     )
 
 
@@ -179,7 +199,10 @@ def review(
         ctx,
         as_json,
         f"effectiveness review: {result.value}",
-        lambda client, actor: client.review(record_id, actor, result=result, evidence=evidence),
+        record_id,
+        "review",
+        result=result,
+        evidence=evidence,
     )
 
 
@@ -201,9 +224,11 @@ def request_extension(
         ctx,
         as_json,
         "extension requested",
-        lambda client, actor: client.request_extension(
-            record_id, actor, until=new_due, reason=reason, action_id=action_id
-        ),
+        record_id,
+        "request-extension",
+        until=new_due,
+        reason=reason,
+        action_id=action_id,
     )
 
 
@@ -224,7 +249,10 @@ def decide_extension(
         ctx,
         as_json,
         "extension approved" if approve else "extension rejected",
-        lambda client, actor: client.decide_extension(record_id, actor, approve=approve, reason=reason),
+        record_id,
+        "decide-extension",
+        approve=approve,
+        reason=reason,
     )
 
 
@@ -245,14 +273,18 @@ def reassign(
         ctx,
         as_json,
         f"reassigned to {owner}",
-        lambda client, actor: client.reassign(record_id, actor, owner=owner, reason=reason, action_id=action_id),
+        record_id,
+        "reassign",
+        new_owner=owner,
+        reason=reason,
+        action_id=action_id,
     )
 
 
 @app.command()
 def cancel(ctx: typer.Context, record_id: RecordId, reason: Reason, as_json: Json = False) -> None:
     """Cancel an invalid record (managers); every timer stops."""
-    take_step(ctx, as_json, "cancelled", lambda client, actor: client.cancel(record_id, actor, reason=reason))
+    take_step(ctx, as_json, "cancelled", record_id, "cancel", reason=reason)
 
 
 @app.command()

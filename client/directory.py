@@ -13,12 +13,14 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
-from client.errors import CapaError, ErrorKind
+from client.errors import CapaError, ErrorKind, FieldProblem
 from core import accounts, readmodel
 from core.database import make_engine
-from core.readmodel import DirectoryError
 from core.settings import Settings
+from models import rules
 from models.enums import Role
+from models.payloads import Actor
+from models.refusals import InvalidField, Rejection
 from models.tables import ApiToken, User
 
 T = TypeVar("T")
@@ -67,6 +69,29 @@ class Directory:
     async def user(self, name: str) -> User | None:
         return await self._db(readmodel.get_user, self._engine, name)
 
+    async def actor(self, name: str) -> Actor:
+        """Who takes a step, as the directory knows them."""
+        user = await self.user(name)
+        if user is None:
+            raise CapaError(ErrorKind.NOT_ALLOWED, f"unknown user {name}; ask an administrator to add you")
+        return Actor(name=user.name, roles=[Role(user.role)])
+
+    async def check_holders(self, holders: dict[str, str]) -> None:
+        """People about to hold steps (``holders``: field path -> name) must be in the directory, in a role
+        that may hold them; every one who is not is named at once."""
+        problems: list[FieldProblem] = []
+        for field, name in holders.items():
+            user = await self.user(name)
+            if user is None:
+                problems.append(FieldProblem(field, f"no user named {name}; an administrator adds people"))
+                continue
+            try:
+                rules.check_owner_roles(field, name, [Role(user.role)])
+            except Rejection as rejection:
+                problems.extend(rejection.problems)
+        if problems:
+            raise CapaError.invalid(*problems)
+
     # --- sign-in ------------------------------------------------------------------------------------------
 
     async def sign_in(self, name: str, password: str) -> User | accounts.SignInRefused:
@@ -104,8 +129,8 @@ class Directory:
         """Run a blocking read-model call off the event loop, with its failures as CapaErrors."""
         try:
             return await asyncio.to_thread(query, *args, **kwargs)
-        except (DirectoryError, accounts.AccountError) as exc:
-            raise CapaError(ErrorKind.INVALID, str(exc)) from None
+        except InvalidField as exc:
+            raise CapaError.invalid(exc.problem) from None
         except DBAPIError as exc:
             raise self._database_error(exc) from None
 

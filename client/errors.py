@@ -1,39 +1,74 @@
-"""The one error type of the client layer, ``CapaError``: its ``kind`` a front end turns into an exit code or an
-HTTP status, its message one line for the person who made the request.
+"""The one error type of the client layer, ``CapaError``: its ``kind`` (``models.refusals.ErrorKind``) a front end
+turns into an exit code or an HTTP status, its message one line for the person who made the request, and for bad
+input the fields at fault (``problems``), each by its path in the step's input, for the front end to name in its
+own words (a form's label, a CLI option, a JSON field).
 
 Light on purpose: front ends import it before they know whether a command needs Temporal or the database.
 """
 
-from enum import StrEnum
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from models.refusals import ErrorKind, FieldProblem, said
+
 if TYPE_CHECKING:
-    from models.rules import Rejection
+    from pydantic import ValidationError
+
+    from models.refusals import Rejection
+
+__all__ = ["CapaError", "ErrorKind", "FieldProblem", "StepPending"]
+
+# What pydantic says of a value, as a person filling in a form reads it.
+_PLAIN = {
+    "missing": "required",
+    "string_too_short": "required",
+    "too_short": "give at least one",
+    "enum": "choose one of {expected}",
+    "int_parsing": "not a whole number",
+    "bool_parsing": "yes or no",
+    "datetime_from_date_parsing": "not a date and time",
+    "datetime_parsing": "not a date and time",
+    "timezone_aware": "give the time zone",
+}
 
 
-class ErrorKind(StrEnum):
-    """Why a request failed; the first four are the workflow's rejection kinds (``models.rules``)."""
-
-    WRONG_STAGE = "WrongStage"
-    NOT_ALLOWED = "NotAllowed"
-    INVALID = "InvalidInput"
-    NOT_FOUND = "NotFound"
-    UNAVAILABLE = "Unavailable"
-    # Not a failure: the step was sent and waits for a busy worker; it applies when one is free.
-    PENDING = "Pending"
+def _plain(error: dict[str, object]) -> str:
+    kind = str(error.get("type", ""))
+    if kind == "string_too_short" and error.get("input") not in ("", None):
+        kind = ""
+    template = _PLAIN.get(kind)
+    if template is None:
+        return str(error.get("msg", "invalid"))
+    context = error.get("ctx")
+    expected = context.get("expected", "") if isinstance(context, dict) else ""
+    return template.format(expected=str(expected).replace("'", ""))
 
 
 class CapaError(Exception):
-    """A failed request: its kind, and a one-line message for the person who made it."""
+    """A failed request: its kind, a one-line message, and for bad input the fields at fault."""
 
-    def __init__(self, kind: ErrorKind, message: str) -> None:
+    def __init__(self, kind: ErrorKind, message: str, problems: Iterable[FieldProblem] = ()) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.problems = tuple(problems)
 
     @classmethod
     def from_rejection(cls, rejection: "Rejection") -> "CapaError":
-        return cls(ErrorKind(rejection.kind.value), rejection.message)
+        return cls(rejection.kind, rejection.message, rejection.problems)
+
+    @classmethod
+    def invalid(cls, *problems: FieldProblem) -> "CapaError":
+        return cls(ErrorKind.INVALID, said(problems), problems)
+
+    @classmethod
+    def from_validation(cls, exc: "ValidationError", within: tuple[str | int, ...] = ()) -> "CapaError":
+        """Every field pydantic refused, by its path (below ``within``), in plain words."""
+        problems = [
+            FieldProblem(".".join(str(part) for part in (*within, *error["loc"])) or None, _plain(dict(error)))
+            for error in exc.errors()
+        ]
+        return cls.invalid(*problems)
 
 
 class StepPending(CapaError):

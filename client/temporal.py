@@ -1,19 +1,34 @@
-"""The one way every front-end and the worker reach Temporal: same address, namespace and data converter."""
+"""The one way every front end and the worker reach Temporal (same address, namespace and data converter), and
+how the SDK's failures read as the client layer's errors."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 
 import structlog
 from opentelemetry.sdk.trace import TracerProvider
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
+from client.errors import CapaError, ErrorKind, FieldProblem
 from core import tracing
 from core.settings import Settings
 from models import search_attributes
 
 log = structlog.get_logger(__name__)
+
+# How long a step or a query waits for a worker to answer; the SDK alone would wait for ever.
+WORKER_TIMEOUT = timedelta(seconds=20)
 
 
 async def connect(
@@ -119,3 +134,97 @@ async def ensure_search_attributes(client: Client) -> list[str]:
         return []
     log.info("search attributes registered", added=sorted(missing))
     return sorted(missing)
+
+
+# --- the SDK's failures, as the client layer's errors -----------------------------------------------------------
+
+
+def timed_out(exc: BaseException) -> bool:
+    """Whether the client's own patience ran out (its own timeout; the SDK reports its rpc_timeout as CANCELLED,
+    the server its deadline as DEADLINE_EXCEEDED)."""
+    if isinstance(exc, TimeoutError | WorkflowUpdateRPCTimeoutOrCancelledError):
+        return True
+    return isinstance(exc, RPCError) and exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
+
+
+def recovering(exc: RPCError) -> bool:
+    """Whether Temporal refused an update only because the record's last workflow task failed or timed out (a
+    worker lost mid-task): it takes updates again once another worker has completed a task."""
+    return exc.status is RPCStatusCode.FAILED_PRECONDITION and "Workflow Task in failed state" in exc.message
+
+
+def namespace_missing(settings: Settings) -> CapaError:
+    return CapaError(
+        ErrorKind.UNAVAILABLE,
+        f"Temporal at {settings.temporal_address} has no namespace {settings.temporal_namespace}: "
+        "set TEMPORAL_NAMESPACE to the namespace the workers use",
+    )
+
+
+def temporal_unavailable(settings: Settings) -> CapaError:
+    return CapaError(
+        ErrorKind.UNAVAILABLE,
+        f"cannot reach Temporal at {settings.temporal_address} (namespace {settings.temporal_namespace}); "
+        "start it, or point TEMPORAL_ADDRESS at a running server",
+    )
+
+
+def no_worker(settings: Settings, what: str, waited: timedelta) -> str:
+    return (
+        f"no worker answered for {what} within {waited.total_seconds():.0f}s "
+        f"(is a worker running on task queue {settings.task_queue}?)"
+    )
+
+
+def refusal(failure: ApplicationError) -> CapaError:
+    """A record's refusal of a step: the rule's kind, message and fields at fault (the failure's details)."""
+    try:
+        kind = ErrorKind(failure.type or "")
+    except ValueError:
+        # Validators only raise the rule kinds; anything else is still the workflow refusing the step.
+        kind = ErrorKind.NOT_ALLOWED
+    problems = [p for p in map(FieldProblem.from_json, failure.details) if p is not None]
+    return CapaError(kind, failure.message, problems)
+
+
+@contextmanager
+def translated(settings: Settings, what: str, waited: timedelta) -> Iterator[None]:
+    """Translate the SDK's failures into CapaErrors; a refused update carries the validator's verdict. ``what``
+    names the record (or other workflow) asked, ``waited`` how long the caller gave the workers."""
+    try:
+        yield
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError):
+            raise refusal(cause) from None
+        raise CapaError(ErrorKind.NOT_ALLOWED, f"{what}: the step failed: {cause}") from None
+    except WorkflowQueryFailedError as exc:
+        # The workflow cannot be replayed (a non-determinism error, say): a fault for operators, not input.
+        raise CapaError(ErrorKind.UNAVAILABLE, f"{what} cannot be read from Temporal: {exc}") from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise CapaError(
+            ErrorKind.UNAVAILABLE,
+            f"{no_worker(settings, what, waited)}; the step may still be applied when one starts, "
+            "so look at the record before sending it again",
+        ) from None
+    except RPCError as exc:
+        if is_namespace_missing(exc):
+            raise namespace_missing(settings) from None
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise CapaError(ErrorKind.NOT_FOUND, f"{what} does not exist") from None
+        # The SDK reports its own rpc_timeout as CANCELLED, the server's as DEADLINE_EXCEEDED.
+        if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            raise CapaError(ErrorKind.UNAVAILABLE, no_worker(settings, what, waited)) from None
+        if is_unreachable(exc):
+            raise temporal_unavailable(settings) from None
+        if recovering(exc):
+            raise CapaError(
+                ErrorKind.UNAVAILABLE,
+                f"{no_worker(settings, what, waited)}: its last workflow task was left unfinished (a worker "
+                "stopped or stalled) and no worker has taken it up since",
+            ) from None
+        raise CapaError(ErrorKind.UNAVAILABLE, f"Temporal refused the request: {exc.message}") from None
+    except RuntimeError as exc:
+        if is_unreachable(exc):
+            raise temporal_unavailable(settings) from None
+        raise

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from core.database import session_scope, write_scope
+from models.refusals import InvalidField
 from models.tables import ApiToken, SignInFailures, User, WebSession
 
 log = structlog.get_logger(__name__)
@@ -45,8 +46,8 @@ def _dummy_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(16))
 
 
-class AccountError(ValueError):
-    """Input an account operation refuses; the message names the field."""
+class AccountError(InvalidField):
+    """Input an account operation refuses, naming the field."""
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,11 @@ def _sha256(secret: str) -> str:
 
 def check_password_strength(name: str, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError("password", f"at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise AccountError(f"password: at most {MAX_PASSWORD_LENGTH} characters")
+        raise AccountError("password", f"at most {MAX_PASSWORD_LENGTH} characters")
     if name.lower() in password.lower():
-        raise AccountError("password: must not contain the user name")
+        raise AccountError("password", "must not contain the user name")
 
 
 def hash_password(password: str) -> str:
@@ -81,7 +82,7 @@ def set_password(engine: Engine, name: str, password: str) -> None:
     with session_scope(engine) as session:
         user = session.get(User, name)
         if user is None:
-            raise AccountError(f"name: no user named {name}")
+            raise AccountError("name", f"no user named {name}")
         user.password_hash = hashed
         session.add(user)
         _end_sessions(session, name)
@@ -93,7 +94,7 @@ def set_active(engine: Engine, name: str, *, active: bool) -> None:
     with session_scope(engine) as session:
         user = session.get(User, name)
         if user is None:
-            raise AccountError(f"name: no user named {name}")
+            raise AccountError("name", f"no user named {name}")
         user.active = active
         session.add(user)
         if not active:
@@ -191,12 +192,12 @@ def create_token(engine: Engine, name: str, label: str, created_by: str) -> tupl
     """Make a token acting as ``name``; returns its row and the secret, which is never shown again."""
     label = label.strip()
     if not label or len(label) > 80:
-        raise AccountError("label: 1 to 80 characters, saying what the token is for")
+        raise AccountError("label", "1 to 80 characters, saying what the token is for")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with session_scope(engine) as session:
         user = session.get(User, name)
         if user is None:
-            raise AccountError(f"user: no user named {name}")
+            raise AccountError("user", f"no user named {name}")
         token = ApiToken(
             user_name=name,
             label=label,
@@ -240,7 +241,7 @@ def revoke_token(engine: Engine, token_id: int, actor: str) -> ApiToken:
     with session_scope(engine) as session:
         token = session.get(ApiToken, token_id)
         if token is None:
-            raise AccountError(f"token: no token {token_id}")
+            raise AccountError("token", f"no token {token_id}")
         if token.revoked_at is None:
             token.revoked_at = datetime.now(UTC)
             session.add(token)

@@ -20,6 +20,7 @@ from core.database import insert_for, session_scope
 from models.enums import NOTIFIED_KINDS, ActionStatus, EventKind, Role, Severity, Stage
 from models.payloads import CapaState, Event, UserName
 from models.policy import Policy
+from models.refusals import InvalidField
 from models.tables import (
     ActionRow,
     Nonconformity,
@@ -36,8 +37,8 @@ _OPEN_STAGES = [stage.value for stage in Stage if stage.is_open]
 _MANAGING_ROLES = {Role.MANAGER.value, Role.ADMIN.value}
 
 
-class DirectoryError(ValueError):
-    """A user that cannot be added; the one-line message names the field at fault."""
+class DirectoryError(InvalidField):
+    """A user that cannot be added, naming the field at fault."""
 
 
 def ping(engine: Engine) -> None:
@@ -58,26 +59,26 @@ def add_user(engine: Engine, name: str, role: str, manager: str | None = None, e
     try:
         name = TypeAdapter(UserName).validate_python(name)
     except ValidationError as exc:
-        raise DirectoryError(f"name: {exc.errors()[0]['msg']}") from None
+        raise DirectoryError("name", f"{exc.errors()[0]['msg']}") from None
     if role not in {r.value for r in Role}:
-        raise DirectoryError(f"role: {role!r} is not one of {', '.join(r.value for r in Role)}")
+        raise DirectoryError("role", f"{role!r} is not one of {', '.join(r.value for r in Role)}")
     role = Role(role).value
     with session_scope(engine) as session:
         if session.get(User, name) is not None:
-            raise DirectoryError(f"name: a user named {name!r} already exists")
+            raise DirectoryError("name", f"a user named {name!r} already exists")
         if manager is not None:
             boss = session.get(User, manager)
             if boss is None:
-                raise DirectoryError(f"manager: no user named {manager!r}; add them first")
+                raise DirectoryError("manager", f"no user named {manager!r}; add them first")
             if boss.role not in _MANAGING_ROLES:
-                raise DirectoryError(f"manager: {manager!r} is an {boss.role}, not a manager or admin")
+                raise DirectoryError("manager", f"{manager!r} is an {boss.role}, not a manager or admin")
         user = User(name=name, role=role, manager=manager, email=email)
         session.add(user)
         try:
             session.flush()
         except IntegrityError:
             # Another caller added the same name between the check and the insert.
-            raise DirectoryError(f"name: a user named {name!r} already exists") from None
+            raise DirectoryError("name", f"a user named {name!r} already exists") from None
     return user
 
 
@@ -97,12 +98,12 @@ def list_users(engine: Engine) -> list[User]:
 def set_email_preference(engine: Engine, user: str, kind: str, enabled: bool) -> None:
     """Turn e-mail for one kind of notification on or off for one person; the log channel is unaffected."""
     if kind not in {k.value for k in NOTIFIED_KINDS}:
-        raise DirectoryError(f"kind: {kind!r} is not one of {', '.join(k.value for k in NOTIFIED_KINDS)}")
+        raise DirectoryError("kind", f"{kind!r} is not one of {', '.join(k.value for k in NOTIFIED_KINDS)}")
     statement = insert_for(engine, NotificationPreference).values(user_name=user, kind=kind, email=enabled)
     upsert = statement.on_conflict_do_update(index_elements=["user_name", "kind"], set_={"email": enabled})
     with session_scope(engine) as session:
         if session.get(User, user) is None:
-            raise DirectoryError(f"user: no user named {user!r}")
+            raise DirectoryError("user", f"no user named {user!r}")
         session.exec(upsert)
 
 

@@ -8,7 +8,7 @@ DEFAULT_MAX_ATTEMPTS = 8
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
 
 class DeliveryInput(_Payload):

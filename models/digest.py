@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 class DigestRequest(BaseModel):
     """``at`` pins the moment described (for tests and backfills); by default the scheduled time, else now."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
     at: datetime | None = None
 
@@ -19,7 +19,7 @@ class DigestRequest(BaseModel):
 class DigestInput(BaseModel):
     """The moment the digest describes: what is overdue then, and the local day it belongs to."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
     at: datetime
 
@@ -32,7 +32,7 @@ class DigestResult(BaseModel):
     counts those as already sent.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
     day: str = ""
     recipients: dict[str, int] = {}

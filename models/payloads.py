@@ -43,7 +43,11 @@ RecordId = Annotated[str, StringConstraints(pattern=r"^NC-\d{4}-\d{4,}$")]
 
 
 class Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """What crosses Temporal. A field this release does not know is kept and passed on, not refused: a worker one
+    release behind a front end (or after a rollback) loses nothing a newer one sent. The HTTP API still refuses
+    unknown fields (``api.schemas``)."""
+
+    model_config = ConfigDict(extra="allow")
 
 
 class Actor(Payload):
@@ -64,15 +68,27 @@ class Actor(Payload):
 # field a person submits is in the timeline, typed as it was submitted.
 
 
+Quantity = Annotated[int, Field(ge=0, le=1_000_000_000, description="How many pieces", examples=[120])]
+Evidence = Annotated[
+    Text, Field(description="What shows it was done: a document, a measurement, a link", examples=["WO-5531"])
+]
+Reason = Annotated[Text, Field(description="Why; kept in the record's timeline")]
+
+
 class RaiseStep(Payload):
-    title: ShortText
-    description: Text
-    severity: Severity
-    source: Source
-    owner: UserName
-    product: ShortText | None = None
-    lot: ShortText | None = None
-    quantity: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
+    """A new nonconformity."""
+
+    title: Annotated[ShortText, Field(description="One line: what is wrong", examples=["Burr on housing edge"])]
+    description: Annotated[
+        Text,
+        Field(description="What happened, where, when, how it was found", examples=["Line 3 housings show a burr"]),
+    ]
+    severity: Annotated[Severity, Field(description="Sets the deadlines (see the policy)")]
+    source: Annotated[Source, Field(description="How it was found")]
+    owner: Annotated[UserName, Field(description="Who owns the CAPA: an owner or a manager", examples=["olivia"])]
+    product: Annotated[ShortText | None, Field(description="Product or part number", examples=["H-200"])] = None
+    lot: Annotated[ShortText | None, Field(description="Lot or batch", examples=["L-4711"])] = None
+    quantity: Annotated[Quantity | None, Field(description="How many pieces are affected")] = None
 
 
 class RaiseInput(RaiseStep):
@@ -88,9 +104,17 @@ _Step = TypeVar("_Step", bound=Payload)
 
 
 class ContainmentStep(Payload):
-    summary: Text
-    disposition: Disposition
-    quantity: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
+    """Containment (ISO 9001 10.2.1 a): what was done to control the nonconforming product."""
+
+    summary: Annotated[
+        Text,
+        Field(
+            description="What was done to control the nonconforming product",
+            examples=["Lot L-4711 quarantined, 120 pcs"],
+        ),
+    ]
+    disposition: Annotated[Disposition, Field(description="What happens to the product")]
+    quantity: Annotated[Quantity | None, Field(description="How many pieces the disposition covers")] = None
 
 
 class ContainmentInput(ContainmentStep, StepInput):
@@ -98,12 +122,16 @@ class ContainmentInput(ContainmentStep, StepInput):
 
 
 class RootCauseStep(Payload):
-    method: RootCauseMethod
-    cause: Text
-    whys: list[Text] = Field(default_factory=list, max_length=20)
-    category: CauseCategory | None = None
-    escape_point: ShortText | None = None
-    similar_checked: Text | None = None
+    """Root cause (ISO 9001 10.2.1 b); five-whys needs the why-chain."""
+
+    method: Annotated[RootCauseMethod, Field(description="How the cause was found")]
+    cause: Annotated[Text, Field(description="The root-cause statement")]
+    whys: list[Text] = Field(
+        default_factory=list, max_length=20, description="The why-chain, in order", examples=[["Burr", "Tool worn"]]
+    )
+    category: Annotated[CauseCategory | None, Field(description="The 6M category")] = None
+    escape_point: Annotated[ShortText | None, Field(description="Where it should have been caught")] = None
+    similar_checked: Annotated[Text | None, Field(description="Similar cases checked (10.2.1 b3)")] = None
 
 
 class RootCauseInput(RootCauseStep, StepInput):
@@ -111,15 +139,19 @@ class RootCauseInput(RootCauseStep, StepInput):
 
 
 class PlannedAction(Payload):
-    owner: UserName
+    """One action of a plan."""
+
+    owner: Annotated[UserName, Field(description="Who carries out the action", examples=["oscar"])]
     # Aware only: a moment without a time zone cannot be compared with the record's deadlines.
-    due_at: AwareDatetime
-    description: Text
-    kind: ActionKind = ActionKind.CORRECTIVE
+    due_at: Annotated[AwareDatetime, Field(description="When it is due, with its time zone; in the future")]
+    description: Annotated[Text, Field(description="What is to be done", examples=["Replace deburring tool"])]
+    kind: Annotated[ActionKind, Field(description="Correction, corrective or preventive")] = ActionKind.CORRECTIVE
 
 
 class PlanStep(Payload):
-    actions: list[PlannedAction] = Field(min_length=1, max_length=50)
+    """The action plan: one or more actions, each with its own owner and due time."""
+
+    actions: list[PlannedAction] = Field(min_length=1, max_length=50, description="The actions, in order")
 
 
 class PlanInput(PlanStep, StepInput):
@@ -127,8 +159,10 @@ class PlanInput(PlanStep, StepInput):
 
 
 class CompleteActionStep(Payload):
-    action_id: ShortText
-    evidence: Text
+    """One action done, with its evidence."""
+
+    action_id: Annotated[ShortText, Field(description="The action, e.g. A1", examples=["A1"])]
+    evidence: Evidence
 
 
 class CompleteActionInput(CompleteActionStep, StepInput):
@@ -136,8 +170,10 @@ class CompleteActionInput(CompleteActionStep, StepInput):
 
 
 class VerifyStep(Payload):
-    result: VerificationResult
-    evidence: Text
+    """Verification by a manager who implemented none of the actions; ``fail`` sends the record back to action."""
+
+    result: Annotated[VerificationResult, Field(description="Whether the actions were carried out as planned")]
+    evidence: Evidence
 
 
 class VerifyInput(VerifyStep, StepInput):
@@ -145,8 +181,10 @@ class VerifyInput(VerifyStep, StepInput):
 
 
 class ReviewStep(Payload):
-    result: EffectivenessResult
-    evidence: Text
+    """The effectiveness review, once the window has passed; ``not-effective`` reopens root cause."""
+
+    result: Annotated[EffectivenessResult, Field(description="Whether the actions worked")]
+    evidence: Evidence
 
 
 class ReviewInput(ReviewStep, StepInput):
@@ -154,9 +192,11 @@ class ReviewInput(ReviewStep, StepInput):
 
 
 class ExtensionRequestStep(Payload):
-    action_id: ShortText | None = None
-    until: AwareDatetime
-    reason: Text
+    """More time for the step (or, with ``action_id``, the action) the caller holds; a manager decides."""
+
+    action_id: Annotated[ShortText | None, Field(description="For this action, not the stage", examples=["A1"])] = None
+    until: Annotated[AwareDatetime, Field(description="The new due time, with its time zone; after the current due")]
+    reason: Reason
 
 
 class ExtensionRequestInput(ExtensionRequestStep, StepInput):
@@ -164,8 +204,10 @@ class ExtensionRequestInput(ExtensionRequestStep, StepInput):
 
 
 class ExtensionDecisionStep(Payload):
-    approve: bool
-    reason: Text | None = None
+    """Approve or reject the pending extension request (a manager other than the requester)."""
+
+    approve: Annotated[bool, Field(description="True approves, false rejects")]
+    reason: Annotated[Text | None, Field(description="Why; required when rejecting")] = None
 
 
 class ExtensionDecisionInput(ExtensionDecisionStep, StepInput):
@@ -173,9 +215,11 @@ class ExtensionDecisionInput(ExtensionDecisionStep, StepInput):
 
 
 class ReassignStep(Payload):
-    new_owner: UserName
-    action_id: ShortText | None = None
-    reason: Text
+    """Give the record (or, with ``action_id``, one action) to someone else; its deadlines follow."""
+
+    new_owner: Annotated[UserName, Field(description="The new owner", examples=["oscar"])]
+    action_id: Annotated[ShortText | None, Field(description="Reassign this action, not the record")] = None
+    reason: Reason
 
 
 class ReassignInput(ReassignStep, StepInput):
@@ -183,7 +227,9 @@ class ReassignInput(ReassignStep, StepInput):
 
 
 class CancelStep(Payload):
-    reason: Text
+    """Cancel an invalid record (managers); every timer stops."""
+
+    reason: Reason
 
 
 class CancelInput(CancelStep, StepInput):

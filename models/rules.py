@@ -1,8 +1,9 @@
 """The lifecycle rules, named once: which step is accepted in which stage, from whom, with what payload.
 
 Pure functions over the record's state. The workflow's update validators call them before anything is
-written to history; the client layer calls ``check_raise`` before starting a workflow. A violated rule raises
-``Rejection``, whose ``kind`` lets a front-end choose its error (wrong stage, not allowed, bad input, unknown).
+written to history; the client layer calls ``check_owner_roles`` before naming someone an owner. A violated rule
+raises ``Rejection`` (``models.refusals``): its ``kind`` lets a front end choose its error (wrong stage, not
+allowed, bad input, unknown), and bad input names each field at fault by its path in the step's input.
 """
 
 from collections.abc import Callable, Sequence
@@ -15,47 +16,45 @@ from models.enums import ActionStatus, Role, Stage
 from models.payloads import (
     Actor,
     CancelInput,
+    CancelStep,
     CapaState,
     Clock,
     CompleteActionInput,
+    CompleteActionStep,
     ContainmentInput,
+    ContainmentStep,
     ExtensionDecisionInput,
+    ExtensionDecisionStep,
     ExtensionRequestInput,
+    ExtensionRequestStep,
+    Payload,
     PlanInput,
+    PlanStep,
     ReassignInput,
+    ReassignStep,
     ReviewInput,
+    ReviewStep,
     RootCauseInput,
+    RootCauseStep,
     VerifyInput,
+    VerifyStep,
 )
+from models.refusals import ErrorKind, FieldProblem, Rejection, path
 
 TargetT = TypeVar("TargetT", str, str | None)
-
-
-class RejectionKind(StrEnum):
-    WRONG_STAGE = "WrongStage"
-    NOT_ALLOWED = "NotAllowed"
-    INVALID = "InvalidInput"
-    NOT_FOUND = "NotFound"
-
-
-class Rejection(ValueError):
-    def __init__(self, kind: RejectionKind, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
 
 
 def _wrong_stage(state: CapaState, step: str, *expected: Stage) -> Rejection:
     wanted = " or ".join(s.value for s in expected)
     return Rejection(
-        RejectionKind.WRONG_STAGE,
+        ErrorKind.WRONG_STAGE,
         f"{state.id} is in stage {state.stage.value}; {step} is accepted only in {wanted}",
     )
 
 
 def _require_stage(state: CapaState, step: str, *expected: Stage) -> None:
     if state.policy is None:
-        raise Rejection(RejectionKind.WRONG_STAGE, f"{state.id} is still being opened; try again in a moment")
+        raise Rejection(ErrorKind.WRONG_STAGE, f"{state.id} is still being opened; try again in a moment")
     if state.stage not in expected:
         raise _wrong_stage(state, step, *expected)
 
@@ -63,14 +62,14 @@ def _require_stage(state: CapaState, step: str, *expected: Stage) -> None:
 def _require_owner_or_manager(state: CapaState, actor: Actor, step: str, owner: str) -> None:
     if actor.name != owner and not actor.is_manager:
         raise Rejection(
-            RejectionKind.NOT_ALLOWED,
+            ErrorKind.NOT_ALLOWED,
             f"{actor.name} may not {step} on {state.id}: only its owner ({owner}) or a manager may",
         )
 
 
 def _require_manager(state: CapaState, actor: Actor, step: str) -> None:
     if not actor.is_manager:
-        raise Rejection(RejectionKind.NOT_ALLOWED, f"{actor.name} may not {step} on {state.id}: managers only")
+        raise Rejection(ErrorKind.NOT_ALLOWED, f"{actor.name} may not {step} on {state.id}: managers only")
 
 
 def _when(moment: datetime) -> str:
@@ -78,14 +77,14 @@ def _when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def _invalid(message: str) -> Rejection:
-    return Rejection(RejectionKind.INVALID, message)
+def _invalid(field: str, message: str) -> Rejection:
+    return Rejection.invalid(FieldProblem(field, message))
 
 
 def check_owner_roles(field: str, name: str, roles: list[Role]) -> None:
     """Steps are held by owners and managers; an operator raises and follows but holds nothing."""
     if not ({Role.OWNER, Role.MANAGER, Role.ADMIN} & set(roles)):
-        raise _invalid(f"{field}: {name} is an operator and cannot hold CAPA steps; name an owner or a manager")
+        raise _invalid(field, f"{name} is an operator and cannot hold CAPA steps; name an owner or a manager")
 
 
 # Each step's rule comes in two parts: who may take it and when (``_may_*``, which ``available_steps`` also
@@ -109,7 +108,7 @@ def _may_root_cause(state: CapaState, actor: Actor) -> None:
 def check_root_cause(state: CapaState, inp: RootCauseInput) -> None:
     _may_root_cause(state, inp.actor)
     if inp.method.value == "five-whys" and not inp.whys:
-        raise _invalid("why: the five-whys method needs the why-chain (at least one --why)")
+        raise _invalid("whys", "the five-whys method needs the why-chain: at least one why")
 
 
 def _may_plan(state: CapaState, actor: Actor) -> None:
@@ -117,7 +116,7 @@ def _may_plan(state: CapaState, actor: Actor) -> None:
     _require_owner_or_manager(state, actor, "submit the action plan", state.owner)
     if not state.awaiting_plan:
         raise Rejection(
-            RejectionKind.WRONG_STAGE,
+            ErrorKind.WRONG_STAGE,
             f"{state.id} already has an action plan for this round; complete its actions",
         )
 
@@ -132,20 +131,26 @@ def check_plan(state: CapaState, inp: PlanInput, now: datetime | None) -> None:
     """``now`` None skips the checks against the clock: a workflow's handler re-checks a step its validator
     accepted, and on a replay its clock may differ from the one the validator saw."""
     _may_plan(state, inp.actor)
-    for number, action in enumerate(inp.actions, start=1):
-        if now is not None and action.due_at <= now:
-            raise _invalid(f"action {number}: due {_when(action.due_at)} is not in the future")
-        if now is not None and action.due_at > now + FURTHEST_DUE:
-            raise _invalid(f"action {number}: due {_when(action.due_at)} is more than {_YEARS} years ahead")
+    if now is None:
+        return
+    problems = []
+    for index, action in enumerate(inp.actions):
+        field = path("actions", index, "due_at")
+        if action.due_at <= now:
+            problems.append(FieldProblem(field, f"{_when(action.due_at)} is not in the future"))
+        elif action.due_at > now + FURTHEST_DUE:
+            problems.append(FieldProblem(field, f"{_when(action.due_at)} is more than {_YEARS} years ahead"))
+    if problems:
+        raise Rejection.invalid(*problems)
 
 
 def _may_complete_action(state: CapaState, actor: Actor, action_id: str) -> None:
     _require_stage(state, "completing an action", Stage.ACTION)
     action = state.action(action_id)
     if action is None:
-        raise Rejection(RejectionKind.NOT_FOUND, f"action_id: {state.id} has no action {action_id}")
+        raise Rejection.of_field(ErrorKind.NOT_FOUND, "action_id", f"{state.id} has no action {action_id}")
     if action.status is not ActionStatus.OPEN:
-        raise Rejection(RejectionKind.WRONG_STAGE, f"action {action.id} is already {action.status.value}")
+        raise Rejection(ErrorKind.WRONG_STAGE, f"action {action.id} is already {action.status.value}")
     _require_owner_or_manager(state, actor, f"complete action {action.id}", action.owner)
 
 
@@ -168,7 +173,7 @@ def _may_verify(state: CapaState, actor: Actor) -> None:
     _require_manager(state, actor, "verify")
     if actor.name in implementers(state):
         raise Rejection(
-            RejectionKind.NOT_ALLOWED,
+            ErrorKind.NOT_ALLOWED,
             f"{actor.name} may not verify {state.id}: a verifier must not have implemented its actions",
         )
 
@@ -184,7 +189,7 @@ def _may_review(state: CapaState, actor: Actor) -> None:
         due = state.effectiveness_due_at
         when = _when(due) if due else "later"
         raise Rejection(
-            RejectionKind.WRONG_STAGE,
+            ErrorKind.WRONG_STAGE,
             f"the effectiveness review of {state.id} falls due at {when}; it cannot be reviewed before",
         )
 
@@ -198,17 +203,24 @@ def _may_request_extension(state: CapaState, actor: Actor, action_id: str | None
     if not state.stage.is_open:
         raise _wrong_stage(state, "an extension", *(s for s in Stage if s.is_open))
     clock = state.clock_for(action_id)
+    if clock is None and action_id is None:
+        raise Rejection.of_field(
+            ErrorKind.NOT_FOUND,
+            "action_id",
+            f"{state.id} is in stage {state.stage.value}, whose deadlines are its actions': name the action",
+        )
     if clock is None:
-        target = f"action {action_id}" if action_id else f"stage {state.stage.value}"
-        raise Rejection(RejectionKind.NOT_FOUND, f"action_id: {target} of {state.id} has no running deadline")
+        raise Rejection.of_field(
+            ErrorKind.NOT_FOUND, "action_id", f"action {action_id} of {state.id} has no running deadline"
+        )
     if actor.name != clock.holder:
         raise Rejection(
-            RejectionKind.NOT_ALLOWED,
+            ErrorKind.NOT_ALLOWED,
             f"{actor.name} may not request an extension: only the step's holder ({clock.holder}) may",
         )
     if state.pending_extension is not None:
         raise Rejection(
-            RejectionKind.WRONG_STAGE,
+            ErrorKind.WRONG_STAGE,
             f"{state.id} already has an extension request awaiting a decision",
         )
     return clock
@@ -217,21 +229,21 @@ def _may_request_extension(state: CapaState, actor: Actor, action_id: str | None
 def check_extension_request(state: CapaState, inp: ExtensionRequestInput, now: datetime | None = None) -> None:
     clock = _may_request_extension(state, inp.actor, inp.action_id)
     if inp.until <= clock.due_at:
-        raise _invalid(f"until: {_when(inp.until)} is not later than the current due {_when(clock.due_at)}")
+        raise _invalid("until", f"{_when(inp.until)} is not later than the current due {_when(clock.due_at)}")
     if now is not None and inp.until <= now:
-        raise _invalid(f"until: {_when(inp.until)} has already passed")
+        raise _invalid("until", f"{_when(inp.until)} has already passed")
     if now is not None and inp.until > now + FURTHEST_DUE:
-        raise _invalid(f"until: {_when(inp.until)} is more than {_YEARS} years ahead")
+        raise _invalid("until", f"{_when(inp.until)} is more than {_YEARS} years ahead")
 
 
 def _may_decide_extension(state: CapaState, actor: Actor) -> None:
     request = state.pending_extension
     if request is None:
-        raise Rejection(RejectionKind.WRONG_STAGE, f"{state.id} has no extension request awaiting a decision")
+        raise Rejection(ErrorKind.WRONG_STAGE, f"{state.id} has no extension request awaiting a decision")
     _require_manager(state, actor, "decide an extension")
     if actor.name == request.requested_by:
         raise Rejection(
-            RejectionKind.NOT_ALLOWED,
+            ErrorKind.NOT_ALLOWED,
             f"{actor.name} may not decide their own extension request; another manager must",
         )
 
@@ -239,11 +251,11 @@ def _may_decide_extension(state: CapaState, actor: Actor) -> None:
 def check_extension_decision(state: CapaState, inp: ExtensionDecisionInput, now: datetime | None = None) -> None:
     _may_decide_extension(state, inp.actor)
     if not inp.approve and not inp.reason:
-        raise _invalid("reason: a rejected extension needs a reason")
+        raise _invalid("reason", "a rejected extension needs a reason")
     request = state.pending_extension
     if inp.approve and now is not None and request is not None and request.until <= now:
         raise _invalid(
-            f"approve: the requested due {_when(request.until)} has already passed; reject it and ask for a new one"
+            "approve", f"the requested due {_when(request.until)} has already passed; reject it and ask for a new one"
         )
 
 
@@ -256,16 +268,16 @@ def _may_reassign(state: CapaState, actor: Actor, action_id: str | None) -> str:
         return state.owner
     action = state.action(action_id)
     if action is None:
-        raise Rejection(RejectionKind.NOT_FOUND, f"action_id: {state.id} has no action {action_id}")
+        raise Rejection.of_field(ErrorKind.NOT_FOUND, "action_id", f"{state.id} has no action {action_id}")
     if action.status is not ActionStatus.OPEN:
-        raise Rejection(RejectionKind.WRONG_STAGE, f"action {action.id} is already {action.status.value}")
+        raise Rejection(ErrorKind.WRONG_STAGE, f"action {action.id} is already {action.status.value}")
     return action.owner
 
 
 def check_reassign(state: CapaState, inp: ReassignInput) -> None:
     current = _may_reassign(state, inp.actor, inp.action_id)
     if inp.new_owner == current:
-        raise _invalid(f"owner: {current} already holds it")
+        raise _invalid("new_owner", f"{current} already holds it")
 
 
 def _may_cancel(state: CapaState, actor: Actor) -> None:
@@ -294,6 +306,21 @@ class Step(StrEnum):
     DECIDE_EXTENSION = "decide-extension"
     REASSIGN = "reassign"
     CANCEL = "cancel"
+
+
+# What a person submits for each step: the one model every front end fills in (its actor is the caller).
+STEP_MODELS: dict[Step, type[Payload]] = {
+    Step.CONTAIN: ContainmentStep,
+    Step.ROOT_CAUSE: RootCauseStep,
+    Step.PLAN: PlanStep,
+    Step.COMPLETE_ACTION: CompleteActionStep,
+    Step.VERIFY: VerifyStep,
+    Step.REVIEW: ReviewStep,
+    Step.REQUEST_EXTENSION: ExtensionRequestStep,
+    Step.DECIDE_EXTENSION: ExtensionDecisionStep,
+    Step.REASSIGN: ReassignStep,
+    Step.CANCEL: CancelStep,
+}
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.records import RecordActivities
 from client.records import CapaClient
 from models.enums import ActionKind, ActionStatus, EventKind, Severity, Source, Stage
-from models.payloads import Action, CapaState, Clock, Event, RecordSnapshot
+from models.payloads import Action, CapaState, Clock, Event, RaiseStep, RecordSnapshot
 from models.policy import load_policy
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -81,9 +81,11 @@ async def raise_burr(capa: CapaClient) -> str:
     """Raise a major nonconformity owned by olivia through the client layer; its id."""
     return await capa.raise_record(
         "otto",
-        title="Burr on housing edge",
-        description="Line 3 housings show a burr",
-        severity=Severity.MAJOR,
-        source=Source.INSPECTION,
-        owner="olivia",
+        RaiseStep(
+            title="Burr on housing edge",
+            description="Line 3 housings show a burr",
+            severity=Severity.MAJOR,
+            source=Source.INSPECTION,
+            owner="olivia",
+        ),
     )

@@ -65,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
         Verification,
         VerifyInput,
     )
+    from models.refusals import Rejection
     from models.timers import Alarm, AlarmKind, next_alarm
 
 # Read-model writes must eventually happen; a database outage delays them but never fails the record.
@@ -86,7 +87,7 @@ def _guard(check: Callable[..., None], *args: Any) -> None:
     """Run a rule; turn its Rejection into the failure type front-ends map to an error code."""
     try:
         check(*args)
-    except rules.Rejection as rejection:
+    except Rejection as rejection:
         raise ApplicationError(rejection.message, type=rejection.kind.value, non_retryable=True) from None
 
 

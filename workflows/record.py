@@ -110,6 +110,7 @@ with workflow.unsafe.imports_passed_through():
         VerifyStep,
         step_of,
     )
+    from models.refusals import ErrorKind, FieldProblem, Rejection
     from models.timers import clock_schedule, escalation_times, reminder_times
 
 # Read-model writes, notices and alarm starts must eventually happen; an outage delays them but never fails the
@@ -134,8 +135,9 @@ EntryT = TypeVar("EntryT", bound=Payload)
 _RAISED = set(RaiseStep.model_fields)
 
 
-def _refuse(kind: str, message: str) -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
+def _refuse(kind: str, message: str, problems: tuple[FieldProblem, ...] = ()) -> ApplicationError:
+    """A refusal as the client layer reads it: the kind as the failure's type, the fields at fault as details."""
+    return ApplicationError(message, *(problem.as_json() for problem in problems), type=kind, non_retryable=True)
 
 
 def _entry(entry: type[EntryT], inp: StepInput, **facts: Any) -> EntryT:
@@ -154,8 +156,8 @@ def _guard(check: Callable[..., None], *args: Any) -> None:
     """Run a rule; turn its Rejection into the failure type front-ends map to an error code."""
     try:
         check(*args)
-    except rules.Rejection as rejection:
-        raise _refuse(rejection.kind.value, rejection.message) from None
+    except Rejection as rejection:
+        raise _refuse(rejection.kind.value, rejection.message, rejection.problems) from None
 
 
 @workflow.defn(name="CapaRecord")
@@ -251,7 +253,7 @@ class RecordWorkflow:
         self._check_open()
         if not self._s.stage.is_open:
             # Its last command may share a task with this answer; a refusal leaves nothing in history.
-            raise _refuse(rules.RejectionKind.WRONG_STAGE.value, f"{self._s.id} is {self._s.stage.value}")
+            raise _refuse(ErrorKind.WRONG_STAGE.value, f"{self._s.id} is {self._s.stage.value}")
 
     @workflow.update
     def contain(self, inp: ContainmentInput) -> StepResult:

@@ -193,13 +193,43 @@ async def test_bad_payload_names_the_field(api: Api) -> None:
     before = await api.record(record_id)
     response = await api.step("olivia", record_id, "root-cause", {"method": "five-whys", "cause": "Worn tool"})
     assert response.status_code == 422
-    assert response.json()["detail"].startswith("why:")
+    assert response.json()["detail"] == "whys: the five-whys method needs the why-chain: at least one why"
+    assert response.json()["errors"] == [
+        {"field": "whys", "message": "the five-whys method needs the why-chain: at least one why"}
+    ]
     response = await api.step("olivia", record_id, "containment", {"summary": "x", "disposition": "melt"})
     assert response.status_code == 422
     assert response.json()["detail"].startswith("disposition:")
     unknown_owner = await api.call("otto", "POST", "/records", {**_raise_body(), "owner": "nobody"})
     assert unknown_owner.status_code == 422
     assert unknown_owner.json()["detail"].startswith("owner: no user named nobody")
+    assert (await api.record(record_id))["events"] == before["events"]
+
+
+async def test_every_bad_field_of_a_body_is_named_by_its_json_name(api: Api) -> None:
+    """A body with several bad fields is refused naming each, by the name this API gives it: a reassignment's new
+    owner is ``owner``, a plan's second action ``actions.1``."""
+    record_id = await api.record_at("action")
+    before = await api.record(record_id)
+    late = "2020-01-01T00:00:00Z"
+    plan = {
+        "actions": [
+            {"owner": "oscar", "due_at": "2099-01-01T00:00:00Z", "description": "Replace the tool"},
+            {"owner": "nobody", "due_at": late, "description": ""},
+        ]
+    }
+    response = await api.step("olivia", record_id, "plan", plan)
+    assert response.status_code == 422
+    assert {error["field"] for error in response.json()["errors"]} == {"actions.1.description"}
+    plan["actions"][1]["description"] = "Sort the lot"
+    response = await api.step("olivia", record_id, "plan", plan)
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "actions.1.owner", "message": "no user named nobody; an administrator adds people"}
+    ]
+    reassigned = await api.step("maria", record_id, "reassignment", {"owner": "olivia", "reason": "Back to her"})
+    assert reassigned.status_code == 422
+    assert reassigned.json()["errors"] == [{"field": "owner", "message": "olivia already holds it"}]
     assert (await api.record(record_id))["events"] == before["events"]
 
 

@@ -86,7 +86,11 @@ async def test_body_cannot_name_the_raiser(api: Api, field: str) -> None:
     }
     response = await api.call("otto", "POST", "/records", body)
     assert response.status_code == 422
-    assert response.json() == {"kind": "InvalidInput", "detail": f"{field}: Extra inputs are not permitted"}
+    assert response.json() == {
+        "kind": "InvalidInput",
+        "detail": f"{field}: Extra inputs are not permitted",
+        "errors": [{"field": field, "message": "Extra inputs are not permitted"}],
+    }
     assert (await api.get("ada", "/records"))["total"] == before["total"]
 
 

@@ -63,7 +63,7 @@ async def test_unknown_user_and_missing_user(capa: Capa) -> None:
     record_id = await capa.raise_record()
     before = await capa.show(record_id)
     stranger = await capa("contain", record_id, "--summary", "Held", "--disposition", "scrap", user="zed")
-    assert_one_line_error(stranger, 1, "unknown user zed", "capa users add")
+    assert_one_line_error(stranger, 1, "unknown user zed", "ask an administrator to add you")
     nobody = await capa("contain", record_id, "--summary", "Held", "--disposition", "scrap")
     assert_one_line_error(nobody, 2, "no user: pass --as USER or set CAPA_USER")
     assert await capa.show(record_id) == before

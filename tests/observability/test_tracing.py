@@ -19,6 +19,7 @@ from core import tracing
 from core.logging import configure_logging
 from core.settings import Settings
 from models.enums import Severity, Source
+from models.payloads import RaiseStep
 from models.policy import load_policy
 from worker import build_worker
 
@@ -54,11 +55,13 @@ async def test_a_record_workflow_and_its_activities_produce_spans_and_traced_log
             async with worker:
                 record_id = await CapaClient(client, engine, settings).raise_record(
                     "otto",
-                    title="Burr",
-                    description="Tracing",
-                    severity=Severity.MAJOR,
-                    source=Source.INSPECTION,
-                    owner="olivia",
+                    RaiseStep(
+                        title="Burr",
+                        description="Tracing",
+                        severity=Severity.MAJOR,
+                        source=Source.INSPECTION,
+                        owner="olivia",
+                    ),
                 )
         logged = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     finally:

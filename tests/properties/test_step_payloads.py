@@ -1,6 +1,6 @@
 """Bad input at volume: every step's payload, drawn at random, through the client layer against a real server.
 
-Each input is accepted, or refused with a ``CapaError`` whose message starts with the field at fault. Either
+Each input is accepted, or refused with a ``CapaError`` that names every field at fault (``problems``). Either
 way no workflow task fails; a refusal leaves no trace (no update in the history, no timeline entry, no record
 number used up) and the read model never holds a half-written row: it equals the workflow's own state.
 """
@@ -23,7 +23,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from client.errors import CapaError, ErrorKind
-from client.records import CapaClient, NewAction
+from client.records import CapaClient
+from client.steps import parsed
 from core import readmodel
 from core.database import make_engine
 from core.migrations import ensure_schema
@@ -38,6 +39,19 @@ from models.enums import (
     Source,
     Stage,
     VerificationResult,
+)
+from models.payloads import (
+    CancelStep,
+    CompleteActionStep,
+    ContainmentStep,
+    ExtensionDecisionStep,
+    ExtensionRequestStep,
+    PlanStep,
+    RaiseStep,
+    ReassignStep,
+    ReviewStep,
+    RootCauseStep,
+    VerifyStep,
 )
 from models.policy import load_policy
 from models.tables import Nonconformity, RecordSequence
@@ -107,19 +121,15 @@ moments = st.one_of(
     st.datetimes(timezones=st.just(UTC)),
 )
 action_ids = st.one_of(st.none(), st.sampled_from(["A1", "A2", "A99", "", "a1"]), st.text(max_size=8))
-planned = st.builds(
-    NewAction,
-    people,
-    moments,
-    texts(4000),
-    choices(ActionKind),
+planned = st.fixed_dictionaries(
+    {"owner": people, "due_at": moments, "description": texts(4000), "kind": choices(ActionKind)}
 )
 
 
 @dataclass(frozen=True)
 class Step:
     name: str
-    fields: tuple[str, ...]  # a refusal's message starts with one of these (or a path into it)
+    fields: tuple[str, ...]  # the fields a refusal may name (the first part of its path)
     payloads: st.SearchStrategy[dict[str, Any]]
     send: Send
     prepare: Callable[[CapaClient], Awaitable[str]] | None
@@ -127,32 +137,40 @@ class Step:
 
 async def _contained(capa: CapaClient) -> str:
     rid = await raise_burr(capa)
-    await capa.contain(rid, "olivia", summary="Quarantined", disposition=Disposition.QUARANTINE)
+    await capa.take_step(
+        rid, "olivia", parsed(ContainmentStep, {"summary": "Quarantined", "disposition": Disposition.QUARANTINE})
+    )
     return rid
 
 
 async def _caused(capa: CapaClient) -> str:
     rid = await _contained(capa)
-    await capa.root_cause(rid, "olivia", method=RootCauseMethod.OTHER, cause="Worn tool", whys=[])
+    await capa.take_step(
+        rid, "olivia", parsed(RootCauseStep, {"method": RootCauseMethod.OTHER, "cause": "Worn tool", "whys": []})
+    )
     return rid
 
 
 async def _planned(capa: CapaClient) -> str:
     rid = await _caused(capa)
     due = datetime.now(UTC) + timedelta(hours=2)
-    await capa.plan(rid, "olivia", actions=[NewAction("olivia", due, "Replace the tool")])
+    await capa.take_step(
+        rid,
+        "olivia",
+        parsed(PlanStep, {"actions": [{"owner": "olivia", "due_at": due, "description": "Replace the tool"}]}),
+    )
     return rid
 
 
 async def _done(capa: CapaClient) -> str:
     rid = await _planned(capa)
-    await capa.complete_action(rid, "olivia", action_id="A1", evidence="WO-1")
+    await capa.take_step(rid, "olivia", parsed(CompleteActionStep, {"action_id": "A1", "evidence": "WO-1"}))
     return rid
 
 
 async def _review_due(capa: CapaClient) -> str:
     rid = await _done(capa)
-    await capa.verify(rid, "maria", result=VerificationResult.PASS, evidence="Checked")
+    await capa.take_step(rid, "maria", parsed(VerifyStep, {"result": VerificationResult.PASS, "evidence": "Checked"}))
 
     async def review_due() -> bool:
         # Due in the workflow, and its entry written to the read model (the window's alarm settles on its own).
@@ -168,7 +186,11 @@ async def _extension_asked(capa: CapaClient) -> str:
     rid = await raise_burr(capa)
     state = await capa.show(rid)
     assert state.clock is not None
-    await capa.request_extension(rid, "olivia", until=state.clock.due_at + timedelta(days=1), reason="Lab busy")
+    await capa.take_step(
+        rid,
+        "olivia",
+        parsed(ExtensionRequestStep, {"until": state.clock.due_at + timedelta(days=1), "reason": "Lab busy"}),
+    )
     return rid
 
 
@@ -188,19 +210,19 @@ STEPS = [
                 "quantity": quantities,
             }
         ),
-        lambda capa, _rid, p: capa.raise_record("otto", **p),
+        lambda capa, _rid, p: capa.raise_record("otto", parsed(RaiseStep, p)),
         None,
     ),
     Step(
         "contain",
         ("summary", "disposition", "quantity"),
         st.fixed_dictionaries({"summary": texts(4000), "disposition": choices(Disposition), "quantity": quantities}),
-        lambda capa, rid, p: capa.contain(rid, "olivia", **p),
+        lambda capa, rid, p: capa.take_step(rid, "olivia", parsed(ContainmentStep, p)),
         raise_burr,
     ),
     Step(
         "root cause",
-        ("method", "cause", "whys", "why", "category", "escape_point", "similar_checked"),
+        ("method", "cause", "whys", "category", "escape_point", "similar_checked"),
         st.fixed_dictionaries(
             {
                 "method": choices(RootCauseMethod),
@@ -211,63 +233,63 @@ STEPS = [
                 "similar_checked": st.one_of(st.none(), texts(4000)),
             }
         ),
-        lambda capa, rid, p: capa.root_cause(rid, "olivia", **p),
+        lambda capa, rid, p: capa.take_step(rid, "olivia", parsed(RootCauseStep, p)),
         _contained,
     ),
     Step(
         "plan",
-        ("action",),
+        ("actions",),
         st.fixed_dictionaries({"actions": st.lists(planned, max_size=3)}),
-        lambda capa, rid, p: capa.plan(rid, "olivia", **p),
+        lambda capa, rid, p: capa.take_step(rid, "olivia", parsed(PlanStep, p)),
         _caused,
     ),
     Step(
         "complete action",
         ("action_id", "evidence"),
         st.fixed_dictionaries({"action_id": action_ids.filter(lambda a: a is not None), "evidence": texts(4000)}),
-        lambda capa, rid, p: capa.complete_action(rid, "olivia", **p),
+        lambda capa, rid, p: capa.take_step(rid, "olivia", parsed(CompleteActionStep, p)),
         _planned,
     ),
     Step(
         "verify",
         ("result", "evidence"),
         st.fixed_dictionaries({"result": choices(VerificationResult), "evidence": texts(4000)}),
-        lambda capa, rid, p: capa.verify(rid, "maria", **p),
+        lambda capa, rid, p: capa.take_step(rid, "maria", parsed(VerifyStep, p)),
         _done,
     ),
     Step(
         "review",
         ("result", "evidence"),
         st.fixed_dictionaries({"result": choices(EffectivenessResult), "evidence": texts(4000)}),
-        lambda capa, rid, p: capa.review(rid, "maria", **p),
+        lambda capa, rid, p: capa.take_step(rid, "maria", parsed(ReviewStep, p)),
         _review_due,
     ),
     Step(
         "request extension",
         ("action_id", "until", "reason"),
         st.fixed_dictionaries({"action_id": action_ids, "until": moments, "reason": texts(4000)}),
-        lambda capa, rid, p: capa.request_extension(rid, "olivia", **p),
+        lambda capa, rid, p: capa.take_step(rid, "olivia", parsed(ExtensionRequestStep, p)),
         raise_burr,
     ),
     Step(
         "decide extension",
         ("approve", "reason"),
         st.fixed_dictionaries({"approve": st.booleans(), "reason": st.one_of(st.none(), texts(4000))}),
-        lambda capa, rid, p: capa.decide_extension(rid, "maria", **p),
+        lambda capa, rid, p: capa.take_step(rid, "maria", parsed(ExtensionDecisionStep, p)),
         _extension_asked,
     ),
     Step(
         "reassign",
-        ("owner", "new_owner", "action_id", "reason"),
-        st.fixed_dictionaries({"owner": people, "action_id": action_ids, "reason": texts(4000)}),
-        lambda capa, rid, p: capa.reassign(rid, "maria", **p),
+        ("new_owner", "action_id", "reason"),
+        st.fixed_dictionaries({"new_owner": people, "action_id": action_ids, "reason": texts(4000)}),
+        lambda capa, rid, p: capa.take_step(rid, "maria", parsed(ReassignStep, p)),
         _planned,
     ),
     Step(
         "cancel",
         ("reason",),
         st.fixed_dictionaries({"reason": texts(4000)}),
-        lambda capa, rid, p: capa.cancel(rid, "maria", **p),
+        lambda capa, rid, p: capa.take_step(rid, "maria", parsed(CancelStep, p)),
         raise_burr,
     ),
 ]
@@ -327,8 +349,9 @@ async def _try(bench: Bench, step: Step, payload: dict[str, Any]) -> None:
     if isinstance(outcome, CapaError):
         refusal = outcome
         assert refusal.kind is not ErrorKind.UNAVAILABLE, refusal.message
-        named = refusal.message.split(":", 1)[0]
-        assert any(name in named for name in step.fields), f"{step.name} refused without naming a field: {refusal}"
+        named = [problem.field.partition(".")[0] for problem in refusal.problems if problem.field]
+        assert named, f"{step.name} refused without naming a field: {refusal}"
+        assert set(named) <= set(step.fields), f"{step.name} named a field it does not have: {refusal}"
         assert "\n" not in refusal.message
         after = await _trace(bench, rid)
         assert after == before, f"a refused {step.name} left a trace: {before} -> {after}"

@@ -19,6 +19,7 @@ from models.payloads import (
     RootCauseInput,
 )
 from models.policy import load_policy
+from models.refusals import ErrorKind, Rejection
 from models.rules import Step, available_steps
 from tests import builders
 
@@ -151,7 +152,7 @@ def test_the_offer_agrees_with_the_validators() -> None:
         inp = RootCauseInput(actor=actor, method=RootCauseMethod.OTHER, cause="worn fixture")
         try:
             rules.check_root_cause(state, inp)
-        except rules.Rejection:
+        except Rejection:
             accepted = False
         else:
             accepted = True
@@ -164,7 +165,7 @@ def test_an_extension_to_a_moment_already_past_is_refused() -> None:
     state = _state()
     late = T0 + timedelta(days=5)
     asked = ExtensionRequestInput(actor=OWNER, until=T0 + timedelta(days=4), reason="Supplier late")
-    with pytest.raises(rules.Rejection, match=r"until: .* has already passed"):
+    with pytest.raises(Rejection, match=r"until: .* has already passed"):
         rules.check_extension_request(state, asked, late)
     rules.check_extension_request(state, asked, T0 + timedelta(days=1))
     pending = ExtensionRequest(
@@ -176,7 +177,7 @@ def test_an_extension_to_a_moment_already_past_is_refused() -> None:
         reason="Supplier late",
     )
     decided = ExtensionDecisionInput(actor=MANAGER, approve=True)
-    with pytest.raises(rules.Rejection, match=r"approve: .* has already passed"):
+    with pytest.raises(Rejection, match=r"approve: .* has already passed"):
         rules.check_extension_decision(state.model_copy(update={"pending_extension": pending}), decided, late)
 
 
@@ -185,8 +186,9 @@ def test_a_deadline_decades_ahead_is_refused_before_the_record_takes_it() -> Non
     calendar for the deadline's escalations and the record could not apply its own step."""
     far = datetime(9999, 12, 31, tzinfo=UTC)
     plan = PlanInput(actor=OWNER, actions=[PlannedAction(owner="oscar", due_at=far, description="Re-qualify")])
-    with pytest.raises(rules.Rejection, match=r"action 1: due .* is more than 10 years ahead"):
+    with pytest.raises(Rejection, match=r"^actions\.0\.due_at: 9999-12-31 .* is more than 10 years ahead") as refused:
         rules.check_plan(_state(Stage.ACTION, awaiting_plan=True), plan, T0)
+    assert [problem.field for problem in refused.value.problems] == ["actions.0.due_at"]
     nine_years = T0 + timedelta(days=9 * 365)
     rules.check_plan(
         _state(Stage.ACTION, awaiting_plan=True),
@@ -196,5 +198,23 @@ def test_a_deadline_decades_ahead_is_refused_before_the_record_takes_it() -> Non
         T0,
     )
     asked = ExtensionRequestInput(actor=OWNER, until=far, reason="Supplier late")
-    with pytest.raises(rules.Rejection, match=r"until: .* is more than 10 years ahead"):
+    with pytest.raises(Rejection, match=r"until: .* is more than 10 years ahead"):
         rules.check_extension_request(_state(), asked, T0)
+
+
+def test_a_plan_refusal_names_every_action_at_fault_at_once() -> None:
+    """Two bad due dates in one plan are both named, by their place in the plan, so a form marks both inputs."""
+    past = T0 - timedelta(hours=1)
+    far = datetime(9999, 12, 31, tzinfo=UTC)
+    actions = [
+        PlannedAction(owner="oscar", due_at=past, description="Sort the lot"),
+        PlannedAction(owner="oscar", due_at=T0 + timedelta(days=3), description="Replace the tool"),
+        PlannedAction(owner="oscar", due_at=far, description="Re-qualify"),
+    ]
+    with pytest.raises(Rejection) as refused:
+        rules.check_plan(_state(Stage.ACTION, awaiting_plan=True), PlanInput(actor=OWNER, actions=actions), T0)
+    assert refused.value.kind is ErrorKind.INVALID
+    assert [(problem.field, problem.message.split(" is ")[1]) for problem in refused.value.problems] == [
+        ("actions.0.due_at", "not in the future"),
+        ("actions.2.due_at", "more than 10 years ahead"),
+    ]

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from api.web import detail
+from api.web.rendering import detail
 from cli.render import _details
 from models.enums import ActionKind, EventKind, RootCauseMethod
 from models.payloads import CompletionEntry, Event, PlanEntry, PlannedAction, RootCauseEntry

@@ -160,6 +160,41 @@ async def test_a_bad_raise_comes_back_with_the_message_beside_the_field(stack: S
         assert await _count(stack) == before
 
 
+async def test_a_form_with_several_bad_fields_marks_each_and_sums_them_up_at_the_top(stack: Stack) -> None:
+    """An empty title, a quantity of "ten" and no severity: each input says what is wrong, the top of the page
+    lists all three by their labels, and nothing is raised."""
+    async with browser(stack, "otto") as otto:
+        before = await _count(stack)
+        page = await otto.raise_record(title="", quantity="ten", severity="")
+        assert page.status_code == 422
+        assert re.search(r'id="raise-title-error"[^>]*>required<', page.text)
+        assert re.search(r'id="raise-quantity-error"[^>]*>not a whole number<', page.text)
+        assert re.search(r'id="raise-severity-error"[^>]*>required<', page.text)
+        assert "Not accepted (3 problems):" in page.text
+        for line in ("Title: required", "Severity: required", "Quantity affected: not a whole number"):
+            assert f"<li>{line}</li>" in page.text
+        assert await _count(stack) == before
+
+
+async def test_a_plan_refusal_marks_the_row_of_each_action_at_fault(stack: Stack) -> None:
+    """Rows 1 and 3 of the plan form filled (row 2 left empty), each with a due date in the past: both rows'
+    due inputs are marked, each named by its place in the plan."""
+    record_id = await _raised(stack)
+    async with browser(stack, "olivia") as olivia:
+        await olivia.step(record_id, "contain", summary="Sorted", disposition="quarantine")
+        await olivia.step(record_id, "root-cause", method="other", cause="Worn tool")
+        await _wait_for_stage(olivia, record_id, Stage.ACTION)
+        past = _due(-1)
+        rows = {"description-1": "Sort", "owner-1": "olivia", "due-1": past, "kind-1": "correction"}
+        rows |= {"description-3": "Replace", "owner-3": "oscar", "due-3": past, "kind-3": "corrective"}
+        page = await olivia.step(record_id, "plan", **rows)
+        assert page.status_code == 422
+        assert re.search(r'id="plan-due-1-error"[^>]*>[^<]* is not in the future<', page.text)
+        assert re.search(r'id="plan-due-3-error"[^>]*>[^<]* is not in the future<', page.text)
+        assert "Not accepted (2 problems):" in page.text
+        assert "<li>Due (1): " in page.text and "<li>Due (2): " in page.text
+
+
 async def test_a_raise_opens_the_record_page(stack: Stack) -> None:
     """A good raise redirects (303) to its record, which says it was raised and by whom."""
     async with browser(stack, "otto") as otto:

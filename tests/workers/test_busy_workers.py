@@ -33,6 +33,7 @@ from core.database import make_engine
 from core.migrations import ensure_schema
 from core.settings import Settings
 from models.enums import Disposition, EventKind, Stage
+from models.payloads import ContainmentStep
 from models.policy import load_policy
 from tests.builders import raise_burr
 from tests.conftest import number_records_apart, seed_directory, start_dev_server
@@ -122,7 +123,9 @@ async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worke
         await eventually(lambda: at_rest(dev_server.client, record_id), 30, f"{record_id} at rest")
 
     with pytest.raises(StepPending) as pending:
-        await capa.contain(record_id, "olivia", summary="Lot quarantined", disposition=Disposition.QUARANTINE)
+        await capa.take_step(
+            record_id, "olivia", ContainmentStep(summary="Lot quarantined", disposition=Disposition.QUARANTINE)
+        )
     assert pending.value.kind is ErrorKind.PENDING
     assert pending.value.message.startswith(f"{record_id}: containment is sent but not applied yet")
     assert "do not send it again" in pending.value.message
@@ -190,7 +193,9 @@ async def test_a_step_sent_while_no_worker_runs_is_pending_and_says_to_start_one
     assert unconfirmed.value.message.startswith(f"{record_id} was raised, but no worker opened it")
 
     with pytest.raises(StepPending) as pending:
-        await capa.contain(record_id, "olivia", summary="Lot quarantined", disposition=Disposition.QUARANTINE)
+        await capa.take_step(
+            record_id, "olivia", ContainmentStep(summary="Lot quarantined", disposition=Disposition.QUARANTINE)
+        )
     assert f"no worker is running on task queue {settings.task_queue}" in pending.value.message
     assert "do not send it again" in pending.value.message
 

@@ -10,6 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 from client.records import CapaClient
 from core.settings import Settings
 from models.enums import Channel, OutboxStatus, Severity, Source, Stage
+from models.payloads import RaiseStep
 from models.tables import OutboxMessage
 from tests.policies import uniform_policy
 from tests.workers.harness import Workers, eventually, free_port
@@ -59,11 +60,9 @@ async def test_metrics_endpoint_shows_sdk_and_product_metrics_after_an_escalatio
     capa = CapaClient(dev_server.client, engine, settings)
     record_id = await capa.raise_record(
         "otto",
-        title="Burr",
-        description="Metrics test",
-        severity=Severity.MAJOR,
-        source=Source.INSPECTION,
-        owner="olivia",
+        RaiseStep(
+            title="Burr", description="Metrics test", severity=Severity.MAJOR, source=Source.INSPECTION, owner="olivia"
+        ),
     )
 
     async def escalated_and_counted() -> Samples | None:

@@ -14,7 +14,7 @@ from client.records import CapaClient
 from core.readmodel import load_record_state
 from core.settings import Settings
 from models.enums import Channel, Disposition, EventKind, OutboxStatus, Severity, Source, Stage
-from models.payloads import CapaState
+from models.payloads import CapaState, ContainmentStep, RaiseStep
 from models.tables import OutboxMessage
 from tests.policies import uniform_policy
 from tests.workers.harness import Workers, eventually
@@ -54,11 +54,13 @@ async def test_two_workers_share_the_work_and_a_stopped_and_a_killed_worker_lose
     async def raise_one(number: int) -> str:
         return await capa.raise_record(
             "otto",
-            title=f"Burr on housing {number}",
-            description="Several workers test",
-            severity=Severity.MAJOR,
-            source=Source.INSPECTION,
-            owner="olivia",
+            RaiseStep(
+                title=f"Burr on housing {number}",
+                description="Several workers test",
+                severity=Severity.MAJOR,
+                source=Source.INSPECTION,
+                owner="olivia",
+            ),
         )
 
     ids = await asyncio.wait_for(asyncio.gather(*(raise_one(n) for n in range(RECORDS))), 90)
@@ -130,6 +132,8 @@ async def test_two_workers_share_the_work_and_a_stopped_and_a_killed_worker_lose
 
     # The records still take steps: the fresh worker contains a few of them.
     for record_id in ids[:3]:
-        result = await capa.contain(record_id, "olivia", summary="Lot quarantined", disposition=Disposition.QUARANTINE)
+        result = await capa.take_step(
+            record_id, "olivia", ContainmentStep(summary="Lot quarantined", disposition=Disposition.QUARANTINE)
+        )
         assert result.stage is Stage.ROOT_CAUSE
     assert fresh.returncode is None

@@ -21,7 +21,14 @@ from client.records import CapaClient
 from core import readmodel
 from core.settings import Settings
 from models.enums import Disposition, EventKind, Severity, Source, Stage
-from models.payloads import STEP_REPEATED, CapaWorkflowInput, ContainmentInput, ExtensionRequestInput, RaiseInput
+from models.payloads import (
+    STEP_REPEATED,
+    CapaWorkflowInput,
+    ContainmentInput,
+    ContainmentStep,
+    ExtensionRequestInput,
+    RaiseInput,
+)
 from models.policy import load_policy
 from tests.workflows.harness import Capa, actor, new_record_id, running_worker, running_worker_on
 from workflows.capa import CapaWorkflow
@@ -103,7 +110,9 @@ async def test_a_step_on_a_record_not_yet_moved_answers_with_its_entry(
     async with running_worker(env.client, engine) as queue:
         capa = await _legacy_record(env, queue)
         client = CapaClient(env.client, engine, Settings(task_queue=queue))
-        outcome = await client.contain(capa.handle.id, "olivia", summary="Sorted", disposition=Disposition.REWORK)
+        outcome = await client.take_step(
+            capa.handle.id, "olivia", ContainmentStep(summary="Sorted", disposition=Disposition.REWORK)
+        )
     [entry] = outcome.entries
     assert (outcome.stage, entry.seq, entry.kind, entry.actor) == (
         Stage.ROOT_CAUSE,

@@ -124,7 +124,9 @@ async def test_bad_payloads_are_refused_naming_the_field(env: WorkflowEnvironmen
             PlanInput(actor=actor("olivia"), actions=[PlannedAction(owner="oscar", due_at=past, description="x")]),
         )
         assert refusal.type == "InvalidInput"
-        assert refusal.message.startswith("action 1: due")
+        assert refusal.message.startswith("actions.0.due_at: ")
+        # The field at fault travels beside the message, for each front end to name in its own words.
+        assert refusal.details == ({"field": "actions.0.due_at", "message": refusal.message.split(": ", 1)[1]},)
         await _assert_history_clean(capa)
 
 

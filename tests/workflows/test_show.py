@@ -6,6 +6,7 @@ from temporalio.testing import WorkflowEnvironment
 from client.records import CapaClient
 from core.settings import Settings
 from models.enums import Disposition, EventKind, Severity, Source, Stage
+from models.payloads import ContainmentStep, RaiseStep
 from tests.workflows.harness import running_worker
 
 
@@ -16,13 +17,17 @@ async def test_a_record_without_a_worker_is_shown_from_the_read_model(env: Workf
         capa = CapaClient(env.client, engine, Settings(task_queue=queue))
         record_id = await capa.raise_record(
             "otto",
-            title="Burr on housing edge",
-            description="Housings from line 3 show a burr.",
-            severity=Severity.MAJOR,
-            source=Source.INSPECTION,
-            owner="olivia",
+            RaiseStep(
+                title="Burr on housing edge",
+                description="Housings from line 3 show a burr.",
+                severity=Severity.MAJOR,
+                source=Source.INSPECTION,
+                owner="olivia",
+            ),
         )
-        await capa.contain(record_id, "olivia", summary="Quarantined", disposition=Disposition.QUARANTINE)
+        await capa.take_step(
+            record_id, "olivia", ContainmentStep(summary="Quarantined", disposition=Disposition.QUARANTINE)
+        )
         live = await capa.show_record(record_id)
     stale = await capa.show_record(record_id)
 

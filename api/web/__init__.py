@@ -1,0 +1,17 @@
+"""The web app: server-rendered pages for the shop floor (a phone) and the office (a desktop).
+
+``pages`` holds the pages, ``steps`` the record page's step forms, ``forms`` how a form fills a step's model and
+how a refusal marks its inputs, ``rendering`` the templates and their filters.
+"""
+
+from fastapi import FastAPI
+
+from api.deps import SignInRequired
+from api.web import pages, steps
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages, and the answer to a page asked for without a live session."""
+    app.include_router(pages.router)
+    app.include_router(steps.router)
+    app.add_exception_handler(SignInRequired, pages.sign_in_required)

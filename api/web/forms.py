@@ -1,0 +1,178 @@
+"""The web app's forms: which input of a form fills which field of a step's model (``models.payloads``), what
+the page calls it, and a refusal turned into a message beside every input at fault and a summary at the top.
+
+A form is read into the step's own model, so pydantic and the workflow judge it exactly as they judge the CLI
+and the API; this module only knows the page's names for the model's fields.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, TypeVar
+
+from fastapi import Request
+from pydantic import BaseModel
+
+from client.errors import CapaError, ErrorKind, FieldProblem
+from client.steps import parsed
+from models.refusals import path
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+# The format of <input type="datetime-local">; the pages show and read every time in UTC.
+LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
+
+
+class Read(Enum):
+    """How an input's text becomes the field's value."""
+
+    TEXT = "text"  # as typed; empty means not given
+    LINES = "lines"  # one list item per non-empty line
+    MOMENT = "moment"  # a datetime-local value, read as UTC
+    DECISION = "decision"  # the button pressed: approve (true) or reject (false)
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input of a form: its name in the page, its label, and how it is read."""
+
+    name: str
+    label: str
+    read: Read = Read.TEXT
+
+
+def inputs(*specs: tuple[str, str] | tuple[str, str, Read], **renamed: Input) -> dict[str, Input]:
+    """A form's inputs by the model field they fill: ``("summary", "Summary")`` for an input named as its
+    field, ``new_owner=Input("owner", "New owner")`` for one named otherwise."""
+    found = {spec[0]: Input(spec[0], spec[1], *spec[2:]) for spec in specs}
+    return found | renamed
+
+
+@dataclass
+class FilledForm:
+    """A form's values for its model, the inputs its fields came from, and what could not even be read."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Input] = field(default_factory=dict)
+    problems: list[FieldProblem] = field(default_factory=list)
+
+
+class WebForm:
+    """One form post's text fields, stripped."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    @classmethod
+    async def read(cls, request: Request) -> "WebForm":
+        form = await request.form()
+        return cls({key: value.strip() for key, value in form.items() if isinstance(value, str)})
+
+    def text(self, name: str) -> str:
+        return self.values.get(name, "")
+
+    def fill(self, fields: dict[str, Input]) -> FilledForm:
+        """Read ``fields`` (model field -> input); a field whose input is empty is left out, so the model's
+        default applies or it says the field is required."""
+        filled = FilledForm()
+        filled.values = self.values_of(fields, filled)
+        return filled
+
+    def values_of(self, fields: dict[str, Input], filled: FilledForm, prefix: str = "") -> dict[str, Any]:
+        """The values of ``fields``, their inputs and unreadable ones noted in ``filled`` (paths after
+        ``prefix``)."""
+        values: dict[str, Any] = {}
+        for name, spec in fields.items():
+            where = f"{prefix}{name}"
+            filled.inputs[where] = spec
+            raw = self.text(spec.name)
+            if spec.read is Read.LINES:
+                lines = [line.strip() for line in raw.splitlines() if line.strip()]
+                if lines:
+                    values[name] = lines
+            elif spec.read is Read.DECISION:
+                if raw not in ("approve", "reject"):
+                    filled.problems.append(FieldProblem(where, "choose approve or reject"))
+                else:
+                    values[name] = raw == "approve"
+            elif raw:
+                values[name] = _moment(raw) if spec.read is Read.MOMENT else raw
+        return values
+
+
+def _moment(raw: str) -> str:
+    """A datetime-local value as an ISO moment in UTC; anything else as typed, for the model to refuse."""
+    try:
+        return datetime.strptime(raw[:16], LOCAL_MINUTE).replace(tzinfo=UTC).isoformat()
+    except ValueError:
+        return raw
+
+
+def model_of(model: type[ModelT], filled: FilledForm) -> ModelT:
+    """The step's model from a filled form: every field at fault, read or judged, in one refusal."""
+    try:
+        built = parsed(model, filled.values)
+    except CapaError as exc:
+        raise CapaError.invalid(*filled.problems, *exc.problems) from None
+    if filled.problems:
+        raise CapaError.invalid(*filled.problems)
+    return built
+
+
+def rows_filled(values: dict[str, str], names: tuple[str, ...], most: int) -> list[int]:
+    """The numbers of a repeated group's rows (inputs ``<name>-<row>``) that have anything filled in, in order."""
+    rows = {
+        int(key.rpartition("-")[2])
+        for key, value in values.items()
+        if value and key.rpartition("-")[0] in names and key.rpartition("-")[2].isdigit()
+    }
+    return sorted(row for row in rows if 1 <= row <= most)
+
+
+def fill_rows(
+    form: WebForm, filled: FilledForm, field_name: str, rows: list[int], row_inputs: dict[str, Input]
+) -> None:
+    """Read a repeated group (a plan's actions) into ``field_name``: the form's row ``r`` (rows may have gaps)
+    becomes item ``i`` of the list, named "<label> <i+1>" on the page."""
+    first = next(iter(row_inputs.values()))
+    filled.inputs[field_name] = Input(f"{first.name}-{rows[0] if rows else 1}", "Actions")
+    items = []
+    for index, row in enumerate(rows):
+        renamed = {
+            name: Input(f"{spec.name}-{row}", f"{spec.label} ({index + 1})", spec.read)
+            for name, spec in row_inputs.items()
+        }
+        items.append(form.values_of(renamed, filled, prefix=path(field_name, index, "")))
+    filled.values[field_name] = items
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused form: each input at fault with its message, what is said at the top, and the status."""
+
+    errors: dict[str, str]
+    summary: list[str]
+    status: int
+
+    @classmethod
+    def of(cls, exc: CapaError, named: dict[str, Input], status: int) -> "Refusal":
+        """``named``: each field path of the form's model, and the input that fills it."""
+        errors: dict[str, str] = {}
+        summary: list[str] = []
+        for problem in exc.problems or (FieldProblem(None, exc.message),):
+            spec = named.get(problem.field or "")
+            if spec is None:
+                errors.setdefault("form", problem.message)
+                summary.append(problem.message)
+                continue
+            errors.setdefault(spec.name, problem.message)
+            summary.append(problem.said(spec.label))
+        return cls(errors, summary, status)
+
+    @property
+    def whole_form(self) -> bool:
+        """Whether nothing of it can be shown beside an input (a refusal of the step as such)."""
+        return set(self.errors) == {"form"}
+
+
+__all__ = ["ErrorKind", "FilledForm", "Input", "Read", "Refusal", "WebForm"]

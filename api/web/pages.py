@@ -1,0 +1,314 @@
+"""The web app's pages: sign-in, "my steps", raising a record, the record list, the record page with the step
+forms it offers (``api.web.steps`` reads them), and the overdue board.
+
+Every page reads and writes through the one client layer and decides nothing itself: the record page offers the
+forms ``models.rules.available_steps`` names, and the workflow judges each submission. Sign-in swaps the session
+for a new server-side one; a page asked for without one answers 401 with the sign-in form and nothing else.
+"""
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.deps import SESSION_KEY, Client, WebUser
+from api.errors import STATUS
+from api.web.forms import Refusal, WebForm, inputs, model_of, rows_filled
+from api.web.rendering import local_path, problem_page, render, see
+from client.errors import CapaError
+from client.records import CapaClient
+from core import accounts
+from core.settings import Settings
+from models.enums import (
+    ActionKind,
+    CauseCategory,
+    Disposition,
+    EffectivenessResult,
+    Role,
+    RootCauseMethod,
+    Severity,
+    Source,
+    Stage,
+    VerificationResult,
+)
+from models.payloads import Actor, RaiseStep
+from models.rules import Offer, Step, available_steps
+from models.tables import User
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 25
+# Rows the plan form shows at first; "more rows" adds this many again.
+PLAN_ROWS = 3
+MAX_PLAN_ROWS = 50
+_MANAGING = (Role.MANAGER, Role.ADMIN)
+_HOLDING = (Role.OWNER, Role.MANAGER, Role.ADMIN)
+# The chart of open records by age: label and upper bound (None: no bound).
+AGE_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
+    ("< 1 d", timedelta(days=1)),
+    ("1-7 d", timedelta(days=7)),
+    ("7-30 d", timedelta(days=30)),
+    ("30-90 d", timedelta(days=90)),
+    ("> 90 d", None),
+)
+RAISE_FORM = inputs(
+    ("title", "Title"),
+    ("description", "What happened"),
+    ("severity", "Severity"),
+    ("source", "Found by"),
+    ("owner", "Owner"),
+    ("product", "Product"),
+    ("lot", "Lot"),
+    ("quantity", "Quantity affected"),
+)
+
+
+def _actor(user: User) -> Actor:
+    return Actor(name=user.name, roles=[Role(user.role)])
+
+
+def _is_manager(user: User) -> bool:
+    return Role(user.role) in _MANAGING
+
+
+async def _holders(client: CapaClient) -> list[User]:
+    """The people who may hold steps, for the owner pickers."""
+    return [u for u in await client.list_users() if u.active and Role(u.role) in _HOLDING]
+
+
+# The inputs of a plan row that count as filling it in (a kind alone has a default).
+PLAN_ROW_FILLED = ("description", "owner", "due")
+
+
+def _plan_rows_in(values: dict[str, str]) -> list[int]:
+    """The numbers of the plan form's rows that have anything filled in, in order."""
+    return rows_filled(values, PLAN_ROW_FILLED, MAX_PLAN_ROWS)
+
+
+# --- signing in and out ---------------------------------------------------------------------------------------
+
+
+@router.get("/login")
+async def login_form(request: Request) -> HTMLResponse:
+    return render(request, "login.html", None, next=local_path(request.query_params.get("next")))
+
+
+@router.post("/login")
+async def login(request: Request, client: Client) -> Response:
+    form = await request.form()
+    name = str(form.get("name") or "").strip()
+    password = str(form.get("password") or "")
+    target = local_path(str(form.get("next") or "/"))
+    if not name or not password:
+        return render(request, "login.html", None, status=401, error="enter your user name and password", name=name)
+    outcome = await client.sign_in(name, password)
+    if isinstance(outcome, accounts.SignInRefused):
+        waiting = outcome.retry_after is not None
+        return render(
+            request,
+            "login.html",
+            None,
+            status=429 if waiting else 401,
+            headers={"Retry-After": str(outcome.retry_after)} if waiting else None,
+            error=outcome.message,
+            name=name,
+            next=target,
+        )
+    # A new session, never the one the browser came with: a planted session id is worth nothing.
+    previous = request.session.get(SESSION_KEY)
+    if isinstance(previous, str):
+        await client.close_session(previous)
+    request.session.clear()
+    request.session[SESSION_KEY] = await client.open_session(outcome.name)
+    return see(target)
+
+
+@router.post("/logout")
+async def logout(request: Request, client: Client) -> Response:
+    session_id = request.session.get(SESSION_KEY)
+    if isinstance(session_id, str):
+        await client.close_session(session_id)
+    request.session.clear()
+    return see("/login")
+
+
+async def sign_in_required(request: Request, _exc: Exception) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return render(request, "login.html", None, status=401, next=local_path(target) if request.method == "GET" else "/")
+
+
+# --- my steps, raising, lists ---------------------------------------------------------------------------------
+
+
+@router.get("/")
+async def my_steps(request: Request, user: WebUser, client: Client) -> HTMLResponse:
+    items = await client.my_items(user.name)
+    titles = {record.id: record.title for record in await client.list_records(owner=user.name)} if items else {}
+    return render(request, "my_steps.html", user, items=items, titles=titles)
+
+
+def _raise_page(
+    request: Request, user: User, holders: list[User], *, status: int = 200, **context: Any
+) -> HTMLResponse:
+    return render(
+        request, "raise.html", user, status=status, holders=holders, Severity=Severity, Source=Source, **context
+    )
+
+
+@router.get("/raise")
+async def raise_form(request: Request, user: WebUser, client: Client) -> HTMLResponse:
+    return _raise_page(request, user, await _holders(client), values={}, errors={}, summary=[])
+
+
+@router.post("/raise")
+async def raise_record(request: Request, user: WebUser, client: Client) -> Response:
+    form = await WebForm.read(request)
+    filled = form.fill(RAISE_FORM)
+    try:
+        record_id = await client.raise_record(user.name, model_of(RaiseStep, filled))
+    except CapaError as exc:
+        refusal = Refusal.of(exc, filled.inputs, STATUS[exc.kind])
+        holders = await _holders(client)
+        return _raise_page(
+            request,
+            user,
+            holders,
+            status=refusal.status,
+            values=form.values,
+            errors=refusal.errors,
+            summary=refusal.summary,
+        )
+    request.session["flash"] = f"{record_id} raised; {form.text('owner')} owns it and has been told"
+    return see(f"/records/{record_id}")
+
+
+@router.get("/records")
+async def records(request: Request, user: WebUser, client: Client) -> HTMLResponse:
+    query = request.query_params
+    stage = next((s for s in Stage if s.value == query.get("stage")), None)
+    owner = query.get("owner") or None
+    overdue = query.get("overdue") == "1"
+    page = int(query["page"]) if query.get("page", "").isdigit() and int(query["page"]) > 0 else 1
+    try:
+        rows = await client.list_records(
+            stage=stage, owner=owner, overdue=overdue, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+    except CapaError as exc:
+        return problem_page(request, user, STATUS[exc.kind], exc.message)
+    total = await client.count_records(stage=stage, owner=owner, overdue=overdue)
+    filters = {k: v for k, v in {"stage": stage, "owner": owner, "overdue": "1" if overdue else None}.items() if v}
+
+    def page_link(number: int) -> str:
+        return "/records?" + urlencode({**filters, "page": number})
+
+    return render(
+        request,
+        "records.html",
+        user,
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        page_link=page_link,
+        stage=stage,
+        owner=owner or "",
+        overdue=overdue,
+        Stage=Stage,
+        people=await client.list_users(),
+    )
+
+
+# --- the record page ---------------------------------------------------------------------------------------
+
+
+async def record_page(
+    request: Request,
+    user: User,
+    client: CapaClient,
+    record_id: str,
+    *,
+    status: int = 200,
+    failed: str | None = None,
+    refusal: Refusal | None = None,
+    values: dict[str, str] | None = None,
+) -> HTMLResponse:
+    try:
+        state, stale = await client.show_record(record_id)
+    except CapaError as exc:
+        return problem_page(request, user, STATUS[exc.kind], exc.message)
+    # A record its workflow did not answer for is shown as last recorded; a step sent now would only wait.
+    offer = Offer(frozenset()) if stale else available_steps(state, _actor(user))
+    settings: Settings = request.app.state.settings
+    workflow_link = (
+        f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}/workflows/{state.id}"
+        if settings.temporal_ui_url
+        else None
+    )
+    needs_people = bool({Step.PLAN, Step.REASSIGN} & offer.steps)
+    query_rows = request.query_params.get("plan_rows", "")
+    plan_rows = min(int(query_rows), MAX_PLAN_ROWS) if query_rows.isdigit() else PLAN_ROWS
+    if values:
+        plan_rows = max(plan_rows, *_plan_rows_in(values), 1)
+    return render(
+        request,
+        "record.html",
+        user,
+        status=status,
+        state=state,
+        offer=offer,
+        # Every refusal is summed up at the top, each field's part also beside its input.
+        summary=refusal.summary if refusal else [],
+        stale=stale,
+        workflow_link=workflow_link,
+        holders=await _holders(client) if needs_people else [],
+        failed=failed,
+        errors=refusal.errors if refusal else {},
+        values=values or {},
+        plan_rows=plan_rows,
+        more_rows=min(plan_rows + PLAN_ROWS, MAX_PLAN_ROWS),
+        Disposition=Disposition,
+        RootCauseMethod=RootCauseMethod,
+        CauseCategory=CauseCategory,
+        ActionKind=ActionKind,
+        VerificationResult=VerificationResult,
+        EffectivenessResult=EffectivenessResult,
+    )
+
+
+@router.get("/records/{record_id}")
+async def record(request: Request, record_id: str, user: WebUser, client: Client) -> HTMLResponse:
+    return await record_page(request, user, client, record_id)
+
+
+# --- the overdue board ----------------------------------------------------------------------------------------
+
+
+def age_bucket(age: timedelta) -> str:
+    return next(name for name, bound in AGE_BUCKETS if bound is None or age < bound)
+
+
+@router.get("/board")
+async def board(request: Request, user: WebUser, client: Client) -> HTMLResponse:
+    if not _is_manager(user):
+        return problem_page(request, user, 403, f"the overdue board is for managers; {user.name} is {user.role}")
+    now = datetime.now(UTC)
+    items = await client.overdue()
+    open_records = [r for r in await client.list_records() if Stage(r.stage).is_open]
+    counts = Counter((item.stage, item.severity) for item in items)
+    ages = Counter(age_bucket(now - record.raised_at) for record in open_records)
+    chart = [(name, ages[name]) for name, _ in AGE_BUCKETS]
+    return render(
+        request,
+        "board.html",
+        user,
+        items=items,
+        counts=counts,
+        stages=[s for s in Stage if s.is_open],
+        severities=list(Severity),
+        chart=chart,
+        chart_max=max([count for _, count in chart] + [1]),
+        open_count=len(open_records),
+    )

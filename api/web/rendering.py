@@ -1,0 +1,140 @@
+"""The web app's rendering: the templates, the filters they format values with, and the page answer every page
+gives (its security headers, the signed-in user, the flash message)."""
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+
+from api.web.forms import LOCAL_MINUTE
+from core.settings import Settings
+from models.rules import Step
+from models.tables import User
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
+
+# Everything the pages need comes from this site: no script at all, no inline style, no framing.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+STEP_LABELS: dict[Step, str] = {
+    Step.CONTAIN: "Containment",
+    Step.ROOT_CAUSE: "Root cause",
+    Step.PLAN: "Action plan",
+    Step.COMPLETE_ACTION: "Action completion",
+    Step.VERIFY: "Verification",
+    Step.REVIEW: "Effectiveness review",
+    Step.REQUEST_EXTENSION: "Extension request",
+    Step.DECIDE_EXTENSION: "Extension decision",
+    Step.REASSIGN: "Reassignment",
+    Step.CANCEL: "Cancellation",
+}
+
+
+def span(delta: timedelta) -> str:
+    """A duration as people say it on the floor: the two largest units, ``2d 4h``, ``3h 12m``, ``45s``."""
+    seconds = int(abs(delta).total_seconds())
+    parts = [(seconds // 86400, "d"), (seconds % 86400 // 3600, "h"), (seconds % 3600 // 60, "m"), (seconds % 60, "s")]
+    shown = [f"{value}{unit}" for value, unit in parts if value][:2]
+    return " ".join(shown) or "0s"
+
+
+def when(moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    # To the second: seconds-scale deadlines (the demo policy) must say when, and auditors read exact times.
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def local_input(moment: datetime) -> str:
+    """A moment as the value of a datetime-local input (UTC)."""
+    return moment.astimezone(UTC).strftime(LOCAL_MINUTE)
+
+
+def label(value: object) -> str:
+    """An enum value as a heading reads it: ``root_cause`` -> ``root cause``."""
+    return str(value).replace("_", " ")
+
+
+def detail(value: object) -> str:
+    """A timeline detail as people read it (``Event.shown``): times in the pages' format, yes/no, objects as
+    "key value" pairs, lists joined, a list of objects (a plan's actions) one per line."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return when(value)
+    if isinstance(value, StrEnum):
+        return label(value.value)
+    if isinstance(value, dict):
+        return ", ".join(f"{label(key)} {detail(item)}" for key, item in value.items() if item is not None)
+    if isinstance(value, list):
+        separator = "\n" if any(isinstance(item, dict) for item in value) else ", "
+        return separator.join(detail(item) for item in value)
+    return str(value)
+
+
+def choices(kind: type[StrEnum]) -> list[tuple[str, str]]:
+    """An enum's members as (value, shown) pairs for a select."""
+    return [(member.value, label(member.value)) for member in kind]
+
+
+def people(users: list[User]) -> list[tuple[str, str]]:
+    return [(user.name, f"{user.name} ({user.role})") for user in users]
+
+
+def csrf_input(request: Request) -> Markup:
+    """The hidden field every form posts; its value must equal the signed cookie (api.app)."""
+    token = request.scope["csrftoken"]()
+    return Markup('<input type="hidden" name="csrftoken" value="{}">').format(escape(token))
+
+
+TEMPLATES.env.filters.update(
+    span=span, when=when, label=label, local_input=local_input, choices=choices, people=people, detail=detail
+)
+TEMPLATES.env.globals.update(csrf_input=csrf_input, Step=Step, STEP_LABELS=STEP_LABELS)
+
+
+def render(
+    request: Request,
+    template: str,
+    user: User | None,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    flash = request.session.pop("flash", None) if user is not None else None
+    response = TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {"user": user, "settings": settings, "now": datetime.now(UTC), "flash": flash, **context},
+        status_code=status,
+        headers=headers,
+    )
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response
+
+
+def problem_page(request: Request, user: User | None, status: int, message: str) -> HTMLResponse:
+    return render(request, "problem.html", user, status=status, message=message)
+
+
+def see(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+def local_path(target: str | None) -> str:
+    """``target`` when it is a path on this site, else ``/``: sign-in never sends anyone elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if any(ord(char) < 0x20 for char in target):
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/"

@@ -1,0 +1,109 @@
+"""The record page's step forms: which inputs fill which field of each step's model, and the one route that
+reads a form into its step and sends it through the client layer.
+
+A form that is refused comes back with a message beside every input at fault and a summary at the top; one that
+is accepted redirects (303) to the record.
+"""
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api.deps import Client, WebUser
+from api.errors import STATUS
+from api.web.forms import FilledForm, Input, Read, Refusal, WebForm, fill_rows, inputs, model_of, rows_filled
+from api.web.pages import MAX_PLAN_ROWS, record_page
+from api.web.rendering import label, problem_page, see
+from client.errors import CapaError, ErrorKind, StepPending
+from models.rules import STEP_MODELS, Step
+
+router = APIRouter(include_in_schema=False)
+
+# A plan's row: the inputs ``description-<row>``, ``owner-<row>``, ``due-<row>`` and ``kind-<row>``.
+PLAN_ROW = {
+    "description": Input("description", "What will be done"),
+    "owner": Input("owner", "Owner"),
+    "due_at": Input("due", "Due", Read.MOMENT),
+    "kind": Input("kind", "Kind"),
+}
+
+
+@dataclass(frozen=True)
+class StepForm:
+    """One step's form: the inputs that fill its model's fields (None: the plan's rows), and what is said once
+    it is accepted."""
+
+    inputs: dict[str, Input] | None
+    done: str
+
+    def fill(self, form: WebForm) -> FilledForm:
+        if self.inputs is not None:
+            return form.fill(self.inputs)
+        filled = FilledForm()
+        rows = rows_filled(
+            form.values, tuple(spec.name for spec in PLAN_ROW.values() if spec.name != "kind"), MAX_PLAN_ROWS
+        )
+        fill_rows(form, filled, "actions", rows, PLAN_ROW)
+        return filled
+
+
+_REASON = ("reason", "Reason")
+_EVIDENCE = ("evidence", "Evidence")
+
+STEP_FORMS: dict[Step, StepForm] = {
+    Step.CONTAIN: StepForm(
+        inputs(("summary", "What was done to control it"), ("disposition", "Disposition"), ("quantity", "Quantity")),
+        "Containment recorded",
+    ),
+    Step.ROOT_CAUSE: StepForm(
+        inputs(
+            ("method", "Method"),
+            ("category", "6M category"),
+            ("whys", "Why-chain", Read.LINES),
+            ("cause", "Root cause"),
+            ("escape_point", "Escape point"),
+            ("similar_checked", "Similar nonconformities checked"),
+        ),
+        "Root cause recorded",
+    ),
+    Step.PLAN: StepForm(None, "Action plan recorded"),
+    Step.COMPLETE_ACTION: StepForm(inputs(("action_id", "Action"), _EVIDENCE), "Action completed"),
+    Step.VERIFY: StepForm(inputs(("result", "Result"), _EVIDENCE), "Verification recorded"),
+    Step.REVIEW: StepForm(inputs(("result", "Result"), _EVIDENCE), "Effectiveness review recorded"),
+    Step.REQUEST_EXTENSION: StepForm(
+        inputs(("action_id", "For"), ("until", "New due", Read.MOMENT), _REASON),
+        "Extension requested; a manager decides it",
+    ),
+    Step.DECIDE_EXTENSION: StepForm(
+        inputs(_REASON, approve=Input("decision", "Decision", Read.DECISION)), "Extension decided"
+    ),
+    Step.REASSIGN: StepForm(inputs(("action_id", "What"), _REASON, new_owner=Input("owner", "To")), "Reassigned"),
+    Step.CANCEL: StepForm(inputs(_REASON), "Record cancelled"),
+}
+
+
+@router.post("/records/{record_id}/{step}")
+async def take_step(request: Request, record_id: str, step: str, user: WebUser, client: Client) -> Response:
+    which = next((s for s in Step if s.value == step), None)
+    if which is None:
+        return problem_page(request, user, 404, f"there is no step called {step}")
+    form = await WebForm.read(request)
+    handler = STEP_FORMS[which]
+    filled = handler.fill(form)
+    try:
+        result = await client.take_step(record_id, user.name, model_of(STEP_MODELS[which], filled))
+    except StepPending:
+        request.session["flash"] = f"Sent; {record_id} shows the step once a worker applies it (do not resend it)"
+        return see(f"/records/{record_id}")
+    except CapaError as exc:
+        if exc.kind is ErrorKind.UNAVAILABLE:
+            return problem_page(request, user, 503, exc.message)
+        # Each action has its own completion form: the refusal goes to the one that was sent.
+        failed = f"{which.value}-{form.text('action_id')}" if which is Step.COMPLETE_ACTION else which.value
+        refusal = Refusal.of(exc, filled.inputs, STATUS[exc.kind])
+        return await record_page(
+            request, user, client, record_id, status=refusal.status, failed=failed, refusal=refusal, values=form.values
+        )
+    request.session["flash"] = f"{handler.done}; {record_id} is now in {label(result.stage)}"
+    return see(f"/records/{record_id}")

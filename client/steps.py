@@ -1,0 +1,309 @@
+"""Taking a step on a record, the same way for every front end: the step's own model in (``models.payloads``:
+``ContainmentStep``, ``PlanStep``, ...; never its actor, who is the signed-in caller), its outcome out.
+
+The record's update validators judge the step (``models.rules``); this module adds only what a front end cannot
+know: who the caller is in the directory, whether the people it names may hold steps, and how long to wait for a
+busy worker before saying the step is pending rather than failed.
+"""
+
+import asyncio
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, TypeVar
+
+import structlog
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+from temporalio.workflow import UpdateMethodMultiParam
+
+from activities.records import ReadModelBehind, write_change, write_snapshot
+from client.errors import CapaError, ErrorKind, StepPending
+from client.notifications import Notifications
+from client.temporal import is_workflow_missing, recovering, timed_out, translated
+from core import readmodel
+from core.settings import Settings
+from models.payloads import (
+    RECORD_MOVING,
+    CancelInput,
+    CancelStep,
+    CapaState,
+    CompleteActionInput,
+    CompleteActionStep,
+    ContainmentInput,
+    ContainmentStep,
+    ExtensionDecisionInput,
+    ExtensionDecisionStep,
+    ExtensionRequestInput,
+    ExtensionRequestStep,
+    Payload,
+    PlanInput,
+    PlanStep,
+    ReassignInput,
+    ReassignStep,
+    RecordSnapshot,
+    ReviewInput,
+    ReviewStep,
+    RootCauseInput,
+    RootCauseStep,
+    StepInput,
+    StepOutcome,
+    StepResult,
+    VerifyInput,
+    VerifyStep,
+)
+from models.refusals import path
+from workflows.record import RecordWorkflow
+
+log = structlog.get_logger(__name__)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+InputT = TypeVar("InputT", bound=StepInput)
+StepUpdate = UpdateMethodMultiParam[[RecordWorkflow, Any], StepResult]
+
+
+class StepKind(NamedTuple):
+    """How one step model reaches its record: the update it is sent as, and that update's input model."""
+
+    update: StepUpdate
+    input: type[StepInput]
+
+
+# Every step a person takes, by the model of what they submit.
+STEP_KINDS: dict[type[Payload], StepKind] = {
+    ContainmentStep: StepKind(RecordWorkflow.contain, ContainmentInput),
+    RootCauseStep: StepKind(RecordWorkflow.root_cause, RootCauseInput),
+    PlanStep: StepKind(RecordWorkflow.plan, PlanInput),
+    CompleteActionStep: StepKind(RecordWorkflow.complete_action, CompleteActionInput),
+    VerifyStep: StepKind(RecordWorkflow.verify, VerifyInput),
+    ReviewStep: StepKind(RecordWorkflow.review, ReviewInput),
+    ExtensionRequestStep: StepKind(RecordWorkflow.request_extension, ExtensionRequestInput),
+    ExtensionDecisionStep: StepKind(RecordWorkflow.decide_extension, ExtensionDecisionInput),
+    ReassignStep: StepKind(RecordWorkflow.reassign, ReassignInput),
+    CancelStep: StepKind(RecordWorkflow.cancel, CancelInput),
+}
+
+# A step refused for a moment (its record continuing as new, or recovering from a lost worker: ten seconds at
+# most) is sent again this often, this far apart.
+_MOVING_ATTEMPTS = 75
+_MOVING_PAUSE = 0.2
+# How long the client layer waits for a locked database to write the snapshot a step returned, in seconds.
+_SNAPSHOT_PATIENCE = 1.0
+# A worker that polled the task queue this recently is running (a poll waits up to about a minute for work).
+_POLLED_LATELY = timedelta(seconds=90)
+# How long a reader waits for a record's workflow before showing it from the read model instead.
+QUERY_TIMEOUT = timedelta(seconds=5)
+
+
+def parsed(model: type[ModelT], values: Mapping[str, object]) -> ModelT:
+    """A step (or any request) from what a front end collected; every field at fault is named at once."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise CapaError.from_validation(exc) from None
+
+
+def holders_named(step: BaseModel) -> dict[str, str]:
+    """The people a step makes hold something, by the field that names them."""
+    if isinstance(step, PlanStep):
+        return {path("actions", index, "owner"): action.owner for index, action in enumerate(step.actions)}
+    if isinstance(step, ReassignStep):
+        return {"new_owner": step.new_owner}
+    return {}
+
+
+class Steps(Notifications):
+    """Take steps on records and write what they return for the read model."""
+
+    def __init__(self, temporal: Client, engine: Engine, settings: Settings) -> None:
+        super().__init__(temporal, engine, settings)
+        # How long a step waits for the workers before it is answered as pending.
+        self._step_wait = timedelta(seconds=settings.step_wait)
+
+    async def take_step(self, record_id: str, actor_name: str, step: Payload) -> StepOutcome:
+        """Send ``step`` to the record as ``actor_name``: its outcome once applied, ``StepPending`` when the
+        workers are busy, else the record's refusal."""
+        # A front end may send a subclass of the step's model (the HTTP API's request bodies are).
+        kind = next(STEP_KINDS[model] for model in type(step).__mro__ if model in STEP_KINDS)
+        actor = await self.actor(actor_name)
+        await self.check_holders(holders_named(step))
+        inp = parsed(kind.input, {**step.model_dump(), "actor": actor})
+        return await self._update(record_id, kind.update, inp)
+
+    async def _update(self, record_id: str, update: StepUpdate, inp: StepInput) -> StepOutcome:
+        handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)
+        step = type(inp).__name__.removesuffix("Input")
+        with structlog.contextvars.bound_contextvars(
+            record_id=record_id, workflow_id=record_id, actor=inp.actor.name, step=step
+        ):
+            try:
+                with translated(self._settings, record_id, self._step_wait):
+                    try:
+                        result = await self._execute_step(handle, update, inp)
+                    except RPCError as exc:
+                        if not is_workflow_missing(exc):
+                            raise
+                        raise await self._gone(record_id) from None
+            except StepPending as exc:
+                log.info("step pending: the workers are busy", update_id=exc.update_id)
+                raise
+            except CapaError as exc:
+                log.info("step rejected", kind=exc.kind.value, reason=exc.message)
+                raise
+            log.info("step accepted", seq=result.seq, stage=result.stage.value)
+            return await self._write_read_model(result)
+
+    async def _execute_step(
+        self, handle: WorkflowHandle[RecordWorkflow, CapaState], update: StepUpdate, inp: StepInput
+    ) -> StepResult:
+        """Send the step; a step the workers have not applied within ``CAPA_STEP_WAIT`` is pending."""
+        # One id for every sending of this step: Temporal and the record apply an update id once.
+        update_id = str(uuid.uuid4())
+        step = re.sub(r"(?<!^)(?=[A-Z])", " ", type(inp).__name__.removesuffix("Input")).lower()
+        try:
+            # The SDK polls again whenever one call's deadline passes: only this bounds the whole wait.
+            async with asyncio.timeout(self._step_wait.total_seconds()):
+                return await self._send_step(handle, update, inp, update_id)
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
+            if not timed_out(exc):
+                raise
+            if await self._workers_polling():
+                raise StepPending(handle.id, step, update_id) from None
+            # Temporal holds the step until a worker takes it (unless the server restarts before one does,
+            # which ``step_outcome`` reports): it is pending either way, not failed.
+            why = f"no worker is running on task queue {self._settings.task_queue}: start one"
+            raise StepPending(handle.id, step, update_id, why) from None
+
+    async def _send_step(
+        self,
+        handle: WorkflowHandle[RecordWorkflow, CapaState],
+        update: StepUpdate,
+        inp: StepInput,
+        update_id: str,
+    ) -> StepResult:
+        """Send the step, and again while the record refuses it for a moment without writing anything: while
+        it continues as new (every few thousand steps), or while Temporal holds updates back because a workflow
+        task of the record just timed out (its worker was lost) and no other worker has completed one yet."""
+        for _ in range(_MOVING_ATTEMPTS):
+            try:
+                return await handle.execute_update(update, inp, id=update_id, rpc_timeout=self._step_wait)
+            except WorkflowUpdateFailedError as exc:
+                if not isinstance(exc.cause, ApplicationError) or exc.cause.type != RECORD_MOVING:
+                    raise
+            except RPCError as exc:
+                if not recovering(exc):
+                    raise
+            await asyncio.sleep(_MOVING_PAUSE)
+        return await handle.execute_update(update, inp, id=update_id, rpc_timeout=self._step_wait)
+
+    async def step_outcome(self, record_id: str, update_id: str, wait: timedelta | None = None) -> StepOutcome:
+        """The result of a step that was pending (``StepPending``), once applied; ``StepPending`` again if it
+        is still queued after ``wait`` (default ``CAPA_STEP_WAIT``), the step's own refusal if the record
+        refused it, and NOT_FOUND if it was lost before any worker took it (the server restarted meanwhile)."""
+        patience = wait or self._step_wait
+        handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)
+        lost = (
+            f"{record_id}: step {update_id} is not known to Temporal: it was refused by the record while nobody "
+            "waited for its answer, lost before a worker took it (the server restarted), or is from long ago; "
+            "look at the record, and send the step again only if it is not there and the record accepts it"
+        )
+        with structlog.contextvars.bound_contextvars(record_id=record_id, workflow_id=record_id, update_id=update_id):
+            with translated(self._settings, record_id, patience):
+                try:
+                    async with asyncio.timeout(patience.total_seconds()):
+                        update = handle.get_update_handle(update_id, result_type=StepResult)
+                        result = await update.result(rpc_timeout=patience)
+                except WorkflowUpdateFailedError as exc:
+                    if isinstance(exc.cause, ApplicationError) and exc.cause.type == RECORD_MOVING:
+                        raise CapaError(ErrorKind.NOT_FOUND, lost) from None
+                    raise
+                except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
+                    if is_workflow_missing(exc):
+                        await handle.describe()  # a record nobody raised is NOT_FOUND here: "does not exist"
+                        raise CapaError(ErrorKind.NOT_FOUND, lost) from None
+                    if not timed_out(exc):
+                        raise
+                    raise StepPending(record_id, "the step", update_id) from None
+            return await self._write_read_model(result)
+
+    async def _workers_polling(self) -> bool:
+        """Whether a worker has polled the records' task queue lately: then a step it has not answered is queued
+        behind other work, not waiting for a worker someone has to start."""
+        request = DescribeTaskQueueRequest(
+            namespace=self._temporal.namespace,
+            task_queue=TaskQueue(name=self._settings.task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+        try:
+            answer = await self._temporal.workflow_service.describe_task_queue(request, timeout=QUERY_TIMEOUT)
+        except RPCError:
+            return False
+        # A live worker polls at least once a minute (a poll waits about that long for work); the server lists
+        # a poller for minutes after its last poll.
+        since = datetime.now(UTC) - _POLLED_LATELY
+        return any(poller.last_access_time.ToDatetime(tzinfo=UTC) >= since for poller in answer.pollers)
+
+    async def _write_read_model(self, result: StepResult) -> StepOutcome:
+        """Write what a step returned for the read model, so a list read right after it shows it; the step's
+        own ``settle_step`` writes the same again (idempotent) and stays the durable path when this one fails."""
+        try:
+            # Briefly: while the database is locked, the answer does not wait (nor hold a thread other requests
+            # need); the record's own write lands the same once the database is back.
+            if result.snapshot is not None:
+                await self._db(write_snapshot, self._engine, result.snapshot, _SNAPSHOT_PATIENCE)
+            if result.change is not None:
+                await self._db(write_change, self._engine, result.change, _SNAPSHOT_PATIENCE)
+        except CapaError as exc:
+            log.warning("read model not written after the step; the worker will", reason=exc.message)
+        except ReadModelBehind:
+            # A step before this one (an alarm's ring) is not stored yet: write the record whole, as it is now.
+            await self._write_whole(result.record_id)
+        if result.snapshot is None and result.change is None:
+            return await self._outcome_of_earlier_shape(result)
+        return result.outcome()
+
+    async def _outcome_of_earlier_shape(self, result: StepResult) -> StepOutcome:
+        """A record on the earlier workflow shape (until ``capa records migrate`` moves it) answers a step without
+        its entries, and writes the read model itself: show the entry the step ended on, as its workflow has it."""
+        try:
+            state = await self._live_state(result.record_id)
+        except (RPCError, WorkflowQueryFailedError) as exc:
+            log.info("step answered without its entry", record_id=result.record_id, reason=str(exc))
+            return result.outcome()
+        return result.outcome().model_copy(update={"entries": [e for e in state.events if e.seq == result.seq]})
+
+    async def _write_whole(self, record_id: str) -> None:
+        """Write the record's whole state and timeline as its workflow answers them; the worker's writes land
+        the same in order, and stay the durable path when this one cannot be made."""
+        try:
+            snapshot = RecordSnapshot.of(await self._live_state(record_id))
+            await self._db(write_snapshot, self._engine, snapshot, _SNAPSHOT_PATIENCE)
+        except (RPCError, WorkflowQueryFailedError, CapaError) as exc:
+            log.info(
+                "read model left to the worker: an earlier step is not stored yet", record_id=record_id, reason=str(exc)
+            )
+
+    async def _live_state(self, record_id: str) -> CapaState:
+        """The record as its workflow answers now, within ``QUERY_TIMEOUT``."""
+        handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)
+        return await handle.query(RecordWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+
+    async def _gone(self, record_id: str) -> CapaError:
+        """Why a record has no running workflow: it ended (closed or cancelled), or it never existed."""
+        stored = await self._db(readmodel.load_record_state, self._engine, record_id)
+        if stored is None:
+            return CapaError(ErrorKind.NOT_FOUND, f"{record_id} does not exist")
+        return CapaError(ErrorKind.WRONG_STAGE, f"{record_id} is {stored.stage.value}; it can no longer change")
