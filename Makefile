@@ -40,6 +40,7 @@ histories: install
 	$(BIN)/python -m tests.replay.commute
 
 # Throughput, latency, scale and timer precision against a bare skeleton workflow; prints tables (docs/benchmarks.md).
+# Its own dependencies are the bench extra (pyproject.toml), which the dev extra `install` sets up includes.
 bench: install
 	$(BIN)/python -m bench $(ARGS)
 

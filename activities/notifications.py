@@ -7,6 +7,7 @@ the log-channel lines at once and starts a ``DeliveryWorkflow`` for every e-mail
 """
 
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from sqlalchemy import Engine
@@ -29,21 +30,19 @@ log = structlog.get_logger(__name__)
 Dispatcher = Callable[[str, list[int]], None]
 
 
-def _workflow_id() -> str | None:
-    return activity.info().workflow_id if activity.in_activity() else None
+def _about(row: OutboxMessage) -> dict[str, Any]:
+    """What every log line about an outbox row says: the record, the entry, whom it goes to, and how."""
+    return {
+        "record_id": row.record_id,
+        "seq": row.seq,
+        "channel": row.channel,
+        "recipient": row.recipient,
+        "workflow_id": activity.info().workflow_id if activity.in_activity() else None,
+    }
 
 
 def _log_notification(row: OutboxMessage) -> None:
-    log.info(
-        "notification",
-        record_id=row.record_id,
-        seq=row.seq,
-        channel=row.channel,
-        recipient=row.recipient,
-        kind=row.kind,
-        subject=row.subject,
-        workflow_id=_workflow_id(),
-    )
+    log.info("notification", kind=row.kind, subject=row.subject, **_about(row))
 
 
 class Notifier:
@@ -115,14 +114,7 @@ class DeliveryActivities:
             if existing is None:
                 raise ApplicationError(f"no outbox row {inp.row_id}", non_retryable=True, type=errors.NO_SUCH_MESSAGE)
             return existing.status
-        fields = {
-            "record_id": row.record_id,
-            "seq": row.seq,
-            "channel": row.channel,
-            "recipient": row.recipient,
-            "workflow_id": _workflow_id(),
-            "attempt": row.attempts,
-        }
+        fields = {**_about(row), "attempt": row.attempts}
         try:
             self._send(row)
         except errors.DeliveryError as exc:
@@ -159,13 +151,9 @@ class DeliveryActivities:
         metrics.notification_failed(row.channel)
         log.warning(
             "notification failed",
-            record_id=row.record_id,
-            seq=row.seq,
-            channel=row.channel,
-            recipient=row.recipient,
-            workflow_id=_workflow_id(),
             attempts=row.attempts,
             error=inp.error,
             row_id=inp.row_id,
             status=row.status,
+            **_about(row),
         )

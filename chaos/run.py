@@ -74,8 +74,6 @@ class ChaosReport:
     checks: list[Check]
     escalations: EscalationTally
     tasks: TaskTally
-    outage: Window | None
-    catch_up_seconds: float | None
     unexpected_worker_exits: list[str]
     outbox: Counter[str]
     seconds: float
@@ -261,8 +259,6 @@ class _Run:
             checks=found,
             escalations=escalations,
             tasks=tasks,
-            outage=self.window,
-            catch_up_seconds=self.catch_up,
             unexpected_worker_exits=self.stack.fleet.unexpected_exits,
             outbox=checks.outbox_facts(engine),
             seconds=time.monotonic() - self.began,

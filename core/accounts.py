@@ -80,9 +80,7 @@ def set_password(engine: Engine, name: str, password: str) -> None:
     check_password_strength(name, password)
     hashed = hash_password(password)
     with session_scope(engine) as session:
-        user = session.get(User, name)
-        if user is None:
-            raise AccountError("name", f"no user named {name}")
+        user = _user(session, name)
         user.password_hash = hashed
         session.add(user)
         _end_sessions(session, name)
@@ -92,14 +90,20 @@ def set_password(engine: Engine, name: str, password: str) -> None:
 def set_active(engine: Engine, name: str, *, active: bool) -> None:
     """Deactivate (sign out everywhere, refuse sign-in and tokens) or reactivate someone."""
     with session_scope(engine) as session:
-        user = session.get(User, name)
-        if user is None:
-            raise AccountError("name", f"no user named {name}")
+        user = _user(session, name)
         user.active = active
         session.add(user)
         if not active:
             _end_sessions(session, name)
     log.info("user activated" if active else "user deactivated", user=name)
+
+
+def _user(session: Session, name: str, *, field: str = "name") -> User:
+    """The directory's row for ``name``; refused on ``field`` when there is none."""
+    user = session.get(User, name)
+    if user is None:
+        raise AccountError(field, f"no user named {name}")
+    return user
 
 
 def _end_sessions(session: Session, name: str) -> None:
@@ -195,9 +199,7 @@ def create_token(engine: Engine, name: str, label: str, created_by: str) -> tupl
         raise AccountError("label", "1 to 80 characters, saying what the token is for")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with session_scope(engine) as session:
-        user = session.get(User, name)
-        if user is None:
-            raise AccountError("user", f"no user named {name}")
+        _user(session, name, field="user")
         token = ApiToken(
             user_name=name,
             label=label,

@@ -136,23 +136,15 @@ def _email_addresses(session: Any, notice: Notice, people: list[str]) -> dict[st
     for name in people:
         user = session.get(User, name)
         if user is None or not user.email:
-            log.info(
-                "no e-mail: the directory has no address",
-                record_id=notice.record_id,
-                seq=notice.seq,
-                recipient=name,
-                kind=notice.kind.value,
-            )
+            why = "the directory has no address"
         elif not email_enabled(session, name, notice.kind.value):
-            log.info(
-                "no e-mail: turned off by the recipient",
-                record_id=notice.record_id,
-                seq=notice.seq,
-                recipient=name,
-                kind=notice.kind.value,
-            )
+            why = "turned off by the recipient"
         else:
             addresses[name] = user.email
+            continue
+        log.info(
+            f"no e-mail: {why}", record_id=notice.record_id, seq=notice.seq, recipient=name, kind=notice.kind.value
+        )
     return addresses
 
 

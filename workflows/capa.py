@@ -1,10 +1,18 @@
-"""One nonconformity, from raise to close, as a durable workflow: the earlier shape, kept for records in flight.
+"""The earlier shape of a record's workflow (type ``CapaWorkflow``), kept only for records still in flight.
 
-New records run ``workflows.record.RecordWorkflow``, whose commands never depend on the order in which a step
-and an activity result or timer reach it. Records started before it go on here until the ``migrate`` update
-(sent to every one by ``capa records migrate``) wakes them: they then finish what they are doing and continue
-as new into the new shape, carrying their state. The update is new, so no recorded history contains it and
-no patch is needed for replay.
+New records run ``workflows.record.RecordWorkflow`` (type ``CapaRecord``), whose commands never depend on the
+order in which a step and an activity result or timer reach it. Records started as ``CapaWorkflow`` go on here
+until the ``migrate`` update (sent to every running one by ``capa records migrate``) wakes them: they then finish
+what they are doing and continue as new into ``CapaRecord``, carrying their state. The update is new, so no
+recorded history contains it and no patch is needed for replay. What a step does to the state is shared with
+``CapaRecord`` (``workflows.transitions``); what stays here is this shape's own commands: a timer loop, activities
+awaited inside the steps, and timeline entries whose details are plain dicts.
+
+When it may go: once no ``CapaWorkflow`` execution is running in any namespace (``capa records migrate`` says
+"nothing to move", or the visibility query ``WorkflowType = 'CapaWorkflow' AND ExecutionStatus = 'Running'``
+finds none) and the closed ones are past the namespace's retention (a query on one replays it). Then delete this
+module, its entry in ``worker.WORKFLOWS``, the ``migrate`` path of the client layer and CLI, ``CapaWorkflowInput``
+and the ``CapaWorkflow`` histories under tests/replay; its patches below go with it.
 
 Every user step is an update whose validator calls ``models.rules`` before anything reaches history, so a
 rejected step leaves no trace. Every deadline (the stage's own and each action's) lives in the state as a
@@ -14,65 +22,54 @@ completions and cancellation re-arm or stop the timers.
 """
 
 import asyncio
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.policy import PolicyActivities
     from activities.records import RecordActivities
-    from models import rules, search_attributes
+    from models import notices, rules
     from models.durations import format_duration
-    from models.enums import (
-        ActionStatus,
-        EffectivenessResult,
-        EventKind,
-        Stage,
-        VerificationResult,
-    )
+    from models.enums import EventKind
     from models.payloads import (
         RECENT_UPDATES,
         SYSTEM_ACTOR,
-        Action,
         CancelInput,
         CapaState,
         CapaWorkflowInput,
         Clock,
         CompleteActionInput,
-        Containment,
         ContainmentInput,
         EscalationEntry,
         Event,
         ExtensionDecisionInput,
-        ExtensionRequest,
         ExtensionRequestInput,
-        Notice,
         PlanInput,
         ReassignInput,
         RecipientsInput,
         RecordInput,
         RecordSnapshot,
-        Review,
         ReviewInput,
-        RootCause,
         RootCauseInput,
         StepResult,
-        Verification,
         VerifyInput,
     )
-    from models.refusals import Rejection
     from models.timers import Alarm, AlarmKind, next_alarm
+    from workflows import transitions
+    from workflows.transitions import guard
 
 # Read-model writes must eventually happen; a database outage delays them but never fails the record.
 _DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 # A write that has not finished by then is retried (it is idempotent): a worker killed mid-write delays the step by
 # this much, which stays below the client layer's 20 s wait for an answer. SQLite's busy wait is 10 s of it.
 _DB_TIMEOUT = timedelta(seconds=15)
+# The patches of this shape. Each unpatched branch replays runs started before its patch, which may stay open as
+# long as the shape does: the branches go when the module goes (see above).
 # Records started (or resumed) under this patch sleep before every alarm, even one already due (see ``run``).
 _SLEEP_BEFORE_EVERY_ALARM = "sleep-before-every-alarm"
 _SHORTEST_SLEEP = timedelta(milliseconds=1)
@@ -80,15 +77,8 @@ _SHORTEST_SLEEP = timedelta(milliseconds=1)
 _ESCALATE_WHEN_DUE = "escalate-when-due"
 # Records under this patch upsert only the search attributes a step changed, and none when it changed none.
 _INDEX_CHANGES_ONLY = "index-changes-only"
-_UNSET = object()
-
-
-def _guard(check: Callable[..., None], *args: Any) -> None:
-    """Run a rule; turn its Rejection into the failure type front-ends map to an error code."""
-    try:
-        check(*args)
-    except Rejection as rejection:
-        raise ApplicationError(rejection.message, type=rejection.kind.value, non_retryable=True) from None
+# Records under this patch count the effectiveness review's deadline from the end of the window (see ``_fire``).
+_REVIEW_FROM_WINDOW_END = "effectiveness-review-from-window-end"
 
 
 @workflow.defn
@@ -109,20 +99,7 @@ class CapaWorkflow:
             self._s = inp.carried_state
             return
         raised = inp.raised
-        now = workflow.now()
-        self._s = CapaState(
-            id=raised.record_id,
-            title=raised.title,
-            description=raised.description,
-            severity=raised.severity,
-            source=raised.source,
-            product=raised.product,
-            lot=raised.lot,
-            quantity=raised.quantity,
-            raised_by=raised.raised_by.name,
-            raised_at=now,
-            owner=raised.owner,
-        )
+        self._s = transitions.raised_state(raised)
         self._append(
             EventKind.RAISED,
             raised.raised_by.name,
@@ -144,7 +121,7 @@ class CapaWorkflow:
                 start_to_close_timeout=timedelta(seconds=30),
             )
             # Containment time runs from the moment the nonconformity was raised, not from when the policy arrived.
-            s.clock = self._new_clock(s.owner, s.policy.rules.containment, start=s.raised_at)
+            s.clock = transitions.new_clock(s.owner, s.policy.rules.containment, start=s.raised_at)
             self._index()
             await self._publish()
         while s.stage.is_open:
@@ -190,8 +167,8 @@ class CapaWorkflow:
             # The review falls due a fixed time after the window ends, however late a worker got to the alarm.
             # Counting from the alarm (state) rather than workflow.now() also keeps a replay's deadlines identical
             # to the first run's: after a lost workflow task the SDK can hand the first activation a stale clock.
-            start = alarm.at if workflow.patched("effectiveness-review-from-window-end") else None
-            s.clock = self._new_clock(s.owner, s.policy.rules.effectiveness_review, start=start)
+            start = alarm.at if workflow.patched(_REVIEW_FROM_WINDOW_END) else None
+            s.clock = transitions.new_clock(s.owner, s.policy.rules.effectiveness_review, start=start)
             event = self._append(EventKind.EFFECTIVENESS_DUE, SYSTEM_ACTOR, review_due_at=s.clock.due_at.isoformat())
             await self._notify(event, [s.owner], "effectiveness review due")
             self._index()
@@ -288,11 +265,7 @@ class CapaWorkflow:
 
     @workflow.update
     async def contain(self, inp: ContainmentInput) -> StepResult:
-        s = self._s
-        now = workflow.now()
-        s.containment = Containment(
-            summary=inp.summary, disposition=inp.disposition, quantity=inp.quantity, by=inp.actor.name, at=now
-        )
+        transitions.contain(self._s, inp)
         event = self._append(
             EventKind.CONTAINMENT_SUBMITTED,
             inp.actor.name,
@@ -300,29 +273,16 @@ class CapaWorkflow:
             disposition=inp.disposition.value,
             quantity=inp.quantity,
         )
-        self._enter_stage(Stage.ROOT_CAUSE)
         return await self._accepted(event)
 
     @contain.validator
     def _check_contain(self, inp: ContainmentInput) -> None:
-        _guard(rules.check_containment, self._s, inp)
+        guard(rules.check_containment, self._s, inp)
 
     @workflow.update
     async def root_cause(self, inp: RootCauseInput) -> StepResult:
         s = self._s
-        s.root_causes.append(
-            RootCause(
-                cycle=s.cycle,
-                method=inp.method,
-                cause=inp.cause,
-                whys=inp.whys,
-                category=inp.category,
-                escape_point=inp.escape_point,
-                similar_checked=inp.similar_checked,
-                by=inp.actor.name,
-                at=workflow.now(),
-            )
-        )
+        transitions.root_cause(s, inp)
         event = self._append(
             EventKind.ROOT_CAUSE_SUBMITTED,
             inp.actor.name,
@@ -332,51 +292,29 @@ class CapaWorkflow:
             whys=inp.whys,
             category=inp.category.value if inp.category else None,
         )
-        self._enter_stage(Stage.ACTION)
-        s.awaiting_plan = True
         return await self._accepted(event)
 
     @root_cause.validator
     def _check_root_cause(self, inp: RootCauseInput) -> None:
-        _guard(rules.check_root_cause, self._s, inp)
+        guard(rules.check_root_cause, self._s, inp)
 
     @workflow.update
     async def plan(self, inp: PlanInput) -> StepResult:
-        s = self._s
-        now = workflow.now()
-        first = len(s.actions) + 1
-        added = []
-        for offset, planned in enumerate(inp.actions):
-            action = Action(
-                id=f"A{first + offset}",
-                cycle=s.cycle,
-                round=s.round,
-                kind=planned.kind,
-                owner=planned.owner,
-                description=planned.description,
-                clock=Clock(holder=planned.owner, due_at=planned.due_at, original_due_at=planned.due_at, armed_at=now),
-            )
-            s.actions.append(action)
-            added.append({"id": action.id, "owner": action.owner, "due_at": action.clock.due_at.isoformat()})
-        s.awaiting_plan = False
-        s.clock = None  # the plan is in; from now on each action's own deadline runs
+        added = [
+            {"id": action.id, "owner": action.owner, "due_at": action.clock.due_at.isoformat()}
+            for action in transitions.plan(self._s, inp)
+        ]
         event = self._append(EventKind.PLAN_SUBMITTED, inp.actor.name, actions=added)
         return await self._accepted(event)
 
     @plan.validator
     def _check_plan(self, inp: PlanInput) -> None:
-        _guard(rules.check_plan, self._s, inp, workflow.now())
+        guard(rules.check_plan, self._s, inp, workflow.now())
 
     @workflow.update
     async def complete_action(self, inp: CompleteActionInput) -> StepResult:
-        s = self._s
-        action = s.action(inp.action_id)
-        assert action is not None
-        action.status = ActionStatus.COMPLETED
-        action.evidence = inp.evidence
-        action.completed_by = inp.actor.name
-        action.completed_at = workflow.now()
-        self._drop_extension_for(action.id)
+        action = transitions.complete_action(self._s, inp)
+        assert action.completed_at is not None
         event = self._append(
             EventKind.ACTION_COMPLETED,
             inp.actor.name,
@@ -384,75 +322,40 @@ class CapaWorkflow:
             evidence=inp.evidence,
             on_time=action.completed_at <= action.clock.original_due_at,
         )
-        if all(a.status is not ActionStatus.OPEN for a in s.current_actions()):
-            self._enter_stage(Stage.VERIFICATION)
         return await self._accepted(event)
 
     @complete_action.validator
     def _check_complete_action(self, inp: CompleteActionInput) -> None:
-        _guard(rules.check_complete_action, self._s, inp)
+        guard(rules.check_complete_action, self._s, inp)
 
     @workflow.update
     async def verify(self, inp: VerifyInput) -> StepResult:
-        s = self._s
-        s.verifications.append(
-            Verification(round=s.round, result=inp.result, evidence=inp.evidence, by=inp.actor.name, at=workflow.now())
-        )
+        transitions.verify(self._s, inp)
         event = self._append(EventKind.VERIFIED, inp.actor.name, result=inp.result.value, evidence=inp.evidence)
-        if inp.result is VerificationResult.PASS:
-            assert s.policy is not None
-            # Nothing is due until the effectiveness window has passed; then the review's clock starts.
-            self._enter_stage(Stage.EFFECTIVENESS, deadline=False)
-            s.effectiveness_due_at = workflow.now() + s.policy.rules.effectiveness_after
-        else:
-            s.round += 1
-            s.awaiting_plan = True
-            self._enter_stage(Stage.ACTION)
         return await self._accepted(event)
 
     @verify.validator
     def _check_verify(self, inp: VerifyInput) -> None:
-        _guard(rules.check_verify, self._s, inp)
+        guard(rules.check_verify, self._s, inp)
 
     @workflow.update
     async def review(self, inp: ReviewInput) -> StepResult:
         s = self._s
-        s.reviews.append(
-            Review(cycle=s.cycle, result=inp.result, evidence=inp.evidence, by=inp.actor.name, at=workflow.now())
-        )
         event = self._append(
             EventKind.EFFECTIVENESS_REVIEWED, inp.actor.name, result=inp.result.value, evidence=inp.evidence
         )
-        s.effectiveness_due_at = None
-        if inp.result is EffectivenessResult.EFFECTIVE:
-            s.clock = None
-            s.stage = Stage.CLOSED
-            s.closed_at = workflow.now()
-            self._drop_extension_for(None)
+        if transitions.review(s, inp):
             event = self._append(EventKind.CLOSED, inp.actor.name, cycles=s.cycle)
-        else:
-            s.cycle += 1
-            s.round = 1
-            self._enter_stage(Stage.ROOT_CAUSE)
         return await self._accepted(event)
 
     @review.validator
     def _check_review(self, inp: ReviewInput) -> None:
-        _guard(rules.check_review, self._s, inp)
+        guard(rules.check_review, self._s, inp)
 
     @workflow.update
     async def request_extension(self, inp: ExtensionRequestInput) -> StepResult:
         s = self._s
-        clock = s.clock_for(inp.action_id)
-        assert clock is not None
-        s.pending_extension = ExtensionRequest(
-            action_id=inp.action_id,
-            requested_by=inp.actor.name,
-            requested_at=workflow.now(),
-            current_due_at=clock.due_at,
-            until=inp.until,
-            reason=inp.reason,
-        )
+        clock = transitions.request_extension(s, inp)
         event = self._append(
             EventKind.EXTENSION_REQUESTED,
             inp.actor.name,
@@ -465,22 +368,12 @@ class CapaWorkflow:
 
     @request_extension.validator
     def _check_request_extension(self, inp: ExtensionRequestInput) -> None:
-        _guard(rules.check_extension_request, self._s, inp)
+        guard(rules.check_extension_request, self._s, inp)
 
     @workflow.update
     async def decide_extension(self, inp: ExtensionDecisionInput) -> StepResult:
         s = self._s
-        request = s.pending_extension
-        assert request is not None
-        s.pending_extension = None
-        clock = s.clock_for(request.action_id)
-        if inp.approve and clock is not None:
-            # Re-arm every timer of the step: reminders ahead of the new due fire again, escalation restarts.
-            clock.due_at = request.until
-            clock.armed_at = workflow.now()
-            clock.reminders_sent = 0
-            clock.escalation_level = 0
-            clock.extensions += 1
+        request, clock = transitions.decide_extension(s, inp)
         event = self._append(
             EventKind.EXTENSION_DECIDED,
             inp.actor.name,
@@ -495,22 +388,11 @@ class CapaWorkflow:
 
     @decide_extension.validator
     def _check_decide_extension(self, inp: ExtensionDecisionInput) -> None:
-        _guard(rules.check_extension_decision, self._s, inp)
+        guard(rules.check_extension_decision, self._s, inp)
 
     @workflow.update
     async def reassign(self, inp: ReassignInput) -> StepResult:
-        s = self._s
-        if inp.action_id is None:
-            previous = s.owner
-            s.owner = inp.new_owner
-            if s.clock is not None and s.clock.holder == previous:
-                s.clock.holder = inp.new_owner
-        else:
-            action = s.action(inp.action_id)
-            assert action is not None
-            previous = action.owner
-            action.owner = inp.new_owner
-            action.clock.holder = inp.new_owner
+        previous = transitions.reassign(self._s, inp)
         event = self._append(
             EventKind.REASSIGNED,
             inp.actor.name,
@@ -523,59 +405,22 @@ class CapaWorkflow:
 
     @reassign.validator
     def _check_reassign(self, inp: ReassignInput) -> None:
-        _guard(rules.check_reassign, self._s, inp)
+        guard(rules.check_reassign, self._s, inp)
 
     @workflow.update
     async def cancel(self, inp: CancelInput) -> StepResult:
-        s = self._s
-        previous = s.stage
-        s.stage = Stage.CANCELLED
-        s.cancel_reason = inp.reason
-        s.closed_at = workflow.now()
-        s.clock = None
-        s.effectiveness_due_at = None
-        s.pending_extension = None
-        for action in s.actions:
-            if action.status is ActionStatus.OPEN:
-                action.status = ActionStatus.CANCELLED
+        previous = transitions.cancel(self._s, inp)
         event = self._append(EventKind.CANCELLED, inp.actor.name, reason=inp.reason, stage=previous.value)
         return await self._accepted(event)
 
     @cancel.validator
     def _check_cancel(self, inp: CancelInput) -> None:
-        _guard(rules.check_cancel, self._s, inp)
+        guard(rules.check_cancel, self._s, inp)
 
     # --- helpers --------------------------------------------------------------------------------------------
 
     def _append(self, kind: EventKind, actor: str, **details: Any) -> Event:
-        event = Event(seq=len(self._s.events) + 1, at=workflow.now(), kind=kind, actor=actor, details=details)
-        self._s.events.append(event)
-        workflow.logger.info(
-            "%s on %s by %s",
-            kind.value,
-            self._s.id,
-            actor,
-            extra={"record_id": self._s.id, "seq": event.seq, "actor": actor},
-        )
-        return event
-
-    def _new_clock(self, holder: str, window: timedelta, start: datetime | None = None) -> Clock:
-        start = start or workflow.now()
-        return Clock(holder=holder, due_at=start + window, original_due_at=start + window, armed_at=start)
-
-    def _enter_stage(self, stage: Stage, *, deadline: bool = True) -> None:
-        """Move to ``stage``; its holder's clock starts now unless nothing is due yet (``deadline=False``)."""
-        s = self._s
-        assert s.policy is not None
-        s.stage = stage
-        self._drop_extension_for(None)
-        s.clock = self._new_clock(s.owner, s.policy.rules.stage_window(stage)) if deadline else None
-
-    def _drop_extension_for(self, action_id: str | None) -> None:
-        """A step that ends makes its pending extension request moot."""
-        pending = self._s.pending_extension
-        if pending is not None and pending.action_id == action_id:
-            self._s.pending_extension = None
+        return transitions.append(self._s, kind, actor, details)
 
     async def _accepted(self, event: Event) -> StepResult:
         self._wake = True
@@ -587,23 +432,12 @@ class CapaWorkflow:
         return StepResult(record_id=s.id, stage=s.stage, seq=event.seq, due_at=s.due_at)
 
     def _index(self) -> None:
-        s = self._s
-        wanted: list[tuple[SearchAttributeKey[Any], Any]] = [
-            (search_attributes.STAGE, s.stage.value),
-            (search_attributes.SEVERITY, s.severity.value),
-            (search_attributes.OWNER, s.owner),
-            (search_attributes.DUE_AT, s.due_at),
-        ]
-        if workflow.patched(_INDEX_CHANGES_ONLY):
-            # Most steps (an action completed, an extension asked for) change none of them: each upsert costs a
-            # history event and a visibility write on the server.
-            wanted = [(key, value) for key, value in wanted if self._indexed.get(key.name, _UNSET) != value]
-            if not wanted:
-                return
-            self._indexed.update((key.name, value) for key, value in wanted)
-        workflow.upsert_search_attributes(
-            [key.value_set(value) if value is not None else key.value_unset() for key, value in wanted]
-        )
+        # Under this patch a step upserts only the attributes it changed, and none when it changed none (most steps,
+        # an action completed or an extension asked for, change none): each upsert costs a history event and a
+        # visibility write on the server.
+        indexed = self._indexed if workflow.patched(_INDEX_CHANGES_ONLY) else None
+        if updates := transitions.index_updates(self._s, indexed):
+            workflow.upsert_search_attributes(updates)
 
     async def _recipients(self, holder: str, level: int) -> list[str]:
         """Who hears of an escalation at ``level``: read from the directory's reporting lines."""
@@ -615,18 +449,9 @@ class CapaWorkflow:
         )
 
     async def _notify(self, event: Event, recipients: list[str], what: str) -> None:
-        s = self._s
-        notice = Notice(
-            record_id=s.id,
-            seq=event.seq,
-            kind=event.kind,
-            recipients=recipients,
-            subject=f"[{s.id}] {what}",
-            body=f"{s.id} ({s.severity.value}): {s.title}\nStage: {s.stage.value}\n{what}",
-        )
         await workflow.execute_activity_method(
             NotificationActivities.send_notice,
-            notice,
+            notices.notice(self._s, event, recipients, what),
             start_to_close_timeout=_DB_TIMEOUT,
             retry_policy=_DB_RETRY,
         )

@@ -32,11 +32,11 @@ leaves nothing in history, so that last command never shares a workflow task wit
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -44,15 +44,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.records import RecordActivities
     from activities.steps import StepActivities
-    from models import notices, rules, search_attributes
+    from models import notices, rules
     from models.durations import format_duration
-    from models.enums import (
-        ActionStatus,
-        EffectivenessResult,
-        EventKind,
-        Stage,
-        VerificationResult,
-    )
+    from models.enums import EventKind, Stage
     from models.payloads import (
         ALARM_RUNG,
         ALARM_STALE,
@@ -60,7 +54,6 @@ with workflow.unsafe.imports_passed_through():
         RECORD_MOVING,
         STEP_REPEATED,
         SYSTEM_ACTOR,
-        Action,
         AlarmInput,
         AlarmKind,
         AlarmSchedule,
@@ -72,7 +65,6 @@ with workflow.unsafe.imports_passed_through():
         ClosedEntry,
         CompleteActionInput,
         CompletionEntry,
-        Containment,
         ContainmentInput,
         ContainmentStep,
         EffectivenessDueEntry,
@@ -80,7 +72,6 @@ with workflow.unsafe.imports_passed_through():
         Event,
         ExtensionDecisionEntry,
         ExtensionDecisionInput,
-        ExtensionRequest,
         ExtensionRequestEntry,
         ExtensionRequestInput,
         Notice,
@@ -96,22 +87,21 @@ with workflow.unsafe.imports_passed_through():
         RecordSnapshot,
         ReminderEntry,
         RetiredClock,
-        Review,
         ReviewInput,
         ReviewStep,
-        RootCause,
         RootCauseEntry,
         RootCauseInput,
         StepEffects,
         StepInput,
         StepResult,
-        Verification,
         VerifyInput,
         VerifyStep,
         step_of,
     )
-    from models.refusals import ErrorKind, FieldProblem, Rejection
+    from models.refusals import ErrorKind
     from models.timers import clock_schedule, escalation_times, reminder_times
+    from workflows import transitions
+    from workflows.transitions import guard, new_clock, refusal
 
 # Read-model writes, notices and alarm starts must eventually happen; an outage delays them but never fails the
 # record, and the activities are idempotent, so they retry without limit, at most 5 s apart: the read model
@@ -125,7 +115,12 @@ _TIMEOUT = timedelta(seconds=15)
 _SETTLE_HEARTBEAT = timedelta(seconds=2)
 _SETTLE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=1.0)
 _UNSET = object()
-# Records started before one activity settled each step replay with an activity per side effect.
+# Records started before one activity settled each step replay with an activity per side effect (``record_state``,
+# ``send_notice``, ``arm_alarms``). A run decides once, in ``__init__``, and a continued run starts patched, so
+# the unpatched branches (every ``not self._settles``) may go once no CapaRecord run without this marker is open
+# or within the namespace's retention: the visibility query ``WorkflowType = 'CapaRecord' AND StartTime < T``,
+# T the moment the first workers with this patch started, finds only runs closed longer ago than the retention.
+# Records still on ``CapaWorkflow`` reach CapaRecord as new runs, so they start patched.
 _ONE_ACTIVITY_PER_STEP = "one-activity-per-step"
 
 InputT = TypeVar("InputT", bound=StepInput)
@@ -133,11 +128,6 @@ ChangeT = TypeVar("ChangeT", bound=StepInput | AlarmInput)
 EntryT = TypeVar("EntryT", bound=Payload)
 # What a raise submits for its timeline entry: its input without the record id and the person raising.
 _RAISED = set(RaiseStep.model_fields)
-
-
-def _refuse(kind: str, message: str, problems: tuple[FieldProblem, ...] = ()) -> ApplicationError:
-    """A refusal as the client layer reads it: the kind as the failure's type, the fields at fault as details."""
-    return ApplicationError(message, *(problem.as_json() for problem in problems), type=kind, non_retryable=True)
 
 
 def _entry(entry: type[EntryT], inp: StepInput, **facts: Any) -> EntryT:
@@ -150,14 +140,6 @@ def _reached(ring: AlarmInput, levels: list[int]) -> list[str]:
     if not ring.by_level:
         return ring.recipients
     return list(dict.fromkeys(name for level in levels for name in ring.by_level.get(level, [])))
-
-
-def _guard(check: Callable[..., None], *args: Any) -> None:
-    """Run a rule; turn its Rejection into the failure type front-ends map to an error code."""
-    try:
-        check(*args)
-    except Rejection as rejection:
-        raise _refuse(rejection.kind.value, rejection.message, rejection.problems) from None
 
 
 @workflow.defn(name="CapaRecord")
@@ -184,22 +166,8 @@ class RecordWorkflow:
             self._effects(0, stop=[])
             return
         raised = inp.raised
-        now = workflow.now()
-        self._s = CapaState(
-            id=raised.record_id,
-            title=raised.title,
-            description=raised.description,
-            severity=raised.severity,
-            source=raised.source,
-            product=raised.product,
-            lot=raised.lot,
-            quantity=raised.quantity,
-            raised_by=raised.raised_by.name,
-            raised_at=now,
-            owner=raised.owner,
-            policy=inp.policy,
-        )
-        self._s.clock = self._new_clock(raised.owner, inp.policy.rules.containment, start=now)
+        self._s = transitions.raised_state(raised, inp.policy)
+        self._s.clock = new_clock(raised.owner, inp.policy.rules.containment, start=self._s.raised_at)
         self._append(
             EventKind.RAISED, raised.raised_by.name, RaiseStep.model_validate(raised.model_dump(include=_RAISED))
         )
@@ -253,7 +221,7 @@ class RecordWorkflow:
         self._check_open()
         if not self._s.stage.is_open:
             # Its last command may share a task with this answer; a refusal leaves nothing in history.
-            raise _refuse(ErrorKind.WRONG_STAGE.value, f"{self._s.id} is {self._s.stage.value}")
+            raise refusal(ErrorKind.WRONG_STAGE.value, f"{self._s.id} is {self._s.stage.value}")
 
     @workflow.update
     def contain(self, inp: ContainmentInput) -> StepResult:
@@ -265,12 +233,8 @@ class RecordWorkflow:
         self._check_step(rules.check_containment, inp)
 
     def _contain(self, inp: ContainmentInput) -> None:
-        s, now = self._s, workflow.now()
-        s.containment = Containment(
-            summary=inp.summary, disposition=inp.disposition, quantity=inp.quantity, by=inp.actor.name, at=now
-        )
+        transitions.contain(self._s, inp)
         self._append(EventKind.CONTAINMENT_SUBMITTED, inp.actor.name, step_of(ContainmentStep, inp))
-        self._enter_stage(Stage.ROOT_CAUSE)
 
     @workflow.update
     def root_cause(self, inp: RootCauseInput) -> StepResult:
@@ -283,22 +247,8 @@ class RecordWorkflow:
 
     def _root_cause(self, inp: RootCauseInput) -> None:
         s = self._s
-        s.root_causes.append(
-            RootCause(
-                cycle=s.cycle,
-                method=inp.method,
-                cause=inp.cause,
-                whys=inp.whys,
-                category=inp.category,
-                escape_point=inp.escape_point,
-                similar_checked=inp.similar_checked,
-                by=inp.actor.name,
-                at=workflow.now(),
-            )
-        )
+        transitions.root_cause(s, inp)
         self._append(EventKind.ROOT_CAUSE_SUBMITTED, inp.actor.name, _entry(RootCauseEntry, inp, cycle=s.cycle))
-        self._enter_stage(Stage.ACTION)
-        s.awaiting_plan = True
 
     @workflow.update
     def plan(self, inp: PlanInput) -> StepResult:
@@ -310,23 +260,7 @@ class RecordWorkflow:
         self._check_step(rules.check_plan, inp, workflow.now())
 
     def _plan(self, inp: PlanInput) -> None:
-        s, now = self._s, workflow.now()
-        first = len(s.actions) + 1
-        added = []
-        for offset, planned in enumerate(inp.actions):
-            action = Action(
-                id=f"A{first + offset}",
-                cycle=s.cycle,
-                round=s.round,
-                kind=planned.kind,
-                owner=planned.owner,
-                description=planned.description,
-                clock=Clock(holder=planned.owner, due_at=planned.due_at, original_due_at=planned.due_at, armed_at=now),
-            )
-            s.actions.append(action)
-            added.append(action.id)
-        s.awaiting_plan = False
-        s.clock = None  # the plan is in; from now on each action's own deadline runs
+        added = [action.id for action in transitions.plan(self._s, inp)]
         self._append(EventKind.PLAN_SUBMITTED, inp.actor.name, _entry(PlanEntry, inp, action_ids=added))
 
     @workflow.update
@@ -339,18 +273,10 @@ class RecordWorkflow:
         self._check_step(rules.check_complete_action, inp)
 
     def _complete_action(self, inp: CompleteActionInput) -> None:
-        s = self._s
-        action = s.action(inp.action_id)
-        assert action is not None
-        action.status = ActionStatus.COMPLETED
-        action.evidence = inp.evidence
-        action.completed_by = inp.actor.name
-        action.completed_at = workflow.now()
-        self._drop_extension_for(action.id)
+        action = transitions.complete_action(self._s, inp)
+        assert action.completed_at is not None
         on_time = action.completed_at <= action.clock.original_due_at
         self._append(EventKind.ACTION_COMPLETED, inp.actor.name, _entry(CompletionEntry, inp, on_time=on_time))
-        if all(a.status is not ActionStatus.OPEN for a in s.current_actions()):
-            self._enter_stage(Stage.VERIFICATION)
 
     @workflow.update
     def verify(self, inp: VerifyInput) -> StepResult:
@@ -362,21 +288,8 @@ class RecordWorkflow:
         self._check_step(rules.check_verify, inp)
 
     def _verify(self, inp: VerifyInput) -> None:
-        s, now = self._s, workflow.now()
-        s.verifications.append(
-            Verification(round=s.round, result=inp.result, evidence=inp.evidence, by=inp.actor.name, at=now)
-        )
+        transitions.verify(self._s, inp)
         self._append(EventKind.VERIFIED, inp.actor.name, step_of(VerifyStep, inp))
-        if inp.result is VerificationResult.PASS:
-            assert s.policy is not None
-            # Nothing is due until the effectiveness window has passed; then the review's clock starts.
-            self._enter_stage(Stage.EFFECTIVENESS, deadline=False)
-            s.effectiveness_due_at = now + s.policy.rules.effectiveness_after
-            s.effectiveness_alarm = 0
-        else:
-            s.round += 1
-            s.awaiting_plan = True
-            self._enter_stage(Stage.ACTION)
 
     @workflow.update
     def review(self, inp: ReviewInput) -> StepResult:
@@ -388,20 +301,10 @@ class RecordWorkflow:
         self._check_step(rules.check_review, inp)
 
     def _review(self, inp: ReviewInput) -> None:
-        s, now = self._s, workflow.now()
-        s.reviews.append(Review(cycle=s.cycle, result=inp.result, evidence=inp.evidence, by=inp.actor.name, at=now))
+        s = self._s
         self._append(EventKind.EFFECTIVENESS_REVIEWED, inp.actor.name, step_of(ReviewStep, inp))
-        s.effectiveness_due_at = None
-        if inp.result is EffectivenessResult.EFFECTIVE:
-            s.clock = None
-            s.stage = Stage.CLOSED
-            s.closed_at = now
-            self._drop_extension_for(None)
+        if transitions.review(s, inp):
             self._append(EventKind.CLOSED, inp.actor.name, ClosedEntry(cycles=s.cycle))
-        else:
-            s.cycle += 1
-            s.round = 1
-            self._enter_stage(Stage.ROOT_CAUSE)
 
     @workflow.update
     def request_extension(self, inp: ExtensionRequestInput) -> StepResult:
@@ -414,16 +317,7 @@ class RecordWorkflow:
 
     def _request_extension(self, inp: ExtensionRequestInput) -> None:
         s = self._s
-        clock = s.clock_for(inp.action_id)
-        assert clock is not None
-        s.pending_extension = ExtensionRequest(
-            action_id=inp.action_id,
-            requested_by=inp.actor.name,
-            requested_at=workflow.now(),
-            current_due_at=clock.due_at,
-            until=inp.until,
-            reason=inp.reason,
-        )
+        clock = transitions.request_extension(s, inp)
         entry = _entry(ExtensionRequestEntry, inp, target=inp.action_id or s.stage.value, current_due_at=clock.due_at)
         self._append(EventKind.EXTENSION_REQUESTED, inp.actor.name, entry)
 
@@ -437,20 +331,8 @@ class RecordWorkflow:
         self._check_step(rules.check_extension_decision, inp, workflow.now())
 
     def _decide_extension(self, inp: ExtensionDecisionInput) -> None:
-        s, now = self._s, workflow.now()
-        request = s.pending_extension
-        assert request is not None
-        s.pending_extension = None
-        clock = s.clock_for(request.action_id)
-        approved = inp.approve and clock is not None
-        if approved and clock is not None:
-            # Re-arm every timer of the step: reminders ahead of the new due fire again, escalation restarts.
-            clock.due_at = request.until
-            clock.armed_at = now
-            clock.reminders_sent = 0
-            clock.escalation_level = 0
-            clock.extensions += 1
-            clock.alarm = 0
+        s = self._s
+        request, clock = transitions.decide_extension(s, inp)
         entry = _entry(
             ExtensionDecisionEntry,
             inp,
@@ -471,20 +353,7 @@ class RecordWorkflow:
         self._check_step(rules.check_reassign, inp)
 
     def _reassign(self, inp: ReassignInput) -> None:
-        s = self._s
-        if inp.action_id is None:
-            previous = s.owner
-            s.owner = inp.new_owner
-            if s.clock is not None and s.clock.holder == previous:
-                s.clock.holder = inp.new_owner
-                s.clock.alarm = 0  # the new holder's reminders and reporting line
-        else:
-            action = s.action(inp.action_id)
-            assert action is not None
-            previous = action.owner
-            action.owner = inp.new_owner
-            action.clock.holder = inp.new_owner
-            action.clock.alarm = 0
+        previous = transitions.reassign(self._s, inp)
         entry = _entry(ReassignEntry, inp, target=inp.action_id or "record", previous=previous)
         self._append(EventKind.REASSIGNED, inp.actor.name, entry)
 
@@ -498,17 +367,7 @@ class RecordWorkflow:
         self._check_step(rules.check_cancel, inp)
 
     def _cancel(self, inp: CancelInput) -> None:
-        s = self._s
-        previous = s.stage
-        s.stage = Stage.CANCELLED
-        s.cancel_reason = inp.reason
-        s.closed_at = workflow.now()
-        s.clock = None
-        s.effectiveness_due_at = None
-        s.pending_extension = None
-        for action in s.actions:
-            if action.status is ActionStatus.OPEN:
-                action.status = ActionStatus.CANCELLED
+        previous = transitions.cancel(self._s, inp)
         self._append(EventKind.CANCELLED, inp.actor.name, _entry(CancelEntry, inp, stage=previous))
 
     # --- alarms ---------------------------------------------------------------------------------------------
@@ -527,7 +386,7 @@ class RecordWorkflow:
         # records that accepted one before this check still replay.
         s = self._s
         if not s.stage.is_open and not (self._settles and inp.alarm in s.retired_clocks):
-            raise _refuse(ALARM_STALE, f"{s.id} is {s.stage.value}: alarm {inp.alarm} no longer applies")
+            raise refusal(ALARM_STALE, f"{s.id} is {s.stage.value}: alarm {inp.alarm} no longer applies")
         self._check_alarm(inp)
 
     def _check_alarm(self, inp: AlarmInput) -> None:
@@ -535,12 +394,12 @@ class RecordWorkflow:
         s = self._s
         if inp.kind is AlarmKind.EFFECTIVENESS_DUE:
             if s.effectiveness_due_at is None or s.clock is not None or s.effectiveness_alarm != inp.alarm:
-                raise _refuse(ALARM_STALE, f"alarm {inp.alarm} no longer applies to {s.id}")
+                raise refusal(ALARM_STALE, f"alarm {inp.alarm} no longer applies to {s.id}")
             return
         found = self._clock_of(inp.alarm)
         if found is None:
             if not self._overtaken_levels(inp):
-                raise _refuse(ALARM_STALE, f"alarm {inp.alarm} no longer applies to {s.id}")
+                raise refusal(ALARM_STALE, f"alarm {inp.alarm} no longer applies to {s.id}")
             return
         _, clock = found
         if inp.kind is AlarmKind.REMINDER:
@@ -548,14 +407,14 @@ class RecordWorkflow:
         else:
             rung = clock.escalation_level >= inp.level
         if rung:
-            raise _refuse(ALARM_RUNG, f"alarm {inp.alarm} of {s.id} has already rung")
+            raise refusal(ALARM_RUNG, f"alarm {inp.alarm} of {s.id} has already rung")
 
     def _ring(self, inp: AlarmInput) -> None:
         s = self._s
         assert s.policy is not None
         if inp.kind is AlarmKind.EFFECTIVENESS_DUE:
             # The review falls due a fixed time after the window ends, however late the alarm rang.
-            s.clock = self._new_clock(s.owner, s.policy.rules.effectiveness_review, start=inp.scheduled_at)
+            s.clock = new_clock(s.owner, s.policy.rules.effectiveness_review, start=inp.scheduled_at)
             due = EffectivenessDueEntry(review_due_at=s.clock.due_at)
             event = self._append(EventKind.EFFECTIVENESS_DUE, SYSTEM_ACTOR, due)
             self._notify(notices.effectiveness_due(s, event))
@@ -656,13 +515,13 @@ class RecordWorkflow:
             )
         update = workflow.current_update_info()
         if update is not None and update.id in self._carried_updates:
-            raise _refuse(STEP_REPEATED, f"step {update.id} was already applied to {self._s.id}")
+            raise refusal(STEP_REPEATED, f"step {update.id} was already applied to {self._s.id}")
 
     def _check_step(self, check: Callable[..., None], inp: InputT, *args: Any) -> None:
         """Validator and handler alike: the handler checks again, because of two steps handed over in one task
         the second is validated before the first has run. The handler passes no clock (see ``rules.check_plan``)."""
         self._check_open()
-        _guard(check, self._s, inp, *args)
+        guard(check, self._s, inp, *args)
 
     def _step(self, apply: Callable[[ChangeT], None], inp: ChangeT) -> StepResult:
         """Apply a step, then emit its commands: start the alarms its new clocks need, update the search attributes
@@ -693,34 +552,7 @@ class RecordWorkflow:
         )
 
     def _append(self, kind: EventKind, actor: str, details: Payload) -> Event:
-        event = Event(seq=len(self._s.events) + 1, at=workflow.now(), kind=kind, actor=actor, details=details)
-        self._s.events.append(event)
-        workflow.logger.info(
-            "%s on %s by %s",
-            kind.value,
-            self._s.id,
-            actor,
-            extra={"record_id": self._s.id, "seq": event.seq, "actor": actor},
-        )
-        return event
-
-    def _new_clock(self, holder: str, window: timedelta, start: datetime | None = None) -> Clock:
-        start = start or workflow.now()
-        return Clock(holder=holder, due_at=start + window, original_due_at=start + window, armed_at=start)
-
-    def _enter_stage(self, stage: Stage, *, deadline: bool = True) -> None:
-        """Move to ``stage``; its holder's clock starts now unless nothing is due yet (``deadline=False``)."""
-        s = self._s
-        assert s.policy is not None
-        s.stage = stage
-        self._drop_extension_for(None)
-        s.clock = self._new_clock(s.owner, s.policy.rules.stage_window(stage)) if deadline else None
-
-    def _drop_extension_for(self, action_id: str | None) -> None:
-        """A step that ends makes its pending extension request moot."""
-        pending = self._s.pending_extension
-        if pending is not None and pending.action_id == action_id:
-            self._s.pending_extension = None
+        return transitions.append(self._s, kind, actor, details)
 
     # --- commands -------------------------------------------------------------------------------------------
 
@@ -835,17 +667,5 @@ class RecordWorkflow:
 
     def _index(self) -> None:
         """Upsert the search attributes that changed since this run last set them."""
-        s = self._s
-        wanted: list[tuple[SearchAttributeKey[Any], Any]] = [
-            (search_attributes.STAGE, s.stage.value),
-            (search_attributes.SEVERITY, s.severity.value),
-            (search_attributes.OWNER, s.owner),
-            (search_attributes.DUE_AT, s.due_at),
-        ]
-        changed = [(key, value) for key, value in wanted if self._indexed.get(key.name, _UNSET) != value]
-        if not changed:
-            return
-        self._indexed.update((key.name, value) for key, value in changed)
-        workflow.upsert_search_attributes(
-            [key.value_set(value) if value is not None else key.value_unset() for key, value in changed]
-        )
+        if updates := transitions.index_updates(self._s, self._indexed):
+            workflow.upsert_search_attributes(updates)

@@ -1,0 +1,290 @@
+"""What each step does to a record's state, for both shapes of the record workflow.
+
+``workflows.record`` (CapaRecord) and ``workflows.capa`` (the earlier CapaWorkflow) apply a step to ``CapaState``
+the same way; they differ in the commands they emit around it and in the shape of the timeline entry they
+append. These functions only change the state and read ``workflow.now()``: they emit no command, so calling
+them changes nothing a replay checks. Each step's function changes the state only; the workflow appends its
+entry (``append``) and emits its commands.
+"""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from models import search_attributes
+    from models.enums import ActionStatus, EffectivenessResult, EventKind, Stage, VerificationResult
+    from models.payloads import (
+        Action,
+        CancelInput,
+        CapaState,
+        Clock,
+        CompleteActionInput,
+        Containment,
+        ContainmentInput,
+        Event,
+        ExtensionDecisionInput,
+        ExtensionRequest,
+        ExtensionRequestInput,
+        Payload,
+        PlanInput,
+        RaiseInput,
+        ReassignInput,
+        Review,
+        ReviewInput,
+        RootCause,
+        RootCauseInput,
+        Verification,
+        VerifyInput,
+    )
+    from models.policy import PinnedPolicy
+    from models.refusals import FieldProblem, Rejection
+
+_UNSET = object()
+
+
+def refusal(kind: str, message: str, problems: tuple[FieldProblem, ...] = ()) -> ApplicationError:
+    """The failure a refused step or alarm ends with: front ends map its type to an error code and read the fields
+    at fault from its details."""
+    return ApplicationError(message, *(problem.as_json() for problem in problems), type=kind, non_retryable=True)
+
+
+def guard(check: Callable[..., None], *args: Any) -> None:
+    """Run a rule; turn its Rejection into the failure type front-ends map to an error code."""
+    try:
+        check(*args)
+    except Rejection as rejection:
+        raise refusal(rejection.kind.value, rejection.message, rejection.problems) from None
+
+
+# --- the record's parts ---------------------------------------------------------------------------------------
+
+
+def raised_state(raised: RaiseInput, policy: PinnedPolicy | None = None) -> CapaState:
+    """A record as it is raised, now (with its policy when it is pinned already)."""
+    return CapaState(
+        id=raised.record_id,
+        title=raised.title,
+        description=raised.description,
+        severity=raised.severity,
+        source=raised.source,
+        product=raised.product,
+        lot=raised.lot,
+        quantity=raised.quantity,
+        raised_by=raised.raised_by.name,
+        raised_at=workflow.now(),
+        owner=raised.owner,
+        policy=policy,
+    )
+
+
+def append(s: CapaState, kind: EventKind, actor: str, details: Payload | dict[str, Any]) -> Event:
+    """Add the next entry to the timeline (an entry of the earlier shape passes its details as a dict)."""
+    event = Event(seq=len(s.events) + 1, at=workflow.now(), kind=kind, actor=actor, details=details)
+    s.events.append(event)
+    workflow.logger.info(
+        "%s on %s by %s", kind.value, s.id, actor, extra={"record_id": s.id, "seq": event.seq, "actor": actor}
+    )
+    return event
+
+
+def new_clock(holder: str, window: timedelta, start: datetime | None = None) -> Clock:
+    start = start or workflow.now()
+    return Clock(holder=holder, due_at=start + window, original_due_at=start + window, armed_at=start)
+
+
+def enter_stage(s: CapaState, stage: Stage, *, deadline: bool = True) -> None:
+    """Move to ``stage``; its holder's clock starts now unless nothing is due yet (``deadline=False``)."""
+    assert s.policy is not None
+    s.stage = stage
+    drop_extension_for(s, None)
+    s.clock = new_clock(s.owner, s.policy.rules.stage_window(stage)) if deadline else None
+
+
+def drop_extension_for(s: CapaState, action_id: str | None) -> None:
+    """A step that ends makes its pending extension request moot."""
+    pending = s.pending_extension
+    if pending is not None and pending.action_id == action_id:
+        s.pending_extension = None
+
+
+def index_updates(s: CapaState, indexed: dict[str, object] | None) -> list[SearchAttributeUpdate[Any]]:
+    """The search attributes to upsert: those that differ from ``indexed`` (which then holds them), or all of
+    them when ``indexed`` is None."""
+    wanted: list[tuple[SearchAttributeKey[Any], Any]] = [
+        (search_attributes.STAGE, s.stage.value),
+        (search_attributes.SEVERITY, s.severity.value),
+        (search_attributes.OWNER, s.owner),
+        (search_attributes.DUE_AT, s.due_at),
+    ]
+    if indexed is not None:
+        wanted = [(key, value) for key, value in wanted if indexed.get(key.name, _UNSET) != value]
+        indexed.update((key.name, value) for key, value in wanted)
+    return [key.value_set(value) if value is not None else key.value_unset() for key, value in wanted]
+
+
+# --- the steps ------------------------------------------------------------------------------------------------
+
+
+def contain(s: CapaState, inp: ContainmentInput) -> None:
+    s.containment = Containment(
+        summary=inp.summary, disposition=inp.disposition, quantity=inp.quantity, by=inp.actor.name, at=workflow.now()
+    )
+    enter_stage(s, Stage.ROOT_CAUSE)
+
+
+def root_cause(s: CapaState, inp: RootCauseInput) -> None:
+    s.root_causes.append(
+        RootCause(
+            cycle=s.cycle,
+            method=inp.method,
+            cause=inp.cause,
+            whys=inp.whys,
+            category=inp.category,
+            escape_point=inp.escape_point,
+            similar_checked=inp.similar_checked,
+            by=inp.actor.name,
+            at=workflow.now(),
+        )
+    )
+    enter_stage(s, Stage.ACTION)
+    s.awaiting_plan = True
+
+
+def plan(s: CapaState, inp: PlanInput) -> list[Action]:
+    """Add the planned actions, each with its own clock; returns them."""
+    now = workflow.now()
+    first = len(s.actions) + 1
+    added = [
+        Action(
+            id=f"A{first + offset}",
+            cycle=s.cycle,
+            round=s.round,
+            kind=planned.kind,
+            owner=planned.owner,
+            description=planned.description,
+            clock=Clock(holder=planned.owner, due_at=planned.due_at, original_due_at=planned.due_at, armed_at=now),
+        )
+        for offset, planned in enumerate(inp.actions)
+    ]
+    s.actions.extend(added)
+    s.awaiting_plan = False
+    s.clock = None  # the plan is in; from now on each action's own deadline runs
+    return added
+
+
+def complete_action(s: CapaState, inp: CompleteActionInput) -> Action:
+    """Mark the action done (the record moves to verification once every action of the round is); returns it."""
+    action = s.action(inp.action_id)
+    assert action is not None
+    action.status = ActionStatus.COMPLETED
+    action.evidence = inp.evidence
+    action.completed_by = inp.actor.name
+    action.completed_at = workflow.now()
+    drop_extension_for(s, action.id)
+    if all(a.status is not ActionStatus.OPEN for a in s.current_actions()):
+        enter_stage(s, Stage.VERIFICATION)
+    return action
+
+
+def verify(s: CapaState, inp: VerifyInput) -> None:
+    now = workflow.now()
+    s.verifications.append(
+        Verification(round=s.round, result=inp.result, evidence=inp.evidence, by=inp.actor.name, at=now)
+    )
+    if inp.result is VerificationResult.PASS:
+        assert s.policy is not None
+        # Nothing is due until the effectiveness window has passed; then the review's clock starts.
+        enter_stage(s, Stage.EFFECTIVENESS, deadline=False)
+        s.effectiveness_due_at = now + s.policy.rules.effectiveness_after
+        s.effectiveness_alarm = 0
+    else:
+        s.round += 1
+        s.awaiting_plan = True
+        enter_stage(s, Stage.ACTION)
+
+
+def review(s: CapaState, inp: ReviewInput) -> bool:
+    """Record the review: an effective one closes the record (returns True), another opens a new cycle."""
+    now = workflow.now()
+    s.reviews.append(Review(cycle=s.cycle, result=inp.result, evidence=inp.evidence, by=inp.actor.name, at=now))
+    s.effectiveness_due_at = None
+    if inp.result is EffectivenessResult.EFFECTIVE:
+        s.clock = None
+        s.stage = Stage.CLOSED
+        s.closed_at = now
+        drop_extension_for(s, None)
+        return True
+    s.cycle += 1
+    s.round = 1
+    enter_stage(s, Stage.ROOT_CAUSE)
+    return False
+
+
+def request_extension(s: CapaState, inp: ExtensionRequestInput) -> Clock:
+    """Hold the request until it is decided; returns the clock it would move."""
+    clock = s.clock_for(inp.action_id)
+    assert clock is not None
+    s.pending_extension = ExtensionRequest(
+        action_id=inp.action_id,
+        requested_by=inp.actor.name,
+        requested_at=workflow.now(),
+        current_due_at=clock.due_at,
+        until=inp.until,
+        reason=inp.reason,
+    )
+    return clock
+
+
+def decide_extension(s: CapaState, inp: ExtensionDecisionInput) -> tuple[ExtensionRequest, Clock | None]:
+    """Settle the pending request; an approval moves its clock. Returns the request and the clock, if still open."""
+    request = s.pending_extension
+    assert request is not None
+    s.pending_extension = None
+    clock = s.clock_for(request.action_id)
+    if inp.approve and clock is not None:
+        # Re-arm every timer of the step: reminders ahead of the new due fire again, escalation restarts.
+        clock.due_at = request.until
+        clock.armed_at = workflow.now()
+        clock.reminders_sent = 0
+        clock.escalation_level = 0
+        clock.extensions += 1
+        clock.alarm = 0
+    return request, clock
+
+
+def reassign(s: CapaState, inp: ReassignInput) -> str:
+    """Hand the record or an action to its new owner, and the running clock with it; returns the previous owner."""
+    if inp.action_id is None:
+        previous = s.owner
+        s.owner = inp.new_owner
+        if s.clock is not None and s.clock.holder == previous:
+            s.clock.holder = inp.new_owner
+            s.clock.alarm = 0  # the new holder's reminders and reporting line
+        return previous
+    action = s.action(inp.action_id)
+    assert action is not None
+    previous = action.owner
+    action.owner = inp.new_owner
+    action.clock.holder = inp.new_owner
+    action.clock.alarm = 0
+    return previous
+
+
+def cancel(s: CapaState, inp: CancelInput) -> Stage:
+    """End the record and every open action; returns the stage it was cancelled in."""
+    previous = s.stage
+    s.stage = Stage.CANCELLED
+    s.cancel_reason = inp.reason
+    s.closed_at = workflow.now()
+    s.clock = None
+    s.effectiveness_due_at = None
+    s.pending_extension = None
+    for action in s.actions:
+        if action.status is ActionStatus.OPEN:
+            action.status = ActionStatus.CANCELLED
+    return previous
