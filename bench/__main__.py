@@ -17,11 +17,12 @@ from sqlalchemy import Engine
 from bench import measure, overdue, report
 from bench.cli import command_times
 from bench.drivers import USERS, ApiDriver, Driver, ProductDriver, SkeletonDriver
-from bench.stack import Process, Stack, machine_facts
+from bench.stack import Stack, machine_facts, rss_bytes
 from client.records import CapaClient
 from core import readmodel
 from core.accounts import create_token
 from core.database import make_engine
+from core.devstack import Process
 from core.logging import configure_logging
 from core.settings import Settings
 
@@ -268,11 +269,13 @@ async def scale(
     for driver, worker in zip(sides, (stack.product, stack.skeleton), strict=True):
         assert worker is not None
         assert stack.server is not None
-        memory: list[dict[str, int]] = [{"records": 0, "worker": worker.rss(), "server": stack.server.rss()}]
+        memory: list[dict[str, int]] = [
+            {"records": 0, "worker": rss_bytes(worker.pid), "server": rss_bytes(stack.server.pid)}
+        ]
 
         def checkpoint(count: int, worker: Process = worker, memory: list[dict[str, int]] = memory) -> None:
             assert stack.server is not None
-            memory.append({"records": count, "worker": worker.rss(), "server": stack.server.rss()})
+            memory.append({"records": count, "worker": rss_bytes(worker.pid), "server": rss_bytes(stack.server.pid)})
 
         with console.status(f"{driver.name}: raising {records} records that park on their deadlines..."):
             _, seconds = await measure.open_many(driver, records, sizes.scale_concurrency, checkpoint, every)

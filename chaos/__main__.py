@@ -15,7 +15,7 @@ from rich.console import Console
 
 from chaos.report import render
 from chaos.run import QUICK_TIMINGS, ChaosConfig, run_chaos
-from chaos.stack import StackError
+from core.devstack import StackError
 from core.logging import configure_logging
 
 

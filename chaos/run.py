@@ -20,10 +20,11 @@ from chaos import checks
 from chaos.checks import Check, EscalationTally, TaskTally
 from chaos.lifecycle import Lifecycle, LifecycleResult, RecordPlan, Timings
 from chaos.outage import Outage, PostgresDatabase, PostgresOutage, SqliteOutage, Window, hold_outage
-from chaos.stack import TemporalServer, WorkerFleet
+from chaos.stack import WorkerFleet, connect
 from client.records import CapaClient
 from core import readmodel
 from core.database import make_engine
+from core.devstack import DevServer
 from core.migrations import ensure_schema
 from core.settings import Settings
 from models.tables import Nonconformity
@@ -100,11 +101,11 @@ async def run_chaos(config: ChaosConfig) -> ChaosReport:
     await asyncio.to_thread(ensure_schema, engine)
     await asyncio.to_thread(readmodel.seed_demo_users, engine)
 
-    server = TemporalServer(config.workdir / "temporal.db", config.workdir / "temporal-server.log")
+    server = DevServer(config.workdir / "temporal.db", config.workdir / "temporal-server.log")
     fleet: WorkerFleet | None = None
     try:
         await server.start()
-        client = await server.connect()
+        client = await connect(server)
         fleet = WorkerFleet.for_settings(
             config.workers,
             config.workdir,
@@ -125,7 +126,7 @@ async def run_chaos(config: ChaosConfig) -> ChaosReport:
     finally:
         if fleet is not None:
             fleet.stop()
-        await server.stop()
+        await asyncio.to_thread(server.stop)
         if postgres is not None:
             await asyncio.to_thread(postgres.drop)
 
@@ -135,7 +136,7 @@ class _Stack:
     client: Client
     capa: CapaClient
     engine: Engine
-    server: TemporalServer
+    server: DevServer
     fleet: WorkerFleet
     outage: Outage
 

@@ -40,7 +40,7 @@ _ONE_LINE_FAILURES = (
     ("models.policy", "PolicyError", 2),
     ("core.database", "SchemaBehindError", 2),
     ("core.metrics", "MetricsPortError", 2),
-    ("cli.devstack", "DevStackError", 1),
+    ("core.devstack", "StackError", 1),
 )
 
 

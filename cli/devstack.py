@@ -10,34 +10,25 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-import httpx
 from rich.console import Console
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client
 
-from core import readmodel
+from core import devstack, readmodel
 from core.database import make_engine
+from core.devstack import DevServer, Process, StackError
 from core.migrations import ensure_schema
 from core.settings import DATA_DIR, Settings
-from models import search_attributes
 from models.policy import load_policy
 
-HOST = "127.0.0.1"
 PORT = 7233
 UI_PORT = 8233
-ADDRESS = f"{HOST}:{PORT}"
-UI_URL = f"http://{HOST}:{UI_PORT}"
-NAMESPACE = "default"
+ADDRESS = f"{devstack.HOST}:{PORT}"
+UI_URL = f"http://{devstack.HOST}:{UI_PORT}"
 SERVER_STATE = DATA_DIR / "temporal.db"
 SERVER_LOG = DATA_DIR / "temporal-server.log"
 DEMO_POLICY = Path("examples/demo-policy.toml")
@@ -57,129 +48,32 @@ _RESTART_WINDOW = timedelta(minutes=5)
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-class DevStackError(Exception):
-    """The local stack could not start; the message says which part and where to look."""
-
-
-def venv_tool(name: str) -> Path:
-    """A console script installed next to this interpreter, so ``make run`` needs nothing on PATH."""
-    return Path(sys.executable).with_name(name)
-
-
-def search_attribute_flags() -> list[str]:
-    """``--search-attribute CapaStage=Keyword ...`` for every attribute the records keep up to date."""
-    flags: list[str] = []
-    for key in search_attributes.KEYS:
-        kind = key.indexed_value_type.name.title().replace("_", "")  # KEYWORD_LIST -> KeywordList
-        flags += ["--search-attribute", f"{key.name}={kind}"]
-    return flags
-
-
-def server_command() -> list[str]:
-    return [
-        str(venv_tool("temporal")),
-        "server",
-        "start-dev",
-        "--db-filename",
-        str(SERVER_STATE),
-        "--ip",
-        HOST,
-        "--port",
-        str(PORT),
-        "--ui-port",
-        str(UI_PORT),
-        "--log-level",
-        "error",
-        *search_attribute_flags(),
-    ]
-
-
-def _listening(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _port_open() -> bool:
-    try:
-        with socket.create_connection((HOST, PORT), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _serving_temporal() -> bool:
-    async def probe() -> bool:
-        try:
-            await Client.connect(ADDRESS, namespace=NAMESPACE)
-        except RuntimeError:
-            return False
-        return True
-
-    return asyncio.run(probe())
-
-
-def _worker_polling(task_queue: str) -> bool:
-    """Whether some worker is polling the task queue: the proof that ours is up, not merely started."""
-
-    async def probe() -> bool:
-        client = await Client.connect(ADDRESS, namespace=NAMESPACE)
-        answer = await client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=NAMESPACE,
-                task_queue=TaskQueue(name=task_queue),
-                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-            )
-        )
-        return bool(answer.pollers)
-
-    return asyncio.run(probe())
-
-
 class DevStack:
     """The processes ``capa dev`` started, so it stops exactly those."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.server: subprocess.Popen[bytes] | None = None
-        self.worker: subprocess.Popen[bytes] | None = None
-        self.api: subprocess.Popen[bytes] | None = None
+        self.server = DevServer(SERVER_STATE, SERVER_LOG, port=PORT, ui_port=UI_PORT)
+        self.worker: Process | None = None
+        self.api: Process | None = None
 
     def start(self) -> None:
         # The worker would refuse a bad policy file too, but only after the server had started.
         load_policy(self.settings.policy_file)
         DATA_DIR.mkdir(parents=True, exist_ok=True)
-        if _port_open():
-            if not _serving_temporal():
-                raise DevStackError(f"port {PORT} is taken by something that is not Temporal; stop it first")
+        if devstack.listening(devstack.HOST, PORT):
+            if not asyncio.run(devstack.serving(ADDRESS)):
+                raise StackError(f"port {PORT} is taken by something that is not Temporal; stop it first")
             console.print(f"Temporal is already serving on {ADDRESS}; using it (and leaving it running).")
         else:
-            self._start_server()
+            self._starting(f"Temporal dev server on {ADDRESS}", self._start_server)
+            console.print(f"Temporal dev server running on {ADDRESS} (state in {SERVER_STATE}).")
         self._prepare_database()
         self._start_worker()
         self._start_api()
 
-    def _start_server(self) -> None:
-        with SERVER_LOG.open("ab") as log_file:
-            # A session of its own: a Ctrl-C in the terminal reaches only capa dev, which stops things in order.
-            self.server = subprocess.Popen(server_command(), stdout=log_file, stderr=log_file, start_new_session=True)
-        self._wait(
-            f"Temporal dev server on {ADDRESS}",
-            _serving_temporal,
-            SERVER_START_TIMEOUT,
-            self.server,
-            f"see {SERVER_LOG}",
-        )
-        console.print(f"Temporal dev server running on {ADDRESS} (state in {SERVER_STATE}).")
+    async def _start_server(self, progress: devstack.Progress) -> None:
+        await self.server.start(SERVER_START_TIMEOUT.total_seconds(), poll=_POLL_SECONDS, progress=progress)
 
     def _prepare_database(self) -> None:
         engine = make_engine(self.settings.sqlalchemy_url)
@@ -189,56 +83,43 @@ class DevStack:
         elif given := readmodel.give_demo_passwords(engine):
             console.print(f"Demo users without a password got the demo one: {', '.join(given)}.")
 
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "TEMPORAL_ADDRESS": ADDRESS, "TEMPORAL_NAMESPACE": devstack.NAMESPACE}
+
     def _start_worker(self) -> None:
-        env = {**os.environ, "TEMPORAL_ADDRESS": ADDRESS, "TEMPORAL_NAMESPACE": NAMESPACE}
-        self.worker = subprocess.Popen([str(venv_tool("capa")), "worker"], env=env, start_new_session=True)
         queue = self.settings.task_queue
-        self._wait(
-            f"worker on task queue {queue}",
-            lambda: _worker_polling(queue),
-            WORKER_START_TIMEOUT,
-            self.worker,
-            "its error is above",
-        )
+        worker = self.worker = devstack.spawn("worker", [str(devstack.venv_tool("capa")), "worker"], env=self._env())
+
+        async def polled(progress: devstack.Progress) -> None:
+            client = await self.server.connect()
+            await devstack.wait_polling(
+                worker, client, queue, WORKER_START_TIMEOUT.total_seconds(), poll=_POLL_SECONDS, progress=progress
+            )
+
+        self._starting(f"worker on task queue {queue}", polled)
 
     def _start_api(self) -> None:
         host, port = self.settings.api_host, self.settings.api_port
-        if _listening(host, port):
-            raise DevStackError(f"port {port} on {host} is taken; stop what serves it or set CAPA_API_PORT")
-        env = {**os.environ, "TEMPORAL_ADDRESS": ADDRESS, "TEMPORAL_NAMESPACE": NAMESPACE}
-        self.api = subprocess.Popen([str(venv_tool("capa")), "api"], env=env, start_new_session=True)
-        self._wait(
-            f"web app and API on {self.api_url}",
-            lambda: _answers(self.api_url),
-            API_START_TIMEOUT,
-            self.api,
-            "its error is above",
-        )
+        if devstack.listening(host, port):
+            raise StackError(f"port {port} on {host} is taken; stop what serves it or set CAPA_API_PORT")
+        api = self.api = devstack.spawn("web app and API", [str(devstack.venv_tool("capa")), "api"], env=self._env())
+
+        async def answering(progress: devstack.Progress) -> None:
+            await devstack.wait_answering(
+                api, self.api_url, "/healthz", API_START_TIMEOUT.total_seconds(), poll=_POLL_SECONDS, progress=progress
+            )
+
+        self._starting(f"web app and API on {self.api_url}", answering)
 
     @property
     def api_url(self) -> str:
         return f"http://{self.settings.api_host}:{self.settings.api_port}"
 
-    def _wait(
-        self,
-        what: str,
-        ready: Callable[[], bool],
-        timeout: timedelta,
-        process: subprocess.Popen[bytes],
-        where_to_look: str,
-    ) -> None:
-        """Poll ``ready`` until it holds, the process dies or the deadline passes, showing the wait."""
-        started = time.monotonic()
-        deadline = started + timeout.total_seconds()
+    @staticmethod
+    def _starting(what: str, start: Callable[[devstack.Progress], Coroutine[Any, Any, None]]) -> None:
+        """Run ``start`` (which waits until its process is ready), showing the wait."""
         with console.status(f"Starting {what}...") as status:
-            while not ready():
-                code = process.poll()
-                if code is not None:
-                    raise DevStackError(f"{what} exited with code {code}; {where_to_look}")
-                if time.monotonic() >= deadline:
-                    raise DevStackError(f"{what} not ready after {timeout.total_seconds():.0f}s; {where_to_look}")
-                time.sleep(_POLL_SECONDS)
-                status.update(f"Starting {what}... {time.monotonic() - started:.0f}s")
+            asyncio.run(start(lambda seconds: status.update(f"Starting {what}... {seconds:.0f}s")))
 
     def watch(self) -> int:
         """Block until Ctrl-C (0) or until the server dies, or the worker or web app keeps dying (1).
@@ -248,30 +129,32 @@ class DevStack:
         """
         restarts: dict[str, list[float]] = {"worker": [], "web app": []}
         while True:
-            if self.server is not None and self.server.poll() is not None:
+            server = self.server.process
+            if server is not None and server.popen.poll() is not None:
                 console.print(
-                    f"[red]The Temporal dev server exited with code {self.server.returncode}; stopping.[/red]"
+                    f"[red]The Temporal dev server exited with code {server.popen.returncode}; stopping.[/red]"
                 )
                 return 1
             for name, process, start in (
                 ("worker", self.worker, self._start_worker),
                 ("web app", self.api, self._start_api),
             ):
-                if process is None or process.poll() is None:
+                if process is None or process.popen.poll() is None:
                     continue
                 now = time.monotonic()
                 recent = [at for at in restarts[name] if now - at < _RESTART_WINDOW.total_seconds()]
                 if len(recent) >= _RESTARTS:
                     console.print(
-                        f"[red]The {name} exited with code {process.returncode}, {_RESTARTS + 1} times within "
+                        f"[red]The {name} exited with code {process.popen.returncode}, {_RESTARTS + 1} times within "
                         f"{_RESTART_WINDOW.total_seconds() / 60:.0f} minutes; its error is above. Stopping.[/red]"
                     )
                     return 1
                 restarts[name] = [*recent, now]
-                console.print(f"[yellow]The {name} exited with code {process.returncode}; starting it again.[/yellow]")
+                code = process.popen.returncode
+                console.print(f"[yellow]The {name} exited with code {code}; starting it again.[/yellow]")
                 try:
                     start()
-                except DevStackError as exc:
+                except StackError as exc:
                     console.print(f"[red]{exc}. Stopping.[/red]")
                     return 1
                 _say(f"The {name} is running again.")
@@ -288,8 +171,8 @@ class DevStack:
             _terminate(self.api, "web app", API_STOP_TIMEOUT)
         if self.worker is not None:
             _terminate(self.worker, "worker", WORKER_STOP_TIMEOUT)
-        if self.server is not None:
-            _terminate(self.server, "Temporal dev server", SERVER_STOP_TIMEOUT)
+        if self.server.process is not None:
+            _terminate(self.server.process, "Temporal dev server", SERVER_STOP_TIMEOUT)
             _say(f"Records are kept in {SERVER_STATE} and the read model; `make run` brings them back.")
 
     def next_steps(self) -> str:
@@ -334,15 +217,9 @@ def _say(message: str) -> None:
         console.print(message)
 
 
-def _terminate(process: subprocess.Popen[bytes], name: str, timeout: timedelta) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout.total_seconds())
-        except subprocess.TimeoutExpired:
-            _say(f"The {name} did not stop within {timeout.total_seconds():.0f}s; killing it.")
-            process.kill()
-            process.wait()
+def _terminate(process: Process, name: str, timeout: timedelta) -> None:
+    seconds = timeout.total_seconds()
+    process.stop(seconds, on_timeout=lambda: _say(f"The {name} did not stop within {seconds:.0f}s; killing it."))
     _say(f"Stopped the {name}.")
 
 
