@@ -8,7 +8,7 @@ on the same local day queues nothing new.
 
 import asyncio
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -21,8 +21,8 @@ from core.database import session_scope
 from core.readmodel import OverdueItem
 from core.settings import Settings
 from models.digest import DigestInput, DigestResult
-from models.durations import format_duration
 from models.enums import Channel, EventKind, OutboxStatus, Role
+from models.formatting import duration, minute
 from models.payloads import Notice
 from models.tables import OutboxMessage, User
 
@@ -82,8 +82,8 @@ def digest_body(items: list[OverdueItem], at: datetime, time_zone: str) -> str:
             item.stage.value,
             item.target,
             item.holder,
-            item.due_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-            format_duration(timedelta(minutes=int(item.late_by.total_seconds() // 60))),
+            minute(item.due_at, zone),
+            duration(item.late_by),
             f"L{item.escalation_level}" if item.escalation_level else "-",
         )
         for item in items
@@ -93,8 +93,7 @@ def digest_body(items: list[OverdueItem], at: datetime, time_zone: str) -> str:
     title = "  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)).rstrip()
     return "\n".join(
         [
-            f"{_count(len(items))} overdue as of {local:%Y-%m-%d %H:%M} {local.tzname()} ({time_zone}),"
-            " most urgent first:",
+            f"{_count(len(items))} overdue as of {minute(at, zone)} {local.tzname()} ({time_zone}), most urgent first:",
             "",
             title,
             *lines,

@@ -8,7 +8,7 @@ import json
 import re
 import smtplib
 import ssl
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from activities.errors import DeliveryError
 from core.settings import Settings
 from models.enums import EventKind
+from models.formatting import moment, stored_duration
 from models.tables import OutboxMessage
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -47,11 +48,11 @@ _environment = Environment(
 
 
 def _moment(value: str | None) -> str:
-    """An ISO timestamp as people read it in a message: ``2026-11-25 07:00:00 UTC``."""
+    """An ISO timestamp (as the facts keep it) as people read it in a message: ``2026-11-25 07:00:00 UTC``."""
     if not value:
         return ""
     try:
-        return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return moment(datetime.fromisoformat(value))
     except ValueError:
         return value
 
@@ -70,6 +71,8 @@ def render(row: OutboxMessage) -> tuple[str, str]:
     name = _TEMPLATE_FOR.get(row.kind, row.kind)
     facts: dict[str, Any] = {"title": None, "severity": None, "stage": None, "owner": None, "holder": None}
     facts |= {"due_at": None, "late_by": None, "escalation_level": 0} | json.loads(row.details)
+    if facts["late_by"]:
+        facts["late_by"] = stored_duration(facts["late_by"])
     context = {
         "recipient": row.recipient,
         "record_id": row.record_id,

@@ -1,15 +1,16 @@
 """How the CLI shows things: rich tables for people, JSON documents for scripts.
 
-Times are shown in UTC, the zone every record keeps. A late deadline is shown in red with how late it is
-and its escalation level, so the overdue work stands out in every listing.
+Times are shown in UTC, the zone every record keeps, in the forms of ``models.formatting``: to the minute in
+table cells, to the second elsewhere. A late deadline is shown in red with how late it is and its escalation
+level, so the overdue work stands out in every listing. `capa show` fits the terminal, 80 columns included: long
+text wraps at word boundaries, and each timeline entry reads as a sentence (``models.sentences``).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
-from enum import Enum
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -21,6 +22,8 @@ from rich.text import Text
 
 from models.durations import format_duration
 from models.enums import ActionStatus, EventKind, OutboxStatus, Stage
+from models.formatting import due_in, duration, minute, moment
+from models.sentences import sentence
 
 if TYPE_CHECKING:  # what `capa --help` need not load
     from core.readmodel import OverdueItem
@@ -40,9 +43,9 @@ def emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def _iso(moment: datetime | None) -> str | None:
+def _iso(at: datetime | None) -> str | None:
     """The same ISO form pydantic writes for every other time in a document."""
-    return None if moment is None else _DATETIME.dump_python(moment, mode="json")
+    return None if at is None else _DATETIME.dump_python(at, mode="json")
 
 
 def state_json(state: CapaState) -> dict[str, Any]:
@@ -110,26 +113,13 @@ def step_json(result: StepOutcome) -> dict[str, Any]:
 # --- people -------------------------------------------------------------------------------------------------
 
 
-def when(moment: datetime | None) -> str:
-    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def _minute(moment: datetime) -> str:
-    """Table cells drop the seconds so a listing fits 80 columns; `capa show` keeps them."""
-    return moment.strftime("%Y-%m-%d %H:%M")
-
-
-def _coarse(delta: timedelta) -> str:
-    """``2d3h`` rather than ``2d3h14m9s``: the two largest units say how late at a glance."""
-    return "".join(re.findall(r"\d+[dhms]", format_duration(delta))[:2])
-
-
 def _due_cell(due: datetime | None, now: datetime, running: bool) -> Text:
+    """To the minute, so a listing fits 80 columns; how late under it when it is."""
     if due is None:
         return Text("-")
     if running and due < now:
-        return Text(f"{_minute(due)}\nlate by {_coarse(now - due)}", style=_LATE)
-    return Text(_minute(due))
+        return Text(f"{minute(due)}\n{due_in(due, now)}", style=_LATE)
+    return Text(minute(due))
 
 
 # Control characters a person typed (an ANSI escape in a title, say) are shown, not sent to the terminal.
@@ -165,7 +155,7 @@ def _table(title: str, fixed: tuple[str, ...], flowing: str | None = None) -> Ta
 
 
 def step_done(what: str, result: StepOutcome) -> None:
-    due = f"; next due {when(result.due_at)}" if result.due_at else ""
+    due = f"; next due {moment(result.due_at)}" if result.due_at else ""
     written = ", ".join(f"#{entry.seq} {entry.kind.value}" for entry in result.entries) or f"#{result.seq}"
     typer.echo(f"{result.record_id}: {what} (timeline {written}); stage now {result.stage.value}{due}")
 
@@ -189,8 +179,8 @@ def tokens_table(tokens: list[ApiToken]) -> None:
             str(token.id),
             token.user_name,
             token.prefix + "…",
-            _minute(token.created_at),
-            _minute(token.last_used_at) if token.last_used_at else "never",
+            minute(token.created_at),
+            minute(token.last_used_at) if token.last_used_at else "never",
             "revoked" if token.revoked_at else "active",
             token.label,
         )
@@ -228,8 +218,8 @@ def overdue_table(items: list[OverdueItem]) -> None:
             item.stage.value,
             item.target,
             item.holder,
-            _minute(item.due_at),
-            Text(_coarse(item.late_by), style=_LATE),
+            minute(item.due_at),
+            Text(duration(item.late_by), style=_LATE),
             _level_cell(item.escalation_level),
         )
     console.print(table)
@@ -267,7 +257,7 @@ def notifications_table(rows: list[OutboxMessage], *, failed_only: bool = False)
         _add_row(
             table,
             str(row.id),
-            _minute(row.created_at),
+            minute(row.created_at),
             row.kind,
             row.record_id,
             row.recipient,
@@ -295,16 +285,16 @@ def show_state(state: CapaState, now: datetime) -> None:
 
 def _facts(state: CapaState, now: datetime) -> list[tuple[str, str | Text]]:
     running = bool(state.open_clocks())
-    due = Text("-") if state.due_at is None else Text(when(state.due_at))
+    due = Text(moment(state.due_at))
     if running and state.due_at is not None and state.due_at < now:
-        due = Text(f"{when(state.due_at)}, late by {_coarse(now - state.due_at)}", style=_LATE)
+        due = Text(f"{moment(state.due_at)}, {due_in(state.due_at, now)}", style=_LATE)
     facts: list[tuple[str, str | Text]] = [
         ("stage", f"{state.stage.value} (cycle {state.cycle}, round {state.round})"),
         ("severity", state.severity.value),
         ("owner", state.owner),
         ("due", due),
         ("escalation", _level_cell(state.escalation_level)),
-        ("raised", f"{when(state.raised_at)} by {state.raised_by} ({state.source.value})"),
+        ("raised", f"{moment(state.raised_at)} by {state.raised_by} ({state.source.value})"),
         ("description", state.description),
     ]
     affected = ", ".join(
@@ -322,15 +312,15 @@ def _facts(state: CapaState, now: datetime) -> list[tuple[str, str | Text]]:
         latest = state.root_causes[-1]
         facts.append(("root cause", f"{latest.method.value}: {latest.cause}"))
     if state.effectiveness_due_at is not None:
-        facts.append(("effectiveness due", when(state.effectiveness_due_at)))
+        facts.append(("effectiveness due", moment(state.effectiveness_due_at)))
     if state.pending_extension is not None:
         ext = state.pending_extension
         target = ext.action_id or "stage"
-        facts.append(("extension", f"{target} to {when(ext.until)} asked by {ext.requested_by}: {ext.reason}"))
+        facts.append(("extension", f"{target} to {moment(ext.until)} asked by {ext.requested_by}: {ext.reason}"))
     if state.cancel_reason is not None:
         facts.append(("cancelled", state.cancel_reason))
     if state.closed_at is not None:
-        facts.append(("ended", when(state.closed_at)))
+        facts.append(("ended", moment(state.closed_at)))
     return facts
 
 
@@ -355,32 +345,9 @@ def _actions_table(state: CapaState, now: datetime) -> Table:
 
 
 def _timeline_table(events: list[Event]) -> Table:
-    table = _table("Timeline", ("#", "AT", "KIND", "ACTOR"), "DETAILS")
+    """Each entry with its number and time, and what happened as a sentence that wraps."""
+    table = _table("Timeline", ("#", "AT"), "WHAT")
     for event in events:
-        style = _LATE if event.kind is EventKind.ESCALATED else ""
-        _add_row(
-            table, str(event.seq), when(event.at), Text(event.kind.value, style=style), event.actor, _details(event)
-        )
+        style = _LATE if event.kind is EventKind.ESCALATED else None
+        _add_row(table, str(event.seq), moment(event.at), sentence(event), style=style)
     return table
-
-
-def _details(event: Event) -> str:
-    """One line per field; a list of actions one line each under its field."""
-    lines = ((key, _detail(value)) for key, value in event.shown().items())
-    return "\n".join(f"{key}:{text}" if text.startswith("\n") else f"{key}: {text}" for key, text in lines)
-
-
-def _detail(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime):
-        return when(value)
-    if isinstance(value, Enum):
-        return str(value.value)
-    if isinstance(value, dict):
-        return ", ".join(f"{key} {_detail(item)}" for key, item in value.items() if item is not None)
-    if isinstance(value, list):
-        if any(isinstance(item, dict) for item in value):
-            return "".join(f"\n  - {_detail(item)}" for item in value)
-        return ", ".join(_detail(item) for item in value)
-    return str(value)

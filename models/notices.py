@@ -6,10 +6,10 @@ names whose manager receives it; the outbox finds that manager in the directory 
 keys each notice by record and entry, so a notice is queued once however often it is handed over.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from models.durations import format_duration
 from models.enums import EventKind
+from models.formatting import due_in, duration, moment, stored_duration
 from models.payloads import (
     CapaState,
     Clock,
@@ -50,11 +50,11 @@ def for_step(state: CapaState, event: Event) -> Notice | None:
         recipients = [state.owner]
         what = f"you own a new {state.severity.value} nonconformity raised by {event.actor}: {state.title}"
         if state.clock is not None:
-            what += f"; containment due {_at(state.clock.due_at)}"
+            what += f"; containment due {moment(state.clock.due_at)}"
     elif event.kind is EventKind.PLAN_SUBMITTED:
         planned = _planned(event)
         recipients = [owner for _, owner, _ in planned]
-        for_whom = ", ".join(f"{action_id} ({owner}, due {_at(due)})" for action_id, owner, due in planned)
+        for_whom = ", ".join(f"{action_id} ({owner}, due {moment(due)})" for action_id, owner, due in planned)
         what = f"action plan submitted by {event.actor}: {for_whom}"
     elif isinstance(details, ReassignEntry):
         recipients = [details.new_owner]
@@ -64,15 +64,15 @@ def for_step(state: CapaState, event: Event) -> Notice | None:
         recipients, managers_of = [], [event.actor]
         until, current = details.until, details.current_due_at
         what = (
-            f"{event.actor} asks to extend {details.target} from {_at(current)} to {_at(until)}"
-            f" ({format_duration(until - current)} more): {details.reason}"
+            f"{event.actor} asks to extend {details.target} from {moment(current)} to {moment(until)}"
+            f" ({duration(until - current)} more): {details.reason}"
         )
     elif isinstance(details, ExtensionDecisionEntry):
         recipients = [details.requested_by]
         verdict = "approved" if details.approve else "rejected"
         what = f"your extension of {details.target} was {verdict} by {event.actor}"
         if details.due_at is not None:
-            what += f"; due {_at(details.due_at)}"
+            what += f"; due {moment(details.due_at)}"
     else:
         return None
     recipients = [name for name in dict.fromkeys(recipients) if name != event.actor]
@@ -89,15 +89,11 @@ def _planned(event: Event) -> list[tuple[str, str, datetime]]:
     return [(a["id"], a["owner"], datetime.fromisoformat(a["due_at"])) for a in event.facts().get("actions", [])]
 
 
-def _at(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def reminder(state: CapaState, event: Event, clock: Clock, scheduled_at: datetime) -> Notice:
     """To the holder, before the due time: counted from when the reminder was due, so never "due in -3h"."""
     assert isinstance(event.details, ReminderEntry)
-    left = max(clock.due_at - scheduled_at, timedelta(0))
-    return notice(state, event, [clock.holder], f"{event.details.target} due in {format_duration(left)}")
+    counted_from = min(scheduled_at, clock.due_at)
+    return notice(state, event, [clock.holder], f"{event.details.target} {due_in(clock.due_at, counted_from)}")
 
 
 def escalation(state: CapaState, event: Event, clock: Clock, late: str, *, done: bool = False) -> Notice:
@@ -105,10 +101,11 @@ def escalation(state: CapaState, event: Event, clock: Clock, late: str, *, done:
     the step was taken before the escalation could go out, late all the same."""
     entry = event.details
     assert isinstance(entry, EscalationEntry)
+    how_late = stored_duration(late)
     if done:
-        what = f"{entry.target} held by {clock.holder} was done {late} late (escalation level {entry.level})"
+        what = f"{entry.target} held by {clock.holder} was done {how_late} late (escalation level {entry.level})"
     else:
-        what = f"{entry.target} held by {clock.holder} is overdue by {late} (escalation level {entry.level})"
+        what = f"{entry.target} held by {clock.holder} is overdue by {how_late} (escalation level {entry.level})"
     return notice(state, event, list(entry.recipients), what)
 
 

@@ -8,10 +8,11 @@ allowed, bad input, unknown), and bad input names each field at fault by its pat
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
+from models import formatting
 from models.enums import ActionStatus, Role, Stage
 from models.payloads import (
     Actor,
@@ -73,8 +74,8 @@ def _require_manager(state: CapaState, actor: Actor, step: str) -> None:
 
 
 def _when(moment: datetime) -> str:
-    """A due time as people read it in a refusal: to the second, in UTC."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    """A due time as people read it in a refusal: as every page and message shows it."""
+    return formatting.moment(moment)
 
 
 def _invalid(field: str, message: str) -> Rejection:

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from models import notices, rules
     from models.durations import format_duration
     from models.enums import EventKind
+    from models.formatting import duration, stored_duration
     from models.payloads import (
         RECENT_UPDATES,
         SYSTEM_ACTOR,
@@ -197,12 +198,15 @@ class CapaWorkflow:
         if alarm.kind is AlarmKind.REMINDER:
             clock.reminders_sent += 1
             event = self._append(EventKind.REMINDER_SENT, SYSTEM_ACTOR, **details)
-            what = f"{target} due in {format_duration(clock.due_at - workflow.now())}"
+            what = f"{target} due in {duration(clock.due_at - workflow.now())}"
         else:
             clock.escalation_level = alarm.level
             late = format_duration(workflow.now() - clock.due_at)
             event = self._append(EventKind.ESCALATED, SYSTEM_ACTOR, level=alarm.level, late_by=late, **details)
-            what = f"{target} held by {clock.holder} is overdue by {late} (escalation level {alarm.level})"
+            what = (
+                f"{target} held by {clock.holder} is overdue by {stored_duration(late)}"
+                f" (escalation level {alarm.level})"
+            )
         await self._notify(event, recipients, what)
         await self._publish()
 
@@ -229,7 +233,7 @@ class CapaWorkflow:
         assert isinstance(event.details, EscalationEntry)
         event.details.recipients = recipients
         self._unpublished_from = None
-        what = f"{target} held by {holder} is overdue by {late} (escalation level {alarm.level})"
+        what = f"{target} held by {holder} is overdue by {stored_duration(late)} (escalation level {alarm.level})"
         await self._notify(event, recipients, what)
         await self._publish()
 

@@ -1,7 +1,7 @@
 """The web app's rendering: the templates, the filters they format values with, and the page answer every page
 gives (its security headers, the signed-in user, the flash message)."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 
 from api.web.forms import LOCAL_MINUTE
 from core.settings import Settings
+from models import formatting
 from models.rules import Step
 from models.tables import User
 
@@ -37,21 +38,6 @@ STEP_LABELS: dict[Step, str] = {
 }
 
 
-def span(delta: timedelta) -> str:
-    """A duration as people say it on the floor: the two largest units, ``2d 4h``, ``3h 12m``, ``45s``."""
-    seconds = int(abs(delta).total_seconds())
-    parts = [(seconds // 86400, "d"), (seconds % 86400 // 3600, "h"), (seconds % 3600 // 60, "m"), (seconds % 60, "s")]
-    shown = [f"{value}{unit}" for value, unit in parts if value][:2]
-    return " ".join(shown) or "0s"
-
-
-def when(moment: datetime | None) -> str:
-    if moment is None:
-        return "-"
-    # To the second: seconds-scale deadlines (the demo policy) must say when, and auditors read exact times.
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def local_input(moment: datetime) -> str:
     """A moment as the value of a datetime-local input (UTC)."""
     return moment.astimezone(UTC).strftime(LOCAL_MINUTE)
@@ -68,7 +54,7 @@ def detail(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        return when(value)
+        return formatting.moment(value)
     if isinstance(value, StrEnum):
         return label(value.value)
     if isinstance(value, dict):
@@ -94,8 +80,15 @@ def csrf_input(request: Request) -> Markup:
     return Markup('<input type="hidden" name="csrftoken" value="{}">').format(escape(token))
 
 
+# Times and durations read as on every other page, message and terminal: ``models.formatting``.
 TEMPLATES.env.filters.update(
-    span=span, when=when, label=label, local_input=local_input, choices=choices, people=people, detail=detail
+    span=formatting.duration,
+    when=formatting.moment,
+    label=label,
+    local_input=local_input,
+    choices=choices,
+    people=people,
+    detail=detail,
 )
 TEMPLATES.env.globals.update(csrf_input=csrf_input, Step=Step, STEP_LABELS=STEP_LABELS)
 

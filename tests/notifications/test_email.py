@@ -5,6 +5,7 @@ due; effectiveness review due 60 days after verification. olivia and oscar repor
 """
 
 import asyncio
+import json
 import re
 from collections import Counter
 from datetime import timedelta
@@ -14,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio.testing import WorkflowEnvironment
 
+from activities.email import render
 from core.readmodel import set_email_preference
 from models.enums import (
     CauseCategory,
@@ -191,3 +193,23 @@ async def test_a_muted_kind_is_not_mailed_but_still_logged(
     assert sorted(to for to, _ in mailbox.received()) == [ADDRESSES["olivia"]] * 3
     mike = [(r.kind, r.channel, r.status) for r in rows if r.recipient == "mike"]
     assert mike == [("escalated", "log", "sent")]
+
+
+def test_a_message_shows_lateness_and_due_time_in_the_one_form() -> None:
+    """``Late by`` reads 2d 3h, not the stored 2d3h14m9s; a due time kept without a zone is UTC."""
+    row = OutboxMessage(
+        record_id="NC-2026-0001",
+        seq=4,
+        recipient="mike",
+        channel="email",
+        kind=EventKind.ESCALATED.value,
+        subject="[NC-2026-0001] containment held by olivia is overdue by 2d 3h (escalation level 1)",
+        body="NC-2026-0001 (major): Burr",
+        details=json.dumps(
+            {"title": "Burr", "holder": "olivia", "due_at": "2026-03-02T09:00:00", "late_by": "2d3h14m9s"}
+        ),
+    )
+    text, html = render(row)
+    assert re.search(r"^Due: +2026-03-02 09:00:00 UTC$", text, re.MULTILINE)
+    assert re.search(r"^Late by: +2d 3h$", text, re.MULTILINE)
+    assert "<td>2d 3h</td>" in html

@@ -38,7 +38,7 @@ def test_a_plan_tells_each_action_owner_but_not_the_planner() -> None:
     notice = notices.for_step(STATE, _event(EventKind.PLAN_SUBMITTED, "olivia", plan))
     assert notice is not None
     assert (notice.recipients, notice.managers_of, notice.seq) == (["oscar"], [], 5)
-    assert "A2 (oscar, due 2026-03-12 09:00 UTC)" in notice.subject
+    assert "A2 (oscar, due 2026-03-12 09:00:00 UTC)" in notice.subject
 
 
 def test_an_extension_request_goes_to_the_requesters_manager_found_when_queued() -> None:
@@ -50,7 +50,7 @@ def test_an_extension_request_goes_to_the_requesters_manager_found_when_queued()
     assert notice is not None
     assert (notice.recipients, notice.managers_of) == ([], ["oscar"])
     assert notice.subject == (
-        "[NC-2026-0001] oscar asks to extend A2 from 2026-03-02 09:00 UTC to 2026-03-07 09:00 UTC (5d more): "
+        "[NC-2026-0001] oscar asks to extend A2 from 2026-03-02 09:00:00 UTC to 2026-03-07 09:00:00 UTC (5d more): "
         "Counter on back order"
     )
 

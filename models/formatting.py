@@ -1,0 +1,65 @@
+"""Times and durations as people read them, the same on every page, message, refusal and terminal.
+
+One form of each, in UTC, the zone every record keeps:
+
+- a moment, ``2026-03-12 08:00:00 UTC``: to the second, because a policy may set deadlines seconds apart (the demo
+  policy does) and an auditor reads the exact time a step was taken; with the zone written out, so nobody reads
+  it as local time. Refusals use the same form: a person compares the two times a refusal names with the ones
+  the page or message showed them.
+- a minute, ``2026-03-12 08:00``: only in table cells, where columns must fit a terminal or a digest line;
+  the table says which zone.
+- a duration, ``3d 4h``, ``12m 5s``, ``45s``: the two largest units that are not zero, cut (not rounded) to
+  whole seconds, so "late by" never claims a minute that has not passed yet.
+
+Pure and deterministic (no clock, no local time zone, no I/O): the record workflow's notices use it inside the
+workflow sandbox. A moment without a time zone is taken as UTC, which is what the read model stores.
+Machine forms (ISO 8601 in JSON, HTTP headers, ids, the value of a ``datetime-local`` input) are not made here.
+"""
+
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from models.durations import parse_duration
+
+_UNITS = ((86400, "d"), (3600, "h"), (60, "m"), (1, "s"))
+
+
+def _aware(at: datetime, zone: tzinfo = UTC) -> datetime:
+    """``at`` in ``zone``; a naive ``at`` is UTC (never the machine's local zone)."""
+    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).astimezone(zone)
+
+
+def moment(at: datetime | None) -> str:
+    """``2026-03-12 08:00:00 UTC``; ``-`` for no moment at all."""
+    return "-" if at is None else f"{_aware(at):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def minute(at: datetime, zone: tzinfo = UTC) -> str:
+    """``2026-03-12 08:00`` in ``zone``, for a table cell whose heading or note names the zone."""
+    return f"{_aware(at, zone):%Y-%m-%d %H:%M}"
+
+
+def duration(delta: timedelta) -> str:
+    """``3d 4h``, ``59m 59s``, ``45s``, ``0s``: the two largest units that are not zero; ``-`` before a negative."""
+    seconds = int(delta.total_seconds())
+    left = abs(seconds)
+    parts = []
+    for size, unit in _UNITS:
+        count, left = divmod(left, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return ("-" if seconds < 0 else "") + (" ".join(parts[:2]) or "0s")
+
+
+def stored_duration(text: str) -> str:
+    """A duration kept as policy-file text (``2d3h14m9s``, how an escalation entry and a message's facts keep
+    how late a step was) in the form above; text that is not such a duration comes back as written."""
+    try:
+        return duration(parse_duration(text))
+    except ValueError:
+        return text
+
+
+def due_in(due: datetime, now: datetime) -> str:
+    """``due in 3d 4h`` before ``due``, ``late by 2d 3h`` after it (``due in 0s`` at the very moment)."""
+    left = _aware(due) - _aware(now)
+    return f"late by {duration(-left)}" if left < timedelta(0) else f"due in {duration(left)}"

@@ -1,0 +1,216 @@
+"""Each kind of timeline entry reads as one sentence; an entry of an earlier shape as its fields, never JSON."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from models.enums import (
+    ActionKind,
+    CauseCategory,
+    Disposition,
+    EffectivenessResult,
+    EventKind,
+    RootCauseMethod,
+    Severity,
+    Source,
+    Stage,
+    VerificationResult,
+)
+from models.payloads import (
+    ENTRY_OF_KIND,
+    CancelEntry,
+    ClosedEntry,
+    CompletionEntry,
+    ContainmentStep,
+    EffectivenessDueEntry,
+    EntryDetails,
+    EscalationEntry,
+    Event,
+    ExtensionDecisionEntry,
+    ExtensionRequestEntry,
+    PlanEntry,
+    PlannedAction,
+    RaiseStep,
+    ReassignEntry,
+    ReminderEntry,
+    ReviewStep,
+    RootCauseEntry,
+    VerifyStep,
+)
+from models.sentences import sentence
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+DUE = T0 + timedelta(days=10)
+
+# One entry of every kind, and the sentence it reads as.
+ENTRIES: dict[EventKind, tuple[str, EntryDetails, str]] = {
+    EventKind.RAISED: (
+        "otto",
+        RaiseStep(
+            title="Burr on housing edge",
+            description="Found at final inspection",
+            severity=Severity.MAJOR,
+            source=Source.CUSTOMER_COMPLAINT,
+            owner="olivia",
+            product="H-100",
+            lot="L42",
+            quantity=12,
+        ),
+        "Raised by otto, major from customer complaint, owned by olivia: Burr on housing edge"
+        " (product H-100, lot L42, 12 pcs)",
+    ),
+    EventKind.CONTAINMENT_SUBMITTED: (
+        "olivia",
+        ContainmentStep(summary="quarantined 40 pcs", disposition=Disposition.SCRAP),
+        "Containment by olivia: quarantined 40 pcs (scrap)",
+    ),
+    EventKind.ROOT_CAUSE_SUBMITTED: (
+        "olivia",
+        RootCauseEntry(
+            method=RootCauseMethod.FIVE_WHYS,
+            cause="Worn deburring tool",
+            whys=["Burr left on the edge", "Tool life not tracked"],
+            category=CauseCategory.MACHINE,
+            cycle=1,
+        ),
+        "Root cause by olivia (five-whys, cycle 1): Worn deburring tool;"
+        " whys: Burr left on the edge / Tool life not tracked; category: machine",
+    ),
+    EventKind.PLAN_SUBMITTED: (
+        "olivia",
+        PlanEntry(
+            actions=[
+                PlannedAction(owner="olivia", due_at=DUE, description="Replace tool"),
+                PlannedAction(owner="oscar", due_at=DUE, description="Add counter", kind=ActionKind.PREVENTIVE),
+            ],
+            action_ids=["A1", "A2"],
+        ),
+        "Action plan by olivia: A1 corrective for olivia, due 2026-03-12 09:00:00 UTC: Replace tool;"
+        " A2 preventive for oscar, due 2026-03-12 09:00:00 UTC: Add counter",
+    ),
+    EventKind.ACTION_COMPLETED: (
+        "oscar",
+        CompletionEntry(action_id="A1", evidence="Tool replaced, WO-5531", on_time=True),
+        "A1 completed by oscar, on time: Tool replaced, WO-5531",
+    ),
+    EventKind.VERIFIED: (
+        "maria",
+        VerifyStep(result=VerificationResult.FAIL, evidence="3 of 50 parts burred"),
+        "Verification by maria, fail: 3 of 50 parts burred",
+    ),
+    EventKind.EFFECTIVENESS_DUE: (
+        "system",
+        EffectivenessDueEntry(review_due_at=DUE),
+        "Effectiveness review due by 2026-03-12 09:00:00 UTC",
+    ),
+    EventKind.EFFECTIVENESS_REVIEWED: (
+        "maria",
+        ReviewStep(result=EffectivenessResult.NOT_EFFECTIVE, evidence="Burrs again in lot L44"),
+        "Effectiveness review by maria, not effective: Burrs again in lot L44",
+    ),
+    EventKind.CLOSED: ("maria", ClosedEntry(cycles=2), "Closed after 2 cycles"),
+    EventKind.REMINDER_SENT: (
+        "system",
+        ReminderEntry(
+            target="root_cause",
+            holder="olivia",
+            due_at=DUE,
+            scheduled_at=DUE - timedelta(days=1),
+            recipients=["olivia"],
+        ),
+        "Reminder to olivia: root cause due in 1d, at 2026-03-12 09:00:00 UTC",
+    ),
+    EventKind.ESCALATED: (
+        "system",
+        EscalationEntry(
+            target="root_cause",
+            holder="olivia",
+            due_at=DUE,
+            scheduled_at=DUE,
+            recipients=["maria", "ada"],
+            level=2,
+            late_by="2d3h14m9s",
+        ),
+        "Escalation level 2 to the managers of olivia (maria, ada): root cause late by 2d 3h",
+    ),
+    EventKind.EXTENSION_REQUESTED: (
+        "oscar",
+        ExtensionRequestEntry(
+            action_id="A2", until=DUE + timedelta(days=5), reason="Supplier late", target="A2", current_due_at=DUE
+        ),
+        "Extension of A2 asked by oscar, from 2026-03-12 09:00:00 UTC to 2026-03-17 09:00:00 UTC (5d more):"
+        " Supplier late",
+    ),
+    EventKind.EXTENSION_DECIDED: (
+        "maria",
+        ExtensionDecisionEntry(approve=True, target="A2", requested_by="oscar", due_at=DUE + timedelta(days=5)),
+        "Extension of A2 asked by oscar approved by maria, now due 2026-03-17 09:00:00 UTC",
+    ),
+    EventKind.REASSIGNED: (
+        "maria",
+        ReassignEntry(new_owner="paul", reason="olivia on leave", target="record", previous="olivia"),
+        "Record reassigned from olivia to paul by maria: olivia on leave",
+    ),
+    EventKind.CANCELLED: (
+        "maria",
+        CancelEntry(reason="Raised twice", stage=Stage.ROOT_CAUSE),
+        "Cancelled by maria in root cause: Raised twice",
+    ),
+}
+
+
+def entry_event(kind: EventKind, seq: int = 1) -> Event:
+    actor, details, _ = ENTRIES[kind]
+    return Event(seq=seq, at=T0, kind=kind, actor=actor, details=details)
+
+
+def test_every_kind_with_an_entry_has_a_sentence_here() -> None:
+    """The examples below cover every kind a timeline entry can have."""
+    assert set(ENTRIES) == set(ENTRY_OF_KIND)
+
+
+@pytest.mark.parametrize("kind", list(ENTRIES), ids=[kind.value for kind in ENTRIES])
+def test_an_entry_reads_as_its_sentence(kind: EventKind) -> None:
+    """Who did what, with times and durations in the one form every front end uses."""
+    assert sentence(entry_event(kind)) == ENTRIES[kind][2]
+
+
+def test_a_late_completion_and_a_rejected_extension_say_so() -> None:
+    """The outcome is in the sentence, not left to a yes/no field."""
+    late = CompletionEntry(action_id="A2", evidence="MES change CR-77", on_time=False)
+    event = Event(seq=6, at=T0, kind=EventKind.ACTION_COMPLETED, actor="oscar", details=late)
+    assert sentence(event) == "A2 completed by oscar, late: MES change CR-77"
+    rejected = ExtensionDecisionEntry(approve=False, reason="No reason given", target="containment", requested_by="o")
+    event = Event(seq=7, at=T0, kind=EventKind.EXTENSION_DECIDED, actor="maria", details=rejected)
+    assert sentence(event) == "Extension of containment asked by o rejected by maria: No reason given"
+
+
+def test_an_escalation_a_step_overtook_says_when_the_step_was_done() -> None:
+    """Several levels at once and the time the late step was taken are both on the sentence."""
+    entry = EscalationEntry(
+        target="A1",
+        holder="oscar",
+        due_at=DUE,
+        scheduled_at=DUE,
+        recipients=[],
+        level=2,
+        levels=[1, 2],
+        late_by="45s",
+        step_done_at=DUE + timedelta(seconds=45),
+    )
+    event = Event(seq=9, at=T0, kind=EventKind.ESCALATED, actor="system", details=entry)
+    assert sentence(event) == (
+        "Escalation levels 1, 2 to the managers of oscar: A1 late by 45s, done at 2026-03-12 09:00:45 UTC"
+    )
+
+
+def test_an_entry_of_an_earlier_shape_reads_as_its_fields() -> None:
+    """An entry no current model fits is shown field by field, ``key: value``, not as a JSON document."""
+    earlier = {"approved": "maybe", "for": {"action": "A1", "days": 3}, "at_times": ["2026-03-02T09:00:00Z"]}
+    event = Event.model_validate(
+        {"seq": 6, "at": T0, "kind": "extension_decided", "actor": "maria", "details": earlier}
+    )
+    text = sentence(event)
+    assert text == (
+        "Extension decided by maria: approved: maybe; for: action A1, days 3; at times: 2026-03-02T09:00:00Z"
+    )
