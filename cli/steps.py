@@ -55,7 +55,7 @@ def raise_record(
         "quantity": quantity,
     }
 
-    async def send(client: CapaClient) -> str:
+    async def send(client: "CapaClient") -> str:
         from client.steps import parsed  # noqa: PLC0415 - the payloads load only for a command that sends
         from models.payloads import RaiseStep  # noqa: PLC0415
 

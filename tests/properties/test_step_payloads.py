@@ -46,6 +46,7 @@ from models.payloads import (
     ContainmentStep,
     ExtensionDecisionStep,
     ExtensionRequestStep,
+    Payload,
     PlanStep,
     RaiseStep,
     ReassignStep,
@@ -124,6 +125,19 @@ action_ids = st.one_of(st.none(), st.sampled_from(["A1", "A2", "A99", "", "a1"])
 planned = st.fixed_dictionaries(
     {"owner": people, "due_at": moments, "description": texts(4000), "kind": choices(ActionKind)}
 )
+
+
+def _taking(model: type[Payload], who: str) -> Send:
+    """Send a step as a front end does: the payload read into the step's model, then taken."""
+
+    async def send(capa: CapaClient, rid: str, payload: dict[str, Any]) -> object:
+        return await capa.take_step(rid, who, parsed(model, payload))
+
+    return send
+
+
+async def _raising(capa: CapaClient, _rid: str, payload: dict[str, Any]) -> object:
+    return await capa.raise_record("otto", parsed(RaiseStep, payload))
 
 
 @dataclass(frozen=True)
@@ -210,14 +224,14 @@ STEPS = [
                 "quantity": quantities,
             }
         ),
-        lambda capa, _rid, p: capa.raise_record("otto", parsed(RaiseStep, p)),
+        _raising,
         None,
     ),
     Step(
         "contain",
         ("summary", "disposition", "quantity"),
         st.fixed_dictionaries({"summary": texts(4000), "disposition": choices(Disposition), "quantity": quantities}),
-        lambda capa, rid, p: capa.take_step(rid, "olivia", parsed(ContainmentStep, p)),
+        _taking(ContainmentStep, "olivia"),
         raise_burr,
     ),
     Step(
@@ -233,63 +247,63 @@ STEPS = [
                 "similar_checked": st.one_of(st.none(), texts(4000)),
             }
         ),
-        lambda capa, rid, p: capa.take_step(rid, "olivia", parsed(RootCauseStep, p)),
+        _taking(RootCauseStep, "olivia"),
         _contained,
     ),
     Step(
         "plan",
         ("actions",),
         st.fixed_dictionaries({"actions": st.lists(planned, max_size=3)}),
-        lambda capa, rid, p: capa.take_step(rid, "olivia", parsed(PlanStep, p)),
+        _taking(PlanStep, "olivia"),
         _caused,
     ),
     Step(
         "complete action",
         ("action_id", "evidence"),
         st.fixed_dictionaries({"action_id": action_ids.filter(lambda a: a is not None), "evidence": texts(4000)}),
-        lambda capa, rid, p: capa.take_step(rid, "olivia", parsed(CompleteActionStep, p)),
+        _taking(CompleteActionStep, "olivia"),
         _planned,
     ),
     Step(
         "verify",
         ("result", "evidence"),
         st.fixed_dictionaries({"result": choices(VerificationResult), "evidence": texts(4000)}),
-        lambda capa, rid, p: capa.take_step(rid, "maria", parsed(VerifyStep, p)),
+        _taking(VerifyStep, "maria"),
         _done,
     ),
     Step(
         "review",
         ("result", "evidence"),
         st.fixed_dictionaries({"result": choices(EffectivenessResult), "evidence": texts(4000)}),
-        lambda capa, rid, p: capa.take_step(rid, "maria", parsed(ReviewStep, p)),
+        _taking(ReviewStep, "maria"),
         _review_due,
     ),
     Step(
         "request extension",
         ("action_id", "until", "reason"),
         st.fixed_dictionaries({"action_id": action_ids, "until": moments, "reason": texts(4000)}),
-        lambda capa, rid, p: capa.take_step(rid, "olivia", parsed(ExtensionRequestStep, p)),
+        _taking(ExtensionRequestStep, "olivia"),
         raise_burr,
     ),
     Step(
         "decide extension",
         ("approve", "reason"),
         st.fixed_dictionaries({"approve": st.booleans(), "reason": st.one_of(st.none(), texts(4000))}),
-        lambda capa, rid, p: capa.take_step(rid, "maria", parsed(ExtensionDecisionStep, p)),
+        _taking(ExtensionDecisionStep, "maria"),
         _extension_asked,
     ),
     Step(
         "reassign",
         ("new_owner", "action_id", "reason"),
         st.fixed_dictionaries({"new_owner": people, "action_id": action_ids, "reason": texts(4000)}),
-        lambda capa, rid, p: capa.take_step(rid, "maria", parsed(ReassignStep, p)),
+        _taking(ReassignStep, "maria"),
         _planned,
     ),
     Step(
         "cancel",
         ("reason",),
         st.fixed_dictionaries({"reason": texts(4000)}),
-        lambda capa, rid, p: capa.take_step(rid, "maria", parsed(CancelStep, p)),
+        _taking(CancelStep, "maria"),
         raise_burr,
     ),
 ]

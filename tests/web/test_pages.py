@@ -185,7 +185,7 @@ async def test_a_plan_refusal_marks_the_row_of_each_action_at_fault(stack: Stack
         await olivia.step(record_id, "root-cause", method="other", cause="Worn tool")
         await _wait_for_stage(olivia, record_id, Stage.ACTION)
         past = _due(-1)
-        rows = {"description-1": "Sort", "owner-1": "olivia", "due-1": past, "kind-1": "correction"}
+        rows = {"description-1": "Sort", "owner-1": "olivia", "due-1": past, "kind-1": "preventive"}
         rows |= {"description-3": "Replace", "owner-3": "oscar", "due-3": past, "kind-3": "corrective"}
         page = await olivia.step(record_id, "plan", **rows)
         assert page.status_code == 422

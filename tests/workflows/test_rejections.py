@@ -112,7 +112,7 @@ async def test_bad_payloads_are_refused_naming_the_field(env: WorkflowEnvironmen
             RootCauseInput(actor=actor("olivia"), method=RootCauseMethod.FIVE_WHYS, cause="Tool worn"),
         )
         assert refusal.type == "InvalidInput"
-        assert refusal.message.startswith("why:")
+        assert refusal.message.startswith("whys:")
         await capa.handle.execute_update(
             RecordWorkflow.root_cause,
             RootCauseInput(actor=actor("olivia"), method=RootCauseMethod.OTHER, cause="Tool worn"),
