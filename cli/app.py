@@ -229,7 +229,7 @@ def take_step(ctx: typer.Context, as_json: bool, what: str, record_id: str, step
         from models.rules import STEP_MODELS, Step  # noqa: PLC0415
 
         given = {name: value for name, value in values.items() if value is not None}
-        return await client.take_step(record_id, actor, parsed(STEP_MODELS[Step(step)], given))
+        return await client.take_step(record_id, actor, parsed(STEP_MODELS[Step(step)].submitted, given))
 
     answer_step(ctx, as_json, what, send)
 

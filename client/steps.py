@@ -11,7 +11,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 import structlog
 from pydantic import BaseModel, ValidationError
@@ -36,36 +36,20 @@ from client.notifications import Notifications
 from client.temporal import is_workflow_missing, recovering, timed_out, translated
 from core import readmodel
 from core.settings import Settings
+from models import rules
 from models.payloads import (
     RECORD_MOVING,
-    CancelInput,
-    CancelStep,
     CapaState,
-    CompleteActionInput,
-    CompleteActionStep,
-    ContainmentInput,
-    ContainmentStep,
-    ExtensionDecisionInput,
-    ExtensionDecisionStep,
-    ExtensionRequestInput,
-    ExtensionRequestStep,
     Payload,
-    PlanInput,
     PlanStep,
-    ReassignInput,
     ReassignStep,
     RecordSnapshot,
-    ReviewInput,
-    ReviewStep,
-    RootCauseInput,
-    RootCauseStep,
     StepInput,
     StepOutcome,
     StepResult,
-    VerifyInput,
-    VerifyStep,
 )
 from models.refusals import path
+from models.rules import Step
 from workflows.record import RecordWorkflow
 
 log = structlog.get_logger(__name__)
@@ -75,25 +59,18 @@ InputT = TypeVar("InputT", bound=StepInput)
 StepUpdate = UpdateMethodMultiParam[[RecordWorkflow, Any], StepResult]
 
 
-class StepKind(NamedTuple):
-    """How one step model reaches its record: the update it is sent as, and that update's input model."""
-
-    update: StepUpdate
-    input: type[StepInput]
-
-
-# Every step a person takes, by the model of what they submit.
-STEP_KINDS: dict[type[Payload], StepKind] = {
-    ContainmentStep: StepKind(RecordWorkflow.contain, ContainmentInput),
-    RootCauseStep: StepKind(RecordWorkflow.root_cause, RootCauseInput),
-    PlanStep: StepKind(RecordWorkflow.plan, PlanInput),
-    CompleteActionStep: StepKind(RecordWorkflow.complete_action, CompleteActionInput),
-    VerifyStep: StepKind(RecordWorkflow.verify, VerifyInput),
-    ReviewStep: StepKind(RecordWorkflow.review, ReviewInput),
-    ExtensionRequestStep: StepKind(RecordWorkflow.request_extension, ExtensionRequestInput),
-    ExtensionDecisionStep: StepKind(RecordWorkflow.decide_extension, ExtensionDecisionInput),
-    ReassignStep: StepKind(RecordWorkflow.reassign, ReassignInput),
-    CancelStep: StepKind(RecordWorkflow.cancel, CancelInput),
+# The record's update for each step (named as the step is, with underscores).
+STEP_UPDATES: dict[Step, StepUpdate] = {
+    Step.CONTAIN: RecordWorkflow.contain,
+    Step.ROOT_CAUSE: RecordWorkflow.root_cause,
+    Step.PLAN: RecordWorkflow.plan,
+    Step.COMPLETE_ACTION: RecordWorkflow.complete_action,
+    Step.VERIFY: RecordWorkflow.verify,
+    Step.REVIEW: RecordWorkflow.review,
+    Step.REQUEST_EXTENSION: RecordWorkflow.request_extension,
+    Step.DECIDE_EXTENSION: RecordWorkflow.decide_extension,
+    Step.REASSIGN: RecordWorkflow.reassign,
+    Step.CANCEL: RecordWorkflow.cancel,
 }
 
 # A step refused for a moment (its record continuing as new, or recovering from a lost worker: ten seconds at
@@ -136,12 +113,11 @@ class Steps(Notifications):
     async def take_step(self, record_id: str, actor_name: str, step: Payload) -> StepOutcome:
         """Send ``step`` to the record as ``actor_name``: its outcome once applied, ``StepPending`` when the
         workers are busy, else the record's refusal."""
-        # A front end may send a subclass of the step's model (the HTTP API's request bodies are).
-        kind = next(STEP_KINDS[model] for model in type(step).__mro__ if model in STEP_KINDS)
+        which = rules.step_submitting(type(step))
         actor = await self.actor(actor_name)
         await self.check_holders(holders_named(step))
-        inp = parsed(kind.input, {**step.model_dump(), "actor": actor})
-        return await self._update(record_id, kind.update, inp)
+        inp = parsed(rules.STEP_MODELS[which].input, {**step.model_dump(), "actor": actor})
+        return await self._update(record_id, STEP_UPDATES[which], inp)
 
     async def _update(self, record_id: str, update: StepUpdate, inp: StepInput) -> StepOutcome:
         handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)

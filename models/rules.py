@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from models import formatting
 from models.enums import ActionStatus, Role, Stage
@@ -37,6 +37,7 @@ from models.payloads import (
     ReviewStep,
     RootCauseInput,
     RootCauseStep,
+    StepInput,
     VerifyInput,
     VerifyStep,
 )
@@ -309,19 +310,34 @@ class Step(StrEnum):
     CANCEL = "cancel"
 
 
-# What a person submits for each step: the one model every front end fills in (its actor is the caller).
-STEP_MODELS: dict[Step, type[Payload]] = {
-    Step.CONTAIN: ContainmentStep,
-    Step.ROOT_CAUSE: RootCauseStep,
-    Step.PLAN: PlanStep,
-    Step.COMPLETE_ACTION: CompleteActionStep,
-    Step.VERIFY: VerifyStep,
-    Step.REVIEW: ReviewStep,
-    Step.REQUEST_EXTENSION: ExtensionRequestStep,
-    Step.DECIDE_EXTENSION: ExtensionDecisionStep,
-    Step.REASSIGN: ReassignStep,
-    Step.CANCEL: CancelStep,
+class StepModels(NamedTuple):
+    """A step's two models: what a person submits (every front end fills it in) and its update's input, the same
+    fields with the actor, who is always the caller."""
+
+    submitted: type[Payload]
+    input: type[StepInput]
+
+
+STEP_MODELS: dict[Step, StepModels] = {
+    Step.CONTAIN: StepModels(ContainmentStep, ContainmentInput),
+    Step.ROOT_CAUSE: StepModels(RootCauseStep, RootCauseInput),
+    Step.PLAN: StepModels(PlanStep, PlanInput),
+    Step.COMPLETE_ACTION: StepModels(CompleteActionStep, CompleteActionInput),
+    Step.VERIFY: StepModels(VerifyStep, VerifyInput),
+    Step.REVIEW: StepModels(ReviewStep, ReviewInput),
+    Step.REQUEST_EXTENSION: StepModels(ExtensionRequestStep, ExtensionRequestInput),
+    Step.DECIDE_EXTENSION: StepModels(ExtensionDecisionStep, ExtensionDecisionInput),
+    Step.REASSIGN: StepModels(ReassignStep, ReassignInput),
+    Step.CANCEL: StepModels(CancelStep, CancelInput),
 }
+
+
+def step_submitting(model: type[Payload]) -> Step:
+    """The step whose submitted model ``model`` is (or extends, as the HTTP API's request bodies do)."""
+    for step, models in STEP_MODELS.items():
+        if issubclass(model, models.submitted):
+            return step
+    raise KeyError(f"{model.__name__} is no step's model")
 
 
 @dataclass(frozen=True)

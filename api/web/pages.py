@@ -23,16 +23,9 @@ from client.records import CapaClient
 from core import accounts
 from core.settings import Settings
 from models.enums import (
-    ActionKind,
-    CauseCategory,
-    Disposition,
-    EffectivenessResult,
     Role,
-    RootCauseMethod,
     Severity,
-    Source,
     Stage,
-    VerificationResult,
 )
 from models.payloads import Actor, RaiseStep
 from models.rules import Offer, Step, available_steps
@@ -153,9 +146,7 @@ async def my_steps(request: Request, user: WebUser, client: Client) -> HTMLRespo
 def _raise_page(
     request: Request, user: User, holders: list[User], *, status: int = 200, **context: Any
 ) -> HTMLResponse:
-    return render(
-        request, "raise.html", user, status=status, holders=holders, Severity=Severity, Source=Source, **context
-    )
+    return render(request, "raise.html", user, status=status, holders=holders, **context)
 
 
 @router.get("/raise")
@@ -269,12 +260,6 @@ async def record_page(
         values=values or {},
         plan_rows=plan_rows,
         more_rows=min(plan_rows + PLAN_ROWS, MAX_PLAN_ROWS),
-        Disposition=Disposition,
-        RootCauseMethod=RootCauseMethod,
-        CauseCategory=CauseCategory,
-        ActionKind=ActionKind,
-        VerificationResult=VerificationResult,
-        EffectivenessResult=EffectivenessResult,
     )
 
 

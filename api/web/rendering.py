@@ -4,18 +4,20 @@ gives (its security headers, the signed-in user, the flash message)."""
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
+from pydantic import BaseModel
 
 from api.web.forms import LOCAL_MINUTE
 from core.settings import Settings
 from models import formatting
-from models.rules import Step
+from models.payloads import RaiseStep
+from models.rules import STEP_MODELS, Step
 from models.tables import User
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
@@ -70,6 +72,28 @@ def choices(kind: type[StrEnum]) -> list[tuple[str, str]]:
     return [(member.value, label(member.value)) for member in kind]
 
 
+# The model each form fills in, by the form's name on the pages (a step's, or "raise").
+FORM_MODELS: dict[str, type[BaseModel]] = {step.value: models.submitted for step, models in STEP_MODELS.items()}
+FORM_MODELS["raise"] = RaiseStep
+
+
+def options(form: str, field: str) -> list[tuple[str, str]]:
+    """The choices a form's field offers, read from its model (``actions.kind``: the kind of a plan's action)."""
+    model: type[BaseModel] = FORM_MODELS[form]
+    *inner, last = field.split(".")
+    for name in inner:
+        model = next(t for t in _types(model.model_fields[name].annotation) if issubclass(t, BaseModel))
+    kind = next(t for t in _types(model.model_fields[last].annotation) if issubclass(t, StrEnum))
+    return choices(kind)
+
+
+def _types(annotation: object) -> list[type]:
+    """The classes an annotation names, through ``X | None``, ``list[X]`` and ``Annotated[X, ...]``."""
+    if isinstance(annotation, type):
+        return [annotation]
+    return [found for arg in get_args(annotation) for found in _types(arg)]
+
+
 def people(users: list[User]) -> list[tuple[str, str]]:
     return [(user.name, f"{user.name} ({user.role})") for user in users]
 
@@ -90,7 +114,7 @@ TEMPLATES.env.filters.update(
     people=people,
     detail=detail,
 )
-TEMPLATES.env.globals.update(csrf_input=csrf_input, Step=Step, STEP_LABELS=STEP_LABELS)
+TEMPLATES.env.globals.update(csrf_input=csrf_input, options=options, Step=Step, STEP_LABELS=STEP_LABELS)
 
 
 def render(

@@ -92,7 +92,7 @@ async def take_step(request: Request, record_id: str, step: str, user: WebUser, 
     handler = STEP_FORMS[which]
     filled = handler.fill(form)
     try:
-        result = await client.take_step(record_id, user.name, model_of(STEP_MODELS[which], filled))
+        result = await client.take_step(record_id, user.name, model_of(STEP_MODELS[which].submitted, filled))
     except StepPending:
         request.session["flash"] = f"Sent; {record_id} shows the step once a worker applies it (do not resend it)"
         return see(f"/records/{record_id}")
