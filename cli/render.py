@@ -23,7 +23,6 @@ from rich.text import Text
 from models.durations import format_duration
 from models.enums import ActionStatus, EventKind, OutboxStatus, Stage
 from models.formatting import due_in, duration, minute, moment
-from models.sentences import sentence
 
 if TYPE_CHECKING:  # what `capa --help` need not load
     from core.readmodel import OverdueItem
@@ -346,6 +345,8 @@ def _actions_table(state: CapaState, now: datetime) -> Table:
 
 def _timeline_table(events: list[Event]) -> Table:
     """Each entry with its number and time, and what happened as a sentence that wraps."""
+    from models.sentences import sentence  # noqa: PLC0415 - the payload models load only for `capa show`
+
     table = _table("Timeline", ("#", "AT"), "WHAT")
     for event in events:
         style = _LATE if event.kind is EventKind.ESCALATED else None
