@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Scope
 from temporalio.common import MetricMeter
 
 from api.errors import capa_error_handler, problem_response
-from client.errors import CapaError, ErrorKind, FieldProblem
+from client.errors import CapaError, ErrorKind, FieldProblem, plain
 from client.records import CapaClient
 from core.metrics import HttpMetrics, metrics_runtime
 from core.settings import Settings
@@ -50,7 +50,7 @@ async def _validation_handler(_request: Request, exc: Exception) -> Response:
         loc = list(error["loc"])
         if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
             loc = loc[1:]
-        problems.append(FieldProblem(path(*loc) or None, error["msg"]))
+        problems.append(FieldProblem(path(*loc) or None, plain(error)))
     return problem_response(422, ErrorKind.INVALID.value, said(problems), problems=problems)
 
 

@@ -197,8 +197,8 @@ def _answered(ctx: typer.Context, request: Callable[[], Coroutine[Any, Any, T]])
         raise CapaError(exc.kind, "; ".join(named), exc.problems) from None
 
 
-# A step's fields whose option is not named after them (``whys`` is given one ``--why`` at a time); a plan's
-# ``actions.<i>.<field>`` is its ``--action`` number i+1.
+# A step's fields whose option is not named after them (``whys`` is given one ``--why`` at a time); an item of a
+# repeated option (``actions.1.owner``, ``whys.2``) is named by its place: ``--action 2``, ``--why 3``.
 OPTION_OF_FIELD = {"whys": "--why", "new_owner": "--owner", "approve": "--approve/--reject", "actions": "--action"}
 
 
@@ -208,11 +208,10 @@ def _option_of(field: str | None, ctx: typer.Context) -> str | None:
     if field is None:
         return None
     head, _, rest = field.partition(".")
-    if head == "actions" and rest:
-        number, _, _ = rest.partition(".")
-        return f"--action {int(number) + 1}" if number.isdigit() else "--action"
+    number, _, _ = rest.partition(".")
     if head in OPTION_OF_FIELD:
-        return OPTION_OF_FIELD[head]
+        # A repeated option's values are numbered as typed: the second --action, the third --why.
+        return f"{OPTION_OF_FIELD[head]} {int(number) + 1}" if number.isdigit() else OPTION_OF_FIELD[head]
     for param in ctx.command.params:
         if param.name == head:
             return param.opts[0] if param.param_type_name == "option" else (param.metavar or param.opts[0])
@@ -225,11 +224,12 @@ def take_step(ctx: typer.Context, as_json: bool, what: str, record_id: str, step
     actor = ctx.obj.actor()
 
     async def send(client: CapaClient) -> StepOutcome:
-        from client.steps import parsed  # noqa: PLC0415 - the payloads load only for a command that sends
         from models.rules import STEP_MODELS, Step  # noqa: PLC0415
 
         given = {name: value for name, value in values.items() if value is not None}
-        return await client.take_step(record_id, actor, parsed(STEP_MODELS[Step(step)].submitted, given))
+        return await client.take_step(
+            record_id, actor, await client.read_step(STEP_MODELS[Step(step)].submitted, given)
+        )
 
     answer_step(ctx, as_json, what, send)
 

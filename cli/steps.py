@@ -56,10 +56,9 @@ def raise_record(
     }
 
     async def send(client: "CapaClient") -> str:
-        from client.steps import parsed  # noqa: PLC0415 - the payloads load only for a command that sends
         from models.payloads import RaiseStep  # noqa: PLC0415
 
-        step = parsed(RaiseStep, {name: value for name, value in values.items() if value is not None})
+        step = await client.read_step(RaiseStep, {name: value for name, value in values.items() if value is not None})
         record_id: str = await client.raise_record(actor, step)
         return record_id
 

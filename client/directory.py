@@ -79,6 +79,12 @@ class Directory:
     async def check_holders(self, holders: dict[str, str]) -> None:
         """People about to hold steps (``holders``: field path -> name) must be in the directory, in a role
         that may hold them; every one who is not is named at once."""
+        problems = await self.holder_problems(holders)
+        if problems:
+            raise CapaError.invalid(*problems)
+
+    async def holder_problems(self, holders: dict[str, str]) -> list[FieldProblem]:
+        """What is wrong with each of ``holders`` (field path -> name) as the holder of a step."""
         problems: list[FieldProblem] = []
         for field, name in holders.items():
             user = await self.user(name)
@@ -89,8 +95,7 @@ class Directory:
                 rules.check_owner_roles(field, name, [Role(user.role)])
             except Rejection as rejection:
                 problems.extend(rejection.problems)
-        if problems:
-            raise CapaError.invalid(*problems)
+        return problems
 
     # --- sign-in ------------------------------------------------------------------------------------------
 

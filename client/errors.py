@@ -6,8 +6,8 @@ own words (a form's label, a CLI option, a JSON field).
 Light on purpose: front ends import it before they know whether a command needs Temporal or the database.
 """
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from models.refusals import ErrorKind, FieldProblem, said
 
@@ -18,30 +18,51 @@ if TYPE_CHECKING:
 
 __all__ = ["CapaError", "ErrorKind", "FieldProblem", "StepPending"]
 
-# What pydantic says of a value, as a person filling in a form reads it.
+# What pydantic says of a value, as a person filling in a form reads it (its context's values filled in).
 _PLAIN = {
     "missing": "required",
     "string_too_short": "required",
-    "too_short": "give at least one",
+    "string_too_long": "at most {max_length} characters",
+    "too_short": "give at least {min_length}",
+    "too_long": "at most {max_length}",
+    "greater_than_equal": "at least {ge}",
+    "less_than_equal": "at most {le}",
     "enum": "choose one of {expected}",
     "int_parsing": "not a whole number",
+    "int_from_float": "not a whole number",
     "bool_parsing": "yes or no",
     "datetime_from_date_parsing": "not a date and time",
     "datetime_parsing": "not a date and time",
     "timezone_aware": "give the time zone",
+    "extra_forbidden": "not a field of this request",
+}
+# Patterns a value must match, as people know the thing they describe.
+_PATTERNS = {
+    r"^[A-Za-z0-9._@-]+$": "a user name: letters, digits and . _ @ - only",
+    r"^NC-\d{4}-\d{4,}$": "not a record id (like NC-2026-0001)",
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$": "not an action id (like A1)",
 }
 
 
-def _plain(error: dict[str, object]) -> str:
+def plain(error: Mapping[str, Any]) -> str:
+    """One pydantic error in plain words; one it has no words for, as pydantic says it."""
     kind = str(error.get("type", ""))
-    if kind == "string_too_short" and error.get("input") not in ("", None):
-        kind = ""
+    context = error.get("ctx")
+    values = {key: str(value).replace("'", "") for key, value in context.items()} if isinstance(context, dict) else {}
+    given = error.get("input")
+    if kind == "string_too_short" and isinstance(given, str) and given.strip():
+        return f"at least {values.get('min_length', 1)} characters"
+    if kind == "string_pattern_mismatch":
+        return _PATTERNS.get(
+            str(context.get("pattern")) if isinstance(context, dict) else "", "not in the expected form"
+        )
     template = _PLAIN.get(kind)
     if template is None:
         return str(error.get("msg", "invalid"))
-    context = error.get("ctx")
-    expected = context.get("expected", "") if isinstance(context, dict) else ""
-    return template.format(expected=str(expected).replace("'", ""))
+    try:
+        return template.format(**values)
+    except KeyError:
+        return str(error.get("msg", "invalid"))
 
 
 class CapaError(Exception):
@@ -65,7 +86,7 @@ class CapaError(Exception):
     def from_validation(cls, exc: "ValidationError", within: tuple[str | int, ...] = ()) -> "CapaError":
         """Every field pydantic refused, by its path (below ``within``), in plain words."""
         problems = [
-            FieldProblem(".".join(str(part) for part in (*within, *error["loc"])) or None, _plain(dict(error)))
+            FieldProblem(".".join(str(part) for part in (*within, *error["loc"])) or None, plain(error))
             for error in exc.errors()
         ]
         return cls.invalid(*problems)

@@ -31,7 +31,7 @@ from temporalio.service import RPCError
 from temporalio.workflow import UpdateMethodMultiParam
 
 from activities.records import ReadModelBehind, write_change, write_snapshot
-from client.errors import CapaError, ErrorKind, StepPending
+from client.errors import CapaError, ErrorKind, FieldProblem, StepPending
 from client.notifications import Notifications
 from client.temporal import is_workflow_missing, recovering, timed_out, translated
 from core import readmodel
@@ -42,6 +42,7 @@ from models.payloads import (
     CapaState,
     Payload,
     PlanStep,
+    RaiseStep,
     ReassignStep,
     RecordSnapshot,
     StepInput,
@@ -95,15 +96,41 @@ def parsed(model: type[ModelT], values: Mapping[str, object]) -> ModelT:
 
 def holders_named(step: BaseModel) -> dict[str, str]:
     """The people a step makes hold something, by the field that names them."""
-    if isinstance(step, PlanStep):
-        return {path("actions", index, "owner"): action.owner for index, action in enumerate(step.actions)}
-    if isinstance(step, ReassignStep):
-        return {"new_owner": step.new_owner}
-    return {}
+    return holders_in(type(step), step.model_dump())
+
+
+def holders_in(model: type[BaseModel], values: Mapping[str, object]) -> dict[str, str]:
+    """The people ``values`` (submitted as ``model``, checked or not) name to hold something, by field path."""
+    named: dict[str, object] = {}
+    if issubclass(model, RaiseStep):
+        named["owner"] = values.get("owner")
+    elif issubclass(model, ReassignStep):
+        named["new_owner"] = values.get("new_owner")
+    elif issubclass(model, PlanStep):
+        actions = values.get("actions")
+        for index, action in enumerate(actions if isinstance(actions, list) else []):
+            if isinstance(action, Mapping):
+                named[path("actions", index, "owner")] = action.get("owner")
+    return {field: name for field, name in named.items() if isinstance(name, str)}
 
 
 class Steps(Notifications):
     """Take steps on records and write what they return for the read model."""
+
+    async def read_step(self, model: type[ModelT], values: Mapping[str, object]) -> ModelT:
+        """``values`` as a front end collected them, read into ``model``: every field at fault is named at once,
+        what the model refuses and who the directory says may not hold a step alike."""
+        problems: list[FieldProblem] = []
+        try:
+            step = model.model_validate(values)
+        except ValidationError as exc:
+            problems.extend(CapaError.from_validation(exc).problems)
+        refused = {problem.field for problem in problems}
+        holders = {field: name for field, name in holders_in(model, values).items() if field not in refused}
+        problems.extend(await self.holder_problems(holders))
+        if problems:
+            raise CapaError.invalid(*problems)
+        return step
 
     def __init__(self, temporal: Client, engine: Engine, settings: Settings) -> None:
         super().__init__(temporal, engine, settings)

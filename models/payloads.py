@@ -40,6 +40,9 @@ UserName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
 ]
 RecordId = Annotated[str, StringConstraints(pattern=r"^NC-\d{4}-\d{4,}$")]
+# An action's id as the record gives it (A1, A2, ...); anything else names no action.
+ACTION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
+ActionId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=ACTION_ID_PATTERN)]
 
 
 class Payload(BaseModel):
@@ -161,7 +164,7 @@ class PlanInput(PlanStep, StepInput):
 class CompleteActionStep(Payload):
     """One action done, with its evidence."""
 
-    action_id: Annotated[ShortText, Field(description="The action, e.g. A1", examples=["A1"])]
+    action_id: Annotated[ActionId, Field(description="The action, e.g. A1", examples=["A1"])]
     evidence: Evidence
 
 
@@ -194,7 +197,7 @@ class ReviewInput(ReviewStep, StepInput):
 class ExtensionRequestStep(Payload):
     """More time for the step (or, with ``action_id``, the action) the caller holds; a manager decides."""
 
-    action_id: Annotated[ShortText | None, Field(description="For this action, not the stage", examples=["A1"])] = None
+    action_id: Annotated[ActionId | None, Field(description="For this action, not the stage", examples=["A1"])] = None
     until: Annotated[AwareDatetime, Field(description="The new due time, with its time zone; after the current due")]
     reason: Reason
 
@@ -218,7 +221,7 @@ class ReassignStep(Payload):
     """Give the record (or, with ``action_id``, one action) to someone else; its deadlines follow."""
 
     new_owner: Annotated[UserName, Field(description="The new owner", examples=["oscar"])]
-    action_id: Annotated[ShortText | None, Field(description="Reassign this action, not the record")] = None
+    action_id: Annotated[ActionId | None, Field(description="Reassign this action, not the record")] = None
     reason: Reason
 
 

@@ -71,7 +71,7 @@ def _require_owner_or_manager(state: CapaState, actor: Actor, step: str, owner: 
 
 def _require_manager(state: CapaState, actor: Actor, step: str) -> None:
     if not actor.is_manager:
-        raise Rejection(ErrorKind.NOT_ALLOWED, f"{actor.name} may not {step} on {state.id}: managers only")
+        raise Rejection(ErrorKind.NOT_ALLOWED, f"{actor.name} may not {step} ({state.id}): managers only")
 
 
 def _when(moment: datetime) -> str:

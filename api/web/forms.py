@@ -14,7 +14,7 @@ from fastapi import Request
 from pydantic import BaseModel
 
 from client.errors import CapaError, ErrorKind, FieldProblem
-from client.steps import parsed
+from client.steps import Steps
 from models.refusals import path
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -108,11 +108,14 @@ def _moment(raw: str) -> str:
         return raw
 
 
-def model_of(model: type[ModelT], filled: FilledForm) -> ModelT:
-    """The step's model from a filled form: every field at fault, read or judged, in one refusal."""
+async def model_of(client: Steps, model: type[ModelT], filled: FilledForm) -> ModelT:
+    """The step's model from a filled form: every field at fault, unreadable, refused by the model or by the
+    directory, in one refusal."""
     try:
-        built = parsed(model, filled.values)
+        built = await client.read_step(model, filled.values)
     except CapaError as exc:
+        if exc.kind is not ErrorKind.INVALID:
+            raise
         raise CapaError.invalid(*filled.problems, *exc.problems) from None
     if filled.problems:
         raise CapaError.invalid(*filled.problems)
@@ -156,23 +159,36 @@ class Refusal:
 
     @classmethod
     def of(cls, exc: CapaError, named: dict[str, Input], status: int) -> "Refusal":
-        """``named``: each field path of the form's model, and the input that fills it."""
+        """``named``: each field path of the form's model, and the input that fills it, in the form's order."""
         errors: dict[str, str] = {}
-        summary: list[str] = []
+        summary: list[tuple[int, str]] = []
+        order = {path: place for place, path in enumerate(named)}
         for problem in exc.problems or (FieldProblem(None, exc.message),):
-            spec = named.get(problem.field or "")
-            if spec is None:
+            where = _nearest(problem.field, named)
+            if where is None:
                 errors.setdefault("form", problem.message)
-                summary.append(problem.message)
+                summary.append((-1, problem.message))
                 continue
+            spec = named[where]
             errors.setdefault(spec.name, problem.message)
-            summary.append(problem.said(spec.label))
-        return cls(errors, summary, status)
+            summary.append((order[where], problem.said(spec.label)))
+        summary.sort(key=lambda placed: placed[0])
+        return cls(errors, [line for _, line in summary], status)
 
     @property
     def whole_form(self) -> bool:
         """Whether nothing of it can be shown beside an input (a refusal of the step as such)."""
         return set(self.errors) == {"form"}
+
+
+def _nearest(field: str | None, named: dict[str, Input]) -> str | None:
+    """The form's field a problem is about: its own path, or the nearest one above it (``whys.3``: the why-chain)."""
+    parts = field.split(".") if field else []
+    while parts:
+        if ".".join(parts) in named:
+            return ".".join(parts)
+        parts.pop()
+    return None
 
 
 __all__ = ["ErrorKind", "FilledForm", "Input", "Read", "Refusal", "WebForm"]

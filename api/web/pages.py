@@ -159,7 +159,7 @@ async def raise_record(request: Request, user: WebUser, client: Client) -> Respo
     form = await WebForm.read(request)
     filled = form.fill(RAISE_FORM)
     try:
-        record_id = await client.raise_record(user.name, model_of(RaiseStep, filled))
+        record_id = await client.raise_record(user.name, await model_of(client, RaiseStep, filled))
     except CapaError as exc:
         refusal = Refusal.of(exc, filled.inputs, STATUS[exc.kind])
         holders = await _holders(client)

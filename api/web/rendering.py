@@ -18,6 +18,7 @@ from core.settings import Settings
 from models import formatting
 from models.payloads import RaiseStep
 from models.rules import STEP_MODELS, Step
+from models.sentences import sentence
 from models.tables import User
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
@@ -113,6 +114,7 @@ TEMPLATES.env.filters.update(
     choices=choices,
     people=people,
     detail=detail,
+    sentence=sentence,
 )
 TEMPLATES.env.globals.update(csrf_input=csrf_input, options=options, Step=Step, STEP_LABELS=STEP_LABELS)
 

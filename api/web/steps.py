@@ -92,7 +92,9 @@ async def take_step(request: Request, record_id: str, step: str, user: WebUser, 
     handler = STEP_FORMS[which]
     filled = handler.fill(form)
     try:
-        result = await client.take_step(record_id, user.name, model_of(STEP_MODELS[which].submitted, filled))
+        result = await client.take_step(
+            record_id, user.name, await model_of(client, STEP_MODELS[which].submitted, filled)
+        )
     except StepPending:
         request.session["flash"] = f"Sent; {record_id} shows the step once a worker applies it (do not resend it)"
         return see(f"/records/{record_id}")
@@ -105,5 +107,6 @@ async def take_step(request: Request, record_id: str, step: str, user: WebUser, 
         return await record_page(
             request, user, client, record_id, status=refusal.status, failed=failed, refusal=refusal, values=form.values
         )
-    request.session["flash"] = f"{handler.done}; {record_id} is now in {label(result.stage)}"
+    where = f"in {label(result.stage)}" if result.stage.is_open else label(result.stage)
+    request.session["flash"] = f"{handler.done}; {record_id} is now {where}"
     return see(f"/records/{record_id}")

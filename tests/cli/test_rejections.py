@@ -39,6 +39,12 @@ async def test_bad_input_names_the_option(capa: Capa) -> None:
     assert_one_line_error(malformed, 2, "--action 'olivia:next week:Fix'", "'next week' is not a date")
     operator = await capa("reassign", record_id, "--owner", "otto", "--reason", "x", user="maria")
     assert_one_line_error(operator, 2, "--owner", "otto is an operator")
+    # Several bad values at once are each named, in one line: the option, and which of a repeated option.
+    several = await capa("reassign", record_id, "--owner", "otto", "--reason", " ", user="maria")
+    assert_one_line_error(several, 2, "--owner: otto is an operator", "--reason: required")
+    whys = ["--why", "Burr", "--why", " ", "--why", "Tool worn"]
+    blank_why = await capa("root-cause", record_id, "--method", "five-whys", "--cause", "x", *whys, user="olivia")
+    assert_one_line_error(blank_why, 2, "--why 2: required")
 
     assert await capa.show(record_id) == before
 
