@@ -95,7 +95,8 @@ def build_message(row: OutboxMessage, settings: Settings) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.smtp_from
     message["To"] = row.address
-    message["Subject"] = row.subject
+    # A header is one line: a line break typed into a title or reason would make every send of it fail.
+    message["Subject"] = " ".join(row.subject.split())
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = message_id(row)
     message["X-Capa-Record"] = row.record_id

@@ -1,8 +1,8 @@
 """The FastAPI application: the JSON API under /api/v1, the web pages at /, health at /healthz and /readyz.
 
 One CapaClient (one long-lived Temporal connection and one database engine) serves every request of the
-process. Middleware order, outermost first: CSRF (every web form POST must carry the token of the signed
-cookie), then the signed session cookie, then the app.
+process. Middleware order, outermost first: the body's limits (``api.limits``), CSRF (every web form POST must
+carry the token of the signed cookie), then the signed session cookie, then the app.
 """
 
 import time
@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Scope
 from temporalio.common import MetricMeter
 
 from api.errors import capa_error_handler, problem_response
+from api.limits import RequestLimits
 from client.errors import CapaError, ErrorKind, FieldProblem, plain
 from client.records import CapaClient
 from core.metrics import HttpMetrics, metrics_runtime
@@ -141,4 +142,4 @@ def create_app(settings: Settings, client: CapaClient | None = None) -> ASGIApp:
         # browser into an account of its choosing.
         always_protect={"/login"},
     )
-    return protected
+    return RequestLimits(protected)

@@ -1,6 +1,7 @@
 """Every setting of capaflow in one place, read from the environment and validated at start."""
 
 import ipaddress
+import os
 import re
 import secrets
 from contextlib import suppress
@@ -233,9 +234,14 @@ class Settings(BaseSettings):
         path = DATA_DIR / "secret-key"
         if not path.exists():
             DATA_DIR.mkdir(parents=True, exist_ok=True)
-            with suppress(FileExistsError), path.open("x") as file:
-                path.chmod(0o600)
-                file.write(secrets.token_hex(32))
+            # Written whole under a name of its own, then linked into place: a process starting at the same moment
+            # finds no key or the whole key, never an empty file; the first link wins, the other key is dropped.
+            draft = DATA_DIR / f"secret-key.{os.getpid()}.{secrets.token_hex(4)}"
+            draft.write_text(secrets.token_hex(32))
+            draft.chmod(0o600)
+            with suppress(FileExistsError):
+                os.link(draft, path)
+            draft.unlink()
         return path.read_text().strip()
 
     @property

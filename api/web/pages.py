@@ -67,6 +67,14 @@ def _is_manager(user: User) -> bool:
     return Role(user.role) in _MANAGING
 
 
+def _number(raw: str | None, *, default: int, most: int) -> int:
+    """A page's whole-number parameter: plain digits from 1 to ``most`` (more is ``most``); anything else, such
+    as ``²`` or five thousand digits, is ``default``."""
+    if not raw or not raw.isascii() or not raw.isdigit() or len(raw) > len(str(most)) + 1:
+        return default
+    return min(int(raw), most) or default
+
+
 async def _holders(client: CapaClient) -> list[User]:
     """The people who may hold steps, for the owner pickers."""
     return [u for u in await client.list_users() if u.active and Role(u.role) in _HOLDING]
@@ -182,7 +190,7 @@ async def records(request: Request, user: WebUser, client: Client) -> HTMLRespon
     stage = next((s for s in Stage if s.value == query.get("stage")), None)
     owner = query.get("owner") or None
     overdue = query.get("overdue") == "1"
-    page = int(query["page"]) if query.get("page", "").isdigit() and int(query["page"]) > 0 else 1
+    page = _number(query.get("page"), default=1, most=100_000)
     try:
         rows = await client.list_records(
             stage=stage, owner=owner, overdue=overdue, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
@@ -233,14 +241,16 @@ async def record_page(
     # A record its workflow did not answer for is shown as last recorded; a step sent now would only wait.
     offer = Offer(frozenset()) if stale else available_steps(state, _actor(user))
     settings: Settings = request.app.state.settings
+    # The Temporal UI has no sign-in of its own and can end a workflow outside the record's rules: administrators
+    # only, and it is for the site to keep it off other networks.
     workflow_link = (
         f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}/workflows/{state.id}"
-        if settings.temporal_ui_url
+        if settings.temporal_ui_url and Role(user.role) is Role.ADMIN
         else None
     )
     needs_people = bool({Step.PLAN, Step.REASSIGN} & offer.steps)
     query_rows = request.query_params.get("plan_rows", "")
-    plan_rows = min(int(query_rows), MAX_PLAN_ROWS) if query_rows.isdigit() else PLAN_ROWS
+    plan_rows = _number(query_rows, default=PLAN_ROWS, most=MAX_PLAN_ROWS)
     if values:
         plan_rows = max(plan_rows, *_plan_rows_in(values), 1)
     return render(

@@ -284,3 +284,12 @@ def test_dockerfile_default_command_is_the_worker() -> None:
     final = dockerfile_stages()[-1]
     commands = [instruction for instruction in final if instruction.upper().startswith("CMD ")]
     assert json.loads(commands[-1].split(None, 1)[1]) == ["capa", "worker"]
+
+
+def test_the_temporal_ui_is_published_on_loopback_only() -> None:
+    """The Temporal UI has no sign-in and can end workflows outside the record's rules: it is published on the
+    host's loopback alone, never on every interface."""
+    ports = services()["temporal-ui"]["ports"]
+    assert len(ports) == 1
+    host, published, target = str(ports[0]).removesuffix("/tcp").split(":")
+    assert (host, published, target) == ("127.0.0.1", "8233", "8233")

@@ -15,8 +15,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio.testing import WorkflowEnvironment
 
-from activities.email import render
+from activities.email import build_message, render
 from core.readmodel import set_email_preference
+from core.settings import Settings
 from models.enums import (
     CauseCategory,
     Disposition,
@@ -213,3 +214,24 @@ def test_a_message_shows_lateness_and_due_time_in_the_one_form() -> None:
     assert re.search(r"^Due: +2026-03-02 09:00:00 UTC$", text, re.MULTILINE)
     assert re.search(r"^Late by: +2d 3h$", text, re.MULTILINE)
     assert "<td>2d 3h</td>" in html
+
+
+def test_a_line_break_typed_into_a_title_does_not_stop_its_messages() -> None:
+    """A title pasted with a line break still makes a message, its subject one line: before, every send of it
+    failed for good (a header may not hold a line break)."""
+    row = OutboxMessage(
+        id=7,
+        record_id="NC-2026-0001",
+        seq=1,
+        recipient="olivia",
+        channel="email",
+        address="olivia@example.com",
+        kind=EventKind.RAISED.value,
+        subject="[NC-2026-0001] you own a new major nonconformity: Burr on\r\nBcc: everyone@example.com",
+        body="NC-2026-0001 (major): Burr",
+        details=json.dumps({"title": "Burr on\r\nBcc: everyone@example.com"}),
+    )
+    message = build_message(row, Settings(smtp_from="capaflow@example.com"))
+    assert message["Subject"] == "[NC-2026-0001] you own a new major nonconformity: Burr on Bcc: everyone@example.com"
+    assert message["Bcc"] is None
+    assert "\n" not in message["Subject"]
