@@ -17,6 +17,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from core.database import session_scope, write_scope
+from models.payloads import USER_NAME
 from models.refusals import InvalidField
 from models.tables import ApiToken, SignInFailures, User, WebSession
 
@@ -128,6 +129,11 @@ def authenticate(engine: Engine, name: str, password: str, now: datetime | None 
     even checked; the wait is in ``retry_after``. The message never says whether the name exists.
     """
     now = now or datetime.now(UTC)
+    if not USER_NAME.fullmatch(name):
+        # No one can have this name: refused at once, with no hash to compute, no row to keep and the name not
+        # logged (it may be megabytes long, or a password typed into the wrong field).
+        log.warning("sign-in refused: not a user name", length=len(name))
+        return SignInRefused("wrong user name or password")
     with session_scope(engine) as session:
         record = session.get(SignInFailures, name)
         if record is not None and now - record.last_failed_at > _FAILURE_MEMORY:

@@ -4,6 +4,7 @@ Pure pydantic, safe to import inside the workflow sandbox. Every field added lat
 that records already in flight keep deserialising.
 """
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self, TypeVar
@@ -36,6 +37,8 @@ STEP_REPEATED = "StepRepeated"  # a step retried after the record continued as n
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# What a person's name in the directory may be: 1 to 64 of these characters.
+USER_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 UserName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
 ]

@@ -27,7 +27,7 @@ from models.enums import (
     Severity,
     Stage,
 )
-from models.payloads import Actor, RaiseStep
+from models.payloads import USER_NAME, Actor, RaiseStep
 from models.rules import Offer, Step, available_steps
 from models.tables import User
 
@@ -103,8 +103,10 @@ async def login(request: Request, client: Client) -> Response:
     name = str(form.get("name") or "").strip()
     password = str(form.get("password") or "")
     target = local_path(str(form.get("next") or "/"))
+    # The name typed is shown again only when it could be one (not a password typed into the wrong field).
+    shown = name if USER_NAME.fullmatch(name) else ""
     if not name or not password:
-        return render(request, "login.html", None, status=401, error="enter your user name and password", name=name)
+        return render(request, "login.html", None, status=401, error="enter your user name and password", name=shown)
     outcome = await client.sign_in(name, password)
     if isinstance(outcome, accounts.SignInRefused):
         waiting = outcome.retry_after is not None
@@ -115,7 +117,7 @@ async def login(request: Request, client: Client) -> Response:
             status=429 if waiting else 401,
             headers={"Retry-After": str(outcome.retry_after)} if waiting else None,
             error=outcome.message,
-            name=name,
+            name=shown,
             next=target,
         )
     # A new session, never the one the browser came with: a planted session id is worth nothing.

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import SESSION_COOKIE
 from core.accounts import FREE_FAILURES
 from models.enums import Stage
+from models.tables import SignInFailures
 from tests.stack import PASSWORD, Stack, running_stack
 from tests.web.pages import Browser, browser, eventually, record_id_of
 
@@ -456,3 +458,19 @@ async def test_a_bearer_header_does_not_switch_off_a_forms_csrf_check(stack: Sta
         forged = await otto.http.post("/raise", data=fields, headers={"Authorization": "Bearer anything"})
         assert forged.status_code == 403
         assert await _count(stack) == before
+
+
+async def test_a_sign_in_with_a_name_no_one_can_have_is_refused_at_once_and_kept_nowhere(stack: Stack) -> None:
+    """A name of ten thousand characters (or a password typed into the name field) is refused like a wrong
+    password, but is neither echoed back nor kept as a failed name, so such posts cannot fill the database."""
+    long_name = "n" * 10_000
+    async with browser(stack) as anonymous:
+        for name in (long_name, "Summer 2026!"):
+            refused = await anonymous.sign_in(name)
+            assert refused.status_code == 401
+            assert "wrong user name or password" in refused.text
+            assert name not in refused.text
+    with Session(stack.engine) as session:
+        kept = session.exec(select(SignInFailures.name)).all()
+    assert long_name not in kept
+    assert "Summer 2026!" not in kept
