@@ -13,10 +13,10 @@ from functools import cache
 
 import structlog
 from pwdlib import PasswordHash
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, select
 
-from core.database import session_scope, write_scope
+from core.database import insert_for, session_scope, write_scope
 from models.payloads import USER_NAME
 from models.refusals import InvalidField
 from models.tables import ApiToken, SignInFailures, User, WebSession
@@ -134,34 +134,63 @@ def authenticate(engine: Engine, name: str, password: str, now: datetime | None 
         # logged (it may be megabytes long, or a password typed into the wrong field).
         log.warning("sign-in refused: not a user name", length=len(name))
         return SignInRefused("wrong user name or password")
+    wait = _claim_attempt(engine, name, now)
+    if wait is not None:
+        log.warning("sign-in refused: too many failures", user=name)
+        return SignInRefused("too many failed sign-ins; try again later", retry_after=int(wait.total_seconds()) + 1)
     with session_scope(engine) as session:
-        record = session.get(SignInFailures, name)
-        if record is not None and now - record.last_failed_at > _FAILURE_MEMORY:
-            record.failures = 0
-        if record is not None:
-            wait = record.last_failed_at + _delay(record.failures) - now
-            if wait > timedelta(0):
-                log.warning("sign-in refused: too many failures", user=name, failures=record.failures)
-                return SignInRefused(
-                    "too many failed sign-ins; try again later", retry_after=int(wait.total_seconds()) + 1
-                )
         user = session.get(User, name)
-        hashed = user.password_hash if user is not None and user.active else None
-        valid, new_hash = _hasher.verify_and_update(password, hashed or _dummy_hash())
-        if user is None or hashed is None or not valid:
-            record = record or SignInFailures(name=name, last_failed_at=now)
-            record.failures += 1
-            record.last_failed_at = now
-            session.add(record)
-            log.warning("sign-in failed", user=name, failures=record.failures)
-            return SignInRefused("wrong user name or password")
-        if record is not None:
-            session.delete(record)
+    hashed = user.password_hash if user is not None and user.active else None
+    valid, new_hash = _hasher.verify_and_update(password, hashed or _dummy_hash())
+    if user is None or hashed is None or not valid:
+        # Already counted as a failure when it was let through.
+        log.warning("sign-in failed", user=name)
+        return SignInRefused("wrong user name or password")
+    with write_scope(engine) as session:
+        session.execute(delete(SignInFailures).where(col(SignInFailures.name) == name))
         if new_hash is not None:
+            session.execute(update(User).where(col(User.name) == name).values(password_hash=new_hash))
             user.password_hash = new_hash
-            session.add(user)
-        log.info("signed in", user=name)
-        return user
+    log.info("signed in", user=name)
+    return user
+
+
+# How often an attempt tries to count itself while others for the same name do the same; then it is told to wait.
+_CLAIM_TRIES = 20
+
+
+def _claim_attempt(engine: Engine, name: str, now: datetime) -> timedelta | None:
+    """Count an attempt against ``name`` before its password is checked, as a failure until it succeeds: None when
+    it may be checked, else how long the name must still wait.
+
+    Counting first, by a compare-and-set on the count, is what holds the line when many attempts for one name
+    arrive together: each is let through only if no other changed the count since it was read, so no more than
+    ``FREE_FAILURES`` are ever checked before the waiting starts.
+    """
+    with write_scope(engine) as session:
+        session.execute(
+            insert_for(engine, SignInFailures)
+            .values(name=name, failures=0, last_failed_at=now)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+    for _ in range(_CLAIM_TRIES):
+        with write_scope(engine) as session:
+            record = session.get(SignInFailures, name)
+            if record is None:  # a sign-in that succeeded meanwhile cleared it
+                return None
+            seen = record.failures
+            failures = 0 if now - record.last_failed_at > _FAILURE_MEMORY else seen
+            wait = record.last_failed_at + _delay(failures) - now
+            if failures and wait > timedelta(0):
+                return wait
+            claimed = session.execute(
+                update(SignInFailures)
+                .where(col(SignInFailures.name) == name, col(SignInFailures.failures) == seen)
+                .values(failures=failures + 1, last_failed_at=now)
+            )
+            if claimed.rowcount == 1:  # type: ignore[attr-defined]
+                return None
+    return _BASE_DELAY
 
 
 # --- browser sessions -------------------------------------------------------------------------------------
