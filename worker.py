@@ -4,6 +4,7 @@ Wiring only. Run it with ``python worker.py`` or ``capa worker``.
 """
 
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -165,3 +166,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    # Leave without interpreter teardown, as `capa worker` does: the SDK's Rust threads may still touch the GIL
+    # while Python finalises ("PyGILState_Release", temporalio/sdk-python#300), aborting a worker that stopped
+    # cleanly. Every log line is flushed by now.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
