@@ -226,9 +226,8 @@ def take_step(ctx: typer.Context, as_json: bool, what: str, record_id: str, step
     async def send(client: CapaClient) -> StepOutcome:
         from models.rules import STEP_MODELS, Step  # noqa: PLC0415
 
-        given = {name: value for name, value in values.items() if value is not None}
         return await client.take_step(
-            record_id, actor, await client.read_step(STEP_MODELS[Step(step)].submitted, given)
+            record_id, actor, await client.read_step(STEP_MODELS[Step(step)].submitted, values)
         )
 
     answer_step(ctx, as_json, what, send)

@@ -58,7 +58,7 @@ def raise_record(
     async def send(client: "CapaClient") -> str:
         from models.payloads import RaiseStep  # noqa: PLC0415
 
-        step = await client.read_step(RaiseStep, {name: value for name, value in values.items() if value is not None})
+        step = await client.read_step(RaiseStep, values)
         record_id: str = await client.raise_record(actor, step)
         return record_id
 

@@ -31,7 +31,7 @@ from temporalio.service import RPCError
 from temporalio.workflow import UpdateMethodMultiParam
 
 from activities.records import ReadModelBehind, write_change, write_snapshot
-from client.errors import CapaError, ErrorKind, FieldProblem, StepPending
+from client.errors import CapaError, ErrorKind, StepPending
 from client.notifications import Notifications
 from client.temporal import is_workflow_missing, recovering, timed_out, translated
 from core import readmodel
@@ -117,25 +117,24 @@ def holders_in(model: type[BaseModel], values: Mapping[str, object]) -> dict[str
 class Steps(Notifications):
     """Take steps on records and write what they return for the read model."""
 
-    async def read_step(self, model: type[ModelT], values: Mapping[str, object]) -> ModelT:
-        """``values`` as a front end collected them, read into ``model``: every field at fault is named at once,
-        what the model refuses and who the directory says may not hold a step alike."""
-        problems: list[FieldProblem] = []
-        try:
-            step = model.model_validate(values)
-        except ValidationError as exc:
-            problems.extend(CapaError.from_validation(exc).problems)
-        refused = {problem.field for problem in problems}
-        holders = {field: name for field, name in holders_in(model, values).items() if field not in refused}
-        problems.extend(await self.holder_problems(holders))
-        if problems:
-            raise CapaError.invalid(*problems)
-        return step
-
     def __init__(self, temporal: Client, engine: Engine, settings: Settings) -> None:
         super().__init__(temporal, engine, settings)
         # How long a step waits for the workers before it is answered as pending.
         self._step_wait = timedelta(seconds=settings.step_wait)
+
+    async def read_step(self, model: type[ModelT], values: Mapping[str, object]) -> ModelT:
+        """``values`` as a front end collected them (None: not given), read into ``model``. When the model refuses
+        some, the people it names to hold steps are checked too, so every field at fault is named at once; a step
+        the model accepts has its people checked where it is taken (``take_step``, ``raise_record``)."""
+        given = {name: value for name, value in values.items() if value is not None}
+        try:
+            return model.model_validate(given)
+        except ValidationError as exc:
+            problems = list(CapaError.from_validation(exc).problems)
+        refused = {problem.field for problem in problems}
+        holders = {field: name for field, name in holders_in(model, given).items() if field not in refused}
+        problems.extend(await self.holder_problems(holders))
+        raise CapaError.invalid(*problems)
 
     async def take_step(self, record_id: str, actor_name: str, step: Payload) -> StepOutcome:
         """Send ``step`` to the record as ``actor_name``: its outcome once applied, ``StepPending`` when the

@@ -175,11 +175,6 @@ class Refusal:
         summary.sort(key=lambda placed: placed[0])
         return cls(errors, [line for _, line in summary], status)
 
-    @property
-    def whole_form(self) -> bool:
-        """Whether nothing of it can be shown beside an input (a refusal of the step as such)."""
-        return set(self.errors) == {"form"}
-
 
 def _nearest(field: str | None, named: dict[str, Input]) -> str | None:
     """The form's field a problem is about: its own path, or the nearest one above it (``whys.3``: the why-chain)."""
@@ -189,6 +184,3 @@ def _nearest(field: str | None, named: dict[str, Input]) -> str | None:
             return ".".join(parts)
         parts.pop()
     return None
-
-
-__all__ = ["ErrorKind", "FilledForm", "Input", "Read", "Refusal", "WebForm"]
