@@ -18,9 +18,8 @@ from client.temporal import connect
 from core import tracing
 from core.logging import configure_logging
 from core.settings import Settings
-from models.enums import Severity, Source
-from models.payloads import RaiseStep
 from models.policy import load_policy
+from tests.builders import raise_burr
 from worker import build_worker
 
 
@@ -53,16 +52,7 @@ async def test_a_record_workflow_and_its_activities_produce_spans_and_traced_log
                 settings=settings,
             )
             async with worker:
-                record_id = await CapaClient(client, engine, settings).raise_record(
-                    "otto",
-                    RaiseStep(
-                        title="Burr",
-                        description="Tracing",
-                        severity=Severity.MAJOR,
-                        source=Source.INSPECTION,
-                        owner="olivia",
-                    ),
-                )
+                record_id = await raise_burr(CapaClient(client, engine, settings))
         logged = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     finally:
         structlog.configure(**saved)

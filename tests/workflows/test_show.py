@@ -5,8 +5,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from client.records import CapaClient
 from core.settings import Settings
-from models.enums import Disposition, EventKind, Severity, Source, Stage
-from models.payloads import ContainmentStep, RaiseStep
+from models.enums import Disposition, EventKind, Stage
+from models.payloads import ContainmentStep
+from tests.builders import raise_burr
 from tests.workflows.harness import running_worker
 
 
@@ -15,16 +16,7 @@ async def test_a_record_without_a_worker_is_shown_from_the_read_model(env: Workf
     and says why; with a worker again it answers live."""
     async with running_worker(env.client, engine) as queue:
         capa = CapaClient(env.client, engine, Settings(task_queue=queue))
-        record_id = await capa.raise_record(
-            "otto",
-            RaiseStep(
-                title="Burr on housing edge",
-                description="Housings from line 3 show a burr.",
-                severity=Severity.MAJOR,
-                source=Source.INSPECTION,
-                owner="olivia",
-            ),
-        )
+        record_id = await raise_burr(capa)
         await capa.take_step(
             record_id, "olivia", ContainmentStep(summary="Quarantined", disposition=Disposition.QUARANTINE)
         )
