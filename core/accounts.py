@@ -167,21 +167,26 @@ def _claim_attempt(engine: Engine, name: str, now: datetime) -> timedelta | None
     arrive together: each is let through only if no other changed the count since it was read, so no more than
     ``FREE_FAILURES`` are ever checked before the waiting starts.
     """
-    with write_scope(engine) as session:
-        session.execute(
-            insert_for(engine, SignInFailures)
-            .values(name=name, failures=0, last_failed_at=now)
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
     for _ in range(_CLAIM_TRIES):
         with write_scope(engine) as session:
             record = session.get(SignInFailures, name)
-            if record is None:  # a sign-in that succeeded meanwhile cleared it
-                return None
+            if record is None:
+                # The name's first attempt (since its last success): its row, unless another attempt made it first.
+                created = session.execute(
+                    insert_for(engine, SignInFailures)
+                    .values(name=name, failures=1, last_failed_at=now)
+                    .on_conflict_do_nothing(index_elements=["name"])
+                    .returning(col(SignInFailures.name))
+                ).scalar_one_or_none()
+                if created is not None:
+                    return None
+                continue
             seen = record.failures
             failures = 0 if now - record.last_failed_at > _FAILURE_MEMORY else seen
-            wait = record.last_failed_at + _delay(failures) - now
-            if failures and wait > timedelta(0):
+            delay = _delay(failures)
+            # Free failures never wait, even on a clock a moment behind the attempt that wrote the row.
+            wait = record.last_failed_at + delay - now
+            if delay and wait > timedelta(0):
                 return wait
             claimed = session.execute(
                 update(SignInFailures)
