@@ -13,7 +13,6 @@ from api.deps import ApiUser, AuthenticatedRoute, Client, require_role
 from api.errors import REFUSALS, Problem
 from api.params import Limit, Offset, RowId
 from api.schemas import (
-    USER_NAME_PATTERN,
     DeadlineItem,
     NotificationPreference,
     NotificationPreferenceUpdate,
@@ -28,6 +27,7 @@ from api.schemas import (
 from client.errors import CapaError, ErrorKind
 from core import accounts
 from models.enums import Role
+from models.payloads import USER_NAME_PATTERN
 from models.tables import User
 
 router = APIRouter(route_class=AuthenticatedRoute)

@@ -13,7 +13,6 @@ from api.deps import ApiUser, AuthenticatedRoute, Client
 from api.errors import REFUSALS, STEP_REFUSALS
 from api.params import Limit, Offset, RecordId
 from api.schemas import (
-    USER_NAME_PATTERN,
     CancellationRequest,
     CompletionRequest,
     ContainmentRequest,
@@ -34,7 +33,7 @@ from api.schemas import (
 from client.errors import CapaError, FieldProblem, StepPending
 from client.records import CapaClient
 from models.enums import Stage
-from models.payloads import ACTION_ID_PATTERN, CapaState, CompleteActionStep, Payload, StepOutcome
+from models.payloads import ACTION_ID_PATTERN, USER_NAME_PATTERN, CapaState, CompleteActionStep, Payload, StepOutcome
 from models.refusals import said
 from models.tables import User
 

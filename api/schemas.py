@@ -35,7 +35,6 @@ from models.tables import ApiToken, Nonconformity, OutboxMessage, User
 T = TypeVar("T")
 
 # Path parameters: junk is refused (422) before anything is asked of Temporal or the database.
-USER_NAME_PATTERN = r"^[A-Za-z0-9._@-]{1,64}$"
 
 
 class Body(BaseModel):

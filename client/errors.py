@@ -36,12 +36,6 @@ _PLAIN = {
     "timezone_aware": "give the time zone",
     "extra_forbidden": "not a field of this request",
 }
-# Patterns a value must match, as people know the thing they describe.
-_PATTERNS = {
-    r"^[A-Za-z0-9._@-]+$": "a user name: letters, digits and . _ @ - only",
-    r"^NC-\d{4}-\d{4,}$": "not a record id (like NC-2026-0001)",
-    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$": "not an action id (like A1)",
-}
 
 
 def plain(error: Mapping[str, Any]) -> str:
@@ -53,9 +47,9 @@ def plain(error: Mapping[str, Any]) -> str:
     if kind == "string_too_short" and isinstance(given, str) and given.strip():
         return f"at least {values.get('min_length', 1)} characters"
     if kind == "string_pattern_mismatch":
-        return _PATTERNS.get(
-            str(context.get("pattern")) if isinstance(context, dict) else "", "not in the expected form"
-        )
+        from models.payloads import PATTERN_WORDS  # noqa: PLC0415 - the payload models load only for a refusal
+
+        return PATTERN_WORDS.get(values.get("pattern", ""), "not in the expected form")
     template = _PLAIN.get(kind)
     if template is None:
         return str(error.get("msg", "invalid"))

@@ -38,14 +38,23 @@ STEP_REPEATED = "StepRepeated"  # a step retried after the record continued as n
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 # What a person's name in the directory may be: 1 to 64 of these characters.
-USER_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
+USER_NAME_PATTERN = r"^[A-Za-z0-9._@-]{1,64}$"
+USER_NAME = re.compile(USER_NAME_PATTERN)
 UserName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=USER_NAME_PATTERN)
 ]
-RecordId = Annotated[str, StringConstraints(pattern=r"^NC-\d{4}-\d{4,}$")]
+# What every record id looks like (``NC-2026-0001``): front ends refuse anything else before asking Temporal.
+RECORD_ID_PATTERN = r"^NC-\d{4}-\d{4,}$"
+RecordId = Annotated[str, StringConstraints(pattern=RECORD_ID_PATTERN)]
 # An action's id as the record gives it (A1, A2, ...); anything else names no action.
 ACTION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
 ActionId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=ACTION_ID_PATTERN)]
+# A value that does not match one of these patterns, as people know the thing it should have been.
+PATTERN_WORDS = {
+    USER_NAME_PATTERN: "a user name: letters, digits and . _ @ - only",
+    RECORD_ID_PATTERN: "not a record id (like NC-2026-0001)",
+    ACTION_ID_PATTERN: "not an action id (like A1)",
+}
 
 
 class Payload(BaseModel):
@@ -601,9 +610,6 @@ class StepOutcome(StepTaken):
 
     entries: list[Event] = Field(default_factory=list)
 
-
-# What every record id looks like (``NC-2026-0001``): front ends refuse anything else before asking Temporal.
-RECORD_ID_PATTERN = r"^NC-\d{4}-\d{4,}$"
 
 # The ids of this many recent steps travel across a continue-as-new (``RecordInput.recent_updates``), so a
 # retried step is not applied twice.
