@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    computed_field,
     field_validator,
     model_validator,
 )
@@ -138,6 +139,14 @@ class Signature(Payload):
     signed_at: AwareDatetime
     content_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _not_printed(cls, data: Any) -> Any:
+        # ``printed`` is derived, written out with the rest for whoever reads the JSON; never kept as given.
+        if isinstance(data, dict) and "printed" in data:
+            return {key: value for key, value in data.items() if key != "printed"}
+        return data
+
     @field_validator("signed_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
@@ -146,6 +155,14 @@ class Signature(Payload):
     def manifestation(self) -> str:
         """``Signed by Maria Keller (maria), approved: effective, record closed, 2026-03-01 14:02:11 UTC``."""
         return f"Signed by {self.full_name} ({self.signer}), {self.meaning}, {moment(self.signed_at)}"
+
+    # mypy does not follow a decorator over a property; pydantic documents this form.
+    @computed_field(  # type: ignore[prop-decorator]
+        description="The signature as every page, report and terminal prints it (its manifestation)"
+    )
+    @property
+    def printed(self) -> str:
+        return self.manifestation()
 
 
 class SignedInput(StepInput):
@@ -525,7 +542,16 @@ class Event(Payload):
     @model_validator(mode="before")
     @classmethod
     def _typed_details(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not isinstance(data.get("details"), dict):
+        if not isinstance(data, dict):
+            return data
+        given = data.get("details")
+        if isinstance(given, BaseModel) and "kind" in data:
+            # A step's own model where its entry's model extends it (``VerifyStep`` for ``VerifyEntry``).
+            entry = ENTRY_OF_KIND[EventKind(data["kind"])]
+            if isinstance(given, entry) or not issubclass(entry, type(given)):
+                return data
+            return {**data, "details": entry.model_validate(given.model_dump())}
+        if not isinstance(given, dict):
             return data
         entry = ENTRY_OF_KIND[EventKind(data["kind"])]
         try:

@@ -199,7 +199,7 @@ async def test_a_cancellation_entry_gives_its_reason_and_the_stage_it_ended(
         final = await capa.handle.result()
         stored = await _stored_like_workflow(engine, capa)
     entry = _only(final.events, EventKind.CANCELLED).details
-    assert entry == CancelEntry(reason=cancel.reason, stage=Stage.CONTAINMENT)
+    assert entry == CancelEntry(reason=cancel.reason, stage=Stage.CONTAINMENT, signature=cancel.signature)
     assert stored == final.events
 
 
