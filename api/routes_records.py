@@ -31,7 +31,7 @@ from api.schemas import (
     VerificationRequest,
     json_field,
 )
-from client.errors import CapaError, FieldProblem, StepPending
+from client.errors import CapaError, FieldProblem, SigningLocked, StepPending
 from client.records import CapaClient
 from models.enums import Stage
 from models.payloads import ACTION_ID_PATTERN, USER_NAME_PATTERN, CapaState, CompleteActionStep, Payload, StepOutcome
@@ -122,7 +122,7 @@ async def _take(client: CapaClient, record_id: str, user: User, step: Payload, b
             return await client.sign(record_id, user.name, step, step.password)
         return await client.take_step(record_id, user.name, step)
     except CapaError as exc:
-        if not exc.problems or isinstance(exc, StepPending):
+        if not exc.problems or isinstance(exc, StepPending | SigningLocked):
             raise
         renamed = [FieldProblem(json_field(body, p.field), p.message) for p in exc.problems]
         raise CapaError(exc.kind, said(renamed), renamed) from None
