@@ -5,7 +5,8 @@ import logging
 from typing import Any
 
 import pytest
-from sqlmodel import Session, SQLModel, select
+from sqlalchemy import select
+from sqlmodel import SQLModel
 from structlog.testing import capture_logs
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
@@ -35,8 +36,8 @@ def _steps_in(history: Any) -> list[str]:
 
 def _read_model_text(api: Api) -> str:
     """Every row of every table of the read model, as text."""
-    with Session(api.stack.engine) as session:
-        return "".join(repr(session.exec(select(table)).all()) for table in SQLModel.metadata.sorted_tables)
+    with api.stack.engine.connect() as connection:
+        return "".join(repr(connection.execute(select(table)).all()) for table in SQLModel.metadata.sorted_tables)
 
 
 async def test_a_signed_verification_shows_its_manifestation_and_keeps_no_password(

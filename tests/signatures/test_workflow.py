@@ -19,7 +19,6 @@ from models.payloads import (
     PlanInput,
     PlannedAction,
     RootCauseInput,
-    SignedInput,
     VerifyInput,
 )
 from models.refusals import ErrorKind
@@ -48,7 +47,7 @@ async def _to_verification(capa: Capa, env: WorkflowEnvironment) -> None:
     )
 
 
-async def _refused(capa: Capa, inp: SignedInput) -> ApplicationError:
+async def _refused(capa: Capa, inp: CancelInput) -> ApplicationError:
     """Send a cancellation as it is (signed or not): the record's refusal, the record unchanged and no step in its
     history (a refused update leaves at most the workflow task that refused it)."""
     before = await capa.state()
