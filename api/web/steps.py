@@ -16,7 +16,7 @@ from api.errors import STATUS
 from api.web.forms import FilledForm, Input, Read, Refusal, WebForm, fill_rows, inputs, model_of, rows_filled
 from api.web.pages import MAX_PLAN_ROWS, record_page
 from api.web.rendering import label, problem_page, see
-from client.errors import CapaError, ErrorKind, FieldProblem, StepPending
+from client.errors import CapaError, ErrorKind, FieldProblem, SigningLocked, StepPending
 from models.rules import SIGNED_STEPS, STEP_MODELS, Step
 
 router = APIRouter(include_in_schema=False)
@@ -119,8 +119,17 @@ async def take_step(request: Request, record_id: str, step: str, user: WebUser, 
         # Each action has its own completion form: the refusal goes to the one that was sent.
         failed = f"{which.value}-{form.text('action_id')}" if which is Step.COMPLETE_ACTION else which.value
         refusal = Refusal.of(exc, filled.inputs, STATUS[exc.kind])
+        wait = {"Retry-After": str(exc.retry_after)} if isinstance(exc, SigningLocked) else None
         return await record_page(
-            request, user, client, record_id, status=refusal.status, failed=failed, refusal=refusal, values=typed
+            request,
+            user,
+            client,
+            record_id,
+            status=refusal.status,
+            failed=failed,
+            refusal=refusal,
+            values=typed,
+            headers=wait,
         )
     where = f"in {label(result.stage)}" if result.stage.is_open else label(result.stage)
     request.session["flash"] = f"{handler.done}; {record_id} is now {where}"
