@@ -11,20 +11,14 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from models.enums import EventKind
 from models.formatting import moment
 from models.payloads import CapaState, Event
 from models.sentences import sentence
 
 ReportContent = dict[str, Any]
 
-# What each step of the record a file can be attached to is called, in the order the report shows them.
-_TARGETS = {
-    "containment": "Containment",
-    "root_cause": "Root cause",
-    "verification": "Verification",
-    "review": "Effectiveness review",
-}
+# The steps a file can be attached to besides the actions (which it names by their ids).
+_TARGETS = frozenset({"containment", "root_cause", "verification", "review"})
 # A run of this many characters without a space is given places to break, so a long link or part number wraps
 # inside its column instead of running over the page's edge.
 _LONGEST_RUN = 36
@@ -71,7 +65,6 @@ def report_content(
         "reviews": [_review(r, person, len(state.reviews) > 1) for r in state.reviews],
         "review_files": [f for f in files if f["to"] == "review"],
         "other_files": [f for f in files if f["to"] not in action_ids and f["to"] not in _TARGETS],
-        "file_count": len(files),
         "signatures": _signatures(state),
         "timeline": [_entry(event, person) for event in state.events],
         "chain_head": _text(_get(state, "chain_head")),
@@ -299,5 +292,4 @@ def _entry(event: Event, person: Any) -> dict[str, Any]:
         "by": person(event.actor),
         "what": _wrap(said),
         "hash": _text(_get(event, "hash")),
-        "kind": event.kind.value if isinstance(event.kind, EventKind) else str(event.kind),
     }
