@@ -175,7 +175,7 @@ class Lifecycle:
             await self._step(
                 "cancel",
                 "root_cause",
-                lambda: client.take_step(rid, "maria", CancelStep(reason="raised against the wrong lot")),
+                lambda: client.sign(rid, "maria", CancelStep(reason="raised against the wrong lot"), DEMO_PASSWORD),
                 lambda s: s.stage is Stage.CANCELLED,
             )
             return
