@@ -26,6 +26,8 @@ from cli.parsing import parse_due
 from client.errors import CapaError, ErrorKind, StepPending
 
 if TYPE_CHECKING:
+    from cli.credentials import Credentials
+    from cli.http import Api
     from client.directory import Directory
     from client.records import CapaClient
     from core.settings import Settings
@@ -41,6 +43,7 @@ _ONE_LINE_FAILURES = (
     ("core.database", "SchemaBehindError", 2),
     ("core.metrics", "MetricsPortError", 2),
     ("core.devstack", "StackError", 1),
+    ("cli.credentials", "CredentialsError", 1),
 )
 
 
@@ -134,23 +137,60 @@ app.add_typer(records_app, name="records")
 
 @dataclass(frozen=True)
 class CliContext:
-    """What every command needs: the settings, and who is acting when a command needs a person."""
+    """What every command needs: the settings, and which stored sign-in ``--as`` picked, if any."""
 
     settings: Settings
     as_user: str | None
 
-    def actor(self) -> str:
-        name = self.as_user or self.settings.user
-        if not name:
-            raise UsageProblem("no user: pass --as USER or set CAPA_USER")
-        return name
+    @property
+    def server(self) -> str:
+        """The API the commands for people go through (CAPA_API_URL); sign-ins are kept per server."""
+        return self.settings.api_url
+
+    def credentials(self) -> Credentials:
+        from cli.credentials import Credentials, config_dir  # noqa: PLC0415
+
+        return Credentials(config_dir(self.settings.config_dir))
+
+    def api(self) -> Api:
+        """The API, called with the sign-in that acts: ``--as NAME``'s, else CAPA_TOKEN, else the only one stored."""
+        from cli.http import Api  # noqa: PLC0415 - httpx loads only to send
+
+        if self.as_user is not None:
+            token = self.credentials().token(self.server, self.as_user)
+            if token is None:
+                raise CapaError(
+                    ErrorKind.NOT_ALLOWED,
+                    f"not signed in as {self.as_user} on {self.server}: run `capa login {self.as_user}`",
+                )
+            return Api(self.server, token, self.as_user)
+        if self.settings.token is not None:
+            return Api(self.server, self.settings.token.get_secret_value())
+        names = self.credentials().names(self.server)
+        if not names:
+            raise CapaError(
+                ErrorKind.NOT_ALLOWED, f"not signed in on {self.server}: run `capa login NAME` (or set CAPA_TOKEN)"
+            )
+        if len(names) > 1:
+            raise UsageProblem(f"signed in as {', '.join(names)} on {self.server}: pass --as NAME to say who acts")
+        return Api(self.server, self.credentials().token(self.server, names[0]), names[0])
+
+    def anonymous_api(self) -> Api:
+        from cli.http import Api  # noqa: PLC0415
+
+        return Api(self.server)
 
 
 @app.callback()
 def _context(
     ctx: typer.Context,
     as_user: Annotated[
-        str | None, typer.Option("--as", metavar="USER", help="Act as this user (default: $CAPA_USER).")
+        str | None,
+        typer.Option(
+            "--as",
+            metavar="NAME",
+            help="Which of your sign-ins acts (`capa login NAME`); the only one by default, else CAPA_TOKEN.",
+        ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the client layer does.")] = False,
 ) -> None:
@@ -161,6 +201,18 @@ def _context(
     # Logs go to stderr; a person at a terminal wants only the answer unless they ask for more.
     configure_logging(settings.log_format, settings.log_level if verbose else "warning")
     ctx.obj = CliContext(settings, as_user)
+
+
+def send(ctx: typer.Context, work: Callable[[Api], T]) -> T:
+    """Make requests to the HTTP API as the acting sign-in, with input errors named the way this command spells
+    them."""
+    cli: CliContext = ctx.obj
+    api = cli.api()
+
+    async def request() -> T:
+        return work(api)
+
+    return _answered(ctx, request)
 
 
 def call(ctx: typer.Context, work: Callable[[CapaClient], Awaitable[T]]) -> T:
@@ -218,27 +270,57 @@ def _option_of(field: str | None, ctx: typer.Context) -> str | None:
     return field
 
 
+# Where each step is sent, below /api/v1/records/{id}.
+STEP_PATHS = {
+    "contain": "containment",
+    "root-cause": "root-cause",
+    "plan": "plan",
+    "verify": "verification",
+    "review": "review",
+    "request-extension": "extension-requests",
+    "decide-extension": "extension-decision",
+    "reassign": "reassignment",
+    "cancel": "cancellation",
+}
+
+
 def take_step(ctx: typer.Context, as_json: bool, what: str, record_id: str, step: str, **values: object) -> None:
-    """Send ``step`` (its name as ``capa`` and the web app call it: ``contain``, ``root-cause``, ...) with its
-    model's fields ``values``; what is not given is left to the model's defaults."""
-    actor = ctx.obj.actor()
-
-    async def send(client: CapaClient) -> StepOutcome:
-        from models.rules import STEP_MODELS, Step  # noqa: PLC0415
-
-        return await client.take_step(
-            record_id, actor, await client.read_step(STEP_MODELS[Step(step)].submitted, values)
-        )
-
-    answer_step(ctx, as_json, what, send)
+    """Send ``step`` (its name as ``capa`` and the web app call it: ``contain``, ``root-cause``, ...) with the
+    fields of its API body ``values``; what is not given is left to the model's defaults."""
+    body = {key: value for key, value in values.items() if value is not None}
+    post_step(ctx, as_json, what, f"/records/{record_id}/{STEP_PATHS[step]}", body)
 
 
-def answer_step(
-    ctx: typer.Context, as_json: bool, what: str, work: Callable[[CapaClient], Awaitable[StepOutcome]]
-) -> None:
+def post_step(ctx: typer.Context, as_json: bool, what: str, path: str, body: dict[str, object]) -> None:
+    """Send a step's body to its path, and print what it did."""
+
+    def post(api: Api) -> StepOutcome:
+        from models.payloads import StepOutcome  # noqa: PLC0415
+
+        return StepOutcome.model_validate(api.post(path, body))
+
+    answer_step(ctx, as_json, what, post)
+
+
+def signing_password(from_stdin: bool) -> str:
+    """The signer's password, asked for at the moment of signing: typed at the terminal, or the first line of
+    standard input with ``--password-stdin``; never an option or a variable, which would linger in a history."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise UsageProblem("--password-stdin: no password on standard input")
+        return password
+    if not sys.stdin.isatty():
+        raise UsageProblem("signing needs your password: type it at a terminal, or pipe it with --password-stdin")
+    import getpass  # noqa: PLC0415
+
+    return getpass.getpass("password, to sign: ")
+
+
+def answer_step(ctx: typer.Context, as_json: bool, what: str, work: Callable[[Api], StepOutcome]) -> None:
     """Print a step's result; a pending step's id as JSON for scripts (the one-line message goes to stderr)."""
     try:
-        result = call(ctx, work)
+        result = send(ctx, work)
     except StepPending as pending:
         if as_json:
             render.emit_json({"record_id": pending.record_id, "status": "pending", "step_id": pending.update_id})
@@ -271,5 +353,11 @@ RecordId = Annotated[
     typer.Argument(metavar="ID", help="The record, e.g. NC-2026-0001.", show_default=False, callback=_record_id),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+PasswordStdin = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin", help="Sign with the password on standard input's first line (else: asked at the terminal)."
+    ),
+]
 Reason = Annotated[str, typer.Option(help="Why; kept in the record's timeline.")]
 Evidence = Annotated[str, typer.Option(help="What shows it was done: a document, a measurement, a link.")]
