@@ -59,8 +59,6 @@ def _first_admin(
     ctx: typer.Context, *, name: str, role: Role, manager: str | None, email: str | None, password_stdin: bool
 ) -> dict[str, object]:
     """The first person of an empty directory, written to the database directly: an admin with a password."""
-    if role is not Role.ADMIN:
-        raise UsageProblem("--role: the first person of an empty directory is its admin; pass --role admin")
     password = _new_password(password_stdin)
 
     async def add(directory: "Directory") -> "User":
@@ -72,6 +70,8 @@ def _first_admin(
                 ErrorKind.NOT_ALLOWED,
                 "the directory has people already: an admin adds more, signed in (`capa login NAME`)",
             )
+        if role is not Role.ADMIN:
+            raise UsageProblem("--role: the first person of an empty directory is its admin; pass --role admin")
         await directory.add_user(name, role, manager, email)
         await directory.set_password(name, password)
         added = await directory.user(name)

@@ -47,7 +47,7 @@ async def test_show_fits_80_columns_and_reads_as_sentences(capa: Capa) -> None:
     )
     await capa.ok("complete-action", record_id, "A2", "--evidence", "Tool replaced, WO-5531", user="oscar")
 
-    run = await capa("show", record_id, env={"COLUMNS": "80"})
+    run = await capa("show", record_id, user="olivia", env={"COLUMNS": "80"})
     assert run.code == 0, run.err
     lines = run.out.splitlines()
     assert all(len(line) <= 80 for line in lines), "\n".join(line for line in lines if len(line) > 80)
