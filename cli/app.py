@@ -1,8 +1,12 @@
 """The ``capa`` application: its command groups, what every command shares, and how every failure ends.
 
-Each command parses its options, calls the client layer and renders the answer; the workflow alone decides
-whether a step is accepted. Every failure ends as one ``error: ...`` line on stderr, with exit code 2 for bad usage
-or input and 1 for a refused step, an unknown record or an unreachable service.
+The commands for people parse their options, send them to the HTTP API (CAPA_API_URL) as the acting sign-in
+(``send``: ``--as NAME``'s stored sign-in, CAPA_TOKEN, or the only one stored) and render the answer; the API and
+the workflow decide whether a step is accepted. The operators' commands (``worker``, ``api``, ``dev``, ``db``,
+``records migrate``, the first admin) reach Temporal and the database directly (``call``, ``call_directory``).
+Every failure ends as one ``error: ...`` line on stderr, with exit code 2 for bad usage or input and 1 for a
+refused step, an unknown record, no sign-in or an unreachable service; the API's refusals (Problem JSON) come back
+as the same ``CapaError``s, each field at fault named by the command's option.
 
 The Temporal SDK, the database and the web stack load only inside the commands that use them, so ``capa --help``
 and the parsing of a command stay quick (``tests/unit/test_cli_imports.py``).
