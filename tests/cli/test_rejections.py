@@ -110,3 +110,15 @@ async def test_migrate_names_where_it_looked_when_nothing_is_left_to_move(capa: 
         run.out.strip()
         == f"no running record of the earlier shape in namespace {namespace} at {address}: nothing to move"
     )
+
+
+async def test_a_signed_step_needs_the_password_at_the_moment_of_signing(capa: Capa) -> None:
+    """Without a terminal and without --password-stdin a signed step is not sent: one line says how to sign."""
+    record_id = await capa.raise_record()
+    before = await capa.show(record_id)
+    await capa.login("mike")
+    unsigned = await capa.run("--as", "mike", "cancel", record_id, "--reason", "Duplicate")
+    assert_one_line_error(unsigned, 2, "signing needs your password", "--password-stdin")
+    empty = await capa.run("--as", "mike", "cancel", record_id, "--reason", "Duplicate", "--password-stdin")
+    assert_one_line_error(empty, 2, "--password-stdin: no password on standard input")
+    assert await capa.show(record_id) == before
