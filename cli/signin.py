@@ -42,7 +42,11 @@ def login(
     body = {"name": name, "password": password, "label": f"capa login on {socket.gethostname()}"[:80]}
     answer = cli.anonymous_api().post("/sign-in", body)
     user = answer["user"]
-    cli.credentials().store(cli.server, user["name"], answer["token"])
+    store = cli.credentials()
+    earlier = store.token(cli.server, user["name"])
+    store.store(cli.server, user["name"], answer["token"])
+    if earlier is not None:
+        _revoke_quietly(cli.server, earlier, user["name"])
     if as_json:
         render.emit_json({"server": cli.server, "user": user})
     else:
@@ -129,3 +133,14 @@ def logout(
         revoked = "its token was no longer valid"
     store.forget(cli.server, who)
     typer.echo(f"logged out {who} on {cli.server}: {revoked}")
+
+
+def _revoke_quietly(server: str, token: str, name: str) -> None:
+    """Revoke a sign-in's earlier token, replaced by a new one; one already refused needs nothing more."""
+    from cli.http import Api  # noqa: PLC0415
+
+    try:
+        Api(server, token, name).delete("/me/token")
+    except CapaError as exc:
+        if exc.kind is ErrorKind.UNAVAILABLE:
+            raise

@@ -128,3 +128,12 @@ async def test_listing_by_someone_not_in_the_directory_names_the_option(capa: Ca
     """A mistyped --owner is a usage error, not an empty list that reads as "nothing is waiting"."""
     run = await capa("list", "--owner", "olvia", user="maria")
     assert_one_line_error(run, 2, "--owner: no user named olvia")
+
+
+async def test_inbox_shows_what_the_signed_in_person_holds(capa: Capa) -> None:
+    """`capa inbox` lists the steps the acting person holds, and not someone else's."""
+    record_id = await capa.raise_record(owner="paul")
+    held = (await capa.ok("inbox", "--json", user="paul")).json()
+    assert any(item["id"] == record_id and item["target"] == "stage" for item in held)
+    assert record_id not in [item["id"] for item in (await capa.ok("inbox", "--json", user="oscar")).json()]
+    assert record_id in (await capa.ok("inbox", user="paul")).out

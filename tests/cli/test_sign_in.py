@@ -150,3 +150,14 @@ async def test_the_first_admin_of_an_empty_directory(own: Capa, tmp_path: Path) 
     assert_one_line_error(second, 1, "has people already", "capa login")
     help_text = (await own.run("users", "add", "--help")).out
     assert "first admin" in help_text
+
+
+async def test_signing_in_again_replaces_the_token(own: Capa) -> None:
+    """A second `capa login` of the same person keeps the new token and revokes the one it replaces."""
+    await own.login("otto")
+    first = stored(own)["otto"]["token"]
+    await own.login("otto")
+    second = stored(own)["otto"]["token"]
+    assert second != first
+    assert (await me(own, first)).status_code == 401
+    assert (await me(own, second)).status_code == 200
