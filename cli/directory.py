@@ -59,19 +59,24 @@ def _first_admin(
     ctx: typer.Context, *, name: str, role: Role, manager: str | None, email: str | None, password_stdin: bool
 ) -> dict[str, object]:
     """The first person of an empty directory, written to the database directly: an admin with a password."""
+
+    async def empty(directory: "Directory") -> bool:
+        from core.migrations import ensure_schema  # noqa: PLC0415
+
+        # An empty database gets its tables; one of an older release is refused, naming `capa db upgrade`.
+        await directory._db(ensure_schema, directory._engine)
+        return not await directory.list_users()
+
+    if not call_directory(ctx, empty):
+        raise CapaError(
+            ErrorKind.NOT_ALLOWED,
+            "the directory has people already: an admin adds more, signed in (`capa login NAME`)",
+        )
+    if role is not Role.ADMIN:
+        raise UsageProblem("--role: the first person of an empty directory is its admin; pass --role admin")
     password = _new_password(password_stdin)
 
     async def add(directory: "Directory") -> "User":
-        from core.migrations import ensure_schema  # noqa: PLC0415
-
-        await directory._db(ensure_schema, directory._engine)
-        if await directory.list_users():
-            raise CapaError(
-                ErrorKind.NOT_ALLOWED,
-                "the directory has people already: an admin adds more, signed in (`capa login NAME`)",
-            )
-        if role is not Role.ADMIN:
-            raise UsageProblem("--role: the first person of an empty directory is its admin; pass --role admin")
         await directory.add_user(name, role, manager, email)
         await directory.set_password(name, password)
         added = await directory.user(name)
