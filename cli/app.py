@@ -18,7 +18,7 @@ import asyncio
 import os
 import re
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
@@ -212,11 +212,7 @@ def send(ctx: typer.Context, work: Callable[[Api], T]) -> T:
     them."""
     cli: CliContext = ctx.obj
     api = cli.api()
-
-    async def request() -> T:
-        return work(api)
-
-    return _answered(ctx, request)
+    return _answered(ctx, lambda: work(api))
 
 
 def call(ctx: typer.Context, work: Callable[[CapaClient], Awaitable[T]]) -> T:
@@ -228,7 +224,7 @@ def call(ctx: typer.Context, work: Callable[[CapaClient], Awaitable[T]]) -> T:
     async def request() -> T:
         return await work(await CapaClient.open(cli.settings))
 
-    return _answered(ctx, request)
+    return _answered(ctx, lambda: asyncio.run(request()))
 
 
 def call_directory(ctx: typer.Context, work: Callable[[Directory], Awaitable[T]]) -> T:
@@ -240,12 +236,13 @@ def call_directory(ctx: typer.Context, work: Callable[[Directory], Awaitable[T]]
     async def request() -> T:
         return await work(Directory.open_directory(cli.settings))
 
-    return _answered(ctx, request)
+    return _answered(ctx, lambda: asyncio.run(request()))
 
 
-def _answered(ctx: typer.Context, request: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def _answered(ctx: typer.Context, request: Callable[[], T]) -> T:
+    """``request``'s answer; its refusal's fields named by this command's options."""
     try:
-        return asyncio.run(request())
+        return request()
     except CapaError as exc:
         if not exc.problems or isinstance(exc, StepPending):
             raise
