@@ -7,11 +7,12 @@ how a refusal marks its inputs, ``rendering`` the templates and their filters.
 from fastapi import FastAPI
 
 from api.deps import SignInRequired
-from api.web import pages, steps
+from api.web import pages, report, steps
 
 
 def install(app: FastAPI) -> None:
     """Add the pages, and the answer to a page asked for without a live session."""
     app.include_router(pages.router)
     app.include_router(steps.router)
+    app.include_router(report.router)
     app.add_exception_handler(SignInRequired, pages.sign_in_required)
