@@ -1,6 +1,7 @@
-"""`capa show`, `capa list`, `capa overdue` and `capa inbox`: reading records, through the HTTP API."""
+"""`capa show`, `capa list`, `capa overdue`, `capa inbox` and `capa report`: reading records, through the HTTP API."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -72,3 +73,17 @@ def inbox(ctx: typer.Context, as_json: Json = False) -> None:
         render.emit_json([render.overdue_json(item) for item in items])
     else:
         render.inbox_table(items)
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    record_id: RecordId,
+    pdf: Annotated[
+        Path, typer.Option("--pdf", metavar="FILE", help="Where to write the PDF.", dir_okay=False, writable=True)
+    ],
+) -> None:
+    """Write the record's CAPA report, a PDF an auditor can file: facts, steps, evidence, signatures, timeline."""
+    content = send(ctx, lambda api: api.request("GET", f"/records/{record_id}/report.pdf").content)
+    pdf.write_bytes(content)
+    typer.echo(f"{record_id}: report written to {pdf} ({len(content)} bytes)")
