@@ -161,3 +161,12 @@ async def test_signing_in_again_replaces_the_token(own: Capa) -> None:
     assert second != first
     assert (await me(own, first)).status_code == 401
     assert (await me(own, second)).status_code == 200
+
+
+async def test_guessing_a_password_is_slowed_down(own: Capa) -> None:
+    """After the free failures a name must wait: `capa login` says so in one line, with how long, exit 1."""
+    for _ in range(3):
+        assert_one_line_error(await own.run("login", "mike", stdin="a-wrong-guess\n"), 1, "wrong user name or password")
+    waiting = await own.run("login", "mike", stdin=f"{PASSWORD}\n")
+    assert_one_line_error(waiting, 1, "too many failed sign-ins", " s)")
+    assert not (own.config_dir / "credentials.json").exists()
