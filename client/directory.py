@@ -80,6 +80,10 @@ class Directory:
     async def list_users(self) -> list[User]:
         return await self._db(readmodel.list_users, self._engine)
 
+    async def full_names(self) -> dict[str, str]:
+        """Each person's printed name by login name (``readmodel.printed_name``)."""
+        return {user.name: readmodel.printed_name(user) for user in await self.list_users()}
+
     async def set_email_preference(self, name: str, kind: str, *, enabled: bool) -> None:
         """Turn e-mail of one kind of notification on or off for one person (the log keeps every one)."""
 

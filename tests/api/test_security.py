@@ -54,7 +54,7 @@ async def test_revoked_token(api: Api) -> None:
 
 async def test_deactivated_users_token(api: Api) -> None:
     """A deactivated user's token gets 401 while they are inactive, and works again once reactivated."""
-    await api.ok("ada", "POST", "/users", {"name": "gus", "role": "owner", "manager": "mike"})
+    await api.ok("ada", "POST", "/users", {"name": "gus", "full_name": "Gus Meyer", "role": "owner", "manager": "mike"})
     made = await api.ok("ada", "POST", "/tokens", {"user": "gus", "label": "gus's script"})
     headers = {"Authorization": f"Bearer {made['secret']}"}
     await api.ok("ada", "POST", "/users/gus/deactivate")
@@ -135,7 +135,9 @@ async def test_no_password_in_logs(api: Api, caplog: pytest.LogCaptureFixture) -
     first, second, wrong = "Harbour-Crane-4471", "Lighthouse-Keeper-9120", "Wrong-Guess-000111"
     caplog.set_level(logging.DEBUG)
     with capture_logs() as entries:
-        await api.ok("ada", "POST", "/users", {"name": "hal", "role": "operator", "manager": "mike"})
+        await api.ok(
+            "ada", "POST", "/users", {"name": "hal", "full_name": "Hal Jensen", "role": "operator", "manager": "mike"}
+        )
         assert (await api.call("ada", "PUT", "/users/hal/password", {"password": first})).status_code == 204
         _, secret = await api.stack.client.create_token("hal", "hal's script", created_by="ada")
         hal = {"Authorization": f"Bearer {secret}"}
