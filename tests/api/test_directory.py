@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from tests.api.flow import Api
+from tests.web.pages import browser
 
 
 async def test_a_person_is_added_with_a_full_name(api: Api) -> None:
@@ -81,3 +82,17 @@ async def test_only_admins_change_people_and_not_their_own_admin_role(api: Api) 
     assert [e["field"] for e in demoted.json()["errors"]] == ["role"]
     assert (await api.call("ada", "PATCH", "/users/ghost", {"full_name": "No One"})).status_code == 404
     assert (await api.get("olivia", "/me"))["full_name"] == "Olivia Novak"
+
+
+async def test_pages_name_people_by_their_full_names(api: Api) -> None:
+    """The record page names its owner and raiser "Olivia Novak (olivia)"; the list, where space is tight, by
+    the full name alone; the header names who is signed in."""
+    async with browser(api.stack, "otto") as otto:
+        raised = await otto.raise_record()
+        assert raised.status_code == 303, raised.text
+        page = await otto.get(raised.headers["location"])
+        assert "<dd>Olivia Novak (olivia)</dd>" in page.text
+        assert "by Otto Weber (otto)</dd>" in page.text
+        assert "<strong>Otto Weber (otto)</strong>" in page.text
+        listing = await otto.get("/records", owner="olivia")
+        assert "<td>Olivia Novak</td>" in listing.text

@@ -12,9 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.exc import OperationalError
 from structlog.testing import capture_logs
 
-from core import accounts
+from core import accounts, readmodel
 from tests.api.flow import Api, later
 from tests.stack import PASSWORD
 from tests.web.pages import Browser, browser
@@ -340,3 +341,21 @@ async def _browser_at(api: Api, address: str) -> AsyncIterator[Browser]:
     transport = httpx.ASGITransport(app=api.stack.app, client=(address, 50123))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield Browser(http)
+
+
+# --- what anyone may ask ----------------------------------------------------------------------------------------
+
+
+async def test_readiness_names_no_address_to_anyone_asking(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database that does not answer makes /readyz 503 saying only "unreachable": neither the database's URL
+    nor the driver's message (with its host) is shown to a caller who needs no sign-in."""
+
+    def down(_engine: object) -> None:
+        raise OperationalError("SELECT 1", {}, Exception('could not connect to server "db.internal" port 5432'))
+
+    monkeypatch.setattr(readmodel, "ping", down)
+    response = await api.http.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "temporal": None, "database": "unreachable"}
+    for leak in ("db.internal", "sqlite", str(api.stack.settings.database_url)):
+        assert leak not in response.text
