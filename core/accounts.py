@@ -34,6 +34,7 @@ from pwdlib import PasswordHash
 from sqlalchemy import Engine, delete, func, update
 from sqlmodel import Session, col, select
 
+from core import text as plain_text
 from core.database import insert_for, session_scope, write_scope
 from models.payloads import USER_NAME
 from models.refusals import InvalidField
@@ -318,6 +319,9 @@ def create_token(engine: Engine, name: str, label: str, created_by: str) -> tupl
     label = label.strip()
     if not label or len(label) > 80:
         raise AccountError("label", "1 to 80 characters, saying what the token is for")
+    found = plain_text.problem(label, multiline=False)
+    if found is not None:
+        raise AccountError("label", found)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with session_scope(engine) as session:
         _user(session, name, field="user")

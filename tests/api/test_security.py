@@ -359,3 +359,14 @@ async def test_readiness_names_no_address_to_anyone_asking(api: Api, monkeypatch
     assert response.json() == {"status": "unavailable", "temporal": None, "database": "unreachable"}
     for leak in ("db.internal", "sqlite", str(api.stack.settings.database_url)):
         assert leak not in response.text
+
+
+async def test_a_token_label_with_a_control_character_is_refused(api: Api) -> None:
+    """A token's label is stored and listed like any text: a CR/LF in it is refused on ``label``, no token made."""
+    before = (await api.get("ada", "/tokens", limit=200))["total"]
+    response = await api.call("ada", "POST", "/tokens", {"user": "otto", "label": "script\r\nforged: line"})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {"field": "label", "message": "contains a control character (U+000D); one line of plain text"}
+    ]
+    assert (await api.get("ada", "/tokens", limit=200))["total"] == before
