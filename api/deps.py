@@ -88,6 +88,8 @@ async def web_user(request: Request, client: Client) -> User:
         request.session.clear()
         raise SignInRequired
     structlog.contextvars.bind_contextvars(actor=user.name)
+    # Pages name people by their full names (``api.web.rendering.person``): the directory's, read once here.
+    request.state.full_names = await client.full_names()
     return user
 
 

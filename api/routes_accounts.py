@@ -7,7 +7,7 @@ personal data and are shown only to managers, admins and the person themself.
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 
 from api.deps import ApiUser, AuthenticatedRoute, Client, require_role
 from api.errors import REFUSALS, Problem
@@ -23,8 +23,9 @@ from api.schemas import (
     TokenPublic,
     UserCreate,
     UserPublic,
+    UserUpdate,
 )
-from client.errors import CapaError, ErrorKind
+from client.errors import CapaError, ErrorKind, FieldProblem
 from core import accounts
 from models.enums import Role
 from models.payloads import USER_NAME_PATTERN
@@ -90,8 +91,28 @@ async def list_users(user: ApiUser, client: Client, limit: Limit = 50, offset: O
 async def add_user(body: UserCreate, user: ApiUser, client: Client) -> UserPublic:
     """Add someone to the directory (admins); set their password next to let them sign in."""
     require_role(user, Role.ADMIN)
-    added = await client.add_user(body.name, body.role, body.manager, body.email)
+    added = await client.add_user(body.name, body.role, body.manager, body.email, full_name=body.full_name)
     return UserPublic.of(added)
+
+
+@router.patch("/users/{name}", tags=["users"], responses={**REFUSALS, **NOT_FOUND})
+async def update_user(name: UserName, body: UserUpdate, user: ApiUser, client: Client) -> UserPublic:
+    """Change someone's full name, role, manager or e-mail (admins): only the fields given change; null clears
+    a manager or an e-mail. Every field at fault is named at once, and then nothing changes."""
+    require_role(user, Role.ADMIN)
+    await _existing_user(client, name)
+    given = body.model_fields_set
+    problems = []
+    if "role" in given and body.role is None:
+        problems.append(FieldProblem("role", "choose one of " + ", ".join(r.value for r in Role)))
+    if "full_name" in given and body.full_name is None:
+        problems.append(FieldProblem("full_name", "1 to 120 characters; a full name cannot be removed"))
+    if name == user.name and body.role not in (None, Role.ADMIN):
+        problems.append(FieldProblem("role", "you cannot take away your own admin role; another admin can"))
+    if problems:
+        raise CapaError.invalid(*problems)
+    changes = {field: getattr(body, field) for field in given}
+    return UserPublic.of(await client.update_user(name, **changes))
 
 
 @router.put(
@@ -100,7 +121,9 @@ async def add_user(body: UserCreate, user: ApiUser, client: Client) -> UserPubli
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**REFUSALS, **NOT_FOUND, **TOO_MANY},
 )
-async def set_password(name: UserName, body: PasswordChange, user: ApiUser, client: Client) -> Response:
+async def set_password(
+    request: Request, name: UserName, body: PasswordChange, user: ApiUser, client: Client
+) -> Response:
     """Set a sign-in password: an admin for anyone, or a user for themself with ``current_password``.
 
     It ends the user's browser sessions, so whoever had the old password is signed out.
@@ -110,7 +133,8 @@ async def set_password(name: UserName, body: PasswordChange, user: ApiUser, clie
             raise HTTPException(403, f"{user.name} may set only their own password; an admin sets others'")
         if body.current_password is None:
             raise CapaError(ErrorKind.INVALID, "current_password: give your current password to set a new one")
-        checked = await client.sign_in(user.name, body.current_password)
+        address = request.client.host if request.client else None
+        checked = await client.sign_in(user.name, body.current_password, address=address)
         if isinstance(checked, accounts.SignInRefused):
             if checked.retry_after is not None:
                 raise HTTPException(429, checked.message, headers={"Retry-After": str(checked.retry_after)})

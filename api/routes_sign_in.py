@@ -46,9 +46,10 @@ class SignedIn(BaseModel):
         503: REFUSALS[503],
     },
 )
-async def sign_in(body: SignIn, client: Client) -> SignedIn:
+async def sign_in(request: Request, body: SignIn, client: Client) -> SignedIn:
     """Sign in with a name and password for a new personal API token (what `capa login` does)."""
-    checked = await client.sign_in(body.name, body.password)
+    # Failures are counted per name and address: a guesser elsewhere does not lock the person out.
+    checked = await client.sign_in(body.name, body.password, address=request.client.host if request.client else None)
     if isinstance(checked, accounts.SignInRefused):
         if checked.retry_after is not None:
             raise HTTPException(429, checked.message, headers={"Retry-After": str(checked.retry_after)})

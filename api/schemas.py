@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from core.readmodel import OverdueItem
 from models.enums import Role, Severity, Source, Stage
@@ -216,6 +216,7 @@ class UserPublic(BaseModel):
     """A person in the directory; never their password or its hash."""
 
     name: str
+    full_name: str | None = Field(description="The printed name (e.g. Maria Keller); null if never given")
     role: Role
     manager: str | None
     email: str | None = Field(description="Shown to managers, admins and the person themself; else null")
@@ -227,6 +228,7 @@ class UserPublic(BaseModel):
     def of(cls, user: User, *, show_email: bool = True) -> Self:
         return cls(
             name=user.name,
+            full_name=user.full_name,
             role=Role(user.role),
             manager=user.manager,
             email=user.email if show_email else None,
@@ -236,9 +238,26 @@ class UserPublic(BaseModel):
         )
 
 
+FullName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
+    Field(description="The printed name: 1 to 120 characters, one line", examples=["Paula Schmidt"]),
+]
+
+
 class UserCreate(Body):
     name: Annotated[UserName, Field(description="Login name: letters, digits and . _ @ -", examples=["paula"])]
+    full_name: FullName
     role: Role
+    manager: Annotated[UserName | None, Field(description="Who escalations about their steps go to")] = None
+    email: Annotated[ShortText | None, Field(description="Where their notifications go")] = None
+
+
+class UserUpdate(Body):
+    """The fields to change (admins); a field left out stays as it is, null clears a manager or an e-mail."""
+
+    full_name: FullName | None = None
+    role: Role | None = None
     manager: Annotated[UserName | None, Field(description="Who escalations about their steps go to")] = None
     email: Annotated[ShortText | None, Field(description="Where their notifications go")] = None
 

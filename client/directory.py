@@ -41,19 +41,48 @@ class Directory:
 
     # --- the directory ------------------------------------------------------------------------------------
 
-    async def add_user(self, name: str, role: Role, manager: str | None = None, email: str | None = None) -> User:
+    async def add_user(
+        self,
+        name: str,
+        role: Role,
+        manager: str | None = None,
+        email: str | None = None,
+        *,
+        full_name: str | None = None,
+    ) -> User:
         """Add someone to the directory; an administrator's tool that may run before any worker has."""
 
         def write() -> User:
             from core.migrations import ensure_schema  # noqa: PLC0415 - Alembic loads only when a write needs it
 
             ensure_schema(self._engine)
-            return readmodel.add_user(self._engine, name, role.value, manager, email)
+            return readmodel.add_user(self._engine, name, role.value, manager, email, full_name=full_name)
 
         return await self._db(write)
 
+    async def update_user(
+        self,
+        name: str,
+        *,
+        full_name: str | None = readmodel.UNCHANGED,
+        role: Role = readmodel.UNCHANGED,
+        manager: str | None = readmodel.UNCHANGED,
+        email: str | None = readmodel.UNCHANGED,
+    ) -> User:
+        """Change someone's full name, role, manager or e-mail (only those given; None clears all but the role);
+        every field at fault is named at once."""
+        value = role.value if isinstance(role, Role) else role
+        _, after = await self._db(
+            readmodel.update_user, self._engine, name, full_name=full_name, role=value, manager=manager, email=email
+        )
+        return after
+
     async def list_users(self) -> list[User]:
         return await self._db(readmodel.list_users, self._engine)
+
+    async def full_names(self) -> dict[str, str]:
+        """Each person's printed name by login name (``readmodel.printed_name``)."""
+        return {user.name: readmodel.printed_name(user) for user in await self.list_users()}
 
     async def set_email_preference(self, name: str, kind: str, *, enabled: bool) -> None:
         """Turn e-mail of one kind of notification on or off for one person (the log keeps every one)."""
@@ -84,12 +113,16 @@ class Directory:
             raise CapaError.invalid(*problems)
 
     async def holder_problems(self, holders: dict[str, str]) -> list[FieldProblem]:
-        """What is wrong with each of ``holders`` (field path -> name) as the holder of a step."""
+        """What is wrong with each of ``holders`` (field path -> name) as the holder of a step: unknown,
+        deactivated (they could never act on it) or in a role that may not hold it."""
         problems: list[FieldProblem] = []
         for field, name in holders.items():
             user = await self.user(name)
             if user is None:
                 problems.append(FieldProblem(field, f"no user named {name}; an administrator adds people"))
+                continue
+            if not user.active:
+                problems.append(FieldProblem(field, f"{name} is deactivated; choose someone who can act"))
                 continue
             try:
                 rules.check_owner_roles(field, name, [Role(user.role)])
@@ -99,9 +132,19 @@ class Directory:
 
     # --- sign-in ------------------------------------------------------------------------------------------
 
-    async def sign_in(self, name: str, password: str) -> User | accounts.SignInRefused:
-        """The user these credentials belong to, or why not (including how long to wait after many failures)."""
-        return await self._db(accounts.authenticate, self._engine, name, password)
+    async def sign_in(self, name: str, password: str, *, address: str | None = None) -> User | accounts.SignInRefused:
+        """The user these credentials belong to, or why not (including how long to wait after many failures);
+        ``address``: the client's network address, which failures are counted against with the name.
+
+        The database parts run in the thread pool every database call shares, the Argon2 hash in a small pool
+        of its own, so a flood of sign-ins waits for hashing among itself and never holds up other requests."""
+        attempt = await self._db(accounts.begin_sign_in, self._engine, name, address=address)
+        if isinstance(attempt, accounts.SignInRefused):
+            return attempt
+        checked = await asyncio.get_running_loop().run_in_executor(
+            accounts.HASHING, accounts.check_password, attempt, password
+        )
+        return await self._db(accounts.finish_sign_in, self._engine, attempt, *checked)
 
     async def set_password(self, name: str, password: str) -> None:
         await self._db(accounts.set_password, self._engine, name, password)
@@ -135,7 +178,7 @@ class Directory:
         try:
             return await asyncio.to_thread(query, *args, **kwargs)
         except InvalidField as exc:
-            raise CapaError.invalid(exc.problem) from None
+            raise CapaError.invalid(*getattr(exc, "problems", (exc.problem,))) from None
         except DBAPIError as exc:
             raise self._database_error(exc) from None
 

@@ -19,7 +19,7 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 
 from client.errors import CapaError, ErrorKind, FieldProblem
-from client.steps import QUERY_TIMEOUT, Steps, holders_named, parsed
+from client.steps import QUERY_TIMEOUT, Steps, parsed
 from client.temporal import (
     WORKER_TIMEOUT,
     connect,
@@ -100,7 +100,7 @@ class CapaClient(Steps):
         so ``ID=$(capa raise ...); capa contain $ID ...`` never races the record's opening.
         """
         actor = await self.actor(actor_name)
-        await self.check_holders(holders_named(step))
+        await self.check_submitted(step)
         draft = parsed(RaiseInput, {**step.model_dump(), "record_id": _DRAFT_ID, "raised_by": actor})
         policy = await self._pinned_policy(step.severity)
         for _ in range(_ID_ATTEMPTS):

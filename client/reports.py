@@ -13,7 +13,7 @@ from typing import NamedTuple
 import structlog
 
 from client.records import CapaClient
-from models.tables import User
+from core.readmodel import printed_name
 from report import render_pdf, report_content
 
 log = structlog.get_logger(__name__)
@@ -31,12 +31,6 @@ class Report(NamedTuple):
     @property
     def filename(self) -> str:
         return f"{self.record_id}-report.pdf"
-
-
-def printed_name(user: User) -> str:
-    """The person's full name as the directory prints it, or their login name when it has none."""
-    full_name = getattr(user, "full_name", None)
-    return full_name.strip() if isinstance(full_name, str) and full_name.strip() else user.name
 
 
 async def record_report(client: CapaClient, record_id: str, generated_by: str) -> Report:

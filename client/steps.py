@@ -38,6 +38,7 @@ from client.notifications import Notifications
 from client.temporal import is_workflow_missing, recovering, timed_out, translated
 from core import accounts, readmodel
 from core.settings import Settings
+from core.text import text_problems
 from models import rules, signatures
 from models.payloads import (
     RECORD_MOVING,
@@ -138,12 +139,20 @@ class Steps(Notifications):
         problems.extend(await self.holder_problems(holders))
         raise CapaError.invalid(*problems)
 
+    async def check_submitted(self, step: BaseModel) -> None:
+        """What the workflow does not judge of a step, every fault at once: the people it names must be able to
+        hold what it gives them, and its text must hold no control characters (``core.text``)."""
+        problems = [FieldProblem(field, message) for field, message in text_problems(step)]
+        problems.extend(await self.holder_problems(holders_named(step)))
+        if problems:
+            raise CapaError.invalid(*problems)
+
     async def take_step(self, record_id: str, actor_name: str, step: Payload) -> StepOutcome:
         """Send ``step`` to the record as ``actor_name``: its outcome once applied, ``StepPending`` when the
         workers are busy, else the record's refusal."""
         which = rules.step_submitting(type(step))
         actor = await self.actor(actor_name)
-        await self.check_holders(holders_named(step))
+        await self.check_submitted(step)
         inp = parsed(rules.STEP_MODELS[which].input, {**step.model_dump(), "actor": actor})
         return await self._update(record_id, STEP_UPDATES[which], inp)
 
@@ -176,7 +185,7 @@ class Steps(Notifications):
             submitted,
             signer=actor.name,
             # The directory's printed name once it keeps one; the login name until then.
-            full_name=getattr(checked, "full_name", None) or checked.name,
+            full_name=readmodel.printed_name(checked),
             meaning=meaning,
             signed_at=datetime.now(UTC).replace(microsecond=0),
         )

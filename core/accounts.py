@@ -3,19 +3,38 @@
 Passwords are hashed with Argon2id (pwdlib's recommended settings); a hash made under older settings is
 replaced at the next successful sign-in. Tokens and session ids are long random secrets, so a SHA-256 of each
 is what the database keeps: a stolen copy of the tables signs no one in. Nothing here logs a secret.
+
+Argon2 is slow and memory-hard on purpose, so it runs in a small pool of its own (``HASHING``): a flood of
+sign-ins queues there and never holds the threads every database call of the API shares.
+
+Guessing is slowed per name *and client address*, so a guesser cannot lock the real person out:
+
+- Each (name, address) pair has ``FREE_FAILURES`` failures, then every further attempt from that address for
+  that name waits, the wait doubling per failure (2 s up to 15 min). An address hammering ``maria`` is slowed to
+  a crawl; ``maria`` signing in from her own address is not.
+- Across addresses, a name has ``NAME_FREE_FAILURES`` failures; beyond them, an address that has already failed
+  on the name waits the name's (doubling) delay after each failure, whatever its own count. Guessers spread over
+  many addresses so get about one guess per address per wait, while an address that has not failed on the name
+  (the person, wherever they sign in) still has its password checked.
+- A success clears only its own address's count for the name.
+
+An attempt is counted as a failure before its password is checked (and uncounted if it succeeds), so attempts
+that arrive together cannot get past the count.
 """
 
 import hashlib
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
 import structlog
 from pwdlib import PasswordHash
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, delete, func, update
 from sqlmodel import Session, col, select
 
+from core import text as plain_text
 from core.database import insert_for, session_scope, write_scope
 from models.payloads import USER_NAME
 from models.refusals import InvalidField
@@ -32,8 +51,17 @@ SESSION_LIFETIME = timedelta(hours=12)
 # A token's last use is written at most once a minute: at every request it would make each API call a write
 # on the read model, queued behind the worker's. Lists show it to the minute.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-# Failed sign-ins a name may have before each further attempt must wait; the wait doubles per failure.
+# Failed sign-ins a name may have from one address before each further attempt from it must wait; the wait
+# doubles per failure.
 FREE_FAILURES = 3
+# Failed sign-ins a name may have from all addresses together before every address that failed on it waits.
+NAME_FREE_FAILURES = 10
+# Longest client address kept (an IPv6 address with a zone is well under this).
+_ADDRESS_MOST = 64
+# Threads computing Argon2 hashes: each takes a core and 64 MiB for about a tenth of a second, so a few suffice
+# and more would only slow the rest of the process.
+HASHING_THREADS = 2
+HASHING = ThreadPoolExecutor(max_workers=HASHING_THREADS, thread_name_prefix="password-hashing")
 _BASE_DELAY = timedelta(seconds=2)
 _MAX_DELAY = timedelta(minutes=15)
 # A failure older than this no longer counts.
@@ -115,44 +143,86 @@ def _end_sessions(session: Session, name: str) -> None:
     )
 
 
-def _delay(failures: int) -> timedelta:
-    if failures < FREE_FAILURES:
+def _delay(failures: int, *, free: int = FREE_FAILURES) -> timedelta:
+    if failures < free:
         return timedelta(0)
-    doubled: timedelta = _BASE_DELAY * 2 ** (failures - FREE_FAILURES)
+    # The exponent is capped before it is raised: a count of thousands must not build a huge number.
+    doubled: timedelta = _BASE_DELAY * 2 ** min(failures - free, 16)
     return min(doubled, _MAX_DELAY)
 
 
-def authenticate(engine: Engine, name: str, password: str, now: datetime | None = None) -> User | SignInRefused:
-    """The user whose name and password these are, or why not.
+@dataclass(frozen=True)
+class SignInAttempt:
+    """A sign-in let through the throttle, its password not yet checked: the name's active user (None when
+    there is no such person, or they are deactivated) and the address it came from."""
 
-    A name with recent failures must wait (doubling per failure, known name or not) before its next attempt is
-    even checked; the wait is in ``retry_after``. The message never says whether the name exists.
-    """
+    name: str
+    address: str
+    user: User | None
+
+
+def begin_sign_in(
+    engine: Engine, name: str, *, address: str | None = None, now: datetime | None = None
+) -> SignInAttempt | SignInRefused:
+    """The first part of a sign-in, database only: refuse what cannot be a name, count the attempt against the
+    name and address, or say how long they must wait."""
     now = now or datetime.now(UTC)
+    address = (address or "")[:_ADDRESS_MOST]
     if not USER_NAME.fullmatch(name):
         # No one can have this name: refused at once, with no hash to compute, no row to keep and the name not
         # logged (it may be megabytes long, or a password typed into the wrong field).
         log.warning("sign-in refused: not a user name", length=len(name))
         return SignInRefused("wrong user name or password")
-    wait = _claim_attempt(engine, name, now)
+    wait = _claim_attempt(engine, name, address, now)
     if wait is not None:
-        log.warning("sign-in refused: too many failures", user=name)
+        log.warning("sign-in refused: too many failures", user=name, address=address)
         return SignInRefused("too many failed sign-ins; try again later", retry_after=int(wait.total_seconds()) + 1)
     with session_scope(engine) as session:
         user = session.get(User, name)
-    hashed = user.password_hash if user is not None and user.active else None
+    return SignInAttempt(name, address, user if user is not None and user.active else None)
+
+
+def check_password(attempt: SignInAttempt, password: str) -> tuple[bool, str | None]:
+    """The Argon2 part (run it in ``HASHING``): whether ``password`` is the person's, and a rehash when their
+    hash was made under older settings. An unknown name costs the same time as a wrong password."""
+    hashed = attempt.user.password_hash if attempt.user is not None else None
     valid, new_hash = _hasher.verify_and_update(password, hashed or _dummy_hash())
-    if user is None or hashed is None or not valid:
+    return valid and hashed is not None, new_hash
+
+
+def finish_sign_in(engine: Engine, attempt: SignInAttempt, valid: bool, new_hash: str | None) -> User | SignInRefused:
+    """The last part, database only: a success uncounts the attempt (and stores a rehash)."""
+    user = attempt.user
+    if user is None or not valid:
         # Already counted as a failure when it was let through.
-        log.warning("sign-in failed", user=name)
+        log.warning("sign-in failed", user=attempt.name, address=attempt.address)
         return SignInRefused("wrong user name or password")
     with write_scope(engine) as session:
-        session.execute(delete(SignInFailures).where(col(SignInFailures.name) == name))
+        session.execute(
+            delete(SignInFailures).where(
+                col(SignInFailures.name) == attempt.name, col(SignInFailures.address) == attempt.address
+            )
+        )
         if new_hash is not None:
-            session.execute(update(User).where(col(User.name) == name).values(password_hash=new_hash))
+            session.execute(update(User).where(col(User.name) == attempt.name).values(password_hash=new_hash))
             user.password_hash = new_hash
-    log.info("signed in", user=name)
+    log.info("signed in", user=attempt.name)
     return user
+
+
+def authenticate(
+    engine: Engine, name: str, password: str, now: datetime | None = None, *, address: str | None = None
+) -> User | SignInRefused:
+    """The user whose name and password these are, or why not, all in the calling thread (the client layer
+    runs the three parts itself, the hashing in ``HASHING``).
+
+    A name with recent failures from ``address`` must wait (see the module's notes) before its next attempt is
+    even checked; the wait is in ``retry_after``. The message never says whether the name exists.
+    """
+    attempt = begin_sign_in(engine, name, address=address, now=now)
+    if isinstance(attempt, SignInRefused):
+        return attempt
+    return finish_sign_in(engine, attempt, *check_password(attempt, password))
 
 
 def check_signing_password(
@@ -166,7 +236,7 @@ def check_signing_password(
     """
     now = now or datetime.now(UTC)
     key = f"signing:{name}"
-    wait = _claim_attempt(engine, key, now)
+    wait = _claim_attempt(engine, key, "", now)
     if wait is not None:
         return SignInRefused("too many wrong passwords; try again later", retry_after=int(wait.total_seconds()) + 1)
     with session_scope(engine) as session:
@@ -184,23 +254,23 @@ def check_signing_password(
 _CLAIM_TRIES = 20
 
 
-def _claim_attempt(engine: Engine, name: str, now: datetime) -> timedelta | None:
-    """Count an attempt against ``name`` before its password is checked, as a failure until it succeeds: None when
-    it may be checked, else how long the name must still wait.
+def _claim_attempt(engine: Engine, name: str, address: str, now: datetime) -> timedelta | None:
+    """Count an attempt against ``name`` from ``address`` before its password is checked, as a failure until it
+    succeeds: None when it may be checked, else how long it must still wait.
 
     Counting first, by a compare-and-set on the count, is what holds the line when many attempts for one name
-    arrive together: each is let through only if no other changed the count since it was read, so no more than
-    ``FREE_FAILURES`` are ever checked before the waiting starts.
+    arrive together from one address: each is let through only if no other changed the count since it was read,
+    so no more than ``FREE_FAILURES`` are ever checked before the waiting starts.
     """
     for _ in range(_CLAIM_TRIES):
         with write_scope(engine) as session:
-            record = session.get(SignInFailures, name)
+            record = session.get(SignInFailures, (name, address))
             if record is None:
-                # The name's first attempt (since its last success): its row, unless another attempt made it first.
+                # The pair's first attempt (since its last success): its row, unless another attempt made it first.
                 created = session.execute(
                     insert_for(engine, SignInFailures)
-                    .values(name=name, failures=1, last_failed_at=now)
-                    .on_conflict_do_nothing(index_elements=["name"])
+                    .values(name=name, address=address, failures=1, last_failed_at=now)
+                    .on_conflict_do_nothing(index_elements=["name", "address"])
                     .returning(col(SignInFailures.name))
                 ).scalar_one_or_none()
                 if created is not None:
@@ -209,13 +279,25 @@ def _claim_attempt(engine: Engine, name: str, now: datetime) -> timedelta | None
             seen = record.failures
             failures = 0 if now - record.last_failed_at > _FAILURE_MEMORY else seen
             delay = _delay(failures)
+            if failures:
+                everywhere = session.execute(
+                    select(func.coalesce(func.sum(col(SignInFailures.failures)), 0)).where(
+                        col(SignInFailures.name) == name,
+                        col(SignInFailures.last_failed_at) >= now - _FAILURE_MEMORY,
+                    )
+                ).scalar_one()
+                delay = max(delay, _delay(everywhere, free=NAME_FREE_FAILURES))
             # Free failures never wait, even on a clock a moment behind the attempt that wrote the row.
             wait = record.last_failed_at + delay - now
             if delay and wait > timedelta(0):
                 return wait
             claimed = session.execute(
                 update(SignInFailures)
-                .where(col(SignInFailures.name) == name, col(SignInFailures.failures) == seen)
+                .where(
+                    col(SignInFailures.name) == name,
+                    col(SignInFailures.address) == address,
+                    col(SignInFailures.failures) == seen,
+                )
                 .values(failures=failures + 1, last_failed_at=now)
             )
             if claimed.rowcount == 1:  # type: ignore[attr-defined]
@@ -262,6 +344,9 @@ def create_token(engine: Engine, name: str, label: str, created_by: str) -> tupl
     label = label.strip()
     if not label or len(label) > 80:
         raise AccountError("label", "1 to 80 characters, saying what the token is for")
+    found = plain_text.problem(label, multiline=False)
+    if found is not None:
+        raise AccountError("label", found)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with session_scope(engine) as session:
         _user(session, name, field="user")

@@ -5,6 +5,7 @@ none of them talks to Temporal.
 """
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -15,12 +16,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from core import text as plain_text
 from core.accounts import hash_password
 from core.database import insert_for, session_scope
 from models.enums import NOTIFIED_KINDS, ActionStatus, EventKind, Role, Severity, Stage
 from models.payloads import CapaState, Event, UserName
 from models.policy import Policy
-from models.refusals import InvalidField
+from models.refusals import FieldProblem, InvalidField
 from models.tables import (
     ActionRow,
     Nonconformity,
@@ -38,7 +40,18 @@ _MANAGING_ROLES = {Role.MANAGER.value, Role.ADMIN.value}
 
 
 class DirectoryError(InvalidField):
-    """A user that cannot be added, naming the field at fault."""
+    """A user that cannot be added or changed, naming the field at fault (``problems``: every one at fault)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(field, message)
+        self.problems: tuple[FieldProblem, ...] = (self.problem,)
+
+    @classmethod
+    def of(cls, problems: list[FieldProblem]) -> "DirectoryError":
+        first = problems[0]
+        error = cls(first.field or "name", first.message)
+        error.problems = tuple(problems)
+        return error
 
 
 def ping(engine: Engine) -> None:
@@ -50,7 +63,37 @@ def ping(engine: Engine) -> None:
 # --- the user directory -------------------------------------------------------------------------------------
 
 
-def add_user(engine: Engine, name: str, role: str, manager: str | None = None, email: str | None = None) -> User:
+# The most characters a full name may have ("Maria Keller"; long enough for any printed name, short enough for a
+# signature line).
+FULL_NAME_MOST = 120
+
+
+def printed_name(user: User) -> str:
+    """The name to print for ``user``: their full name, or their login name when the directory has none."""
+    full = (user.full_name or "").strip()
+    return full or user.name
+
+
+def checked_full_name(full_name: str) -> str:
+    """``full_name`` trimmed, or DirectoryError: 1 to 120 characters of one line, no control characters."""
+    full_name = full_name.strip()
+    if not 1 <= len(full_name) <= FULL_NAME_MOST:
+        raise DirectoryError("full_name", f"1 to {FULL_NAME_MOST} characters, as printed (e.g. Maria Keller)")
+    found = plain_text.problem(full_name, multiline=False)
+    if found is not None:
+        raise DirectoryError("full_name", found)
+    return full_name
+
+
+def add_user(
+    engine: Engine,
+    name: str,
+    role: str,
+    manager: str | None = None,
+    email: str | None = None,
+    *,
+    full_name: str | None = None,
+) -> User:
     """Add one person to the directory.
 
     A manager must already exist and be a manager or admin: reporting lines are built top-down, so an
@@ -60,19 +103,17 @@ def add_user(engine: Engine, name: str, role: str, manager: str | None = None, e
         name = TypeAdapter(UserName).validate_python(name)
     except ValidationError as exc:
         raise DirectoryError("name", f"{exc.errors()[0]['msg']}") from None
-    if role not in {r.value for r in Role}:
-        raise DirectoryError("role", f"{role!r} is not one of {', '.join(r.value for r in Role)}")
-    role = Role(role).value
+    role = _role(role)
+    if full_name is not None:
+        full_name = checked_full_name(full_name)
+    if email is not None:
+        email = _email(email)
     with session_scope(engine) as session:
         if session.get(User, name) is not None:
             raise DirectoryError("name", f"a user named {name!r} already exists")
         if manager is not None:
-            boss = session.get(User, manager)
-            if boss is None:
-                raise DirectoryError("manager", f"no user named {manager!r}; add them first")
-            if boss.role not in _MANAGING_ROLES:
-                raise DirectoryError("manager", f"{manager!r} is an {boss.role}, not a manager or admin")
-        user = User(name=name, role=role, manager=manager, email=email)
+            _check_manager(session, manager)
+        user = User(name=name, full_name=full_name, role=role, manager=manager, email=email)
         session.add(user)
         try:
             session.flush()
@@ -80,6 +121,96 @@ def add_user(engine: Engine, name: str, role: str, manager: str | None = None, e
             # Another caller added the same name between the check and the insert.
             raise DirectoryError("name", f"a user named {name!r} already exists") from None
     return user
+
+
+# A field ``update_user`` leaves as it is.
+UNCHANGED: Any = object()
+
+
+def update_user(
+    engine: Engine,
+    name: str,
+    *,
+    full_name: str | None = UNCHANGED,
+    role: str = UNCHANGED,
+    manager: str | None = UNCHANGED,
+    email: str | None = UNCHANGED,
+) -> tuple[User, User]:
+    """Change someone's full name, role, manager or e-mail (None clears the last three); returns the person
+    before and after. Every field at fault is named at once; nothing changes unless all are sound.
+
+    A role change must keep the reporting lines sound: someone who manages others stays a manager or admin.
+    """
+    problems: list[FieldProblem] = []
+
+    def check(field: str, value: T, judge: Callable[[T], T]) -> T:
+        try:
+            return judge(value)
+        except DirectoryError as exc:
+            problems.append(exc.problem)
+            return value
+
+    if full_name is not UNCHANGED and full_name is not None:
+        full_name = check("full_name", full_name, checked_full_name)
+    if role is not UNCHANGED:
+        role = check("role", role, _role)
+    if email is not UNCHANGED and email is not None:
+        email = check("email", email, _email)
+    with session_scope(engine) as session:
+        user = session.get(User, name)
+        if user is None:
+            raise DirectoryError("name", f"no user named {name!r}")
+        before = user.model_copy()
+        if manager is not UNCHANGED and manager is not None:
+            if manager == name:
+                problems.append(FieldProblem("manager", f"{name!r} cannot be their own manager"))
+            else:
+                check("manager", manager, lambda boss: _check_manager(session, boss, below=name))
+        if role is not UNCHANGED and role not in _MANAGING_ROLES and not any(p.field == "role" for p in problems):
+            reports = session.exec(select(User.name).where(col(User.manager) == name).order_by(col(User.name))).all()
+            if reports:
+                problems.append(
+                    FieldProblem("role", f"{name!r} manages {', '.join(reports)}; give them another manager first")
+                )
+        if problems:
+            raise DirectoryError.of(problems)
+        changes = {"full_name": full_name, "role": role, "manager": manager, "email": email}
+        for field, value in changes.items():
+            if value is not UNCHANGED:
+                setattr(user, field, value)
+        session.add(user)
+        session.flush()
+        session.refresh(user)
+    return before, user
+
+
+def _role(role: str) -> str:
+    if role not in {r.value for r in Role}:
+        raise DirectoryError("role", f"{role!r} is not one of {', '.join(r.value for r in Role)}")
+    return Role(role).value
+
+
+def _email(email: str) -> str:
+    email = email.strip()
+    if not 1 <= len(email) <= 200 or plain_text.control_character(email, multiline=False) or " " in email:
+        raise DirectoryError("email", "one e-mail address, like maria@example.com")
+    return email
+
+
+def _check_manager(session: Session, manager: str, *, below: str | None = None) -> str:
+    """Refuse ``manager`` unless they exist, manage or administer, and (for ``below``'s new manager) do not
+    report to ``below`` themself: escalations must climb, never go round."""
+    boss = session.get(User, manager)
+    if boss is None:
+        raise DirectoryError("manager", f"no user named {manager!r}; add them first")
+    if boss.role not in _MANAGING_ROLES:
+        raise DirectoryError("manager", f"{manager!r} is an {boss.role}, not a manager or admin")
+    above: User | None = boss
+    while below is not None and above is not None:
+        if above.name == below:
+            raise DirectoryError("manager", f"{manager!r} reports to {below!r}; a reporting line cannot loop")
+        above = session.get(User, above.manager) if above.manager else None
+    return manager
 
 
 def get_user(engine: Engine, name: str) -> User | None:
@@ -119,19 +250,19 @@ def email_enabled(session_or_engine: Session | Engine, user: str, kind: str) -> 
 # Every demo user's sign-in password on a fresh `make run`; `capa users passwd` changes it.
 DEMO_PASSWORD = "capaflow-demo"  # noqa: S105 - printed at start on purpose: it only exists in the demo directory
 
-# Name, role, manager; managers come before the people who report to them.
+# Name, full name, role, manager; managers come before the people who report to them.
 _DEMO_USERS = [
-    ("ada", Role.ADMIN, None),
-    ("maria", Role.MANAGER, "ada"),
-    ("mike", Role.MANAGER, "maria"),
-    ("olivia", Role.OWNER, "mike"),
-    ("oscar", Role.OWNER, "mike"),
-    ("otto", Role.OPERATOR, "mike"),
+    ("ada", "Ada Lovelace", Role.ADMIN, None),
+    ("maria", "Maria Keller", Role.MANAGER, "ada"),
+    ("mike", "Mike Brandt", Role.MANAGER, "maria"),
+    ("olivia", "Olivia Novak", Role.OWNER, "mike"),
+    ("oscar", "Oscar Lindqvist", Role.OWNER, "mike"),
+    ("otto", "Otto Weber", Role.OPERATOR, "mike"),
 ]
 
 
 def demo_user_names() -> list[str]:
-    return [name for name, _, _ in _DEMO_USERS]
+    return [name for name, _, _, _ in _DEMO_USERS]
 
 
 def seed_demo_users(engine: Engine) -> bool:
@@ -144,8 +275,10 @@ def seed_demo_users(engine: Engine) -> bool:
         with session_scope(engine) as session:
             if session.exec(select(User.name).limit(1)).first() is not None:
                 return False
-            for name, role, manager in _DEMO_USERS:
-                session.add(User(name=name, role=role.value, manager=manager, password_hash=demo_hash))
+            for name, full_name, role, manager in _DEMO_USERS:
+                session.add(
+                    User(name=name, full_name=full_name, role=role.value, manager=manager, password_hash=demo_hash)
+                )
                 # One insert at a time: each row's manager must already be there for the foreign key.
                 session.flush()
     except IntegrityError:

@@ -45,6 +45,9 @@ class User(SQLModel, table=True):
     __tablename__ = "users"
 
     name: str = Field(primary_key=True)
+    # The printed name (e.g. "Maria Keller") pages and signatures show beside the login name; None for people
+    # added before the directory kept it.
+    full_name: str | None = None
     role: str
     manager: str | None = Field(default=None, foreign_key="users.name")
     email: str | None = None
@@ -223,10 +226,12 @@ class WebSession(SQLModel, table=True):
 
 
 class SignInFailures(SQLModel, table=True):
-    """Failed sign-ins per attempted name (known or not), which slow down the next attempts."""
+    """Failed sign-ins per attempted name (known or not) and client address, which slow down the next attempts."""
 
     __tablename__ = "sign_in_failures"
 
     name: str = Field(primary_key=True)
+    # The address the attempts came from ("" when the caller has none, e.g. a command on the server).
+    address: str = Field(primary_key=True, default="")
     failures: int = 0
     last_failed_at: datetime = Field(sa_type=UtcDateTime)

@@ -33,14 +33,14 @@ RECORDING = HISTORIES / f"{datetime.now(UTC):%Y-%m-%d-%H%M}"
 
 def seed_directory(engine: Engine) -> None:
     """A small plant: ada <- maria <- mike <- olivia, oscar, otto (operator); ada <- maria <- nina <- paul."""
-    add_user(engine, "ada", "admin")
-    add_user(engine, "maria", "manager", manager="ada")
-    add_user(engine, "mike", "manager", manager="maria")
-    add_user(engine, "nina", "manager", manager="maria")
-    add_user(engine, "olivia", "owner", manager="mike")
-    add_user(engine, "oscar", "owner", manager="mike")
-    add_user(engine, "otto", "operator", manager="mike")
-    add_user(engine, "paul", "owner", manager="nina")
+    add_user(engine, "ada", "admin", full_name="Ada Lovelace")
+    add_user(engine, "maria", "manager", manager="ada", full_name="Maria Keller")
+    add_user(engine, "mike", "manager", manager="maria", full_name="Mike Brandt")
+    add_user(engine, "nina", "manager", manager="maria", full_name="Nina Petrova")
+    add_user(engine, "olivia", "owner", manager="mike", full_name="Olivia Novak")
+    add_user(engine, "oscar", "owner", manager="mike", full_name="Oscar Lindqvist")
+    add_user(engine, "otto", "operator", manager="mike", full_name="Otto Weber")
+    add_user(engine, "paul", "owner", manager="nina", full_name="Paul Dubois")
 
 
 # The session's dev server is one Temporal namespace shared by every test database, and a record id names one

@@ -107,7 +107,7 @@ async def login(request: Request, client: Client) -> Response:
     shown = name if USER_NAME.fullmatch(name) else ""
     if not name or not password:
         return render(request, "login.html", None, status=401, error="enter your user name and password", name=shown)
-    outcome = await client.sign_in(name, password)
+    outcome = await client.sign_in(name, password, address=request.client.host if request.client else None)
     if isinstance(outcome, accounts.SignInRefused):
         waiting = outcome.retry_after is not None
         return render(

@@ -10,10 +10,13 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 from pydantic import BaseModel
 
 from api.web.forms import LOCAL_MINUTE
+from core.readmodel import printed_name
 from core.settings import Settings
 from models import formatting
 from models.payloads import RaiseStep
@@ -96,7 +99,22 @@ def _types(annotation: object) -> list[type]:
 
 
 def people(users: list[User]) -> list[tuple[str, str]]:
-    return [(user.name, f"{user.name} ({user.role})") for user in users]
+    """People as (value, shown) pairs for a select: "Maria Keller (maria, manager)"."""
+    return [(user.name, f"{printed_name(user)} ({user.name}, {user.role})") for user in users]
+
+
+@pass_context
+def person(context: Context, name: object, *, short: bool = False) -> str:
+    """A person as pages name them: "Maria Keller (maria)", or only "Maria Keller" where space is tight
+    (``short``); the login name alone when the directory has no full name (or the page was not given them:
+    ``api.deps.web_user`` reads the names once per request)."""
+    login = str(name)
+    request = context.get("request")
+    names: dict[str, str] = getattr(request.state, "full_names", {}) if request is not None else {}
+    full = names.get(login)
+    if not full or full == login:
+        return login
+    return full if short else f"{full} ({login})"
 
 
 def csrf_input(request: Request) -> Markup:
@@ -123,6 +141,7 @@ TEMPLATES.env.filters.update(
     local_input=local_input,
     choices=choices,
     people=people,
+    person=person,
     detail=detail,
     sentence=sentence,
 )

@@ -247,8 +247,18 @@ async def test_me_and_users(api: Api) -> None:
         True,
         True,
     )
-    added = await api.ok("ada", "POST", "/users", {"name": "erin", "role": "owner", "manager": "mike", "email": "e@x"})
-    assert (added["name"], added["role"], added["can_sign_in"]) == ("erin", "owner", False)
+    added = await api.ok(
+        "ada",
+        "POST",
+        "/users",
+        {"name": "erin", "full_name": "Erin Walsh", "role": "owner", "manager": "mike", "email": "e@x"},
+    )
+    assert (added["name"], added["full_name"], added["role"], added["can_sign_in"]) == (
+        "erin",
+        "Erin Walsh",
+        "owner",
+        False,
+    )
     as_admin = await api.get("ada", "/users", limit=200)
     erin = next(u for u in as_admin["items"] if u["name"] == "erin")
     assert erin["email"] == "e@x"
@@ -257,14 +267,16 @@ async def test_me_and_users(api: Api) -> None:
     assert as_operator["total"] == as_admin["total"]
     paged = await api.get("otto", "/users", limit=3, offset=1)
     assert [u["name"] for u in paged["items"]] == [u["name"] for u in as_admin["items"][1:4]]
-    duplicate = await api.call("ada", "POST", "/users", {"name": "erin", "role": "owner"})
+    duplicate = await api.call("ada", "POST", "/users", {"name": "erin", "full_name": "Erin Walsh", "role": "owner"})
     assert duplicate.status_code == 422
     assert duplicate.json()["detail"].startswith("name:")
 
 
 async def test_passwords_and_activation(api: Api) -> None:
     """An admin sets a password; a user changes their own with the current one; deactivation refuses the user."""
-    await api.ok("ada", "POST", "/users", {"name": "fay", "role": "operator", "manager": "mike"})
+    await api.ok(
+        "ada", "POST", "/users", {"name": "fay", "full_name": "Fay Moreau", "role": "operator", "manager": "mike"}
+    )
     response = await api.call("ada", "PUT", "/users/fay/password", {"password": "first-long-passphrase"})
     assert response.status_code == 204
     assert not isinstance(await api.stack.client.sign_in("fay", "first-long-passphrase"), accounts.SignInRefused)

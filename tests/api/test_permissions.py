@@ -117,7 +117,8 @@ async def test_step_in_wrong_stage(
 
 # Admin-only endpoints, each with a body an admin's call would succeed with.
 ADMIN_ONLY: list[tuple[str, str, Any]] = [
-    ("POST", "/users", {"name": "intruder", "role": "admin"}),
+    ("POST", "/users", {"name": "intruder", "full_name": "Ivo Intruder", "role": "admin"}),
+    ("PATCH", "/users/oscar", {"role": "admin"}),
     ("POST", "/users/olivia/deactivate", None),
     ("POST", "/users/olivia/activate", None),
     ("PUT", "/users/oscar/password", {"password": "a-brand-new-passphrase"}),

@@ -95,14 +95,30 @@ async def test_a_step_lists_at_once_while_the_entry_before_it_is_not_yet_stored(
 
 
 async def test_what_people_typed_reaches_the_terminal_as_text(capa: Capa) -> None:
-    """A title with an ANSI escape or Rich markup is listed and shown literally: no colours, no hidden text."""
-    title = "Burr \x1b[2J\x1b[31mcleared [bold]screen[/bold]"
+    """A title with Rich markup is listed and shown literally; one with an ANSI escape or a bell is refused
+    before it is stored, naming each option at fault."""
+    escaped = await capa(
+        "raise",
+        "--title",
+        "Burr \x1b[2J\x1b[31mcleared",
+        "--description",
+        "Seen \x1b]0;owned\x07 at station 4",
+        "--severity",
+        "minor",
+        "--source",
+        "inspection",
+        "--owner",
+        "olivia",
+        user="otto",
+    )
+    assert_one_line_error(escaped, 2, "--title: contains a control character (U+001B)", "--description")
+    title = "Burr cleared [bold]screen[/bold] [link=https://evil.example]here[/link]"
     raised = await capa.ok(
         "raise",
         "--title",
         title,
         "--description",
-        "Seen \x1b]0;owned\x07 at station 4",
+        "Seen at station 4",
         "--severity",
         "minor",
         "--source",
@@ -117,11 +133,7 @@ async def test_what_people_typed_reaches_the_terminal_as_text(capa: Capa) -> Non
         await capa.ok("list", "--owner", "olivia", user="maria"),
         await capa.ok("show", record_id, user="maria"),
     ):
-        assert "\x1b" not in run.out, run.out
-        assert "\x07" not in run.out, run.out
-        assert "Burr \\x1b[2J\\x1b[31mcleared [bold]screen[/bold]" in run.out, run.out
-    shown = await capa.ok("show", record_id, user="maria")
-    assert "Seen \\x1b]0;owned\\x07 at station 4" in shown.out, shown.out
+        assert title in run.out, run.out
 
 
 async def test_listing_by_someone_not_in_the_directory_names_the_option(capa: Capa) -> None:

@@ -6,13 +6,25 @@ from tests.cli.conftest import Capa, assert_one_line_error
 async def test_users_add_then_list(capa: Capa) -> None:
     """A user added with role, manager and e-mail is listed with them, as JSON and as a table."""
     added = await capa.ok(
-        "users", "add", "uma", "--role", "owner", "--manager", "mike", "--email", "uma@example.com", user="ada"
+        "users",
+        "add",
+        "uma",
+        "--role",
+        "owner",
+        "--full-name",
+        "Uma Patel",
+        "--manager",
+        "mike",
+        "--email",
+        "uma@example.com",
+        user="ada",
     )
     assert "uma" in added.out
 
     users = {user["name"]: user for user in (await capa.ok("users", "list", "--json", user="ada")).json()}
     assert users["uma"] | {"created_at": None} == {
         "name": "uma",
+        "full_name": "Uma Patel",
         "role": "owner",
         "manager": "mike",
         "email": "uma@example.com",
@@ -26,7 +38,9 @@ async def test_users_add_then_list(capa: Capa) -> None:
 
 async def test_users_add_with_unknown_manager_names_the_option(capa: Capa) -> None:
     """A manager missing from the directory is refused with a message naming --manager, and nobody is added."""
-    run = await capa("users", "add", "vera", "--role", "owner", "--manager", "nobody", user="ada")
+    run = await capa(
+        "users", "add", "vera", "--role", "owner", "--full-name", "Vera Holm", "--manager", "nobody", user="ada"
+    )
     assert_one_line_error(run, 2, "--manager", "nobody")
     names = [user["name"] for user in (await capa.ok("users", "list", "--json", user="ada")).json()]
     assert "vera" not in names
@@ -34,7 +48,7 @@ async def test_users_add_with_unknown_manager_names_the_option(capa: Capa) -> No
 
 async def test_only_an_admin_changes_the_directory(capa: Capa) -> None:
     """A manager's sign-in may read the directory but not add to it; the refusal names the role it needs."""
-    run = await capa("users", "add", "wes", "--role", "owner", user="maria")
+    run = await capa("users", "add", "wes", "--role", "owner", "--full-name", "Wes Carter", user="maria")
     assert_one_line_error(run, 1, "maria is manager", "admin")
     names = [user["name"] for user in (await capa.ok("users", "list", "--json", user="maria")).json()]
     assert "wes" not in names

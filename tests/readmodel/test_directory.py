@@ -54,14 +54,14 @@ def test_seed_demo_users_only_seeds_an_empty_directory(engine: Engine) -> None:
     """The demo directory is added once, with its reporting lines, and never on top of existing users."""
     assert seed_demo_users(engine) is True
     assert seed_demo_users(engine) is False
-    users = {u.name: (u.role, u.manager) for u in list_users(engine)}
+    users = {u.name: (u.full_name, u.role, u.manager) for u in list_users(engine)}
     assert users == {
-        "ada": ("admin", None),
-        "maria": ("manager", "ada"),
-        "mike": ("manager", "maria"),
-        "olivia": ("owner", "mike"),
-        "oscar": ("owner", "mike"),
-        "otto": ("operator", "mike"),
+        "ada": ("Ada Lovelace", "admin", None),
+        "maria": ("Maria Keller", "manager", "ada"),
+        "mike": ("Mike Brandt", "manager", "maria"),
+        "olivia": ("Olivia Novak", "owner", "mike"),
+        "oscar": ("Oscar Lindqvist", "owner", "mike"),
+        "otto": ("Otto Weber", "operator", "mike"),
     }
     assert [u.name for u in list_users(engine)] == sorted(users)
 

@@ -1,6 +1,7 @@
 """Failed sign-ins slow a name down however the attempts arrive: one after another or all at once."""
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -48,3 +49,39 @@ def test_the_right_password_after_failures_clears_them(engine: Engine) -> None:
         refused = accounts.authenticate(engine, "oscar", "wrong")
         assert isinstance(refused, accounts.SignInRefused)
         assert refused.retry_after is None
+
+
+def test_a_guesser_cannot_lock_the_person_out(engine: Engine) -> None:
+    """An address hammering maria's name waits, doubling; maria signing in from her own address is let through,
+    and the guesser's address still waits afterwards."""
+    add_user(engine, "maria", "manager", None, None)
+    accounts.set_password(engine, "maria", "correct horse battery")
+    guesser, maria = "203.0.113.9", "198.51.100.7"
+    outcomes = [accounts.authenticate(engine, "maria", f"guess {n}", address=guesser) for n in range(8)]
+    waits = [o.retry_after for o in outcomes if isinstance(o, accounts.SignInRefused) and o.retry_after]
+    assert len(waits) == 8 - accounts.FREE_FAILURES
+    signed_in = accounts.authenticate(engine, "maria", "correct horse battery", address=maria)
+    assert not isinstance(signed_in, accounts.SignInRefused)
+    again = accounts.authenticate(engine, "maria", "correct horse battery", address=guesser)
+    assert isinstance(again, accounts.SignInRefused)
+    assert again.retry_after is not None
+
+
+def test_guessers_spread_over_addresses_wait_once_the_name_has_many_failures(engine: Engine) -> None:
+    """Past the name's own ceiling, an address that has failed on the name waits after a single failure, while
+    an address that has not failed on it (the person's) still has its password checked."""
+    add_user(engine, "maria", "manager", None, None)
+    accounts.set_password(engine, "maria", "correct horse battery")
+    now = datetime.now(UTC)
+    guessers = [f"203.0.113.{n}" for n in range(accounts.NAME_FREE_FAILURES)]
+    for address in guessers:
+        refused = accounts.authenticate(engine, "maria", "guess", now, address=address)
+        assert isinstance(refused, accounts.SignInRefused)
+        assert refused.retry_after is None
+    second = accounts.authenticate(engine, "maria", "another guess", now, address=guessers[0])
+    assert isinstance(second, accounts.SignInRefused)
+    assert second.retry_after is not None
+    assert not isinstance(
+        accounts.authenticate(engine, "maria", "correct horse battery", now, address="198.51.100.7"),
+        accounts.SignInRefused,
+    )

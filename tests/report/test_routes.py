@@ -31,7 +31,7 @@ async def test_the_api_answers_the_report_as_a_pdf_download(api: Api) -> None:
     shown = body(response.content)
     assert state.title in shown
     assert "Generated at " in shown
-    assert re.search(r"Generated at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC by ada", shown)
+    assert re.search(r"Generated at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC by Ada Lovelace \(ada\)", shown)
     for event in state.events:
         assert sentence(event) in shown
     numbered = pages(response.content)

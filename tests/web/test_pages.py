@@ -43,7 +43,7 @@ async def test_signing_in_leads_to_the_local_page_asked_for(stack: Stack) -> Non
         assert (response.status_code, response.headers["location"]) == (303, "/records")
         home = await person.get("/")
         assert home.status_code == 200
-        assert "<strong>mike</strong> · manager" in home.text
+        assert "<strong>Mike Brandt (mike)</strong> · manager" in home.text
     for foreign in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
         async with browser(stack) as person:
             await person.get("/login")
