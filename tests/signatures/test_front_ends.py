@@ -57,7 +57,7 @@ async def test_a_signed_verification_shows_its_manifestation_and_keeps_no_passwo
     signature = verification["signature"]
     assert signature["signer"] == "mike"
     assert signature["meaning"] == "verified: actions implemented"
-    assert signature["printed"].startswith("Signed by mike (mike), verified: actions implemented, 20")
+    assert signature["printed"].startswith("Signed by Mike Brandt (mike), verified: actions implemented, 20")
     assert signature["printed"].endswith(" UTC")
     [entry] = [e for e in state["events"] if e["kind"] == "verified"]
     assert entry["details"]["signature"] == signature
@@ -160,4 +160,4 @@ async def test_a_wrong_password_in_the_web_form_marks_its_field_and_keeps_the_re
         accepted = await mike.step(record_id, "cancel", reason=reason)
         assert accepted.status_code == 303
         shown = await mike.get(f"/records/{record_id}")
-    assert "Signed by mike (mike), approved: record cancelled, " in shown.text
+    assert "Signed by Mike Brandt (mike), approved: record cancelled, " in shown.text
