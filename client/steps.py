@@ -72,6 +72,7 @@ STEP_UPDATES: dict[Step, StepUpdate] = {
     Step.DECIDE_EXTENSION: RecordWorkflow.decide_extension,
     Step.REASSIGN: RecordWorkflow.reassign,
     Step.CANCEL: RecordWorkflow.cancel,
+    Step.ATTACH_FILE: RecordWorkflow.attach_file,
 }
 
 # A step refused for a moment (its record continuing as new, or recovering from a lost worker: ten seconds at
