@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Scope
 from temporalio.common import MetricMeter
 
 from api.errors import capa_error_handler, problem_response
-from api.limits import RequestLimits
+from api.limits import UPLOAD_MARGIN, RequestLimits
 from client.errors import CapaError, ErrorKind, FieldProblem, plain
 from client.records import CapaClient
 from core.metrics import HttpMetrics, metrics_runtime
@@ -142,4 +142,4 @@ def create_app(settings: Settings, client: CapaClient | None = None) -> ASGIApp:
         # browser into an account of its choosing.
         always_protect={"/login"},
     )
-    return RequestLimits(protected)
+    return RequestLimits(protected, upload_limit=settings.max_file_bytes + UPLOAD_MARGIN)

@@ -7,21 +7,33 @@ a page's request as the page sends it: pages sign in with their session, never w
 """
 
 import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The largest body any request needs: a plan of 50 actions with long descriptions is well below it.
 MAX_BODY_BYTES = 1_000_000
 _API_PREFIX = "/api/"
+# The routes that take evidence files, and only these, read multipart bodies up to the file size limit and this
+# much more (the parts' headers and the form's other fields): the API's upload, and the record page's forms.
+UPLOAD_MARGIN = 256 * 1024
+_UPLOADS = re.compile(r"^(?:/api/v1)?/records/[^/]+/files$|^/records/[^/]+/[a-z-]+$")
+
+
+class BodyTooLarge(Exception):
+    """An upload's body went past its limit while it streamed in (raised from ``receive``)."""
 
 
 class RequestLimits:
-    """Refuse a body over ``MAX_BODY_BYTES`` with 413 and a web form that is not url-encoded with 415; drop a
-    page request's ``Authorization`` header."""
+    """Refuse a body over ``MAX_BODY_BYTES`` with 413 and a web form that is not url-encoded with 415 (except a
+    multipart upload to a route that takes files, up to ``upload_limit``); drop a page request's ``Authorization``
+    header."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES, upload_limit: int | None = None) -> None:
         self.app = app
         self.limit = limit
+        # None: no route takes files.
+        self.upload_limit = upload_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -35,6 +47,9 @@ class RequestLimits:
             return
         headers = {name.lower(): value for name, value in scope["headers"]}
         content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
+        if content_type.startswith("multipart/form-data") and self._takes_files(scope):
+            await self._stream_upload(scope, receive, send, api)
+            return
         if not api and content_type.startswith("multipart/"):
             await _refuse(send, 415, "forms are sent url-encoded (application/x-www-form-urlencoded)", api)
             return
@@ -62,6 +77,40 @@ class RequestLimits:
             return next(replay, None) or await receive()
 
         await self.app(scope, replayed, send)
+
+    def _takes_files(self, scope: Scope) -> bool:
+        return self.upload_limit is not None and scope["method"] == "POST" and bool(_UPLOADS.match(scope["path"]))
+
+    async def _stream_upload(self, scope: Scope, receive: Receive, send: Send, api: bool) -> None:
+        """Hand the body on as it comes (the route keeps each file as it streams), counting it: past the limit,
+        ``receive`` raises BodyTooLarge, which the route answers, or else this does with 413."""
+        assert self.upload_limit is not None
+        limit = self.upload_limit
+        size = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal size
+            message = await receive()
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit:
+                    raise BodyTooLarge(
+                        f"the upload is larger than {limit // (1024 * 1024)} MB in all; send fewer files"
+                    )
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except BodyTooLarge as exc:
+            if started:
+                raise
+            await _refuse(send, 413, str(exc), api)
 
 
 async def _refuse(send: Send, status: int, detail: str, api: bool) -> None:

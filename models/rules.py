@@ -323,6 +323,21 @@ def attached(state: CapaState, sha256: str, to: str) -> FileRef | None:
     return next((f for f in state.files if f.sha256 == sha256 and f.to == to), None)
 
 
+def current_file_target(state: CapaState) -> str | None:
+    """The step a file goes to when none is named: the record's stage's step, or in stage action its one open
+    action (None when it has several or none, or the record has ended)."""
+    if state.stage is Stage.ACTION:
+        open_actions = [a.id for a in state.current_actions() if a.status is ActionStatus.OPEN]
+        return open_actions[0] if len(open_actions) == 1 else None
+    by_stage = {
+        Stage.CONTAINMENT: "containment",
+        Stage.ROOT_CAUSE: "root_cause",
+        Stage.VERIFICATION: "verification",
+        Stage.EFFECTIVENESS: "review",
+    }
+    return by_stage.get(state.stage)
+
+
 # --- what a front-end offers ----------------------------------------------------------------------------------
 
 
