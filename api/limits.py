@@ -20,6 +20,15 @@ UPLOAD_MARGIN = 256 * 1024
 _UPLOADS = re.compile(r"^(?:/api/v1)?/records/[^/]+/files$|^/records/[^/]+/[a-z-]+$")
 
 
+def is_upload(scope: Scope) -> bool:
+    """A multipart form posted to a route that takes files."""
+    if scope.get("method") != "POST" or not _UPLOADS.match(scope.get("path", "")):
+        return False
+    headers = {name.lower(): value for name, value in scope.get("headers", [])}
+    content_type: bytes = headers.get(b"content-type", b"")
+    return content_type.decode("latin-1").lower().startswith("multipart/form-data")
+
+
 class BodyTooLarge(Exception):
     """An upload's body went past its limit while it streamed in (raised from ``receive``)."""
 
@@ -47,7 +56,7 @@ class RequestLimits:
             return
         headers = {name.lower(): value for name, value in scope["headers"]}
         content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
-        if content_type.startswith("multipart/form-data") and self._takes_files(scope):
+        if self.upload_limit is not None and is_upload(scope):
             await self._stream_upload(scope, receive, send, api)
             return
         if not api and content_type.startswith("multipart/"):
@@ -77,9 +86,6 @@ class RequestLimits:
             return next(replay, None) or await receive()
 
         await self.app(scope, replayed, send)
-
-    def _takes_files(self, scope: Scope) -> bool:
-        return self.upload_limit is not None and scope["method"] == "POST" and bool(_UPLOADS.match(scope["path"]))
 
     async def _stream_upload(self, scope: Scope, receive: Receive, send: Send, api: bool) -> None:
         """Hand the body on as it comes (the route keeps each file as it streams), counting it: past the limit,

@@ -5,6 +5,7 @@ Starlette's own form parser would first spool every file to a temporary file of 
 file once, to its draft in the store, and can say which file was too large or of the wrong kind.
 """
 
+import secrets
 from dataclasses import dataclass, field
 
 from fastapi import Request
@@ -18,12 +19,14 @@ from core.files import ACCEPTED_NAMES, Draft, FileRefused, FileStore, StoredFile
 
 # A form of the pages carries a handful of short fields beside its files; more is not a form of ours.
 _MAX_FIELDS = 60
+CSRF_FIELD = "csrftoken"
 _MAX_FIELD_BYTES = 8000
 MAX_FILES = 20
 
 
 class UploadRefused(Exception):
-    """An upload refused as a whole: 413 (too large), 415 (not an accepted type) or 400 (not a form of ours)."""
+    """An upload refused as a whole: 413 (too large), 415 (not an accepted type), 403 (a page's form without its
+    CSRF token) or 400 (not a form of ours)."""
 
     def __init__(self, status: int, message: str, name: str | None = None) -> None:
         super().__init__(message)
@@ -58,9 +61,12 @@ class Upload:
 class _Reader:
     """The parser's callbacks: headers of a part, then its data into a draft (a file) or a field's bytes."""
 
-    def __init__(self, store: FileStore, file_field: str) -> None:
+    def __init__(self, store: FileStore, file_field: str, csrf_token: str | None) -> None:
         self.store = store
         self.file_field = file_field
+        # A page's form must carry its CSRF token before any file; None: the API, which needs none.
+        self.csrf_token = csrf_token
+        self.verified = csrf_token is None
         self.upload = Upload()
         self.draft: Draft | None = None
         self._headers: dict[bytes, bytes] = {}
@@ -92,6 +98,8 @@ class _Reader:
             if len(self.upload.fields) >= _MAX_FIELDS:
                 raise UploadRefused(400, f"the form has more than {_MAX_FIELDS} fields")
             return
+        if not self.verified:
+            raise UploadRefused(403, "the form's CSRF token must come before its files: reload the page")
         if self._name != self.file_field:
             raise UploadRefused(400, f"files are sent in the form field {self.file_field!r}, not {self._name!r}")
         if len(self.upload.files) >= MAX_FILES:
@@ -117,17 +125,31 @@ class _Reader:
                 self.upload.files.append(self.draft.keep())
             self.draft = None
         elif not self._skip:
-            self.upload.fields[self._name] = self._data.decode("utf-8", "replace").strip()
+            value = self._data.decode("utf-8", "replace").strip()
+            if self._name == CSRF_FIELD and self.csrf_token is not None:
+                self._check_token(value)
+            else:
+                self.upload.fields[self._name] = value
+
+    def _check_token(self, value: str) -> None:
+        assert self.csrf_token is not None
+        if not secrets.compare_digest(value.encode(), self.csrf_token.encode()):
+            raise UploadRefused(403, "the form's CSRF token does not match: reload the page and send it again")
+        self.verified = True
 
 
-async def read_upload(request: Request, store: FileStore, file_field: str = "file") -> Upload:
+async def read_upload(
+    request: Request, store: FileStore, file_field: str = "file", csrf_token: str | None = None
+) -> Upload:
     """Read a multipart form, keeping each file of ``file_field`` as it streams in; UploadRefused for a file too
-    large or of a type not accepted (naming it), or a body that is no such form."""
+    large or of a type not accepted (naming it), or a body that is no such form. With ``csrf_token`` (a page's
+    form), the form's ``csrftoken`` field must match it and come before any file, or the upload is refused (403)
+    before a file is written."""
     content_type, options = parse_options_header(request.headers.get("content-type"))
     boundary = options.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
         raise UploadRefused(415, "files are sent as multipart/form-data")
-    reader = _Reader(store, file_field)
+    reader = _Reader(store, file_field, csrf_token)
     parser = MultipartParser(
         boundary,
         {
@@ -153,4 +175,6 @@ async def read_upload(request: Request, store: FileStore, file_field: str = "fil
     finally:
         if reader.draft is not None:
             reader.draft.discard()
+    if not reader.verified:
+        raise UploadRefused(403, "the form carries no CSRF token: reload the page and send it again")
     return reader.upload
