@@ -9,6 +9,7 @@ import httpx
 
 from tests.api.flow import BASE, Api
 from tests.files import samples
+from tests.report.pdf import text
 
 FILES = "/records/{}/files"
 
@@ -134,3 +135,16 @@ async def test_the_openapi_document_lists_the_routes_with_their_refusals(api: Ap
     assert {"201", "401", "404", "409", "413", "415"} <= set(upload["responses"])
     assert "multipart/form-data" in upload["requestBody"]["content"]
     assert "get" in document["paths"]["/api/v1/records/{record_id}/files/{sha256}"]
+
+
+async def test_the_report_names_each_attached_file_by_its_hash(api: Api) -> None:
+    """The CAPA report lists the files the record holds, each with its SHA-256, under the step it was attached to."""
+    record_id = await api.raise_record()
+    png = samples.png(3, 3)
+    uploaded = await _upload(api, "otto", record_id, [("burr-close-up.png", png)])
+    assert uploaded.status_code == 201, uploaded.text
+    report = await api.call("otto", "GET", f"/records/{record_id}/report.pdf")
+    assert report.status_code == 200
+    shown = text(report.content)
+    assert hashlib.sha256(png).hexdigest() in shown
+    assert "burr-close-up.png" in shown
