@@ -55,7 +55,7 @@ SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MATCHERS = [archive.Pdf(), image.Png(), image.Jpeg(), image.Webp(), document.Xlsx(), document.Docx()]
 _HEAD = 8192  # what filetype reads of a file
 # Text that a browser would take for a page or an image: refused as text, whatever it is called.
-_MARKUP = re.compile(rb"^\s*<|<\s*(?:!doctype|html|script|svg|iframe|body|\?xml)", re.IGNORECASE)
+_MARKUP = re.compile(rb"^\s*<[!?a-z]|<\s*(?:!doctype|html|script|svg|iframe|body|\?xml)", re.IGNORECASE)
 _NAME_LENGTH = 200
 _CHUNK = 64 * 1024
 
@@ -129,9 +129,11 @@ class Draft:
             self._head.extend(chunk[: _HEAD - len(self._head)])
         if self._is_text:
             try:
-                self._is_text = b"\0" not in chunk and self._text.decode(chunk) is not None
+                self._text.decode(chunk)
             except UnicodeDecodeError:
                 self._is_text = False
+            else:
+                self._is_text = b"\0" not in chunk
         self._file.write(chunk)
 
     def media_type(self) -> str:

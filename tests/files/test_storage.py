@@ -48,6 +48,7 @@ def test_the_same_content_is_kept_once_under_its_hash(store: FileStore) -> None:
         ("sheet.xlsx", samples.xlsx(), XLSX),
         ("memo.docx", samples.docx(), DOCX),
         ("readings.csv", b"part,mm\nH-200,0.31\n", CSV),
+        ("below.csv", b"<0.5,mm\n<1.0,mm\n", CSV),
         ("notes.txt", "Messung: 0,31 mm (Grät)\n".encode(), TEXT),
         ("untitled", b"plain words\n", TEXT),
     ],
@@ -132,3 +133,15 @@ def test_a_file_name_is_kept_for_display_only(given: str, shown: str) -> None:
     """No path parts, no control characters, at most 200 characters (the suffix kept)."""
     assert display_name(given) == shown
     assert len(display_name(given)) <= 200
+
+
+async def test_text_split_inside_a_character_between_chunks_is_still_text(store: FileStore) -> None:
+    """UTF-8 is read as it streams: a character cut in two by the chunking does not make the file binary."""
+    content = "Grät gemessen: 0,31 mm\n".encode()
+    cut = content.index("ä".encode()) + 1
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield content[:cut]
+        yield content[cut:]
+
+    assert (await store.keep_stream("notes.txt", chunks())).media_type == TEXT
