@@ -29,8 +29,14 @@ def is_upload(scope: Scope) -> bool:
     return content_type.decode("latin-1").lower().startswith("multipart/form-data")
 
 
-class BodyTooLarge(Exception):
-    """An upload's body went past its limit while it streamed in (raised from ``receive``)."""
+# The scope key under which an upload's refusal is noted once its body went past the limit.
+_OVER_LIMIT = "capa.over_limit"
+
+
+def over_limit(scope: Scope) -> str | None:
+    """Why the upload's body was cut off (it went past its limit), if it was."""
+    noted: list[str] = scope.get(_OVER_LIMIT, [])
+    return noted[0] if noted else None
 
 
 class RequestLimits:
@@ -89,21 +95,25 @@ class RequestLimits:
 
     async def _stream_upload(self, scope: Scope, receive: Receive, send: Send, api: bool) -> None:
         """Hand the body on as it comes (the route keeps each file as it streams), counting it: past the limit,
-        ``receive`` raises BodyTooLarge, which the route answers, or else this does with 413."""
+        the app is told the client went away, with the reason noted in the scope (``over_limit``) for the route
+        to answer 413; if it does not, this does."""
         assert self.upload_limit is not None
         limit = self.upload_limit
         size = 0
         started = False
+        noted: list[str] = []
+        scope = {**scope, _OVER_LIMIT: noted}
 
         async def counted() -> Message:
             nonlocal size
+            if noted:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 size += len(message.get("body", b""))
                 if size > limit:
-                    raise BodyTooLarge(
-                        f"the upload is larger than {limit // (1024 * 1024)} MB in all; send fewer files"
-                    )
+                    noted.append(f"the upload is larger than {limit // (1024 * 1024)} MB in all; send fewer files")
+                    return {"type": "http.disconnect"}
             return message
 
         async def watched(message: Message) -> None:
@@ -111,12 +121,9 @@ class RequestLimits:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, counted, watched)
-        except BodyTooLarge as exc:
-            if started:
-                raise
-            await _refuse(send, 413, str(exc), api)
+        await self.app(scope, counted, watched)
+        if noted and not started:
+            await _refuse(send, 413, noted[0], api)
 
 
 async def _refuse(send: Send, status: int, detail: str, api: bool) -> None:

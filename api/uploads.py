@@ -12,9 +12,10 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from api.errors import Problem, problem_response
-from api.limits import BodyTooLarge
+from api.limits import over_limit
 from core.files import ACCEPTED_NAMES, Draft, FileRefused, FileStore, StoredFile
 
 # A form of the pages carries a handful of short fields beside its files; more is not a form of ours.
@@ -168,8 +169,11 @@ async def read_upload(
         parser.finalize()
     except FileRefused as refused:
         raise UploadRefused.of(refused) from None
-    except BodyTooLarge as exc:
-        raise UploadRefused(413, str(exc)) from None
+    except ClientDisconnect:
+        why = over_limit(request.scope)
+        if why is None:
+            raise
+        raise UploadRefused(413, why) from None
     except MultipartParseError as exc:
         raise UploadRefused(400, f"the form could not be read: {exc}") from None
     finally:

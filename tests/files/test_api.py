@@ -148,3 +148,13 @@ async def test_the_report_names_each_attached_file_by_its_hash(api: Api) -> None
     shown = text(report.content)
     assert hashlib.sha256(png).hexdigest() in shown
     assert "burr-close-up.png" in shown
+
+
+async def test_an_upload_over_the_limit_in_all_is_refused_413(api: Api) -> None:
+    """Two files each under the limit but together well over it (and its margin): 413, nothing attached."""
+    record_id = await api.raise_record()
+    half = b"a" * (900 * 1024)
+    response = await _upload(api, "otto", record_id, [("one.txt", half), ("two.txt", half + b"b")])
+    assert response.status_code == 413, response.text
+    assert "in all" in response.json()["detail"]
+    assert (await api.record(record_id))["files"] == []
