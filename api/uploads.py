@@ -8,6 +8,7 @@ file once, to its draft in the store, and can say which file was too large or of
 import secrets
 from dataclasses import dataclass, field
 
+import anyio
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from python_multipart.exceptions import MultipartParseError
@@ -164,9 +165,11 @@ async def read_upload(
         },
     )
     try:
+        # The parser's callbacks write, hash and fsync the files: in a worker thread, one chunk at a time, so the
+        # event loop serves other requests meanwhile.
         async for chunk in request.stream():
-            parser.write(chunk)
-        parser.finalize()
+            await anyio.to_thread.run_sync(parser.write, chunk)
+        await anyio.to_thread.run_sync(parser.finalize)
     except FileRefused as refused:
         raise UploadRefused.of(refused) from None
     except ClientDisconnect:

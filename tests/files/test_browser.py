@@ -38,8 +38,9 @@ async def test_a_photo_attached_in_the_browser_shows_as_a_thumbnail(
     thumbnail = otto.locator("#files img.thumb")
     await expect(thumbnail).to_have_count(1)
     await expect(thumbnail).to_have_attribute("alt", "burr.png")
-    width = await thumbnail.evaluate("image => image.complete && image.naturalWidth")
-    assert width == 64
+    loaded = "() => { const i = document.querySelector('#files img.thumb'); return i.complete && i.naturalWidth }"
+    await otto.wait_for_function(loaded, timeout=5000)
+    assert await thumbnail.evaluate("image => image.naturalWidth") == 64
     if os.environ.get("CAPA_SCREENSHOT"):
         await otto.locator("#files").screenshot(path=os.environ["CAPA_SCREENSHOT"])
     await context.close()
