@@ -7,8 +7,9 @@ hash or its secret (except the one response that makes a token). A step's body i
 still judges everything itself.
 """
 
+import json
 from datetime import datetime
-from typing import Annotated, Generic, Self, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -284,10 +285,12 @@ class NotificationPublic(BaseModel):
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+    details: dict[str, Any] = Field(default_factory=dict, description="The facts the message showed")
 
     @classmethod
     def of(cls, row: OutboxMessage) -> Self:
-        return cls.model_validate(row.model_dump(exclude={"address", "link", "details"}))
+        data = row.model_dump(exclude={"address", "link", "details"})
+        return cls.model_validate({**data, "details": json.loads(row.details)})
 
 
 class DigestSent(BaseModel):

@@ -59,6 +59,7 @@ class Stack:
         self.product: Process | None = None
         self.skeleton: Process | None = None
         self.api: Process | None = None
+        self.api_url: str | None = None
 
     @property
     def server(self) -> Process | None:
@@ -106,6 +107,7 @@ class Stack:
         base_url = f"http://{devstack.HOST}:{port}"
         # /readyz: it reaches both Temporal and the read model.
         await devstack.wait_answering(self.api, base_url, "/readyz")
+        self.api_url = base_url
         return base_url
 
     def cpu_seconds(self) -> dict[str, float]:

@@ -1,8 +1,12 @@
 """The ``capa`` application: its command groups, what every command shares, and how every failure ends.
 
-Each command parses its options, calls the client layer and renders the answer; the workflow alone decides
-whether a step is accepted. Every failure ends as one ``error: ...`` line on stderr, with exit code 2 for bad usage
-or input and 1 for a refused step, an unknown record or an unreachable service.
+The commands for people parse their options, send them to the HTTP API (CAPA_API_URL) as the acting sign-in
+(``send``: ``--as NAME``'s stored sign-in, CAPA_TOKEN, or the only one stored) and render the answer; the API and
+the workflow decide whether a step is accepted. The operators' commands (``worker``, ``api``, ``dev``, ``db``,
+``records migrate``, the first admin) reach Temporal and the database directly (``call``, ``call_directory``).
+Every failure ends as one ``error: ...`` line on stderr, with exit code 2 for bad usage or input and 1 for a
+refused step, an unknown record, no sign-in or an unreachable service; the API's refusals (Problem JSON) come back
+as the same ``CapaError``s, each field at fault named by the command's option.
 
 The Temporal SDK, the database and the web stack load only inside the commands that use them, so ``capa --help``
 and the parsing of a command stay quick (``tests/unit/test_cli_imports.py``).
@@ -14,7 +18,7 @@ import asyncio
 import os
 import re
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
@@ -26,6 +30,8 @@ from cli.parsing import parse_due
 from client.errors import CapaError, ErrorKind, StepPending
 
 if TYPE_CHECKING:
+    from cli.credentials import Credentials
+    from cli.http import Api
     from client.directory import Directory
     from client.records import CapaClient
     from core.settings import Settings
@@ -41,6 +47,7 @@ _ONE_LINE_FAILURES = (
     ("core.database", "SchemaBehindError", 2),
     ("core.metrics", "MetricsPortError", 2),
     ("core.devstack", "StackError", 1),
+    ("cli.credentials", "CredentialsError", 1),
 )
 
 
@@ -134,23 +141,60 @@ app.add_typer(records_app, name="records")
 
 @dataclass(frozen=True)
 class CliContext:
-    """What every command needs: the settings, and who is acting when a command needs a person."""
+    """What every command needs: the settings, and which stored sign-in ``--as`` picked, if any."""
 
     settings: Settings
     as_user: str | None
 
-    def actor(self) -> str:
-        name = self.as_user or self.settings.user
-        if not name:
-            raise UsageProblem("no user: pass --as USER or set CAPA_USER")
-        return name
+    @property
+    def server(self) -> str:
+        """The API the commands for people go through (CAPA_API_URL); sign-ins are kept per server."""
+        return self.settings.api_url
+
+    def credentials(self) -> Credentials:
+        from cli.credentials import Credentials, config_dir  # noqa: PLC0415
+
+        return Credentials(config_dir(self.settings.config_dir))
+
+    def api(self) -> Api:
+        """The API, called with the sign-in that acts: ``--as NAME``'s, else CAPA_TOKEN, else the only one stored."""
+        from cli.http import Api  # noqa: PLC0415 - httpx loads only to send
+
+        if self.as_user is not None:
+            token = self.credentials().token(self.server, self.as_user)
+            if token is None:
+                raise CapaError(
+                    ErrorKind.NOT_ALLOWED,
+                    f"not signed in as {self.as_user} on {self.server}: run `capa login {self.as_user}`",
+                )
+            return Api(self.server, token, self.as_user)
+        if self.settings.token is not None:
+            return Api(self.server, self.settings.token.get_secret_value())
+        names = self.credentials().names(self.server)
+        if not names:
+            raise CapaError(
+                ErrorKind.NOT_ALLOWED, f"not signed in on {self.server}: run `capa login NAME` (or set CAPA_TOKEN)"
+            )
+        if len(names) > 1:
+            raise UsageProblem(f"signed in as {', '.join(names)} on {self.server}: pass --as NAME to say who acts")
+        return Api(self.server, self.credentials().token(self.server, names[0]), names[0])
+
+    def anonymous_api(self) -> Api:
+        from cli.http import Api  # noqa: PLC0415
+
+        return Api(self.server)
 
 
 @app.callback()
 def _context(
     ctx: typer.Context,
     as_user: Annotated[
-        str | None, typer.Option("--as", metavar="USER", help="Act as this user (default: $CAPA_USER).")
+        str | None,
+        typer.Option(
+            "--as",
+            metavar="NAME",
+            help="Which of your sign-ins acts (`capa login NAME`); the only one by default, else CAPA_TOKEN.",
+        ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the client layer does.")] = False,
 ) -> None:
@@ -163,6 +207,14 @@ def _context(
     ctx.obj = CliContext(settings, as_user)
 
 
+def send(ctx: typer.Context, work: Callable[[Api], T]) -> T:
+    """Make requests to the HTTP API as the acting sign-in, with input errors named the way this command spells
+    them."""
+    cli: CliContext = ctx.obj
+    api = cli.api()
+    return _answered(ctx, lambda: work(api))
+
+
 def call(ctx: typer.Context, work: Callable[[CapaClient], Awaitable[T]]) -> T:
     """Run one request through the client layer, with input errors named the way this command spells them."""
     from client.records import CapaClient  # noqa: PLC0415 - Temporal and the database load only to send
@@ -172,7 +224,7 @@ def call(ctx: typer.Context, work: Callable[[CapaClient], Awaitable[T]]) -> T:
     async def request() -> T:
         return await work(await CapaClient.open(cli.settings))
 
-    return _answered(ctx, request)
+    return _answered(ctx, lambda: asyncio.run(request()))
 
 
 def call_directory(ctx: typer.Context, work: Callable[[Directory], Awaitable[T]]) -> T:
@@ -184,12 +236,13 @@ def call_directory(ctx: typer.Context, work: Callable[[Directory], Awaitable[T]]
     async def request() -> T:
         return await work(Directory.open_directory(cli.settings))
 
-    return _answered(ctx, request)
+    return _answered(ctx, lambda: asyncio.run(request()))
 
 
-def _answered(ctx: typer.Context, request: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def _answered(ctx: typer.Context, request: Callable[[], T]) -> T:
+    """``request``'s answer; its refusal's fields named by this command's options."""
     try:
-        return asyncio.run(request())
+        return request()
     except CapaError as exc:
         if not exc.problems or isinstance(exc, StepPending):
             raise
@@ -218,27 +271,57 @@ def _option_of(field: str | None, ctx: typer.Context) -> str | None:
     return field
 
 
+# Where each step is sent, below /api/v1/records/{id}.
+STEP_PATHS = {
+    "contain": "containment",
+    "root-cause": "root-cause",
+    "plan": "plan",
+    "verify": "verification",
+    "review": "review",
+    "request-extension": "extension-requests",
+    "decide-extension": "extension-decision",
+    "reassign": "reassignment",
+    "cancel": "cancellation",
+}
+
+
 def take_step(ctx: typer.Context, as_json: bool, what: str, record_id: str, step: str, **values: object) -> None:
-    """Send ``step`` (its name as ``capa`` and the web app call it: ``contain``, ``root-cause``, ...) with its
-    model's fields ``values``; what is not given is left to the model's defaults."""
-    actor = ctx.obj.actor()
-
-    async def send(client: CapaClient) -> StepOutcome:
-        from models.rules import STEP_MODELS, Step  # noqa: PLC0415
-
-        return await client.take_step(
-            record_id, actor, await client.read_step(STEP_MODELS[Step(step)].submitted, values)
-        )
-
-    answer_step(ctx, as_json, what, send)
+    """Send ``step`` (its name as ``capa`` and the web app call it: ``contain``, ``root-cause``, ...) with the
+    fields of its API body ``values``; what is not given is left to the model's defaults."""
+    body = {key: value for key, value in values.items() if value is not None}
+    post_step(ctx, as_json, what, f"/records/{record_id}/{STEP_PATHS[step]}", body)
 
 
-def answer_step(
-    ctx: typer.Context, as_json: bool, what: str, work: Callable[[CapaClient], Awaitable[StepOutcome]]
-) -> None:
+def post_step(ctx: typer.Context, as_json: bool, what: str, path: str, body: dict[str, object]) -> None:
+    """Send a step's body to its path, and print what it did."""
+
+    def post(api: Api) -> StepOutcome:
+        from models.payloads import StepOutcome  # noqa: PLC0415
+
+        return StepOutcome.model_validate(api.post(path, body))
+
+    answer_step(ctx, as_json, what, post)
+
+
+def signing_password(from_stdin: bool) -> str:
+    """The signer's password, asked for at the moment of signing: typed at the terminal, or the first line of
+    standard input with ``--password-stdin``; never an option or a variable, which would linger in a history."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise UsageProblem("--password-stdin: no password on standard input")
+        return password
+    if not sys.stdin.isatty():
+        raise UsageProblem("signing needs your password: type it at a terminal, or pipe it with --password-stdin")
+    import getpass  # noqa: PLC0415
+
+    return getpass.getpass("password, to sign: ")
+
+
+def answer_step(ctx: typer.Context, as_json: bool, what: str, work: Callable[[Api], StepOutcome]) -> None:
     """Print a step's result; a pending step's id as JSON for scripts (the one-line message goes to stderr)."""
     try:
-        result = call(ctx, work)
+        result = send(ctx, work)
     except StepPending as pending:
         if as_json:
             render.emit_json({"record_id": pending.record_id, "status": "pending", "step_id": pending.update_id})
@@ -271,5 +354,11 @@ RecordId = Annotated[
     typer.Argument(metavar="ID", help="The record, e.g. NC-2026-0001.", show_default=False, callback=_record_id),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+PasswordStdin = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin", help="Sign with the password on standard input's first line (else: asked at the terminal)."
+    ),
+]
 Reason = Annotated[str, typer.Option(help="Why; kept in the record's timeline.")]
 Evidence = Annotated[str, typer.Option(help="What shows it was done: a document, a measurement, a link.")]

@@ -195,10 +195,11 @@ class DevStack:
 
 Try it in another terminal, in this directory, after `source .venv/bin/activate`:
 
+  for who in otto olivia maria; do echo {readmodel.DEMO_PASSWORD} | capa login $who; done
   ID=$(capa --as otto raise --title "Burr on housing edge" --description "Found at final inspection" \\
         --severity major --source inspection --owner olivia --product H-100 --lot L42 --quantity 12)
   capa --as olivia contain $ID --summary "Lot L42 quarantined" --disposition quarantine
-  capa show $ID
+  capa --as olivia show $ID
   capa --as maria overdue
 {self._policy_hint()}"""
 

@@ -1,12 +1,22 @@
-"""`capa users` and `capa tokens`: the directory of people, their notification preferences, and API tokens."""
+"""`capa users` and `capa tokens`: the directory of people, their notification preferences, and API tokens.
 
-from typing import Annotated
+Every change goes through the HTTP API as an admin's sign-in, except the very first person of an empty
+directory: `capa users add` with no sign-in writes them straight into the database, as an admin with a
+password, since whoever runs it holds the site's database (like `capa db` and `capa worker`).
+"""
+
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli import render
-from cli.app import Json, UsageProblem, call_directory, tokens_app, users_app
+from cli.app import Json, UsageProblem, call_directory, send, tokens_app, users_app
+from client.errors import CapaError, ErrorKind
 from models.enums import NOTIFIED_KINDS, Role
+
+if TYPE_CHECKING:
+    from client.directory import Directory
+    from models.tables import User
 
 
 @users_app.command("add")
@@ -15,16 +25,83 @@ def users_add(
     *,
     name: Annotated[str, typer.Argument(metavar="NAME", help="Login name: letters, digits and . _ @ -")],
     role: Annotated[Role, typer.Option(help="What they may do.")],
+    full_name: Annotated[
+        str | None, typer.Option(help="Their printed name, shown wherever they are named, e.g. 'Maria Keller'.")
+    ] = None,
     manager: Annotated[str | None, typer.Option(help="Who escalations about their steps go to.")] = None,
     email: Annotated[str | None, typer.Option(help="Where their notifications go.")] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="The first admin's password from standard input (else: asked)."),
+    ] = False,
     as_json: Json = False,
 ) -> None:
-    """Add a user to the directory (administrators; writes the database directly)."""
-    user = call_directory(ctx, lambda client: client.add_user(name, role, manager, email))
+    """Add someone to the directory (an admin's sign-in). On an empty directory, with no sign-in yet, it adds the
+    first admin straight into the database (CAPA_DATABASE_URL) with a password, asked for or read with
+    --password-stdin; they then `capa login` and add everyone else."""
+    cli = ctx.obj
+    if cli.as_user is None and cli.settings.token is None and not cli.credentials().names(cli.server):
+        user = _first_admin(ctx, name=name, role=role, manager=manager, email=email, password_stdin=password_stdin)
+        if as_json:
+            render.emit_json(render.user_json(user))
+        else:
+            typer.echo(f"added {user['name']} ({user['role']}), the directory's first admin; now `capa login {name}`")
+        return
+    body = {"name": name, "role": role, "full_name": full_name, "manager": manager, "email": email}
+    added = send(ctx, lambda api: api.post("/users", {key: value for key, value in body.items() if value is not None}))
     if as_json:
-        render.emit_json(render.user_json(user))
+        render.emit_json(render.user_json(added))
     else:
-        typer.echo(f"added {user.name} ({user.role})")
+        typer.echo(f"added {added['name']} ({added['role']})")
+
+
+def _first_admin(
+    ctx: typer.Context, *, name: str, role: Role, manager: str | None, email: str | None, password_stdin: bool
+) -> dict[str, object]:
+    """The first person of an empty directory, written to the database directly: an admin with a password."""
+
+    async def empty(directory: "Directory") -> bool:
+        from core.migrations import ensure_schema  # noqa: PLC0415
+
+        # An empty database gets its tables; one of an older release is refused, naming `capa db upgrade`.
+        await directory._db(ensure_schema, directory._engine)
+        return not await directory.list_users()
+
+    if not call_directory(ctx, empty):
+        raise CapaError(
+            ErrorKind.NOT_ALLOWED,
+            "the directory has people already: an admin adds more, signed in (`capa login NAME`)",
+        )
+    if role is not Role.ADMIN:
+        raise UsageProblem("--role: the first person of an empty directory is its admin; pass --role admin")
+    password = _new_password(password_stdin)
+
+    async def add(directory: "Directory") -> "User":
+        await directory.add_user(name, role, manager, email)
+        await directory.set_password(name, password)
+        added = await directory.user(name)
+        assert added is not None
+        return added
+
+    user = call_directory(ctx, add)
+    return {
+        **user.model_dump(mode="json", exclude={"password_hash"}),
+        "can_sign_in": user.password_hash is not None,
+    }
+
+
+def _new_password(from_stdin: bool) -> str:
+    import sys  # noqa: PLC0415
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise UsageProblem("--password-stdin: no password on standard input")
+        return password
+    if not sys.stdin.isatty():
+        raise UsageProblem("the first admin needs a password: type it at a terminal, or pipe it with --password-stdin")
+    password = typer.prompt("password for the first admin", hide_input=True, confirmation_prompt=True)
+    return str(password)
 
 
 @users_app.command("passwd")
@@ -42,15 +119,33 @@ def users_passwd(
         ),
     ],
 ) -> None:
-    """Set a user's password for the web app (administrators); it signs them out everywhere."""
-    call_directory(ctx, lambda client: client.set_password(name, password))
+    """Set a user's sign-in password (administrators); it signs them out of their browsers."""
+    send(ctx, lambda api: api.put(f"/users/{name}/password", {"password": password}))
     typer.echo(f"password set for {name}; their browser sessions are ended")
+
+
+@users_app.command("deactivate")
+def users_deactivate(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Who may no longer act.")]
+) -> None:
+    """Deactivate someone (administrators): signed out everywhere, their password and tokens refused."""
+    send(ctx, lambda api: api.post(f"/users/{name}/deactivate"))
+    typer.echo(f"{name} deactivated: their password and tokens are refused; their records stay")
+
+
+@users_app.command("activate")
+def users_activate(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Who may act again.")]
+) -> None:
+    """Let a deactivated person sign in and use their tokens again (administrators)."""
+    send(ctx, lambda api: api.post(f"/users/{name}/activate"))
+    typer.echo(f"{name} activated")
 
 
 @users_app.command("list")
 def users_list(ctx: typer.Context, as_json: Json = False) -> None:
-    """List the directory."""
-    users = call_directory(ctx, lambda client: client.list_users())
+    """List the directory (e-mail addresses for managers and admins)."""
+    users = send(ctx, lambda api: api.all_pages("/users"))
     if as_json:
         render.emit_json([render.user_json(user) for user in users])
     else:
@@ -68,10 +163,11 @@ def users_notify(
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """Turn e-mail of one kind of notification on or off for a user (the log channel keeps every one)."""
+    """Turn e-mail of one kind of notification on or off (for yourself, or an admin for anyone; the log channel
+    keeps every one)."""
     if email is None:
         raise UsageProblem("pass --email or --no-email")
-    call_directory(ctx, lambda client: client.set_email_preference(name, kind, enabled=email))
+    send(ctx, lambda api: api.put(f"/users/{name}/notifications/{kind}", {"email": email}))
     if as_json:
         render.emit_json({"user": name, "kind": kind, "email": email})
     else:
@@ -86,11 +182,12 @@ def tokens_create(
     as_json: Json = False,
 ) -> None:
     """Make an API token acting as USER (administrators); the secret is printed once, never again."""
-    token, secret = call_directory(ctx, lambda client: client.create_token(user, label, created_by="capa-cli"))
+    token = send(ctx, lambda api: api.post("/tokens", {"user": user, "label": label}))
+    secret = token.pop("secret")
     if as_json:
         render.emit_json({**render.token_json(token), "secret": secret})
     else:
-        typer.echo(f"token {token.id} for {token.user_name}: {secret}")
+        typer.echo(f"token {token['id']} for {token['user_name']}: {secret}")
         typer.echo("store it now: only its hash is kept", err=True)
 
 
@@ -100,8 +197,8 @@ def tokens_list(
     user: Annotated[str | None, typer.Option(help="Only this user's tokens.")] = None,
     as_json: Json = False,
 ) -> None:
-    """List API tokens (never their secrets)."""
-    tokens = call_directory(ctx, lambda client: client.list_tokens(user))
+    """List API tokens (never their secrets; administrators)."""
+    tokens = send(ctx, lambda api: api.all_pages("/tokens", owner=user))
     if as_json:
         render.emit_json([render.token_json(token) for token in tokens])
     else:
@@ -112,6 +209,6 @@ def tokens_list(
 def tokens_revoke(
     ctx: typer.Context, token_id: Annotated[int, typer.Argument(metavar="ID", help="The token's id.")]
 ) -> None:
-    """Revoke an API token: it is refused from the next request on."""
-    token = call_directory(ctx, lambda client: client.revoke_token(token_id, actor="capa-cli"))
-    typer.echo(f"token {token.id} ({token.label}) of {token.user_name} revoked")
+    """Revoke an API token (administrators): it is refused from the next request on."""
+    token = send(ctx, lambda api: api.delete(f"/tokens/{token_id}"))
+    typer.echo(f"token {token['id']} ({token['label']}) of {token['user_name']} revoked")

@@ -1,11 +1,12 @@
-"""`capa digest` and `capa notifications`: the overdue digest and the notification outbox."""
+"""`capa digest` and `capa notifications`: the overdue digest and the notification outbox, through the HTTP API
+(managers and admins read the outbox; admins retry and send the digest)."""
 
 from typing import Annotated
 
 import typer
 
 from cli import render
-from cli.app import Json, UsageProblem, app, call, notifications_app
+from cli.app import Json, UsageProblem, app, notifications_app, send
 
 
 @app.command()
@@ -14,10 +15,14 @@ def digest(
     now: Annotated[bool, typer.Option("--now", help="Send the overdue digest now.")] = False,
     as_json: Json = False,
 ) -> None:
-    """Send each manager the overdue steps of their people, and admins the whole list (daily by schedule)."""
+    """Send each manager the overdue steps of their people, and admins the whole list (daily by schedule; admins)."""
+    from models.digest import DigestResult  # noqa: PLC0415
+
     if not now:
         raise UsageProblem("pass --now to send the digest now; the schedule sends it daily at CAPA_DIGEST_TIME")
-    workflow_id, result = call(ctx, lambda client: client.send_digest_now())
+    answer = send(ctx, lambda api: api.post("/digest"))
+    workflow_id = answer.pop("workflow_id")
+    result = DigestResult.model_validate(answer)
     if as_json:
         render.emit_json({"workflow_id": workflow_id, **result.model_dump(mode="json")})
     else:
@@ -30,8 +35,8 @@ def notifications_list(
     failed: Annotated[bool, typer.Option("--failed", help="Only notifications whose delivery failed.")] = False,
     as_json: Json = False,
 ) -> None:
-    """List notifications, newest first: sent, pending and failed (in red)."""
-    rows = call(ctx, lambda client: client.list_notifications(failed_only=failed))
+    """List notifications, newest first: sent, pending and failed (in red); managers and admins."""
+    rows = send(ctx, lambda api: api.all_pages("/notifications", failed=failed or None))
     if as_json:
         render.emit_json([render.notification_json(row) for row in rows])
     else:
@@ -44,8 +49,8 @@ def notifications_retry(
     row_id: Annotated[int, typer.Argument(metavar="ID", help="The notification's id, from `notifications list`.")],
     as_json: Json = False,
 ) -> None:
-    """Deliver a failed notification again."""
-    call(ctx, lambda client: client.retry_notification(row_id))
+    """Deliver a failed notification again (admins)."""
+    send(ctx, lambda api: api.post(f"/notifications/{row_id}/retry"))
     if as_json:
         render.emit_json({"id": row_id, "retried": True})
     else:

@@ -1,19 +1,35 @@
-"""`capa show`, `capa list` and `capa overdue`: reading records."""
+"""`capa show`, `capa list`, `capa overdue`, `capa inbox` and `capa report`: reading records, through the HTTP API."""
 
 from datetime import UTC, datetime
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli import render
-from cli.app import Json, RecordId, app, call
+from cli.app import Json, RecordId, app, send
 from models.enums import Stage
+
+if TYPE_CHECKING:
+    from cli.http import Api
+    from models.payloads import CapaState
+
+# Where the API says a shown record came from; "read-model" when its workflow did not answer.
+SHOWN_FROM = "Capa-Shown-From"
 
 
 @app.command()
 def show(ctx: typer.Context, record_id: RecordId, as_json: Json = False) -> None:
     """Show a record: state, deadlines, actions and the whole timeline."""
-    state, stale = call(ctx, lambda client: client.show_record(record_id))
+
+    def read(api: "Api") -> "tuple[CapaState, str | None]":
+        from models.payloads import CapaState  # noqa: PLC0415
+
+        response = api.request("GET", f"/records/{record_id}")
+        stale = "its workflow did not answer" if response.headers.get(SHOWN_FROM) == "read-model" else None
+        return CapaState.model_validate(response.json()), stale
+
+    state, stale = send(ctx, read)
     if stale:
         typer.echo(f"note: {record_id} is shown as the read model last recorded it: {stale}", err=True)
     if as_json:
@@ -32,7 +48,7 @@ def list_records(
     as_json: Json = False,
 ) -> None:
     """List records, soonest due first."""
-    rows = call(ctx, lambda client: client.list_records(stage=stage, owner=owner, overdue=overdue))
+    rows = send(ctx, lambda api: api.all_pages("/records", stage=stage, owner=owner, overdue=overdue or None))
     if as_json:
         render.emit_json([render.record_json(row) for row in rows])
     else:
@@ -42,8 +58,32 @@ def list_records(
 @app.command()
 def overdue(ctx: typer.Context, as_json: Json = False) -> None:
     """What is late: whose, how late, at which escalation level; most urgent first."""
-    items = call(ctx, lambda client: client.overdue())
+    items = render.deadline_items(send(ctx, lambda api: api.all_pages("/overdue")))
     if as_json:
         render.emit_json([render.overdue_json(item) for item in items])
     else:
         render.overdue_table(items)
+
+
+@app.command()
+def inbox(ctx: typer.Context, as_json: Json = False) -> None:
+    """What you hold: your steps and actions, soonest due first (late ones in red)."""
+    items = render.deadline_items(send(ctx, lambda api: api.all_pages("/me/items")))
+    if as_json:
+        render.emit_json([render.overdue_json(item) for item in items])
+    else:
+        render.inbox_table(items)
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    record_id: RecordId,
+    pdf: Annotated[
+        Path, typer.Option("--pdf", metavar="FILE", help="Where to write the PDF.", dir_okay=False, writable=True)
+    ],
+) -> None:
+    """Write the record's CAPA report, a PDF an auditor can file: facts, steps, evidence, signatures, timeline."""
+    content = send(ctx, lambda api: api.request("GET", f"/records/{record_id}/report.pdf").content)
+    pdf.write_bytes(content)
+    typer.echo(f"{record_id}: report written to {pdf} ({len(content)} bytes)")

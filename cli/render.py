@@ -10,27 +10,48 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from models.durations import format_duration
-from models.enums import ActionStatus, EventKind, OutboxStatus, Stage
+from models.enums import ActionStatus, EventKind, OutboxStatus, Severity, Stage
 from models.formatting import due_in, duration, minute, moment
 
 if TYPE_CHECKING:  # what `capa --help` need not load
-    from core.readmodel import OverdueItem
     from models.digest import DigestResult
     from models.payloads import CapaState, Event, StepOutcome
-    from models.tables import ApiToken, Nonconformity, OutboxMessage, User
 
 console = Console(highlight=False)
+
+# Lists come from the HTTP API as its JSON documents (``api.schemas``: RecordSummary, UserPublic, TokenPublic,
+# NotificationPublic), printed as they are; a record and a step's outcome are parsed back into their models.
+Row = dict[str, Any]
+
+
+class Deadline(BaseModel):
+    """A running deadline as the API's DeadlineItem gives it, with its lateness as a duration."""
+
+    record_id: str
+    stage: Stage
+    severity: Severity
+    target: str
+    holder: str
+    due_at: datetime
+    late_by: timedelta
+    escalation_level: int
+
+
+def deadline_items(items: list[Row]) -> list[Deadline]:
+    return [Deadline(**item, late_by=timedelta(seconds=item["late_by_seconds"])) for item in items]
+
+
 _DATETIME = TypeAdapter(datetime)
 _LATE = "bold red"
 
@@ -67,15 +88,13 @@ def state_json(state: CapaState) -> dict[str, Any]:
     return {**head, **data}
 
 
-def record_json(row: Nonconformity) -> dict[str, Any]:
-    # state_json is the read model's copy of the whole state; `capa show` is the place for that.
-    data = row.model_dump(mode="json", exclude={"state_json"})
+def record_json(row: Row) -> dict[str, Any]:
     # Led by the same fields as `capa show --json`, in the same order.
     head = ("id", "stage", "severity", "owner", "due_at", "escalation_level", "title")
-    return {**{key: data[key] for key in head}, **data}
+    return {**{key: row[key] for key in head}, **row}
 
 
-def overdue_json(item: OverdueItem) -> dict[str, Any]:
+def overdue_json(item: Deadline) -> dict[str, Any]:
     return {
         "id": item.record_id,
         "stage": item.stage.value,
@@ -91,18 +110,17 @@ def overdue_json(item: OverdueItem) -> dict[str, Any]:
     }
 
 
-def user_json(user: User) -> dict[str, Any]:
-    # The password hash stays in the database: nothing prints it.
-    return {**user.model_dump(mode="json", exclude={"password_hash"}), "can_sign_in": user.password_hash is not None}
+def user_json(user: Row) -> dict[str, Any]:
+    # The API never answers a password hash: nothing prints it.
+    return user
 
 
-def token_json(token: ApiToken) -> dict[str, Any]:
-    return token.model_dump(mode="json", exclude={"secret_hash"})
+def token_json(token: Row) -> dict[str, Any]:
+    return token
 
 
-def notification_json(row: OutboxMessage) -> dict[str, Any]:
-    # ``details`` is stored as JSON text; a reader of --json gets it as the object it is.
-    return {**row.model_dump(mode="json"), "details": json.loads(row.details)}
+def notification_json(row: Row) -> dict[str, Any]:
+    return row
 
 
 def step_json(result: StepOutcome) -> dict[str, Any]:
@@ -159,34 +177,39 @@ def step_done(what: str, result: StepOutcome) -> None:
     typer.echo(f"{result.record_id}: {what} (timeline {written}); stage now {result.stage.value}{due}")
 
 
-def users_table(users: list[User]) -> None:
+def users_table(users: list[Row]) -> None:
     table = _table("Users", ("NAME", "ROLE", "MANAGER", "SIGN-IN"), "EMAIL")
     for user in users:
-        sign_in = "inactive" if not user.active else ("password" if user.password_hash else "-")
-        _add_row(table, user.name, user.role, user.manager or "-", sign_in, user.email or "-")
+        sign_in = "inactive" if not user["active"] else ("password" if user["can_sign_in"] else "-")
+        _add_row(table, user["name"], user["role"], user["manager"] or "-", sign_in, user["email"] or "-")
     console.print(table)
 
 
-def tokens_table(tokens: list[ApiToken]) -> None:
+def tokens_table(tokens: list[Row]) -> None:
     if not tokens:
         console.print("no API tokens")
         return
     table = _table("API tokens", ("ID", "USER", "PREFIX", "CREATED", "LAST USED", "STATE"), "LABEL")
     for token in tokens:
+        last_used = _instant(token["last_used_at"])
         _add_row(
             table,
-            str(token.id),
-            token.user_name,
-            token.prefix + "…",
-            minute(token.created_at),
-            minute(token.last_used_at) if token.last_used_at else "never",
-            "revoked" if token.revoked_at else "active",
-            token.label,
+            str(token["id"]),
+            token["user_name"],
+            token["prefix"] + "…",
+            minute(_DATETIME.validate_python(token["created_at"])),
+            minute(last_used) if last_used else "never",
+            "revoked" if token["revoked_at"] else "active",
+            token["label"],
         )
     console.print(table)
 
 
-def records_table(rows: list[Nonconformity], now: datetime) -> None:
+def _instant(text: str | None) -> datetime | None:
+    return None if text is None else _DATETIME.validate_python(text)
+
+
+def records_table(rows: list[Row], now: datetime) -> None:
     if not rows:
         console.print("no records match")
         return
@@ -194,18 +217,36 @@ def records_table(rows: list[Nonconformity], now: datetime) -> None:
     for row in rows:
         _add_row(
             table,
-            row.id,
-            row.severity,
-            row.stage,
-            row.owner,
-            _due_cell(row.due_at, now, Stage(row.stage).is_open),
-            _level_cell(row.escalation_level),
-            row.title,
+            row["id"],
+            row["severity"],
+            row["stage"],
+            row["owner"],
+            _due_cell(_instant(row["due_at"]), now, Stage(row["stage"]).is_open),
+            _level_cell(row["escalation_level"]),
+            row["title"],
         )
     console.print(table)
 
 
-def overdue_table(items: list[OverdueItem]) -> None:
+def inbox_table(items: list[Deadline]) -> None:
+    if not items:
+        console.print("nothing is waiting for you")
+        return
+    now = datetime.now(UTC)
+    table = _table("What you hold, soonest due first", ("ID", "STAGE", "TARGET", "DUE", "ESC"))
+    for item in items:
+        _add_row(
+            table,
+            item.record_id,
+            item.stage.value,
+            item.target,
+            _due_cell(item.due_at, now, True),
+            _level_cell(item.escalation_level),
+        )
+    console.print(table)
+
+
+def overdue_table(items: list[Deadline]) -> None:
     if not items:
         console.print("nothing is overdue")
         return
@@ -243,7 +284,7 @@ def _items(count: int) -> str:
     return f"{count} item" if count == 1 else f"{count} items"
 
 
-def notifications_table(rows: list[OutboxMessage], *, failed_only: bool = False) -> None:
+def notifications_table(rows: list[Row], *, failed_only: bool = False) -> None:
     if not rows:
         console.print("no failed notifications" if failed_only else "no notifications")
         return
@@ -255,16 +296,16 @@ def notifications_table(rows: list[OutboxMessage], *, failed_only: bool = False)
     for row in rows:
         _add_row(
             table,
-            str(row.id),
-            minute(row.created_at),
-            row.kind,
-            row.record_id,
-            row.recipient,
-            row.channel,
-            row.status,
-            str(row.attempts),
-            row.last_error or "-",
-            style=_LATE if row.status == OutboxStatus.FAILED.value else None,
+            str(row["id"]),
+            minute(_DATETIME.validate_python(row["created_at"])),
+            row["kind"],
+            row["record_id"],
+            row["recipient"],
+            row["channel"],
+            row["status"],
+            str(row["attempts"]),
+            row["last_error"] or "-",
+            style=_LATE if row["status"] == OutboxStatus.FAILED.value else None,
         )
     console.print(table)
 

@@ -1,9 +1,11 @@
 """`capa raise` and the steps: containment, root cause, plan, actions, verification, review, extensions,
 reassignment, cancellation, and the outcome of a step that was pending.
 
-Each command maps its options onto the fields of its step's model (``models.payloads``: ``ContainmentStep``, ...);
-the model, the rules and the workflow judge them as they judge the web app's and the API's. An option not named
-after its field is in ``cli.app.OPTION_OF_FIELD``, so a refusal names the option.
+Each command maps its options onto the fields of its step's body in the HTTP API (the step's model,
+``models.payloads``: ``ContainmentStep``, ...) and sends it as the acting sign-in; the API, the rules and the
+workflow judge it as they judge the web app's. An option not named after its field is in
+``cli.app.OPTION_OF_FIELD``, so a refusal names the option. The signed steps (verification, effectiveness review,
+cancellation, extension decision) carry the signer's password, asked for at the moment of signing.
 """
 
 from datetime import UTC, datetime
@@ -12,7 +14,21 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli import render
-from cli.app import Evidence, Json, Reason, RecordId, UsageProblem, answer_step, app, call, due_option, take_step
+from cli.app import (
+    Evidence,
+    Json,
+    PasswordStdin,
+    Reason,
+    RecordId,
+    UsageProblem,
+    answer_step,
+    app,
+    due_option,
+    post_step,
+    send,
+    signing_password,
+    take_step,
+)
 from cli.parsing import parse_action
 from models.enums import (
     CauseCategory,
@@ -25,7 +41,8 @@ from models.enums import (
 )
 
 if TYPE_CHECKING:
-    from client.records import CapaClient
+    from cli.http import Api
+    from models.payloads import StepOutcome
 
 
 @app.command("raise")
@@ -43,7 +60,6 @@ def raise_record(
     as_json: Json = False,
 ) -> None:
     """Raise a nonconformity; prints its new id."""
-    actor = ctx.obj.actor()
     values = {
         "title": title,
         "description": description,
@@ -55,14 +71,8 @@ def raise_record(
         "quantity": quantity,
     }
 
-    async def send(client: "CapaClient") -> str:
-        from models.payloads import RaiseStep  # noqa: PLC0415
-
-        step = await client.read_step(RaiseStep, values)
-        record_id: str = await client.raise_record(actor, step)
-        return record_id
-
-    record_id = call(ctx, send)
+    body = {key: value for key, value in values.items() if value is not None}
+    record_id: str = send(ctx, lambda api: api.post("/records", body))["id"]
     if as_json:
         render.emit_json({"id": record_id})
     else:
@@ -154,26 +164,22 @@ def complete_action(
     as_json: Json = False,
 ) -> None:
     """Complete one action of the plan, with evidence."""
-    take_step(
-        ctx,
-        as_json,
-        f"action {action_id} completed",
-        record_id,
-        "complete-action",
-        action_id=action_id,
-        evidence=evidence,
-    )
+    path = f"/records/{record_id}/actions/{action_id}/completion"
+    post_step(ctx, as_json, f"action {action_id} completed", path, {"evidence": evidence})
 
 
 @app.command()
 def verify(
     ctx: typer.Context,
+    *,
     record_id: RecordId,
     result: Annotated[VerificationResult, typer.Option(help="Were the actions implemented, without harm?")],
     evidence: Evidence,
+    password_stdin: PasswordStdin = False,
     as_json: Json = False,
 ) -> None:
-    """Verify the actions (a manager who implemented none of them)."""
+    """Verify the actions (a manager who implemented none of them); signed with your password."""
+    password = signing_password(password_stdin)
     take_step(
         ctx,
         as_json,
@@ -182,18 +188,22 @@ def verify(
         "verify",
         result=result,
         evidence=evidence,
+        password=password,
     )
 
 
 @app.command()
 def review(
     ctx: typer.Context,
+    *,
     record_id: RecordId,
     result: Annotated[EffectivenessResult, typer.Option(help="Did the actions stop the problem recurring?")],
     evidence: Evidence,
+    password_stdin: PasswordStdin = False,
     as_json: Json = False,
 ) -> None:
-    """Review effectiveness once the window has passed (ISO 9001 10.2.1 d)."""
+    """Review effectiveness once the window has passed (ISO 9001 10.2.1 d); signed with your password."""
+    password = signing_password(password_stdin)
     take_step(
         ctx,
         as_json,
@@ -202,6 +212,7 @@ def review(
         "review",
         result=result,
         evidence=evidence,
+        password=password,
     )
 
 
@@ -234,16 +245,20 @@ def request_extension(
 @app.command("decide-extension")
 def decide_extension(
     ctx: typer.Context,
+    *,
     record_id: RecordId,
     approve: Annotated[
         bool | None, typer.Option("--approve/--reject", help="Grant or refuse the pending request.")
     ] = None,
     reason: Annotated[str | None, typer.Option(help="Why; required when rejecting.")] = None,
+    password_stdin: PasswordStdin = False,
     as_json: Json = False,
 ) -> None:
-    """Approve or reject the pending extension request (a manager other than the requester)."""
+    """Approve or reject the pending extension request (a manager other than the requester); signed with your
+    password."""
     if approve is None:
         raise UsageProblem("pass --approve or --reject")
+    password = signing_password(password_stdin)
     take_step(
         ctx,
         as_json,
@@ -252,6 +267,7 @@ def decide_extension(
         "decide-extension",
         approve=approve,
         reason=reason,
+        password=password,
     )
 
 
@@ -274,16 +290,23 @@ def reassign(
         f"reassigned to {owner}",
         record_id,
         "reassign",
-        new_owner=owner,
+        owner=owner,
         reason=reason,
         action_id=action_id,
     )
 
 
 @app.command()
-def cancel(ctx: typer.Context, record_id: RecordId, reason: Reason, as_json: Json = False) -> None:
-    """Cancel an invalid record (managers); every timer stops."""
-    take_step(ctx, as_json, "cancelled", record_id, "cancel", reason=reason)
+def cancel(
+    ctx: typer.Context,
+    record_id: RecordId,
+    reason: Reason,
+    password_stdin: PasswordStdin = False,
+    as_json: Json = False,
+) -> None:
+    """Cancel an invalid record (managers); every timer stops. Signed with your password."""
+    password = signing_password(password_stdin)
+    take_step(ctx, as_json, "cancelled", record_id, "cancel", reason=reason, password=password)
 
 
 @app.command()
@@ -294,4 +317,10 @@ def outcome(
     as_json: Json = False,
 ) -> None:
     """Wait for a step that was answered pending, and say what it did or why the record refused it."""
-    answer_step(ctx, as_json, "applied", lambda client: client.step_outcome(record_id, step_id))
+
+    def outcome_of(api: "Api") -> "StepOutcome":
+        from models.payloads import StepOutcome  # noqa: PLC0415
+
+        return StepOutcome.model_validate(api.get(f"/records/{record_id}/steps/{step_id}"))
+
+    answer_step(ctx, as_json, "applied", outcome_of)

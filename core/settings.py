@@ -46,7 +46,11 @@ class Settings(BaseSettings):
     policy_file: Path | None = None
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    user: str | None = None
+    # The `capa` command line: the HTTP API its commands for people go through, the directory keeping its sign-ins
+    # (default ~/.config/capaflow), and an API token that acts instead of a stored sign-in.
+    api_url: str = "http://127.0.0.1:8000"
+    config_dir: Path | None = None
+    token: SecretStr | None = None
 
     # Observability: the worker's Prometheus endpoint (0 turns it off), how often it recounts the read model
     # for the gauges, and the OpenTelemetry collector that receives traces (tracing is off without it).
@@ -160,7 +164,12 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an http:// or https:// URL, e.g. http://otel-collector:4318")
         return value
 
-    @field_validator("base_url")
+    @field_validator("config_dir", "token", mode="before")
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("base_url", "api_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
         parts = urlsplit(value)

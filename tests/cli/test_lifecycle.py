@@ -104,7 +104,7 @@ async def test_raise_to_closed(capa: Capa) -> None:
     assert all({"seq", "at", "kind", "actor", "details"} <= event.keys() for event in events)
     assert events[2]["details"]["whys"] == ["Burr left on the edge", "Tool life not tracked"]
 
-    human = (await capa.ok("show", record_id)).out
+    human = (await capa.ok("show", record_id, user="maria")).out
     assert record_id in human
     assert "Effectiveness review by maria, effective: No burrs in 3 lots" in human
 
@@ -130,7 +130,7 @@ async def test_closed_record_readable_after_its_history_is_deleted(capa: Capa) -
     # The server deletes in the background; on a busy machine that can take longer than a step.
     await eventually(deleted, within=90)
     assert await capa.show(record_id) == before
-    human = (await capa.ok("show", record_id)).out
+    human = (await capa.ok("show", record_id, user="maria")).out
     for event in before["events"]:
         # Each entry's sentence begins on its row (the rest may wrap).
         assert sentence(Event.model_validate(event))[:40] in human

@@ -14,7 +14,7 @@ def _instant(text: str | None) -> datetime | None:
 
 
 async def _assert_list_matches_query(capa: Capa, record_ids: list[str]) -> list[dict[str, Any]]:
-    rows = {row["id"]: row for row in (await capa.ok("list", "--json")).json()}
+    rows = {row["id"]: row for row in (await capa.ok("list", "--json", user="maria")).json()}
     for record_id in record_ids:
         state = await capa.query(record_id)
         row = rows[record_id]
@@ -38,13 +38,13 @@ async def test_list_agrees_with_the_workflow_query(capa: Capa) -> None:
     await capa.ok("reassign", reassigned, "--owner", "paul", "--reason", "Olivia on leave", user="maria")
 
     await _assert_list_matches_query(capa, [in_containment, in_action, reassigned])
-    action_stage = [row["id"] for row in (await capa.ok("list", "--stage", "action", "--json")).json()]
+    action_stage = [row["id"] for row in (await capa.ok("list", "--stage", "action", "--json", user="maria")).json()]
     assert in_action in action_stage
     assert in_containment not in action_stage
-    pauls = [row["id"] for row in (await capa.ok("list", "--owner", "paul", "--json")).json()]
+    pauls = [row["id"] for row in (await capa.ok("list", "--owner", "paul", "--json", user="maria")).json()]
     assert set(pauls) >= {in_action, reassigned}
     assert in_containment not in pauls
-    table = (await capa.ok("list")).out
+    table = (await capa.ok("list", user="maria")).out
     assert in_containment in table
 
 
@@ -56,7 +56,7 @@ async def test_overdue_shows_the_late_action_and_its_escalation(capa: Capa) -> N
     await capa.ok("plan", record_id, "--action", "oscar:3s:Redraw the detail", user="olivia")
 
     async def escalated() -> dict[str, Any] | None:
-        items = (await capa.ok("overdue", "--json")).json()
+        items = (await capa.ok("overdue", "--json", user="maria")).json()
         return next((i for i in items if i["id"] == record_id and i["escalation_level"] == 1), None)
 
     item = await eventually(escalated)
@@ -67,14 +67,14 @@ async def test_overdue_shows_the_late_action_and_its_escalation(capa: Capa) -> N
     assert item["late_by"]
     assert item["due_at"]
 
-    table = (await capa.ok("overdue")).out
+    table = (await capa.ok("overdue", user="maria")).out
     assert "LATE BY" in table
     row = next(line for line in table.splitlines() if record_id in line)
     assert row.split()[-1] == "L1"
-    listed = (await capa.ok("list", "--overdue")).out.splitlines()
+    listed = (await capa.ok("list", "--overdue", user="maria")).out.splitlines()
     row_at = next(n for n, line in enumerate(listed) if record_id in line)
     assert "late by" in listed[row_at + 1]
-    overdue_ids = [row["id"] for row in (await capa.ok("list", "--overdue", "--json")).json()]
+    overdue_ids = [row["id"] for row in (await capa.ok("list", "--overdue", "--json", user="maria")).json()]
     assert record_id in overdue_ids
     await _assert_list_matches_query(capa, [record_id])
 
@@ -89,7 +89,7 @@ async def test_a_step_lists_at_once_while_the_entry_before_it_is_not_yet_stored(
         assert row is not None
         row.last_seq = 0
     await capa.ok("contain", record_id, "--summary", "Held", "--disposition", "quarantine", user="olivia")
-    rows = {row["id"]: row for row in (await capa.ok("list", "--json")).json()}
+    rows = {row["id"]: row for row in (await capa.ok("list", "--json", user="maria")).json()}
     assert rows[record_id]["stage"] == "root_cause"
     await _assert_list_matches_query(capa, [record_id])
 
@@ -113,15 +113,27 @@ async def test_what_people_typed_reaches_the_terminal_as_text(capa: Capa) -> Non
         user="otto",
     )
     record_id = raised.json()["id"]
-    for run in (await capa.ok("list", "--owner", "olivia"), await capa.ok("show", record_id)):
+    for run in (
+        await capa.ok("list", "--owner", "olivia", user="maria"),
+        await capa.ok("show", record_id, user="maria"),
+    ):
         assert "\x1b" not in run.out, run.out
         assert "\x07" not in run.out, run.out
         assert "Burr \\x1b[2J\\x1b[31mcleared [bold]screen[/bold]" in run.out, run.out
-    shown = await capa.ok("show", record_id)
+    shown = await capa.ok("show", record_id, user="maria")
     assert "Seen \\x1b]0;owned\\x07 at station 4" in shown.out, shown.out
 
 
 async def test_listing_by_someone_not_in_the_directory_names_the_option(capa: Capa) -> None:
     """A mistyped --owner is a usage error, not an empty list that reads as "nothing is waiting"."""
-    run = await capa("list", "--owner", "olvia")
+    run = await capa("list", "--owner", "olvia", user="maria")
     assert_one_line_error(run, 2, "--owner: no user named olvia")
+
+
+async def test_inbox_shows_what_the_signed_in_person_holds(capa: Capa) -> None:
+    """`capa inbox` lists the steps the acting person holds, and not someone else's."""
+    record_id = await capa.raise_record(owner="paul")
+    held = (await capa.ok("inbox", "--json", user="paul")).json()
+    assert any(item["id"] == record_id and item["target"] == "stage" for item in held)
+    assert record_id not in [item["id"] for item in (await capa.ok("inbox", "--json", user="oscar")).json()]
+    assert record_id in (await capa.ok("inbox", user="paul")).out

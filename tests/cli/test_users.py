@@ -1,14 +1,16 @@
-"""``capa users``: the administrator's directory tool, which needs no actor and no Temporal."""
+"""``capa users``: the administrator's directory tool, through the HTTP API as an admin's sign-in."""
 
 from tests.cli.conftest import Capa, assert_one_line_error
 
 
 async def test_users_add_then_list(capa: Capa) -> None:
     """A user added with role, manager and e-mail is listed with them, as JSON and as a table."""
-    added = await capa.ok("users", "add", "uma", "--role", "owner", "--manager", "mike", "--email", "uma@example.com")
+    added = await capa.ok(
+        "users", "add", "uma", "--role", "owner", "--manager", "mike", "--email", "uma@example.com", user="ada"
+    )
     assert "uma" in added.out
 
-    users = {user["name"]: user for user in (await capa.ok("users", "list", "--json")).json()}
+    users = {user["name"]: user for user in (await capa.ok("users", "list", "--json", user="ada")).json()}
     assert users["uma"] | {"created_at": None} == {
         "name": "uma",
         "role": "owner",
@@ -18,13 +20,21 @@ async def test_users_add_then_list(capa: Capa) -> None:
         "active": True,
         "can_sign_in": False,
     }
-    table = (await capa.ok("users", "list")).out
+    table = (await capa.ok("users", "list", user="ada")).out
     assert any(line.split()[:3] == ["uma", "owner", "mike"] for line in table.splitlines())
 
 
 async def test_users_add_with_unknown_manager_names_the_option(capa: Capa) -> None:
     """A manager missing from the directory is refused with a message naming --manager, and nobody is added."""
-    run = await capa("users", "add", "vera", "--role", "owner", "--manager", "nobody")
+    run = await capa("users", "add", "vera", "--role", "owner", "--manager", "nobody", user="ada")
     assert_one_line_error(run, 2, "--manager", "nobody")
-    names = [user["name"] for user in (await capa.ok("users", "list", "--json")).json()]
+    names = [user["name"] for user in (await capa.ok("users", "list", "--json", user="ada")).json()]
     assert "vera" not in names
+
+
+async def test_only_an_admin_changes_the_directory(capa: Capa) -> None:
+    """A manager's sign-in may read the directory but not add to it; the refusal names the role it needs."""
+    run = await capa("users", "add", "wes", "--role", "owner", user="maria")
+    assert_one_line_error(run, 1, "maria is manager", "admin")
+    names = [user["name"] for user in (await capa.ok("users", "list", "--json", user="maria")).json()]
+    assert "wes" not in names

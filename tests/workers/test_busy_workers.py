@@ -36,6 +36,7 @@ from models.enums import Disposition, EventKind, Stage
 from models.payloads import ContainmentStep
 from models.policy import load_policy
 from tests.builders import raise_burr
+from tests.cli.conftest import serving
 from tests.conftest import number_records_apart, seed_directory, start_dev_server
 from tests.workers.harness import eventually
 from worker import WORKFLOWS, build_activities
@@ -44,14 +45,10 @@ PASSWORD = "correct horse battery staple"
 CAPA = Path(sys.executable).with_name("capa")
 
 
-async def run_capa(settings: Settings, server: WorkflowEnvironment, *args: str) -> subprocess.CompletedProcess[bytes]:
+async def run_capa(api_url: str, token: str, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """``capa ARGS`` through the API at ``api_url``, acting with the API token ``token``."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith("CAPA_")}
-    environment |= {
-        "TEMPORAL_ADDRESS": server.client.service_client.config.target_host,
-        "CAPA_DATABASE_URL": settings.database_url,
-        "CAPA_TASK_QUEUE": settings.task_queue,
-        "CAPA_STEP_WAIT": str(settings.step_wait),
-    }
+    environment |= {"CAPA_API_URL": api_url, "CAPA_TOKEN": token}
     process = await asyncio.create_subprocess_exec(
         str(CAPA), *args, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -118,6 +115,7 @@ async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worke
     settings, engine, capa = _site(dev_server, tmp_path, "busy")
     accounts.set_password(engine, "maria", PASSWORD)
     token = accounts.create_token(engine, "maria", "tests", created_by="ada")[1]
+    mikes = accounts.create_token(engine, "mike", "tests", created_by="ada")[1]
     async with worker_on(dev_server.client, settings):
         record_id = await raise_burr(capa)
         await eventually(lambda: at_rest(dev_server.client, record_id), 30, f"{record_id} at rest")
@@ -130,9 +128,13 @@ async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worke
     assert pending.value.message.startswith(f"{record_id}: containment is sent but not applied yet")
     assert "do not send it again" in pending.value.message
 
-    transport = httpx.ASGITransport(app=create_app(settings, capa))
+    app = create_app(settings, capa)
+    transport = httpx.ASGITransport(app=app)
     bearer = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=bearer) as http:
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=bearer) as http,
+        serving(app) as api_url,
+    ):
         # Through the HTTP API the same answer is a 202 whose Location is where the outcome will be.
         sent = await http.post(
             f"/api/v1/records/{record_id}/reassignment", json={"owner": "oscar", "reason": "olivia is on leave"}
@@ -147,9 +149,9 @@ async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worke
         # capa says the same in one line on stderr, and exits 3: sent, not refused.
         why = ["--why", "Burr on edge", "--why", "Tool worn"]
         cli = await run_capa(
-            settings,
-            dev_server,
-            *("--as", "mike", "root-cause", record_id, "--method", "five-whys", "--cause", "Worn tool", *why),
+            api_url,
+            mikes,
+            *("root-cause", record_id, "--method", "five-whys", "--cause", "Worn tool", *why),
             *("--category", "machine"),
         )
         assert cli.returncode == 3, cli
@@ -163,7 +165,7 @@ async def test_a_step_nobody_answers_in_time_is_pending_and_applies_when_a_worke
             answered = await http.get(outcome_at)
             assert answered.status_code == 200, answered.text
             # capa outcome follows the step capa was told about, and says what it did.
-            followed = await run_capa(settings, dev_server, "outcome", record_id, cli_step, "--json")
+            followed = await run_capa(api_url, mikes, "outcome", record_id, cli_step, "--json")
             assert followed.returncode == 0, followed
             assert json.loads(followed.stdout)["record_id"] == record_id
             state = await capa.show(record_id)
