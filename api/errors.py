@@ -7,7 +7,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from client.errors import CapaError, ErrorKind, FieldProblem, StepPending
+from client.errors import CapaError, ErrorKind, FieldProblem, SigningLocked, StepPending
 
 STATUS: dict[ErrorKind, int] = {
     ErrorKind.NOT_ALLOWED: 403,
@@ -15,6 +15,7 @@ STATUS: dict[ErrorKind, int] = {
     ErrorKind.WRONG_STAGE: 409,
     ErrorKind.INVALID: 422,
     ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.TOO_MANY_ATTEMPTS: 429,
     # Accepted for processing: the step waits for a busy worker; its outcome is at the Location given.
     ErrorKind.PENDING: 202,
 }
@@ -56,6 +57,8 @@ async def capa_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     headers = None
     if isinstance(exc, StepPending):
         headers = {"Location": f"/api/v1/records/{exc.record_id}/steps/{exc.update_id}"}
+    if isinstance(exc, SigningLocked):
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem_response(STATUS[exc.kind], exc.kind.value, exc.message, headers, exc.problems)
 
 
@@ -75,4 +78,14 @@ STEP_REFUSALS: dict[int | str, dict[str, object]] = {
     },
     404: {"model": Problem, "description": "No such record"},
     409: {"model": Problem, "description": "The record is not in the stage this step belongs to"},
+}
+# A signed step's further refusals: its password (re-entered to sign it) wrong, or too many wrong ones lately.
+SIGNED_STEP_REFUSALS: dict[int | str, dict[str, object]] = {
+    **STEP_REFUSALS,
+    403: {
+        "model": Problem,
+        "description": "The signed-in user may not take this step, or `password` is not theirs (`errors` names it); "
+        "nothing is recorded",
+    },
+    429: {"model": Problem, "description": "Too many wrong passwords at signing; wait `Retry-After` seconds"},
 }

@@ -69,7 +69,7 @@ async def attach(record_id: RecordId, request: Request, user: ApiUser, client: C
         return refused.response()
     if not upload.files:
         raise CapaError.invalid(FieldProblem("file", "send at least one file"))
-    return await attach_files(client, record_id, user.name, upload.files, upload.fields.get("to") or None)
+    return await attach_files(client, record_id, user.name, upload.files, upload.fields.get("to", "").strip() or None)
 
 
 @router.get(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel
 
 from api.deps import ApiUser, AuthenticatedRoute, Client
-from api.errors import REFUSALS, STEP_REFUSALS
+from api.errors import REFUSALS, SIGNED_STEP_REFUSALS, STEP_REFUSALS
 from api.params import Limit, Offset, RecordId
 from api.schemas import (
     CancellationRequest,
@@ -27,10 +27,11 @@ from api.schemas import (
     RecordSummary,
     ReviewRequest,
     RootCauseRequest,
+    SignedBody,
     VerificationRequest,
     json_field,
 )
-from client.errors import CapaError, FieldProblem, StepPending
+from client.errors import CapaError, FieldProblem, SigningLocked, StepPending
 from client.records import CapaClient
 from models.enums import Stage
 from models.payloads import ACTION_ID_PATTERN, USER_NAME_PATTERN, CapaState, CompleteActionStep, Payload, StepOutcome
@@ -114,11 +115,14 @@ async def step_outcome(record_id: RecordId, step_id: StepId, user: ApiUser, clie
 
 
 async def _take(client: CapaClient, record_id: str, user: User, step: Payload, body: type[BaseModel]) -> StepOutcome:
-    """Send the step; a refusal names each field at fault as this API calls it in ``body``."""
+    """Send the step (signed with the body's password, for a signed step); a refusal names each field at fault
+    as this API calls it in ``body``."""
     try:
+        if isinstance(step, SignedBody):
+            return await client.sign(record_id, user.name, step, step.password)
         return await client.take_step(record_id, user.name, step)
     except CapaError as exc:
-        if not exc.problems or isinstance(exc, StepPending):
+        if not exc.problems or isinstance(exc, StepPending | SigningLocked):
             raise
         renamed = [FieldProblem(json_field(body, p.field), p.message) for p in exc.problems]
         raise CapaError(exc.kind, said(renamed), renamed) from None
@@ -151,15 +155,16 @@ async def complete_action(
     return await _take(client, record_id, user, step, CompletionRequest)
 
 
-@router.post("/records/{record_id}/verification", responses=STEP_REFUSALS)
+@router.post("/records/{record_id}/verification", responses=SIGNED_STEP_REFUSALS)
 async def verify(record_id: RecordId, body: VerificationRequest, user: ApiUser, client: Client) -> StepOutcome:
-    """Verify the actions (a manager who implemented none of them)."""
+    """Verify the actions (a manager who implemented none of them), signed with the caller's password."""
     return await _take(client, record_id, user, body, VerificationRequest)
 
 
-@router.post("/records/{record_id}/review", responses=STEP_REFUSALS)
+@router.post("/records/{record_id}/review", responses=SIGNED_STEP_REFUSALS)
 async def review(record_id: RecordId, body: ReviewRequest, user: ApiUser, client: Client) -> StepOutcome:
-    """Review effectiveness once its window has passed (a manager); effective closes the record."""
+    """Review effectiveness once its window has passed (a manager), signed with the caller's password; effective
+    closes the record."""
     return await _take(client, record_id, user, body, ReviewRequest)
 
 
@@ -171,11 +176,12 @@ async def request_extension(
     return await _take(client, record_id, user, body, ExtensionRequestBody)
 
 
-@router.post("/records/{record_id}/extension-decision", responses=STEP_REFUSALS)
+@router.post("/records/{record_id}/extension-decision", responses=SIGNED_STEP_REFUSALS)
 async def decide_extension(
     record_id: RecordId, body: ExtensionDecisionRequest, user: ApiUser, client: Client
 ) -> StepOutcome:
-    """Approve (every timer of the step re-armed) or reject, with a reason, the pending extension request."""
+    """Approve (every timer of the step re-armed) or reject, with a reason, the pending extension request, signed
+    with the caller's password."""
     return await _take(client, record_id, user, body, ExtensionDecisionRequest)
 
 
@@ -185,7 +191,7 @@ async def reassign(record_id: RecordId, body: ReassignmentRequest, user: ApiUser
     return await _take(client, record_id, user, body, ReassignmentRequest)
 
 
-@router.post("/records/{record_id}/cancellation", responses=STEP_REFUSALS)
+@router.post("/records/{record_id}/cancellation", responses=SIGNED_STEP_REFUSALS)
 async def cancel(record_id: RecordId, body: CancellationRequest, user: ApiUser, client: Client) -> StepOutcome:
-    """Cancel an invalid record with a reason (a manager); every timer stops."""
+    """Cancel an invalid record with a reason (a manager), signed with the caller's password; every timer stops."""
     return await _take(client, record_id, user, body, CancellationRequest)

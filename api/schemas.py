@@ -150,20 +150,43 @@ class CompletionRequest(Body):
     evidence: Evidence
 
 
-class VerificationRequest(VerifyStep, Body):
-    """Verification by a manager who implemented none of the actions; ``fail`` sends the record back to action."""
+# A signed step's body carries the signer's password, re-entered at the moment of signing (21 CFR 11.200): the
+# bearer token says who calls, the password that this person signs now. It is checked and goes no further.
+SigningPassword = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=256,
+        description="Your password, re-entered to sign this step (the token alone never signs): checked, then "
+        "dropped; never stored, logged or sent to the record, which keeps the signature",
+        json_schema_extra={"format": "password", "writeOnly": True},
+    ),
+]
 
 
-class ReviewRequest(ReviewStep, Body):
-    """The effectiveness review, once the window has passed; ``not-effective`` reopens root cause."""
+class SignedBody(Body):
+    """A signed step's body: the step's fields and the signer's password."""
+
+    password: SigningPassword
+
+
+class VerificationRequest(VerifyStep, SignedBody):
+    """Verification by a manager who implemented none of the actions; ``fail`` sends the record back to action.
+    Signed: "verified: actions implemented" or "verification failed: actions not implemented as planned"."""
+
+
+class ReviewRequest(ReviewStep, SignedBody):
+    """The effectiveness review, once the window has passed; ``not-effective`` reopens root cause. Signed:
+    "approved: effective, record closed" or "reviewed: not effective, root cause reopened"."""
 
 
 class ExtensionRequestBody(ExtensionRequestStep, Body):
     """More time for the step (or, with ``action_id``, the action) the caller holds; a manager decides."""
 
 
-class ExtensionDecisionRequest(ExtensionDecisionStep, Body):
-    """Approve or reject the pending extension request (a manager other than the requester)."""
+class ExtensionDecisionRequest(ExtensionDecisionStep, SignedBody):
+    """Approve or reject the pending extension request (a manager other than the requester). Signed: "approved:
+    extension granted" or "rejected: extension refused"."""
 
 
 class ReassignmentRequest(ReassignStep, Body):
@@ -172,8 +195,8 @@ class ReassignmentRequest(ReassignStep, Body):
     new_owner: UserName = Field(alias="owner", description="The new owner", examples=["oscar"])
 
 
-class CancellationRequest(CancelStep, Body):
-    """Cancel an invalid record (managers); every timer stops."""
+class CancellationRequest(CancelStep, SignedBody):
+    """Cancel an invalid record (managers); every timer stops. Signed: "approved: record cancelled"."""
 
 
 def json_field(body: type[BaseModel], field: str | None) -> str | None:

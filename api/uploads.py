@@ -54,7 +54,7 @@ UPLOAD_REFUSALS: dict[int | str, dict[str, object]] = {
 
 @dataclass
 class Upload:
-    """What a multipart form held: the files it kept (in order) and its text fields."""
+    """What a multipart form held: the files it kept (in order) and its text fields, as sent (not stripped)."""
 
     files: list[StoredFile] = field(default_factory=list)
     fields: dict[str, str] = field(default_factory=dict)
@@ -127,9 +127,9 @@ class _Reader:
                 self.upload.files.append(self.draft.keep())
             self.draft = None
         elif not self._skip:
-            value = self._data.decode("utf-8", "replace").strip()
+            value = self._data.decode("utf-8", "replace")
             if self._name == CSRF_FIELD and self.csrf_token is not None:
-                self._check_token(value)
+                self._check_token(value.strip())
             else:
                 self.upload.fields[self._name] = value
 

@@ -18,6 +18,7 @@ from functools import partial
 
 from client.errors import CapaError, ErrorKind, StepPending
 from client.records import CapaClient
+from core.readmodel import DEMO_PASSWORD
 from models.enums import (
     ActionStatus,
     CauseCategory,
@@ -174,7 +175,7 @@ class Lifecycle:
             await self._step(
                 "cancel",
                 "root_cause",
-                lambda: client.take_step(rid, "maria", CancelStep(reason="raised against the wrong lot")),
+                lambda: client.sign(rid, "maria", CancelStep(reason="raised against the wrong lot"), DEMO_PASSWORD),
                 lambda s: s.stage is Stage.CANCELLED,
             )
             return
@@ -213,8 +214,8 @@ class Lifecycle:
         await self._step(
             "verify",
             "verification",
-            lambda: client.take_step(
-                rid, "maria", VerifyStep(result=VerificationResult.PASS, evidence="50 parts checked")
+            lambda: client.sign(
+                rid, "maria", VerifyStep(result=VerificationResult.PASS, evidence="50 parts checked"), DEMO_PASSWORD
             ),
             lambda s: bool(s.verifications),
         )
@@ -225,8 +226,8 @@ class Lifecycle:
         await self._step(
             "review",
             "effectiveness",
-            lambda: client.take_step(
-                rid, "maria", ReviewStep(result=EffectivenessResult.EFFECTIVE, evidence="No recurrence")
+            lambda: client.sign(
+                rid, "maria", ReviewStep(result=EffectivenessResult.EFFECTIVE, evidence="No recurrence"), DEMO_PASSWORD
             ),
             lambda s: s.stage is Stage.CLOSED,
         )
@@ -323,8 +324,11 @@ class Lifecycle:
                 self.result.refusals[(step, exc.kind.value)] += 1
                 if landed(await self._show()):
                     return  # an earlier attempt was applied after all
-                # Unavailable: try again. A plan whose due dates passed while it waited: new dates, again.
-                retry = exc.kind is ErrorKind.UNAVAILABLE or (step == "plan" and exc.kind is ErrorKind.INVALID)
+                # Unavailable, or a signing held back while several of the signer's were checked at once: try again.
+                # A plan whose due dates passed while it waited: new dates, again.
+                retry = exc.kind in {ErrorKind.UNAVAILABLE, ErrorKind.TOO_MANY_ATTEMPTS} or (
+                    step == "plan" and exc.kind is ErrorKind.INVALID
+                )
                 if not retry:
                     raise CapaError(exc.kind, f"{rid} {step}: {exc.message}") from None
                 if time.monotonic() > deadline:

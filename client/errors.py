@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from models.refusals import Rejection
 
-__all__ = ["CapaError", "ErrorKind", "FieldProblem", "StepPending"]
+__all__ = ["CapaError", "ErrorKind", "FieldProblem", "SigningLocked", "StepPending"]
 
 # What pydantic says of a value, as a person filling in a form reads it (its context's values filled in).
 _PLAIN = {
@@ -103,3 +103,13 @@ class StepPending(CapaError):
         self.record_id = record_id
         self.step = step
         self.update_id = update_id
+
+
+class SigningLocked(CapaError):
+    """A signature refused without its password being checked: too many wrong passwords at signing lately; the
+    signer may try again after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        problem = FieldProblem("password", f"too many wrong passwords; try again in {retry_after} s")
+        super().__init__(ErrorKind.TOO_MANY_ATTEMPTS, problem.said(), (problem,))
+        self.retry_after = retry_after

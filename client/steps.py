@@ -1,5 +1,7 @@
 """Taking a step on a record, the same way for every front end: the step's own model in (``models.payloads``:
-``ContainmentStep``, ``PlanStep``, ...; never its actor, who is the signed-in caller), its outcome out.
+``ContainmentStep``, ``PlanStep``, ...; never its actor, who is the signed-in caller), its outcome out. A signed
+step (``rules.SIGNED_STEPS``) is taken with ``sign``: the caller's password, re-entered, is checked here and goes
+no further; the record gets the signature.
 
 The record's update validators judge the step (``models.rules``); this module adds only what a front end cannot
 know: who the caller is in the directory, whether the people it names may hold steps, and how long to wait for a
@@ -31,12 +33,12 @@ from temporalio.service import RPCError
 from temporalio.workflow import UpdateMethodMultiParam
 
 from activities.records import ReadModelBehind, write_change, write_snapshot
-from client.errors import CapaError, ErrorKind, StepPending
+from client.errors import CapaError, ErrorKind, FieldProblem, SigningLocked, StepPending
 from client.notifications import Notifications
 from client.temporal import is_workflow_missing, recovering, timed_out, translated
-from core import readmodel
+from core import accounts, readmodel
 from core.settings import Settings
-from models import rules
+from models import rules, signatures
 from models.payloads import (
     RECORD_MOVING,
     CapaState,
@@ -144,6 +146,42 @@ class Steps(Notifications):
         actor = await self.actor(actor_name)
         await self.check_holders(holders_named(step))
         inp = parsed(rules.STEP_MODELS[which].input, {**step.model_dump(), "actor": actor})
+        return await self._update(record_id, STEP_UPDATES[which], inp)
+
+    async def sign(self, record_id: str, actor_name: str, step: Payload, password: str) -> StepOutcome:
+        """Take a signed step as ``actor_name``, who re-entered ``password`` to sign it (21 CFR 11.200).
+
+        The password is checked against the directory (wrong ones counted, and signing locked after several, as
+        at sign-in) and goes no further: the record gets the step's fields and the signature (printed name,
+        meaning, UTC time, content hash), never the password. A wrong one is refused on the field ``password``
+        (``SigningLocked`` once signing is locked) and nothing is recorded."""
+        which = rules.step_submitting(type(step))
+        meaning = rules.signature_meaning(which, step)
+        if meaning is None:
+            raise CapaError(ErrorKind.INVALID, f"{which.value} is not a signed step; take it without a password")
+        # Only the step's own fields go on: a request body's ``password`` (or anything else) is left behind.
+        submitted_model = rules.STEP_MODELS[which].submitted
+        submitted = submitted_model.model_validate(step.model_dump(include=set(submitted_model.model_fields)))
+        actor = await self.actor(actor_name)
+        checked = await self._db(accounts.check_signing_password, self._engine, actor.name, password)
+        if isinstance(checked, accounts.SignInRefused):
+            locked = checked.retry_after is not None
+            log.warning("signature refused", user=actor.name, record_id=record_id, step=which.value, locked=locked)
+            if checked.retry_after is not None:
+                raise SigningLocked(checked.retry_after)
+            problem = FieldProblem("password", f"{checked.message}; nothing was recorded")
+            raise CapaError(ErrorKind.NOT_ALLOWED, problem.said(), (problem,))
+        signature = signatures.signature(
+            record_id,
+            which.value,
+            submitted,
+            signer=actor.name,
+            # The directory's printed name once it keeps one; the login name until then.
+            full_name=getattr(checked, "full_name", None) or checked.name,
+            meaning=meaning,
+            signed_at=datetime.now(UTC).replace(microsecond=0),
+        )
+        inp = parsed(rules.STEP_MODELS[which].input, {**submitted.model_dump(), "actor": actor, "signature": signature})
         return await self._update(record_id, STEP_UPDATES[which], inp)
 
     async def _update(self, record_id: str, update: StepUpdate, inp: StepInput) -> StepOutcome:

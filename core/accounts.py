@@ -155,6 +155,31 @@ def authenticate(engine: Engine, name: str, password: str, now: datetime | None 
     return user
 
 
+def check_signing_password(
+    engine: Engine, name: str, password: str, now: datetime | None = None
+) -> User | SignInRefused:
+    """The active user ``name`` if ``password`` is theirs, re-entered to sign a step (21 CFR 11.200); else why not.
+
+    Wrong passwords are counted and slowed down as at sign-in, under a count of their own (``signing:NAME``; no
+    user name holds a colon): failed signings lock signing, not sign-in, and the other way round. The caller
+    logs the attempt with the record it was for.
+    """
+    now = now or datetime.now(UTC)
+    key = f"signing:{name}"
+    wait = _claim_attempt(engine, key, now)
+    if wait is not None:
+        return SignInRefused("too many wrong passwords; try again later", retry_after=int(wait.total_seconds()) + 1)
+    with session_scope(engine) as session:
+        user = session.get(User, name)
+    hashed = user.password_hash if user is not None and user.active else None
+    valid, _ = _hasher.verify_and_update(password, hashed or _dummy_hash())
+    if user is None or hashed is None or not valid:
+        return SignInRefused("not your password")
+    with write_scope(engine) as session:
+        session.execute(delete(SignInFailures).where(col(SignInFailures.name) == key))
+    return user
+
+
 # How often an attempt tries to count itself while others for the same name do the same; then it is told to wait.
 _CLAIM_TRIES = 20
 

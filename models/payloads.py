@@ -5,11 +5,21 @@ that records already in flight keep deserialising.
 """
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 from models.enums import (
     ActionKind,
@@ -25,6 +35,7 @@ from models.enums import (
     Stage,
     VerificationResult,
 )
+from models.formatting import moment
 from models.policy import PinnedPolicy
 
 SYSTEM_ACTOR = "system"
@@ -115,6 +126,52 @@ class StepInput(Payload):
     actor: Actor
 
 
+class Signature(Payload):
+    """An electronic signature (21 CFR Part 11: 11.50, 11.70): who signed, by login and printed name, what the
+    signature means, when (UTC), and a SHA-256 of the signed content (``models.signatures.content_sha256``: the
+    record, the step, what it submitted, the signer, the meaning and the time), which links it to its record.
+
+    The signer re-entered their password to make it; the password itself is never part of it."""
+
+    signer: UserName
+    full_name: ShortText
+    meaning: ShortText
+    signed_at: AwareDatetime
+    content_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_printed(cls, data: Any) -> Any:
+        # ``printed`` is derived, written out with the rest for whoever reads the JSON; never kept as given.
+        if isinstance(data, dict) and "printed" in data:
+            return {key: value for key, value in data.items() if key != "printed"}
+        return data
+
+    @field_validator("signed_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    def manifestation(self) -> str:
+        """``Signed by Maria Keller (maria), approved: effective, record closed, 2026-03-01 14:02:11 UTC``."""
+        return f"Signed by {self.full_name} ({self.signer}), {self.meaning}, {moment(self.signed_at)}"
+
+    # mypy does not follow a decorator over a property; pydantic documents this form.
+    @computed_field(  # type: ignore[prop-decorator]
+        description="The signature as every page, report and terminal prints it (its manifestation)"
+    )
+    @property
+    def printed(self) -> str:
+        return self.manifestation()
+
+
+class SignedInput(StepInput):
+    """The input of a signed step (verification, effectiveness review, cancellation, extension decision): the
+    record refuses it unless it carries the signature of the person taking it, with the step's meaning."""
+
+    signature: Signature | None = None
+
+
 _Step = TypeVar("_Step", bound=Payload)
 
 
@@ -191,7 +248,7 @@ class VerifyStep(Payload):
     evidence: Evidence
 
 
-class VerifyInput(VerifyStep, StepInput):
+class VerifyInput(VerifyStep, SignedInput):
     pass
 
 
@@ -202,7 +259,7 @@ class ReviewStep(Payload):
     evidence: Evidence
 
 
-class ReviewInput(ReviewStep, StepInput):
+class ReviewInput(ReviewStep, SignedInput):
     pass
 
 
@@ -225,7 +282,7 @@ class ExtensionDecisionStep(Payload):
     reason: Annotated[Text | None, Field(description="Why; required when rejecting")] = None
 
 
-class ExtensionDecisionInput(ExtensionDecisionStep, StepInput):
+class ExtensionDecisionInput(ExtensionDecisionStep, SignedInput):
     pass
 
 
@@ -247,7 +304,7 @@ class CancelStep(Payload):
     reason: Reason
 
 
-class CancelInput(CancelStep, StepInput):
+class CancelInput(CancelStep, SignedInput):
     pass
 
 
@@ -274,8 +331,9 @@ class AttachFileInput(AttachFileStep, StepInput):
 
 
 def step_of(step: type[_Step], inp: StepInput) -> _Step:
-    """The fields ``inp`` submits for its step, without the actor: what its timeline entry records."""
-    return step.model_validate(inp.model_dump(exclude={"actor"}))
+    """The fields ``inp`` submits for its step, without the actor (and a signed step's signature): what its
+    timeline entry records, or what was signed."""
+    return step.model_validate(inp.model_dump(exclude={"actor", "signature"}))
 
 
 # --- the record's state --------------------------------------------------------------------------------------
@@ -335,6 +393,7 @@ class Verification(Payload):
     evidence: str
     by: str
     at: datetime
+    signature: Signature | None = None
 
 
 class Review(Payload):
@@ -343,6 +402,7 @@ class Review(Payload):
     evidence: str
     by: str
     at: datetime
+    signature: Signature | None = None
 
 
 class ExtensionRequest(Payload):
@@ -392,6 +452,14 @@ class CompletionEntry(CompleteActionStep):
     on_time: bool
 
 
+class VerifyEntry(VerifyStep):
+    signature: Signature | None = None
+
+
+class ReviewEntry(ReviewStep):
+    signature: Signature | None = None
+
+
 class ClosedEntry(Payload):
     cycles: int
 
@@ -407,6 +475,7 @@ class ExtensionDecisionEntry(ExtensionDecisionStep):
     # The clock's due times after the decision; None when the step or action it was for has ended.
     original_due_at: datetime | None = None
     due_at: datetime | None = None
+    signature: Signature | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -424,6 +493,7 @@ class ReassignEntry(ReassignStep):
 
 class CancelEntry(CancelStep):
     stage: Stage
+    signature: Signature | None = None
 
 
 class EffectivenessDueEntry(Payload):
@@ -459,8 +529,8 @@ EntryDetails = (
     | RootCauseEntry
     | PlanEntry
     | CompletionEntry
-    | VerifyStep
-    | ReviewStep
+    | VerifyEntry
+    | ReviewEntry
     | ClosedEntry
     | ExtensionRequestEntry
     | ExtensionDecisionEntry
@@ -479,9 +549,9 @@ ENTRY_OF_KIND: dict[EventKind, type[Payload]] = {
     EventKind.ROOT_CAUSE_SUBMITTED: RootCauseEntry,
     EventKind.PLAN_SUBMITTED: PlanEntry,
     EventKind.ACTION_COMPLETED: CompletionEntry,
-    EventKind.VERIFIED: VerifyStep,
+    EventKind.VERIFIED: VerifyEntry,
     EventKind.EFFECTIVENESS_DUE: EffectivenessDueEntry,
-    EventKind.EFFECTIVENESS_REVIEWED: ReviewStep,
+    EventKind.EFFECTIVENESS_REVIEWED: ReviewEntry,
     EventKind.CLOSED: ClosedEntry,
     EventKind.REMINDER_SENT: ReminderEntry,
     EventKind.ESCALATED: EscalationEntry,
@@ -509,7 +579,16 @@ class Event(Payload):
     @model_validator(mode="before")
     @classmethod
     def _typed_details(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not isinstance(data.get("details"), dict):
+        if not isinstance(data, dict):
+            return data
+        given = data.get("details")
+        if isinstance(given, BaseModel) and "kind" in data:
+            # A step's own model where its entry's model extends it (``VerifyStep`` for ``VerifyEntry``).
+            entry = ENTRY_OF_KIND[EventKind(data["kind"])]
+            if isinstance(given, entry) or not issubclass(entry, type(given)):
+                return data
+            return {**data, "details": entry.model_validate(given.model_dump())}
+        if not isinstance(given, dict):
             return data
         entry = ENTRY_OF_KIND[EventKind(data["kind"])]
         try:
@@ -526,8 +605,9 @@ class Event(Payload):
 
     def shown(self) -> dict[str, Any]:
         """The entry's fields that are set and not empty, as people read them: typed values (times as datetimes),
-        and a plan's actions each with its id."""
-        dumped: dict[str, Any] = self.details.model_dump(exclude_none=True)
+        a plan's actions each with its id, and no signature (its sentence says it)."""
+        # A signature reads as its manifestation, in the entry's sentence (``models.sentences``).
+        dumped: dict[str, Any] = self.details.model_dump(exclude_none=True, exclude={"signature"})
         if isinstance(self.details, PlanEntry):
             ids = dumped.pop("action_ids")
             dumped["actions"] = [{"id": i, **action} for i, action in zip(ids, dumped["actions"], strict=True)]

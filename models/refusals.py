@@ -20,6 +20,8 @@ class ErrorKind(StrEnum):
     INVALID = "InvalidInput"
     NOT_FOUND = "NotFound"
     UNAVAILABLE = "Unavailable"
+    # Too many wrong passwords lately (at signing): the caller must wait before trying again.
+    TOO_MANY_ATTEMPTS = "TooManyAttempts"
     # Not a failure: the step was sent and waits for a busy worker; it applies when one is free.
     PENDING = "Pending"
 

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple, TypeVar
 
-from models import formatting
-from models.enums import ActionStatus, Role, Stage
+from models import formatting, signatures
+from models.enums import ActionStatus, EffectivenessResult, Role, Stage, VerificationResult
 from models.payloads import (
     FILE_STEPS,
     Actor,
@@ -41,6 +41,7 @@ from models.payloads import (
     ReviewStep,
     RootCauseInput,
     RootCauseStep,
+    SignedInput,
     StepInput,
     VerifyInput,
     VerifyStep,
@@ -378,6 +379,64 @@ STEP_MODELS: dict[Step, StepModels] = {
     Step.CANCEL: StepModels(CancelStep, CancelInput),
     Step.ATTACH_FILE: StepModels(AttachFileStep, AttachFileInput),
 }
+
+
+# --- signed steps ----------------------------------------------------------------------------------------------
+#
+# These steps are signed (21 CFR Part 11: 11.50, 11.70, 11.200): the person taking one re-enters their password and
+# the record keeps their signature, which states what it means. The meaning follows from what the step submits.
+
+SIGNED_STEPS = frozenset({Step.VERIFY, Step.REVIEW, Step.CANCEL, Step.DECIDE_EXTENSION})
+
+MEANINGS: dict[tuple[Step, str], str] = {
+    (Step.VERIFY, VerificationResult.PASS.value): "verified: actions implemented",
+    (Step.VERIFY, VerificationResult.FAIL.value): "verification failed: actions not implemented as planned",
+    (Step.REVIEW, EffectivenessResult.EFFECTIVE.value): "approved: effective, record closed",
+    (Step.REVIEW, EffectivenessResult.NOT_EFFECTIVE.value): "reviewed: not effective, root cause reopened",
+    (Step.CANCEL, "cancel"): "approved: record cancelled",
+    (Step.DECIDE_EXTENSION, "approve"): "approved: extension granted",
+    (Step.DECIDE_EXTENSION, "reject"): "rejected: extension refused",
+}
+
+
+def _outcome(submitted: Payload) -> str:
+    """What a signed step decides, as ``MEANINGS`` keys it."""
+    if isinstance(submitted, VerifyStep | ReviewStep):
+        return submitted.result.value
+    if isinstance(submitted, ExtensionDecisionStep):
+        return "approve" if submitted.approve else "reject"
+    return "cancel"
+
+
+def signature_meaning(step: Step, submitted: Payload) -> str | None:
+    """What signing ``submitted`` (a step's fields or its input) means; None for a step that is not signed."""
+    if step not in SIGNED_STEPS:
+        return None
+    return MEANINGS[(step, _outcome(submitted))]
+
+
+def check_signature(record_id: str, step: Step, inp: SignedInput) -> None:
+    """A signed step carries the signature of the person taking it, with the meaning of what it submits, made on
+    exactly this content of this record."""
+    sig = inp.signature
+    actor = inp.actor.name
+    if sig is None:
+        raise Rejection.of_field(
+            ErrorKind.NOT_ALLOWED,
+            "signature",
+            f"{step.value} is a signed step: {actor} signs it by re-entering their password",
+        )
+    if sig.signer != actor:
+        raise Rejection.of_field(
+            ErrorKind.NOT_ALLOWED,
+            "signature.signer",
+            f"signed by {sig.signer}; only the person taking the step ({actor}) may sign it",
+        )
+    meaning = signature_meaning(step, inp)
+    if sig.meaning != meaning:
+        raise _invalid("signature.meaning", f"this step is signed as “{meaning}”, not “{sig.meaning}”")
+    if not signatures.matches(record_id, step.value, inp, sig):
+        raise _invalid("signature.content_sha256", f"the signature was not made on this step of {record_id}")
 
 
 def step_submitting(model: type[Payload]) -> Step:

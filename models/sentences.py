@@ -30,15 +30,21 @@ from models.payloads import (
     ReminderEntry,
     ReviewStep,
     RootCauseEntry,
+    Signature,
     VerifyStep,
 )
 
 
 def sentence(event: Event) -> str:
-    """What ``event`` says, as a sentence; an entry of an earlier shape as its fields."""
+    """What ``event`` says, as a sentence; an entry of an earlier shape as its fields. A signed step's entry ends
+    with its signature's manifestation ("Signed by Maria Keller (maria), verified: actions implemented, ...")."""
     if isinstance(event.details, EarlierEntry):
         return _earlier(event)
-    return _SENTENCES[event.kind](event)
+    text = _SENTENCES[event.kind](event)
+    signature = getattr(event.details, "signature", None)
+    if isinstance(signature, Signature):
+        text += (" " if text.endswith((".", "!", "?")) else ". ") + signature.manifestation()
+    return text
 
 
 def _words(value: object) -> str:

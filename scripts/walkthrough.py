@@ -10,8 +10,9 @@ Each person has a browser of their own (Debian's Chromium, ``/usr/bin/chromium``
     otto    raises NC-1 (owner olivia) and NC-2 (owner oscar); NC-2 is then left alone
     olivia  contains NC-1, finds its root cause and plans two actions, one for oscar and one for herself
     oscar   completes his action; olivia completes hers
-    mike    verifies (he implemented none), then watches NC-2 escalate on his overdue board to level 2
-    maria   reviews NC-1 as effective once its effectiveness window has passed: NC-1 is closed
+    mike    verifies (he implemented none), signing with his password, then watches NC-2 escalate on his overdue
+            board to level 2
+    maria   reviews NC-1 as effective once its effectiveness window has passed, signing it: NC-1 is closed
     ada     finds NC-1 closed and NC-2 still late in the records list
 
 With ``--screenshots DIR`` it writes docs/web.md's pictures there: ``raise.png`` (the raise form filled in),
@@ -56,6 +57,8 @@ BOARD_LEVEL = 2
 DEMO_DUE_WITHIN = timedelta(minutes=10)
 SHOWN_TIME = "%Y-%m-%d %H:%M:%S UTC"
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
+# The password field of a signed step's form: the person re-enters their password to sign it.
+SIGNING_LABEL = "Your password (signs this step)"
 
 
 class WalkError(Exception):
@@ -309,6 +312,7 @@ class Walk:
         form = mike.locator("#form-verify")
         form.get_by_label("Result").select_option("pass")
         form.get_by_label("Evidence").fill("50 housings of the next lot checked at final inspection: no burr.")
+        form.get_by_label(SIGNING_LABEL).fill(self.password)
         self.submit(mike, form, "Submit verification", "Verification recorded", "effectiveness")
         self.say(f"mike verified {record_id}: pass; the review falls due at {self.fact(mike, 'Review falls due')}")
 
@@ -355,6 +359,7 @@ class Walk:
         form = maria.locator("#form-review")
         form.get_by_label("Result").select_option("effective")
         form.get_by_label("Evidence").fill("No burr since: 3 lots, 600 housings, no rejects at final inspection.")
+        form.get_by_label(SIGNING_LABEL).fill(self.password)
         self.submit(maria, form, "Submit review", "Effectiveness review recorded", "closed")
         self.say(f"maria reviewed {record_id} as effective (waited {waited:.0f}s); it is closed")
 

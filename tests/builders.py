@@ -1,18 +1,21 @@
 """Small constructors for records in a known state, so each test spells out only what it is about."""
 
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import Engine
 from temporalio.testing import ActivityEnvironment
 
 from activities.records import RecordActivities
 from client.records import CapaClient
+from models import rules, signatures
 from models.enums import ActionKind, ActionStatus, EventKind, Severity, Source, Stage
-from models.payloads import Action, CapaState, Clock, Event, RaiseStep, RecordSnapshot
+from models.payloads import Action, CapaState, Clock, Event, RaiseStep, RecordSnapshot, SignedInput
 from models.policy import load_policy
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 POLICY = load_policy(None).for_severity(Severity.MAJOR)
+SignedT = TypeVar("SignedT", bound=SignedInput)
 
 
 def clock(holder: str, due_at: datetime, level: int = 0) -> Clock:
@@ -89,3 +92,24 @@ async def raise_burr(capa: CapaClient) -> str:
             owner="olivia",
         ),
     )
+
+
+def signed(record_id: str, inp: SignedT, signer: str | None = None) -> SignedT:
+    """``inp`` (a signed step's input for ``record_id``) signed as the client layer signs it, by its actor (or by
+    ``signer``), with the meaning the rules give what it submits; an input already signed is left as it is."""
+    if inp.signature is not None:
+        return inp
+    step = rules.step_submitting(type(inp))
+    meaning = rules.signature_meaning(step, inp)
+    assert meaning is not None, f"{step.value} is not a signed step"
+    name = signer or inp.actor.name
+    signature = signatures.signature(
+        record_id,
+        step.value,
+        inp,
+        signer=name,
+        full_name=name.capitalize(),
+        meaning=meaning,
+        signed_at=datetime.now(UTC).replace(microsecond=0),
+    )
+    return inp.model_copy(update={"signature": signature})

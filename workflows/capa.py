@@ -57,12 +57,20 @@ with workflow.unsafe.imports_passed_through():
         RecordSnapshot,
         ReviewInput,
         RootCauseInput,
+        SignedInput,
         StepResult,
         VerifyInput,
     )
+    from models.rules import Step
     from models.timers import Alarm, AlarmKind, next_alarm
     from workflows import transitions
     from workflows.transitions import guard
+
+
+def _signed(inp: SignedInput) -> dict[str, Any]:
+    """A signed step's signature, for its entry's details (the validator has checked it; see ``workflows.record``)."""
+    return {"signature": inp.signature.model_dump(mode="json")} if inp.signature is not None else {}
+
 
 # Read-model writes must eventually happen; a database outage delays them but never fails the record.
 _DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
@@ -335,18 +343,25 @@ class CapaWorkflow:
     @workflow.update
     async def verify(self, inp: VerifyInput) -> StepResult:
         transitions.verify(self._s, inp)
-        event = self._append(EventKind.VERIFIED, inp.actor.name, result=inp.result.value, evidence=inp.evidence)
+        event = self._append(
+            EventKind.VERIFIED, inp.actor.name, result=inp.result.value, evidence=inp.evidence, **_signed(inp)
+        )
         return await self._accepted(event)
 
     @verify.validator
     def _check_verify(self, inp: VerifyInput) -> None:
         guard(rules.check_verify, self._s, inp)
+        guard(rules.check_signature, self._s.id, Step.VERIFY, inp)
 
     @workflow.update
     async def review(self, inp: ReviewInput) -> StepResult:
         s = self._s
         event = self._append(
-            EventKind.EFFECTIVENESS_REVIEWED, inp.actor.name, result=inp.result.value, evidence=inp.evidence
+            EventKind.EFFECTIVENESS_REVIEWED,
+            inp.actor.name,
+            result=inp.result.value,
+            evidence=inp.evidence,
+            **_signed(inp),
         )
         if transitions.review(s, inp):
             event = self._append(EventKind.CLOSED, inp.actor.name, cycles=s.cycle)
@@ -355,6 +370,7 @@ class CapaWorkflow:
     @review.validator
     def _check_review(self, inp: ReviewInput) -> None:
         guard(rules.check_review, self._s, inp)
+        guard(rules.check_signature, self._s.id, Step.REVIEW, inp)
 
     @workflow.update
     async def request_extension(self, inp: ExtensionRequestInput) -> StepResult:
@@ -387,12 +403,14 @@ class CapaWorkflow:
             original_due_at=clock.original_due_at.isoformat() if clock else None,
             due_at=clock.due_at.isoformat() if clock else None,
             reason=inp.reason,
+            **_signed(inp),
         )
         return await self._accepted(event)
 
     @decide_extension.validator
     def _check_decide_extension(self, inp: ExtensionDecisionInput) -> None:
         guard(rules.check_extension_decision, self._s, inp)
+        guard(rules.check_signature, self._s.id, Step.DECIDE_EXTENSION, inp)
 
     @workflow.update
     async def reassign(self, inp: ReassignInput) -> StepResult:
@@ -414,12 +432,15 @@ class CapaWorkflow:
     @workflow.update
     async def cancel(self, inp: CancelInput) -> StepResult:
         previous = transitions.cancel(self._s, inp)
-        event = self._append(EventKind.CANCELLED, inp.actor.name, reason=inp.reason, stage=previous.value)
+        event = self._append(
+            EventKind.CANCELLED, inp.actor.name, reason=inp.reason, stage=previous.value, **_signed(inp)
+        )
         return await self._accepted(event)
 
     @cancel.validator
     def _check_cancel(self, inp: CancelInput) -> None:
         guard(rules.check_cancel, self._s, inp)
+        guard(rules.check_signature, self._s.id, Step.CANCEL, inp)
 
     # --- helpers --------------------------------------------------------------------------------------------
 

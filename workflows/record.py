@@ -89,18 +89,20 @@ with workflow.unsafe.imports_passed_through():
         RecordSnapshot,
         ReminderEntry,
         RetiredClock,
+        ReviewEntry,
         ReviewInput,
-        ReviewStep,
         RootCauseEntry,
         RootCauseInput,
+        SignedInput,
         StepEffects,
         StepInput,
         StepResult,
+        VerifyEntry,
         VerifyInput,
-        VerifyStep,
         step_of,
     )
     from models.refusals import ErrorKind
+    from models.rules import Step
     from models.timers import clock_schedule, escalation_times, reminder_times
     from workflows import transitions
     from workflows.transitions import guard, new_clock, refusal
@@ -288,10 +290,11 @@ class RecordWorkflow:
     @verify.validator
     def _check_verify(self, inp: VerifyInput) -> None:
         self._check_step(rules.check_verify, inp)
+        self._check_signed(Step.VERIFY, inp)
 
     def _verify(self, inp: VerifyInput) -> None:
         transitions.verify(self._s, inp)
-        self._append(EventKind.VERIFIED, inp.actor.name, step_of(VerifyStep, inp))
+        self._append(EventKind.VERIFIED, inp.actor.name, _entry(VerifyEntry, inp))
 
     @workflow.update
     def review(self, inp: ReviewInput) -> StepResult:
@@ -301,10 +304,11 @@ class RecordWorkflow:
     @review.validator
     def _check_review(self, inp: ReviewInput) -> None:
         self._check_step(rules.check_review, inp)
+        self._check_signed(Step.REVIEW, inp)
 
     def _review(self, inp: ReviewInput) -> None:
         s = self._s
-        self._append(EventKind.EFFECTIVENESS_REVIEWED, inp.actor.name, step_of(ReviewStep, inp))
+        self._append(EventKind.EFFECTIVENESS_REVIEWED, inp.actor.name, _entry(ReviewEntry, inp))
         if transitions.review(s, inp):
             self._append(EventKind.CLOSED, inp.actor.name, ClosedEntry(cycles=s.cycle))
 
@@ -331,6 +335,7 @@ class RecordWorkflow:
     @decide_extension.validator
     def _check_decide_extension(self, inp: ExtensionDecisionInput) -> None:
         self._check_step(rules.check_extension_decision, inp, workflow.now())
+        self._check_signed(Step.DECIDE_EXTENSION, inp)
 
     def _decide_extension(self, inp: ExtensionDecisionInput) -> None:
         s = self._s
@@ -367,6 +372,7 @@ class RecordWorkflow:
     @cancel.validator
     def _check_cancel(self, inp: CancelInput) -> None:
         self._check_step(rules.check_cancel, inp)
+        self._check_signed(Step.CANCEL, inp)
 
     def _cancel(self, inp: CancelInput) -> None:
         previous = transitions.cancel(self._s, inp)
@@ -540,6 +546,15 @@ class RecordWorkflow:
         the second is validated before the first has run. The handler passes no clock (see ``rules.check_plan``)."""
         self._check_open()
         guard(check, self._s, inp, *args)
+
+    def _check_signed(self, step: Step, inp: SignedInput) -> None:
+        """A signed step's signature: its taker's, with the step's meaning, made on this content of this record.
+
+        Only validators check it. It depends on the step's input alone, so the handler's re-check (for two steps
+        handed over in one task) would find nothing new; and validators do not run on replay, so records that
+        accepted unsigned steps before signatures existed replay unchanged, with no patch: a refused update leaves
+        nothing in history."""
+        guard(rules.check_signature, self._s.id, step, inp)
 
     def _step(self, apply: Callable[[ChangeT], None], inp: ChangeT) -> StepResult:
         """Apply a step, then emit its commands: start the alarms its new clocks need, update the search attributes

@@ -194,7 +194,9 @@ def complete_action(s: CapaState, inp: CompleteActionInput) -> Action:
 def verify(s: CapaState, inp: VerifyInput) -> None:
     now = workflow.now()
     s.verifications.append(
-        Verification(round=s.round, result=inp.result, evidence=inp.evidence, by=inp.actor.name, at=now)
+        Verification(
+            round=s.round, result=inp.result, evidence=inp.evidence, by=inp.actor.name, at=now, signature=inp.signature
+        )
     )
     if inp.result is VerificationResult.PASS:
         assert s.policy is not None
@@ -211,7 +213,11 @@ def verify(s: CapaState, inp: VerifyInput) -> None:
 def review(s: CapaState, inp: ReviewInput) -> bool:
     """Record the review: an effective one closes the record (returns True), another opens a new cycle."""
     now = workflow.now()
-    s.reviews.append(Review(cycle=s.cycle, result=inp.result, evidence=inp.evidence, by=inp.actor.name, at=now))
+    s.reviews.append(
+        Review(
+            cycle=s.cycle, result=inp.result, evidence=inp.evidence, by=inp.actor.name, at=now, signature=inp.signature
+        )
+    )
     s.effectiveness_due_at = None
     if inp.result is EffectivenessResult.EFFECTIVE:
         s.clock = None

@@ -65,7 +65,9 @@ async def attach(request: Request, record_id: str, user: WebUser, client: Client
         missing = "choose one or more files"
         return await _refused(request, user, client, record_id, Refusal({"file": missing}, [missing], 422))
     try:
-        refs = await attach_files(client, record_id, user.name, upload.files, upload.fields.get("to") or None)
+        refs = await attach_files(
+            client, record_id, user.name, upload.files, upload.fields.get("to", "").strip() or None
+        )
     except StepPending:
         request.session["flash"] = f"Sent; {record_id} shows the files once a worker applies them (do not resend)"
         return see(f"/records/{record_id}")

@@ -235,6 +235,7 @@ async def record_page(
     failed: str | None = None,
     refusal: Refusal | None = None,
     values: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     try:
         state, stale = await client.show_record(record_id)
@@ -260,6 +261,7 @@ async def record_page(
         "record.html",
         user,
         status=status,
+        headers=headers,
         state=state,
         offer=offer,
         # Every refusal is summed up at the top, each field's part also beside its input.

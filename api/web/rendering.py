@@ -18,7 +18,7 @@ from core import files
 from core.settings import Settings
 from models import formatting
 from models.payloads import RaiseStep
-from models.rules import STEP_MODELS, Step, current_file_target
+from models.rules import MEANINGS, STEP_MODELS, Step, current_file_target
 from models.sentences import sentence
 from models.tables import User
 
@@ -107,6 +107,16 @@ def csrf_input(request: Request) -> Markup:
     return Markup('<input type="hidden" name="csrftoken" value="{}">').format(escape(token))
 
 
+def signing_sentence(step: Step) -> str:
+    """What signing ``step``'s form means, for each outcome it may have, as its password field says."""
+    meanings = [(outcome, meaning) for (signed, outcome), meaning in MEANINGS.items() if signed is step]
+    if len(meanings) == 1:
+        said = f"“{meanings[0][1]}”"
+    else:
+        said = " or ".join(f"“{meaning}” ({label(outcome).replace('-', ' ')})" for outcome, meaning in meanings)
+    return f"Your password signs this step as {said}, with your name and the time (UTC)."
+
+
 # Times and durations read as on every other page, message and terminal: ``models.formatting``.
 TEMPLATES.env.filters.update(
     span=formatting.duration,
@@ -119,7 +129,9 @@ TEMPLATES.env.filters.update(
     sentence=sentence,
     size=formatting.size,
 )
-TEMPLATES.env.globals.update(csrf_input=csrf_input, options=options, Step=Step, STEP_LABELS=STEP_LABELS)
+TEMPLATES.env.globals.update(
+    csrf_input=csrf_input, options=options, Step=Step, STEP_LABELS=STEP_LABELS, signing_sentence=signing_sentence
+)
 # Evidence files: what a file input offers, which files show as thumbnails, and where a file goes by default.
 TEMPLATES.env.globals.update(
     FILE_ACCEPT=".pdf,.png,.jpg,.jpeg,.webp,.xlsx,.docx,.csv,.txt",

@@ -2,7 +2,8 @@
 reads a form into its step and sends it through the client layer.
 
 A form that is refused comes back with a message beside every input at fault and a summary at the top; one that
-is accepted redirects (303) to the record.
+is accepted redirects (303) to the record. A signed step's form carries the signer's password, which signs the
+step through the client layer and is never shown again, kept with the form's values or put in the step.
 """
 
 from dataclasses import dataclass
@@ -17,9 +18,9 @@ from api.web.files import STEP_FILE_TARGETS, is_upload, read_form_upload, refuse
 from api.web.forms import FilledForm, Input, Read, Refusal, WebForm, fill_rows, inputs, model_of, rows_filled
 from api.web.pages import MAX_PLAN_ROWS, record_page
 from api.web.rendering import label, problem_page, see
-from client.errors import CapaError, ErrorKind, StepPending
+from client.errors import CapaError, ErrorKind, FieldProblem, SigningLocked, StepPending
 from client.files import attach_files
-from models.rules import STEP_MODELS, Step
+from models.rules import SIGNED_STEPS, STEP_MODELS, Step
 
 router = APIRouter(include_in_schema=False)
 
@@ -50,6 +51,9 @@ class StepForm:
         fill_rows(form, filled, "actions", rows, PLAN_ROW)
         return filled
 
+
+# A signed step's password input: read as typed (never stripped), never put back into a refused form.
+PASSWORD = Input("password", "Your password (signs this step)")
 
 _REASON = ("reason", "Reason")
 _EVIDENCE = ("evidence", "Evidence")
@@ -107,19 +111,33 @@ async def take_step(request: Request, record_id: str, step: str, user: WebUser, 
                 failed=which.value,
                 refusal=refused_upload(refused),
             )
-        form = WebForm(upload.fields)
+        form = WebForm({name: value.strip() for name, value in upload.fields.items()})
     else:
         form = await WebForm.read(request)
     handler = STEP_FORMS[which]
     filled = handler.fill(form)
+    signed = which in SIGNED_STEPS
+    password = ""
+    if signed:
+        # As typed (not stripped); a form with files has it among the fields read with them.
+        fields = upload.fields if upload is not None else await request.form()
+        password = str(fields.get("password") or "")
+        filled.inputs[PASSWORD.name] = PASSWORD
+        if not password:
+            filled.problems.append(FieldProblem(PASSWORD.name, "required: your password signs this step"))
+    # Every typed value is shown again on a refusal, except the password.
+    typed = {name: value for name, value in form.values.items() if name != PASSWORD.name}
     try:
-        step_model = await model_of(client, STEP_MODELS[which].submitted, filled)
+        submitted = await model_of(client, STEP_MODELS[which].submitted, filled)
         if upload is not None and upload.files:
             target = STEP_FILE_TARGETS.get(which) or (form.text("action_id") if which is Step.COMPLETE_ACTION else "")
             if not target:
                 return problem_page(request, user, 400, f"the {which.value} form takes no files")
             await attach_files(client, record_id, user.name, upload.files, target)
-        result = await client.take_step(record_id, user.name, step_model)
+        if signed:
+            result = await client.sign(record_id, user.name, submitted, password)
+        else:
+            result = await client.take_step(record_id, user.name, submitted)
     except StepPending:
         request.session["flash"] = f"Sent; {record_id} shows the step once a worker applies it (do not resend it)"
         return see(f"/records/{record_id}")
@@ -129,8 +147,17 @@ async def take_step(request: Request, record_id: str, step: str, user: WebUser, 
         # Each action has its own completion form: the refusal goes to the one that was sent.
         failed = f"{which.value}-{form.text('action_id')}" if which is Step.COMPLETE_ACTION else which.value
         refusal = Refusal.of(exc, filled.inputs, STATUS[exc.kind])
+        wait = {"Retry-After": str(exc.retry_after)} if isinstance(exc, SigningLocked) else None
         return await record_page(
-            request, user, client, record_id, status=refusal.status, failed=failed, refusal=refusal, values=form.values
+            request,
+            user,
+            client,
+            record_id,
+            status=refusal.status,
+            failed=failed,
+            refusal=refusal,
+            values=typed,
+            headers=wait,
         )
     where = f"in {label(result.stage)}" if result.stage.is_open else label(result.stage)
     request.session["flash"] = f"{handler.done}; {record_id} is now {where}"

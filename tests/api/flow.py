@@ -9,7 +9,7 @@ import httpx
 
 from models.enums import Stage
 from tests.policies import uniform_policy
-from tests.stack import Stack
+from tests.stack import PASSWORD, Stack
 
 T = TypeVar("T")
 
@@ -20,6 +20,10 @@ BASE = "/api/v1"
 
 def later(**delta: float) -> str:
     return (datetime.now(UTC) + timedelta(**delta)).isoformat()
+
+
+# The steps signed with the caller's password (re-entered in the body), by their path under /records/{id}.
+SIGNED = frozenset({"verification", "review", "extension-decision", "cancellation"})
 
 
 # One valid body per step, keyed by the step's path under /records/{id}.
@@ -81,7 +85,11 @@ class Api:
         return str(created["id"])
 
     async def step(self, who: str, record_id: str, step: str, body: dict[str, Any] | None = None) -> httpx.Response:
-        return await self.call(who, "POST", f"/records/{record_id}/{step}", body or step_body(step))
+        """Take ``step`` as ``who``; a signed step is signed with their password unless ``body`` gives one."""
+        body = body or step_body(step)
+        if step in SIGNED and "password" not in body:
+            body = {**body, "password": PASSWORD}
+        return await self.call(who, "POST", f"/records/{record_id}/{step}", body)
 
     async def record(self, record_id: str) -> dict[str, Any]:
         state: dict[str, Any] = await self.get("ada", f"/records/{record_id}")

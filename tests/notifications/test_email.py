@@ -39,6 +39,7 @@ from models.payloads import (
     VerifyInput,
 )
 from models.tables import OutboxMessage
+from tests.builders import signed
 from tests.notifications.conftest import ADDRESSES, BASE_URL, Mailbox, notification_settings, notifying_worker
 from tests.workflows.harness import Capa, actor, raise_record
 from workflows.record import RecordWorkflow
@@ -122,7 +123,8 @@ async def test_a_lifecycle_with_an_escalation_mails_each_person_once(
             ),
         )
         await h.execute_update(
-            RecordWorkflow.decide_extension, ExtensionDecisionInput(actor=actor("mike"), approve=True)
+            RecordWorkflow.decide_extension,
+            signed(capa.handle.id, ExtensionDecisionInput(actor=actor("mike"), approve=True)),
         )
         for action_id, owner in [("A1", "olivia"), ("A2", "oscar")]:
             await h.execute_update(
@@ -131,13 +133,19 @@ async def test_a_lifecycle_with_an_escalation_mails_each_person_once(
             )
         await h.execute_update(
             RecordWorkflow.verify,
-            VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="50 parts checked"),
+            signed(
+                capa.handle.id,
+                VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="50 parts checked"),
+            ),
         )
         await env.sleep(timedelta(days=61))
         await capa.wait_for(lambda s: any(e.kind is EventKind.EFFECTIVENESS_DUE for e in s.events))
         await h.execute_update(
             RecordWorkflow.review,
-            ReviewInput(actor=actor("maria"), result=EffectivenessResult.EFFECTIVE, evidence="No recurrence"),
+            signed(
+                capa.handle.id,
+                ReviewInput(actor=actor("maria"), result=EffectivenessResult.EFFECTIVE, evidence="No recurrence"),
+            ),
         )
         assert (await capa.state()).stage is Stage.CLOSED
         rows = await _settled(engine, record_id)

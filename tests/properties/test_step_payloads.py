@@ -25,10 +25,11 @@ from temporalio.testing import WorkflowEnvironment
 from client.errors import CapaError, ErrorKind
 from client.records import CapaClient
 from client.steps import parsed
-from core import readmodel
+from core import accounts, readmodel
 from core.database import make_engine
 from core.migrations import ensure_schema
 from core.settings import Settings
+from models import rules
 from models.enums import (
     ActionKind,
     CauseCategory,
@@ -59,6 +60,7 @@ from models.tables import Nonconformity, RecordSequence
 from tests.builders import raise_burr
 from tests.conftest import number_records_apart, seed_directory
 from tests.policies import uniform_policy
+from tests.stack import PASSWORD
 from tests.workers.harness import eventually
 from tests.workflows.harness import running_worker
 from workflows.record import RecordWorkflow
@@ -90,6 +92,7 @@ async def bench(dev_server: WorkflowEnvironment, tmp_path_factory: pytest.TempPa
     ensure_schema(engine)
     seed_directory(engine)
     number_records_apart(engine)
+    accounts.set_password(engine, "maria", PASSWORD)  # she signs verifications, reviews, decisions, cancellations
     async with running_worker(dev_server.client, engine, load_policy(policy)) as task_queue:
         settings_ = Settings(task_queue=task_queue, database_url=url, policy_file=policy)
         yield Bench(CapaClient(dev_server.client, engine, settings_), dev_server, engine)
@@ -131,7 +134,10 @@ def _taking(model: type[Payload], who: str) -> Send:
     """Send a step as a front end does: the payload read into the step's model, then taken."""
 
     async def send(capa: CapaClient, rid: str, payload: dict[str, Any]) -> object:
-        return await capa.take_step(rid, who, parsed(model, payload))
+        step = parsed(model, payload)
+        if rules.step_submitting(model) in rules.SIGNED_STEPS:
+            return await capa.sign(rid, who, step, PASSWORD)
+        return await capa.take_step(rid, who, step)
 
     return send
 
@@ -184,7 +190,9 @@ async def _done(capa: CapaClient) -> str:
 
 async def _review_due(capa: CapaClient) -> str:
     rid = await _done(capa)
-    await capa.take_step(rid, "maria", parsed(VerifyStep, {"result": VerificationResult.PASS, "evidence": "Checked"}))
+    await capa.sign(
+        rid, "maria", parsed(VerifyStep, {"result": VerificationResult.PASS, "evidence": "Checked"}), PASSWORD
+    )
 
     async def review_due() -> bool:
         # Due in the workflow, and its entry written to the read model (the window's alarm settles on its own).

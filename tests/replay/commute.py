@@ -59,6 +59,7 @@ from models.payloads import (
     VerifyInput,
 )
 from models.policy import Policy, parse_policy
+from tests.builders import signed
 from tests.conftest import TEMPORAL_CLI, seed_directory
 from tests.policies import uniform_policy
 from tests.workflows.harness import actor
@@ -190,7 +191,7 @@ def lifecycle_steps() -> list[Step]:
             ExtensionRequestInput(actor=actor("oscar"), action_id="A1", until=_due(14), reason="Tool on order"),
         ),
         lambda h: h.execute_update(
-            RecordWorkflow.decide_extension, ExtensionDecisionInput(actor=actor("mike"), approve=True)
+            RecordWorkflow.decide_extension, signed(h.id, ExtensionDecisionInput(actor=actor("mike"), approve=True))
         ),
         lambda h: h.execute_update(
             RecordWorkflow.complete_action,
@@ -202,7 +203,9 @@ def lifecycle_steps() -> list[Step]:
         ),
         lambda h: h.execute_update(
             RecordWorkflow.verify,
-            VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="50 parts burr-free"),
+            signed(
+                h.id, VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="50 parts burr-free")
+            ),
         ),
     ]
 
@@ -267,7 +270,10 @@ async def _effectiveness_and_review(stand: Stand, handle: WorkflowHandle[RecordW
             await asyncio.sleep(0.05)
         await handle.execute_update(
             RecordWorkflow.review,
-            ReviewInput(actor=actor("nina"), result=EffectivenessResult.EFFECTIVE, evidence="No recurrence"),
+            signed(
+                handle.id,
+                ReviewInput(actor=actor("nina"), result=EffectivenessResult.EFFECTIVE, evidence="No recurrence"),
+            ),
         )
         await handle.result()
 
@@ -377,7 +383,9 @@ async def _opened_and_ringing(
 
 
 async def _cancelling(handle: WorkflowHandle[RecordWorkflow, CapaState]) -> Any:
-    return await handle.execute_update(RecordWorkflow.cancel, CancelInput(actor=actor("mike"), reason="Recorded"))
+    return await handle.execute_update(
+        RecordWorkflow.cancel, signed(handle.id, CancelInput(actor=actor("mike"), reason="Recorded"))
+    )
 
 
 async def _cancel(stand: Stand, handle: WorkflowHandle[RecordWorkflow, CapaState]) -> None:

@@ -2,6 +2,7 @@
 in it, printed as written, on pages numbered "page X of Y"."""
 
 import tomllib
+from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from models.enums import Stage
 from models.formatting import moment
-from models.payloads import CapaState, Payload
+from models.payloads import CapaState, Signature
 from models.sentences import sentence
 from report import render_pdf, report_content
 from report.render import TEMPLATE
@@ -190,20 +191,16 @@ def test_the_template_ships_in_the_wheel() -> None:
     assert "*.typ" in project["tool"]["setuptools"]["package-data"]["report"]
 
 
-class _Signature(Payload):
-    """A signature as a model that states its own manifestation."""
-
-    signer: str
-    content_sha256: str
-
-    def manifestation(self) -> str:
-        return f"Signed by Nina Roth ({self.signer}), rejected: extension, 2026-02-10 10:00:00 UTC"
-
-
 def test_a_signature_that_states_its_manifestation_is_shown_as_it_says() -> None:
     state = closed_record(actions=1, chained=False)
-    signed = _Signature(signer="nina", content_sha256=sha("decision"))
-    state.verifications[0].signature = signed  # type: ignore[attr-defined]
+    signed = Signature(
+        signer="nina",
+        full_name="Nina Roth",
+        meaning="rejected: extension",
+        signed_at=datetime(2026, 2, 10, 10, 0, tzinfo=UTC),
+        content_sha256=sha("decision"),
+    )
+    state.verifications[0].signature = signed
     content = report_content(state, names=NAMES, generated_by="ada", generated_at=GENERATED_AT)
     said = "Signed by Nina Roth (nina), rejected: extension, 2026-02-10 10:00:00 UTC"
     assert content["verifications"][0]["signature"] == {"manifestation": said, "content_sha256": sha("decision")}

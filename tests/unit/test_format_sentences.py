@@ -34,9 +34,9 @@ from models.payloads import (
     RaiseStep,
     ReassignEntry,
     ReminderEntry,
-    ReviewStep,
+    ReviewEntry,
     RootCauseEntry,
-    VerifyStep,
+    VerifyEntry,
 )
 from models.sentences import sentence
 
@@ -96,7 +96,7 @@ ENTRIES: dict[EventKind, tuple[str, EntryDetails, str]] = {
     ),
     EventKind.VERIFIED: (
         "maria",
-        VerifyStep(result=VerificationResult.FAIL, evidence="3 of 50 parts burred"),
+        VerifyEntry(result=VerificationResult.FAIL, evidence="3 of 50 parts burred"),
         "Verification by maria, fail: 3 of 50 parts burred",
     ),
     EventKind.EFFECTIVENESS_DUE: (
@@ -106,7 +106,7 @@ ENTRIES: dict[EventKind, tuple[str, EntryDetails, str]] = {
     ),
     EventKind.EFFECTIVENESS_REVIEWED: (
         "maria",
-        ReviewStep(result=EffectivenessResult.NOT_EFFECTIVE, evidence="Burrs again in lot L44"),
+        ReviewEntry(result=EffectivenessResult.NOT_EFFECTIVE, evidence="Burrs again in lot L44"),
         "Effectiveness review by maria, not effective: Burrs again in lot L44",
     ),
     EventKind.CLOSED: ("maria", ClosedEntry(cycles=2), "Closed after 2 cycles"),

@@ -14,6 +14,8 @@ from tests.stack import PASSWORD, Stack
 
 # The effectiveness window is seconds, so a record reaches its review (and closes) within a test.
 POLICY = uniform_policy("web-tests", remind_before=["30m"], escalate_after=["0s", "1h"], effectiveness_after="3s")
+# The forms of signed steps: each carries the signer's password.
+SIGNED_FORMS = frozenset({"verify", "review", "decide-extension", "cancel"})
 _CSRF_FIELD = re.compile(r'name="csrftoken" value="([^"]+)"')
 RECORD_PATH = re.compile(r"^/records/(NC-\d{4}-\d{4,})$")
 
@@ -63,7 +65,11 @@ class Browser:
         return await self.post("/raise", form)
 
     async def step(self, record_id: str, step: str, **fields: str) -> httpx.Response:
+        """Fill in and send ``step``'s form on the record page; a signed step's with the person's password unless
+        ``fields`` gives one."""
         await self.get(f"/records/{record_id}")
+        if step in SIGNED_FORMS:
+            fields = {"password": PASSWORD, **fields}
         return await self.post(f"/records/{record_id}/{step}", fields)
 
 

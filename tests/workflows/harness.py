@@ -14,8 +14,18 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from models.enums import EventKind, Role, Severity, Source
-from models.payloads import RECORD_MOVING, Actor, CapaState, Event, RaiseInput, RecordInput, StepResult
+from models.payloads import (
+    RECORD_MOVING,
+    Actor,
+    CapaState,
+    Event,
+    RaiseInput,
+    RecordInput,
+    SignedInput,
+    StepResult,
+)
 from models.policy import Policy, load_policy
+from tests.builders import signed
 from worker import build_worker
 from workflows.record import RecordWorkflow
 
@@ -70,7 +80,10 @@ class Capa:
             await asyncio.sleep(0.05)
 
     async def step(self, update: Any, inp: Any, update_id: str | None = None) -> StepResult:
-        """Send a step as the client layer does: again while the record says it is continuing as new."""
+        """Send a step as the client layer does (a signed step signed by its actor, unless it already carries a
+        signature): again while the record says it is continuing as new."""
+        if isinstance(inp, SignedInput):
+            inp = signed(self.handle.id, inp)
         for _ in range(100):
             try:
                 result: StepResult = await self.handle.execute_update(update, inp, id=update_id)

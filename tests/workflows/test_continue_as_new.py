@@ -17,6 +17,7 @@ from models.payloads import (
     ExtensionDecisionInput,
     ExtensionRequestInput,
 )
+from tests.builders import signed
 from tests.workflows.harness import actor, raise_record, running_worker
 from workflows.record import RecordWorkflow
 
@@ -39,7 +40,7 @@ async def test_state_timeline_and_timers_survive_continue_as_new(env: WorkflowEn
             )
             await capa.step(
                 RecordWorkflow.decide_extension,
-                ExtensionDecisionInput(actor=actor("mike"), approve=True),
+                signed(capa.handle.id, ExtensionDecisionInput(actor=actor("mike"), approve=True)),
                 update_id=f"decision-{round_number}",
             )
         state = await capa.wait_for(lambda s: len(s.events) == 17)
@@ -53,11 +54,12 @@ async def test_state_timeline_and_timers_survive_continue_as_new(env: WorkflowEn
         with pytest.raises(WorkflowUpdateFailedError) as repeated:
             await capa.step(
                 RecordWorkflow.decide_extension,
-                ExtensionDecisionInput(actor=actor("mike"), approve=True),
+                signed(capa.handle.id, ExtensionDecisionInput(actor=actor("mike"), approve=True)),
                 update_id="decision-1",
             )
         await capa.step(
-            RecordWorkflow.decide_extension, ExtensionDecisionInput(actor=actor("mike"), approve=False, reason="No")
+            RecordWorkflow.decide_extension,
+            signed(capa.handle.id, ExtensionDecisionInput(actor=actor("mike"), approve=False, reason="No")),
         )
         latest = await capa.handle.describe()
         history = await env.client.get_workflow_handle(capa.handle.id, run_id=first_run).fetch_history()

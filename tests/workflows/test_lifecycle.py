@@ -27,6 +27,7 @@ from models.payloads import (
     RootCauseInput,
     VerifyInput,
 )
+from tests.builders import signed
 from tests.workflows.harness import Capa, actor, close_to, raise_record, running_worker
 from workflows.record import RecordWorkflow
 
@@ -74,7 +75,10 @@ async def test_a_record_goes_from_raised_to_closed(env: WorkflowEnvironment, eng
         assert (await capa.state()).stage is Stage.VERIFICATION
         result = await capa.handle.execute_update(
             RecordWorkflow.verify,
-            VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="Checked 50 housings"),
+            signed(
+                capa.handle.id,
+                VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="Checked 50 housings"),
+            ),
         )
         assert result.stage is Stage.EFFECTIVENESS
         verified_at = (await capa.events(EventKind.VERIFIED))[0].at
@@ -86,7 +90,12 @@ async def test_a_record_goes_from_raised_to_closed(env: WorkflowEnvironment, eng
 
         await capa.handle.execute_update(
             RecordWorkflow.review,
-            ReviewInput(actor=actor("maria"), result=EffectivenessResult.EFFECTIVE, evidence="No recurrence in 60d"),
+            signed(
+                capa.handle.id,
+                ReviewInput(
+                    actor=actor("maria"), result=EffectivenessResult.EFFECTIVE, evidence="No recurrence in 60d"
+                ),
+            ),
         )
         final = await capa.handle.result()
 
@@ -120,7 +129,10 @@ async def test_failed_verification_sends_the_record_back_to_action(env: Workflow
         await _to_verification(capa, env)
         result = await capa.handle.execute_update(
             RecordWorkflow.verify,
-            VerifyInput(actor=actor("maria"), result=VerificationResult.FAIL, evidence="Burr still present"),
+            signed(
+                capa.handle.id,
+                VerifyInput(actor=actor("maria"), result=VerificationResult.FAIL, evidence="Burr still present"),
+            ),
         )
         state = await capa.state()
     assert result.stage is Stage.ACTION
@@ -138,13 +150,18 @@ async def test_not_effective_reopens_root_cause_as_cycle_two(env: WorkflowEnviro
         await _to_verification(capa, env)
         await capa.handle.execute_update(
             RecordWorkflow.verify,
-            VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="ok"),
+            signed(capa.handle.id, VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="ok")),
         )
         await env.sleep(timedelta(days=31))
         await capa.wait_for(lambda s: s.clock is not None)
         result = await capa.handle.execute_update(
             RecordWorkflow.review,
-            ReviewInput(actor=actor("mike"), result=EffectivenessResult.NOT_EFFECTIVE, evidence="Recurred on L-4790"),
+            signed(
+                capa.handle.id,
+                ReviewInput(
+                    actor=actor("mike"), result=EffectivenessResult.NOT_EFFECTIVE, evidence="Recurred on L-4790"
+                ),
+            ),
         )
         state = await capa.state()
         reviewed = (await capa.events(EventKind.EFFECTIVENESS_REVIEWED))[0]
@@ -163,7 +180,7 @@ async def test_a_ninety_day_effectiveness_window_passes_in_milliseconds(
         await _to_verification(capa, env)
         await capa.handle.execute_update(
             RecordWorkflow.verify,
-            VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="ok"),
+            signed(capa.handle.id, VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="ok")),
         )
         verified = (await capa.events(EventKind.VERIFIED))[0]
         await env.sleep(timedelta(days=89))
@@ -182,7 +199,8 @@ async def test_cancel_stops_every_timer(env: WorkflowEnvironment, engine: Engine
     async with running_worker(env.client, engine) as queue:
         capa = await raise_record(env.client, queue)
         await capa.handle.execute_update(
-            RecordWorkflow.cancel, CancelInput(actor=actor("mike"), reason="Raised twice; see NC-2026-0001")
+            RecordWorkflow.cancel,
+            signed(capa.handle.id, CancelInput(actor=actor("mike"), reason="Raised twice; see NC-2026-0001")),
         )
         final = await capa.handle.result()
         await env.sleep(timedelta(days=30))

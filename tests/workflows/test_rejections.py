@@ -23,6 +23,7 @@ from models.payloads import (
     RootCauseInput,
     VerifyInput,
 )
+from tests.builders import signed
 from tests.workflows.harness import Capa, actor, raise_record, running_worker
 from workflows.record import RecordWorkflow
 
@@ -67,7 +68,10 @@ async def test_steps_in_the_wrong_stage_are_refused(env: WorkflowEnvironment, en
                 ),
             ),
             (RecordWorkflow.complete_action, CompleteActionInput(actor=actor("olivia"), action_id="A1", evidence="x")),
-            (RecordWorkflow.verify, VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="x")),
+            (
+                RecordWorkflow.verify,
+                signed(capa.handle.id, VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="x")),
+            ),
         ]
         for update, arg in steps:
             refusal = await _rejected(capa, update, arg)
@@ -86,7 +90,9 @@ async def test_steps_by_the_wrong_person_are_refused(env: WorkflowEnvironment, e
             assert refusal.type == "NotAllowed"
             assert f"{name} may not submit containment" in refusal.message
             assert "only its owner (olivia) or a manager" in refusal.message
-        refusal = await _rejected(capa, RecordWorkflow.cancel, CancelInput(actor=actor("olivia"), reason="dup"))
+        refusal = await _rejected(
+            capa, RecordWorkflow.cancel, signed(capa.handle.id, CancelInput(actor=actor("olivia"), reason="dup"))
+        )
         assert refusal.type == "NotAllowed"
         assert "managers only" in refusal.message
         refusal = await _rejected(
@@ -142,12 +148,15 @@ async def test_segregation_of_duties(env: WorkflowEnvironment, engine: Engine) -
             ),
         )
         refusal = await _rejected(
-            capa, RecordWorkflow.decide_extension, ExtensionDecisionInput(actor=actor("mike"), approve=True)
+            capa,
+            RecordWorkflow.decide_extension,
+            signed(capa.handle.id, ExtensionDecisionInput(actor=actor("mike"), approve=True)),
         )
         assert refusal.type == "NotAllowed"
         assert "own extension request" in refusal.message
         await h.execute_update(
-            RecordWorkflow.decide_extension, ExtensionDecisionInput(actor=actor("maria"), approve=True)
+            RecordWorkflow.decide_extension,
+            signed(capa.handle.id, ExtensionDecisionInput(actor=actor("maria"), approve=True)),
         )
 
         await h.execute_update(
@@ -172,11 +181,14 @@ async def test_segregation_of_duties(env: WorkflowEnvironment, engine: Engine) -
             refusal = await _rejected(
                 capa,
                 RecordWorkflow.verify,
-                VerifyInput(actor=actor(implementer), result=VerificationResult.PASS, evidence="ok"),
+                signed(
+                    capa.handle.id, VerifyInput(actor=actor(implementer), result=VerificationResult.PASS, evidence="ok")
+                ),
             )
             assert refusal.type == "NotAllowed"
         await h.execute_update(
-            RecordWorkflow.verify, VerifyInput(actor=actor("nina"), result=VerificationResult.PASS, evidence="ok")
+            RecordWorkflow.verify,
+            signed(capa.handle.id, VerifyInput(actor=actor("nina"), result=VerificationResult.PASS, evidence="ok")),
         )
         assert (await capa.state()).stage is Stage.EFFECTIVENESS
         await _assert_history_clean(capa)

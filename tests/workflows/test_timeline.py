@@ -48,6 +48,7 @@ from models.payloads import (
     VerifyInput,
 )
 from models.tables import Nonconformity
+from tests.builders import signed
 from tests.workers.harness import eventually
 from tests.workflows.harness import Capa, actor, raise_record, running_worker
 from workflows.record import RecordWorkflow
@@ -112,14 +113,23 @@ async def test_every_submitted_field_is_in_its_timeline_entry(env: WorkflowEnvir
         ask = ExtensionRequestInput(
             actor=actor("oscar"), action_id="A2", until=now + timedelta(days=15), reason="Counter on back order"
         )
-        decide = ExtensionDecisionInput(actor=actor("maria"), approve=True, reason="Supplier confirmed delivery")
+        decide = signed(
+            capa.handle.id,
+            ExtensionDecisionInput(actor=actor("maria"), approve=True, reason="Supplier confirmed delivery"),
+        )
         done = [
             CompleteActionInput(actor=actor("olivia"), action_id="A1", evidence="Tool replaced, WO-1182"),
             CompleteActionInput(actor=actor("oscar"), action_id="A2", evidence="Counter installed, WO-1190"),
         ]
-        verify = VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="50 housings burr-free")
-        review = ReviewInput(
-            actor=actor("maria"), result=EffectivenessResult.EFFECTIVE, evidence="No recurrence in 60 days"
+        verify = signed(
+            capa.handle.id,
+            VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="50 housings burr-free"),
+        )
+        review = signed(
+            capa.handle.id,
+            ReviewInput(
+                actor=actor("maria"), result=EffectivenessResult.EFFECTIVE, evidence="No recurrence in 60 days"
+            ),
         )
 
         await h.execute_update(RecordWorkflow.contain, contain)
@@ -182,12 +192,14 @@ async def test_a_cancellation_entry_gives_its_reason_and_the_stage_it_ended(
 ) -> None:
     async with running_worker(env.client, engine) as queue:
         capa = await raise_record(env.client, queue)
-        cancel = CancelInput(actor=actor("maria"), reason="Raised twice; the record kept is the earlier one")
+        cancel = signed(
+            capa.handle.id, CancelInput(actor=actor("maria"), reason="Raised twice; the record kept is the earlier one")
+        )
         await capa.handle.execute_update(RecordWorkflow.cancel, cancel)
         final = await capa.handle.result()
         stored = await _stored_like_workflow(engine, capa)
     entry = _only(final.events, EventKind.CANCELLED).details
-    assert entry == CancelEntry(reason=cancel.reason, stage=Stage.CONTAINMENT)
+    assert entry == CancelEntry(reason=cancel.reason, stage=Stage.CONTAINMENT, signature=cancel.signature)
     assert stored == final.events
 
 

@@ -35,6 +35,7 @@ from models.payloads import (
 from models.policy import load_policy
 from models.tables import OutboxMessage
 from models.timers import clock_schedule
+from tests.builders import signed
 from tests.workflows.harness import Capa, actor, close_to, raise_record, running_worker, running_worker_on
 from worker import WORKFLOWS, build_activities
 from workflows.record import RecordWorkflow
@@ -185,7 +186,8 @@ async def test_an_approved_extension_moves_every_timer(env: WorkflowEnvironment,
         new_due = original_due + timedelta(days=2)
         await _request_extension(capa, new_due)
         await capa.handle.execute_update(
-            RecordWorkflow.decide_extension, ExtensionDecisionInput(actor=actor("mike"), approve=True)
+            RecordWorkflow.decide_extension,
+            signed(capa.handle.id, ExtensionDecisionInput(actor=actor("mike"), approve=True)),
         )
         await env.sleep(timedelta(days=5, hours=1))
         events = await _wait_fired(capa, 3)
@@ -214,7 +216,10 @@ async def test_a_rejected_extension_leaves_the_timers_alone(env: WorkflowEnviron
         await _request_extension(capa, due + timedelta(days=2))
         await capa.handle.execute_update(
             RecordWorkflow.decide_extension,
-            ExtensionDecisionInput(actor=actor("maria"), approve=False, reason="Containment cannot wait"),
+            signed(
+                capa.handle.id,
+                ExtensionDecisionInput(actor=actor("maria"), approve=False, reason="Containment cannot wait"),
+            ),
         )
         await env.sleep(timedelta(hours=73))
         events = await _wait_fired(capa, 3)
