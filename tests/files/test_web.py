@@ -6,8 +6,9 @@ import re
 
 import httpx
 
+from tests.api.flow import Api
 from tests.files import samples
-from tests.stack import Stack
+from tests.stack import PASSWORD, Stack
 from tests.web.pages import Browser, browser, record_id_of
 
 
@@ -114,3 +115,21 @@ async def test_a_file_of_another_type_is_refused_on_the_page_naming_it(stack: St
         assert sent.status_code == 415
         assert "invoice.pdf is not a file of an accepted type" in sent.text
     assert (await stack.client.show_record(record_id)).state.files == []
+
+
+async def test_a_signed_step_form_sends_its_files_and_its_password(api: Api, stack: Stack) -> None:
+    """Verification with a report attached: the password (read with the upload, as typed) signs the step and the
+    report is attached to verification, once; a wrong password takes no step."""
+    record_id = await api.record_at("verification")
+    async with browser(stack, "mike") as mike:
+        await mike.get(f"/records/{record_id}")
+        form = {"csrftoken": mike.csrftoken(), "result": "pass", "evidence": "50 housings checked"}
+        files = [("file", ("check.pdf", samples.pdf()))]
+        wrong = await mike.http.post(f"/records/{record_id}/verify", data={**form, "password": "not it"}, files=files)
+        assert wrong.status_code == 403, wrong.text
+        assert (await stack.client.show_record(record_id)).state.stage.value == "verification"
+        signed = await mike.http.post(f"/records/{record_id}/verify", data={**form, "password": PASSWORD}, files=files)
+        assert signed.status_code == 303, signed.text
+    state = (await stack.client.show_record(record_id)).state
+    assert state.stage.value == "effectiveness"
+    assert [(f.name, f.to, f.uploaded_by) for f in state.files] == [("check.pdf", "verification", "mike")]
