@@ -133,6 +133,9 @@ async def take_step(request: Request, record_id: str, step: str, user: WebUser, 
             target = STEP_FILE_TARGETS.get(which) or (form.text("action_id") if which is Step.COMPLETE_ACTION else "")
             if not target:
                 return problem_page(request, user, 400, f"the {which.value} form takes no files")
+            if signed:
+                # A wrong password records nothing, the files included.
+                await client.check_signer(record_id, user.name, which, password)
             await attach_files(client, record_id, user.name, upload.files, target)
         if signed:
             result = await client.sign(record_id, user.name, submitted, password)

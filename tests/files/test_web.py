@@ -119,7 +119,7 @@ async def test_a_file_of_another_type_is_refused_on_the_page_naming_it(stack: St
 
 async def test_a_signed_step_form_sends_its_files_and_its_password(api: Api, stack: Stack) -> None:
     """Verification with a report attached: the password (read with the upload, as typed) signs the step and the
-    report is attached to verification, once; a wrong password takes no step."""
+    report is attached to verification; a wrong password records nothing, not even the file."""
     record_id = await api.record_at("verification")
     async with browser(stack, "mike") as mike:
         await mike.get(f"/records/{record_id}")
@@ -127,7 +127,9 @@ async def test_a_signed_step_form_sends_its_files_and_its_password(api: Api, sta
         files = [("file", ("check.pdf", samples.pdf()))]
         wrong = await mike.http.post(f"/records/{record_id}/verify", data={**form, "password": "not it"}, files=files)
         assert wrong.status_code == 403, wrong.text
-        assert (await stack.client.show_record(record_id)).state.stage.value == "verification"
+        refused = (await stack.client.show_record(record_id)).state
+        assert refused.stage.value == "verification"
+        assert refused.files == []
         signed = await mike.http.post(f"/records/{record_id}/verify", data={**form, "password": PASSWORD}, files=files)
         assert signed.status_code == 303, signed.text
     state = (await stack.client.show_record(record_id)).state
