@@ -32,8 +32,10 @@ RUN /opt/venv/bin/pip install . \
 FROM ${PYTHON_IMAGE}
 RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home capaflow
 COPY --from=builder /opt/venv /opt/venv
-# /app/.data belongs to the capaflow user, so a volume mounted there (the api service's) is writable by it.
-RUN mkdir -p /app/.data && chown capaflow:capaflow /app/.data
+# /app/.data and the evidence files' directory belong to the capaflow user, so the volumes mounted there (the api
+# service's data, the files both api and worker mount) are writable by it: a new named volume takes the ownership
+# of the directory it is mounted on.
+RUN mkdir -p /app/.data /var/lib/capaflow/files && chown capaflow:capaflow /app/.data /var/lib/capaflow/files
 WORKDIR /app
 # Metrics on every interface of the container, so a scraper outside it reaches them (capaflow alone keeps them on
 # loopback).

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Scope
 from temporalio.common import MetricMeter
 
 from api.errors import capa_error_handler, problem_response
-from api.limits import RequestLimits
+from api.limits import UPLOAD_MARGIN, RequestLimits, is_upload
 from client.errors import CapaError, ErrorKind, FieldProblem, plain
 from client.records import CapaClient
 from core.metrics import HttpMetrics, metrics_runtime
@@ -130,7 +130,10 @@ def create_app(settings: Settings, client: CapaClient | None = None) -> ASGIApp:
     )
 
     def skip_api(scope: dict[str, Any]) -> bool:
-        return _is_api(scope)
+        # asgi_csrf cannot read a multipart body with the python-multipart this app runs on (it passes the parser
+        # a FileClass argument that python-multipart no longer takes, and fails with 500): the forms that send
+        # files are checked by the route that reads them, token first, before a file is written (api.uploads).
+        return _is_api(scope) or is_upload(scope)
 
     protected: ASGIApp = asgi_csrf(
         sessions,
@@ -142,4 +145,4 @@ def create_app(settings: Settings, client: CapaClient | None = None) -> ASGIApp:
         # browser into an account of its choosing.
         always_protect={"/login"},
     )
-    return RequestLimits(protected)
+    return RequestLimits(protected, upload_limit=settings.max_file_bytes + UPLOAD_MARGIN)

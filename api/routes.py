@@ -6,7 +6,14 @@ the token's user as the actor, and lets the app's error handlers turn a ``CapaEr
 
 from fastapi import APIRouter
 
-from api import routes_accounts, routes_notifications, routes_records, routes_reports, routes_sign_in
+from api import (
+    routes_accounts,
+    routes_files,
+    routes_notifications,
+    routes_records,
+    routes_reports,
+    routes_sign_in,
+)
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(routes_records.router)
@@ -14,3 +21,4 @@ router.include_router(routes_accounts.router)
 router.include_router(routes_notifications.router)
 router.include_router(routes_reports.router)
 router.include_router(routes_sign_in.router)
+router.include_router(routes_files.router)

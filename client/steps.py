@@ -54,6 +54,7 @@ from models.payloads import (
 )
 from models.refusals import path
 from models.rules import Step
+from models.tables import User
 from workflows.record import RecordWorkflow
 
 log = structlog.get_logger(__name__)
@@ -75,6 +76,7 @@ STEP_UPDATES: dict[Step, StepUpdate] = {
     Step.DECIDE_EXTENSION: RecordWorkflow.decide_extension,
     Step.REASSIGN: RecordWorkflow.reassign,
     Step.CANCEL: RecordWorkflow.cancel,
+    Step.ATTACH_FILE: RecordWorkflow.attach_file,
 }
 
 # A step refused for a moment (its record continuing as new, or recovering from a lost worker: ten seconds at
@@ -171,14 +173,7 @@ class Steps(Notifications):
         submitted_model = rules.STEP_MODELS[which].submitted
         submitted = submitted_model.model_validate(step.model_dump(include=set(submitted_model.model_fields)))
         actor = await self.actor(actor_name)
-        checked = await self._db(accounts.check_signing_password, self._engine, actor.name, password)
-        if isinstance(checked, accounts.SignInRefused):
-            locked = checked.retry_after is not None
-            log.warning("signature refused", user=actor.name, record_id=record_id, step=which.value, locked=locked)
-            if checked.retry_after is not None:
-                raise SigningLocked(checked.retry_after)
-            problem = FieldProblem("password", f"{checked.message}; nothing was recorded")
-            raise CapaError(ErrorKind.NOT_ALLOWED, problem.said(), (problem,))
+        checked = await self.check_signer(record_id, actor.name, which, password)
         signature = signatures.signature(
             record_id,
             which.value,
@@ -191,6 +186,20 @@ class Steps(Notifications):
         )
         inp = parsed(rules.STEP_MODELS[which].input, {**submitted.model_dump(), "actor": actor, "signature": signature})
         return await self._update(record_id, STEP_UPDATES[which], inp)
+
+    async def check_signer(self, record_id: str, actor_name: str, which: Step, password: str) -> User:
+        """The signer as the directory has them, once ``password`` is theirs; refused on the field ``password``
+        (``SigningLocked`` once signing is locked) otherwise. What ``sign`` checks first; a front end that records
+        something with the step (its files) checks it before that, so a wrong password records nothing."""
+        checked = await self._db(accounts.check_signing_password, self._engine, actor_name, password)
+        if isinstance(checked, accounts.SignInRefused):
+            locked = checked.retry_after is not None
+            log.warning("signature refused", user=actor_name, record_id=record_id, step=which.value, locked=locked)
+            if checked.retry_after is not None:
+                raise SigningLocked(checked.retry_after)
+            problem = FieldProblem("password", f"{checked.message}; nothing was recorded")
+            raise CapaError(ErrorKind.NOT_ALLOWED, problem.said(), (problem,))
+        return checked
 
     async def _update(self, record_id: str, update: StepUpdate, inp: StepInput) -> StepOutcome:
         handle = self._temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)

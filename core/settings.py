@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     board_refresh: int = Field(default=30, ge=2, le=3600)
     # How long a front end waits for the workers to apply a step before answering that it is pending, in seconds.
     step_wait: float = Field(default=20.0, ge=1, le=600)
+    # Evidence files: stored by their SHA-256 under this directory (a volume in docker-compose), never removed; a
+    # file larger than max_file_mb megabytes is refused while it streams in.
+    files_dir: Path = DATA_DIR / "files"
+    max_file_mb: int = Field(default=25, ge=1, le=1024)
 
     @field_validator("database_url")
     @classmethod
@@ -230,6 +234,10 @@ class Settings(BaseSettings):
     def record_link(self, record_id: str) -> str:
         """The record's page, for links in e-mails and webhook bodies."""
         return f"{self.base_url}/records/{record_id}"
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.max_file_mb * 1024 * 1024
 
     @property
     def secure_cookies(self) -> bool:

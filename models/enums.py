@@ -103,6 +103,7 @@ class EventKind(StrEnum):
     EXTENSION_DECIDED = "extension_decided"
     REASSIGNED = "reassigned"
     CANCELLED = "cancelled"
+    FILE_ATTACHED = "file_attached"
     # Not a timeline entry of any record: the kind of the daily overdue digest sent to managers.
     DIGEST = "digest"
 

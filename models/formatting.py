@@ -63,3 +63,12 @@ def due_in(due: datetime, now: datetime) -> str:
     """``due in 3d 4h`` before ``due``, ``late by 2d 3h`` after it (``due in 0s`` at the very moment)."""
     left = _aware(due) - _aware(now)
     return f"late by {duration(-left)}" if left < timedelta(0) else f"due in {duration(left)}"
+
+
+def size(count: int) -> str:
+    """A file's size: ``812 B``, ``14.2 KB``, ``3.1 MB`` (1 KB = 1024 bytes)."""
+    if count < 1024:
+        return f"{count} B"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.1f} KB"
+    return f"{count / (1024 * 1024):.1f} MB"

@@ -308,6 +308,28 @@ class CancelInput(CancelStep, SignedInput):
     pass
 
 
+# What an evidence file is attached to: a stage's step by its name, or an action by its id.
+FILE_STEPS = ("containment", "root_cause", "verification", "review")
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class AttachFileStep(Payload):
+    """An evidence file, already kept by the front end under its SHA-256, attached to a step or an action."""
+
+    name: Annotated[ShortText, Field(description="The file's name, for display only", examples=["burr-photo.png"])]
+    size: Annotated[int, Field(ge=1, description="Its size in bytes")]
+    media_type: Annotated[ShortText, Field(description="Its type, as its content shows", examples=["image/png"])]
+    sha256: Annotated[str, StringConstraints(pattern=SHA256_PATTERN), Field(description="SHA-256 of its content")]
+    to: Annotated[
+        ActionId,
+        Field(description="containment, root_cause, verification, review or an action id", examples=["A1"]),
+    ]
+
+
+class AttachFileInput(AttachFileStep, StepInput):
+    pass
+
+
 def step_of(step: type[_Step], inp: StepInput) -> _Step:
     """The fields ``inp`` submits for its step, without the actor (and a signed step's signature): what its
     timeline entry records, or what was signed."""
@@ -390,6 +412,19 @@ class ExtensionRequest(Payload):
     current_due_at: datetime
     until: datetime
     reason: str
+
+
+class FileRef(Payload):
+    """An evidence file on the record: what it is, what it is attached to, who attached it and when. The file is
+    kept by its ``sha256`` and never removed."""
+
+    name: str
+    size: int
+    media_type: str
+    sha256: str
+    to: str
+    uploaded_by: str
+    uploaded_at: datetime
 
 
 class RetiredClock(Payload):
@@ -502,6 +537,7 @@ EntryDetails = (
     | ReassignEntry
     | CancelEntry
     | EffectivenessDueEntry
+    | FileRef
     | ReminderEntry
     | EscalationEntry
     | EarlierEntry
@@ -523,6 +559,7 @@ ENTRY_OF_KIND: dict[EventKind, type[Payload]] = {
     EventKind.EXTENSION_DECIDED: ExtensionDecisionEntry,
     EventKind.REASSIGNED: ReassignEntry,
     EventKind.CANCELLED: CancelEntry,
+    EventKind.FILE_ATTACHED: FileRef,
 }
 
 
@@ -614,6 +651,8 @@ class CapaState(Payload):
     alarms_started: int = 0
     effectiveness_alarm: int = 0
     retired_clocks: dict[int, RetiredClock] = Field(default_factory=dict)
+    # Evidence files, in the order they were attached.
+    files: list[FileRef] = Field(default_factory=list)
 
     def action(self, action_id: str) -> Action | None:
         return next((a for a in self.actions if a.id == action_id), None)
@@ -629,6 +668,10 @@ class CapaState(Payload):
             clocks.append((None, self.clock))
         clocks.extend((a.id, a.clock) for a in self.actions if a.status is ActionStatus.OPEN)
         return clocks
+
+    def files_of(self, to: str) -> list[FileRef]:
+        """The files attached to a step (``containment``, ...) or an action (its id)."""
+        return [f for f in self.files if f.to == to]
 
     def clock_for(self, action_id: str | None) -> Clock | None:
         if action_id is None:

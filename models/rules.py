@@ -15,7 +15,10 @@ from typing import NamedTuple, TypeVar
 from models import formatting, signatures
 from models.enums import ActionStatus, EffectivenessResult, Role, Stage, VerificationResult
 from models.payloads import (
+    FILE_STEPS,
     Actor,
+    AttachFileInput,
+    AttachFileStep,
     CancelInput,
     CancelStep,
     CapaState,
@@ -28,6 +31,7 @@ from models.payloads import (
     ExtensionDecisionStep,
     ExtensionRequestInput,
     ExtensionRequestStep,
+    FileRef,
     Payload,
     PlanInput,
     PlanStep,
@@ -293,6 +297,48 @@ def check_cancel(state: CapaState, inp: CancelInput) -> None:
     _may_cancel(state, inp.actor)
 
 
+def _may_attach_file(state: CapaState, actor: Actor) -> None:
+    """Anyone signed in may add evidence to an open record: every signed-in person sees every record."""
+    if state.policy is None:
+        raise Rejection(ErrorKind.WRONG_STAGE, f"{state.id} is still being opened; try again in a moment")
+    if not state.stage.is_open:
+        raise _wrong_stage(state, "attaching a file", *(s for s in Stage if s.is_open))
+
+
+def check_attach_file(state: CapaState, inp: AttachFileInput) -> None:
+    _may_attach_file(state, inp.actor)
+    if inp.to not in FILE_STEPS and state.action(inp.to) is None:
+        raise Rejection.of_field(
+            ErrorKind.NOT_FOUND,
+            "to",
+            f"{state.id} has no action {inp.to}; attach to {', '.join(FILE_STEPS)} or an action of the record",
+        )
+    if attached(state, inp.sha256, inp.to) is not None:
+        raise Rejection.of_field(
+            ErrorKind.WRONG_STAGE, "sha256", f"{inp.name} is already attached to {inp.to} of {state.id}"
+        )
+
+
+def attached(state: CapaState, sha256: str, to: str) -> FileRef | None:
+    """The file with this content already attached to ``to``, if any: attaching it again changes nothing."""
+    return next((f for f in state.files if f.sha256 == sha256 and f.to == to), None)
+
+
+def current_file_target(state: CapaState) -> str | None:
+    """The step a file goes to when none is named: the record's stage's step, or in stage action its one open
+    action (None when it has several or none, or the record has ended)."""
+    if state.stage is Stage.ACTION:
+        open_actions = [a.id for a in state.current_actions() if a.status is ActionStatus.OPEN]
+        return open_actions[0] if len(open_actions) == 1 else None
+    by_stage = {
+        Stage.CONTAINMENT: "containment",
+        Stage.ROOT_CAUSE: "root_cause",
+        Stage.VERIFICATION: "verification",
+        Stage.EFFECTIVENESS: "review",
+    }
+    return by_stage.get(state.stage)
+
+
 # --- what a front-end offers ----------------------------------------------------------------------------------
 
 
@@ -309,6 +355,7 @@ class Step(StrEnum):
     DECIDE_EXTENSION = "decide-extension"
     REASSIGN = "reassign"
     CANCEL = "cancel"
+    ATTACH_FILE = "attach-file"
 
 
 class StepModels(NamedTuple):
@@ -330,6 +377,7 @@ STEP_MODELS: dict[Step, StepModels] = {
     Step.DECIDE_EXTENSION: StepModels(ExtensionDecisionStep, ExtensionDecisionInput),
     Step.REASSIGN: StepModels(ReassignStep, ReassignInput),
     Step.CANCEL: StepModels(CancelStep, CancelInput),
+    Step.ATTACH_FILE: StepModels(AttachFileStep, AttachFileInput),
 }
 
 
@@ -410,6 +458,8 @@ class Offer:
     completable: tuple[str, ...] = ()
     extendable: tuple[str | None, ...] = ()
     reassignable: tuple[str | None, ...] = ()
+    # Whether files may be attached (to any step or action): apart from ``steps``, since everyone signed in may.
+    attach: bool = False
 
 
 def _passes(check: Callable[[CapaState, Actor], object], state: CapaState, actor: Actor) -> bool:
@@ -458,4 +508,5 @@ def available_steps(state: CapaState, actor: Actor) -> Offer:
     ):
         if targets:
             steps.add(step)
-    return Offer(frozenset(steps), completable, extendable, reassignable)
+    attach = _passes(_may_attach_file, state, actor)
+    return Offer(frozenset(steps), completable, extendable, reassignable, attach)

@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Any
 
 from models.enums import EventKind, Stage
-from models.formatting import due_in, duration, moment, stored_duration
+from models.formatting import due_in, duration, moment, size, stored_duration
 from models.payloads import (
     CancelEntry,
     ClosedEntry,
@@ -23,6 +23,7 @@ from models.payloads import (
     Event,
     ExtensionDecisionEntry,
     ExtensionRequestEntry,
+    FileRef,
     PlanEntry,
     RaiseStep,
     ReassignEntry,
@@ -190,6 +191,15 @@ def _cancelled(event: Event) -> str:
     return f"Cancelled by {event.actor} in {_words(entry.stage)}: {entry.reason}"
 
 
+def _file_attached(event: Event) -> str:
+    entry = event.details
+    assert isinstance(entry, FileRef)
+    return (
+        f"File {entry.name} attached to {_target(entry.to)} by {event.actor}"
+        f" ({size(entry.size)}, {entry.media_type}, SHA-256 {entry.sha256})"
+    )
+
+
 # One per kind that has a timeline entry (``ENTRY_OF_KIND``); the digest has none.
 _SENTENCES: dict[EventKind, Callable[[Event], str]] = {
     EventKind.RAISED: _raised,
@@ -207,6 +217,7 @@ _SENTENCES: dict[EventKind, Callable[[Event], str]] = {
     EventKind.EXTENSION_DECIDED: _extension_decided,
     EventKind.REASSIGNED: _reassigned,
     EventKind.CANCELLED: _cancelled,
+    EventKind.FILE_ATTACHED: _file_attached,
 }
 
 

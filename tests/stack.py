@@ -56,6 +56,7 @@ async def running_stack(
         policy_file=policy_file,
         secret_key="k" * 64,
         temporal_address=dev_server.client.service_client.config.target_host,
+        files_dir=settings.pop("files_dir", workdir / "files"),
         **settings,  # type: ignore[arg-type]
     )
     engine = make_engine(config.sqlalchemy_url)

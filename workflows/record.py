@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         AlarmKind,
         AlarmSchedule,
         ArmAlarmsInput,
+        AttachFileInput,
         CancelEntry,
         CancelInput,
         CapaState,
@@ -74,6 +75,7 @@ with workflow.unsafe.imports_passed_through():
         ExtensionDecisionInput,
         ExtensionRequestEntry,
         ExtensionRequestInput,
+        FileRef,
         Notice,
         Payload,
         PlanEntry,
@@ -375,6 +377,22 @@ class RecordWorkflow:
     def _cancel(self, inp: CancelInput) -> None:
         previous = transitions.cancel(self._s, inp)
         self._append(EventKind.CANCELLED, inp.actor.name, _entry(CancelEntry, inp, stage=previous))
+
+    # A new update: records that never received it replay as before, so it needs no patch marker. It changes no
+    # stage or clock; its one command is the step's ``settle_step``, like any other step's.
+    @workflow.update
+    def attach_file(self, inp: AttachFileInput) -> StepResult:
+        self._check_step(rules.check_attach_file, inp)
+        return self._step(self._attach_file, inp)
+
+    @attach_file.validator
+    def _check_attach_file(self, inp: AttachFileInput) -> None:
+        self._check_step(rules.check_attach_file, inp)
+
+    def _attach_file(self, inp: AttachFileInput) -> None:
+        ref = _entry(FileRef, inp, uploaded_by=inp.actor.name, uploaded_at=workflow.now())
+        self._s.files.append(ref)
+        self._append(EventKind.FILE_ATTACHED, inp.actor.name, ref)
 
     # --- alarms ---------------------------------------------------------------------------------------------
 

@@ -7,12 +7,14 @@ how a refusal marks its inputs, ``rendering`` the templates and their filters.
 from fastapi import FastAPI
 
 from api.deps import SignInRequired
-from api.web import pages, report, steps
+from api.web import files, pages, report, steps
 
 
 def install(app: FastAPI) -> None:
     """Add the pages, and the answer to a page asked for without a live session."""
     app.include_router(pages.router)
+    # Before the step forms: /records/{id}/files is not a step.
+    app.include_router(files.router)
     app.include_router(steps.router)
     app.include_router(report.router)
     app.add_exception_handler(SignInRequired, pages.sign_in_required)

@@ -16,11 +16,12 @@ from markupsafe import Markup, escape
 from pydantic import BaseModel
 
 from api.web.forms import LOCAL_MINUTE
+from core import files
 from core.readmodel import printed_name
 from core.settings import Settings
 from models import formatting
 from models.payloads import RaiseStep
-from models.rules import MEANINGS, STEP_MODELS, Step
+from models.rules import MEANINGS, STEP_MODELS, Step, current_file_target
 from models.sentences import sentence
 from models.tables import User
 
@@ -41,6 +42,7 @@ STEP_LABELS: dict[Step, str] = {
     Step.DECIDE_EXTENSION: "Extension decision",
     Step.REASSIGN: "Reassignment",
     Step.CANCEL: "Cancellation",
+    Step.ATTACH_FILE: "Evidence files",
 }
 
 
@@ -144,9 +146,17 @@ TEMPLATES.env.filters.update(
     person=person,
     detail=detail,
     sentence=sentence,
+    size=formatting.size,
 )
 TEMPLATES.env.globals.update(
     csrf_input=csrf_input, options=options, Step=Step, STEP_LABELS=STEP_LABELS, signing_sentence=signing_sentence
+)
+# Evidence files: what a file input offers, which files show as thumbnails, and where a file goes by default.
+TEMPLATES.env.globals.update(
+    FILE_ACCEPT=".pdf,.png,.jpg,.jpeg,.webp,.xlsx,.docx,.csv,.txt",
+    FILE_TYPES=files.ACCEPTED_NAMES,
+    IMAGE_TYPES=files.IMAGES,
+    file_target=current_file_target,
 )
 
 

@@ -13,10 +13,13 @@ from fastapi.responses import Response
 
 from api.deps import Client, WebUser
 from api.errors import STATUS
+from api.uploads import UploadRefused
+from api.web.files import STEP_FILE_TARGETS, is_upload, read_form_upload, refused_upload
 from api.web.forms import FilledForm, Input, Read, Refusal, WebForm, fill_rows, inputs, model_of, rows_filled
 from api.web.pages import MAX_PLAN_ROWS, record_page
 from api.web.rendering import label, problem_page, see
 from client.errors import CapaError, ErrorKind, FieldProblem, SigningLocked, StepPending
+from client.files import attach_files
 from models.rules import SIGNED_STEPS, STEP_MODELS, Step
 
 router = APIRouter(include_in_schema=False)
@@ -90,15 +93,35 @@ STEP_FORMS: dict[Step, StepForm] = {
 @router.post("/records/{record_id}/{step}")
 async def take_step(request: Request, record_id: str, step: str, user: WebUser, client: Client) -> Response:
     which = next((s for s in Step if s.value == step), None)
-    if which is None:
+    if which is None or which not in STEP_FORMS:
         return problem_page(request, user, 404, f"there is no step called {step}")
-    form = await WebForm.read(request)
+    upload = None
+    if is_upload(request):
+        # A step form with files: the files are kept as they come, and attached to the step before it is taken
+        # (a step that ends the record would leave it closed to files).
+        try:
+            upload = await read_form_upload(request)
+        except UploadRefused as refused:
+            return await record_page(
+                request,
+                user,
+                client,
+                record_id,
+                status=refused.status,
+                failed=which.value,
+                refusal=refused_upload(refused),
+            )
+        form = WebForm({name: value.strip() for name, value in upload.fields.items()})
+    else:
+        form = await WebForm.read(request)
     handler = STEP_FORMS[which]
     filled = handler.fill(form)
     signed = which in SIGNED_STEPS
     password = ""
     if signed:
-        password = str((await request.form()).get("password") or "")
+        # As typed (not stripped); a form with files has it among the fields read with them.
+        fields = upload.fields if upload is not None else await request.form()
+        password = str(fields.get("password") or "")
         filled.inputs[PASSWORD.name] = PASSWORD
         if not password:
             filled.problems.append(FieldProblem(PASSWORD.name, "required: your password signs this step"))
@@ -106,6 +129,14 @@ async def take_step(request: Request, record_id: str, step: str, user: WebUser, 
     typed = {name: value for name, value in form.values.items() if name != PASSWORD.name}
     try:
         submitted = await model_of(client, STEP_MODELS[which].submitted, filled)
+        if upload is not None and upload.files:
+            target = STEP_FILE_TARGETS.get(which) or (form.text("action_id") if which is Step.COMPLETE_ACTION else "")
+            if not target:
+                return problem_page(request, user, 400, f"the {which.value} form takes no files")
+            if signed:
+                # A wrong password records nothing, the files included.
+                await client.check_signer(record_id, user.name, which, password)
+            await attach_files(client, record_id, user.name, upload.files, target)
         if signed:
             result = await client.sign(record_id, user.name, submitted, password)
         else:

@@ -293,3 +293,14 @@ def test_the_temporal_ui_is_published_on_loopback_only() -> None:
     assert len(ports) == 1
     host, published, target = str(ports[0]).removesuffix("/tcp").split(":")
     assert (host, published, target) == ("127.0.0.1", "8233", "8233")
+
+
+def test_evidence_files_are_kept_in_a_named_volume_the_api_and_workers_share() -> None:
+    """CAPA_FILES_DIR is the mount point of one named volume on the api and on every worker, owned in the image by
+    the user the containers run as."""
+    files_dir = services()["api"]["environment"]["CAPA_FILES_DIR"]
+    for name in ("api", "worker"):
+        mounts = [str(volume) for volume in services()[name]["volumes"]]
+        assert any(mount.startswith("capa-files:") and mount.split(":")[1] == files_dir for mount in mounts), name
+    assert "capa-files" in compose()["volumes"]
+    assert f"chown capaflow:capaflow /app/.data {files_dir}" in DOCKERFILE.read_text()

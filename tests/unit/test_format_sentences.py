@@ -28,6 +28,7 @@ from models.payloads import (
     Event,
     ExtensionDecisionEntry,
     ExtensionRequestEntry,
+    FileRef,
     PlanEntry,
     PlannedAction,
     RaiseStep,
@@ -155,6 +156,19 @@ ENTRIES: dict[EventKind, tuple[str, EntryDetails, str]] = {
         "maria",
         CancelEntry(reason="Raised twice", stage=Stage.ROOT_CAUSE),
         "Cancelled by maria in root cause: Raised twice",
+    ),
+    EventKind.FILE_ATTACHED: (
+        "oscar",
+        FileRef(
+            name="burr.png",
+            size=14_540,
+            media_type="image/png",
+            sha256="ab" * 32,
+            to="root_cause",
+            uploaded_by="oscar",
+            uploaded_at=T0,
+        ),
+        f"File burr.png attached to root cause by oscar (14.2 KB, image/png, SHA-256 {'ab' * 32})",
     ),
 }
 

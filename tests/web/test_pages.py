@@ -217,14 +217,15 @@ async def test_a_raise_opens_the_record_page(stack: Stack) -> None:
 
 
 async def test_the_record_page_offers_a_step_only_to_who_may_take_it(stack: Stack) -> None:
-    """Owner: containment; operator and another owner: nothing; manager: containment, reassign and cancel; the
-    link to the record's workflow in the Temporal UI is for administrators alone."""
+    """Owner: containment; operator and another owner: nothing but attaching files (anyone may); manager:
+    containment, reassign and cancel; the link to the record's workflow in the Temporal UI is for administrators
+    alone."""
     record_id = await _raised(stack)
     expected = {
-        "olivia": {"contain", "request-extension"},
-        "otto": set(),
-        "oscar": set(),
-        "mike": {"contain", "reassign", "cancel"},
+        "olivia": {"contain", "request-extension", "files"},
+        "otto": {"files"},
+        "oscar": {"files"},
+        "mike": {"contain", "reassign", "cancel", "files"},
     }
     workflow = f"{stack.settings.temporal_ui_url}/namespaces/default/workflows/{record_id}"
     for name, forms in expected.items():
@@ -308,7 +309,7 @@ async def test_a_record_goes_from_raise_to_closed_through_the_pages_alone(stack:
         )
         assert planned.status_code == 303
         page = await olivia.get(f"/records/{record_id}")
-        assert _forms(page) == {"complete-action", "request-extension"}
+        assert _forms(page) == {"complete-action", "request-extension", "files"}
         extension = await olivia.step(record_id, "request-extension", action_id="A2", until=_due(20), reason="Parts")
         assert extension.status_code == 303
     async with browser(stack, "mike") as mike:
