@@ -22,11 +22,11 @@ from rich.text import Text
 
 from models.durations import format_duration
 from models.enums import ActionStatus, EventKind, OutboxStatus, Severity, Stage
-from models.formatting import due_in, duration, minute, moment
+from models.formatting import due_in, duration, minute, moment, size
 
 if TYPE_CHECKING:  # what `capa --help` need not load
     from models.digest import DigestResult
-    from models.payloads import CapaState, Event, StepOutcome
+    from models.payloads import CapaState, Event, FileRef, StepOutcome
 
 console = Console(highlight=False)
 
@@ -177,6 +177,27 @@ def step_done(what: str, result: StepOutcome) -> None:
     typer.echo(f"{result.record_id}: {what} (timeline {written}); stage now {result.stage.value}{due}")
 
 
+SHORT_HASH = 12  # hex digits of a SHA-256 shown in a line; `--json` and the record's timeline give it whole
+
+
+def file_where(to: str) -> str:
+    """Where a file went: ``containment``, ``root cause``, ... or ``action A1``."""
+    from models.payloads import FILE_STEPS  # noqa: PLC0415 - the payload models load only to show a file
+
+    if to in FILE_STEPS:
+        return to.replace("_", " ")
+    return f"action {to}"
+
+
+def file_facts(ref: FileRef) -> str:
+    """A file as a person reads it: name, size, type and the start of its SHA-256."""
+    return visible(f"{ref.name} ({size(ref.size)}, {ref.media_type}, sha256 {ref.sha256[:SHORT_HASH]})")
+
+
+def file_line(ref: FileRef) -> str:
+    return f"{file_facts(ref)} attached to {file_where(ref.to)}"
+
+
 def users_table(users: list[Row]) -> None:
     table = _table("Users", ("NAME", "ROLE", "MANAGER", "SIGN-IN"), "EMAIL")
     for user in users:
@@ -320,6 +341,8 @@ def show_state(state: CapaState, now: datetime) -> None:
     console.print(facts)
     if state.actions:
         console.print(_actions_table(state, now))
+    if state.files:
+        console.print(_files_table(state))
     console.print(_timeline_table(state.events))
 
 
@@ -381,6 +404,18 @@ def _actions_table(state: CapaState, now: datetime) -> Table:
             _level_cell(action.clock.escalation_level),
             action.description,
         )
+    return table
+
+
+def _files_table(state: CapaState) -> Table:
+    """The evidence files by what they are attached to, steps in lifecycle order, then each action's."""
+    from models.payloads import FILE_STEPS  # noqa: PLC0415
+
+    table = _table("Files", ("FOR",), "FILE")
+    targets = [*FILE_STEPS, *(action.id for action in state.actions)]
+    for target in targets:
+        for ref in state.files_of(target):
+            _add_row(table, file_where(target), file_facts(ref))
     return table
 
 
