@@ -19,7 +19,7 @@ async def test_users_add_then_list(capa: Capa) -> None:
         "uma@example.com",
         user="ada",
     )
-    assert "uma" in added.out
+    assert added.out.strip() == "added uma (Uma Patel, owner)"
 
     users = {user["name"]: user for user in (await capa.ok("users", "list", "--json", user="ada")).json()}
     assert users["uma"] | {"created_at": None} == {
@@ -33,7 +33,7 @@ async def test_users_add_then_list(capa: Capa) -> None:
         "can_sign_in": False,
     }
     table = (await capa.ok("users", "list", user="ada")).out
-    assert any(line.split()[:3] == ["uma", "owner", "mike"] for line in table.splitlines())
+    assert any(line.split()[:5] == ["uma", "Uma", "Patel", "owner", "mike"] for line in table.splitlines())
 
 
 async def test_users_add_with_unknown_manager_names_the_option(capa: Capa) -> None:
