@@ -348,7 +348,8 @@ def attach(
     """Attach evidence files to a step or an action of an open record; each is kept by its SHA-256, never removed."""
     for local in files:
         _check_readable(local)
-    form = {"to": to.strip().replace("root-cause", "root_cause")} if to else {}
+    target = (to or "").strip()
+    form = {"to": "root_cause" if target == "root-cause" else target} if target else {}
     answer = send(ctx, lambda api: api.upload(f"/records/{record_id}/files", files, form))
     if as_json:
         render.emit_json(answer)
