@@ -1,10 +1,28 @@
 """`capa attach`: evidence files on a step or an action through the HTTP API, shown by `capa show`."""
 
 import hashlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-from tests.cli.conftest import Capa, assert_one_line_error
+import pytest
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
+
+from tests.cli.conftest import POLICY, Capa, assert_one_line_error, serving
 from tests.files import samples
+from tests.stack import running_stack
+
+MAX_FILE_MB = 1  # this module's API takes files up to 1 MB, so a file too large is small enough to send
+
+
+@pytest_asyncio.fixture(scope="module")
+async def capa(dev_server: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Capa]:
+    workdir = tmp_path_factory.mktemp("capa")
+    async with (
+        running_stack(dev_server, workdir, policy=POLICY, max_file_mb=MAX_FILE_MB) as stack,
+        serving(stack.app) as url,
+    ):
+        yield Capa(dev_server, stack.settings, stack.engine, url, workdir / "config")
 
 
 def _write(folder: Path, name: str, content: bytes) -> Path:
@@ -67,6 +85,17 @@ async def test_a_refused_type_is_one_line_naming_the_file(capa: Capa, tmp_path: 
     fake = _write(tmp_path, "invoice.pdf", samples.exe())
     run = await capa("attach", record_id, str(fake), user="olivia")
     assert_one_line_error(run, 1, "invoice.pdf", "not a file of an accepted type")
+    assert (await capa.show(record_id))["files"] == []
+
+
+async def test_a_file_too_large_is_one_line_naming_it(capa: Capa, tmp_path: Path) -> None:
+    """A PDF over the API's size limit, sent after one that fits: one line naming it and the limit, exit 1, and
+    neither is attached."""
+    record_id = await capa.raise_record(owner="olivia")
+    fits = _write(tmp_path, "inspection.pdf", samples.pdf())
+    scan = _write(tmp_path, "scan.pdf", samples.pdf() + b"\0" * (MAX_FILE_MB * 1024 * 1024))
+    run = await capa("attach", record_id, str(fits), str(scan), user="olivia")
+    assert_one_line_error(run, 1, "scan.pdf", f"larger than {MAX_FILE_MB} MB")
     assert (await capa.show(record_id))["files"] == []
 
 
