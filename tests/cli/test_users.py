@@ -52,3 +52,11 @@ async def test_only_an_admin_changes_the_directory(capa: Capa) -> None:
     assert_one_line_error(run, 1, "maria is manager", "admin")
     names = [user["name"] for user in (await capa.ok("users", "list", "--json", user="maria")).json()]
     assert "wes" not in names
+
+
+async def test_a_person_needs_a_full_name(capa: Capa) -> None:
+    """`capa users add` without --full-name is refused naming the option, and nobody is added."""
+    run = await capa("users", "add", "yan", "--role", "owner", user="ada")
+    assert_one_line_error(run, 2, "--full-name")
+    names = [user["name"] for user in (await capa.ok("users", "list", "--json", user="ada")).json()]
+    assert "yan" not in names
