@@ -90,7 +90,7 @@ async def list_users(user: ApiUser, client: Client, limit: Limit = 50, offset: O
 async def add_user(body: UserCreate, user: ApiUser, client: Client) -> UserPublic:
     """Add someone to the directory (admins); set their password next to let them sign in."""
     require_role(user, Role.ADMIN)
-    added = await client.add_user(body.name, body.role, body.manager, body.email)
+    added = await client.add_user(body.name, body.role, body.manager, body.email, actor=user.name)
     return UserPublic.of(added)
 
 
@@ -116,7 +116,7 @@ async def set_password(name: UserName, body: PasswordChange, user: ApiUser, clie
                 raise HTTPException(429, checked.message, headers={"Retry-After": str(checked.retry_after)})
             raise HTTPException(403, "current_password: that is not your current password")
     await _existing_user(client, name)
-    await client.set_password(name, body.password)
+    await client.set_password(name, body.password, actor=user.name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -127,7 +127,7 @@ async def deactivate(name: UserName, user: ApiUser, client: Client) -> UserPubli
     if name == user.name:
         raise CapaError(ErrorKind.INVALID, "name: you cannot deactivate yourself; another admin can")
     await _existing_user(client, name)
-    await client.set_active(name, active=False)
+    await client.set_active(name, active=False, actor=user.name)
     return UserPublic.of(await _existing_user(client, name))
 
 
@@ -136,7 +136,7 @@ async def activate(name: UserName, user: ApiUser, client: Client) -> UserPublic:
     """Let a deactivated user sign in and use their tokens again (admins)."""
     require_role(user, Role.ADMIN)
     await _existing_user(client, name)
-    await client.set_active(name, active=True)
+    await client.set_active(name, active=True, actor=user.name)
     return UserPublic.of(await _existing_user(client, name))
 
 

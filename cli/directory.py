@@ -8,6 +8,9 @@ from cli import render
 from cli.app import Json, UsageProblem, call_directory, tokens_app, users_app
 from models.enums import NOTIFIED_KINDS, Role
 
+# Who the admin log names for a change made here: whoever runs the CLI on the site holds its credentials.
+SITE_OPERATOR = "site-operator"
+
 
 @users_app.command("add")
 def users_add(
@@ -20,7 +23,7 @@ def users_add(
     as_json: Json = False,
 ) -> None:
     """Add a user to the directory (administrators; writes the database directly)."""
-    user = call_directory(ctx, lambda client: client.add_user(name, role, manager, email))
+    user = call_directory(ctx, lambda client: client.add_user(name, role, manager, email, actor=SITE_OPERATOR))
     if as_json:
         render.emit_json(render.user_json(user))
     else:
@@ -43,7 +46,7 @@ def users_passwd(
     ],
 ) -> None:
     """Set a user's password for the web app (administrators); it signs them out everywhere."""
-    call_directory(ctx, lambda client: client.set_password(name, password))
+    call_directory(ctx, lambda client: client.set_password(name, password, actor=SITE_OPERATOR))
     typer.echo(f"password set for {name}; their browser sessions are ended")
 
 

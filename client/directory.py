@@ -41,14 +41,17 @@ class Directory:
 
     # --- the directory ------------------------------------------------------------------------------------
 
-    async def add_user(self, name: str, role: Role, manager: str | None = None, email: str | None = None) -> User:
-        """Add someone to the directory; an administrator's tool that may run before any worker has."""
+    async def add_user(
+        self, name: str, role: Role, manager: str | None = None, email: str | None = None, *, actor: str
+    ) -> User:
+        """Add someone to the directory; an administrator's tool that may run before any worker has. ``actor``
+        (who adds them) goes into the admin log, as for every change below."""
 
         def write() -> User:
             from core.migrations import ensure_schema  # noqa: PLC0415 - Alembic loads only when a write needs it
 
             ensure_schema(self._engine)
-            return readmodel.add_user(self._engine, name, role.value, manager, email)
+            return readmodel.add_user(self._engine, name, role.value, manager, email, actor=actor)
 
         return await self._db(write)
 
@@ -103,11 +106,11 @@ class Directory:
         """The user these credentials belong to, or why not (including how long to wait after many failures)."""
         return await self._db(accounts.authenticate, self._engine, name, password)
 
-    async def set_password(self, name: str, password: str) -> None:
-        await self._db(accounts.set_password, self._engine, name, password)
+    async def set_password(self, name: str, password: str, *, actor: str) -> None:
+        await self._db(accounts.set_password, self._engine, name, password, actor=actor)
 
-    async def set_active(self, name: str, *, active: bool) -> None:
-        await self._db(accounts.set_active, self._engine, name, active=active)
+    async def set_active(self, name: str, *, active: bool, actor: str) -> None:
+        await self._db(accounts.set_active, self._engine, name, active=active, actor=actor)
 
     async def open_session(self, name: str) -> str:
         return await self._db(accounts.open_session, self._engine, name)

@@ -16,9 +16,10 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from core.accounts import hash_password
+from core.adminlog import log_change
 from core.database import insert_for, session_scope
-from models.enums import NOTIFIED_KINDS, ActionStatus, EventKind, Role, Severity, Stage
-from models.payloads import CapaState, Event, UserName
+from models.enums import NOTIFIED_KINDS, ActionStatus, AdminAction, EventKind, Role, Severity, Stage
+from models.payloads import SYSTEM_ACTOR, CapaState, Event, UserName
 from models.policy import Policy
 from models.refusals import InvalidField
 from models.tables import (
@@ -50,8 +51,16 @@ def ping(engine: Engine) -> None:
 # --- the user directory -------------------------------------------------------------------------------------
 
 
-def add_user(engine: Engine, name: str, role: str, manager: str | None = None, email: str | None = None) -> User:
-    """Add one person to the directory.
+def add_user(
+    engine: Engine,
+    name: str,
+    role: str,
+    manager: str | None = None,
+    email: str | None = None,
+    *,
+    actor: str = SYSTEM_ACTOR,
+) -> User:
+    """Add one person to the directory (``actor``: who adds them, for the admin log).
 
     A manager must already exist and be a manager or admin: reporting lines are built top-down, so an
     escalation always climbs to someone who may act on it.
@@ -79,6 +88,9 @@ def add_user(engine: Engine, name: str, role: str, manager: str | None = None, e
         except IntegrityError:
             # Another caller added the same name between the check and the insert.
             raise DirectoryError("name", f"a user named {name!r} already exists") from None
+        log_change(
+            session, actor, AdminAction.USER_ADDED, name, after={"role": role, "manager": manager, "email": email}
+        )
     return user
 
 
@@ -148,6 +160,9 @@ def seed_demo_users(engine: Engine) -> bool:
                 session.add(User(name=name, role=role.value, manager=manager, password_hash=demo_hash))
                 # One insert at a time: each row's manager must already be there for the foreign key.
                 session.flush()
+                after = {"role": role.value, "manager": manager, "email": None}
+                log_change(session, SYSTEM_ACTOR, AdminAction.USER_ADDED, name, after=after)
+                log_change(session, SYSTEM_ACTOR, AdminAction.PASSWORD_SET, name)
     except IntegrityError:
         # A concurrent caller seeded first.
         return False
@@ -167,6 +182,7 @@ def give_demo_passwords(engine: Engine) -> list[str]:
         for user in users:
             user.password_hash = hash_password(DEMO_PASSWORD)
             session.add(user)
+            log_change(session, SYSTEM_ACTOR, AdminAction.PASSWORD_SET, user.name)
         return [user.name for user in users]
 
 
@@ -384,7 +400,14 @@ def load_record_state(engine: Engine, record_id: str) -> CapaState | None:
             select(TimelineEvent).where(col(TimelineEvent.record_id) == record_id).order_by(col(TimelineEvent.seq))
         ).all()
     events = [
-        Event(seq=row.seq, at=row.at, kind=EventKind(row.kind), actor=row.actor, details=json.loads(row.details))
+        Event(
+            seq=row.seq,
+            at=row.at,
+            kind=EventKind(row.kind),
+            actor=row.actor,
+            details=json.loads(row.details),
+            hash=row.hash,
+        )
         for row in rows
     ]
     return CapaState.model_validate({**json.loads(record.state_json), "events": events})

@@ -14,6 +14,7 @@ from models.enums import EventKind, Stage
 from models.formatting import due_in, duration, moment, stored_duration
 from models.payloads import (
     CancelEntry,
+    ChainStartedEntry,
     ClosedEntry,
     CompletionEntry,
     ContainmentStep,
@@ -184,6 +185,13 @@ def _cancelled(event: Event) -> str:
     return f"Cancelled by {event.actor} in {_words(entry.stage)}: {entry.reason}"
 
 
+def _chain_started(event: Event) -> str:
+    entry = event.details
+    assert isinstance(entry, ChainStartedEntry)
+    sealed = "entry 1" if len(entry.sealed) == 1 else f"entries 1 to {len(entry.sealed)}"
+    return f"Audit chain started, sealing {sealed}"
+
+
 # One per kind that has a timeline entry (``ENTRY_OF_KIND``); the digest has none.
 _SENTENCES: dict[EventKind, Callable[[Event], str]] = {
     EventKind.RAISED: _raised,
@@ -201,6 +209,7 @@ _SENTENCES: dict[EventKind, Callable[[Event], str]] = {
     EventKind.EXTENSION_DECIDED: _extension_decided,
     EventKind.REASSIGNED: _reassigned,
     EventKind.CANCELLED: _cancelled,
+    EventKind.CHAIN_STARTED: _chain_started,
 }
 
 

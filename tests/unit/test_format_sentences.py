@@ -19,6 +19,7 @@ from models.enums import (
 from models.payloads import (
     ENTRY_OF_KIND,
     CancelEntry,
+    ChainStartedEntry,
     ClosedEntry,
     CompletionEntry,
     ContainmentStep,
@@ -155,6 +156,11 @@ ENTRIES: dict[EventKind, tuple[str, EntryDetails, str]] = {
         "maria",
         CancelEntry(reason="Raised twice", stage=Stage.ROOT_CAUSE),
         "Cancelled by maria in root cause: Raised twice",
+    ),
+    EventKind.CHAIN_STARTED: (
+        "system",
+        ChainStartedEntry(sealed=["a" * 64, "b" * 64, "c" * 64]),
+        "Audit chain started, sealing entries 1 to 3",
     ),
 }
 
