@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from models import chain
 from models.enums import AdminAction
-from models.tables import AdminLogEntry
+from models.tables import AdminLogEntry, User
 
 # Fields that must never reach the log, whatever a caller passes.
 _SECRET_FIELDS = {"password", "password_hash", "secret", "secret_hash"}
@@ -58,6 +58,26 @@ def log_change(
     session.add(entry)
     session.flush()
     return entry
+
+
+# The directory fields whose change the log names, each with its action.
+_FIELD_ACTIONS = {
+    "role": AdminAction.ROLE_CHANGED,
+    "manager": AdminAction.MANAGER_CHANGED,
+    "email": AdminAction.EMAIL_CHANGED,
+    "full_name": AdminAction.FULL_NAME_CHANGED,
+}
+
+
+def log_user_changes(session: Session, actor: str, before: User, after: User) -> list[AdminLogEntry]:
+    """One entry per directory field (role, manager, e-mail, full name) that differs between ``before`` and
+    ``after`` (the same person's row before and after a change), with its old and new value."""
+    entries = []
+    for field, action in _FIELD_ACTIONS.items():
+        old, new = getattr(before, field, None), getattr(after, field, None)
+        if old != new:
+            entries.append(log_change(session, actor, action, after.name, before={field: old}, after={field: new}))
+    return entries
 
 
 def _public(fields: dict[str, Any] | None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 
 from core.database import session_scope
 from models import chain
-from models.enums import EventKind
+from models.enums import EventKind, Stage
 from models.payloads import CapaState
 from models.tables import AdminLogEntry, Nonconformity, TimelineEvent
 
@@ -92,6 +92,16 @@ def verify_all(engine: Engine, live: Mapping[str, CapaState] | None = None) -> l
     with session_scope(engine) as session:
         ids = list(session.exec(select(Nonconformity.id).order_by(col(Nonconformity.raised_at), col(Nonconformity.id))))
     return [*(verify_record(engine, record_id, live.get(record_id)) for record_id in ids), verify_admin_log(engine)]
+
+
+def open_record_ids(engine: Engine, record_id: str | None = None) -> list[str]:
+    """The records whose workflow still runs (all, or ``record_id`` if it is open): the ones to compare live."""
+    open_stages = [stage.value for stage in Stage if stage.is_open]
+    query = select(Nonconformity.id).where(col(Nonconformity.stage).in_(open_stages))
+    if record_id is not None:
+        query = query.where(col(Nonconformity.id) == record_id)
+    with session_scope(engine) as session:
+        return list(session.exec(query.order_by(col(Nonconformity.id))))
 
 
 def verify_admin_log(engine: Engine) -> ChainCheck:
