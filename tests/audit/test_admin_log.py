@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from sqlalchemy import Engine, text
 from sqlmodel import col, select
 
