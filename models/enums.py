@@ -107,6 +107,8 @@ class EventKind(StrEnum):
     CHAIN_STARTED = "chain_started"
     # Not a timeline entry of any record: the kind of the daily overdue digest sent to managers.
     DIGEST = "digest"
+    # Not a timeline entry either: the daily hash over every record's chain head, published to the webhooks.
+    CHAIN_HEAD = "chain_head"
 
 
 class AdminAction(StrEnum):

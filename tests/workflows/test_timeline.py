@@ -192,8 +192,8 @@ async def test_a_cancellation_entry_gives_its_reason_and_the_stage_it_ended(
 
 
 def test_every_timeline_kind_has_its_entry_model() -> None:
-    """The daily digest is the one kind that is no record's entry."""
-    assert set(ENTRY_OF_KIND) == set(EventKind) - {EventKind.DIGEST}
+    """The daily digest and the daily chain head are the kinds that are no record's entry."""
+    assert set(ENTRY_OF_KIND) == set(EventKind) - {EventKind.DIGEST, EventKind.CHAIN_HEAD}
 
 
 def test_an_entry_written_before_entries_were_typed_is_kept_as_written() -> None:
