@@ -181,12 +181,14 @@ class DigestActivities:
 
     @activity.defn(name="publish_chain_head")
     async def publish_chain_head(self, inp: DigestInput) -> ChainHeadResult:
-        """Publish the hash over every record's chain head and the admin log's (``core.audit.chain_head``) as a
-        structured log line and a webhook event: kept outside the database, it makes a database rewritten
-        wholesale detectable. Idempotent per local day, like the digest (one outbox row per endpoint and day)."""
+        """Publish the hash over every record's chain head and the admin log's, of the entries made up to
+        ``inp.at`` (``core.audit.chain_head``), as a structured log line and a webhook event: kept outside the
+        database, it makes a database rewritten wholesale detectable (``capa audit head --at`` recomputes it).
+        Idempotent per local day, like the digest (one outbox row per endpoint and day)."""
         day = digest_key(inp.at, self._settings.digest_timezone).removeprefix(DIGEST_PREFIX)
-        head = await asyncio.to_thread(audit.chain_head, self._engine)
-        log.info("audit chain head", day=day, head=head, workflow_id=activity.info().workflow_id)
+        head = await asyncio.to_thread(audit.chain_head, self._engine, inp.at)
+        at = inp.at.isoformat()
+        log.info("audit chain head", day=day, at=at, head=head, workflow_id=activity.info().workflow_id)
         if self._settings.webhook_urls:
             key = f"{CHAIN_HEAD_PREFIX}{day}"
             notice = Notice(
@@ -194,7 +196,7 @@ class DigestActivities:
                 seq=DIGEST_SEQ,
                 kind=EventKind.CHAIN_HEAD,
                 recipients=[],
-                subject=f"Audit chain head {day}: {head}",
+                subject=f"Audit chain head {day} (entries up to {at}): {head}",
                 body=head,
             )
             await asyncio.to_thread(outbox.enqueue, self._engine, notice, self._settings)

@@ -63,12 +63,28 @@ def audit_verify(
 
 
 @audit_app.command("head")
-def audit_head(ctx: typer.Context) -> None:
-    """The hash over every record's chain head and the admin log's, as the database holds them now (the one
-    published daily, for comparing with a published one)."""
+def audit_head(
+    ctx: typer.Context,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", metavar="TIME", help="Of the entries made up to this ISO time, with its UTC offset."),
+    ] = None,
+) -> None:
+    """The hash over every record's chain head and the admin log's, as the database holds them (compare it with
+    the head published daily, given the time it names)."""
+    from datetime import datetime  # noqa: PLC0415
+
     from core import audit  # noqa: PLC0415
 
-    typer.echo(_on_database(ctx, audit.chain_head))
+    moment = None
+    if at is not None:
+        try:
+            moment = datetime.fromisoformat(at)
+        except ValueError:
+            raise typer.BadParameter(f"--at: {at!r} is not an ISO time such as 2026-12-04T06:30:00+00:00") from None
+        if moment.tzinfo is None:
+            raise typer.BadParameter(f"--at: {at!r} needs its UTC offset, such as +00:00")
+    typer.echo(_on_database(ctx, lambda engine: audit.chain_head(engine, moment)))
 
 
 def _live_states(settings: Settings, record_ids: list[str]) -> tuple[dict[str, CapaState], str | None]:

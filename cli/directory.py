@@ -89,7 +89,7 @@ def tokens_create(
     as_json: Json = False,
 ) -> None:
     """Make an API token acting as USER (administrators); the secret is printed once, never again."""
-    token, secret = call_directory(ctx, lambda client: client.create_token(user, label, created_by="capa-cli"))
+    token, secret = call_directory(ctx, lambda client: client.create_token(user, label, created_by=SITE_OPERATOR))
     if as_json:
         render.emit_json({**render.token_json(token), "secret": secret})
     else:
@@ -116,5 +116,5 @@ def tokens_revoke(
     ctx: typer.Context, token_id: Annotated[int, typer.Argument(metavar="ID", help="The token's id.")]
 ) -> None:
     """Revoke an API token: it is refused from the next request on."""
-    token = call_directory(ctx, lambda client: client.revoke_token(token_id, actor="capa-cli"))
+    token = call_directory(ctx, lambda client: client.revoke_token(token_id, actor=SITE_OPERATOR))
     typer.echo(f"token {token.id} ({token.label}) of {token.user_name} revoked")

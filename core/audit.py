@@ -9,6 +9,7 @@ edit of the database alone cannot reach. ``chain_head`` is the one hash over all
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -128,19 +129,19 @@ def verify_admin_log(engine: Engine) -> ChainCheck:
     return ChainCheck(ADMIN_LOG, len(rows), rows[-1].hash if rows else None)
 
 
-def chain_head(engine: Engine) -> str:
-    """One hash over every record's chain head and the admin log's, as the database holds them now."""
+def chain_head(engine: Engine, at: datetime | None = None) -> str:
+    """One hash over every record's chain head and the admin log's: of the entries made up to ``at`` (default:
+    all), so the head published for a moment can be recomputed later and compared."""
+    events = select(TimelineEvent.record_id, TimelineEvent.hash)
+    admin_log = select(AdminLogEntry.hash)
+    if at is not None:
+        events = events.where(col(TimelineEvent.at) <= at)
+        admin_log = admin_log.where(col(AdminLogEntry.at) <= at)
+    heads: dict[str, str | None] = {}
     with session_scope(engine) as session:
-        ids = list(session.exec(select(Nonconformity.id).order_by(col(Nonconformity.id))))
-        heads: dict[str, str | None] = dict.fromkeys(ids)
-        rows = session.exec(
-            select(TimelineEvent.record_id, TimelineEvent.hash).order_by(
-                col(TimelineEvent.record_id), col(TimelineEvent.seq)
-            )
-        )
-        for record_id, hashed in rows:
+        for record_id, hashed in session.exec(events.order_by(col(TimelineEvent.record_id), col(TimelineEvent.seq))):
             heads[record_id] = hashed
-        admin = session.exec(select(AdminLogEntry.hash).order_by(col(AdminLogEntry.seq).desc()).limit(1)).first()
+        admin = session.exec(admin_log.order_by(col(AdminLogEntry.seq).desc()).limit(1)).first()
     return chain.head_of_heads(heads, admin)
 
 

@@ -3,6 +3,7 @@ as a log line and a webhook event, once per day."""
 
 import uuid
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -13,7 +14,7 @@ from core import audit
 from core.settings import Settings
 from models.digest import DigestRequest
 from models.tables import OutboxMessage
-from tests.audit.records import contain, stored
+from tests.audit.records import contain, find_root_cause, stored
 from tests.digest.harness import digest_worker
 from tests.workflows.harness import raise_record, running_worker
 from workflows.digest import DigestWorkflow
@@ -32,14 +33,18 @@ def _published(engine: Engine) -> list[OutboxMessage]:
 
 
 async def test_the_digest_run_publishes_the_days_chain_head(env: WorkflowEnvironment, engine: Engine) -> None:
-    """The head covers every record's chain and the admin log's: it is logged and queued for every webhook
-    endpoint; a second run the same day logs it again but queues nothing new."""
-    at = datetime(2026, 12, 4, 6, 30, tzinfo=UTC)
+    """The head covers every record's chain and the admin log's up to the digest's moment: it is logged and
+    queued for every webhook endpoint (a second run the same day logs it again but queues nothing new), and
+    recomputing it for that moment gives the same hash however the records moved on since."""
     async with running_worker(env.client, engine) as records_queue:
         capa = await raise_record(env.client, records_queue)
         await contain(capa)
         await stored(engine, capa)
-    head = audit.chain_head(engine)
+        at = datetime.now(UTC)
+        await find_root_cause(capa)
+        await stored(engine, capa)
+    day = at.astimezone(ZoneInfo("Europe/Berlin")).date().isoformat()
+    head = audit.chain_head(engine, at)
     with capture_logs() as logs:
         async with digest_worker(env.client, engine, SETTINGS) as queue:
             for _ in range(2):
@@ -48,9 +53,10 @@ async def test_the_digest_run_publishes_the_days_chain_head(env: WorkflowEnviron
                 )
 
     lines = [line for line in logs if line["event"] == "audit chain head"]
-    assert [(line["day"], line["head"]) for line in lines] == [("2026-12-04", head)] * 2
+    assert [(line["day"], line["head"]) for line in lines] == [(day, head)] * 2
+    assert head != audit.chain_head(engine)
     rows = _published(engine)
     assert [(row.record_id, row.channel, row.recipient) for row in rows] == [
-        ("CHAIN-HEAD-2026-12-04", "webhook", "https://hooks.example.test/capa")
+        (f"CHAIN-HEAD-{day}", "webhook", "https://hooks.example.test/capa")
     ]
-    assert rows[0].subject == f"Audit chain head 2026-12-04: {head}"
+    assert rows[0].subject == f"Audit chain head {day} (entries up to {at.isoformat()}): {head}"
