@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
+from core import audit
 from core.readmodel import load_record_state
 from models.enums import (
     ActionKind,
@@ -75,6 +76,9 @@ async def _stored_like_workflow(engine: Engine, capa: Capa) -> list[Event]:
         return stored.events if stored is not None and stored.events == state.events else None
 
     stored: list[Event] = await eventually(same, 10, "the read model's timeline equal to the workflow's")
+    # Each entry's hash, recomputed from the row the read model keeps, is the one the workflow chained.
+    check = audit.verify_record(engine, state.id, live=state)
+    assert check.ok, check.line()
     return stored
 
 
