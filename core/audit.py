@@ -41,7 +41,7 @@ class Mismatch:
 @dataclass(frozen=True)
 class ChainCheck:
     """One chain checked: how many entries, its head (the last entry's hash), and the first mismatch if any.
-    ``chained`` is False for a record whose chain never started (it ended before timelines were chained)."""
+    ``chained`` is False for a record with no entry since timelines were chained (its chain has not started)."""
 
     chain: str
     entries: int
@@ -58,10 +58,11 @@ class ChainCheck:
         """One line for a person: ``NC-2026-0001 OK: 9 entries, chain head 3f2a...`` or what differs."""
         if self.mismatch is not None:
             return str(self.mismatch)
+        entries = "1 entry" if self.entries == 1 else f"{self.entries} entries"
         if not self.chained:
-            return f"{self.chain} OK: {self.entries} entries, not chained (ended before its timeline was chained)"
+            return f"{self.chain} OK: {entries}, not chained (no entry since timelines were chained)"
         live = ", same as its workflow" if self.compared_live else ""
-        return f"{self.chain} OK: {self.entries} entries, chain head {self.head}{live}"
+        return f"{self.chain} OK: {entries}, chain head {self.head}{live}"
 
 
 class UnknownRecord(LookupError):

@@ -25,10 +25,10 @@ class Run:
     err: str
 
 
-async def _capa(env: WorkflowEnvironment, engine: Engine, *args: str) -> Run:
+async def _capa(env: WorkflowEnvironment, engine: Engine, *args: str, temporal: str | None = None) -> Run:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("CAPA_")}
     environment |= {
-        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "TEMPORAL_ADDRESS": temporal or env.client.service_client.config.target_host,
         "TEMPORAL_NAMESPACE": env.client.namespace,
         "CAPA_DATABASE_URL": engine.url.render_as_string(hide_password=False),
     }
@@ -71,6 +71,20 @@ async def test_verify_says_ok_per_chain_and_names_the_first_edited_entry(
         assert run.err.strip().splitlines() == [
             f"error: {record_id} entry 3 (root_cause_submitted): its hash does not match its content"
         ]
+
+
+async def test_without_temporal_verify_checks_the_database_alone(env: WorkflowEnvironment, engine: Engine) -> None:
+    """Temporal unreachable: a note says so, the database's chains are checked all the same."""
+    async with running_worker(env.client, engine) as queue:
+        capa = await raise_record(env.client, queue)
+        await stored(engine, capa)
+        state = await capa.state()
+
+    run = await _capa(env, engine, "audit", "verify", capa.handle.id, temporal="127.0.0.1:9")
+
+    assert run.code == 0, run.err
+    assert run.out.splitlines() == [f"{state.id} OK: 1 entry, chain head {state.chain_head}"]
+    assert run.err.startswith("note: Temporal at 127.0.0.1:9 did not answer")
 
 
 async def test_verify_needs_one_record_or_all(env: WorkflowEnvironment, engine: Engine) -> None:
