@@ -192,6 +192,8 @@ def _walk(record_id: str, rows: list[TimelineEvent], last_seq: int, stored_head:
 
 def _sealed(record_id: str, unsealed: list[TimelineEvent], sealed: list[Any]) -> Mismatch | None:
     """The first entry before a ``chain_started`` entry whose recomputed hash is not the one it sealed."""
+    if not sealed:
+        return Mismatch(record_id, len(unsealed) + 1, EventKind.CHAIN_STARTED.value, "it seals no entry")
     previous = chain.GENESIS
     for row, kept in zip(unsealed, sealed, strict=False):
         content = chain.entry_content(
