@@ -71,6 +71,7 @@ def build_activities(
         delivery.deliver_message,
         delivery.mark_failed,
         DigestActivities(engine, settings).send_overdue_digest,
+        DigestActivities(engine, settings).publish_chain_head,
     ]
 
 

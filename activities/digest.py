@@ -16,11 +16,11 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 from temporalio import activity
 
-from core import outbox, readmodel
+from core import audit, outbox, readmodel
 from core.database import session_scope
 from core.readmodel import OverdueItem
 from core.settings import Settings
-from models.digest import DigestInput, DigestResult
+from models.digest import ChainHeadResult, DigestInput, DigestResult
 from models.enums import Channel, EventKind, OutboxStatus, Role
 from models.formatting import duration, minute
 from models.payloads import Notice
@@ -31,6 +31,8 @@ log = structlog.get_logger(__name__)
 # Every digest of one local day shares this outbox key; seq is fixed because a digest has no timeline.
 DIGEST_PREFIX = "DIGEST-"
 DIGEST_SEQ = 0
+# The outbox key of a day's published chain head.
+CHAIN_HEAD_PREFIX = "CHAIN-HEAD-"
 
 
 def digest_key(at: datetime, time_zone: str) -> str:
@@ -176,6 +178,30 @@ class DigestActivities:
             workflow_id=activity.info().workflow_id,
         )
         return result
+
+    @activity.defn(name="publish_chain_head")
+    async def publish_chain_head(self, inp: DigestInput) -> ChainHeadResult:
+        """Publish the hash over every record's chain head and the admin log's, of the entries made up to
+        ``inp.at`` (``core.audit.chain_head``), as a structured log line and a webhook event: kept outside the
+        database, it makes a database rewritten wholesale detectable (``capa audit head --at`` recomputes it).
+        Idempotent per local day, like the digest (one outbox row per endpoint and day)."""
+        day = digest_key(inp.at, self._settings.digest_timezone).removeprefix(DIGEST_PREFIX)
+        head = await asyncio.to_thread(audit.chain_head, self._engine, inp.at)
+        at = inp.at.isoformat()
+        log.info("audit chain head", day=day, at=at, head=head, workflow_id=activity.info().workflow_id)
+        if self._settings.webhook_urls:
+            key = f"{CHAIN_HEAD_PREFIX}{day}"
+            notice = Notice(
+                record_id=key,
+                seq=DIGEST_SEQ,
+                kind=EventKind.CHAIN_HEAD,
+                recipients=[],
+                subject=f"Audit chain head {day} (entries up to {at}): {head}",
+                body=head,
+            )
+            await asyncio.to_thread(outbox.enqueue, self._engine, notice, self._settings)
+            await self._deliver(key)
+        return ChainHeadResult(day=day, head=head)
 
     async def _deliver(self, day: str) -> None:
         """Log the day's pending log rows and start delivery of the others.

@@ -283,4 +283,5 @@ def _event_values(record_id: str, event: Event) -> dict[str, Any]:
         "kind": event.kind.value,
         "actor": event.actor,
         "details": json.dumps(event.facts()),
+        "hash": event.hash,
     }

@@ -91,7 +91,9 @@ async def list_users(user: ApiUser, client: Client, limit: Limit = 50, offset: O
 async def add_user(body: UserCreate, user: ApiUser, client: Client) -> UserPublic:
     """Add someone to the directory (admins); set their password next to let them sign in."""
     require_role(user, Role.ADMIN)
-    added = await client.add_user(body.name, body.role, body.manager, body.email, full_name=body.full_name)
+    added = await client.add_user(
+        body.name, body.role, body.manager, body.email, full_name=body.full_name, actor=user.name
+    )
     return UserPublic.of(added)
 
 
@@ -112,7 +114,7 @@ async def update_user(name: UserName, body: UserUpdate, user: ApiUser, client: C
     if problems:
         raise CapaError.invalid(*problems)
     changes = {field: getattr(body, field) for field in given}
-    return UserPublic.of(await client.update_user(name, **changes))
+    return UserPublic.of(await client.update_user(name, actor=user.name, **changes))
 
 
 @router.put(
@@ -140,7 +142,7 @@ async def set_password(
                 raise HTTPException(429, checked.message, headers={"Retry-After": str(checked.retry_after)})
             raise HTTPException(403, "current_password: that is not your current password")
     await _existing_user(client, name)
-    await client.set_password(name, body.password)
+    await client.set_password(name, body.password, actor=user.name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -151,7 +153,7 @@ async def deactivate(name: UserName, user: ApiUser, client: Client) -> UserPubli
     if name == user.name:
         raise CapaError(ErrorKind.INVALID, "name: you cannot deactivate yourself; another admin can")
     await _existing_user(client, name)
-    await client.set_active(name, active=False)
+    await client.set_active(name, active=False, actor=user.name)
     return UserPublic.of(await _existing_user(client, name))
 
 
@@ -160,7 +162,7 @@ async def activate(name: UserName, user: ApiUser, client: Client) -> UserPublic:
     """Let a deactivated user sign in and use their tokens again (admins)."""
     require_role(user, Role.ADMIN)
     await _existing_user(client, name)
-    await client.set_active(name, active=True)
+    await client.set_active(name, active=True, actor=user.name)
     return UserPublic.of(await _existing_user(client, name))
 
 

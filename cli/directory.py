@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from client.directory import Directory
     from models.tables import User
 
+# Who the admin log names for a change made here: whoever runs the CLI on the site holds its credentials.
+SITE_OPERATOR = "site-operator"
+
 
 @users_app.command("add")
 def users_add(
@@ -96,8 +99,8 @@ def _first_admin(
     password = _new_password(password_stdin)
 
     async def add(directory: "Directory") -> "User":
-        await directory.add_user(name, role, manager, email, full_name=full_name)
-        await directory.set_password(name, password)
+        await directory.add_user(name, role, manager, email, full_name=full_name, actor=SITE_OPERATOR)
+        await directory.set_password(name, password, actor=SITE_OPERATOR)
         added = await directory.user(name)
         assert added is not None
         return added

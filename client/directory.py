@@ -49,14 +49,16 @@ class Directory:
         email: str | None = None,
         *,
         full_name: str | None = None,
+        actor: str,
     ) -> User:
-        """Add someone to the directory; an administrator's tool that may run before any worker has."""
+        """Add someone to the directory; an administrator's tool that may run before any worker has. ``actor``
+        (who adds them) goes into the admin log, as for every change below."""
 
         def write() -> User:
             from core.migrations import ensure_schema  # noqa: PLC0415 - Alembic loads only when a write needs it
 
             ensure_schema(self._engine)
-            return readmodel.add_user(self._engine, name, role.value, manager, email, full_name=full_name)
+            return readmodel.add_user(self._engine, name, role.value, manager, email, full_name=full_name, actor=actor)
 
         return await self._db(write)
 
@@ -68,12 +70,20 @@ class Directory:
         role: Role = readmodel.UNCHANGED,
         manager: str | None = readmodel.UNCHANGED,
         email: str | None = readmodel.UNCHANGED,
+        actor: str,
     ) -> User:
         """Change someone's full name, role, manager or e-mail (only those given; None clears all but the role);
         every field at fault is named at once."""
         value = role.value if isinstance(role, Role) else role
         _, after = await self._db(
-            readmodel.update_user, self._engine, name, full_name=full_name, role=value, manager=manager, email=email
+            readmodel.update_user,
+            self._engine,
+            name,
+            full_name=full_name,
+            role=value,
+            manager=manager,
+            email=email,
+            actor=actor,
         )
         return after
 
@@ -146,11 +156,11 @@ class Directory:
         )
         return await self._db(accounts.finish_sign_in, self._engine, attempt, *checked)
 
-    async def set_password(self, name: str, password: str) -> None:
-        await self._db(accounts.set_password, self._engine, name, password)
+    async def set_password(self, name: str, password: str, *, actor: str) -> None:
+        await self._db(accounts.set_password, self._engine, name, password, actor=actor)
 
-    async def set_active(self, name: str, *, active: bool) -> None:
-        await self._db(accounts.set_active, self._engine, name, active=active)
+    async def set_active(self, name: str, *, active: bool, actor: str) -> None:
+        await self._db(accounts.set_active, self._engine, name, active=active, actor=actor)
 
     async def open_session(self, name: str) -> str:
         return await self._db(accounts.open_session, self._engine, name)

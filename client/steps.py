@@ -172,6 +172,7 @@ class Steps(Notifications):
         # Only the step's own fields go on: a request body's ``password`` (or anything else) is left behind.
         submitted_model = rules.STEP_MODELS[which].submitted
         submitted = submitted_model.model_validate(step.model_dump(include=set(submitted_model.model_fields)))
+        await self.check_submitted(submitted)
         actor = await self.actor(actor_name)
         checked = await self.check_signer(record_id, actor.name, which, password)
         signature = signatures.signature(

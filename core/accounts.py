@@ -35,8 +35,10 @@ from sqlalchemy import Engine, delete, func, update
 from sqlmodel import Session, col, select
 
 from core import text as plain_text
+from core.adminlog import log_change
 from core.database import insert_for, session_scope, write_scope
-from models.payloads import USER_NAME
+from models.enums import AdminAction
+from models.payloads import SYSTEM_ACTOR, USER_NAME
 from models.refusals import InvalidField
 from models.tables import ApiToken, SignInFailures, User, WebSession
 
@@ -104,8 +106,9 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def set_password(engine: Engine, name: str, password: str) -> None:
-    """Set someone's password and end their browser sessions (a reset must lock out whoever had the old one)."""
+def set_password(engine: Engine, name: str, password: str, *, actor: str = SYSTEM_ACTOR) -> None:
+    """Set someone's password and end their browser sessions (a reset must lock out whoever had the old one);
+    ``actor``: who sets it, for the admin log."""
     check_password_strength(name, password)
     hashed = hash_password(password)
     with session_scope(engine) as session:
@@ -113,13 +116,16 @@ def set_password(engine: Engine, name: str, password: str) -> None:
         user.password_hash = hashed
         session.add(user)
         _end_sessions(session, name)
+        log_change(session, actor, AdminAction.PASSWORD_SET, name)
     log.info("password set", user=name)
 
 
-def set_active(engine: Engine, name: str, *, active: bool) -> None:
-    """Deactivate (sign out everywhere, refuse sign-in and tokens) or reactivate someone."""
+def set_active(engine: Engine, name: str, *, active: bool, actor: str = SYSTEM_ACTOR) -> None:
+    """Deactivate (sign out everywhere, refuse sign-in and tokens) or reactivate someone; ``actor``: who does."""
     with session_scope(engine) as session:
         user = _user(session, name)
+        action = AdminAction.ACTIVATED if active else AdminAction.DEACTIVATED
+        log_change(session, actor, action, name, before={"active": user.active}, after={"active": active})
         user.active = active
         session.add(user)
         if not active:
@@ -359,6 +365,8 @@ def create_token(engine: Engine, name: str, label: str, created_by: str) -> tupl
         )
         session.add(token)
         session.flush()
+        after = {"token_id": token.id, "label": label}
+        log_change(session, created_by, AdminAction.TOKEN_CREATED, name, after=after)
     log.info("api token created", user=name, token_id=token.id, actor=created_by)
     return token, secret
 
@@ -397,5 +405,8 @@ def revoke_token(engine: Engine, token_id: int, actor: str) -> ApiToken:
         if token.revoked_at is None:
             token.revoked_at = datetime.now(UTC)
             session.add(token)
+            before = {"token_id": token_id, "revoked_at": None}
+            after = {"token_id": token_id, "revoked_at": token.revoked_at.isoformat()}
+            log_change(session, actor, AdminAction.TOKEN_REVOKED, token.user_name, before=before, after=after)
     log.info("api token revoked", user=token.user_name, token_id=token_id, actor=actor)
     return token

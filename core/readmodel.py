@@ -18,9 +18,10 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from core import text as plain_text
 from core.accounts import hash_password
+from core.adminlog import log_change, log_user_changes
 from core.database import insert_for, session_scope
-from models.enums import NOTIFIED_KINDS, ActionStatus, EventKind, Role, Severity, Stage
-from models.payloads import CapaState, Event, UserName
+from models.enums import NOTIFIED_KINDS, ActionStatus, AdminAction, EventKind, Role, Severity, Stage
+from models.payloads import SYSTEM_ACTOR, CapaState, Event, UserName
 from models.policy import Policy
 from models.refusals import FieldProblem, InvalidField
 from models.tables import (
@@ -93,8 +94,9 @@ def add_user(
     email: str | None = None,
     *,
     full_name: str | None = None,
+    actor: str = SYSTEM_ACTOR,
 ) -> User:
-    """Add one person to the directory.
+    """Add one person to the directory (``actor``: who adds them, for the admin log).
 
     A manager must already exist and be a manager or admin: reporting lines are built top-down, so an
     escalation always climbs to someone who may act on it.
@@ -120,6 +122,13 @@ def add_user(
         except IntegrityError:
             # Another caller added the same name between the check and the insert.
             raise DirectoryError("name", f"a user named {name!r} already exists") from None
+        log_change(
+            session,
+            actor,
+            AdminAction.USER_ADDED,
+            name,
+            after={"full_name": full_name, "role": role, "manager": manager, "email": email},
+        )
     return user
 
 
@@ -135,6 +144,7 @@ def update_user(
     role: str = UNCHANGED,
     manager: str | None = UNCHANGED,
     email: str | None = UNCHANGED,
+    actor: str = SYSTEM_ACTOR,
 ) -> tuple[User, User]:
     """Change someone's full name, role, manager or e-mail (None clears the last three); returns the person
     before and after. Every field at fault is named at once; nothing changes unless all are sound.
@@ -181,6 +191,7 @@ def update_user(
         session.add(user)
         session.flush()
         session.refresh(user)
+        log_user_changes(session, actor, before, user)
     return before, user
 
 
@@ -281,6 +292,9 @@ def seed_demo_users(engine: Engine) -> bool:
                 )
                 # One insert at a time: each row's manager must already be there for the foreign key.
                 session.flush()
+                after = {"role": role.value, "manager": manager, "email": None}
+                log_change(session, SYSTEM_ACTOR, AdminAction.USER_ADDED, name, after=after)
+                log_change(session, SYSTEM_ACTOR, AdminAction.PASSWORD_SET, name)
     except IntegrityError:
         # A concurrent caller seeded first.
         return False
@@ -300,6 +314,7 @@ def give_demo_passwords(engine: Engine) -> list[str]:
         for user in users:
             user.password_hash = hash_password(DEMO_PASSWORD)
             session.add(user)
+            log_change(session, SYSTEM_ACTOR, AdminAction.PASSWORD_SET, user.name)
         return [user.name for user in users]
 
 
@@ -517,7 +532,14 @@ def load_record_state(engine: Engine, record_id: str) -> CapaState | None:
             select(TimelineEvent).where(col(TimelineEvent.record_id) == record_id).order_by(col(TimelineEvent.seq))
         ).all()
     events = [
-        Event(seq=row.seq, at=row.at, kind=EventKind(row.kind), actor=row.actor, details=json.loads(row.details))
+        Event(
+            seq=row.seq,
+            at=row.at,
+            kind=EventKind(row.kind),
+            actor=row.actor,
+            details=json.loads(row.details),
+            hash=row.hash,
+        )
         for row in rows
     ]
     return CapaState.model_validate({**json.loads(record.state_json), "events": events})

@@ -24,6 +24,15 @@ class DigestInput(BaseModel):
     at: datetime
 
 
+class ChainHeadResult(BaseModel):
+    """The day's chain head as published: one hash over every record's chain head and the admin log's."""
+
+    model_config = ConfigDict(extra="allow")
+
+    day: str
+    head: str
+
+
 class DigestResult(BaseModel):
     """Who was sent a digest by this run, and how many overdue items each one lists.
 

@@ -104,8 +104,27 @@ class EventKind(StrEnum):
     REASSIGNED = "reassigned"
     CANCELLED = "cancelled"
     FILE_ATTACHED = "file_attached"
+    # The record's timeline became a hash chain here; the entry seals every entry before it.
+    CHAIN_STARTED = "chain_started"
     # Not a timeline entry of any record: the kind of the daily overdue digest sent to managers.
     DIGEST = "digest"
+    # Not a timeline entry either: the daily hash over every record's chain head, published to the webhooks.
+    CHAIN_HEAD = "chain_head"
+
+
+class AdminAction(StrEnum):
+    """What one entry of the admin log changed in the directory or among the API tokens."""
+
+    USER_ADDED = "user_added"
+    ROLE_CHANGED = "role_changed"
+    MANAGER_CHANGED = "manager_changed"
+    EMAIL_CHANGED = "email_changed"
+    FULL_NAME_CHANGED = "full_name_changed"
+    PASSWORD_SET = "password_set"  # noqa: S105 - the name of an action, not a password
+    ACTIVATED = "activated"
+    DEACTIVATED = "deactivated"
+    TOKEN_CREATED = "token_created"  # noqa: S105 - the name of an action, not a token
+    TOKEN_REVOKED = "token_revoked"  # noqa: S105 - the name of an action, not a token
 
 
 class Channel(StrEnum):

@@ -517,6 +517,14 @@ class EscalationEntry(ReminderEntry):
     step_done_at: datetime | None = None
 
 
+class ChainStartedEntry(Payload):
+    """The entry that starts the hash chain of a record raised before timelines were chained: the chained hash
+    of each entry before it (entry 1 chained to the genesis value, each next one to the one before), so those
+    entries are sealed too."""
+
+    sealed: list[str]
+
+
 class EarlierEntry(BaseModel):
     """An entry written before entries were typed, in a shape no current model has: its fields as written."""
 
@@ -540,6 +548,7 @@ EntryDetails = (
     | FileRef
     | ReminderEntry
     | EscalationEntry
+    | ChainStartedEntry
     | EarlierEntry
 )
 
@@ -560,6 +569,7 @@ ENTRY_OF_KIND: dict[EventKind, type[Payload]] = {
     EventKind.REASSIGNED: ReassignEntry,
     EventKind.CANCELLED: CancelEntry,
     EventKind.FILE_ATTACHED: FileRef,
+    EventKind.CHAIN_STARTED: ChainStartedEntry,
 }
 
 
@@ -575,6 +585,9 @@ class Event(Payload):
     kind: EventKind
     actor: str
     details: EntryDetails
+    # SHA-256 (hex) of the entry's canonical content chained to the previous entry's hash (``models.chain``);
+    # None on entries appended before the record's chain started.
+    hash: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -653,6 +666,8 @@ class CapaState(Payload):
     retired_clocks: dict[int, RetiredClock] = Field(default_factory=dict)
     # Evidence files, in the order they were attached.
     files: list[FileRef] = Field(default_factory=list)
+    # The hash of the timeline's last entry (``Event.hash``); None until the record's chain starts.
+    chain_head: str | None = None
 
     def action(self, action_id: str) -> Action | None:
         return next((a for a in self.actions if a.id == action_id), None)

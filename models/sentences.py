@@ -14,6 +14,7 @@ from models.enums import EventKind, Stage
 from models.formatting import due_in, duration, moment, size, stored_duration
 from models.payloads import (
     CancelEntry,
+    ChainStartedEntry,
     ClosedEntry,
     CompletionEntry,
     ContainmentStep,
@@ -200,6 +201,13 @@ def _file_attached(event: Event) -> str:
     )
 
 
+def _chain_started(event: Event) -> str:
+    entry = event.details
+    assert isinstance(entry, ChainStartedEntry)
+    sealed = "entry 1" if len(entry.sealed) == 1 else f"entries 1 to {len(entry.sealed)}"
+    return f"Audit chain started, sealing {sealed}"
+
+
 # One per kind that has a timeline entry (``ENTRY_OF_KIND``); the digest has none.
 _SENTENCES: dict[EventKind, Callable[[Event], str]] = {
     EventKind.RAISED: _raised,
@@ -218,6 +226,7 @@ _SENTENCES: dict[EventKind, Callable[[Event], str]] = {
     EventKind.REASSIGNED: _reassigned,
     EventKind.CANCELLED: _cancelled,
     EventKind.FILE_ATTACHED: _file_attached,
+    EventKind.CHAIN_STARTED: _chain_started,
 }
 
 

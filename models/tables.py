@@ -127,6 +127,27 @@ class TimelineEvent(SQLModel, table=True):
     kind: str
     actor: str
     details: str = Field(default="{}", sa_type=Text)  # JSON object
+    # The entry's chained SHA-256 (``Event.hash``); None on entries from before the record's chain started.
+    hash: str | None = None
+
+
+class AdminLogEntry(SQLModel, table=True):
+    """One change to the directory or the API tokens, chained like a timeline (``models.chain``), never updated.
+
+    ``before`` and ``after`` hold the fields that changed (JSON objects), never a password, a hash or a token's
+    secret: a password change records only that it happened.
+    """
+
+    __tablename__ = "admin_log"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: datetime = Field(sa_type=UtcDateTime)
+    actor: str
+    action: str
+    target: str = Field(index=True)
+    before: str = Field(default="{}", sa_type=Text)  # JSON object
+    after: str = Field(default="{}", sa_type=Text)  # JSON object
+    hash: str
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -27,6 +27,11 @@ _RETRY = RetryPolicy(
 )
 
 
+# Each run also publishes the audit trail's chain head of the day (``DigestActivities.publish_chain_head``), after
+# the digest; runs started before it publish none.
+_DAILY_CHAIN_HEAD = "daily-chain-head"
+
+
 @workflow.defn
 class DigestWorkflow:
     @workflow.run
@@ -34,10 +39,19 @@ class DigestWorkflow:
         # A scheduled run that waited for a worker, or caught up after an outage, describes its scheduled
         # moment and belongs to that day, not to whenever it got to run.
         at = request.at or workflow.info().typed_search_attributes.get(SCHEDULED_START) or workflow.now()
-        return await workflow.execute_activity_method(
+        result = await workflow.execute_activity_method(
             DigestActivities.send_overdue_digest,
             DigestInput(at=at),
             start_to_close_timeout=timedelta(minutes=2),
             schedule_to_close_timeout=timedelta(hours=6),
             retry_policy=_RETRY,
         )
+        if workflow.patched(_DAILY_CHAIN_HEAD):
+            await workflow.execute_activity_method(
+                DigestActivities.publish_chain_head,
+                DigestInput(at=at),
+                start_to_close_timeout=timedelta(minutes=2),
+                schedule_to_close_timeout=timedelta(hours=6),
+                retry_policy=_RETRY,
+            )
+        return result

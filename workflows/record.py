@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.records import RecordActivities
     from activities.steps import StepActivities
-    from models import notices, rules
+    from models import chain, notices, rules
     from models.durations import format_duration
     from models.enums import EventKind, Stage
     from models.payloads import (
@@ -62,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         CancelEntry,
         CancelInput,
         CapaState,
+        ChainStartedEntry,
         Clock,
         ClosedEntry,
         CompleteActionInput,
@@ -126,6 +127,13 @@ _UNSET = object()
 # T the moment the first workers with this patch started, finds only runs closed longer ago than the retention.
 # Records still on ``CapaWorkflow`` reach CapaRecord as new runs, so they start patched.
 _ONE_ACTIVITY_PER_STEP = "one-activity-per-step"
+# Each timeline entry carries a hash chained to the one before (``models.chain``). A record raised under it chains
+# from its first entry. A record in flight starts its chain the first time it appends under this code, with a
+# ``chain_started`` entry sealing its existing timeline. The SDK keeps a patch's first answer for the whole run,
+# and in a replay the first ask comes from entries appended before this code: so a record whose chain has not
+# started asks under an id of its own for each position (``_CHAINED_AT``-<seq>) until it starts.
+_CHAINED = "chained-timeline"
+_CHAINED_AT = "chained-timeline-at"
 
 InputT = TypeVar("InputT", bound=StepInput)
 ChangeT = TypeVar("ChangeT", bound=StepInput | AlarmInput)
@@ -585,7 +593,29 @@ class RecordWorkflow:
         )
 
     def _append(self, kind: EventKind, actor: str, details: Payload) -> Event:
-        return transitions.append(self._s, kind, actor, details)
+        """Add the next entry; once the chain has started, with its hash (a record in flight starts it first)."""
+        s = self._s
+        if not self._chained():
+            return transitions.append(s, kind, actor, details)
+        if s.chain_head is None and s.events:
+            sealed = chain.seal(s.id, s.events)
+            started = transitions.append(s, EventKind.CHAIN_STARTED, SYSTEM_ACTOR, ChainStartedEntry(sealed=sealed))
+            self._link(started, sealed[-1])
+        event = transitions.append(s, kind, actor, details)
+        self._link(event, s.chain_head or chain.GENESIS)
+        return event
+
+    def _chained(self) -> bool:
+        s = self._s
+        if s.chain_head is not None:
+            return True
+        if not s.events:
+            return workflow.patched(_CHAINED)
+        return workflow.patched(f"{_CHAINED_AT}-{len(s.events) + 1}")
+
+    def _link(self, event: Event, previous: str) -> None:
+        event.hash = chain.event_hash(self._s.id, event, previous)
+        self._s.chain_head = event.hash
 
     # --- commands -------------------------------------------------------------------------------------------
 

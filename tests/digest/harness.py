@@ -17,7 +17,7 @@ from workflows.digest import DigestWorkflow
 async def digest_worker(
     client: Client, engine: Engine, settings: Settings, task_queue: str | None = None
 ) -> AsyncIterator[str]:
-    """Run DigestWorkflow and its activity on ``task_queue`` (by default a fresh one); yield the queue.
+    """Run DigestWorkflow and its activities on ``task_queue`` (by default a fresh one); yield the queue.
 
     Digests to people without an e-mail address and no webhook configured are log rows only, which the
     activity delivers itself, so no delivery workflow needs to run on this queue.
@@ -27,7 +27,10 @@ async def digest_worker(
         client,
         task_queue=task_queue,
         workflows=[DigestWorkflow],
-        activities=[DigestActivities(engine, settings).send_overdue_digest],
+        activities=[
+            DigestActivities(engine, settings).send_overdue_digest,
+            DigestActivities(engine, settings).publish_chain_head,
+        ],
     )
     async with worker:
         yield task_queue

@@ -94,9 +94,9 @@ def test_the_whole_timeline_and_its_chain_head(closed_text: str, closed: CapaSta
     for event in closed.events:
         assert sentence(event) in closed_text
         assert f"{event.seq} {moment(event.at)}" in closed_text
-        assert f"sha256 {event.hash}" in closed_text  # type: ignore[attr-defined]
-    head = closed.chain_head  # type: ignore[attr-defined]
-    assert head == closed.events[-1].hash  # type: ignore[attr-defined]
+        assert f"sha256 {event.hash}" in closed_text
+    head = closed.chain_head
+    assert head == closed.events[-1].hash
     assert f"Chain head (the hash of the last timeline entry, chained to every entry before it) {head}" in closed_text
 
 

@@ -19,6 +19,7 @@ from models.enums import (
 from models.payloads import (
     ENTRY_OF_KIND,
     CancelEntry,
+    ChainStartedEntry,
     ClosedEntry,
     CompletionEntry,
     ContainmentStep,
@@ -169,6 +170,11 @@ ENTRIES: dict[EventKind, tuple[str, EntryDetails, str]] = {
             uploaded_at=T0,
         ),
         f"File burr.png attached to root cause by oscar (14.2 KB, image/png, SHA-256 {'ab' * 32})",
+    ),
+    EventKind.CHAIN_STARTED: (
+        "system",
+        ChainStartedEntry(sealed=["a" * 64, "b" * 64, "c" * 64]),
+        "Audit chain started, sealing entries 1 to 3",
     ),
 }
 

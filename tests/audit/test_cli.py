@@ -1,0 +1,114 @@
+"""`capa audit verify` and `capa audit head`, run as the site's operator runs them: one OK line per chain and exit
+0, or one ``error:`` line naming the first entry that does not match and exit 1."""
+
+import asyncio
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from temporalio.testing import WorkflowEnvironment
+
+from core import audit
+from tests.audit.records import contain, edit, find_root_cause, stored
+from tests.workflows.harness import raise_record, running_worker
+
+CAPA = Path(sys.executable).with_name("capa")
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+async def _capa(env: WorkflowEnvironment, engine: Engine, *args: str, temporal: str | None = None) -> Run:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("CAPA_")}
+    environment |= {
+        "TEMPORAL_ADDRESS": temporal or env.client.service_client.config.target_host,
+        "TEMPORAL_NAMESPACE": env.client.namespace,
+        "CAPA_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(CAPA), *args, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return Run(process.returncode, out.decode(), err.decode())
+
+
+async def test_verify_says_ok_per_chain_and_names_the_first_edited_entry(
+    env: WorkflowEnvironment, engine: Engine
+) -> None:
+    """All chains match: one OK line each (the open record compared with its workflow), exit 0. One entry edited
+    in the database: exit 1 and one ``error:`` line naming the record, the entry and what differs."""
+    async with running_worker(env.client, engine) as queue:
+        capa = await raise_record(env.client, queue)
+        await contain(capa)
+        await find_root_cause(capa)
+        await stored(engine, capa)
+        record_id = capa.handle.id
+        state = await capa.state()
+
+        every = await _capa(env, engine, "audit", "verify", "--all")
+        one = await _capa(env, engine, "audit", "verify", record_id)
+        edit(engine, "UPDATE events SET actor = 'mike' WHERE record_id = :id AND seq = 3", id=record_id)
+        edited = await _capa(env, engine, "audit", "verify", "--all")
+        alone = await _capa(env, engine, "audit", "verify", record_id)
+
+    assert every.code == 0, every.err
+    assert every.out.splitlines() == [
+        f"{record_id} OK: 3 entries, chain head {state.chain_head}, same as its workflow",
+        f"admin log OK: 8 entries, chain head {audit.verify_admin_log(engine).head}",
+    ]
+    assert one.code == 0, one.err
+    assert one.out.splitlines() == every.out.splitlines()[:1]
+    for run in (edited, alone):
+        assert run.code == 1
+        assert run.err.strip().splitlines() == [
+            f"error: {record_id} entry 3 (root_cause_submitted): its hash does not match its content"
+        ]
+
+
+async def test_without_temporal_verify_checks_the_database_alone(env: WorkflowEnvironment, engine: Engine) -> None:
+    """Temporal unreachable: a note says so, the database's chains are checked all the same."""
+    async with running_worker(env.client, engine) as queue:
+        capa = await raise_record(env.client, queue)
+        await stored(engine, capa)
+        state = await capa.state()
+
+    run = await _capa(env, engine, "audit", "verify", capa.handle.id, temporal="127.0.0.1:9")
+
+    assert run.code == 0, run.err
+    assert run.out.splitlines() == [f"{state.id} OK: 1 entry, chain head {state.chain_head}"]
+    assert run.err.startswith("note: Temporal at 127.0.0.1:9 did not answer")
+
+
+async def test_verify_needs_one_record_or_all(env: WorkflowEnvironment, engine: Engine) -> None:
+    """Neither an ID nor --all, or an unknown record: a usage error, exit 2."""
+    neither = await _capa(env, engine, "audit", "verify")
+    unknown = await _capa(env, engine, "audit", "verify", "NC-2026-9999")
+
+    assert neither.code == 2
+    assert "give one record ID or --all" in neither.err
+    assert unknown.code == 2
+    assert "no record NC-2026-9999" in unknown.err
+
+
+async def test_head_prints_the_hash_over_every_chain_head(env: WorkflowEnvironment, engine: Engine) -> None:
+    """`capa audit head` prints the one hash over all chains; any edit of a chain's last entry changes it."""
+    async with running_worker(env.client, engine) as queue:
+        capa = await raise_record(env.client, queue)
+        await stored(engine, capa)
+    first = await _capa(env, engine, "audit", "head")
+    edit(engine, "UPDATE events SET hash = :h WHERE record_id = :id AND seq = 1", h="f" * 64, id=capa.handle.id)
+    second = await _capa(env, engine, "audit", "head")
+
+    assert first.code == 0, first.err
+    assert second.code == 0, second.err
+    assert second.out.strip() == audit.chain_head(engine)
+    assert len(first.out.strip()) == 64
+    assert first.out != second.out
