@@ -29,7 +29,8 @@ def users_add(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Login name: letters, digits and . _ @ -")],
     role: Annotated[Role, typer.Option(help="What they may do.")],
     full_name: Annotated[
-        str | None, typer.Option(help="Their printed name, shown wherever they are named, e.g. 'Maria Keller'.")
+        str | None,
+        typer.Option(help="Their printed name (required), shown wherever they are named, e.g. 'Maria Keller'."),
     ] = None,
     manager: Annotated[str | None, typer.Option(help="Who escalations about their steps go to.")] = None,
     email: Annotated[str | None, typer.Option(help="Where their notifications go.")] = None,
@@ -44,22 +45,38 @@ def users_add(
     --password-stdin; they then `capa login` and add everyone else."""
     cli = ctx.obj
     if cli.as_user is None and cli.settings.token is None and not cli.credentials().names(cli.server):
-        user = _first_admin(ctx, name=name, role=role, manager=manager, email=email, password_stdin=password_stdin)
+        user = _first_admin(
+            ctx,
+            name=name,
+            role=role,
+            full_name=full_name,
+            manager=manager,
+            email=email,
+            password_stdin=password_stdin,
+        )
         if as_json:
             render.emit_json(render.user_json(user))
         else:
-            typer.echo(f"added {user['name']} ({user['role']}), the directory's first admin; now `capa login {name}`")
+            added_as = render.person_with_role(user)
+            typer.echo(f"added {added_as}, the directory's first admin; now `capa login {name}`")
         return
     body = {"name": name, "role": role, "full_name": full_name, "manager": manager, "email": email}
     added = send(ctx, lambda api: api.post("/users", {key: value for key, value in body.items() if value is not None}))
     if as_json:
         render.emit_json(render.user_json(added))
     else:
-        typer.echo(f"added {added['name']} ({added['role']})")
+        typer.echo(f"added {render.person_with_role(added)}")
 
 
 def _first_admin(
-    ctx: typer.Context, *, name: str, role: Role, manager: str | None, email: str | None, password_stdin: bool
+    ctx: typer.Context,
+    *,
+    name: str,
+    role: Role,
+    full_name: str | None,
+    manager: str | None,
+    email: str | None,
+    password_stdin: bool,
 ) -> dict[str, object]:
     """The first person of an empty directory, written to the database directly: an admin with a password."""
 
@@ -77,10 +94,12 @@ def _first_admin(
         )
     if role is not Role.ADMIN:
         raise UsageProblem("--role: the first person of an empty directory is its admin; pass --role admin")
+    if not (full_name or "").strip():
+        raise UsageProblem("--full-name: the first admin's printed name is needed, as everyone's, e.g. 'Ada Lovelace'")
     password = _new_password(password_stdin)
 
     async def add(directory: "Directory") -> "User":
-        await directory.add_user(name, role, manager, email, actor=SITE_OPERATOR)
+        await directory.add_user(name, role, manager, email, full_name=full_name, actor=SITE_OPERATOR)
         await directory.set_password(name, password, actor=SITE_OPERATOR)
         added = await directory.user(name)
         assert added is not None

@@ -8,6 +8,8 @@ httpx loads only when a command sends, so ``capa --help`` stays quick.
 from __future__ import annotations
 
 import re
+from contextlib import ExitStack
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from client.errors import CapaError, ErrorKind, FieldProblem, StepPending
@@ -25,6 +27,7 @@ _KIND_OF_STATUS = {
     429: ErrorKind.NOT_ALLOWED,
     503: ErrorKind.UNAVAILABLE,
 }
+_OCTETS = "application/octet-stream"  # the API types a file by its content, not by what the sender says
 _STEP_LOCATION = re.compile(r"/records/(?P<record>[^/]+)/steps/(?P<step>[^/]+)$")
 
 
@@ -37,9 +40,17 @@ class Api:
         self.who = who
 
     def request(
-        self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        files: list[tuple[str, tuple[str, Any, str]]] | None = None,
+        form: dict[str, str] | None = None,
     ) -> httpx.Response:
-        """Send one request; a refusal or an unreachable API is a ``CapaError``."""
+        """Send one request (a JSON ``body``, or a multipart form of ``files`` and ``form`` fields); a refusal or
+        an unreachable API is a ``CapaError``."""
         import httpx  # noqa: PLC0415 - loaded only to send
 
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -49,6 +60,8 @@ class Api:
                 method,
                 f"{self.base_url}/api/v1{path}",
                 json=_jsonable(body) if body is not None else None,
+                files=files,
+                data=form,
                 params=query,
                 headers=headers,
                 timeout=TIMEOUT,
@@ -74,6 +87,14 @@ class Api:
 
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path).json()
+
+    def upload(self, path: str, paths: list[Path], form: dict[str, str]) -> Any:
+        """POST the files at ``paths`` as the ``file`` parts of a multipart form, each streamed from disk a chunk
+        at a time (never read whole), with the text fields ``form``."""
+        with ExitStack() as opened:
+            # httpx reads a file object a chunk at a time as it writes the body.
+            parts = [("file", (local.name, opened.enter_context(local.open("rb")), _OCTETS)) for local in paths]
+            return self.request("POST", path, files=parts, form=form).json()
 
     def all_pages(self, path: str, **params: Any) -> list[Any]:
         """Every item of a paged list, page by page."""

@@ -30,13 +30,15 @@ def show(ctx: typer.Context, record_id: RecordId, as_json: Json = False) -> None
         return CapaState.model_validate(response.json()), stale
 
     state, stale = send(ctx, read)
+    # The people of the record by their full names too; a script has the login names, as the record keeps them.
+    full_names = {} if as_json else {u["name"]: u["full_name"] for u in send(ctx, lambda api: api.all_pages("/users"))}
     if stale:
         typer.echo(f"note: {record_id} is shown as the read model last recorded it: {stale}", err=True)
     if as_json:
         # Scripts learn where the state came from as people do: ``stale`` says why it is not live, or is null.
         render.emit_json({**render.state_json(state), "stale": stale})
     else:
-        render.show_state(state, datetime.now(UTC))
+        render.show_state(state, datetime.now(UTC), full_names)
 
 
 @app.command("list")

@@ -22,11 +22,11 @@ from rich.text import Text
 
 from models.durations import format_duration
 from models.enums import ActionStatus, EventKind, OutboxStatus, Severity, Stage
-from models.formatting import due_in, duration, minute, moment
+from models.formatting import due_in, duration, minute, moment, size
 
 if TYPE_CHECKING:  # what `capa --help` need not load
     from models.digest import DigestResult
-    from models.payloads import CapaState, Event, StepOutcome
+    from models.payloads import CapaState, Event, FileRef, StepOutcome
 
 console = Console(highlight=False)
 
@@ -177,11 +177,52 @@ def step_done(what: str, result: StepOutcome) -> None:
     typer.echo(f"{result.record_id}: {what} (timeline {written}); stage now {result.stage.value}{due}")
 
 
+SHORT_HASH = 12  # hex digits of a SHA-256 shown in a line; `--json` and the record's timeline give it whole
+
+
+def file_where(to: str) -> str:
+    """Where a file went: ``containment``, ``root cause``, ... or ``action A1``."""
+    from models.payloads import FILE_STEPS  # noqa: PLC0415 - the payload models load only to show a file
+
+    if to in FILE_STEPS:
+        return to.replace("_", " ")
+    return f"action {to}"
+
+
+def file_facts(ref: FileRef) -> str:
+    """A file as a person reads it: name, size, type and the start of its SHA-256."""
+    return visible(f"{ref.name} ({size(ref.size)}, {ref.media_type}, sha256 {ref.sha256[:SHORT_HASH]})")
+
+
+def file_line(ref: FileRef) -> str:
+    return f"{file_facts(ref)} attached to {file_where(ref.to)}"
+
+
+def person(name: str, full_name: str | None) -> str:
+    """A person as the CLI names them: the login name (what ``--as`` and ``--owner`` take), the full name beside
+    it when the directory has one: ``maria (Maria Keller)``."""
+    return f"{name} ({full_name})" if full_name and full_name != name else name
+
+
+def person_with_role(user: Row) -> str:
+    """``maria (Maria Keller, manager)``: a user of the API (UserPublic) with their full name and role."""
+    said = ", ".join(part for part in (user.get("full_name"), user["role"]) if part)
+    return f"{user['name']} ({said})"
+
+
 def users_table(users: list[Row]) -> None:
-    table = _table("Users", ("NAME", "ROLE", "MANAGER", "SIGN-IN"), "EMAIL")
+    table = _table("Users", ("NAME", "FULL NAME", "ROLE", "MANAGER", "SIGN-IN"), "EMAIL")
     for user in users:
         sign_in = "inactive" if not user["active"] else ("password" if user["can_sign_in"] else "-")
-        _add_row(table, user["name"], user["role"], user["manager"] or "-", sign_in, user["email"] or "-")
+        _add_row(
+            table,
+            user["name"],
+            user.get("full_name") or "-",
+            user["role"],
+            user["manager"] or "-",
+            sign_in,
+            user["email"] or "-",
+        )
     console.print(table)
 
 
@@ -310,20 +351,24 @@ def notifications_table(rows: list[Row], *, failed_only: bool = False) -> None:
     console.print(table)
 
 
-def show_state(state: CapaState, now: datetime) -> None:
+def show_state(state: CapaState, now: datetime, full_names: dict[str, str | None] | None = None) -> None:
+    """The record for a person; ``full_names`` (the directory's, by login name) are shown beside its people."""
+    names = full_names or {}
     console.print(_safe(f"{state.id}  {state.title}"), style="bold")
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="dim", no_wrap=True)
     facts.add_column(overflow="fold")
-    for label, value in _facts(state, now):
+    for label, value in _facts(state, now, names):
         _add_row(facts, label, value)
     console.print(facts)
     if state.actions:
-        console.print(_actions_table(state, now))
+        console.print(_actions_table(state, now, names))
+    if state.files:
+        console.print(_files_table(state))
     console.print(_timeline_table(state.events))
 
 
-def _facts(state: CapaState, now: datetime) -> list[tuple[str, str | Text]]:
+def _facts(state: CapaState, now: datetime, names: dict[str, str | None]) -> list[tuple[str, str | Text]]:
     running = bool(state.open_clocks())
     due = Text(moment(state.due_at))
     if running and state.due_at is not None and state.due_at < now:
@@ -331,7 +376,7 @@ def _facts(state: CapaState, now: datetime) -> list[tuple[str, str | Text]]:
     facts: list[tuple[str, str | Text]] = [
         ("stage", f"{state.stage.value} (cycle {state.cycle}, round {state.round})"),
         ("severity", state.severity.value),
-        ("owner", state.owner),
+        ("owner", person(state.owner, names.get(state.owner))),
         ("due", due),
         ("escalation", _level_cell(state.escalation_level)),
         ("raised", f"{moment(state.raised_at)} by {state.raised_by} ({state.source.value})"),
@@ -364,23 +409,41 @@ def _facts(state: CapaState, now: datetime) -> list[tuple[str, str | Text]]:
     return facts
 
 
-def _actions_table(state: CapaState, now: datetime) -> Table:
+WIDE = 100  # columns from which the actions table has room for each owner's full name
+
+
+def _actions_table(state: CapaState, now: datetime, names: dict[str, str | None]) -> Table:
     table = _table("Actions", ("ID", "KIND", "OWNER", "DUE", "STATUS", "ESC"), "DESCRIPTION")
     for action in state.actions:
         running = action.status is ActionStatus.OPEN
         status = action.status.value
         if action.completed_by:
             status += f"\nby {action.completed_by}"
+        # The full name under the login name where the terminal leaves the description room for it.
+        full_name = names.get(action.owner) if console.width >= WIDE else None
+        owner = f"{action.owner}\n{full_name}" if full_name else action.owner
         _add_row(
             table,
             action.id,
             action.kind.value,
-            action.owner,
+            owner,
             _due_cell(action.clock.due_at, now, running),
             status,
             _level_cell(action.clock.escalation_level),
             action.description,
         )
+    return table
+
+
+def _files_table(state: CapaState) -> Table:
+    """The evidence files by what they are attached to, steps in lifecycle order, then each action's."""
+    from models.payloads import FILE_STEPS  # noqa: PLC0415
+
+    table = _table("Files", ("FOR",), "FILE")
+    targets = [*FILE_STEPS, *(action.id for action in state.actions)]
+    for target in targets:
+        for ref in state.files_of(target):
+            _add_row(table, file_where(target), file_facts(ref))
     return table
 
 

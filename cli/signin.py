@@ -50,7 +50,7 @@ def login(
     if as_json:
         render.emit_json({"server": cli.server, "user": user})
     else:
-        typer.echo(f"signed in as {user['name']} ({user['role']}) on {cli.server}")
+        typer.echo(f"signed in as {render.person_with_role(user)} on {cli.server}")
 
 
 @app.command()
@@ -90,7 +90,7 @@ def whoami(ctx: typer.Context, as_json: Json = False) -> None:
         return
     for answer in answers:
         user = answer["user"]
-        who = f"{user['name']} ({user['role']})" if user else answer["sign_in"]
+        who = render.person_with_role(user) if user else answer["sign_in"]
         via = " via CAPA_TOKEN" if answer["sign_in"] == "CAPA_TOKEN" else ""
         mark = "; acts by default" if answer["acts_by_default"] else ""
         typer.echo(f"{who}{via} on {cli.server}: {answer['state']}{mark}")

@@ -1,5 +1,5 @@
 """`capa raise` and the steps: containment, root cause, plan, actions, verification, review, extensions,
-reassignment, cancellation, and the outcome of a step that was pending.
+reassignment, cancellation, evidence files, and the outcome of a step that was pending.
 
 Each command maps its options onto the fields of its step's body in the HTTP API (the step's model,
 ``models.payloads``: ``ContainmentStep``, ...) and sends it as the acting sign-in; the API, the rules and the
@@ -8,7 +8,9 @@ workflow judge it as they judge the web app's. An option not named after its fie
 cancellation, extension decision) carry the signer's password, asked for at the moment of signing.
 """
 
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -324,3 +326,45 @@ def outcome(
         return StepOutcome.model_validate(api.get(f"/records/{record_id}/steps/{step_id}"))
 
     answer_step(ctx, as_json, "applied", outcome_of)
+
+
+@app.command()
+def attach(
+    ctx: typer.Context,
+    record_id: RecordId,
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILE...", help="The files: PDF, PNG, JPEG, WebP, CSV, XLSX, DOCX, TXT.")
+    ],
+    to: Annotated[
+        str | None,
+        typer.Option(
+            metavar="STEP_OR_ACTION",
+            help="containment, root_cause (or root-cause), verification, review or an action id (A1); default: the "
+            "step the record is in.",
+        ),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Attach evidence files to a step or an action of an open record; each is kept by its SHA-256, never removed."""
+    for local in files:
+        _check_readable(local)
+    target = (to or "").strip()
+    form = {"to": "root_cause" if target == "root-cause" else target} if target else {}
+    answer = send(ctx, lambda api: api.upload(f"/records/{record_id}/files", files, form))
+    if as_json:
+        render.emit_json(answer)
+        return
+    from models.payloads import FileRef  # noqa: PLC0415
+
+    for ref in answer:
+        typer.echo(f"{record_id}: {render.file_line(FileRef.model_validate(ref))}")
+
+
+def _check_readable(local: Path) -> None:
+    """A file that is not there or cannot be read is bad input, named before anything is sent."""
+    if not local.exists():
+        raise UsageProblem(f"{local}: no such file")
+    if not local.is_file():
+        raise UsageProblem(f"{local}: not a file")
+    if not os.access(local, os.R_OK):
+        raise UsageProblem(f"{local}: cannot be read (permission denied)")

@@ -31,7 +31,8 @@ def timeline(out: str) -> list[tuple[int, str]]:
 
 
 async def test_show_fits_80_columns_and_reads_as_sentences(capa: Capa) -> None:
-    """At 80 columns no line is longer, long text wraps at spaces, and each entry is its sentence."""
+    """At 80 columns no line is longer, long text wraps at spaces, each entry is its sentence, and the owner is
+    named by full name too."""
     record_id = await capa.raise_record(owner="olivia")
     await capa.ok(
         "contain", record_id, "--summary", LONG, "--disposition", "quarantine", "--quantity", "40", user="olivia"
@@ -61,6 +62,13 @@ async def test_show_fits_80_columns_and_reads_as_sentences(capa: Capa) -> None:
     assert timeline(run.out) == [(event.seq, sentence(event)) for event in events]
     assert (5, "A2 completed by oscar, on time: Tool replaced, WO-5531") in timeline(run.out)
     assert "{" not in run.out
+    # The owner by their full name beside their login name; the actions' owners by login name alone, leaving the
+    # description room (a wide terminal shows their full names too).
+    assert any(line.split() == ["owner", "olivia", "(Olivia", "Novak)"] for line in lines)
+    assert "Lindqvist" not in run.out
+    wide = (await capa.ok("show", record_id, user="olivia")).out
+    actions = wide[wide.index("Actions") : wide.index("Timeline")].splitlines()
+    assert any(line.split() == ["Oscar", "Lindqvist", "by", "oscar"] for line in actions), actions
 
 
 async def test_report_writes_the_records_pdf(capa: Capa, tmp_path: Path) -> None:

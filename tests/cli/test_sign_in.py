@@ -14,6 +14,7 @@ import pytest
 
 from core import accounts
 from core.database import make_engine
+from models.tables import User
 from tests.cli.conftest import Capa, assert_one_line_error
 from tests.stack import PASSWORD
 
@@ -41,7 +42,7 @@ async def test_login_stores_a_sign_in_only_its_owner_can_read(own: Capa) -> None
     """`capa login` with the password piped in keeps a token for that person and server in a 0600 file, prints
     no secret, and the token acts as that person."""
     run = await own.login("olivia")
-    assert run.out.strip() == f"signed in as olivia (owner) on {own.api_url}"
+    assert run.out.strip() == f"signed in as olivia (Olivia Novak, owner) on {own.api_url}"
     assert "capa_" not in run.out + run.err
     path = own.config_dir / "credentials.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -72,7 +73,7 @@ async def test_several_sign_ins_ask_for_as_and_whoami_tells_them(own: Capa) -> N
     """With two people signed in, a command without --as asks for it (exit 2); whoami lists both, none default."""
     await own.login("olivia")
     single = await own.run("whoami")
-    assert single.out.strip() == f"olivia (owner) on {own.api_url}: signed in; acts by default"
+    assert single.out.strip() == f"olivia (Olivia Novak, owner) on {own.api_url}: signed in; acts by default"
     await own.login("maria")
     run = await own.run("list")
     assert_one_line_error(run, 2, "signed in as maria, olivia", "--as NAME")
@@ -113,7 +114,8 @@ async def test_an_api_token_acts_instead_of_a_sign_in(own: Capa) -> None:
     shown = await own.show(raised.json()["id"])
     assert shown["events"][0]["actor"] == "olivia"
     who = await own.run("whoami", env=with_token)
-    assert who.out.strip() == f"olivia (owner) via CAPA_TOKEN on {own.api_url}: signed in; acts by default"
+    expected = f"olivia (Olivia Novak, owner) via CAPA_TOKEN on {own.api_url}: signed in; acts by default"
+    assert who.out.strip() == expected
     await own.ok("tokens", "revoke", str(made["id"]), user="ada")
     assert_one_line_error(await own.run("list", env=with_token), 1, "revoked", "capa login")
 
@@ -132,20 +134,26 @@ async def test_a_deactivated_person_can_neither_sign_in_nor_act(own: Capa) -> No
 
 
 async def test_the_first_admin_of_an_empty_directory(own: Capa, tmp_path: Path) -> None:
-    """With no sign-in, `capa users add` on an empty directory writes the first admin (with a password) straight
-    into the database; the next person needs an admin's sign-in, and the first must be an admin."""
+    """With no sign-in, `capa users add` on an empty directory writes the first admin (with a password and their
+    full name) straight into the database; the next person needs an admin's sign-in, and the first must be an
+    admin with a full name."""
     database = {"CAPA_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    ada = ("--full-name", "Ada Lovelace", "--password-stdin")
     owner_first = await own.run(
-        "users", "add", "root", "--role", "owner", "--password-stdin", env=database, stdin="first-admin-pass\n"
+        "users", "add", "root", "--role", "owner", *ada, env=database, stdin="first-admin-pass\n"
     )
     assert_one_line_error(owner_first, 2, "--role", "admin")
-    first = await own.run(
+    nameless = await own.run(
         "users", "add", "root", "--role", "admin", "--password-stdin", env=database, stdin="first-admin-pass\n"
     )
+    assert_one_line_error(nameless, 2, "--full-name")
+    first = await own.run("users", "add", "root", "--role", "admin", *ada, env=database, stdin="first-admin-pass\n")
     assert first.code == 0, first.err
-    assert "first admin" in first.out
+    assert first.out.startswith("added root (Ada Lovelace, admin), the directory's first admin")
     engine = make_engine(database["CAPA_DATABASE_URL"])
-    assert accounts.authenticate(engine, "root", "first-admin-pass").name == "root"  # type: ignore[union-attr]
+    admin = accounts.authenticate(engine, "root", "first-admin-pass")
+    assert isinstance(admin, User)
+    assert (admin.name, admin.full_name) == ("root", "Ada Lovelace")
     second = await own.run("users", "add", "sam", "--role", "owner", "--password-stdin", env=database, stdin="x\n")
     assert_one_line_error(second, 1, "has people already", "capa login")
     help_text = (await own.run("users", "add", "--help")).out

@@ -19,7 +19,7 @@ async def test_users_add_then_list(capa: Capa) -> None:
         "uma@example.com",
         user="ada",
     )
-    assert "uma" in added.out
+    assert added.out.strip() == "added uma (Uma Patel, owner)"
 
     users = {user["name"]: user for user in (await capa.ok("users", "list", "--json", user="ada")).json()}
     assert users["uma"] | {"created_at": None} == {
@@ -33,7 +33,7 @@ async def test_users_add_then_list(capa: Capa) -> None:
         "can_sign_in": False,
     }
     table = (await capa.ok("users", "list", user="ada")).out
-    assert any(line.split()[:3] == ["uma", "owner", "mike"] for line in table.splitlines())
+    assert any(line.split()[:5] == ["uma", "Uma", "Patel", "owner", "mike"] for line in table.splitlines())
 
 
 async def test_users_add_with_unknown_manager_names_the_option(capa: Capa) -> None:
@@ -52,3 +52,11 @@ async def test_only_an_admin_changes_the_directory(capa: Capa) -> None:
     assert_one_line_error(run, 1, "maria is manager", "admin")
     names = [user["name"] for user in (await capa.ok("users", "list", "--json", user="maria")).json()]
     assert "wes" not in names
+
+
+async def test_a_person_needs_a_full_name(capa: Capa) -> None:
+    """`capa users add` without --full-name is refused naming the option, and nobody is added."""
+    run = await capa("users", "add", "yan", "--role", "owner", user="ada")
+    assert_one_line_error(run, 2, "--full-name")
+    names = [user["name"] for user in (await capa.ok("users", "list", "--json", user="ada")).json()]
+    assert "yan" not in names
