@@ -50,7 +50,12 @@ def test_every_directory_and_token_change_is_logged_by_whoever_made_it(tmp_path:
         (6, "ada", "token_created", "mike"),
         (7, "mike", "token_revoked", "mike"),
     ]
-    assert json.loads(log[2].after) == {"role": "owner", "manager": "mike", "email": "olivia@example.com"}
+    assert json.loads(log[2].after) == {
+        "full_name": None,
+        "role": "owner",
+        "manager": "mike",
+        "email": "olivia@example.com",
+    }
     assert (json.loads(log[3].before), json.loads(log[3].after)) == ({}, {})
     assert (json.loads(log[4].before), json.loads(log[4].after)) == ({"active": True}, {"active": False})
     assert json.loads(log[5].after) == {"token_id": token.id, "label": "MES line 3"}
