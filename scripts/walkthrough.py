@@ -8,16 +8,19 @@ Run it against a running ``make run`` started with the demo policy (deadlines of
 Each person has a browser of their own (Debian's Chromium, ``/usr/bin/chromium``) and only fills in the pages:
 
     otto    raises NC-1 (owner olivia) and NC-2 (owner oscar); NC-2 is then left alone
-    olivia  contains NC-1, finds its root cause and plans two actions, one for oscar and one for herself
+    olivia  contains NC-1 with a photo of the burr, finds its root cause and plans two actions, one for oscar and
+            one for herself
     oscar   completes his action; olivia completes hers
     mike    verifies (he implemented none), signing with his password, then watches NC-2 escalate on his overdue
             board to level 2
-    maria   reviews NC-1 as effective once its effectiveness window has passed, signing it: NC-1 is closed
+    maria   reviews NC-1 as effective once its effectiveness window has passed, signing it: NC-1 is closed; she
+            downloads its CAPA report
     ada     finds NC-1 closed and NC-2 still late in the records list
 
 With ``--screenshots DIR`` it writes docs/web.md's pictures there: ``raise.png`` (the raise form filled in),
-``record.png`` (NC-2 as its owner sees it once escalated), ``board.png`` (mike's board) at 1280 px, full page,
-and ``phone-record.png`` (NC-2 at 390 px). It prints a line per step and exits 1 with one line saying what
+``record.png`` (NC-2 as its owner sees it once escalated), ``board.png`` (mike's board) and ``closed-record.png``
+(NC-1 closed, with its photo and signatures) at 1280 px, full page, and ``phone-record.png`` and
+``phone-closed-record.png`` at 360 px. It prints a line per step and exits 1 with one line saying what
 went wrong.
 """
 
@@ -35,6 +38,8 @@ from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sy
 from playwright.sync_api import Error as PlaywrightError
 
 CHROMIUM = "/usr/bin/chromium"
+# The tour's evidence files: the containment's photo comes from here.
+EVIDENCE = Path(__file__).resolve().parents[1] / "examples" / "evidence"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -44,7 +49,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DESKTOP = ViewportSize(width=1280, height=900)
-PHONE = ViewportSize(width=390, height=844)
+PHONE = ViewportSize(width=360, height=780)
 # How long a page may take to show what a submitted form did (the workflow answers in well under a second).
 STEP_TIMEOUT_MS = 15_000
 # How long to wait for a deadline of the demo policy to pass (its longest window is two minutes).
@@ -257,8 +262,10 @@ class Walk:
         )
         form.get_by_label("Disposition").select_option("quarantine")
         form.get_by_label("Quantity").fill("12")
+        form.locator("input[type=file]").set_input_files(str(EVIDENCE / "burr-photo.png"))
         self.submit(olivia, form, "Submit containment", "Containment recorded", "root cause")
-        self.say(f"olivia contained {record_id}: lot L42 quarantined")
+        expect(olivia.locator("#files img")).to_be_visible()
+        self.say(f"olivia contained {record_id}: lot L42 quarantined, with a photo of the burr")
 
     def root_cause(self, record_id: str) -> None:
         olivia = self.person("olivia")
@@ -361,7 +368,18 @@ class Walk:
         form.get_by_label("Evidence").fill("No burr since: 3 lots, 600 housings, no rejects at final inspection.")
         form.get_by_label(SIGNING_LABEL).fill(self.password)
         self.submit(maria, form, "Submit review", "Effectiveness review recorded", "closed")
-        self.say(f"maria reviewed {record_id} as effective (waited {waited:.0f}s); it is closed")
+        expect(
+            maria.get_by_text("Signed by Maria Keller (maria), approved: effective, record closed")
+        ).not_to_have_count(0)
+        self.say(f"maria reviewed {record_id} as effective (waited {waited:.0f}s), signing it; it is closed")
+        with maria.expect_download() as download:
+            maria.get_by_role("link", name="Download report (PDF)").click()
+        report = download.value.path()
+        if not report.read_bytes().startswith(b"%PDF-"):
+            raise WalkError(f"the report of {record_id} is not a PDF")
+        self.say(f"maria downloaded the CAPA report of {record_id} ({report.stat().st_size:,} bytes)")
+        self.shoot(maria, "closed-record.png")
+        self.shoot(maria, "phone-closed-record.png", phone=True)
 
     def audit(self, closed: str, late: str) -> None:
         ada = self.person("ada")
