@@ -150,7 +150,7 @@ def users_passwd(
 def users_deactivate(
     ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Who may no longer act.")]
 ) -> None:
-    """Deactivate someone (administrators): signed out everywhere, their password and tokens refused."""
+    """Deactivate someone (administrators): signed out everywhere, their password refused, their tokens revoked."""
     send(ctx, lambda api: api.post(f"/users/{name}/deactivate"))
     typer.echo(f"{name} deactivated: their password and tokens are refused; their records stay")
 
@@ -159,7 +159,7 @@ def users_deactivate(
 def users_activate(
     ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Who may act again.")]
 ) -> None:
-    """Let a deactivated person sign in and use their tokens again (administrators)."""
+    """Let a deactivated person sign in again (administrators); their old tokens stay revoked."""
     send(ctx, lambda api: api.post(f"/users/{name}/activate"))
     typer.echo(f"{name} activated")
 

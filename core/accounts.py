@@ -121,7 +121,11 @@ def set_password(engine: Engine, name: str, password: str, *, actor: str = SYSTE
 
 
 def set_active(engine: Engine, name: str, *, active: bool, actor: str = SYSTEM_ACTOR) -> None:
-    """Deactivate (sign out everywhere, refuse sign-in and tokens) or reactivate someone; ``actor``: who does."""
+    """Deactivate or reactivate someone; ``actor``: who does.
+
+    Deactivating signs them out everywhere and revokes every token they have, for good (each revocation in the
+    admin log): a leaver's token must not come back to life when the name is reactivated, who then signs in anew.
+    """
     with session_scope(engine) as session:
         user = _user(session, name)
         action = AdminAction.ACTIVATED if active else AdminAction.DEACTIVATED
@@ -130,6 +134,9 @@ def set_active(engine: Engine, name: str, *, active: bool, actor: str = SYSTEM_A
         session.add(user)
         if not active:
             _end_sessions(session, name)
+            live = select(ApiToken).where(col(ApiToken.user_name) == name, col(ApiToken.revoked_at).is_(None))
+            for token in session.exec(live.order_by(col(ApiToken.id))).all():
+                _revoke(session, token, actor)
     log.info("user activated" if active else "user deactivated", user=name)
 
 
@@ -403,10 +410,14 @@ def revoke_token(engine: Engine, token_id: int, actor: str) -> ApiToken:
         if token is None:
             raise AccountError("token", f"no token {token_id}")
         if token.revoked_at is None:
-            token.revoked_at = datetime.now(UTC)
-            session.add(token)
-            before = {"token_id": token_id, "revoked_at": None}
-            after = {"token_id": token_id, "revoked_at": token.revoked_at.isoformat()}
-            log_change(session, actor, AdminAction.TOKEN_REVOKED, token.user_name, before=before, after=after)
-    log.info("api token revoked", user=token.user_name, token_id=token_id, actor=actor)
+            _revoke(session, token, actor)
     return token
+
+
+def _revoke(session: Session, token: ApiToken, actor: str) -> None:
+    token.revoked_at = datetime.now(UTC)
+    session.add(token)
+    before = {"token_id": token.id, "revoked_at": None}
+    after = {"token_id": token.id, "revoked_at": token.revoked_at.isoformat()}
+    log_change(session, actor, AdminAction.TOKEN_REVOKED, token.user_name, before=before, after=after)
+    log.info("api token revoked", user=token.user_name, token_id=token.id, actor=actor)

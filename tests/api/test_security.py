@@ -13,9 +13,11 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, col, select
 from structlog.testing import capture_logs
 
 from core import accounts, readmodel
+from models.tables import AdminLogEntry
 from tests.api.flow import Api, later
 from tests.stack import PASSWORD
 from tests.web.pages import Browser, browser
@@ -64,14 +66,26 @@ async def test_revoked_token(api: Api) -> None:
 
 
 async def test_deactivated_users_token(api: Api) -> None:
-    """A deactivated user's token gets 401 while they are inactive, and works again once reactivated."""
+    """Deactivating someone revokes their tokens for good: 401 while they are inactive and still after they are
+    reactivated (a leaver's token never comes back); each revocation is in the admin log, and they sign in anew."""
     await api.ok("ada", "POST", "/users", {"name": "gus", "full_name": "Gus Meyer", "role": "owner", "manager": "mike"})
     made = await api.ok("ada", "POST", "/tokens", {"user": "gus", "label": "gus's script"})
     headers = {"Authorization": f"Bearer {made['secret']}"}
     await api.ok("ada", "POST", "/users/gus/deactivate")
     await _assert_unauthenticated(api, headers)
     await api.ok("ada", "POST", "/users/gus/activate")
-    assert (await api.http.get("/api/v1/me", headers=headers)).json()["name"] == "gus"
+    await _assert_unauthenticated(api, headers)
+    [token] = [t for t in (await api.get("ada", "/tokens", limit=200))["items"] if t["id"] == made["id"]]
+    assert token["revoked_at"] is not None
+    with Session(api.stack.engine) as session:
+        logged = session.exec(
+            select(AdminLogEntry).where(col(AdminLogEntry.target) == "gus").order_by(col(AdminLogEntry.seq))
+        ).all()
+    assert [(entry.actor, entry.action) for entry in logged][-3:] == [
+        ("ada", "deactivated"),
+        ("ada", "token_revoked"),
+        ("ada", "activated"),
+    ]
 
 
 async def test_non_admin_token_on_admin_endpoint(api: Api) -> None:
