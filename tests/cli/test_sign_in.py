@@ -121,7 +121,8 @@ async def test_an_api_token_acts_instead_of_a_sign_in(own: Capa) -> None:
 
 
 async def test_a_deactivated_person_can_neither_sign_in_nor_act(own: Capa) -> None:
-    """Once deactivated, a person's stored sign-in and their password are both refused; reactivated, they act."""
+    """Once deactivated, a person's stored sign-in and their password are both refused; reactivated, their old
+    sign-in stays revoked and they sign in anew to act."""
     await own.login("nina")
     await own.ok("users", "deactivate", "nina", user="ada")
     try:
@@ -130,6 +131,8 @@ async def test_a_deactivated_person_can_neither_sign_in_nor_act(own: Capa) -> No
         assert_one_line_error(await own.run("login", "nina", stdin=f"{PASSWORD}\n"), 1, "wrong user name or password")
     finally:
         await own.ok("users", "activate", "nina", user="ada")
+    assert_one_line_error(await own("list", user="nina"), 1, "revoked", "capa login")
+    await own.login("nina")
     assert (await own("list", user="nina")).code == 0
 
 
