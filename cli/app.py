@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
+import click
 import typer
 
 from cli import render
@@ -79,6 +80,9 @@ class CapaApp(typer.Typer):
             # Asking for nothing prints the help instead of a message; then only the exit code is left to give.
             message = exc.format_message()
             code = _report(message, exc.exit_code) if message else exc.exit_code
+        except click.exceptions.Abort:
+            # Ctrl-D at one of click's prompts (a new password): stopped, nothing sent.
+            code = _report("no input given; nothing was done", 1)
         except CapaError as exc:
             if isinstance(exc, StepPending):
                 # Sent, not refused: the step applies when a busy worker is free.
@@ -313,9 +317,20 @@ def signing_password(from_stdin: bool) -> str:
         return password
     if not sys.stdin.isatty():
         raise UsageProblem("signing needs your password: type it at a terminal, or pipe it with --password-stdin")
+    return typed_password("password, to sign: ")
+
+
+def typed_password(prompt: str) -> str:
+    """A password typed at the terminal, not echoed; Ctrl-D (or an empty line) is one line saying none was given."""
     import getpass  # noqa: PLC0415
 
-    return getpass.getpass("password, to sign: ")
+    try:
+        password = getpass.getpass(prompt)
+    except EOFError:
+        password = ""
+    if not password:
+        raise UsageProblem("no password given")
+    return password
 
 
 def answer_step(ctx: typer.Context, as_json: bool, what: str, work: Callable[[Api], StepOutcome]) -> None:

@@ -119,6 +119,9 @@ class Api:
                 pending = StepPending(where["record"], "the step", where["step"])
                 pending.message = detail
                 return pending
+        if response.status_code == 401 and self.token is None:
+            # Signing in itself (``capa login``): the answer is all there is to say.
+            return CapaError(ErrorKind.NOT_ALLOWED, detail)
         if response.status_code == 401:
             again = f"`capa login {self.who}`" if self.who else "`capa login NAME`, or check CAPA_TOKEN"
             return CapaError(ErrorKind.NOT_ALLOWED, f"{detail}; sign in again: {again}")

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from cli import render
-from cli.app import Json, UsageProblem, app
+from cli.app import Json, UsageProblem, app, typed_password
 from client.errors import CapaError, ErrorKind
 
 
@@ -20,9 +20,7 @@ def _password(name: str) -> str:
     """NAME's password: typed at the terminal (not echoed), or the first line of standard input when that is not
     a terminal (`echo ... | capa login NAME`)."""
     if sys.stdin.isatty():
-        import getpass  # noqa: PLC0415
-
-        return getpass.getpass(f"password for {name}: ")
+        return typed_password(f"password for {name}: ")
     password = sys.stdin.readline().rstrip("\r\n")
     if not password:
         raise UsageProblem("no password on standard input")
