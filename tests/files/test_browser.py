@@ -43,4 +43,10 @@ async def test_a_photo_attached_in_the_browser_shows_as_a_thumbnail(
     assert await thumbnail.evaluate("image => image.naturalWidth") == 64
     if os.environ.get("CAPA_SCREENSHOT"):
         await otto.locator("#files").screenshot(path=os.environ["CAPA_SCREENSHOT"])
+    # On a phone the page still fits its width: the file's hash in the timeline and the list wraps.
+    await otto.set_viewport_size({"width": 360, "height": 780})
+    await otto.reload()
+    assert await otto.evaluate("document.documentElement.scrollWidth") <= 360
+    if os.environ.get("CAPA_SCREENSHOT"):
+        await otto.screenshot(path=os.environ["CAPA_SCREENSHOT"].replace(".png", "-360.png"), full_page=True)
     await context.close()
