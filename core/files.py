@@ -48,6 +48,18 @@ ACCEPTED: dict[str, str] = {
 ACCEPTED_NAMES = ", ".join(ACCEPTED.values())
 # Shown inline (as a thumbnail) rather than only offered as a download.
 IMAGES = frozenset({PNG, JPEG, WEBP})
+# The endings a name of each type may have; a name with another gets the type's first (``notes.exe`` kept as
+# text is shown and downloaded as ``notes.exe.txt``), so a download never claims to be what it is not.
+ENDINGS: dict[str, tuple[str, ...]] = {
+    PDF: (".pdf",),
+    PNG: (".png",),
+    JPEG: (".jpg", ".jpeg"),
+    WEBP: (".webp",),
+    XLSX: (".xlsx",),
+    DOCX: (".docx",),
+    CSV: (".csv",),
+    TEXT: (".txt", ".text", ".log", ".md"),
+}
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 # The signature matchers of the accepted binary types, and only these: a zip that is neither XLSX nor DOCX (its
@@ -94,6 +106,14 @@ def display_name(name: str | None) -> str:
         keep = suffix if dot and len(suffix) <= 10 else ""
         cleaned = cleaned[: _NAME_LENGTH - len(keep) - 1].rstrip() + ("." + keep if keep else "")
     return cleaned or "file"
+
+
+def named_as(name: str, media_type: str) -> str:
+    """``name``, ending as files of ``media_type`` do."""
+    endings = ENDINGS[media_type]
+    if name.lower().endswith(endings):
+        return name
+    return name[: _NAME_LENGTH - len(endings[0])] + endings[0]
 
 
 def _megabytes(size: int) -> str:
@@ -174,7 +194,7 @@ class Draft:
                 # A file system without hard links: a rename is atomic too, and the content is the same either way.
                 if not final.exists():
                     os.replace(self.path, final)
-        return StoredFile(name=self.name, size=self.size, media_type=media_type, sha256=sha256)
+        return StoredFile(name=named_as(self.name, media_type), size=self.size, media_type=media_type, sha256=sha256)
 
     def discard(self) -> None:
         if self._file is not None:

@@ -119,6 +119,23 @@ async def test_a_file_at_the_limit_is_kept(store: FileStore) -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "content", "kept_as"),
+    [
+        ("patxt.exe", b"plain words\n", "patxt.exe.txt"),
+        ("photo.pdf", samples.png(), "photo.pdf.png"),
+        ("untitled", b"plain words\n", "untitled.txt"),
+        ("PHOTO.JPEG", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\0" * 100, "PHOTO.JPEG"),
+        ("n" * 199 + ".exe", b"plain words\n", "n" * 196 + ".txt"),
+    ],
+)
+def test_a_name_ends_as_its_content_does(store: FileStore, name: str, content: bytes, kept_as: str) -> None:
+    """A file is shown and downloaded under a name ending as its type does: text called .exe ends in .txt."""
+    kept = store.keep(name, content)
+    assert kept.name == kept_as
+    assert len(kept.name) <= 200
+
+
+@pytest.mark.parametrize(
     ("given", "shown"),
     [
         ("../../etc/passwd", "passwd"),
