@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from models.payloads import CapaState
 
 audit_app = typer.Typer(
-    help="The audit trail (site operators): verify every hash chain, print the daily chain head.", no_args_is_help=True
+    help="The audit trail (site operators): verify every hash chain, print the daily chain head.",
+    no_args_is_help=True,
 )
 app.add_typer(audit_app, name="audit")
 
@@ -29,14 +30,38 @@ app.add_typer(audit_app, name="audit")
 _TEMPORAL_PATIENCE_S = 5.0
 
 
+def _record_id(value: str | None) -> str | None:
+    """A record id as every record has one; anything else is a usage error before the database is asked."""
+    import re  # noqa: PLC0415
+
+    from models.payloads import RECORD_ID_PATTERN  # noqa: PLC0415 - `capa --help` need not load the payloads
+
+    if value is not None and not re.fullmatch(RECORD_ID_PATTERN, value):
+        raise typer.BadParameter(f"{value!r} is not a record id (like NC-2026-0001)")
+    return value
+
+
 @audit_app.command("verify")
 def audit_verify(
     ctx: typer.Context,
-    record_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="The record to check.")] = None,
+    record_id: Annotated[
+        str | None,
+        typer.Argument(metavar="ID", help="The record to check, e.g. NC-2026-0001.", callback=_record_id),
+    ] = None,
     every: Annotated[bool, typer.Option("--all", help="Every record's chain and the admin log's.")] = False,
 ) -> None:
-    """Recompute each chain from the database (and compare open records with their workflows): one OK line per
-    chain, or exit 1 with one line naming the first entry that does not match."""
+    """Recompute hash chains from the database and name what does not match.
+
+    Checks one record's chain (ID), or every record's and the admin log's (--all).
+    An open record's chain is also compared with its workflow's, when Temporal
+    answers. Prints an OK line for each chain that matches and an error: line for
+    each that does not (its first entry that does not match); exits 1 if any
+    chain is broken, or if there is no such record.
+
+    An entry removed from the end of the admin log shows only against a daily
+    head published before (capa audit head --at).
+    """
+    from client.errors import CapaError, ErrorKind  # noqa: PLC0415
     from core import audit  # noqa: PLC0415 - the database loads only for the commands that use it
 
     if (record_id is None) == (not every):
@@ -51,15 +76,18 @@ def audit_verify(
             try:
                 return [audit.verify_record(engine, record_id, live.get(record_id))]
             except audit.UnknownRecord as exc:
-                raise typer.BadParameter(str(exc)) from None
+                raise CapaError(ErrorKind.NOT_FOUND, str(exc)) from None
         return audit.verify_all(engine, live)
 
-    checks = _on_database(ctx, check)
-    for done in checks:
-        if done.mismatch is not None:
+    broken = False
+    for done in _on_database(ctx, check):
+        if done.mismatch is None:
+            typer.echo(done.line())
+        else:
             typer.echo(f"error: {done.mismatch}", err=True)
-            raise typer.Exit(1)
-        typer.echo(done.line())
+            broken = True
+    if broken:
+        raise typer.Exit(1)
 
 
 @audit_app.command("head")
@@ -70,8 +98,12 @@ def audit_head(
         typer.Option("--at", metavar="TIME", help="Of the entries made up to this ISO time, with its UTC offset."),
     ] = None,
 ) -> None:
-    """The hash over every record's chain head and the admin log's, as the database holds them (compare it with
-    the head published daily, given the time it names)."""
+    """Print the one hash over every chain head, as the database holds them.
+
+    It covers every record's chain head and the admin log's. With --at, only the
+    entries made up to that moment count: give the time a published daily head
+    names, and the two hashes are the same unless the trail changed since.
+    """
     from datetime import datetime  # noqa: PLC0415
 
     from core import audit  # noqa: PLC0415

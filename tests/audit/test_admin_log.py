@@ -2,6 +2,7 @@
 before, after, when; never a password or a secret; an edit of the log is named."""
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,9 @@ def test_every_directory_and_token_change_is_logged_by_whoever_made_it(tmp_path:
     assert token.secret_hash not in everything
     check = audit.verify_admin_log(engine)
     assert check.ok, check.line()
-    assert check.line() == f"admin log OK: 7 entries, chain head {log[-1].hash}"
+    assert check.line() == (
+        f"admin log OK: 7 entries, chain head {log[-1].hash}; a removed tail shows only against a published head"
+    )
 
 
 def test_a_role_change_is_logged_with_before_and_after(tmp_path: Path) -> None:
@@ -105,6 +108,18 @@ def test_a_deleted_admin_log_entry_is_caught(tmp_path: Path) -> None:
     edit(engine, "DELETE FROM admin_log WHERE seq = 2")
 
     assert str(audit.verify_admin_log(engine).mismatch) == "admin log entry 2: missing: the entry after 1 is 3"
+
+
+def test_a_removed_tail_of_the_admin_log_shows_only_against_a_published_head(tmp_path: Path) -> None:
+    """The last entries taken out leave a shorter chain that still verifies (nothing in the database counts the
+    log's entries); the head published for a moment after them is no longer what the database gives."""
+    engine = _directory(tmp_path)
+    accounts.set_active(engine, "mike", active=False, actor="ada")
+    published = audit.chain_head(engine, datetime.now(UTC))
+    edit(engine, "DELETE FROM admin_log WHERE seq = 4")
+
+    assert audit.verify_admin_log(engine).ok
+    assert audit.chain_head(engine, datetime.now(UTC)) != published
 
 
 def test_a_change_refused_leaves_no_entry(tmp_path: Path) -> None:

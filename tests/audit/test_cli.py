@@ -1,5 +1,5 @@
-"""`capa audit verify` and `capa audit head`, run as the site's operator runs them: one OK line per chain and exit
-0, or one ``error:`` line naming the first entry that does not match and exit 1."""
+"""`capa audit verify` and `capa audit head`, run as the site's operator runs them: an OK line for each chain that
+matches, an ``error:`` line naming the first entry that does not for each one that does not, and then exit 1."""
 
 import asyncio
 import os
@@ -62,7 +62,8 @@ async def test_verify_says_ok_per_chain_and_names_the_first_edited_entry(
     assert every.code == 0, every.err
     assert every.out.splitlines() == [
         f"{record_id} OK: 3 entries, chain head {state.chain_head}, same as its workflow",
-        f"admin log OK: 8 entries, chain head {audit.verify_admin_log(engine).head}",
+        f"admin log OK: 8 entries, chain head {audit.verify_admin_log(engine).head}; "
+        "a removed tail shows only against a published head",
     ]
     assert one.code == 0, one.err
     assert one.out.splitlines() == every.out.splitlines()[:1]
@@ -87,15 +88,41 @@ async def test_without_temporal_verify_checks_the_database_alone(env: WorkflowEn
     assert run.err.startswith("note: Temporal at 127.0.0.1:9 did not answer")
 
 
+async def test_verify_all_names_every_broken_chain(env: WorkflowEnvironment, engine: Engine) -> None:
+    """Two of three records edited: --all still checks every chain, an OK line for each that matches (the admin
+    log's too), one ``error:`` line for each edited one naming its first edited entry, then exit 1."""
+    async with running_worker(env.client, engine) as queue:
+        first, second, third = [await raise_record(env.client, queue) for _ in range(3)]
+        for capa in (first, second, third):
+            await stored(engine, capa)
+        kept = await second.state()
+        for capa in (first, third):
+            edit(engine, "UPDATE events SET actor = 'mike' WHERE record_id = :id AND seq = 1", id=capa.handle.id)
+        run = await _capa(env, engine, "audit", "verify", "--all")
+
+    assert run.code == 1
+    assert run.out.splitlines() == [
+        f"{kept.id} OK: 1 entry, chain head {kept.chain_head}, same as its workflow",
+        audit.verify_admin_log(engine).line(),
+    ]
+    assert run.err.strip().splitlines() == [
+        f"error: {capa.handle.id} entry 1 (raised): its hash does not match its content" for capa in (first, third)
+    ]
+
+
 async def test_verify_needs_one_record_or_all(env: WorkflowEnvironment, engine: Engine) -> None:
-    """Neither an ID nor --all, or an unknown record: a usage error, exit 2."""
+    """Neither an ID nor --all, or an ID that is not one: a usage error, exit 2. A record that does not exist:
+    one line saying so, exit 1."""
     neither = await _capa(env, engine, "audit", "verify")
-    unknown = await _capa(env, engine, "audit", "verify", "NC-2026-9999")
+    malformed = await _capa(env, engine, "audit", "verify", "NC-26-1")
+    unknown = await _capa(env, engine, "audit", "verify", "NC-2099-9999")
 
     assert neither.code == 2
     assert "give one record ID or --all" in neither.err
-    assert unknown.code == 2
-    assert "no record NC-2026-9999" in unknown.err
+    assert malformed.code == 2
+    assert "'NC-26-1' is not a record id" in malformed.err
+    assert unknown.code == 1
+    assert unknown.err.splitlines() == ["error: no record NC-2099-9999"]
 
 
 async def test_head_prints_the_hash_over_every_chain_head(env: WorkflowEnvironment, engine: Engine) -> None:
