@@ -7,11 +7,13 @@ with their workflows, asks Temporal directly; with Temporal unreachable it check
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Annotated
+import json
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli.app import app
+from cli import render
+from cli.app import Json, app
 from cli.operations import _on_database
 
 if TYPE_CHECKING:
@@ -19,9 +21,10 @@ if TYPE_CHECKING:
 
     from core.settings import Settings
     from models.payloads import CapaState
+    from models.tables import AdminLogEntry
 
 audit_app = typer.Typer(
-    help="The audit trail (site operators): verify every hash chain, print the daily chain head.",
+    help="The audit trail (site operators): verify every hash chain, read the admin log, print the daily chain head.",
     no_args_is_help=True,
 )
 app.add_typer(audit_app, name="audit")
@@ -117,6 +120,84 @@ def audit_head(
         if moment.tzinfo is None:
             raise typer.BadParameter(f"--at: {at!r} needs its UTC offset, such as +00:00")
     typer.echo(_on_database(ctx, lambda engine: audit.chain_head(engine, moment)))
+
+
+@audit_app.command("log")
+def audit_log(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show the last N entries.", metavar="N")] = 50,
+    target: Annotated[
+        str | None, typer.Option("--target", metavar="NAME", help="Only the changes to this person's account.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Print the admin log: who changed whom in the directory and API tokens.
+
+    Shows the last N entries, newest last: when (UTC), who made the change, what
+    it was, whose account it changed, and the fields before and after it. With
+    --json, each entry carries its hash, as capa audit verify recomputes it.
+    """
+    from core import adminlog  # noqa: PLC0415 - the database loads only for the commands that use it
+
+    entries, _ = _on_database(ctx, lambda engine: adminlog.read_log(engine, target=target, limit=limit))
+    entries.reverse()
+    if as_json:
+        render.emit_json([_entry_json(entry) for entry in entries])
+        return
+    _log_table(entries)
+
+
+def _entry_json(entry: AdminLogEntry) -> dict[str, Any]:
+    from models import chain  # noqa: PLC0415
+
+    # The time as the entry's hash covers it.
+    return {
+        "seq": entry.seq,
+        "at": chain.moment(entry.at),
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "before": json.loads(entry.before),
+        "after": json.loads(entry.after),
+        "hash": entry.hash,
+    }
+
+
+def _log_table(entries: list[AdminLogEntry]) -> None:
+    from rich import box  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
+    from models.formatting import moment  # noqa: PLC0415
+
+    table = Table(
+        title="Admin log, newest last", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, title_justify="left"
+    )
+    for header in ("SEQ", "TIME (UTC)", "ACTOR", "ACTION", "TARGET"):
+        table.add_column(header, no_wrap=True)
+    table.add_column("BEFORE → AFTER", overflow="fold")
+    for entry in entries:
+        change = change_text(json.loads(entry.before), json.loads(entry.after))
+        cells = (str(entry.seq), moment(entry.at).removesuffix(" UTC"), entry.actor, entry.action, entry.target, change)
+        table.add_row(*(Text(render.visible(cell)) for cell in cells))
+    render.console.print(table)
+
+
+def change_text(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """What an entry changed, a line per field: ``role: owner → manager``; a field that only one side names (a
+    person added, a token made) as ``role: → owner`` or ``role: owner →``; ``-`` for nothing (a password set)."""
+
+    def value(fields: dict[str, Any], key: str) -> str | None:
+        if key not in fields:
+            return None
+        shown = fields[key]
+        return "(none)" if shown is None else shown if isinstance(shown, str) else json.dumps(shown)
+
+    lines = []
+    for key in [*before, *(key for key in after if key not in before)]:
+        old, new = value(before, key), value(after, key)
+        lines.append(" ".join(part for part in (f"{key}:", old, "→", new) if part is not None))
+    return "\n".join(lines) or "-"
 
 
 def _live_states(settings: Settings, record_ids: list[str]) -> tuple[dict[str, CapaState], str | None]:

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import col, select
 
 from core import accounts, audit, readmodel
-from core.adminlog import log_user_changes
+from core.adminlog import log_user_changes, read_log
 from core.database import make_engine, session_scope
 from core.migrations import ensure_schema
 from models.tables import AdminLogEntry, User
@@ -120,6 +120,18 @@ def test_a_removed_tail_of_the_admin_log_shows_only_against_a_published_head(tmp
 
     assert audit.verify_admin_log(engine).ok
     assert audit.chain_head(engine, datetime.now(UTC)) != published
+
+
+def test_the_log_reads_newest_first_a_page_at_a_time(tmp_path: Path) -> None:
+    """``read_log`` pages the log newest first, all of it or one person's entries, with how many there are."""
+    engine = _directory(tmp_path)
+    accounts.set_active(engine, "olivia", active=False, actor="ada")
+
+    page, total = read_log(engine, limit=2, offset=1)
+    olivia, olivias = read_log(engine, target="olivia", limit=10)
+
+    assert ([e.seq for e in page], total) == ([3, 2], 4)
+    assert ([(e.seq, e.action) for e in olivia], olivias) == ([(4, "deactivated"), (3, "user_added")], 2)
 
 
 def test_a_change_refused_leaves_no_entry(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
-"""`capa audit verify` and `capa audit head`, run as the site's operator runs them: an OK line for each chain that
-matches, an ``error:`` line naming the first entry that does not for each one that does not, and then exit 1."""
+"""`capa audit verify`, `capa audit head` and `capa audit log`, run as the site's operator runs them: an OK line for
+each chain that matches, an ``error:`` line naming the first entry that does not for each one that does not and
+then exit 1; the admin log as a table or JSON."""
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -9,9 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
 
-from core import audit
+from core import accounts, audit
+from core.adminlog import log_user_changes
+from core.database import session_scope
+from models.tables import AdminLogEntry, User
 from tests.audit.records import contain, edit, find_root_cause, stored
 from tests.workflows.harness import raise_record, running_worker
 
@@ -23,6 +29,11 @@ class Run:
     code: int
     out: str
     err: str
+
+
+def audit_entries(engine: Engine) -> list[AdminLogEntry]:
+    with session_scope(engine) as session:
+        return list(session.exec(select(AdminLogEntry).order_by(col(AdminLogEntry.seq))))
 
 
 async def _capa(env: WorkflowEnvironment, engine: Engine, *args: str, temporal: str | None = None) -> Run:
@@ -123,6 +134,40 @@ async def test_verify_needs_one_record_or_all(env: WorkflowEnvironment, engine: 
     assert "'NC-26-1' is not a record id" in malformed.err
     assert unknown.code == 1
     assert unknown.err.splitlines() == ["error: no record NC-2099-9999"]
+
+
+async def test_log_prints_a_role_change_with_its_before_and_after(env: WorkflowEnvironment, engine: Engine) -> None:
+    """`capa audit log` shows the newest entries last, each change's fields before and after; --json gives each
+    entry with its hash."""
+    with session_scope(engine) as session:
+        user = session.get(User, "olivia")
+        assert user is not None
+        before = user.model_copy()
+        user.role = "manager"
+        session.add(user)
+        log_user_changes(session, "ada", before, user)
+    accounts.set_password(engine, "otto", "a long enough password", actor="ada")
+    entries = audit_entries(engine)
+
+    table = await _capa(env, engine, "audit", "log", "--limit", "2")
+    olivia = await _capa(env, engine, "audit", "log", "--target", "olivia", "--json")
+
+    assert table.code == 0, table.err
+    rows = [line.split() for line in table.out.splitlines() if line.split()[:1] in (["9"], ["10"])]
+    assert [row[0] for row in rows] == ["9", "10"]
+    assert rows[0][3:] == ["ada", "role_changed", "olivia", "role:", "owner", "→", "manager"]
+    assert rows[1][3:] == ["ada", "password_set", "otto", "-"]
+    assert olivia.code == 0, olivia.err
+    assert [(e["seq"], e["action"], e["before"], e["after"], e["hash"]) for e in json.loads(olivia.out)] == [
+        (
+            5,
+            "user_added",
+            {},
+            {"full_name": "Olivia Novak", "role": "owner", "manager": "mike", "email": None},
+            entries[4].hash,
+        ),
+        (9, "role_changed", {"role": "owner"}, {"role": "manager"}, entries[8].hash),
+    ]
 
 
 async def test_head_prints_the_hash_over_every_chain_head(env: WorkflowEnvironment, engine: Engine) -> None:
