@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from api import (
     routes_accounts,
+    routes_admin_log,
     routes_files,
     routes_notifications,
     routes_records,
@@ -22,3 +23,4 @@ router.include_router(routes_notifications.router)
 router.include_router(routes_reports.router)
 router.include_router(routes_sign_in.router)
 router.include_router(routes_files.router)
+router.include_router(routes_admin_log.router)

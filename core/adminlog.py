@@ -10,9 +10,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Engine, func, text
 from sqlmodel import Session, col, select
 
+from core.database import session_scope
 from models import chain
 from models.enums import AdminAction
 from models.tables import AdminLogEntry, User
@@ -58,6 +59,22 @@ def log_change(
     session.add(entry)
     session.flush()
     return entry
+
+
+def read_log(
+    engine: Engine, *, target: str | None = None, limit: int, offset: int = 0
+) -> tuple[list[AdminLogEntry], int]:
+    """The log newest first (only the entries about ``target``, if given): ``limit`` of them from ``offset``, and
+    how many there are in all."""
+    entries = select(AdminLogEntry)
+    count = select(func.count()).select_from(AdminLogEntry)
+    if target is not None:
+        entries = entries.where(col(AdminLogEntry.target) == target)
+        count = count.where(col(AdminLogEntry.target) == target)
+    with session_scope(engine) as session:
+        rows = list(session.exec(entries.order_by(col(AdminLogEntry.seq).desc()).offset(offset).limit(limit)))
+        total = session.exec(count).one()
+    return rows, total
 
 
 # The directory fields whose change the log names, each with its action.

@@ -2,6 +2,7 @@
 before, after, when; never a password or a secret; an edit of the log is named."""
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import col, select
 
 from core import accounts, audit, readmodel
-from core.adminlog import log_user_changes
+from core.adminlog import log_user_changes, read_log
 from core.database import make_engine, session_scope
 from core.migrations import ensure_schema
 from models.tables import AdminLogEntry, User
@@ -66,7 +67,9 @@ def test_every_directory_and_token_change_is_logged_by_whoever_made_it(tmp_path:
     assert token.secret_hash not in everything
     check = audit.verify_admin_log(engine)
     assert check.ok, check.line()
-    assert check.line() == f"admin log OK: 7 entries, chain head {log[-1].hash}"
+    assert check.line() == (
+        f"admin log OK: 7 entries, chain head {log[-1].hash}; a removed tail shows only against a published head"
+    )
 
 
 def test_a_role_change_is_logged_with_before_and_after(tmp_path: Path) -> None:
@@ -105,6 +108,30 @@ def test_a_deleted_admin_log_entry_is_caught(tmp_path: Path) -> None:
     edit(engine, "DELETE FROM admin_log WHERE seq = 2")
 
     assert str(audit.verify_admin_log(engine).mismatch) == "admin log entry 2: missing: the entry after 1 is 3"
+
+
+def test_a_removed_tail_of_the_admin_log_shows_only_against_a_published_head(tmp_path: Path) -> None:
+    """The last entries taken out leave a shorter chain that still verifies (nothing in the database counts the
+    log's entries); the head published for a moment after them is no longer what the database gives."""
+    engine = _directory(tmp_path)
+    accounts.set_active(engine, "mike", active=False, actor="ada")
+    published = audit.chain_head(engine, datetime.now(UTC))
+    edit(engine, "DELETE FROM admin_log WHERE seq = 4")
+
+    assert audit.verify_admin_log(engine).ok
+    assert audit.chain_head(engine, datetime.now(UTC)) != published
+
+
+def test_the_log_reads_newest_first_a_page_at_a_time(tmp_path: Path) -> None:
+    """``read_log`` pages the log newest first, all of it or one person's entries, with how many there are."""
+    engine = _directory(tmp_path)
+    accounts.set_active(engine, "olivia", active=False, actor="ada")
+
+    page, total = read_log(engine, limit=2, offset=1)
+    olivia, olivias = read_log(engine, target="olivia", limit=10)
+
+    assert ([e.seq for e in page], total) == ([3, 2], 4)
+    assert ([(e.seq, e.action) for e in olivia], olivias) == ([(4, "deactivated"), (3, "user_added")], 2)
 
 
 def test_a_change_refused_leaves_no_entry(tmp_path: Path) -> None:
