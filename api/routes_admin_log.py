@@ -15,7 +15,6 @@ from api.deps import ApiUser, AuthenticatedRoute, Client, require_role
 from api.errors import REFUSALS
 from api.params import Limit, Offset
 from api.schemas import Page
-from core import adminlog
 from models.enums import Role
 from models.payloads import USER_NAME_PATTERN
 from models.tables import AdminLogEntry
@@ -61,8 +60,5 @@ async def admin_log(
 ) -> Page[AdminLogItem]:
     """The admin log, newest first: every change to the directory and the API tokens (admins)."""
     require_role(user, Role.ADMIN)
-    # The client layer has no read of the log yet: its database, through its call that runs off the event loop
-    # and turns a database failure into 503.
-    read = adminlog.read_log
-    entries, total = await client._db(read, client._engine, target=target, limit=limit, offset=offset)
+    entries, total = await client.admin_log(target=target, limit=limit, offset=offset)
     return Page(items=[AdminLogItem.of(entry) for entry in entries], total=total, limit=limit, offset=offset)

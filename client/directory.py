@@ -14,14 +14,14 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
 from client.errors import CapaError, ErrorKind, FieldProblem
-from core import accounts, readmodel
+from core import accounts, adminlog, readmodel
 from core.database import make_engine
 from core.settings import Settings
 from models import rules
 from models.enums import Role
 from models.payloads import Actor
 from models.refusals import InvalidField, Rejection
-from models.tables import ApiToken, User
+from models.tables import AdminLogEntry, ApiToken, User
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -176,6 +176,12 @@ class Directory:
 
     async def token_user(self, secret: str) -> User | None:
         return await self._db(accounts.token_user, self._engine, secret)
+
+    async def admin_log(
+        self, *, target: str | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[AdminLogEntry], int]:
+        """A page of the admin log, newest first (only changes to ``target`` when given), and how many it holds."""
+        return await self._db(adminlog.read_log, self._engine, target=target, limit=limit, offset=offset)
 
     async def list_tokens(self, name: str | None = None) -> list[ApiToken]:
         return await self._db(accounts.list_tokens, self._engine, name)
