@@ -273,7 +273,8 @@ async def test_me_and_users(api: Api) -> None:
 
 
 async def test_passwords_and_activation(api: Api) -> None:
-    """An admin sets a password; a user changes their own with the current one; deactivation refuses the user."""
+    """An admin sets a password; a user changes their own with the current one; deactivation refuses the user and
+    revokes their token, which stays revoked once they are reactivated: they sign in anew."""
     await api.ok(
         "ada", "POST", "/users", {"name": "fay", "full_name": "Fay Moreau", "role": "operator", "manager": "mike"}
     )
@@ -300,7 +301,8 @@ async def test_passwords_and_activation(api: Api) -> None:
     assert (await api.http.get("/api/v1/me", headers=fay)).status_code == 401
     on = await api.ok("ada", "POST", "/users/fay/activate")
     assert on["active"] is True
-    assert (await api.http.get("/api/v1/me", headers=fay)).status_code == 200
+    assert (await api.http.get("/api/v1/me", headers=fay)).status_code == 401
+    assert not isinstance(await api.stack.client.sign_in("fay", "next-long-passphrase"), accounts.SignInRefused)
     assert (await api.call("ada", "POST", "/users/nobody/deactivate")).status_code == 404
     assert (await api.call("ada", "POST", "/users/ada/deactivate")).status_code == 422
 
