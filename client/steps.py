@@ -192,7 +192,16 @@ class Steps(Notifications):
         """The signer as the directory has them, once ``password`` is theirs; refused on the field ``password``
         (``SigningLocked`` once signing is locked) otherwise. What ``sign`` checks first; a front end that records
         something with the step (its files) checks it before that, so a wrong password records nothing."""
-        checked = await self._db(accounts.check_signing_password, self._engine, actor_name, password)
+        # As at sign-in: the database parts in the shared pool, the Argon2 hash in a small pool of its own.
+        attempt = await self._db(accounts.begin_signing, self._engine, actor_name)
+        checked: User | accounts.SignInRefused
+        if isinstance(attempt, accounts.SignInRefused):
+            checked = attempt
+        else:
+            verified = await asyncio.get_running_loop().run_in_executor(
+                accounts.HASHING, accounts.check_password, attempt, password
+            )
+            checked = await self._db(accounts.finish_signing, self._engine, attempt, *verified)
         if isinstance(checked, accounts.SignInRefused):
             locked = checked.retry_after is not None
             log.warning("signature refused", user=actor_name, record_id=record_id, step=which.value, locked=locked)

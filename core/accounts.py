@@ -238,29 +238,33 @@ def authenticate(
     return finish_sign_in(engine, attempt, *check_password(attempt, password))
 
 
-def check_signing_password(
-    engine: Engine, name: str, password: str, now: datetime | None = None
-) -> User | SignInRefused:
-    """The active user ``name`` if ``password`` is theirs, re-entered to sign a step (21 CFR 11.200); else why not.
+def _signing_count(name: str) -> str:
+    """The name signings are counted under: a count of their own (no user name holds a colon), so failed signings
+    lock signing, not sign-in, and the other way round."""
+    return f"signing:{name}"
 
-    Wrong passwords are counted and slowed down as at sign-in, under a count of their own (``signing:NAME``; no
-    user name holds a colon): failed signings lock signing, not sign-in, and the other way round. The caller
-    logs the attempt with the record it was for.
-    """
+
+def begin_signing(engine: Engine, name: str, now: datetime | None = None) -> SignInAttempt | SignInRefused:
+    """The first part of checking a password re-entered to sign a step (21 CFR 11.200), database only: count the
+    attempt as at sign-in, or say how long signing must wait. ``check_password`` is the second part (in
+    ``HASHING``), ``finish_signing`` the last; the caller logs a refusal with the record it was for."""
     now = now or datetime.now(UTC)
-    key = f"signing:{name}"
-    wait = _claim_attempt(engine, key, "", now)
+    wait = _claim_attempt(engine, _signing_count(name), "", now)
     if wait is not None:
         return SignInRefused("too many wrong passwords; try again later", retry_after=int(wait.total_seconds()) + 1)
     with session_scope(engine) as session:
         user = session.get(User, name)
-    hashed = user.password_hash if user is not None and user.active else None
-    valid, _ = _hasher.verify_and_update(password, hashed or _dummy_hash())
-    if user is None or hashed is None or not valid:
+    return SignInAttempt(name, "", user if user is not None and user.active else None)
+
+
+def finish_signing(engine: Engine, attempt: SignInAttempt, valid: bool, _new_hash: str | None) -> User | SignInRefused:
+    """The last part, database only: the signer when the password was theirs (the attempt uncounted), else why
+    not."""
+    if attempt.user is None or not valid:
         return SignInRefused("not your password")
     with write_scope(engine) as session:
-        session.execute(delete(SignInFailures).where(col(SignInFailures.name) == key))
-    return user
+        session.execute(delete(SignInFailures).where(col(SignInFailures.name) == _signing_count(attempt.name)))
+    return attempt.user
 
 
 # How often an attempt tries to count itself while others for the same name do the same; then it is told to wait.
