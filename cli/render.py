@@ -392,7 +392,7 @@ def _facts(state: CapaState, now: datetime, names: dict[str, str | None]) -> lis
     if state.policy is not None:
         facts.append(("policy", f"{state.policy.name} ({state.policy.digest})"))
     if state.containment is not None:
-        facts.append(("containment", f"{state.containment.disposition.value}: {state.containment.summary}"))
+        facts.append(("containment", f"{state.containment.disposed()}: {state.containment.summary}"))
     if state.root_causes:
         latest = state.root_causes[-1]
         facts.append(("root cause", f"{latest.method.value}: {latest.cause}"))

@@ -35,9 +35,11 @@ from core import readmodel
 from core.database import make_engine
 from core.readmodel import OverdueItem
 from core.settings import Settings
+from models import rules
 from models.enums import Severity, Stage
 from models.payloads import CapaState, RaiseInput, RaiseStep, RecordInput
 from models.policy import PinnedPolicy, Policy, PolicyError, load_policy
+from models.refusals import Rejection
 from models.tables import Nonconformity
 from workflows.capa import CapaWorkflow
 from workflows.record import RecordWorkflow
@@ -103,6 +105,10 @@ class CapaClient(Steps):
         await self.check_submitted(step)
         draft = parsed(RaiseInput, {**step.model_dump(), "record_id": _DRAFT_ID, "raised_by": actor})
         policy = await self._pinned_policy(step.severity)
+        try:
+            rules.check_raise(policy, step)
+        except Rejection as rejection:
+            raise CapaError.from_rejection(rejection) from None
         for _ in range(_ID_ATTEMPTS):
             record_id = await self._db(readmodel.allocate_record_id, self._engine, datetime.now(UTC).year)
             raised = draft.model_copy(update={"record_id": record_id})

@@ -149,8 +149,9 @@ def _email_addresses(session: Any, notice: Notice, people: list[str]) -> dict[st
 
 
 def _people(session: Session, notice: Notice) -> list[str]:
-    """Whom the notice reaches: the people it names, and the manager of each person it names for that; the admins
-    stand in for a manager the directory does not name, as they do at the top of an escalation."""
+    """Whom the notice reaches: the people it names, the manager of each person it names for that (the admins
+    stand in for a manager the directory does not name, as they do at the top of an escalation), and every active
+    person of the roles it names."""
     managers = [
         user.manager for name in notice.managers_of if (user := session.get(User, name)) is not None and user.manager
     ]
@@ -160,7 +161,16 @@ def _people(session: Session, notice: Notice) -> list[str]:
         )
         managers = [name for name in managers if name not in notice.managers_of]
         log.info("notice goes to the admins: no manager", record_id=notice.record_id, managers_of=notice.managers_of)
-    return list(dict.fromkeys([*notice.recipients, *managers]))
+    holders_of_roles = list(
+        session.exec(
+            select(col(User.name))
+            .where(col(User.role).in_([role.value for role in notice.roles]), col(User.active))
+            .order_by(col(User.name))
+        )
+        if notice.roles
+        else []
+    )
+    return list(dict.fromkeys([*notice.recipients, *managers, *holders_of_roles]))
 
 
 def _facts(session: Any, notice: Notice, people: list[str], now: datetime) -> dict[str, Any]:

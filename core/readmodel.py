@@ -229,6 +229,17 @@ def get_user(engine: Engine, name: str) -> User | None:
         return session.get(User, name)
 
 
+def reporting_line(engine: Engine, name: str) -> list[str]:
+    """``name``'s manager, that one's manager, and so on up to the top (a loop ends it)."""
+    line: list[str] = []
+    with session_scope(engine) as session:
+        user = session.get(User, name)
+        while user is not None and user.manager is not None and user.manager not in line and user.manager != name:
+            line.append(user.manager)
+            user = session.get(User, user.manager)
+    return line
+
+
 def list_users(engine: Engine) -> list[User]:
     with session_scope(engine) as session:
         return list(session.exec(select(User).order_by(col(User.name))))
@@ -269,6 +280,8 @@ _DEMO_USERS = [
     ("olivia", "Olivia Novak", Role.OWNER, "mike"),
     ("oscar", "Oscar Lindqvist", Role.OWNER, "mike"),
     ("otto", "Otto Weber", Role.OPERATOR, "mike"),
+    ("quinn", "Quinn Rivera", Role.QUALITY, "ada"),
+    ("greta", "Greta Lind", Role.QUALITY, "ada"),
 ]
 
 

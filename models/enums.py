@@ -37,6 +37,8 @@ class Role(StrEnum):
     OPERATOR = "operator"
     OWNER = "owner"
     MANAGER = "manager"
+    # Independent of the line: triage, plan approval, concessions, effectiveness reviews, cancellations, amendments.
+    QUALITY = "quality"
     ADMIN = "admin"
 
 
@@ -51,6 +53,10 @@ class Disposition(StrEnum):
 class RootCauseMethod(StrEnum):
     FIVE_WHYS = "five-whys"
     FISHBONE = "fishbone"
+    FAULT_TREE = "fault-tree"
+    IS_IS_NOT = "is-is-not"
+    # 8D is a problem-solving framework, not a method of finding a cause: only records raised under the earlier
+    # rules (``rules.METHODS_OF_EARLIER_RULES``) were accepted with it.
     EIGHT_D = "8d"
     OTHER = "other"
 
@@ -85,6 +91,55 @@ class VerificationResult(StrEnum):
 class EffectivenessResult(StrEnum):
     EFFECTIVE = "effective"
     NOT_EFFECTIVE = "not-effective"
+    # The window's data cannot decide yet: the window is extended once.
+    INCONCLUSIVE = "inconclusive"
+
+
+class TriageDecision(StrEnum):
+    """Whether a nonconformity needs the full CAPA lifecycle, or its correction (containment) is enough."""
+
+    CAPA = "capa"
+    CORRECTION_ONLY = "correction-only"
+
+
+class CancelCategory(StrEnum):
+    DUPLICATE = "duplicate"
+    NOT_A_NONCONFORMITY = "not-a-nonconformity"
+    RAISED_IN_ERROR = "raised-in-error"
+
+
+class LinkKind(StrEnum):
+    """How one record relates to another; each kind reads the other way on the other record."""
+
+    DUPLICATE_OF = "duplicate-of"
+    RECURRENCE_OF = "recurrence-of"
+    RELATED = "related"
+    PARENT_OF = "parent-of"
+    CHILD_OF = "child-of"
+
+    @property
+    def reverse(self) -> str:
+        """How the other record reads this link: ``NC-2`` duplicate-of ``NC-1`` is, on NC-1, "duplicated by"."""
+        return {
+            LinkKind.DUPLICATE_OF: "duplicated-by",
+            LinkKind.RECURRENCE_OF: "recurred-as",
+            LinkKind.RELATED: "related",
+            LinkKind.PARENT_OF: "child-of",
+            LinkKind.CHILD_OF: "parent-of",
+        }[self]
+
+
+class AmendableField(StrEnum):
+    """The facts of a record a signed amendment may correct (a typo, a wrong lot)."""
+
+    TITLE = "title"
+    DESCRIPTION = "description"
+    PRODUCT = "product"
+    LOT = "lot"
+    QUANTITY = "quantity"
+    DEFECT_CODE = "defect_code"
+    SUPPLIER = "supplier"
+    CUSTOMER = "customer"
 
 
 class EventKind(StrEnum):
@@ -106,6 +161,12 @@ class EventKind(StrEnum):
     FILE_ATTACHED = "file_attached"
     # The record's timeline became a hash chain here; the entry seals every entry before it.
     CHAIN_STARTED = "chain_started"
+    TRIAGED = "triaged"
+    PLAN_AMENDED = "plan_amended"
+    PLAN_DECIDED = "plan_decided"
+    CONCESSION_GRANTED = "concession_granted"
+    AMENDED = "amended"
+    LINKED = "linked"
     # Not a timeline entry of any record: the kind of the daily overdue digest sent to managers.
     DIGEST = "digest"
     # Not a timeline entry either: the daily hash over every record's chain head, published to the webhooks.
@@ -153,4 +214,6 @@ NOTIFIED_KINDS: tuple[EventKind, ...] = (
     EventKind.ESCALATED,
     EventKind.EFFECTIVENESS_DUE,
     EventKind.DIGEST,
+    EventKind.TRIAGED,  # quality triaged your record
+    EventKind.PLAN_DECIDED,  # your plan was approved or returned
 )

@@ -8,7 +8,7 @@ keys each notice by record and entry, so a notice is queued once however often i
 
 from datetime import datetime
 
-from models.enums import EventKind
+from models.enums import EventKind, Role
 from models.formatting import due_in, duration, moment, stored_duration
 from models.payloads import (
     CapaState,
@@ -18,14 +18,22 @@ from models.payloads import (
     ExtensionDecisionEntry,
     ExtensionRequestEntry,
     Notice,
+    PlanDecisionEntry,
     PlanEntry,
     ReassignEntry,
     ReminderEntry,
+    TriageEntry,
 )
 
 
 def notice(
-    state: CapaState, event: Event, recipients: list[str], what: str, *, managers_of: list[str] | None = None
+    state: CapaState,
+    event: Event,
+    recipients: list[str],
+    what: str,
+    *,
+    managers_of: list[str] | None = None,
+    roles: list[Role] | None = None,
 ) -> Notice:
     """The notice of ``event`` to ``recipients`` (and the managers of ``managers_of``): the record's id and
     ``what`` as subject, its facts as body."""
@@ -37,6 +45,7 @@ def notice(
         subject=f"[{state.id}] {what}",
         body=f"{state.id} ({state.severity.value}): {state.title}\nStage: {state.stage.value}\n{what}",
         managers_of=managers_of or [],
+        roles=roles or [],
     )
 
 
@@ -46,11 +55,25 @@ def for_step(state: CapaState, event: Event) -> Notice | None:
     after the step. Nobody is told of their own step."""
     details = event.details
     managers_of: list[str] = []
+    roles: list[Role] = []
     if event.kind is EventKind.RAISED:
         recipients = [state.owner]
         what = f"you own a new {state.severity.value} nonconformity raised by {event.actor}: {state.title}"
         if state.clock is not None:
             what += f"; containment due {moment(state.clock.due_at)}"
+        if state.under_current_rules:
+            # Quality triages it; the owner reads the same notice.
+            roles = [Role.QUALITY]
+            what += "; quality to triage it"
+    elif isinstance(details, TriageEntry):
+        recipients = [state.owner]
+        what = f"triaged by {event.actor}: {details.risk_class.value}, {details.decision.value}"
+        if details.risk_class is not details.previous_class:
+            what += f" (raised as {details.previous_class.value}; its deadlines follow the new class)"
+    elif isinstance(details, PlanDecisionEntry):
+        recipients = [state.owner]
+        verdict = "approved" if details.approve else f"returned: {details.reason}"
+        what = f"the {details.what} was {verdict} by {event.actor}"
     elif event.kind is EventKind.PLAN_SUBMITTED:
         planned = _planned(event)
         recipients = [owner for _, owner, _ in planned]
@@ -76,9 +99,9 @@ def for_step(state: CapaState, event: Event) -> Notice | None:
     else:
         return None
     recipients = [name for name in dict.fromkeys(recipients) if name != event.actor]
-    if not recipients and not managers_of:
+    if not recipients and not managers_of and not roles:
         return None
-    return notice(state, event, recipients, what, managers_of=managers_of)
+    return notice(state, event, recipients, what, managers_of=managers_of, roles=roles)
 
 
 def _planned(event: Event) -> list[tuple[str, str, datetime]]:
@@ -110,4 +133,20 @@ def escalation(state: CapaState, event: Event, clock: Clock, late: str, *, done:
 
 
 def effectiveness_due(state: CapaState, event: Event) -> Notice:
+    """Under the current rules any quality person may review, so all of them hear it (and the owner)."""
+    if state.under_current_rules:
+        return notice(state, event, [state.owner], "effectiveness review due (quality)", roles=[Role.QUALITY])
     return notice(state, event, [state.owner], "effectiveness review due")
+
+
+def approval_needed(state: CapaState, event: Event) -> Notice:
+    """A plan or amendment awaits quality's approval."""
+    what = "plan" if event.kind is EventKind.PLAN_SUBMITTED else "plan amendment"
+    return notice(state, event, [], f"{what} by {event.actor} awaits quality's approval", roles=[Role.QUALITY])
+
+
+def concession_needed(state: CapaState, event: Event) -> Notice:
+    """Containment used product as is or reworked: quality's concession is needed."""
+    return notice(
+        state, event, [], "containment uses product as is or reworked: concession needed", roles=[Role.QUALITY]
+    )

@@ -24,15 +24,19 @@ from pydantic import (
 from models.enums import (
     ActionKind,
     ActionStatus,
+    AmendableField,
+    CancelCategory,
     CauseCategory,
     Disposition,
     EffectivenessResult,
     EventKind,
+    LinkKind,
     Role,
     RootCauseMethod,
     Severity,
     Source,
     Stage,
+    TriageDecision,
     VerificationResult,
 )
 from models.formatting import moment
@@ -86,6 +90,10 @@ class Actor(Payload):
     def is_manager(self) -> bool:
         return Role.MANAGER in self.roles or Role.ADMIN in self.roles
 
+    @property
+    def is_quality(self) -> bool:
+        return Role.QUALITY in self.roles
+
 
 # --- what a person submits: one model per step, and its update's input -----------------------------------------
 #
@@ -99,6 +107,13 @@ Evidence = Annotated[
     Text, Field(description="What shows it was done: a document, a measurement, a link", examples=["WO-5531"])
 ]
 Reason = Annotated[Text, Field(description="Why; kept in the record's timeline")]
+
+
+class LinkRef(Payload):
+    """Another record this one relates to, and how (``duplicate-of`` NC-2026-0001, ...)."""
+
+    kind: Annotated[LinkKind, Field(description="How this record relates to the other")]
+    record_id: Annotated[RecordId, Field(description="The other record", examples=["NC-2026-0001"])]
 
 
 class RaiseStep(Payload):
@@ -115,6 +130,10 @@ class RaiseStep(Payload):
     product: Annotated[ShortText | None, Field(description="Product or part number", examples=["H-200"])] = None
     lot: Annotated[ShortText | None, Field(description="Lot or batch", examples=["L-4711"])] = None
     quantity: Annotated[Quantity | None, Field(description="How many pieces are affected")] = None
+    defect_code: Annotated[ShortText | None, Field(description="Defect code from the policy's list")] = None
+    supplier: Annotated[ShortText | None, Field(description="The supplier concerned")] = None
+    customer: Annotated[ShortText | None, Field(description="The customer concerned")] = None
+    links: list[LinkRef] | None = Field(default=None, max_length=20, description="Records this one relates to")
 
 
 class RaiseInput(RaiseStep):
@@ -175,8 +194,15 @@ class SignedInput(StepInput):
 _Step = TypeVar("_Step", bound=Payload)
 
 
+class DispositionShare(Payload):
+    """How many pieces of the affected product get one disposition."""
+
+    disposition: Disposition
+    quantity: Quantity
+
+
 class ContainmentStep(Payload):
-    """Containment (ISO 9001 10.2.1 a): what was done to control the nonconforming product."""
+    """Containment (ISO 9001 10.2.1 a): what was done to control the nonconforming product, if any."""
 
     summary: Annotated[
         Text,
@@ -185,8 +211,24 @@ class ContainmentStep(Payload):
             examples=["Lot L-4711 quarantined, 120 pcs"],
         ),
     ]
-    disposition: Annotated[Disposition, Field(description="What happens to the product")]
+    disposition: Annotated[Disposition | None, Field(description="What happens to the product (all of it)")] = None
     quantity: Annotated[Quantity | None, Field(description="How many pieces the disposition covers")] = None
+    dispositions: list[DispositionShare] | None = Field(
+        default=None, max_length=10, description="The product split across dispositions, with quantities"
+    )
+    no_product_affected: Annotated[
+        bool | None, Field(description="The finding concerns no product (audit, system, supplier document sources)")
+    ] = None
+    shipped: Annotated[Quantity | None, Field(description="How many affected pieces had already shipped")] = None
+    customers_told: Annotated[bool | None, Field(description="Whether customers were told of shipped product")] = None
+
+    def shares(self) -> list[DispositionShare]:
+        """The dispositions, whether given whole (``disposition``) or split (``dispositions``)."""
+        if self.dispositions:
+            return list(self.dispositions)
+        if self.disposition is None:
+            return []
+        return [DispositionShare(disposition=self.disposition, quantity=self.quantity or 0)]
 
 
 class ContainmentInput(ContainmentStep, StepInput):
@@ -203,7 +245,15 @@ class RootCauseStep(Payload):
     )
     category: Annotated[CauseCategory | None, Field(description="The 6M category")] = None
     escape_point: Annotated[ShortText | None, Field(description="Where it should have been caught")] = None
-    similar_checked: Annotated[Text | None, Field(description="Similar cases checked (10.2.1 b3)")] = None
+    non_detection_cause: Annotated[
+        Text | None, Field(description="Why the escape point did not detect it (major and critical)")
+    ] = None
+    similar_checked: Annotated[
+        Text | None, Field(description="How similar nonconformities were searched for, and what was found (10.2.1 b3)")
+    ] = None
+    similar: list[RecordId] | None = Field(
+        default=None, max_length=50, description="The earlier records the search found similar"
+    )
 
 
 class RootCauseInput(RootCauseStep, StepInput):
@@ -218,15 +268,119 @@ class PlannedAction(Payload):
     due_at: Annotated[AwareDatetime, Field(description="When it is due, with its time zone; in the future")]
     description: Annotated[Text, Field(description="What is to be done", examples=["Replace deburring tool"])]
     kind: Annotated[ActionKind, Field(description="Correction, corrective or preventive")] = ActionKind.CORRECTIVE
+    late_due_reason: Annotated[
+        Text | None, Field(description="Why it falls due after the policy's latest date; quality approves it")
+    ] = None
+
+
+class Criterion(Payload):
+    """An effectiveness criterion set in advance: what is measured against which threshold, from which data, over
+    which window (days, or a number of lots or units whose counts the reviewer enters)."""
+
+    measure: Annotated[ShortText, Field(description="What is measured", examples=["burr rejects at final inspection"])]
+    baseline: Annotated[ShortText, Field(description="Its value before the action", examples=["2.1 %"])]
+    threshold: Annotated[ShortText, Field(description="The value that counts as effective", examples=["< 0.2 %"])]
+    data_source: Annotated[ShortText, Field(description="Where the data comes from", examples=["QC-DB line 3"])]
+    window_days: Annotated[int | None, Field(ge=1, le=3650, description="Days of data")] = None
+    window_lots: Annotated[int | None, Field(ge=1, le=100_000, description="Lots of data")] = None
+    window_units: Annotated[int | None, Field(ge=1, le=1_000_000_000, description="Units of data")] = None
 
 
 class PlanStep(Payload):
-    """The action plan: one or more actions, each with its own owner and due time."""
+    """The action plan: one or more actions, each with its own owner and due time, and the effectiveness criteria
+    the review will judge."""
 
     actions: list[PlannedAction] = Field(min_length=1, max_length=50, description="The actions, in order")
+    criteria: list[Criterion] | None = Field(default=None, max_length=20, description="Effectiveness criteria")
 
 
 class PlanInput(PlanStep, StepInput):
+    pass
+
+
+class Rescope(Payload):
+    """A planned action's new description."""
+
+    action_id: Annotated[ActionId, Field(description="The action, e.g. A1", examples=["A1"])]
+    description: Annotated[Text, Field(description="What is now to be done")]
+
+
+class PlanAmendmentStep(Payload):
+    """Change a submitted plan: add actions, re-scope open ones; quality approves it before verification."""
+
+    add: list[PlannedAction] = Field(default_factory=list, max_length=50, description="Actions to add")
+    rescope: list[Rescope] = Field(default_factory=list, max_length=50, description="Open actions re-scoped")
+    reason: Reason
+
+
+class PlanAmendmentInput(PlanAmendmentStep, StepInput):
+    pass
+
+
+class PlanDecisionStep(Payload):
+    """Quality approves, or returns with a reason, the plan or amendment awaiting approval."""
+
+    approve: Annotated[bool, Field(description="True approves, false returns it")]
+    reason: Annotated[Text | None, Field(description="Why; required when returning it")] = None
+
+
+class PlanDecisionInput(PlanDecisionStep, SignedInput):
+    pass
+
+
+class TriageStep(Payload):
+    """Quality's triage: severity and occurrence on the policy's 1-5 scales give the risk class; the decision
+    whether a full CAPA is needed; what must be reported. Taken again, it reclassifies the record."""
+
+    severity_level: Annotated[int, Field(ge=1, le=5, description="Severity of the effect, 1 (least) to 5")]
+    occurrence_level: Annotated[int, Field(ge=1, le=5, description="How often it occurs, 1 (isolated) to 5")]
+    decision: Annotated[TriageDecision, Field(description="capa, or correction-only (closes after containment)")]
+    rationale: Annotated[
+        Text | None, Field(description="Why; required for correction-only and for a reclassification")
+    ] = None
+    customer_notification: Annotated[bool, Field(description="The customer must be notified")] = False
+    regulatory_report: Annotated[bool, Field(description="A report to a regulator is required")] = False
+    field_action: Annotated[bool, Field(description="A field action (recall, correction) is required")] = False
+
+
+class TriageInput(TriageStep, SignedInput):
+    pass
+
+
+class ConcessionStep(Payload):
+    """Quality's concession for product used as is or reworked."""
+
+    justification: Annotated[Text, Field(description="Why the product may be used as is or reworked")]
+    customer_approval: Annotated[
+        ShortText | None, Field(description="The customer's approval reference, where the policy asks for it")
+    ] = None
+
+
+class ConcessionInput(ConcessionStep, SignedInput):
+    pass
+
+
+class AmendStep(Payload):
+    """Quality corrects one fact of the record (a typo, a wrong lot); the entry keeps the old and new value."""
+
+    field: Annotated[AmendableField, Field(description="The fact to correct")]
+    value: Annotated[Text | None, Field(description="Its new value; none clears it")] = None
+    reason: Reason
+
+
+class AmendInput(AmendStep, SignedInput):
+    pass
+
+
+class LinkStep(Payload):
+    """Relate this record to another (duplicate of, recurrence of, related, parent or child of)."""
+
+    kind: Annotated[LinkKind, Field(description="How this record relates to the other")]
+    record_id: Annotated[RecordId, Field(description="The other record", examples=["NC-2026-0001"])]
+    reason: Annotated[Text | None, Field(description="Why, if not obvious")] = None
+
+
+class LinkInput(LinkStep, StepInput):
     pass
 
 
@@ -246,17 +400,36 @@ class VerifyStep(Payload):
 
     result: Annotated[VerificationResult, Field(description="Whether the actions were carried out as planned")]
     evidence: Evidence
+    no_adverse_effect: Annotated[
+        bool | None, Field(description="The actions do not adversely affect the ability to meet requirements")
+    ] = None
+    adverse_effect_evidence: Annotated[Text | None, Field(description="What shows there is no adverse effect")] = None
+    criteria: list[Criterion] | None = Field(
+        default=None, max_length=20, description="Effectiveness criteria, where the plan set none"
+    )
 
 
 class VerifyInput(VerifyStep, SignedInput):
     pass
 
 
+class CriterionResult(Payload):
+    """One effectiveness criterion judged at the review, with the data it was judged on."""
+
+    criterion: Annotated[int, Field(ge=1, le=20, description="The criterion's number, from 1")]
+    met: Annotated[bool, Field(description="Whether the threshold was met")]
+    data: Annotated[Text, Field(description="The data: values, lots or units counted, over which period")]
+
+
 class ReviewStep(Payload):
-    """The effectiveness review, once the window has passed; ``not-effective`` reopens root cause."""
+    """The effectiveness review, once the window has passed; ``not-effective`` reopens root cause,
+    ``inconclusive`` extends the window once."""
 
     result: Annotated[EffectivenessResult, Field(description="Whether the actions worked")]
     evidence: Evidence
+    criteria_results: list[CriterionResult] | None = Field(
+        default=None, max_length=20, description="Each criterion met or not, with its data"
+    )
 
 
 class ReviewInput(ReviewStep, SignedInput):
@@ -272,14 +445,19 @@ class ExtensionRequestStep(Payload):
 
 
 class ExtensionRequestInput(ExtensionRequestStep, StepInput):
-    pass
+    # The requester's reporting line (their manager, that one's manager, ...), as the client layer found it in
+    # the directory: the managers who may decide the request.
+    line: list[UserName] | None = None
 
 
 class ExtensionDecisionStep(Payload):
-    """Approve or reject the pending extension request (a manager other than the requester)."""
+    """Approve or reject a pending extension request (a manager of the requester's line, or quality)."""
 
     approve: Annotated[bool, Field(description="True approves, false rejects")]
     reason: Annotated[Text | None, Field(description="Why; required when rejecting")] = None
+    action_id: Annotated[
+        ActionId | None, Field(description="The request for this action, not the stage's", examples=["A1"])
+    ] = None
 
 
 class ExtensionDecisionInput(ExtensionDecisionStep, SignedInput):
@@ -299,9 +477,13 @@ class ReassignInput(ReassignStep, StepInput):
 
 
 class CancelStep(Payload):
-    """Cancel an invalid record (managers); every timer stops."""
+    """Cancel an invalid record (quality, with a category); every timer stops."""
 
     reason: Reason
+    category: Annotated[CancelCategory | None, Field(description="Why, in one word of the list")] = None
+    duplicate_of: Annotated[
+        RecordId | None, Field(description="The record this one duplicates", examples=["NC-2026-0001"])
+    ] = None
 
 
 class CancelInput(CancelStep, SignedInput):
@@ -346,6 +528,8 @@ class Clock(Payload):
     due_at: datetime
     original_due_at: datetime
     armed_at: datetime
+    # When the step's time began (the first ``armed_at``): a reclassification re-counts the window from here.
+    started_at: datetime | None = None
     reminders_sent: int = 0
     escalation_level: int = 0
     extensions: int = 0
@@ -367,10 +551,74 @@ class Action(Payload):
     completed_at: datetime | None = None
 
 
+class Concession(Payload):
+    justification: str
+    customer_approval: str | None = None
+    by: str
+    at: datetime
+    signature: Signature | None = None
+
+
 class Containment(Payload):
     summary: str
-    disposition: Disposition
+    disposition: Disposition | None
     quantity: int | None
+    by: str
+    at: datetime
+    dispositions: list[DispositionShare] = Field(default_factory=list)
+    no_product_affected: bool = False
+    shipped: int | None = None
+    customers_told: bool | None = None
+    # Needed when product is used as is or reworked; set by quality's signed concession.
+    concession: Concession | None = None
+
+    def shares(self) -> list[DispositionShare]:
+        if self.dispositions:
+            return list(self.dispositions)
+        if self.disposition is None:
+            return []
+        return [DispositionShare(disposition=self.disposition, quantity=self.quantity or 0)]
+
+    @property
+    def needs_concession(self) -> bool:
+        return any(s.disposition in (Disposition.USE_AS_IS, Disposition.REWORK) for s in self.shares())
+
+    def disposed(self) -> str:
+        """``quarantine``, ``rework 80, scrap 40`` or ``no product affected``, as every front end says it."""
+        if self.no_product_affected:
+            return "no product affected"
+        if self.dispositions:
+            return ", ".join(f"{s.disposition.value} {s.quantity}" for s in self.dispositions)
+        return self.disposition.value if self.disposition else "none"
+
+
+class Triage(Payload):
+    severity_level: int
+    occurrence_level: int
+    risk_class: Severity
+    decision: TriageDecision
+    rationale: str | None = None
+    customer_notification: bool = False
+    regulatory_report: bool = False
+    field_action: bool = False
+    by: str
+    at: datetime
+    signature: Signature | None = None
+
+
+class PendingPlan(Payload):
+    """A plan or amendment awaiting quality's approval: the actions it added and the descriptions it replaced."""
+
+    what: str  # "plan" or "amendment"
+    submitted_by: str
+    submitted_at: datetime
+    added: list[str] = Field(default_factory=list)
+    previous: dict[str, str] = Field(default_factory=dict)
+
+
+class Link(Payload):
+    kind: LinkKind
+    record_id: str
     by: str
     at: datetime
 
@@ -385,6 +633,8 @@ class RootCause(Payload):
     similar_checked: str | None
     by: str
     at: datetime
+    non_detection_cause: str | None = None
+    similar: list[str] = Field(default_factory=list)
 
 
 class Verification(Payload):
@@ -394,6 +644,8 @@ class Verification(Payload):
     by: str
     at: datetime
     signature: Signature | None = None
+    no_adverse_effect: bool | None = None
+    adverse_effect_evidence: str | None = None
 
 
 class Review(Payload):
@@ -403,6 +655,7 @@ class Review(Payload):
     by: str
     at: datetime
     signature: Signature | None = None
+    criteria_results: list[CriterionResult] = Field(default_factory=list)
 
 
 class ExtensionRequest(Payload):
@@ -412,6 +665,12 @@ class ExtensionRequest(Payload):
     current_due_at: datetime
     until: datetime
     reason: str
+    # Asked for after the due time it would move.
+    late: bool = False
+    # The requester's reporting line: the managers who may decide it (quality always may).
+    line: list[str] = Field(default_factory=list)
+    # Which extension of its step this would be (1 for the first).
+    number: int = 1
 
 
 class FileRef(Payload):
@@ -446,6 +705,34 @@ class RootCauseEntry(RootCauseStep):
 class PlanEntry(PlanStep):
     # The id each planned action got, in the order of ``actions``.
     action_ids: list[str]
+    # Whether quality must approve it before verification (None under the earlier rules).
+    needs_approval: bool | None = None
+
+
+class PlanAmendmentEntry(PlanAmendmentStep):
+    action_ids: list[str] = Field(default_factory=list)
+    previous: dict[str, str] = Field(default_factory=dict)
+
+
+class PlanDecisionEntry(PlanDecisionStep):
+    what: str
+    action_ids: list[str] = Field(default_factory=list)
+    signature: Signature | None = None
+
+
+class TriageEntry(TriageStep):
+    risk_class: Severity
+    previous_class: Severity
+    signature: Signature | None = None
+
+
+class ConcessionEntry(ConcessionStep):
+    signature: Signature | None = None
+
+
+class AmendEntry(AmendStep):
+    previous: str | None = None
+    signature: Signature | None = None
 
 
 class CompletionEntry(CompleteActionStep):
@@ -467,6 +754,9 @@ class ClosedEntry(Payload):
 class ExtensionRequestEntry(ExtensionRequestStep):
     target: str
     current_due_at: datetime
+    # Under the current rules: asked for after the due time, and which extension of the step it is.
+    late: bool | None = None
+    number: int | None = None
 
 
 class ExtensionDecisionEntry(ExtensionDecisionStep):
@@ -549,6 +839,12 @@ EntryDetails = (
     | ReminderEntry
     | EscalationEntry
     | ChainStartedEntry
+    | TriageEntry
+    | PlanAmendmentEntry
+    | PlanDecisionEntry
+    | ConcessionEntry
+    | AmendEntry
+    | LinkStep
     | EarlierEntry
 )
 
@@ -570,6 +866,12 @@ ENTRY_OF_KIND: dict[EventKind, type[Payload]] = {
     EventKind.CANCELLED: CancelEntry,
     EventKind.FILE_ATTACHED: FileRef,
     EventKind.CHAIN_STARTED: ChainStartedEntry,
+    EventKind.TRIAGED: TriageEntry,
+    EventKind.PLAN_AMENDED: PlanAmendmentEntry,
+    EventKind.PLAN_DECIDED: PlanDecisionEntry,
+    EventKind.CONCESSION_GRANTED: ConcessionEntry,
+    EventKind.AMENDED: AmendEntry,
+    EventKind.LINKED: LinkStep,
 }
 
 
@@ -668,9 +970,36 @@ class CapaState(Payload):
     files: list[FileRef] = Field(default_factory=list)
     # The hash of the timeline's last entry (``Event.hash``); None until the record's chain starts.
     chain_head: str | None = None
+    # --- under the current process rules (``policy.process`` set) ---
+    defect_code: str | None = None
+    supplier: str | None = None
+    customer: str | None = None
+    # The class given at the raise, kept once triage has classified the record (``severity`` is then triage's).
+    provisional_severity: Severity | None = None
+    triage: Triage | None = None
+    # Extension requests awaiting a decision, one per step or action (``pending_extension`` under earlier rules).
+    pending_extensions: list[ExtensionRequest] = Field(default_factory=list)
+    pending_plan: PendingPlan | None = None
+    # The effectiveness criteria of the current cycle.
+    criteria: list[Criterion] = Field(default_factory=list)
+    # Whether an inconclusive review has extended this cycle's window (once only).
+    window_extended: bool = False
+    links: list[Link] = Field(default_factory=list)
+    cancel_category: CancelCategory | None = None
 
     def action(self, action_id: str) -> Action | None:
         return next((a for a in self.actions if a.id == action_id), None)
+
+    @property
+    def under_current_rules(self) -> bool:
+        """Raised under the current process rules (quality, triage, ...), not the earlier ones."""
+        return self.policy is not None and self.policy.process is not None
+
+    def pending_request(self, action_id: str | None) -> ExtensionRequest | None:
+        """The extension request awaiting a decision for the step (``action_id`` None) or an action."""
+        if self.pending_extension is not None:
+            return self.pending_extension if self.pending_extension.action_id == action_id else None
+        return next((r for r in self.pending_extensions if r.action_id == action_id), None)
 
     def current_actions(self) -> list[Action]:
         """The actions of the plan now being worked (a failed verification starts a new round)."""
@@ -891,6 +1220,8 @@ class Notice(Payload):
     subject: str
     body: str
     managers_of: list[str] = Field(default_factory=list)
+    # Every active person with one of these roles receives it too (``quality``: any of them may act).
+    roles: list[Role] = Field(default_factory=list)
 
 
 StepResult.model_rebuild()

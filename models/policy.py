@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from models.durations import format_duration, parse_duration
-from models.enums import Severity, Stage
+from models.enums import Severity, Source, Stage
 
 
 def _to_timedelta(value: Any) -> Any:
@@ -49,6 +49,25 @@ class SeverityPolicy(BaseModel):
     effectiveness_review: Duration
     remind_before: list[Duration] = Field(default_factory=list)
     escalate_after: list[Duration] = Field(min_length=1)
+    # The process rules of this class (records pinned under the earlier rules ignore them; see ``ProcessRules``).
+    # The latest an action may fall due, counted from the plan; a later one needs quality's approval with a reason.
+    latest_action_due: Duration | None = None
+    # Whether quality approves every plan (and amendment) of this class before it is verified.
+    plan_approval: bool = False
+    # How many extensions of one step a manager of the requester's line may approve; later ones go to quality.
+    extensions_by_line: int = Field(default=1, ge=0)
+    # No step is extended more often than this.
+    max_extensions: int = Field(default=3, ge=0)
+    # Whether the effectiveness reviewer must be someone other than the verifier.
+    independent_review: bool = False
+    # Whether verification must record that the actions cause no adverse effect, with its evidence.
+    adverse_effect_check: bool = True
+    # Whether a concession (use-as-is, rework) needs the customer's approval reference.
+    customer_concession: bool = False
+    # The fewest whys a five-whys analysis may give.
+    min_whys: int = Field(default=1, ge=1, le=20)
+    # Whether the root cause must name the escape point and why it did not detect the nonconformity.
+    escape_required: bool = False
 
     @model_validator(mode="after")
     def _check_offsets(self) -> "SeverityPolicy":
@@ -82,12 +101,84 @@ class SeverityPolicy(BaseModel):
         return windows[stage]
 
 
+# The process rules a policy can choose: the current ones, or the earlier ones (no triage, no quality role) for
+# a site still moving over; each record keeps the rules it was raised under.
+CURRENT_RULES = "2026-12"
+EARLIER_RULES = "earlier"
+
+_SEVERITY_WORDS = {
+    1: "negligible: no effect on fit, form or function",
+    2: "minor: cosmetic, unlikely to be noticed by the customer",
+    3: "moderate: degraded performance or a dissatisfied customer",
+    4: "serious: loss of a primary function or a requirement not met",
+    5: "critical: safety, regulatory or field-action impact",
+}
+_OCCURRENCE_WORDS = {
+    1: "isolated: first known occurrence",
+    2: "rare: once a year or less",
+    3: "occasional: a few times a year",
+    4: "frequent: about monthly",
+    5: "persistent: weekly or more",
+}
+# Rows: severity 1 to 5; columns: occurrence 1 to 5.
+_MATRIX = [
+    ["minor", "minor", "minor", "minor", "major"],
+    ["minor", "minor", "minor", "major", "major"],
+    ["minor", "minor", "major", "major", "critical"],
+    ["minor", "major", "major", "critical", "critical"],
+    ["major", "major", "critical", "critical", "critical"],
+]
+_DEFECT_CODES = {
+    "DIM": "dimension out of tolerance",
+    "SURF": "surface defect: burr, scratch, dent",
+    "MAT": "wrong or defective material",
+    "ASSY": "assembly error",
+    "LABEL": "labelling or packaging error",
+    "FUNC": "functional failure",
+    "CONTAM": "contamination",
+    "DOC": "documentation or record error",
+    "PROC": "procedure not followed",
+    "OTHER": "other",
+}
+
+
+class ProcessRules(BaseModel):
+    """The rules of the CAPA process beyond the deadlines: the risk matrix triage uses, its wording, the defect
+    codes intake offers and the sources whose findings concern no product. Pinned with each record."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rules: str = CURRENT_RULES
+    severity_levels: dict[int, str] = Field(default_factory=lambda: dict(_SEVERITY_WORDS))
+    occurrence_levels: dict[int, str] = Field(default_factory=lambda: dict(_OCCURRENCE_WORDS))
+    matrix: list[list[Severity]] = Field(default_factory=lambda: [[Severity(c) for c in row] for row in _MATRIX])
+    defect_codes: dict[str, str] = Field(default_factory=lambda: dict(_DEFECT_CODES))
+    no_product_sources: list[Source] = Field(
+        default_factory=lambda: [Source.INTERNAL_AUDIT, Source.EXTERNAL_AUDIT, Source.OTHER]
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> "ProcessRules":
+        if self.rules not in (CURRENT_RULES, EARLIER_RULES):
+            raise ValueError(f"rules must be {CURRENT_RULES!r} or {EARLIER_RULES!r}")
+        for name, words in (("severity_levels", self.severity_levels), ("occurrence_levels", self.occurrence_levels)):
+            if sorted(words) != [1, 2, 3, 4, 5]:
+                raise ValueError(f"{name} must word each level 1 to 5")
+        if len(self.matrix) != 5 or any(len(row) != 5 for row in self.matrix):
+            raise ValueError("matrix must have 5 rows (severity 1-5) of 5 classes (occurrence 1-5)")
+        return self
+
+    def risk_class(self, severity: int, occurrence: int) -> Severity:
+        return self.matrix[severity - 1][occurrence - 1]
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = "default"
     digest: str = ""
     severity: dict[Severity, SeverityPolicy]
+    process: ProcessRules = Field(default_factory=ProcessRules)
 
     @model_validator(mode="after")
     def _every_severity(self) -> "Policy":
@@ -97,7 +188,17 @@ class Policy(BaseModel):
         return self
 
     def for_severity(self, severity: Severity) -> "PinnedPolicy":
-        return PinnedPolicy(name=self.name, digest=self.digest, rules=self.severity[severity])
+        """What a record raised now as ``severity`` keeps: that class's rules and, under the current process
+        rules, every class's (triage may reclassify it) and the process rules."""
+        if self.process.rules == EARLIER_RULES:
+            return PinnedPolicy(name=self.name, digest=self.digest, rules=self.severity[severity])
+        return PinnedPolicy(
+            name=self.name,
+            digest=self.digest,
+            rules=self.severity[severity],
+            classes=dict(self.severity),
+            process=self.process,
+        )
 
 
 class PinnedPolicy(BaseModel):
@@ -108,6 +209,14 @@ class PinnedPolicy(BaseModel):
     name: str
     digest: str
     rules: SeverityPolicy
+    # Set for records raised under the current process rules; None: the earlier rules (no triage, no quality
+    # role, no plan approval), under which records raised before them keep running.
+    process: ProcessRules | None = None
+    # Every class's rules, so a triage that reclassifies the record re-arms its clocks by the new class's.
+    classes: dict[Severity, SeverityPolicy] = Field(default_factory=dict)
+
+    def reclassified(self, severity: Severity) -> "PinnedPolicy":
+        return self.model_copy(update={"rules": self.classes[severity]})
 
 
 class PolicyError(ValueError):

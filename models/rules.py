@@ -13,10 +13,22 @@ from enum import StrEnum
 from typing import NamedTuple, TypeVar
 
 from models import formatting, signatures
-from models.enums import ActionStatus, EffectivenessResult, Role, Stage, VerificationResult
+from models.enums import (
+    ActionStatus,
+    CancelCategory,
+    EffectivenessResult,
+    Role,
+    RootCauseMethod,
+    Severity,
+    Stage,
+    TriageDecision,
+    VerificationResult,
+)
 from models.payloads import (
     FILE_STEPS,
     Actor,
+    AmendInput,
+    AmendStep,
     AttachFileInput,
     AttachFileStep,
     CancelInput,
@@ -25,16 +37,27 @@ from models.payloads import (
     Clock,
     CompleteActionInput,
     CompleteActionStep,
+    ConcessionInput,
+    ConcessionStep,
     ContainmentInput,
     ContainmentStep,
+    Criterion,
     ExtensionDecisionInput,
     ExtensionDecisionStep,
     ExtensionRequestInput,
     ExtensionRequestStep,
     FileRef,
+    LinkInput,
+    LinkStep,
     Payload,
+    PlanAmendmentInput,
+    PlanAmendmentStep,
+    PlanDecisionInput,
+    PlanDecisionStep,
     PlanInput,
+    PlannedAction,
     PlanStep,
+    RaiseStep,
     ReassignInput,
     ReassignStep,
     ReviewInput,
@@ -43,9 +66,12 @@ from models.payloads import (
     RootCauseStep,
     SignedInput,
     StepInput,
+    TriageInput,
+    TriageStep,
     VerifyInput,
     VerifyStep,
 )
+from models.policy import PinnedPolicy
 from models.refusals import ErrorKind, FieldProblem, Rejection, path
 
 TargetT = TypeVar("TargetT", str, str | None)
@@ -89,13 +115,149 @@ def _invalid(field: str, message: str) -> Rejection:
 
 
 def check_owner_roles(field: str, name: str, roles: list[Role]) -> None:
-    """Steps are held by owners and managers; an operator raises and follows but holds nothing."""
-    if not ({Role.OWNER, Role.MANAGER, Role.ADMIN} & set(roles)):
+    """Steps are held by owners, managers and quality; an operator raises and follows but holds nothing."""
+    if not ({Role.OWNER, Role.MANAGER, Role.QUALITY, Role.ADMIN} & set(roles)):
         raise _invalid(field, f"{name} is an operator and cannot hold CAPA steps; name an owner or a manager")
+
+
+# --- who does what -----------------------------------------------------------------------------------------------
+#
+# Under the current process rules (a record whose pinned policy has ``process``), each step is taken by the people
+# this table names; the checks below apply it, and every refusal names the rule that refused. Records raised under
+# the earlier rules keep them: a manager verifies, reviews and cancels, and nothing is triaged or approved.
+
+
+@dataclass(frozen=True)
+class Duty:
+    """One row of the table of who does what: the step, who takes it, whether it is signed, who may not."""
+
+    step: str
+    who: str
+    signed: bool
+    independence: str = "—"
+
+
+WHO_DOES_WHAT: tuple[Duty, ...] = (
+    Duty("raise", "anyone signed in", False),
+    Duty("triage (class, CAPA needed?, reportability)", "quality", True),
+    Duty("containment, root cause, plan, plan amendment", "the record's owner, or a manager for them", False),
+    Duty("plan approval (where the policy asks)", "quality", True, "not the owner"),
+    Duty("complete an action", "its owner, or a manager for them", False),
+    Duty(
+        "extension decision",
+        "a manager of the requester's line or quality; quality only when asked after the due date or beyond the"
+        " policy's count",
+        True,
+        "not the requester",
+    ),
+    Duty("concession (use-as-is, rework)", "quality", True),
+    Duty(
+        "verification",
+        "a manager or quality",
+        True,
+        "not the owner, not anyone who implemented an action in any round",
+    ),
+    Duty(
+        "effectiveness review (effective closes the record)",
+        "quality",
+        True,
+        "not the owner, not an implementer, not the verifier where the policy's independent_review is on",
+    ),
+    Duty("cancellation (with a category)", "quality", True),
+    Duty("amendment of a field", "quality", True),
+    Duty("reassignment", "a manager or quality", False),
+    Duty("link to another record", "the record's owner, a manager or quality", False),
+)
+
+
+def who_does_what_table() -> str:
+    """The table as docs print it (Markdown)."""
+    rows = ["| step | who | signed | independence |", "|---|---|---|---|"]
+    rows += [f"| {d.step} | {d.who} | {'yes' if d.signed else 'no'} | {d.independence} |" for d in WHO_DOES_WHAT]
+    return "\n".join(rows)
+
+
+def _require_quality(state: CapaState, actor: Actor, step: str) -> None:
+    if not actor.is_quality:
+        raise Rejection(ErrorKind.NOT_ALLOWED, f"{actor.name} may not {step} on {state.id}: quality only")
+
+
+def _require_current_rules(state: CapaState, step: str) -> None:
+    if state.policy is None:
+        raise Rejection(ErrorKind.WRONG_STAGE, f"{state.id} is still being opened; try again in a moment")
+    if not state.under_current_rules:
+        raise Rejection(
+            ErrorKind.WRONG_STAGE,
+            f"{state.id} was raised under the earlier rules, which have no {step}",
+        )
+
+
+def _rules_of(state: CapaState) -> PinnedPolicy:
+    assert state.policy is not None
+    return state.policy
+
+
+def implemented_by(state: CapaState) -> set[str]:
+    """Everyone who owns or completed any action of the record, in any cycle and round."""
+    people: set[str] = set()
+    for action in state.actions:
+        if action.status is ActionStatus.CANCELLED and not action.completed_by:
+            continue
+        people.add(action.owner)
+        if action.completed_by:
+            people.add(action.completed_by)
+    return people
 
 
 # Each step's rule comes in two parts: who may take it and when (``_may_*``, which ``available_steps`` also
 # asks, so a front-end offers a step only where the workflow would accept it), then what the payload must hold.
+
+
+def check_raise(policy: PinnedPolicy, step: RaiseStep) -> None:
+    """What a new record must hold under its policy's process rules (the client layer asks before starting it)."""
+    if policy.process is None:
+        return
+    problems = []
+    codes = policy.process.defect_codes
+    if step.defect_code is not None and codes and step.defect_code not in codes:
+        problems.append(FieldProblem("defect_code", f"{step.defect_code} is not a defect code: {', '.join(codes)}"))
+    if step.source.value == "supplier" and step.supplier is None:
+        problems.append(FieldProblem("supplier", "a nonconformity from a supplier names the supplier"))
+    if step.source.value == "customer-complaint" and step.customer is None:
+        problems.append(FieldProblem("customer", "a customer complaint names the customer"))
+    if problems:
+        raise Rejection.invalid(*problems)
+
+
+def _may_triage(state: CapaState, actor: Actor) -> None:
+    _require_current_rules(state, "triage")
+    if not state.stage.is_open:
+        raise _wrong_stage(state, "triage", *(s for s in Stage if s.is_open))
+    _require_quality(state, actor, "triage")
+
+
+def check_triage(state: CapaState, inp: TriageInput) -> None:
+    _may_triage(state, inp.actor)
+    problems = []
+    again = state.triage is not None
+    if inp.decision is TriageDecision.CORRECTION_ONLY:
+        if state.root_causes or state.stage not in (Stage.CONTAINMENT, Stage.ROOT_CAUSE):
+            problems.append(
+                FieldProblem("decision", "correction-only is decided before the root cause; this record has one")
+            )
+        if not inp.rationale:
+            problems.append(FieldProblem("rationale", "correction-only needs its signed rationale"))
+    elif again and not inp.rationale:
+        problems.append(FieldProblem("rationale", f"{state.id} is triaged already; a reclassification needs a reason"))
+    if problems:
+        raise Rejection.invalid(*problems)
+
+
+def triaged_class(state: CapaState, inp: TriageStep) -> Severity:
+    """The risk class the policy's matrix gives the triage's severity and occurrence."""
+    process = _rules_of(state).process
+    assert process is not None
+    return process.risk_class(inp.severity_level, inp.occurrence_level)
 
 
 def _may_contain(state: CapaState, actor: Actor) -> None:
@@ -105,17 +267,101 @@ def _may_contain(state: CapaState, actor: Actor) -> None:
 
 def check_containment(state: CapaState, inp: ContainmentInput) -> None:
     _may_contain(state, inp.actor)
+    shares = inp.shares()
+    if not state.under_current_rules:
+        if inp.disposition is None:
+            raise _invalid("disposition", "name the disposition of the product")
+        return
+    process = _rules_of(state).process
+    assert process is not None
+    problems = []
+    if inp.disposition is not None and inp.dispositions:
+        problems.append(FieldProblem("dispositions", "give one disposition or the split, not both"))
+    if inp.no_product_affected:
+        if state.source not in process.no_product_sources:
+            allowed = ", ".join(s.value for s in process.no_product_sources)
+            problems.append(
+                FieldProblem(
+                    "no_product_affected", f"a {state.source.value} finding concerns product; only {allowed} may not"
+                )
+            )
+        if shares:
+            problems.append(FieldProblem("dispositions", "no product is affected: give no disposition"))
+    elif not shares:
+        problems.append(FieldProblem("disposition", "name the disposition of the product, or split it across several"))
+    total = sum(share.quantity for share in shares)
+    if state.quantity is not None and len(shares) > 1 and total > state.quantity:
+        problems.append(FieldProblem("dispositions", f"the split covers {total} pieces; {state.quantity} are affected"))
+    if inp.shipped and inp.customers_told is None:
+        problems.append(FieldProblem("customers_told", "product has shipped: say whether customers were told"))
+    if problems:
+        raise Rejection.invalid(*problems)
+
+
+def _may_concede(state: CapaState, actor: Actor) -> None:
+    _require_current_rules(state, "concession")
+    if not state.stage.is_open:
+        raise _wrong_stage(state, "a concession", *(s for s in Stage if s.is_open))
+    containment = state.containment
+    if containment is None or not containment.needs_concession:
+        raise Rejection(ErrorKind.WRONG_STAGE, f"{state.id} uses no product as is or reworked: no concession needed")
+    if containment.concession is not None:
+        raise Rejection(ErrorKind.WRONG_STAGE, f"the concession of {state.id} is granted already")
+    _require_quality(state, actor, "grant a concession")
+
+
+def check_concession(state: CapaState, inp: ConcessionInput) -> None:
+    _may_concede(state, inp.actor)
+    if _rules_of(state).rules.customer_concession and not inp.customer_approval:
+        raise _invalid(
+            "customer_approval", f"the policy asks for the customer's approval of a {state.severity.value} concession"
+        )
 
 
 def _may_root_cause(state: CapaState, actor: Actor) -> None:
     _require_stage(state, "root cause", Stage.ROOT_CAUSE)
     _require_owner_or_manager(state, actor, "submit the root cause", state.owner)
+    if state.under_current_rules and (state.triage is None or state.triage.decision is not TriageDecision.CAPA):
+        raise Rejection(
+            ErrorKind.WRONG_STAGE,
+            f"the root cause of {state.id} waits for quality's triage to decide a CAPA is needed",
+        )
 
 
 def check_root_cause(state: CapaState, inp: RootCauseInput) -> None:
     _may_root_cause(state, inp.actor)
-    if inp.method.value == "five-whys" and not inp.whys:
-        raise _invalid("whys", "the five-whys method needs the why-chain: at least one why")
+    if not state.under_current_rules:
+        if inp.method.value == "five-whys" and not inp.whys:
+            raise _invalid("whys", "the five-whys method needs the why-chain: at least one why")
+        return
+    rules = _rules_of(state).rules
+    problems = []
+    if inp.method is RootCauseMethod.EIGHT_D:
+        problems.append(
+            FieldProblem(
+                "method",
+                "8d is a problem-solving framework, not a method: five-whys, fishbone, fault-tree, is-is-not or other",
+            )
+        )
+    if inp.method is RootCauseMethod.FIVE_WHYS and len(inp.whys) < rules.min_whys:
+        problems.append(
+            FieldProblem("whys", f"a {state.severity.value} five-whys analysis needs at least {rules.min_whys} whys")
+        )
+    if inp.category is None:
+        problems.append(FieldProblem("category", "name the cause's 6M category"))
+    if rules.escape_required:
+        wanted = (("escape_point", "where it should have been caught"), ("non_detection_cause", "why it was not"))
+        for field, what in wanted:
+            if not getattr(inp, field):
+                problems.append(FieldProblem(field, f"a {state.severity.value} root cause names {what}"))
+    if not inp.similar_checked:
+        problems.append(
+            FieldProblem("similar_checked", "say how similar nonconformities were searched for and what was found")
+        )
+    if state.id in (inp.similar or []):
+        problems.append(FieldProblem("similar", f"{state.id} is not similar to itself"))
+    if problems:
+        raise Rejection.invalid(*problems)
 
 
 def _may_plan(state: CapaState, actor: Actor) -> None:
@@ -134,21 +380,98 @@ _YEARS = 10
 FURTHEST_DUE = timedelta(days=round(365.25 * _YEARS))
 
 
+def _due_problems(state: CapaState, actions: Sequence[PlannedAction], now: datetime, field: str) -> list[FieldProblem]:
+    """Each planned due time in the future, within ten years and, under the current rules, within the policy's
+    latest due for the record's class unless a reason asks quality to approve a later one."""
+    latest = _rules_of(state).rules.latest_action_due if state.under_current_rules else None
+    problems = []
+    for index, action in enumerate(actions):
+        at = path(field, index, "due_at")
+        if action.due_at <= now:
+            problems.append(FieldProblem(at, f"{_when(action.due_at)} is not in the future"))
+        elif action.due_at > now + FURTHEST_DUE:
+            problems.append(FieldProblem(at, f"{_when(action.due_at)} is more than {_YEARS} years ahead"))
+        elif latest is not None and action.due_at > now + latest and not action.late_due_reason:
+            problems.append(
+                FieldProblem(
+                    at,
+                    f"{_when(action.due_at)} is after the latest due a {state.severity.value} record allows"
+                    f" ({_when(now + latest)}); give late_due_reason for quality's approval",
+                )
+            )
+    return problems
+
+
+def _criteria_problems(criteria: Sequence[Criterion], field: str) -> list[FieldProblem]:
+    return [
+        FieldProblem(path(field, index), "give the criterion's window: days, lots or units")
+        for index, criterion in enumerate(criteria)
+        if criterion.window_days is None and criterion.window_lots is None and criterion.window_units is None
+    ]
+
+
 def check_plan(state: CapaState, inp: PlanInput, now: datetime | None) -> None:
     """``now`` None skips the checks against the clock: a workflow's handler re-checks a step its validator
     accepted, and on a replay its clock may differ from the one the validator saw."""
     _may_plan(state, inp.actor)
-    if now is None:
-        return
-    problems = []
-    for index, action in enumerate(inp.actions):
-        field = path("actions", index, "due_at")
-        if action.due_at <= now:
-            problems.append(FieldProblem(field, f"{_when(action.due_at)} is not in the future"))
-        elif action.due_at > now + FURTHEST_DUE:
-            problems.append(FieldProblem(field, f"{_when(action.due_at)} is more than {_YEARS} years ahead"))
+    problems = _criteria_problems(inp.criteria or [], "criteria")
+    if now is not None:
+        problems += _due_problems(state, inp.actions, now, "actions")
     if problems:
         raise Rejection.invalid(*problems)
+
+
+def plan_needs_approval(state: CapaState, actions: Sequence[PlannedAction]) -> bool:
+    """Quality approves a plan where the policy asks, and any plan or amendment with a late due date."""
+    if not state.under_current_rules:
+        return False
+    return _rules_of(state).rules.plan_approval or any(a.late_due_reason for a in actions)
+
+
+def _may_amend_plan(state: CapaState, actor: Actor) -> None:
+    _require_current_rules(state, "plan amendment")
+    _require_stage(state, "a plan amendment", Stage.ACTION, Stage.VERIFICATION)
+    if state.awaiting_plan:
+        raise Rejection(ErrorKind.WRONG_STAGE, f"{state.id} has no plan to amend yet; submit one")
+    if state.pending_plan is not None:
+        raise Rejection(
+            ErrorKind.WRONG_STAGE, f"the {state.pending_plan.what} of {state.id} awaits quality's approval first"
+        )
+    _require_owner_or_manager(state, actor, "amend the plan", state.owner)
+
+
+def check_plan_amendment(state: CapaState, inp: PlanAmendmentInput, now: datetime | None) -> None:
+    _may_amend_plan(state, inp.actor)
+    if not inp.add and not inp.rescope:
+        raise _invalid("add", "add an action or re-scope one")
+    problems = []
+    open_ids = {a.id for a in state.current_actions() if a.status is ActionStatus.OPEN}
+    for index, rescope in enumerate(inp.rescope):
+        if rescope.action_id not in open_ids:
+            problems.append(
+                FieldProblem(path("rescope", index, "action_id"), f"{rescope.action_id} is no open action of this plan")
+            )
+    if now is not None:
+        problems += _due_problems(state, inp.add, now, "add")
+    if problems:
+        raise Rejection.invalid(*problems)
+
+
+def _may_decide_plan(state: CapaState, actor: Actor) -> None:
+    _require_current_rules(state, "plan approval")
+    if state.pending_plan is None:
+        raise Rejection(ErrorKind.WRONG_STAGE, f"{state.id} has no plan awaiting approval")
+    _require_quality(state, actor, "approve the plan")
+    if actor.name == state.owner:
+        raise Rejection(
+            ErrorKind.NOT_ALLOWED, f"{actor.name} owns {state.id} and may not approve its plan (independence)"
+        )
+
+
+def check_plan_decision(state: CapaState, inp: PlanDecisionInput) -> None:
+    _may_decide_plan(state, inp.actor)
+    if not inp.approve and not inp.reason:
+        raise _invalid("reason", "a returned plan needs a reason")
 
 
 def _may_complete_action(state: CapaState, actor: Actor, action_id: str) -> None:
@@ -177,21 +500,79 @@ def implementers(state: CapaState) -> set[str]:
 
 def _may_verify(state: CapaState, actor: Actor) -> None:
     _require_stage(state, "verification", Stage.VERIFICATION)
-    _require_manager(state, actor, "verify")
-    if actor.name in implementers(state):
+    if not state.under_current_rules:
+        _require_manager(state, actor, "verify")
+        if actor.name in implementers(state):
+            raise Rejection(
+                ErrorKind.NOT_ALLOWED,
+                f"{actor.name} may not verify {state.id}: a verifier must not have implemented its actions",
+            )
+        return
+    if not (actor.is_manager or actor.is_quality):
+        raise Rejection(ErrorKind.NOT_ALLOWED, f"{actor.name} may not verify {state.id}: managers and quality only")
+    if actor.name == state.owner:
+        raise Rejection(ErrorKind.NOT_ALLOWED, f"{actor.name} owns {state.id} and may not verify it (independence)")
+    if actor.name in implemented_by(state):
         raise Rejection(
             ErrorKind.NOT_ALLOWED,
-            f"{actor.name} may not verify {state.id}: a verifier must not have implemented its actions",
+            f"{actor.name} may not verify {state.id}: they implemented one of its actions (independence)",
+        )
+    if state.pending_plan is not None:
+        raise Rejection(
+            ErrorKind.WRONG_STAGE, f"the {state.pending_plan.what} of {state.id} awaits quality's approval first"
+        )
+    containment = state.containment
+    if containment is not None and containment.needs_concession and containment.concession is None:
+        raise Rejection(
+            ErrorKind.WRONG_STAGE,
+            f"{state.id} uses product as is or reworked: quality's concession comes before verification",
         )
 
 
 def check_verify(state: CapaState, inp: VerifyInput) -> None:
     _may_verify(state, inp.actor)
+    if not state.under_current_rules or inp.result is not VerificationResult.PASS:
+        return
+    problems = _criteria_problems(inp.criteria or [], "criteria")
+    if state.criteria and inp.criteria:
+        problems.append(FieldProblem("criteria", "the plan set the effectiveness criteria already"))
+    if not state.criteria and not inp.criteria:
+        problems.append(FieldProblem("criteria", "set the effectiveness criteria the review will judge"))
+    if _rules_of(state).rules.adverse_effect_check:
+        if inp.no_adverse_effect is not True:
+            problems.append(
+                FieldProblem("no_adverse_effect", "confirm the actions cause no adverse effect on meeting requirements")
+            )
+        if not inp.adverse_effect_evidence:
+            problems.append(FieldProblem("adverse_effect_evidence", "give the evidence of no adverse effect"))
+    if problems:
+        raise Rejection.invalid(*problems)
+
+
+def verifier(state: CapaState) -> str | None:
+    """Who passed the verification of the current cycle."""
+    passed = [v for v in state.verifications if v.result is VerificationResult.PASS]
+    return passed[-1].by if passed else None
 
 
 def _may_review(state: CapaState, actor: Actor) -> None:
     _require_stage(state, "the effectiveness review", Stage.EFFECTIVENESS)
-    _require_manager(state, actor, "review effectiveness")
+    if not state.under_current_rules:
+        _require_manager(state, actor, "review effectiveness")
+    else:
+        _require_quality(state, actor, "review effectiveness")
+        if actor.name == state.owner:
+            raise Rejection(ErrorKind.NOT_ALLOWED, f"{actor.name} owns {state.id} and may not review it (independence)")
+        if actor.name in implemented_by(state):
+            raise Rejection(
+                ErrorKind.NOT_ALLOWED,
+                f"{actor.name} implemented an action of {state.id} and may not review it (independence)",
+            )
+        if _rules_of(state).rules.independent_review and actor.name == verifier(state):
+            raise Rejection(
+                ErrorKind.NOT_ALLOWED,
+                f"{actor.name} verified {state.id}; the policy's independent_review asks another reviewer",
+            )
     if state.clock is None:
         due = state.effectiveness_due_at
         when = _when(due) if due else "later"
@@ -203,12 +584,32 @@ def _may_review(state: CapaState, actor: Actor) -> None:
 
 def check_review(state: CapaState, inp: ReviewInput) -> None:
     _may_review(state, inp.actor)
+    if not state.under_current_rules:
+        if inp.result is EffectivenessResult.INCONCLUSIVE:
+            raise _invalid("result", "the earlier rules know effective or not-effective only")
+        return
+    problems = []
+    results = inp.criteria_results or []
+    judged = [r.criterion for r in results]
+    wanted = list(range(1, len(state.criteria) + 1))
+    if sorted(judged) != wanted:
+        problems.append(
+            FieldProblem(
+                "criteria_results", f"judge each of the {len(wanted)} criteria once, numbered 1 to {len(wanted)}"
+            )
+        )
+    unmet = [r.criterion for r in results if not r.met]
+    if inp.result is EffectivenessResult.EFFECTIVE and unmet:
+        problems.append(
+            FieldProblem("result", f"criterion {unmet[0]} was not met; effective needs every criterion met")
+        )
+    if inp.result is EffectivenessResult.INCONCLUSIVE and state.window_extended:
+        problems.append(FieldProblem("result", "the window was extended once already; decide effective or not"))
+    if problems:
+        raise Rejection.invalid(*problems)
 
 
-def _may_request_extension(state: CapaState, actor: Actor, action_id: str | None) -> Clock:
-    """The running deadline ``actor`` may ask to move: the stage's (``action_id`` None) or an action's."""
-    if not state.stage.is_open:
-        raise _wrong_stage(state, "an extension", *(s for s in Stage if s.is_open))
+def _extension_clock(state: CapaState, action_id: str | None) -> Clock:
     clock = state.clock_for(action_id)
     if clock is None and action_id is None:
         raise Rejection.of_field(
@@ -220,15 +621,32 @@ def _may_request_extension(state: CapaState, actor: Actor, action_id: str | None
         raise Rejection.of_field(
             ErrorKind.NOT_FOUND, "action_id", f"action {action_id} of {state.id} has no running deadline"
         )
+    return clock
+
+
+def _may_request_extension(state: CapaState, actor: Actor, action_id: str | None) -> Clock:
+    """The running deadline ``actor`` may ask to move: the stage's (``action_id`` None) or an action's."""
+    if not state.stage.is_open:
+        raise _wrong_stage(state, "an extension", *(s for s in Stage if s.is_open))
+    clock = _extension_clock(state, action_id)
     if actor.name != clock.holder:
         raise Rejection(
             ErrorKind.NOT_ALLOWED,
             f"{actor.name} may not request an extension: only the step's holder ({clock.holder}) may",
         )
-    if state.pending_extension is not None:
+    if not state.under_current_rules:
+        if state.pending_extension is not None:
+            raise Rejection(ErrorKind.WRONG_STAGE, f"{state.id} already has an extension request awaiting a decision")
+        return clock
+    target = action_id or state.stage.value
+    if state.pending_request(action_id) is not None:
+        raise Rejection(ErrorKind.WRONG_STAGE, f"{target} of {state.id} already has an extension request pending")
+    most = _rules_of(state).rules.max_extensions
+    if clock.extensions >= most:
         raise Rejection(
-            ErrorKind.WRONG_STAGE,
-            f"{state.id} already has an extension request awaiting a decision",
+            ErrorKind.NOT_ALLOWED,
+            f"{target} of {state.id} has had {clock.extensions} extensions, the policy's most for a"
+            f" {state.severity.value} record",
         )
     return clock
 
@@ -243,11 +661,37 @@ def check_extension_request(state: CapaState, inp: ExtensionRequestInput, now: d
         raise _invalid("until", f"{_when(inp.until)} is more than {_YEARS} years ahead")
 
 
-def _may_decide_extension(state: CapaState, actor: Actor) -> None:
-    request = state.pending_extension
-    if request is None:
-        raise Rejection(ErrorKind.WRONG_STAGE, f"{state.id} has no extension request awaiting a decision")
-    _require_manager(state, actor, "decide an extension")
+def _may_decide_extension(state: CapaState, actor: Actor, action_id: str | None = None) -> None:
+    if not state.under_current_rules:
+        request = state.pending_extension
+        if request is None:
+            raise Rejection(ErrorKind.WRONG_STAGE, f"{state.id} has no extension request awaiting a decision")
+        _require_manager(state, actor, "decide an extension")
+    else:
+        found = state.pending_request(action_id)
+        if found is None:
+            target = action_id or state.stage.value
+            raise Rejection.of_field(
+                ErrorKind.WRONG_STAGE, "action_id", f"{target} of {state.id} has no extension request to decide"
+            )
+        request = found
+        if not actor.is_quality:
+            by_line = _rules_of(state).rules.extensions_by_line
+            if request.late:
+                raise Rejection(
+                    ErrorKind.NOT_ALLOWED, f"{actor.name} may not decide it: asked after the due time, quality decides"
+                )
+            if request.number > by_line:
+                raise Rejection(
+                    ErrorKind.NOT_ALLOWED,
+                    f"{actor.name} may not decide it: extension {request.number} of the step is beyond the policy's"
+                    f" {by_line} a manager may approve; quality decides",
+                )
+            if not actor.is_manager or (request.line and actor.name not in request.line):
+                raise Rejection(
+                    ErrorKind.NOT_ALLOWED,
+                    f"{actor.name} may not decide it: a manager of {request.requested_by}'s line or quality decides",
+                )
     if actor.name == request.requested_by:
         raise Rejection(
             ErrorKind.NOT_ALLOWED,
@@ -256,10 +700,10 @@ def _may_decide_extension(state: CapaState, actor: Actor) -> None:
 
 
 def check_extension_decision(state: CapaState, inp: ExtensionDecisionInput, now: datetime | None = None) -> None:
-    _may_decide_extension(state, inp.actor)
+    _may_decide_extension(state, inp.actor, inp.action_id)
     if not inp.approve and not inp.reason:
         raise _invalid("reason", "a rejected extension needs a reason")
-    request = state.pending_extension
+    request = state.pending_extension if not state.under_current_rules else state.pending_request(inp.action_id)
     if inp.approve and now is not None and request is not None and request.until <= now:
         raise _invalid(
             "approve", f"the requested due {_when(request.until)} has already passed; reject it and ask for a new one"
@@ -270,7 +714,8 @@ def _may_reassign(state: CapaState, actor: Actor, action_id: str | None) -> str:
     """Who holds what ``actor`` may hand to someone else: the record (``action_id`` None) or an open action."""
     if not state.stage.is_open:
         raise _wrong_stage(state, "reassignment", *(s for s in Stage if s.is_open))
-    _require_manager(state, actor, "reassign")
+    if not (actor.is_manager or (state.under_current_rules and actor.is_quality)):
+        raise Rejection(ErrorKind.NOT_ALLOWED, f"{actor.name} may not reassign ({state.id}): managers and quality only")
     if action_id is None:
         return state.owner
     action = state.action(action_id)
@@ -290,11 +735,90 @@ def check_reassign(state: CapaState, inp: ReassignInput) -> None:
 def _may_cancel(state: CapaState, actor: Actor) -> None:
     if not state.stage.is_open:
         raise _wrong_stage(state, "cancellation", *(s for s in Stage if s.is_open))
-    _require_manager(state, actor, "cancel")
+    if not state.under_current_rules:
+        _require_manager(state, actor, "cancel")
+        return
+    _require_quality(state, actor, "cancel")
+    if state.stage is Stage.EFFECTIVENESS:
+        raise Rejection(
+            ErrorKind.WRONG_STAGE,
+            f"{state.id} passed verification; its effectiveness is reviewed, it is not cancelled",
+        )
 
 
 def check_cancel(state: CapaState, inp: CancelInput) -> None:
     _may_cancel(state, inp.actor)
+    if not state.under_current_rules:
+        return
+    if inp.category is None:
+        raise _invalid("category", "name the category: " + ", ".join(c.value for c in CancelCategory))
+    if inp.category is CancelCategory.DUPLICATE and inp.duplicate_of is None:
+        raise _invalid("duplicate_of", "a duplicate names the record it duplicates")
+    if inp.duplicate_of == state.id:
+        raise _invalid("duplicate_of", f"{state.id} cannot duplicate itself")
+
+
+def _may_amend(state: CapaState, actor: Actor) -> None:
+    """Quality corrects a record in any stage, closed ones included (``client.steps`` appends those)."""
+    _require_current_rules(state, "amendment")
+    _require_quality(state, actor, "amend")
+
+
+# What a field may hold after an amendment: its limit and whether it may be cleared.
+_AMENDABLE: dict[str, tuple[int, bool]] = {
+    "title": (200, False),
+    "description": (4000, False),
+    "product": (200, True),
+    "lot": (200, True),
+    "quantity": (10, True),
+    "defect_code": (200, True),
+    "supplier": (200, True),
+    "customer": (200, True),
+}
+
+
+def amended_value(state: CapaState, inp: AmendStep) -> str | int | None:
+    """The new value of the amended field, typed as the record keeps it."""
+    if inp.field.value == "quantity" and inp.value is not None:
+        return int(inp.value)
+    return inp.value
+
+
+def check_amend(state: CapaState, inp: AmendInput) -> None:
+    _may_amend(state, inp.actor)
+    field = inp.field.value
+    most, clearable = _AMENDABLE[field]
+    if inp.value is None:
+        if not clearable:
+            raise _invalid("value", f"the {field} cannot be empty")
+    elif len(inp.value) > most:
+        raise _invalid("value", f"the {field} holds at most {most} characters")
+    elif field == "quantity" and not (inp.value.isdigit() and int(inp.value) <= 1_000_000_000):
+        raise _invalid("value", "a quantity is a whole number of pieces")
+    elif field == "defect_code":
+        codes = _rules_of(state).process.defect_codes  # type: ignore[union-attr]
+        if codes and inp.value not in codes:
+            raise _invalid("value", f"{inp.value} is not a defect code: {', '.join(codes)}")
+    if amended_value(state, inp) == getattr(state, field):
+        raise _invalid("value", f"the {field} is that already")
+
+
+def _may_link(state: CapaState, actor: Actor) -> None:
+    _require_current_rules(state, "links")
+    if not state.stage.is_open:
+        raise _wrong_stage(state, "a link", *(s for s in Stage if s.is_open))
+    if not (actor.name == state.owner or actor.is_manager or actor.is_quality):
+        raise Rejection(
+            ErrorKind.NOT_ALLOWED, f"{actor.name} may not link {state.id}: its owner, a manager or quality may"
+        )
+
+
+def check_link(state: CapaState, inp: LinkInput) -> None:
+    _may_link(state, inp.actor)
+    if inp.record_id == state.id:
+        raise _invalid("record_id", f"{state.id} cannot be linked to itself")
+    if any(link.record_id == inp.record_id and link.kind is inp.kind for link in state.links):
+        raise _invalid("record_id", f"{state.id} is {inp.kind.value} {inp.record_id} already")
 
 
 def _may_attach_file(state: CapaState, actor: Actor) -> None:
@@ -356,6 +880,12 @@ class Step(StrEnum):
     REASSIGN = "reassign"
     CANCEL = "cancel"
     ATTACH_FILE = "attach-file"
+    TRIAGE = "triage"
+    AMEND_PLAN = "amend-plan"
+    DECIDE_PLAN = "decide-plan"
+    CONCEDE = "concede"
+    AMEND = "amend"
+    LINK = "link"
 
 
 class StepModels(NamedTuple):
@@ -378,6 +908,12 @@ STEP_MODELS: dict[Step, StepModels] = {
     Step.REASSIGN: StepModels(ReassignStep, ReassignInput),
     Step.CANCEL: StepModels(CancelStep, CancelInput),
     Step.ATTACH_FILE: StepModels(AttachFileStep, AttachFileInput),
+    Step.TRIAGE: StepModels(TriageStep, TriageInput),
+    Step.AMEND_PLAN: StepModels(PlanAmendmentStep, PlanAmendmentInput),
+    Step.DECIDE_PLAN: StepModels(PlanDecisionStep, PlanDecisionInput),
+    Step.CONCEDE: StepModels(ConcessionStep, ConcessionInput),
+    Step.AMEND: StepModels(AmendStep, AmendInput),
+    Step.LINK: StepModels(LinkStep, LinkInput),
 }
 
 
@@ -386,13 +922,31 @@ STEP_MODELS: dict[Step, StepModels] = {
 # These steps are signed (21 CFR Part 11: 11.50, 11.70, 11.200): the person taking one re-enters their password and
 # the record keeps their signature, which states what it means. The meaning follows from what the step submits.
 
-SIGNED_STEPS = frozenset({Step.VERIFY, Step.REVIEW, Step.CANCEL, Step.DECIDE_EXTENSION})
+SIGNED_STEPS = frozenset(
+    {
+        Step.VERIFY,
+        Step.REVIEW,
+        Step.CANCEL,
+        Step.DECIDE_EXTENSION,
+        Step.TRIAGE,
+        Step.DECIDE_PLAN,
+        Step.CONCEDE,
+        Step.AMEND,
+    }
+)
 
 MEANINGS: dict[tuple[Step, str], str] = {
     (Step.VERIFY, VerificationResult.PASS.value): "verified: actions implemented",
     (Step.VERIFY, VerificationResult.FAIL.value): "verification failed: actions not implemented as planned",
     (Step.REVIEW, EffectivenessResult.EFFECTIVE.value): "approved: effective, record closed",
     (Step.REVIEW, EffectivenessResult.NOT_EFFECTIVE.value): "reviewed: not effective, root cause reopened",
+    (Step.REVIEW, EffectivenessResult.INCONCLUSIVE.value): "reviewed: inconclusive, window extended once",
+    (Step.TRIAGE, TriageDecision.CAPA.value): "approved: triaged, CAPA required",
+    (Step.TRIAGE, TriageDecision.CORRECTION_ONLY.value): "approved: triaged, correction only",
+    (Step.DECIDE_PLAN, "approve"): "approved: action plan",
+    (Step.DECIDE_PLAN, "reject"): "rejected: action plan returned",
+    (Step.CONCEDE, "concede"): "approved: concession granted",
+    (Step.AMEND, "amend"): "approved: record corrected",
     (Step.CANCEL, "cancel"): "approved: record cancelled",
     (Step.DECIDE_EXTENSION, "approve"): "approved: extension granted",
     (Step.DECIDE_EXTENSION, "reject"): "rejected: extension refused",
@@ -403,8 +957,14 @@ def _outcome(submitted: Payload) -> str:
     """What a signed step decides, as ``MEANINGS`` keys it."""
     if isinstance(submitted, VerifyStep | ReviewStep):
         return submitted.result.value
-    if isinstance(submitted, ExtensionDecisionStep):
+    if isinstance(submitted, ExtensionDecisionStep | PlanDecisionStep):
         return "approve" if submitted.approve else "reject"
+    if isinstance(submitted, TriageStep):
+        return submitted.decision.value
+    if isinstance(submitted, ConcessionStep):
+        return "concede"
+    if isinstance(submitted, AmendStep):
+        return "amend"
     return "cancel"
 
 
@@ -458,6 +1018,8 @@ class Offer:
     completable: tuple[str, ...] = ()
     extendable: tuple[str | None, ...] = ()
     reassignable: tuple[str | None, ...] = ()
+    # The extension requests ``actor`` may decide (None: the stage's own step's; else an action id).
+    decidable: tuple[str | None, ...] = ()
     # Whether files may be attached (to any step or action): apart from ``steps``, since everyone signed in may.
     attach: bool = False
 
@@ -491,22 +1053,29 @@ def available_steps(state: CapaState, actor: Actor) -> Offer:
     completable = _passing(_may_complete_action, state, actor, open_actions)
     extendable = _passing(_may_request_extension, state, actor, deadlines)
     reassignable = _passing(_may_reassign, state, actor, deadlines)
+    decidable = _passing(_may_decide_extension, state, actor, deadlines)
     whole_record = {
         Step.CONTAIN: _may_contain,
         Step.ROOT_CAUSE: _may_root_cause,
         Step.PLAN: _may_plan,
         Step.VERIFY: _may_verify,
         Step.REVIEW: _may_review,
-        Step.DECIDE_EXTENSION: _may_decide_extension,
         Step.CANCEL: _may_cancel,
+        Step.TRIAGE: _may_triage,
+        Step.AMEND_PLAN: _may_amend_plan,
+        Step.DECIDE_PLAN: _may_decide_plan,
+        Step.CONCEDE: _may_concede,
+        Step.AMEND: _may_amend,
+        Step.LINK: _may_link,
     }
     steps = {step for step, check in whole_record.items() if _passes(check, state, actor)}
     for step, targets in (
         (Step.COMPLETE_ACTION, completable),
         (Step.REQUEST_EXTENSION, extendable),
         (Step.REASSIGN, reassignable),
+        (Step.DECIDE_EXTENSION, decidable),
     ):
         if targets:
             steps.add(step)
     attach = _passes(_may_attach_file, state, actor)
-    return Offer(frozenset(steps), completable, extendable, reassignable, attach)
+    return Offer(frozenset(steps), completable, extendable, reassignable, decidable, attach)

@@ -13,10 +13,12 @@ from typing import Any
 from models.enums import EventKind, Stage
 from models.formatting import due_in, duration, moment, size, stored_duration
 from models.payloads import (
+    AmendEntry,
     CancelEntry,
     ChainStartedEntry,
     ClosedEntry,
     CompletionEntry,
+    ConcessionEntry,
     ContainmentStep,
     EarlierEntry,
     EffectivenessDueEntry,
@@ -25,6 +27,9 @@ from models.payloads import (
     ExtensionDecisionEntry,
     ExtensionRequestEntry,
     FileRef,
+    LinkStep,
+    PlanAmendmentEntry,
+    PlanDecisionEntry,
     PlanEntry,
     RaiseStep,
     ReassignEntry,
@@ -32,6 +37,8 @@ from models.payloads import (
     ReviewStep,
     RootCauseEntry,
     Signature,
+    TriageEntry,
+    VerifyEntry,
     VerifyStep,
 )
 
@@ -68,16 +75,34 @@ def _raised(event: Event) -> str:
     assert isinstance(step, RaiseStep)
     what = f"{step.severity.value} from {_words(step.source)}"
     text = f"Raised by {event.actor}, {what}, owned by {step.owner}: {step.title}"
-    affected = [f"{name} {value}" for name, value in (("product", step.product), ("lot", step.lot)) if value]
+    named = (
+        ("product", step.product),
+        ("lot", step.lot),
+        ("defect", step.defect_code),
+        ("supplier", step.supplier),
+        ("customer", step.customer),
+    )
+    affected = [f"{name} {value}" for name, value in named if value]
     if step.quantity is not None:
         affected.append(f"{step.quantity} pcs")
-    return text + (f" ({', '.join(affected)})" if affected else "")
+    text += f" ({', '.join(affected)})" if affected else ""
+    if step.links:
+        text += "; " + ", ".join(f"{_words(link.kind)} {link.record_id}" for link in step.links)
+    return text
 
 
 def _contained(event: Event) -> str:
     step = event.details
     assert isinstance(step, ContainmentStep)
-    how = _words(step.disposition) + (f", {step.quantity} pcs" if step.quantity is not None else "")
+    if step.no_product_affected:
+        how = "no product affected"
+    elif step.dispositions:
+        how = ", ".join(f"{_words(share.disposition)} {share.quantity} pcs" for share in step.dispositions)
+    else:
+        how = _words(step.disposition) + (f", {step.quantity} pcs" if step.quantity is not None else "")
+    if step.shipped:
+        told = {True: "customers told", False: "customers not told", None: ""}[step.customers_told]
+        how += f"; {step.shipped} pcs already shipped" + (f", {told}" if told else "")
     return f"Containment by {event.actor}: {step.summary} ({how})"
 
 
@@ -92,8 +117,12 @@ def _root_cause(event: Event) -> str:
         more.append(f"category: {entry.category.value}")
     if entry.escape_point:
         more.append(f"escape point: {entry.escape_point}")
+    if entry.non_detection_cause:
+        more.append(f"not detected because: {entry.non_detection_cause}")
     if entry.similar_checked:
         more.append(f"similar checked: {entry.similar_checked}")
+    if entry.similar:
+        more.append(f"similar records: {_names(entry.similar)}")
     return text + "".join(f"; {part}" for part in more)
 
 
@@ -104,7 +133,15 @@ def _plan(event: Event) -> str:
         f"{action_id} {action.kind.value} for {action.owner}, due {moment(action.due_at)}: {action.description}"
         for action_id, action in zip(entry.action_ids, entry.actions, strict=True)
     )
-    return f"Action plan by {event.actor}: {actions}"
+    text = f"Action plan by {event.actor}: {actions}"
+    if entry.criteria:
+        text += "; effectiveness criteria: " + "; ".join(
+            f"{i}. {c.measure} from {c.baseline} to {c.threshold} ({c.data_source})"
+            for i, c in enumerate(entry.criteria, 1)
+        )
+    if entry.needs_approval:
+        text += "; awaits quality's approval"
+    return text
 
 
 def _completed(event: Event) -> str:
@@ -117,7 +154,14 @@ def _completed(event: Event) -> str:
 def _verified(event: Event) -> str:
     step = event.details
     assert isinstance(step, VerifyStep)
-    return f"Verification by {event.actor}, {step.result.value}: {step.evidence}"
+    text = f"Verification by {event.actor}, {step.result.value}: {step.evidence}"
+    if isinstance(step, VerifyEntry) and step.no_adverse_effect:
+        text += f"; no adverse effect: {step.adverse_effect_evidence}"
+    if step.criteria:
+        text += "; effectiveness criteria: " + "; ".join(
+            f"{i}. {c.measure} from {c.baseline} to {c.threshold}" for i, c in enumerate(step.criteria, 1)
+        )
+    return text
 
 
 def _review_due(event: Event) -> str:
@@ -129,7 +173,10 @@ def _review_due(event: Event) -> str:
 def _reviewed(event: Event) -> str:
     step = event.details
     assert isinstance(step, ReviewStep)
-    return f"Effectiveness review by {event.actor}, {_words(step.result)}: {step.evidence}"
+    text = f"Effectiveness review by {event.actor}, {_words(step.result)}: {step.evidence}"
+    for result in step.criteria_results or []:
+        text += f"; criterion {result.criterion} {'met' if result.met else 'not met'}: {result.data}"
+    return text
 
 
 def _closed(event: Event) -> str:
@@ -163,9 +210,11 @@ def _extension_asked(event: Event) -> str:
     entry = event.details
     assert isinstance(entry, ExtensionRequestEntry)
     more = duration(entry.until - entry.current_due_at)
+    late = ", late (after its due time)" if entry.late else ""
+    number = f", extension {entry.number}" if entry.number and entry.number > 1 else ""
     return (
-        f"Extension of {_target(entry.target)} asked by {event.actor}, from {moment(entry.current_due_at)}"
-        f" to {moment(entry.until)} ({more} more): {entry.reason}"
+        f"Extension of {_target(entry.target)} asked by {event.actor}{late}{number}, from"
+        f" {moment(entry.current_due_at)} to {moment(entry.until)} ({more} more): {entry.reason}"
     )
 
 
@@ -176,6 +225,8 @@ def _extension_decided(event: Event) -> str:
     text = f"Extension of {_target(entry.target)} asked by {entry.requested_by} {verdict} by {event.actor}"
     if entry.due_at is not None:
         text += f", now due {moment(entry.due_at)}"
+        if entry.original_due_at is not None and entry.original_due_at != entry.due_at:
+            text += f" (originally {moment(entry.original_due_at)})"
     return text + (f": {entry.reason}" if entry.reason else "")
 
 
@@ -189,7 +240,9 @@ def _reassigned(event: Event) -> str:
 def _cancelled(event: Event) -> str:
     entry = event.details
     assert isinstance(entry, CancelEntry)
-    return f"Cancelled by {event.actor} in {_words(entry.stage)}: {entry.reason}"
+    category = f" as {_words(entry.category)}" if entry.category else ""
+    of = f" of {entry.duplicate_of}" if entry.duplicate_of else ""
+    return f"Cancelled by {event.actor}{category}{of} in {_words(entry.stage)}: {entry.reason}"
 
 
 def _file_attached(event: Event) -> str:
@@ -206,6 +259,71 @@ def _chain_started(event: Event) -> str:
     assert isinstance(entry, ChainStartedEntry)
     sealed = "entry 1" if len(entry.sealed) == 1 else f"entries 1 to {len(entry.sealed)}"
     return f"Audit chain started, sealing {sealed}"
+
+
+def _triaged(event: Event) -> str:
+    entry = event.details
+    assert isinstance(entry, TriageEntry)
+    text = (
+        f"Triaged by {event.actor}: severity {entry.severity_level}, occurrence {entry.occurrence_level},"
+        f" class {entry.risk_class.value}"
+    )
+    if entry.risk_class is not entry.previous_class:
+        text += f" (was {entry.previous_class.value}; deadlines re-armed)"
+    text += f", {_words(entry.decision)}"
+    flags = [
+        name
+        for name, on in (
+            ("customer notification", entry.customer_notification),
+            ("regulatory report", entry.regulatory_report),
+            ("field action", entry.field_action),
+        )
+        if on
+    ]
+    if flags:
+        text += "; to report: " + ", ".join(flags)
+    return text + (f": {entry.rationale}" if entry.rationale else "")
+
+
+def _plan_amended(event: Event) -> str:
+    entry = event.details
+    assert isinstance(entry, PlanAmendmentEntry)
+    parts = [
+        f"added {action_id} for {action.owner}, due {moment(action.due_at)}: {action.description}"
+        for action_id, action in zip(entry.action_ids, entry.add, strict=False)
+    ]
+    parts += [f"{r.action_id} re-scoped: {r.description}" for r in entry.rescope]
+    return f"Plan amended by {event.actor} ({entry.reason}): " + "; ".join(parts)
+
+
+def _plan_decided(event: Event) -> str:
+    entry = event.details
+    assert isinstance(entry, PlanDecisionEntry)
+    verdict = "approved" if entry.approve else "returned"
+    return f"The {entry.what} {verdict} by {event.actor}" + (f": {entry.reason}" if entry.reason else "")
+
+
+def _concession(event: Event) -> str:
+    entry = event.details
+    assert isinstance(entry, ConcessionEntry)
+    customer = f" (customer approval {entry.customer_approval})" if entry.customer_approval else ""
+    return f"Concession granted by {event.actor}{customer}: {entry.justification}"
+
+
+def _amended(event: Event) -> str:
+    entry = event.details
+    assert isinstance(entry, AmendEntry)
+    before = entry.previous if entry.previous is not None else "(none)"
+    after = entry.value if entry.value is not None else "(none)"
+    return f"{_words(entry.field).capitalize()} corrected by {event.actor} from “{before}” to “{after}”: {entry.reason}"
+
+
+def _linked(event: Event) -> str:
+    entry = event.details
+    assert isinstance(entry, LinkStep)
+    return f"Linked by {event.actor}: {_words(entry.kind)} {entry.record_id}" + (
+        f": {entry.reason}" if entry.reason else ""
+    )
 
 
 # One per kind that has a timeline entry (``ENTRY_OF_KIND``); the digest has none.
@@ -227,6 +345,12 @@ _SENTENCES: dict[EventKind, Callable[[Event], str]] = {
     EventKind.CANCELLED: _cancelled,
     EventKind.FILE_ATTACHED: _file_attached,
     EventKind.CHAIN_STARTED: _chain_started,
+    EventKind.TRIAGED: _triaged,
+    EventKind.PLAN_AMENDED: _plan_amended,
+    EventKind.PLAN_DECIDED: _plan_decided,
+    EventKind.CONCESSION_GRANTED: _concession,
+    EventKind.AMENDED: _amended,
+    EventKind.LINKED: _linked,
 }
 
 

@@ -11,10 +11,10 @@ from client.records import CapaClient
 from models import rules, signatures
 from models.enums import ActionKind, ActionStatus, EventKind, Severity, Source, Stage
 from models.payloads import Action, CapaState, Clock, Event, RaiseStep, RecordSnapshot, SignedInput
-from models.policy import load_policy
+from tests.policies import EARLIER
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-POLICY = load_policy(None).for_severity(Severity.MAJOR)
+POLICY = EARLIER.for_severity(Severity.MAJOR)
 SignedT = TypeVar("SignedT", bound=SignedInput)
 
 

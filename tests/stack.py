@@ -23,6 +23,7 @@ from core.migrations import ensure_schema
 from core.settings import Settings
 from models.policy import load_policy
 from tests.conftest import number_records_apart, seed_directory
+from tests.policies import EARLIER_TOML
 from worker import build_worker
 
 PASSWORD = "shop-floor-passphrase"
@@ -46,10 +47,9 @@ async def running_stack(
     dev_server: WorkflowEnvironment, workdir: Path, policy: str | None = None, **settings: object
 ) -> AsyncIterator[Stack]:
     """A worker on its own task queue and SQLite read model, and the app serving them; ``policy`` is TOML."""
-    policy_file = None
-    if policy is not None:
-        policy_file = workdir / "policy.toml"
-        policy_file.write_text(policy)
+    # The bundled default policy under the earlier rules unless the test brings its own.
+    policy_file = workdir / "policy.toml"
+    policy_file.write_text(EARLIER_TOML if policy is None else policy)
     config = Settings(
         task_queue=f"api-{uuid.uuid4()}",
         database_url=f"sqlite:///{workdir / 'capaflow.db'}",

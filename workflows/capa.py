@@ -282,7 +282,7 @@ class CapaWorkflow:
             EventKind.CONTAINMENT_SUBMITTED,
             inp.actor.name,
             summary=inp.summary,
-            disposition=inp.disposition.value,
+            disposition=inp.disposition.value if inp.disposition else None,
             quantity=inp.quantity,
         )
         return await self._accepted(event)

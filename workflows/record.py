@@ -57,6 +57,8 @@ with workflow.unsafe.imports_passed_through():
         AlarmInput,
         AlarmKind,
         AlarmSchedule,
+        AmendEntry,
+        AmendInput,
         ArmAlarmsInput,
         AttachFileInput,
         CancelEntry,
@@ -67,6 +69,8 @@ with workflow.unsafe.imports_passed_through():
         ClosedEntry,
         CompleteActionInput,
         CompletionEntry,
+        ConcessionEntry,
+        ConcessionInput,
         ContainmentInput,
         ContainmentStep,
         EffectivenessDueEntry,
@@ -76,9 +80,16 @@ with workflow.unsafe.imports_passed_through():
         ExtensionDecisionInput,
         ExtensionRequestEntry,
         ExtensionRequestInput,
+        ExtensionRequestStep,
         FileRef,
+        LinkInput,
+        LinkStep,
         Notice,
         Payload,
+        PlanAmendmentEntry,
+        PlanAmendmentInput,
+        PlanDecisionEntry,
+        PlanDecisionInput,
         PlanEntry,
         PlanInput,
         PlannedAlarm,
@@ -98,6 +109,8 @@ with workflow.unsafe.imports_passed_through():
         StepEffects,
         StepInput,
         StepResult,
+        TriageEntry,
+        TriageInput,
         VerifyEntry,
         VerifyInput,
         step_of,
@@ -245,8 +258,104 @@ class RecordWorkflow:
         self._check_step(rules.check_containment, inp)
 
     def _contain(self, inp: ContainmentInput) -> None:
-        transitions.contain(self._s, inp)
+        s = self._s
+        closes = transitions.contain(s, inp)
         self._append(EventKind.CONTAINMENT_SUBMITTED, inp.actor.name, step_of(ContainmentStep, inp))
+        if closes:
+            self._append(EventKind.CLOSED, inp.actor.name, ClosedEntry(cycles=s.cycle))
+        elif s.containment is not None and s.containment.needs_concession and s.under_current_rules:
+            self._notify(notices.concession_needed(s, s.events[-1]))
+
+    # The steps of the current process rules (triage, plan approval and amendment, concessions, amendments,
+    # links) are updates records raised before them never received: they replay as before, with no patch marker.
+    @workflow.update
+    def triage(self, inp: TriageInput) -> StepResult:
+        self._check_step(rules.check_triage, inp)
+        return self._step(self._triage, inp)
+
+    @triage.validator
+    def _check_triage(self, inp: TriageInput) -> None:
+        self._check_step(rules.check_triage, inp)
+        self._check_signed(Step.TRIAGE, inp)
+
+    def _triage(self, inp: TriageInput) -> None:
+        s = self._s
+        previous, closes = transitions.triage(s, inp)
+        entry = _entry(TriageEntry, inp, risk_class=s.severity, previous_class=previous)
+        self._append(EventKind.TRIAGED, inp.actor.name, entry)
+        if closes:
+            self._append(EventKind.CLOSED, inp.actor.name, ClosedEntry(cycles=s.cycle))
+
+    @workflow.update
+    def amend_plan(self, inp: PlanAmendmentInput) -> StepResult:
+        self._check_step(rules.check_plan_amendment, inp, None)
+        return self._step(self._amend_plan, inp)
+
+    @amend_plan.validator
+    def _check_amend_plan(self, inp: PlanAmendmentInput) -> None:
+        self._check_step(rules.check_plan_amendment, inp, workflow.now())
+
+    def _amend_plan(self, inp: PlanAmendmentInput) -> None:
+        added, previous = transitions.amend_plan(self._s, inp)
+        entry = _entry(PlanAmendmentEntry, inp, action_ids=added, previous=previous)
+        event = self._append(EventKind.PLAN_AMENDED, inp.actor.name, entry)
+        self._notify(notices.approval_needed(self._s, event))
+
+    @workflow.update
+    def decide_plan(self, inp: PlanDecisionInput) -> StepResult:
+        self._check_step(rules.check_plan_decision, inp)
+        return self._step(self._decide_plan, inp)
+
+    @decide_plan.validator
+    def _check_decide_plan(self, inp: PlanDecisionInput) -> None:
+        self._check_step(rules.check_plan_decision, inp)
+        self._check_signed(Step.DECIDE_PLAN, inp)
+
+    def _decide_plan(self, inp: PlanDecisionInput) -> None:
+        pending = transitions.decide_plan(self._s, inp)
+        entry = _entry(PlanDecisionEntry, inp, what=pending.what, action_ids=pending.added)
+        self._append(EventKind.PLAN_DECIDED, inp.actor.name, entry)
+
+    @workflow.update
+    def concede(self, inp: ConcessionInput) -> StepResult:
+        self._check_step(rules.check_concession, inp)
+        return self._step(self._concede, inp)
+
+    @concede.validator
+    def _check_concede(self, inp: ConcessionInput) -> None:
+        self._check_step(rules.check_concession, inp)
+        self._check_signed(Step.CONCEDE, inp)
+
+    def _concede(self, inp: ConcessionInput) -> None:
+        transitions.concede(self._s, inp)
+        self._append(EventKind.CONCESSION_GRANTED, inp.actor.name, _entry(ConcessionEntry, inp))
+
+    @workflow.update
+    def amend(self, inp: AmendInput) -> StepResult:
+        self._check_step(rules.check_amend, inp)
+        return self._step(self._amend, inp)
+
+    @amend.validator
+    def _check_amend(self, inp: AmendInput) -> None:
+        self._check_step(rules.check_amend, inp)
+        self._check_signed(Step.AMEND, inp)
+
+    def _amend(self, inp: AmendInput) -> None:
+        previous = transitions.amend(self._s, inp)
+        self._append(EventKind.AMENDED, inp.actor.name, _entry(AmendEntry, inp, previous=previous))
+
+    @workflow.update
+    def link(self, inp: LinkInput) -> StepResult:
+        self._check_step(rules.check_link, inp)
+        return self._step(self._link_record, inp)
+
+    @link.validator
+    def _check_link(self, inp: LinkInput) -> None:
+        self._check_step(rules.check_link, inp)
+
+    def _link_record(self, inp: LinkInput) -> None:
+        transitions.link(self._s, inp)
+        self._append(EventKind.LINKED, inp.actor.name, step_of(LinkStep, inp))
 
     @workflow.update
     def root_cause(self, inp: RootCauseInput) -> StepResult:
@@ -272,8 +381,12 @@ class RecordWorkflow:
         self._check_step(rules.check_plan, inp, workflow.now())
 
     def _plan(self, inp: PlanInput) -> None:
-        added = [action.id for action in transitions.plan(self._s, inp)]
-        self._append(EventKind.PLAN_SUBMITTED, inp.actor.name, _entry(PlanEntry, inp, action_ids=added))
+        s = self._s
+        added = [action.id for action in transitions.plan(s, inp)]
+        entry = _entry(PlanEntry, inp, action_ids=added, needs_approval=s.pending_plan is not None)
+        event = self._append(EventKind.PLAN_SUBMITTED, inp.actor.name, entry)
+        if s.pending_plan is not None:
+            self._notify(notices.approval_needed(s, event))
 
     @workflow.update
     def complete_action(self, inp: CompleteActionInput) -> StepResult:
@@ -332,7 +445,17 @@ class RecordWorkflow:
     def _request_extension(self, inp: ExtensionRequestInput) -> None:
         s = self._s
         clock = transitions.request_extension(s, inp)
-        entry = _entry(ExtensionRequestEntry, inp, target=inp.action_id or s.stage.value, current_due_at=clock.due_at)
+        request = s.pending_request(inp.action_id)
+        assert request is not None
+        entry = ExtensionRequestEntry.model_validate(
+            {
+                **step_of(ExtensionRequestStep, inp).model_dump(exclude={"line"}),
+                "target": inp.action_id or s.stage.value,
+                "current_due_at": clock.due_at,
+                "late": request.late if s.under_current_rules else None,
+                "number": request.number if s.under_current_rules else None,
+            }
+        )
         self._append(EventKind.EXTENSION_REQUESTED, inp.actor.name, entry)
 
     @workflow.update

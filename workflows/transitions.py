@@ -16,28 +16,47 @@ from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from models import search_attributes
-    from models.enums import ActionStatus, EffectivenessResult, EventKind, Stage, VerificationResult
+    from models import rules, search_attributes
+    from models.enums import (
+        ActionStatus,
+        EffectivenessResult,
+        EventKind,
+        Severity,
+        Stage,
+        TriageDecision,
+        VerificationResult,
+    )
     from models.payloads import (
         Action,
+        AmendInput,
         CancelInput,
         CapaState,
         Clock,
         CompleteActionInput,
+        Concession,
+        ConcessionInput,
         Containment,
         ContainmentInput,
         Event,
         ExtensionDecisionInput,
         ExtensionRequest,
         ExtensionRequestInput,
+        Link,
+        LinkInput,
         Payload,
+        PendingPlan,
+        PlanAmendmentInput,
+        PlanDecisionInput,
         PlanInput,
+        PlannedAction,
         RaiseInput,
         ReassignInput,
         Review,
         ReviewInput,
         RootCause,
         RootCauseInput,
+        Triage,
+        TriageInput,
         Verification,
         VerifyInput,
     )
@@ -79,6 +98,13 @@ def raised_state(raised: RaiseInput, policy: PinnedPolicy | None = None) -> Capa
         raised_at=workflow.now(),
         owner=raised.owner,
         policy=policy,
+        defect_code=raised.defect_code,
+        supplier=raised.supplier,
+        customer=raised.customer,
+        links=[
+            Link(kind=ref.kind, record_id=ref.record_id, by=raised.raised_by.name, at=workflow.now())
+            for ref in raised.links or []
+        ],
     )
 
 
@@ -94,7 +120,7 @@ def append(s: CapaState, kind: EventKind, actor: str, details: Payload | dict[st
 
 def new_clock(holder: str, window: timedelta, start: datetime | None = None) -> Clock:
     start = start or workflow.now()
-    return Clock(holder=holder, due_at=start + window, original_due_at=start + window, armed_at=start)
+    return Clock(holder=holder, due_at=start + window, original_due_at=start + window, armed_at=start, started_at=start)
 
 
 def enter_stage(s: CapaState, stage: Stage, *, deadline: bool = True) -> None:
@@ -110,6 +136,7 @@ def drop_extension_for(s: CapaState, action_id: str | None) -> None:
     pending = s.pending_extension
     if pending is not None and pending.action_id == action_id:
         s.pending_extension = None
+    s.pending_extensions = [r for r in s.pending_extensions if r.action_id != action_id]
 
 
 def index_updates(s: CapaState, indexed: dict[str, object] | None) -> list[SearchAttributeUpdate[Any]]:
@@ -130,11 +157,85 @@ def index_updates(s: CapaState, indexed: dict[str, object] | None) -> list[Searc
 # --- the steps ------------------------------------------------------------------------------------------------
 
 
-def contain(s: CapaState, inp: ContainmentInput) -> None:
+def contain(s: CapaState, inp: ContainmentInput) -> bool:
+    """Record the containment; the record moves to root cause, or closes when triage decided a correction is
+    enough (returns True)."""
     s.containment = Containment(
-        summary=inp.summary, disposition=inp.disposition, quantity=inp.quantity, by=inp.actor.name, at=workflow.now()
+        summary=inp.summary,
+        disposition=inp.disposition,
+        quantity=inp.quantity,
+        by=inp.actor.name,
+        at=workflow.now(),
+        dispositions=inp.dispositions or [],
+        no_product_affected=bool(inp.no_product_affected),
+        shipped=inp.shipped,
+        customers_told=inp.customers_told,
     )
+    if s.triage is not None and s.triage.decision is TriageDecision.CORRECTION_ONLY:
+        close(s)
+        return True
     enter_stage(s, Stage.ROOT_CAUSE)
+    return False
+
+
+def close(s: CapaState) -> None:
+    s.clock = None
+    s.stage = Stage.CLOSED
+    s.closed_at = workflow.now()
+    drop_extension_for(s, None)
+
+
+def triage(s: CapaState, inp: TriageInput) -> tuple[Severity, bool]:
+    """Record quality's triage; a new class re-arms the running clocks by its windows, a correction-only decision
+    closes a contained record. Returns the class before and whether the record closed."""
+    assert s.policy is not None
+    previous = s.severity
+    risk_class = rules.triaged_class(s, inp)
+    s.triage = Triage(
+        **inp.model_dump(exclude={"actor", "signature"}),
+        risk_class=risk_class,
+        by=inp.actor.name,
+        at=workflow.now(),
+        signature=inp.signature,
+    )
+    if risk_class is not previous:
+        if s.provisional_severity is None:
+            s.provisional_severity = previous
+        reclassify(s, risk_class)
+    if inp.decision is TriageDecision.CORRECTION_ONLY and s.containment is not None:
+        close(s)
+        return previous, True
+    return previous, False
+
+
+def reclassify(s: CapaState, risk_class: Severity) -> None:
+    """Live by ``risk_class``'s rules: the stage's clock counts its new window from when the step began (an
+    approved extension stands), and a running effectiveness window is re-counted from the verification."""
+    assert s.policy is not None
+    s.severity = risk_class
+    s.policy = s.policy.reclassified(risk_class)
+    clock = s.clock
+    if clock is not None and clock.extensions == 0:
+        begun = clock.started_at or clock.armed_at
+        clock.due_at = clock.original_due_at = begun + s.policy.rules.stage_window(s.stage)
+        clock.armed_at = workflow.now()
+        clock.reminders_sent = 0
+        clock.escalation_level = 0
+        clock.alarm = 0
+    if s.stage is Stage.EFFECTIVENESS and s.clock is None and s.verifications:
+        s.effectiveness_due_at = s.verifications[-1].at + s.policy.rules.effectiveness_after
+        s.effectiveness_alarm = 0
+
+
+def concede(s: CapaState, inp: ConcessionInput) -> None:
+    assert s.containment is not None
+    s.containment.concession = Concession(
+        justification=inp.justification,
+        customer_approval=inp.customer_approval,
+        by=inp.actor.name,
+        at=workflow.now(),
+        signature=inp.signature,
+    )
 
 
 def root_cause(s: CapaState, inp: RootCauseInput) -> None:
@@ -149,14 +250,15 @@ def root_cause(s: CapaState, inp: RootCauseInput) -> None:
             similar_checked=inp.similar_checked,
             by=inp.actor.name,
             at=workflow.now(),
+            non_detection_cause=inp.non_detection_cause,
+            similar=inp.similar or [],
         )
     )
     enter_stage(s, Stage.ACTION)
     s.awaiting_plan = True
 
 
-def plan(s: CapaState, inp: PlanInput) -> list[Action]:
-    """Add the planned actions, each with its own clock; returns them."""
+def _add_actions(s: CapaState, planned_actions: list[PlannedAction]) -> list[Action]:
     now = workflow.now()
     first = len(s.actions) + 1
     added = [
@@ -167,14 +269,81 @@ def plan(s: CapaState, inp: PlanInput) -> list[Action]:
             kind=planned.kind,
             owner=planned.owner,
             description=planned.description,
-            clock=Clock(holder=planned.owner, due_at=planned.due_at, original_due_at=planned.due_at, armed_at=now),
+            clock=Clock(
+                holder=planned.owner,
+                due_at=planned.due_at,
+                original_due_at=planned.due_at,
+                armed_at=now,
+                started_at=now,
+            ),
         )
-        for offset, planned in enumerate(inp.actions)
+        for offset, planned in enumerate(planned_actions)
     ]
     s.actions.extend(added)
+    return added
+
+
+def plan(s: CapaState, inp: PlanInput) -> list[Action]:
+    """Add the planned actions, each with its own clock; returns them. A plan quality must approve waits for it
+    (its actions' clocks run meanwhile: the work need not wait)."""
+    added = _add_actions(s, inp.actions)
     s.awaiting_plan = False
     s.clock = None  # the plan is in; from now on each action's own deadline runs
+    s.criteria = list(inp.criteria or [])
+    if rules.plan_needs_approval(s, inp.actions):
+        s.pending_plan = PendingPlan(
+            what="plan", submitted_by=inp.actor.name, submitted_at=workflow.now(), added=[a.id for a in added]
+        )
     return added
+
+
+def amend_plan(s: CapaState, inp: PlanAmendmentInput) -> tuple[list[str], dict[str, str]]:
+    """Add and re-scope actions; quality approves the amendment before verification. A record waiting for
+    verification goes back to action when actions are added. Returns the added ids and the replaced scopes."""
+    added = _add_actions(s, inp.add)
+    previous: dict[str, str] = {}
+    for rescope in inp.rescope:
+        action = s.action(rescope.action_id)
+        assert action is not None
+        previous[action.id] = action.description
+        action.description = rescope.description
+    s.pending_plan = PendingPlan(
+        what="amendment",
+        submitted_by=inp.actor.name,
+        submitted_at=workflow.now(),
+        added=[a.id for a in added],
+        previous=previous,
+    )
+    if added and s.stage is Stage.VERIFICATION:
+        s.stage = Stage.ACTION
+        s.clock = None
+    return [a.id for a in added], previous
+
+
+def decide_plan(s: CapaState, inp: PlanDecisionInput) -> PendingPlan:
+    """Approve the pending plan or amendment, or return it: a returned plan's open actions end and a new plan is
+    due; a returned amendment's added actions end and its re-scoped actions get their scope back."""
+    pending = s.pending_plan
+    assert pending is not None
+    s.pending_plan = None
+    if inp.approve:
+        return pending
+    for action_id in pending.added:
+        action = s.action(action_id)
+        if action is not None and action.status is ActionStatus.OPEN:
+            action.status = ActionStatus.CANCELLED
+            drop_extension_for(s, action_id)
+    for action_id, description in pending.previous.items():
+        action = s.action(action_id)
+        if action is not None:
+            action.description = description
+    if pending.what == "plan":
+        s.criteria = []
+        s.awaiting_plan = True
+        enter_stage(s, Stage.ACTION)
+    elif s.stage is Stage.ACTION and all(a.status is not ActionStatus.OPEN for a in s.current_actions()):
+        enter_stage(s, Stage.VERIFICATION)
+    return pending
 
 
 def complete_action(s: CapaState, inp: CompleteActionInput) -> Action:
@@ -195,9 +364,18 @@ def verify(s: CapaState, inp: VerifyInput) -> None:
     now = workflow.now()
     s.verifications.append(
         Verification(
-            round=s.round, result=inp.result, evidence=inp.evidence, by=inp.actor.name, at=now, signature=inp.signature
+            round=s.round,
+            result=inp.result,
+            evidence=inp.evidence,
+            by=inp.actor.name,
+            at=now,
+            signature=inp.signature,
+            no_adverse_effect=inp.no_adverse_effect,
+            adverse_effect_evidence=inp.adverse_effect_evidence,
         )
     )
+    if inp.criteria:
+        s.criteria = list(inp.criteria)
     if inp.result is VerificationResult.PASS:
         assert s.policy is not None
         # Nothing is due until the effectiveness window has passed; then the review's clock starts.
@@ -211,22 +389,36 @@ def verify(s: CapaState, inp: VerifyInput) -> None:
 
 
 def review(s: CapaState, inp: ReviewInput) -> bool:
-    """Record the review: an effective one closes the record (returns True), another opens a new cycle."""
+    """Record the review: an effective one closes the record (returns True), an inconclusive one extends the
+    window once, a not-effective one opens a new cycle."""
     now = workflow.now()
     s.reviews.append(
         Review(
-            cycle=s.cycle, result=inp.result, evidence=inp.evidence, by=inp.actor.name, at=now, signature=inp.signature
+            cycle=s.cycle,
+            result=inp.result,
+            evidence=inp.evidence,
+            by=inp.actor.name,
+            at=now,
+            signature=inp.signature,
+            criteria_results=inp.criteria_results or [],
         )
     )
     s.effectiveness_due_at = None
     if inp.result is EffectivenessResult.EFFECTIVE:
-        s.clock = None
-        s.stage = Stage.CLOSED
-        s.closed_at = now
-        drop_extension_for(s, None)
+        close(s)
         return True
+    if inp.result is EffectivenessResult.INCONCLUSIVE:
+        assert s.policy is not None
+        drop_extension_for(s, None)
+        s.window_extended = True
+        s.clock = None
+        s.effectiveness_due_at = now + s.policy.rules.effectiveness_after
+        s.effectiveness_alarm = 0
+        return False
     s.cycle += 1
     s.round = 1
+    s.criteria = []
+    s.window_extended = False
     enter_stage(s, Stage.ROOT_CAUSE)
     return False
 
@@ -235,25 +427,34 @@ def request_extension(s: CapaState, inp: ExtensionRequestInput) -> Clock:
     """Hold the request until it is decided; returns the clock it would move."""
     clock = s.clock_for(inp.action_id)
     assert clock is not None
-    s.pending_extension = ExtensionRequest(
+    now = workflow.now()
+    request = ExtensionRequest(
         action_id=inp.action_id,
         requested_by=inp.actor.name,
-        requested_at=workflow.now(),
+        requested_at=now,
         current_due_at=clock.due_at,
         until=inp.until,
         reason=inp.reason,
     )
+    if not s.under_current_rules:
+        s.pending_extension = request
+        return clock
+    request.late = now > clock.due_at
+    request.line = list(inp.line or [])
+    request.number = clock.extensions + 1
+    s.pending_extensions.append(request)
     return clock
 
 
 def decide_extension(s: CapaState, inp: ExtensionDecisionInput) -> tuple[ExtensionRequest, Clock | None]:
     """Settle the pending request; an approval moves its clock. Returns the request and the clock, if still open."""
-    request = s.pending_extension
+    request = s.pending_extension if not s.under_current_rules else s.pending_request(inp.action_id)
     assert request is not None
-    s.pending_extension = None
+    drop_extension_for(s, request.action_id)
     clock = s.clock_for(request.action_id)
     if inp.approve and clock is not None:
         # Re-arm every timer of the step: reminders ahead of the new due fire again, escalation restarts.
+        # The original due stays: lateness is still measured against it (the board, on-time figures).
         clock.due_at = request.until
         clock.armed_at = workflow.now()
         clock.reminders_sent = 0
@@ -286,6 +487,7 @@ def cancel(s: CapaState, inp: CancelInput) -> Stage:
     previous = s.stage
     s.stage = Stage.CANCELLED
     s.cancel_reason = inp.reason
+    s.cancel_category = inp.category
     s.closed_at = workflow.now()
     s.clock = None
     s.effectiveness_due_at = None
@@ -294,3 +496,15 @@ def cancel(s: CapaState, inp: CancelInput) -> Stage:
         if action.status is ActionStatus.OPEN:
             action.status = ActionStatus.CANCELLED
     return previous
+
+
+def amend(s: CapaState, inp: AmendInput) -> str | None:
+    """Correct one fact of the record; returns its previous value, as text."""
+    field = inp.field.value
+    previous = getattr(s, field)
+    setattr(s, field, rules.amended_value(s, inp))
+    return None if previous is None else str(previous)
+
+
+def link(s: CapaState, inp: LinkInput) -> None:
+    s.links.append(Link(kind=inp.kind, record_id=inp.record_id, by=inp.actor.name, at=workflow.now()))

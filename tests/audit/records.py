@@ -13,7 +13,7 @@ from temporalio.worker import PatchActivationInput, Worker
 from core import readmodel
 from models.enums import CauseCategory, Disposition, RootCauseMethod
 from models.payloads import ContainmentInput, RootCauseInput
-from models.policy import load_policy
+from tests.policies import EARLIER
 from tests.workflows.harness import Capa, actor
 from worker import WORKFLOWS, build_activities
 from workflows.record import RecordWorkflow
@@ -27,7 +27,7 @@ def _before_the_chain(inp: PatchActivationInput) -> bool:
 async def worker_before_the_chain(client: Client, engine: Engine, task_queue: str) -> AsyncIterator[str]:
     """A worker on ``task_queue`` whose records take every patch but the chain's: records started or stepped on
     it are records in flight from a release before timelines were chained."""
-    policy = load_policy(None)
+    policy = EARLIER
     readmodel.publish_policy(engine, policy)
     with ThreadPoolExecutor(max_workers=4) as executor:
         worker = Worker(

@@ -6,9 +6,9 @@ import pytest
 
 from models.enums import Role, Severity, Source, Stage
 from models.payloads import Actor, AttachFileInput, CapaState, FileRef
-from models.policy import load_policy
 from models.refusals import ErrorKind, Rejection
 from models.rules import available_steps, check_attach_file
+from tests.policies import EARLIER
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 OPERATOR = Actor(name="otto", roles=[Role.OPERATOR])
@@ -27,7 +27,7 @@ def _record(stage: Stage = Stage.CONTAINMENT, files: list[FileRef] | None = None
         raised_by="otto",
         raised_at=T0,
         owner="olivia",
-        policy=load_policy(None).for_severity(Severity.MAJOR),
+        policy=EARLIER.for_severity(Severity.MAJOR),
         stage=stage,
         files=files or [],
     )

@@ -29,7 +29,7 @@ from core.database import make_engine
 from core.migrations import ensure_schema
 from core.readmodel import add_user
 from core.settings import Settings
-from models.policy import load_policy
+from tests.policies import EARLIER
 from worker import build_worker
 
 SECRET = "test-webhook-secret"
@@ -202,7 +202,7 @@ async def notifying_worker(client: Client, engine: Engine, settings: Settings) -
     task_queue = f"notify-test-{uuid.uuid4()}"
     with ThreadPoolExecutor(max_workers=8) as executor:
         worker = build_worker(
-            client, task_queue=task_queue, engine=engine, policy=load_policy(None), executor=executor, settings=settings
+            client, task_queue=task_queue, engine=engine, policy=EARLIER, executor=executor, settings=settings
         )
         async with worker:
             yield task_queue

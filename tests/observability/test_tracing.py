@@ -18,8 +18,8 @@ from client.temporal import connect
 from core import tracing
 from core.logging import configure_logging
 from core.settings import Settings
-from models.policy import load_policy
 from tests.builders import raise_burr
+from tests.policies import EARLIER
 from worker import build_worker
 
 
@@ -47,7 +47,7 @@ async def test_a_record_workflow_and_its_activities_produce_spans_and_traced_log
                 client,
                 task_queue=settings.task_queue,
                 engine=engine,
-                policy=load_policy(None),
+                policy=EARLIER,
                 executor=executor,
                 settings=settings,
             )

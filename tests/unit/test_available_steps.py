@@ -18,13 +18,13 @@ from models.payloads import (
     PlannedAction,
     RootCauseInput,
 )
-from models.policy import load_policy
 from models.refusals import ErrorKind, Rejection
 from models.rules import Step, available_steps
 from tests import builders
+from tests.policies import EARLIER
 
 T0 = builders.T0
-RULES = load_policy(None).for_severity(Severity.MAJOR)
+RULES = EARLIER.for_severity(Severity.MAJOR)
 
 OWNER = Actor(name="olivia", roles=[Role.OWNER])
 OTHER_OWNER = Actor(name="oscar", roles=[Role.OWNER])

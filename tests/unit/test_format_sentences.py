@@ -6,22 +6,27 @@ import pytest
 
 from models.enums import (
     ActionKind,
+    AmendableField,
     CauseCategory,
     Disposition,
     EffectivenessResult,
     EventKind,
+    LinkKind,
     RootCauseMethod,
     Severity,
     Source,
     Stage,
+    TriageDecision,
     VerificationResult,
 )
 from models.payloads import (
     ENTRY_OF_KIND,
+    AmendEntry,
     CancelEntry,
     ChainStartedEntry,
     ClosedEntry,
     CompletionEntry,
+    ConcessionEntry,
     ContainmentStep,
     EffectivenessDueEntry,
     EntryDetails,
@@ -30,13 +35,18 @@ from models.payloads import (
     ExtensionDecisionEntry,
     ExtensionRequestEntry,
     FileRef,
+    LinkStep,
+    PlanAmendmentEntry,
+    PlanDecisionEntry,
     PlanEntry,
     PlannedAction,
     RaiseStep,
     ReassignEntry,
     ReminderEntry,
+    Rescope,
     ReviewEntry,
     RootCauseEntry,
+    TriageEntry,
     VerifyEntry,
 )
 from models.sentences import sentence
@@ -175,6 +185,50 @@ ENTRIES: dict[EventKind, tuple[str, EntryDetails, str]] = {
         "system",
         ChainStartedEntry(sealed=["a" * 64, "b" * 64, "c" * 64]),
         "Audit chain started, sealing entries 1 to 3",
+    ),
+    EventKind.TRIAGED: (
+        "quinn",
+        TriageEntry(
+            severity_level=4,
+            occurrence_level=3,
+            decision=TriageDecision.CAPA,
+            regulatory_report=True,
+            risk_class=Severity.MAJOR,
+            previous_class=Severity.MINOR,
+        ),
+        "Triaged by quinn: severity 4, occurrence 3, class major (was minor; deadlines re-armed), capa;"
+        " to report: regulatory report",
+    ),
+    EventKind.PLAN_AMENDED: (
+        "olivia",
+        PlanAmendmentEntry(
+            add=[PlannedAction(owner="oscar", due_at=T0, description="Train line 3")],
+            rescope=[Rescope(action_id="A1", description="Replace both tools")],
+            reason="Second tool worn too",
+            action_ids=["A2"],
+        ),
+        "Plan amended by olivia (Second tool worn too): added A2 for oscar, due 2026-03-02 09:00:00 UTC: Train line 3;"
+        " A1 re-scoped: Replace both tools",
+    ),
+    EventKind.PLAN_DECIDED: (
+        "quinn",
+        PlanDecisionEntry(approve=False, reason="No preventive action", what="plan"),
+        "The plan returned by quinn: No preventive action",
+    ),
+    EventKind.CONCESSION_GRANTED: (
+        "quinn",
+        ConcessionEntry(justification="Burr is cosmetic on a hidden face", customer_approval="CA-77"),
+        "Concession granted by quinn (customer approval CA-77): Burr is cosmetic on a hidden face",
+    ),
+    EventKind.AMENDED: (
+        "quinn",
+        AmendEntry(field=AmendableField.LOT, value="L-4712", reason="Typo at intake", previous="L-4711"),
+        "Lot corrected by quinn from “L-4711” to “L-4712”: Typo at intake",
+    ),
+    EventKind.LINKED: (
+        "olivia",
+        LinkStep(kind=LinkKind.RECURRENCE_OF, record_id="NC-2026-0001"),
+        "Linked by olivia: recurrence of NC-2026-0001",
     ),
 }
 

@@ -34,10 +34,10 @@ from core.migrations import ensure_schema
 from core.settings import Settings
 from models.enums import Disposition, EventKind, Stage
 from models.payloads import ContainmentStep
-from models.policy import load_policy
 from tests.builders import raise_burr
 from tests.cli.conftest import serving
 from tests.conftest import number_records_apart, seed_directory, start_dev_server
+from tests.policies import EARLIER
 from tests.workers.harness import eventually
 from worker import WORKFLOWS, build_activities
 
@@ -66,7 +66,7 @@ async def worker_on(client: Client, settings: Settings) -> AsyncIterator[None]:
             client,
             task_queue=settings.task_queue,
             workflows=WORKFLOWS,
-            activities=build_activities(client, engine=engine, policy=load_policy(None), settings=settings),
+            activities=build_activities(client, engine=engine, policy=EARLIER, settings=settings),
             activity_executor=executor,
             max_cached_workflows=0,
         ):

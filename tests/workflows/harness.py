@@ -24,8 +24,9 @@ from models.payloads import (
     SignedInput,
     StepResult,
 )
-from models.policy import Policy, load_policy
+from models.policy import Policy
 from tests.builders import signed
+from tests.policies import EARLIER
 from worker import build_worker
 from workflows.record import RecordWorkflow
 
@@ -124,7 +125,7 @@ async def running_worker_on(
     client: Client, engine: Engine, task_queue: str, policy: Policy | None = None
 ) -> AsyncIterator[str]:
     """A worker on ``task_queue``: another one on the queue of one stopped before it, say."""
-    _POLICIES[task_queue] = policy or _POLICIES.get(task_queue) or load_policy(None)
+    _POLICIES[task_queue] = policy or _POLICIES.get(task_queue) or EARLIER
     with ThreadPoolExecutor(max_workers=8) as executor:
         worker = build_worker(
             client,
@@ -165,7 +166,7 @@ async def raise_record(
         RecordWorkflow.run,
         RecordInput(
             raised=raised,
-            policy=_POLICIES.get(task_queue, load_policy(None)).for_severity(severity),
+            policy=_POLICIES.get(task_queue, EARLIER).for_severity(severity),
             max_history_events=max_history_events,
         ),
         id=record_id,

@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 from core import readmodel
 from models.enums import Disposition, EventKind, Stage
 from models.payloads import AlarmKind, AlarmSchedule, ContainmentInput, PlannedAlarm, RingResult, StepEffects
-from models.policy import load_policy
+from tests.policies import EARLIER
 from tests.workflows.harness import actor, raise_record
 from worker import WORKFLOWS, build_activities
 from workflows.alarm import AlarmWorkflow
@@ -58,7 +58,7 @@ async def test_a_step_whose_settling_fails_for_good_leaves_the_record_running(
 ) -> None:
     """The raise's ``settle_step`` fails with a non-retryable error: the record does not fail with it, takes
     its next step, and that step's settling writes the record whole, so the read model holds every entry."""
-    activities = build_activities(env.client, engine=engine, policy=load_policy(None))
+    activities = build_activities(env.client, engine=engine, policy=EARLIER)
     [settle] = [fn for fn in activities if fn.__name__ == "settle_step"]
     failed: list[str] = []
 

@@ -29,7 +29,7 @@ from models.payloads import (
     ExtensionRequestInput,
     RaiseInput,
 )
-from models.policy import load_policy
+from tests.policies import EARLIER
 from tests.workflows.harness import Capa, actor, new_record_id, running_worker, running_worker_on
 from workflows.capa import CapaWorkflow
 from workflows.record import RecordWorkflow
@@ -128,7 +128,7 @@ async def test_a_record_with_an_activity_in_flight_is_moved_only_once_it_has_set
     """The earlier shape cannot take the move in the same workflow task as an activity's result, so a record
     whose read-model write is still pending is named as busy and left alone; run again, it moves."""
     queue = f"capa-test-{uuid.uuid4()}"
-    policy = PolicyActivities(load_policy(None)).pin_policy
+    policy = PolicyActivities(EARLIER).pin_policy
     with ThreadPoolExecutor(max_workers=2) as executor:
         async with Worker(
             dev_server.client,

@@ -32,10 +32,10 @@ from models.payloads import (
     ReassignInput,
     RootCauseInput,
 )
-from models.policy import load_policy
 from models.tables import OutboxMessage
 from models.timers import clock_schedule
 from tests.builders import signed
+from tests.policies import EARLIER
 from tests.workflows.harness import Capa, actor, close_to, raise_record, running_worker, running_worker_on
 from worker import WORKFLOWS, build_activities
 from workflows.record import RecordWorkflow
@@ -264,7 +264,7 @@ async def test_an_escalation_a_step_overtook_is_still_recorded(
     containment landed: when the alarm rings after all, the escalation is still recorded, after her step but
     scheduled before it, saying the step was done late, and mike hears of it once."""
     queue = f"capa-test-{uuid.uuid4()}"
-    policy = load_policy(None)
+    policy = EARLIER
     with ThreadPoolExecutor(max_workers=4) as executor:
         monkeypatch.setattr(steps, "start_alarms", _start_nothing)
         async with Worker(
