@@ -38,7 +38,7 @@ from core.settings import Settings
 from models import rules
 from models.enums import Severity, Stage
 from models.payloads import CapaState, RaiseInput, RaiseStep, RecordInput
-from models.policy import PinnedPolicy, Policy, PolicyError, load_policy
+from models.policy import PinnedPolicy, Policy, PolicyError, ProcessRules, load_policy
 from models.refusals import Rejection
 from models.tables import Nonconformity
 from workflows.capa import CapaWorkflow
@@ -275,6 +275,16 @@ class CapaClient(Steps):
         return await self._db(
             readmodel.count_records, self._engine, stage=stage, owner=owner, overdue=overdue, now=datetime.now(UTC)
         )
+
+    async def links_of(self, state: CapaState) -> list[readmodel.LinkedRecord]:
+        """The record's links both ways: those it made and those other records made to it."""
+        return await self._db(readmodel.links_of, self._engine, state)
+
+    async def process_rules(self) -> ProcessRules | None:
+        """The process rules new records are raised under (the triage matrix and wording, the defect codes), as
+        the workers published them; None under the earlier rules."""
+        policy = await self._pinned_policy(Severity.MINOR)
+        return policy.process
 
     async def my_items(self, name: str) -> list[OverdueItem]:
         """The steps and actions ``name`` holds, soonest due first (late ones have a positive ``late_by``)."""

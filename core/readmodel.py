@@ -20,7 +20,7 @@ from core import text as plain_text
 from core.accounts import hash_password
 from core.adminlog import log_change, log_user_changes
 from core.database import insert_for, session_scope
-from models.enums import NOTIFIED_KINDS, ActionStatus, AdminAction, EventKind, Role, Severity, Stage
+from models.enums import NOTIFIED_KINDS, ActionStatus, AdminAction, EventKind, LinkKind, Role, Severity, Stage
 from models.payloads import SYSTEM_ACTOR, CapaState, Event, UserName
 from models.policy import Policy
 from models.refusals import FieldProblem, InvalidField
@@ -533,6 +533,53 @@ def _deadlines(
         for action in actions
     )
     return items
+
+
+class LinkedRecord(BaseModel):
+    """A link as one record reads it: how it relates (``duplicate-of``, or from the other side ``duplicated-by``),
+    the other record, its title and stage (None when it is not in the read model), and who linked them."""
+
+    kind: str
+    record_id: str
+    title: str | None = None
+    stage: str | None = None
+    by: str
+    at: datetime
+
+
+def links_of(engine: Engine, state: CapaState) -> list[LinkedRecord]:
+    """Every link of the record, both ways: those it made (its ``links``) and those other records made to it
+    (their raise or link entries naming it)."""
+    found: list[tuple[str, str, str, datetime]] = [
+        (link.kind.value, link.record_id, link.by, link.at) for link in state.links
+    ]
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(TimelineEvent).where(
+                col(TimelineEvent.kind).in_([EventKind.LINKED.value, EventKind.RAISED.value]),
+                col(TimelineEvent.details).contains(state.id),
+                col(TimelineEvent.record_id) != state.id,
+            )
+        ).all()
+        for row in rows:
+            details = json.loads(row.details)
+            named = details.get("links") or [] if row.kind == EventKind.RAISED.value else [details]
+            for link in named:
+                if link.get("record_id") == state.id:
+                    found.append((LinkKind(link["kind"]).reverse, row.record_id, row.actor, row.at))
+        others = {other for _, other, _, _ in found}
+        records = {r.id: r for r in session.exec(select(Nonconformity).where(col(Nonconformity.id).in_(others))).all()}
+    return [
+        LinkedRecord(
+            kind=kind,
+            record_id=other,
+            title=records[other].title if other in records else None,
+            stage=records[other].stage if other in records else None,
+            by=by,
+            at=at,
+        )
+        for kind, other, by, at in sorted(found, key=lambda link: link[3])
+    ]
 
 
 def load_record_state(engine: Engine, record_id: str) -> CapaState | None:

@@ -32,7 +32,8 @@ RECORDING = HISTORIES / f"{datetime.now(UTC):%Y-%m-%d-%H%M}"
 
 
 def seed_directory(engine: Engine) -> None:
-    """A small plant: ada <- maria <- mike <- olivia, oscar, otto (operator); ada <- maria <- nina <- paul."""
+    """A small plant: ada <- maria <- mike <- olivia, oscar, otto (operator); ada <- maria <- nina <- paul; and
+    quality beside the line: ada <- quinn, greta."""
     add_user(engine, "ada", "admin", full_name="Ada Lovelace")
     add_user(engine, "maria", "manager", manager="ada", full_name="Maria Keller")
     add_user(engine, "mike", "manager", manager="maria", full_name="Mike Brandt")
@@ -41,6 +42,8 @@ def seed_directory(engine: Engine) -> None:
     add_user(engine, "oscar", "owner", manager="mike", full_name="Oscar Lindqvist")
     add_user(engine, "otto", "operator", manager="mike", full_name="Otto Weber")
     add_user(engine, "paul", "owner", manager="nina", full_name="Paul Dubois")
+    add_user(engine, "quinn", "quality", manager="ada", full_name="Quinn Rivera")
+    add_user(engine, "greta", "quality", manager="ada", full_name="Greta Lind")
 
 
 # The session's dev server is one Temporal namespace shared by every test database, and a record id names one

@@ -27,7 +27,7 @@ from tests.policies import EARLIER_TOML
 from worker import build_worker
 
 PASSWORD = "shop-floor-passphrase"
-PEOPLE = ("ada", "maria", "mike", "nina", "olivia", "oscar", "otto", "paul")
+PEOPLE = ("ada", "maria", "mike", "nina", "olivia", "oscar", "otto", "paul", "quinn", "greta")
 
 
 @dataclass

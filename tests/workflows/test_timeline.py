@@ -154,7 +154,7 @@ async def test_every_submitted_field_is_in_its_timeline_entry(env: WorkflowEnvir
     events = final.events
     raised = _only(events, EventKind.RAISED)
     assert isinstance(raised.details, RaiseStep)
-    assert raised.details.model_dump() == {
+    assert raised.details.model_dump(exclude_none=True) == {
         "title": final.title,
         "description": final.description,
         "severity": final.severity,
