@@ -81,6 +81,8 @@ class Nonconformity(SQLModel, table=True):
     escalation_level: int = 0
     # Who holds the stage's own clock; None while only action clocks (or none) run.
     holder: str | None = None
+    # The stage clock's due before any extension: lateness is measured against it (None: no stage clock runs).
+    original_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     effectiveness_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     cancel_reason: str | None = Field(default=None, sa_type=Text)
     closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
