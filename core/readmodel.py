@@ -547,6 +547,12 @@ def _deadlines(
     return items
 
 
+def existing_records(engine: Engine, record_ids: list[str]) -> set[str]:
+    """Which of ``record_ids`` the read model holds."""
+    with session_scope(engine) as session:
+        return set(session.exec(select(col(Nonconformity.id)).where(col(Nonconformity.id).in_(record_ids))).all())
+
+
 class LinkedRecord(BaseModel):
     """A link as one record reads it: how it relates (``duplicate-of``, or from the other side ``duplicated-by``),
     the other record, its title and stage (None when it is not in the read model), and who linked them."""

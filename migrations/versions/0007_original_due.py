@@ -1,7 +1,6 @@
-"""original due: each record's stage clock keeps its due before any extension, so the overdue board and the
-lists measure lateness against it
+"""original due: the stage clock's due before any extension, which lateness is measured against
 
-Rows written before get it from the state they keep (its running clock's original due).
+The overdue board and the lists count lateness from it and show the extended due beside it. Rows written before get it from the state they keep (its running clock's original due).
 
 Revision ID: 0007
 Revises: 0006
