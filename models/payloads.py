@@ -115,6 +115,9 @@ class RaiseStep(Payload):
     product: Annotated[ShortText | None, Field(description="Product or part number", examples=["H-200"])] = None
     lot: Annotated[ShortText | None, Field(description="Lot or batch", examples=["L-4711"])] = None
     quantity: Annotated[Quantity | None, Field(description="How many pieces are affected")] = None
+    defect_code: Annotated[ShortText | None, Field(description="Defect code from the policy's list")] = None
+    supplier: Annotated[ShortText | None, Field(description="The supplier concerned")] = None
+    customer: Annotated[ShortText | None, Field(description="The customer concerned")] = None
 
 
 class RaiseInput(RaiseStep):
@@ -668,6 +671,9 @@ class CapaState(Payload):
     files: list[FileRef] = Field(default_factory=list)
     # The hash of the timeline's last entry (``Event.hash``); None until the record's chain starts.
     chain_head: str | None = None
+    defect_code: str | None = None
+    supplier: str | None = None
+    customer: str | None = None
 
     def action(self, action_id: str) -> Action | None:
         return next((a for a in self.actions if a.id == action_id), None)
