@@ -19,8 +19,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Column, Connection, Engine, Insert, MetaData, String, Table, Text, bindparam, text
+from sqlalchemy import Column, Connection, Engine, Insert, MetaData, String, Table, Text, bindparam
 from sqlalchemy import select as select_columns
+from sqlalchemy import text as sql
+from sqlalchemy.sql.selectable import TextualSelect
 
 from core.database import insert_for_dialect, session_scope, table_of
 from models.enums import Severity, Stage
@@ -119,11 +121,11 @@ def similar(engine: Engine, text: str, *, exclude: str | None = None, limit: int
     ]
 
 
-def _sqlite_query(found: list[str]) -> tuple[Any, dict[str, Any]]:
+def _sqlite_query(found: list[str]) -> tuple[TextualSelect, dict[str, Any]]:
     # Every word a quoted string (a quote inside doubled), joined by OR: FTS5 reads no operator from the user.
     match = " OR ".join('"{}"'.format(word.replace('"', '""')) for word in found)
     weights = ", ".join(str(weight) for weight in _FTS_WEIGHTS)
-    query = text(
+    query = sql(
         f"""
         SELECT r.id, r.title, r.stage, r.severity, r.raised_at,
                snippet({FTS_TABLE}, -1, '[', ']', '…', 12) AS snippet
@@ -138,12 +140,12 @@ def _sqlite_query(found: list[str]) -> tuple[Any, dict[str, Any]]:
     return query, {"match": match}
 
 
-def _postgres_query(found: list[str]) -> tuple[Any, dict[str, Any]]:
+def _postgres_query(found: list[str]) -> tuple[TextualSelect, dict[str, Any]]:
     # Each word parsed as plain text on its own and the queries OR-ed: no tsquery syntax comes from the user.
     parameters = {f"w{n}": word for n, word in enumerate(found)}
     tsquery = " || ".join(f"plainto_tsquery('{PG_CONFIG}', :{name})" for name in parameters)
     content = " || ' … ' || ".join(f"s.{column}" for column in COLUMNS)
-    query = text(
+    query = sql(
         f"""
         WITH q AS (SELECT {tsquery} AS query),
         hits AS (
@@ -180,7 +182,8 @@ def document(state: CapaState) -> dict[str, str]:
 
 
 def _lines(parts: Sequence[str | None]) -> str:
-    return "\n".join(part for part in parts if part)
+    # One line of text, so a snippet across two parts reads "Tool worn; No tool-life counter".
+    return "; ".join(part for part in parts if part)
 
 
 def write_document(connection: Connection, state: CapaState) -> None:
