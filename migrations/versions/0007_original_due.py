@@ -1,6 +1,7 @@
 """original due: the stage clock's due before any extension, which lateness is measured against
 
-The overdue board and the lists count lateness from it and show the extended due beside it. Rows written before get it from the state they keep (its running clock's original due).
+The overdue board and the lists count lateness from it and show the extended due beside it. Rows written
+before get it from the state they keep (its running clock's original due).
 
 Revision ID: 0007
 Revises: 0006
