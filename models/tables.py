@@ -71,6 +71,9 @@ class Nonconformity(SQLModel, table=True):
     product: str | None = None
     lot: str | None = None
     quantity: int | None = None
+    defect_code: str | None = None
+    supplier: str | None = None
+    customer: str | None = None
     owner: str = Field(index=True)
     raised_by: str
     raised_at: datetime = Field(sa_type=UtcDateTime)
