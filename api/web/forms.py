@@ -101,9 +101,7 @@ class WebForm:
                 if raw:
                     values[name] = True
             elif spec.read is Read.CHOSEN:
-                chosen = [
-                    value for key, value in self.values.items() if value and key.rpartition("-")[0] == spec.name
-                ]
+                chosen = [value for key, value in self.values.items() if value and key.rpartition("-")[0] == spec.name]
                 if chosen:
                     values[name] = chosen
             elif raw:

@@ -182,6 +182,7 @@ STEP_FORMS: dict[Step, StepForm] = {
     ),
 }
 
+
 @router.post("/records/{record_id}/{step}")
 async def take_step(request: Request, record_id: str, step: str, user: WebUser, client: Client) -> Response:
     which = next((s for s in Step if s.value == step), None)
