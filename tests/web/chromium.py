@@ -1,9 +1,17 @@
-"""Real headless Chromium (Debian's /usr/bin/chromium) for the browser tests: how it is started, and a person
-signing in through the sign-in page."""
+"""Real headless Chromium (Debian's /usr/bin/chromium) for the browser tests: the browser, the app served over
+real HTTP (both fixtures, per test module), and a person signing in through the sign-in page."""
 
-from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
 
-from tests.stack import PASSWORD
+import pytest_asyncio
+import uvicorn
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright, expect
+
+from tests.stack import PASSWORD, Stack
+from tests.web.pages import eventually
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -32,3 +40,32 @@ async def signed_in(
     await expect(page.get_by_role("heading", name="My open steps")).to_be_visible()
     await expect(page.locator(".who")).to_contain_text(name)
     return context, page
+
+
+@pytest_asyncio.fixture(scope="module")
+async def base_url(stack: Stack) -> AsyncIterator[str]:
+    """The app served over real HTTP on a free local port, in this event loop."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(stack.app, log_config=None, access_log=False, lifespan="off"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+
+    async def started() -> bool:
+        return server.started
+
+    await eventually(started, "uvicorn serving", within=10)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await serving
+    sock.close()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's Chromium; a missing browser fails the test, it is never downloaded or skipped."""
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()

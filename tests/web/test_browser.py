@@ -13,7 +13,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.policies import uniform_policy
 from tests.stack import Stack, running_stack
+from tests.web.chromium import base_url, chromium
 from tests.web.chromium import signed_in as _signed_in
+
+# tests/files runs its browser test on these fixtures.
+__all__ = ["_signed_in", "base_url", "chromium", "stack"]
 
 # Root cause is due seconds after containment and escalates at once (level 1 at the due time).
 POLICY = uniform_policy("browser-tests", remind_before=[], escalate_after=["0s", "1h"], root_cause="4s")

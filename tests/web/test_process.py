@@ -146,6 +146,114 @@ async def test_a_refused_triage_marks_each_field_at_fault_and_keeps_what_was_typ
         assert state.triage is None
 
 
+async def _in_action(stack: Stack, title: str, owners: tuple[str, ...]) -> str:
+    """A record raised, triaged, contained, its root cause found and its plan (one action per owner) approved."""
+    async with browser(stack, "otto") as otto:
+        record_id = record_id_of(await otto.raise_record(title=title, severity="minor"))
+    async with browser(stack, "quinn") as quinn, browser(stack, "olivia") as olivia:
+        steps = (
+            (quinn, "triage", {"severity_level": "2", "occurrence_level": "2", "decision": "capa"}),
+            (olivia, "contain", {"summary": "Lot sorted", "disposition": "quarantine", "quantity": "10"}),
+            (
+                olivia,
+                "root-cause",
+                {"method": "other", "category": "method", "cause": "No check", "similar_checked": "None found"},
+            ),
+        )
+        for person, step, fields in steps:
+            response = await person.step(record_id, step, **fields)
+            assert response.status_code == 303, response.text
+        due = _local(datetime.now(UTC) + timedelta(days=2))
+        rows = {}
+        for row, owner in enumerate(owners, 1):
+            rows |= {f"description-{row}": f"Action of {owner}", f"owner-{row}": owner, f"due-{row}": due}
+        assert (await olivia.step(record_id, "plan", **rows)).status_code == 303
+        assert (await quinn.step(record_id, "decide-plan", decision="approve")).status_code == 303
+    await _stage(stack, record_id, Stage.ACTION)
+    return record_id
+
+
+async def test_two_extension_requests_each_get_a_decision_form_and_the_original_due_stays_beside(
+    stack: Stack,
+) -> None:
+    """Oscar and olivia each ask more time for their action: mike is offered one decision form per request, each
+    naming its action; the approved one shows its new due with the original beside it."""
+    record_id = await _in_action(stack, "Two late actions", ("oscar", "olivia"))
+    until = _local(datetime.now(UTC) + timedelta(days=9))
+    async with browser(stack, "oscar") as oscar, browser(stack, "olivia") as olivia:
+        for person, action in ((oscar, "A1"), (olivia, "A2")):
+            response = await person.step(
+                record_id, "request-extension", action_id=action, until=until, reason="Parts late"
+            )
+            assert response.status_code == 303, response.text
+    async with browser(stack, "mike") as mike:
+        page = await mike.get(f"/records/{record_id}")
+        assert "Extension requests pending (2)" in page.text
+        assert 'id="form-decide-extension-A1"' in page.text
+        assert 'id="form-decide-extension-A2"' in page.text
+        response = await mike.step(record_id, "decide-extension", action_id="A2", decision="approve")
+        assert response.status_code == 303, response.text
+        page = await mike.get(f"/records/{record_id}")
+        assert "Extension requests pending (1)" in page.text
+        assert 'id="form-decide-extension-A2"' not in page.text
+        assert re.search(r"\(originally [^)]+, extended\)", page.text)
+        refused = await mike.step(record_id, "decide-extension", action_id="A1", decision="reject")
+        assert refused.status_code == 422
+        assert re.search(r'id="decide-extension-A1-reason"[^>]*aria-invalid="true"', refused.text)
+
+
+async def test_a_link_set_at_raise_shows_on_both_records_and_root_cause_lists_similar_ones(stack: Stack) -> None:
+    """A record raised as a recurrence of another (with a defect code) shows the link, the other shows it the
+    other way; refused containment and root-cause forms mark the field at fault and keep what was ticked; the
+    root-cause form lists the earlier record to tick as similar."""
+    async with browser(stack, "otto") as otto:
+        first = record_id_of(await otto.raise_record(title="Flaking paint on bracket B-7"))
+        raise_page = await otto.get("/raise")
+        assert "SURF (surface defect: burr, scratch, dent)" in raise_page.text
+        second = record_id_of(
+            await otto.raise_record(
+                title="Flaking paint on bracket B-7 again",
+                defect_code="SURF",
+                **{"link_kind-1": "recurrence-of", "link_record-1": first},
+            )
+        )
+        page = await otto.get(f"/records/{second}")
+        assert re.search(rf'recurrence of <a href="/records/{first}">{first}</a>', page.text)
+        assert "surface defect: burr, scratch, dent" in page.text
+        page = await otto.get(f"/records/{first}")
+        assert re.search(rf'<a href="/records/{second}">{second}</a>', page.text)
+    async with browser(stack, "quinn") as quinn, browser(stack, "olivia") as olivia:
+        triage = {"severity_level": "2", "occurrence_level": "2", "decision": "capa"}
+        assert (await quinn.step(second, "triage", **triage)).status_code == 303
+        # A finding of the process concerns product: "no product affected" is refused, marked and kept ticked.
+        refused = await olivia.step(second, "contain", summary="Brackets sorted", no_product_affected="on")
+        assert refused.status_code == 422, refused.text
+        assert re.search(r'id="contain-no_product_affected"[^>]* checked aria-invalid="true"', refused.text)
+        contain = {"summary": "Brackets sorted", "disposition": "quarantine", "quantity": "5"}
+        assert (await olivia.step(second, "contain", **contain)).status_code == 303
+        await _stage(stack, second, Stage.ROOT_CAUSE)
+        page = await olivia.get(f"/records/{second}")
+        assert re.search(rf'name="similar-1" type="checkbox" value="{first}"', page.text)
+        refused = await olivia.step(
+            second, "root-cause", method="other", cause="Primer skipped", **{"similar-1": first}
+        )
+        assert refused.status_code == 422, refused.text
+        assert re.search(r'id="root-cause-category"[^>]*aria-invalid="true"', refused.text)
+        assert re.search(rf'name="similar-1" type="checkbox" value="{first}"[^>]* checked', refused.text)
+        response = await olivia.step(
+            second,
+            "root-cause",
+            method="other",
+            category="method",
+            cause="Primer skipped",
+            similar_checked="Searched flaking paint",
+            **{"similar-1": first},
+        )
+        assert response.status_code == 303, response.text
+        page = await olivia.get(f"/records/{second}")
+        assert re.search(rf'Similar records: <a href="/records/{first}">', page.text)
+
+
 async def _fill_in(page: Page, form: str, **fields: str) -> None:
     """Fill the inputs of ``form`` by their ids (``#<form>-<name>``), selects by their option's value."""
     for name, value in fields.items():
