@@ -202,6 +202,38 @@ async def test_two_extension_requests_each_get_a_decision_form_and_the_original_
         assert re.search(r'id="decide-extension-A1-reason"[^>]*aria-invalid="true"', refused.text)
 
 
+async def test_a_plan_amended_after_approval_awaits_quality_again(stack: Stack) -> None:
+    """Olivia adds an action and re-scopes A1 on the amendment form; the page says it awaits quality, and quinn,
+    not mike, is offered its approval; approved, the record holds both actions, A1 re-scoped."""
+    record_id = await _in_action(stack, "Plan to amend", ("oscar",))
+    due = _local(datetime.now(UTC) + timedelta(days=4))
+    async with browser(stack, "olivia") as olivia, browser(stack, "quinn") as quinn, browser(stack, "mike") as mike:
+        page = await olivia.get(f"/records/{record_id}")
+        assert 'name="rescope_action-1" value="A1"' in page.text
+        response = await olivia.step(
+            record_id,
+            "amend-plan",
+            reason="A fixture is needed too",
+            **{
+                "add-description-1": "Build a fixture",
+                "add-owner-1": "olivia",
+                "add-due-1": due,
+                "rescope_action-1": "A1",
+                "rescope-1": "Replace the tool and add a counter",
+            },
+        )
+        assert response.status_code == 303, response.text
+        assert "Plan amendment submitted by" in (await mike.get(f"/records/{record_id}")).text
+        assert "decide-plan" not in _forms(await mike.get(f"/records/{record_id}"))
+        assert "decide-plan" in _forms(await quinn.get(f"/records/{record_id}"))
+        assert (await quinn.step(record_id, "decide-plan", decision="approve")).status_code == 303
+    state, _ = await stack.client.show_record(record_id)
+    assert [(a.id, a.description) for a in state.actions] == [
+        ("A1", "Replace the tool and add a counter"),
+        ("A2", "Build a fixture"),
+    ]
+
+
 async def test_a_link_set_at_raise_shows_on_both_records_and_root_cause_lists_similar_ones(stack: Stack) -> None:
     """A record raised as a recurrence of another (with a defect code) shows the link, the other shows it the
     other way; refused containment and root-cause forms mark the field at fault and keep what was ticked; the
