@@ -164,7 +164,7 @@ async def _in_action(stack: Stack, title: str, owners: tuple[str, ...]) -> str:
             response = await person.step(record_id, step, **fields)
             assert response.status_code == 303, response.text
         due = _local(datetime.now(UTC) + timedelta(days=2))
-        rows = {}
+        rows: dict[str, str] = {}
         for row, owner in enumerate(owners, 1):
             rows |= {f"description-{row}": f"Action of {owner}", f"owner-{row}": owner, f"due-{row}": due}
         assert (await olivia.step(record_id, "plan", **rows)).status_code == 303
