@@ -85,7 +85,7 @@ STEP_FORMS: dict[Step, StepForm] = {
         (
             Rows(
                 "dispositions",
-                {"disposition": Input("share", "Disposition"), "quantity": Input("share_quantity", "Quantity")},
+                {"disposition": Input("share", "Share"), "quantity": Input("share_quantity", "Share pieces")},
                 ("share", "share_quantity"),
                 "Dispositions",
                 10,
@@ -112,7 +112,7 @@ STEP_FORMS: dict[Step, StepForm] = {
             ("result", "Result"),
             _EVIDENCE,
             ("no_adverse_effect", "No adverse effect", Read.CHECK),
-            ("adverse_effect_evidence", "Evidence of no adverse effect"),
+            ("adverse_effect_evidence", "What shows no adverse effect"),
         ),
         "Verification recorded",
         (CRITERIA,),
@@ -125,7 +125,7 @@ STEP_FORMS: dict[Step, StepForm] = {
                 "criteria_results",
                 {
                     "criterion": Input("criterion", "Criterion"),
-                    "met": Input("met", "Met"),
+                    "met": Input("met", "Criterion met?"),
                     "data": Input("data", "Data"),
                 },
                 ("met", "data"),
