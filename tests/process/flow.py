@@ -168,10 +168,24 @@ async def to_verification(
 ) -> None:
     """Through the plan (one action held by ``doer``, approved by quality where the class asks) to verification."""
     await to_action(capa, owner=owner, levels=levels, triager=triager)
+    await plan_and_complete(capa, owner=owner, doer=doer, approver=approver, criteria=criteria)
+
+
+async def plan_and_complete(
+    capa: Capa,
+    *,
+    owner: str = "olivia",
+    doer: str = "olivia",
+    approver: str = "greta",
+    criteria: list[Criterion] | None = None,
+) -> None:
+    """Plan one action held by ``doer``, approved by quality where the class asks, and complete it."""
     due = await now_of(capa) + timedelta(days=10)
     plan = PlanInput(actor=actor(owner), actions=[action(doer, due)], criteria=criteria)
     await capa.step(RecordWorkflow.plan, plan)
     if (await capa.state()).pending_plan is not None:
         await capa.step(RecordWorkflow.decide_plan, PlanDecisionInput(actor=actor(approver), approve=True))
-    await capa.step(RecordWorkflow.complete_action, CompleteActionInput(actor=actor(doer), action_id="A1", evidence="Done, WO-1"))
+    action_id = (await capa.state()).actions[-1].id
+    done = CompleteActionInput(actor=actor(doer), action_id=action_id, evidence="Done, WO-1")
+    await capa.step(RecordWorkflow.complete_action, done)
     assert (await capa.state()).stage is Stage.VERIFICATION

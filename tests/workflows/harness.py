@@ -162,11 +162,8 @@ async def raise_record(
         severity=severity,
         source=source,
         owner=owner,
-        product="H-200",
-        lot="L-4711",
-        quantity=120,
         raised_by=actor(by),
-        **extra,
+        **({"product": "H-200", "lot": "L-4711", "quantity": 120} | extra),
     )
     handle = await client.start_workflow(
         RecordWorkflow.run,
