@@ -128,7 +128,9 @@ def action(owner: str, due_at: datetime, description: str = "Replace deburring t
     return PlannedAction(owner=owner, due_at=due_at, description=description, **extra)
 
 
-def verification(by: str = "maria", result: VerificationResult = VerificationResult.PASS, **fields_: Any) -> VerifyInput:
+def verification(
+    by: str = "maria", result: VerificationResult = VerificationResult.PASS, **fields_: Any
+) -> VerifyInput:
     """A verification the current rules accept: no adverse effect, with its evidence."""
     values: dict[str, Any] = {
         "evidence": "50 housings burr-free",

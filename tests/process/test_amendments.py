@@ -16,7 +16,7 @@ from tests.workers.harness import eventually
 from tests.workflows.harness import Capa, actor, raise_record
 from workflows.record import RecordWorkflow
 
-PASSWORD = "amend-with-care-2026"  # noqa: S105 - a test user's password
+PASSWORD = "amend-with-care-2026"
 
 
 def _amend_lot(by: str, value: str) -> AmendInput:
@@ -33,13 +33,16 @@ async def _in_read_model(engine: Engine, capa: Capa) -> None:
     await eventually(caught_up, 10, "the read model's timeline equal to the workflow's")
 
 
-async def test_a_signed_amendment_keeps_old_and_new_and_the_chain_holds(env: WorkflowEnvironment, engine: Engine) -> None:
+async def test_a_signed_amendment_keeps_old_and_new_and_the_chain_holds(
+    env: WorkflowEnvironment, engine: Engine
+) -> None:
     """quinn corrects the lot: the entry keeps L-4711 and L-4712 and its signature; a manager may not amend; the
     record's hash chain still verifies against the read model."""
     async with current_worker(env.client, engine) as queue:
         capa = await raise_record(env.client, queue)
         manager = await refused(capa, RecordWorkflow.amend, _amend_lot("mike", "L-4712"))
-        assert manager.type == "NotAllowed" and "quality only" in manager.message
+        assert manager.type == "NotAllowed"
+        assert "quality only" in manager.message
         same = await refused(capa, RecordWorkflow.amend, _amend_lot("quinn", "L-4711"))
         assert fields(same) == {"value"}
 
@@ -49,7 +52,8 @@ async def test_a_signed_amendment_keeps_old_and_new_and_the_chain_holds(env: Wor
         [entry] = [e.details for e in state.events if e.kind is EventKind.AMENDED]
         assert isinstance(entry, AmendEntry)
         assert (entry.field, entry.previous, entry.value) == (AmendableField.LOT, "L-4711", "L-4712")
-        assert entry.signature is not None and entry.signature.meaning == "approved: record corrected"
+        assert entry.signature is not None
+        assert entry.signature.meaning == "approved: record corrected"
 
         await _in_read_model(engine, capa)
         check = audit.verify_record(engine, state.id, live=state)
@@ -91,7 +95,8 @@ async def test_only_quality_cancels_with_a_category(env: WorkflowEnvironment, en
         first = await raise_record(env.client, queue)
         capa = await raise_record(env.client, queue)
         manager = await refused(capa, RecordWorkflow.cancel, CancelInput(actor=actor("mike"), reason="Duplicate"))
-        assert manager.type == "NotAllowed" and "quality only" in manager.message
+        assert manager.type == "NotAllowed"
+        assert "quality only" in manager.message
         bare = CancelInput(actor=actor("quinn"), reason="Raised twice")
         assert fields(await refused(capa, RecordWorkflow.cancel, bare)) == {"category"}
         duplicate = bare.model_copy(update={"category": CancelCategory.DUPLICATE})

@@ -39,7 +39,8 @@ async def test_only_a_finding_without_product_records_no_product_affected(
         await audit.step(RecordWorkflow.contain, no_product)
         state = await audit.state()
         assert state.stage is Stage.ROOT_CAUSE
-        assert state.containment is not None and state.containment.disposed() == "no product affected"
+        assert state.containment is not None
+        assert state.containment.disposed() == "no product affected"
 
 
 async def test_a_split_within_the_quantity_and_use_as_is_needs_quality_s_concession(
@@ -57,7 +58,8 @@ async def test_a_split_within_the_quantity_and_use_as_is_needs_quality_s_concess
             ],
         )
         refusal = await refused(capa, RecordWorkflow.contain, over)
-        assert fields(refusal) == {"dispositions"} and "120 are affected" in refusal.message
+        assert fields(refusal) == {"dispositions"}
+        assert "120 are affected" in refusal.message
 
         split = [
             DispositionShare(disposition=Disposition.SCRAP, quantity=20),
@@ -65,21 +67,27 @@ async def test_a_split_within_the_quantity_and_use_as_is_needs_quality_s_concess
         ]
         await capa.step(RecordWorkflow.contain, containment(disposition=None, dispositions=split))
         state = await capa.state()
-        assert state.containment is not None and state.containment.needs_concession
+        assert state.containment is not None
+        assert state.containment.needs_concession
         assert state.containment.disposed() == "scrap 20, use-as-is 100"
 
         await capa.step(RecordWorkflow.triage, triage())
         await capa.step(RecordWorkflow.root_cause, root_cause())
         await plan_and_complete(capa)
         waiting = await refused(capa, RecordWorkflow.verify, verification("maria", criteria=[BURR_REJECTS]))
-        assert waiting.type == "WrongStage" and "concession comes before verification" in waiting.message
+        assert waiting.type == "WrongStage"
+        assert "concession comes before verification" in waiting.message
 
-        grant = ConcessionInput(actor=actor("quinn"), justification="Burr is outside the sealing face; customer drawing allows it")
+        grant = ConcessionInput(
+            actor=actor("quinn"), justification="Burr is outside the sealing face; customer drawing allows it"
+        )
         manager = await refused(capa, RecordWorkflow.concede, grant.model_copy(update={"actor": actor("mike")}))
-        assert manager.type == "NotAllowed" and "quality only" in manager.message
+        assert manager.type == "NotAllowed"
+        assert "quality only" in manager.message
         await capa.step(RecordWorkflow.concede, grant)
         state = await capa.state()
-        assert state.containment is not None and state.containment.concession is not None
+        assert state.containment is not None
+        assert state.containment.concession is not None
         assert state.containment.concession.signature is not None
         await capa.step(RecordWorkflow.verify, verification("maria", criteria=[BURR_REJECTS]))
         assert (await capa.state()).stage is Stage.EFFECTIVENESS
@@ -96,6 +104,6 @@ async def test_a_critical_concession_needs_the_customer_s_approval(env: Workflow
         assert fields(refusal) == {"customer_approval"}
         await capa.step(RecordWorkflow.concede, grant.model_copy(update={"customer_approval": "ACME deviation D-118"}))
         state = await capa.state()
-        assert state.containment is not None and state.containment.concession is not None
+        assert state.containment is not None
+        assert state.containment.concession is not None
         assert state.containment.concession.customer_approval == "ACME deviation D-118"
-

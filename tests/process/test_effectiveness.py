@@ -57,7 +57,8 @@ async def test_verification_names_the_criteria_and_confirms_no_adverse_effect(
         capa = await raise_record(env.client, queue)
         await to_verification(capa)
         none = await refused(capa, RecordWorkflow.verify, verification("maria"))
-        assert none.type == "InvalidInput" and fields(none) == {"criteria"}
+        assert none.type == "InvalidInput"
+        assert fields(none) == {"criteria"}
         unconfirmed = verification(
             "maria", criteria=[BURR_REJECTS], no_adverse_effect=None, adverse_effect_evidence=None
         )
@@ -82,10 +83,12 @@ async def test_the_review_judges_each_criterion_and_inconclusive_extends_the_win
         await to_verification(capa, criteria=[BURR_REJECTS, NO_RETURNS])
         await capa.step(RecordWorkflow.verify, verification("maria"))
         early = await refused(capa, RecordWorkflow.review, _review(EffectivenessResult.EFFECTIVE, True, True))
-        assert early.type == "WrongStage" and "falls due at" in early.message
+        assert early.type == "WrongStage"
+        assert "falls due at" in early.message
         cancel = CancelInput(actor=actor("quinn"), reason="Solved", category=CancelCategory.RAISED_IN_ERROR)
         late_cancel = await refused(capa, RecordWorkflow.cancel, cancel)
-        assert late_cancel.type == "WrongStage" and "it is not cancelled" in late_cancel.message
+        assert late_cancel.type == "WrongStage"
+        assert "it is not cancelled" in late_cancel.message
 
         await _window_passes(env, capa, dues=1)
         state = await capa.state()
@@ -103,17 +106,21 @@ async def test_the_review_judges_each_criterion_and_inconclusive_extends_the_win
         one = await refused(capa, RecordWorkflow.review, _review(EffectivenessResult.EFFECTIVE, True))
         assert fields(one) == {"criteria_results"}
         unmet = await refused(capa, RecordWorkflow.review, _review(EffectivenessResult.EFFECTIVE, True, False))
-        assert fields(unmet) == {"result"} and "criterion 2 was not met" in unmet.message
+        assert fields(unmet) == {"result"}
+        assert "criterion 2 was not met" in unmet.message
 
         await capa.step(RecordWorkflow.review, _review(EffectivenessResult.INCONCLUSIVE, True, False))
         state = await capa.state()
-        assert state.stage is Stage.EFFECTIVENESS and state.window_extended and state.clock is None
+        assert state.stage is Stage.EFFECTIVENESS
+        assert state.window_extended
+        assert state.clock is None
         assert state.effectiveness_due_at is not None
         assert close_to(state.effectiveness_due_at, await now_of(capa) + timedelta(days=60))
 
         await _window_passes(env, capa, dues=2)
         again = await refused(capa, RecordWorkflow.review, _review(EffectivenessResult.INCONCLUSIVE, True, False))
-        assert fields(again) == {"result"} and "extended once already" in again.message
+        assert fields(again) == {"result"}
+        assert "extended once already" in again.message
         await capa.step(RecordWorkflow.review, _review(EffectivenessResult.EFFECTIVE, True, True))
         state = await capa.state()
         assert state.stage is Stage.CLOSED

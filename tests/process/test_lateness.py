@@ -47,7 +47,10 @@ async def test_two_requests_pending_at_once_decided_by_the_requester_s_line(
         await capa.step(RecordWorkflow.request_extension, _ask("olivia", "A1", due + timedelta(days=5)))
         await capa.step(RecordWorkflow.request_extension, _ask("oscar", "A2", due + timedelta(days=5)))
         state = await capa.state()
-        assert [(r.action_id, r.late, r.number) for r in state.pending_extensions] == [("A1", False, 1), ("A2", False, 1)]
+        assert [(r.action_id, r.late, r.number) for r in state.pending_extensions] == [
+            ("A1", False, 1),
+            ("A2", False, 1),
+        ]
 
         outside = await refused(capa, RecordWorkflow.decide_extension, _decide("nina", "A1"))
         assert outside.type == "NotAllowed"

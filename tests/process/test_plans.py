@@ -50,16 +50,20 @@ async def test_a_due_beyond_the_latest_needs_a_reason_and_quality_s_approval(
         late_plan = plan.model_copy(update={"actions": [action("olivia", late, late_due_reason=reason)]})
         await capa.step(RecordWorkflow.plan, late_plan)
         state = await capa.state()
-        assert state.pending_plan is not None and state.pending_plan.what == "plan"
+        assert state.pending_plan is not None
+        assert state.pending_plan.what == "plan"
         await _complete(capa, "A1")
         assert (await capa.state()).stage is Stage.VERIFICATION
         waiting = await refused(capa, RecordWorkflow.verify, verification("maria"))
-        assert waiting.type == "WrongStage" and "awaits quality's approval" in waiting.message
+        assert waiting.type == "WrongStage"
+        assert "awaits quality's approval" in waiting.message
 
         own = await refused(capa, RecordWorkflow.decide_plan, _approve("quinn"))
-        assert own.type == "NotAllowed" and "may not approve its plan (independence)" in own.message
+        assert own.type == "NotAllowed"
+        assert "may not approve its plan (independence)" in own.message
         manager = await refused(capa, RecordWorkflow.decide_plan, _approve("mike"))
-        assert manager.type == "NotAllowed" and "quality only" in manager.message
+        assert manager.type == "NotAllowed"
+        assert "quality only" in manager.message
         await capa.step(RecordWorkflow.decide_plan, _approve("greta"))
         await capa.step(RecordWorkflow.verify, verification("maria"))
         assert (await capa.state()).stage is Stage.EFFECTIVENESS
@@ -106,7 +110,8 @@ async def test_a_plan_amended_after_approval_is_approved_again_and_verified(
         )
         await capa.step(RecordWorkflow.amend_plan, amendment)
         state = await capa.state()
-        assert state.pending_plan is not None and state.pending_plan.what == "amendment"
+        assert state.pending_plan is not None
+        assert state.pending_plan.what == "amendment"
         assert state.pending_plan.added == ["A2"]
         assert state.action("A1").description == "Replace deburring tool and its holder"  # type: ignore[union-attr]
 
@@ -114,7 +119,8 @@ async def test_a_plan_amended_after_approval_is_approved_again_and_verified(
         assert (await capa.state()).stage is Stage.ACTION, "A2 is still open"
         await _complete(capa, "A2", by="oscar")
         waiting = await refused(capa, RecordWorkflow.verify, verification("maria"))
-        assert "amendment" in waiting.message and "awaits quality's approval" in waiting.message
+        assert "amendment" in waiting.message
+        assert "awaits quality's approval" in waiting.message
         await capa.step(RecordWorkflow.decide_plan, _approve())
         await capa.step(RecordWorkflow.verify, verification("maria"))
         state = await capa.state()

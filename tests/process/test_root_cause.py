@@ -23,7 +23,8 @@ async def test_a_major_root_cause_needs_method_category_whys_escape_and_the_simi
         await capa.step(RecordWorkflow.triage, triage())
 
         eight_d = await refused(capa, RecordWorkflow.root_cause, root_cause(method=RootCauseMethod.EIGHT_D))
-        assert fields(eight_d) == {"method"} and "8d is a problem-solving framework" in eight_d.message
+        assert fields(eight_d) == {"method"}
+        assert "8d is a problem-solving framework" in eight_d.message
         thin = root_cause(
             whys=["Operator error"],
             category=None,

@@ -14,7 +14,9 @@ from tests.workflows.harness import close_to, raise_record
 from workflows.record import RecordWorkflow
 
 
-async def test_root_cause_waits_for_quality_to_decide_a_capa_is_needed(env: WorkflowEnvironment, engine: Engine) -> None:
+async def test_root_cause_waits_for_quality_to_decide_a_capa_is_needed(
+    env: WorkflowEnvironment, engine: Engine
+) -> None:
     """Contained but not triaged: the root cause is refused, naming the triage; a manager may not triage."""
     async with current_worker(env.client, engine) as queue:
         capa = await raise_record(env.client, queue)
@@ -23,7 +25,8 @@ async def test_root_cause_waits_for_quality_to_decide_a_capa_is_needed(env: Work
         assert refusal.type == "WrongStage"
         assert "waits for quality's triage" in refusal.message
         manager = await refused(capa, RecordWorkflow.triage, triage(by="mike"))
-        assert manager.type == "NotAllowed" and "quality only" in manager.message
+        assert manager.type == "NotAllowed"
+        assert "quality only" in manager.message
 
         await capa.step(RecordWorkflow.triage, triage(MAJOR))
         await capa.step(RecordWorkflow.root_cause, root_cause())
@@ -42,7 +45,8 @@ async def test_a_triage_to_another_class_re_arms_the_running_clock(env: Workflow
         state = await capa.state()
         assert state.severity is Severity.CRITICAL
         assert state.provisional_severity is Severity.MAJOR
-        assert state.triage is not None and state.triage.customer_notification
+        assert state.triage is not None
+        assert state.triage.customer_notification
         assert state.clock is not None
         new_due = raised_at + timedelta(hours=24)
         assert (state.clock.due_at, state.clock.original_due_at) == (new_due, new_due)
@@ -59,7 +63,9 @@ async def test_a_triage_to_another_class_re_arms_the_running_clock(env: Workflow
         assert rang == [new_due, new_due + timedelta(hours=24)]
         assert close_to(escalations[0].at, new_due)
         # The critical reminders (12h and 2h before the new due) rang before them.
-        reminders = [datetime.fromisoformat(e.facts()["scheduled_at"]) for e in state.events if e.kind is EventKind.REMINDER_SENT]
+        reminders = [
+            datetime.fromisoformat(e.facts()["scheduled_at"]) for e in state.events if e.kind is EventKind.REMINDER_SENT
+        ]
         assert reminders == [new_due - timedelta(hours=12), new_due - timedelta(hours=2)]
 
 
@@ -69,7 +75,8 @@ async def test_a_later_reclassification_needs_a_reason(env: WorkflowEnvironment,
         capa = await raise_record(env.client, queue, severity=Severity.MAJOR)
         await capa.step(RecordWorkflow.triage, triage(CRITICAL))
         refusal = await refused(capa, RecordWorkflow.triage, triage(MINOR))
-        assert refusal.type == "InvalidInput" and "rationale" in refusal.message
+        assert refusal.type == "InvalidInput"
+        assert "rationale" in refusal.message
         await capa.step(RecordWorkflow.triage, triage(MINOR, rationale="Occurrence data shows one lot only"))
         state = await capa.state()
         assert (state.severity, state.provisional_severity) == (Severity.MINOR, Severity.MAJOR)
@@ -77,7 +84,9 @@ async def test_a_later_reclassification_needs_a_reason(env: WorkflowEnvironment,
         assert state.clock.due_at == state.raised_at + timedelta(days=7)
 
 
-async def test_correction_only_closes_after_containment_in_either_order(env: WorkflowEnvironment, engine: Engine) -> None:
+async def test_correction_only_closes_after_containment_in_either_order(
+    env: WorkflowEnvironment, engine: Engine
+) -> None:
     """Triaged correction-only before containment, the containment closes the record; triaged after it, the
     triage closes it. The signed rationale is in the timeline; without one the triage is refused."""
     async with current_worker(env.client, engine) as queue:
