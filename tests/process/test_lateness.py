@@ -7,8 +7,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
-from models.enums import EventKind
-from models.payloads import ExtensionDecisionInput, ExtensionRequestInput, PlanDecisionInput, PlanInput
+from models.enums import CancelCategory, EventKind, Stage
+from models.payloads import (
+    CancelInput,
+    ExtensionDecisionInput,
+    ExtensionRequestInput,
+    PlanAmendmentInput,
+    PlanDecisionInput,
+    PlanInput,
+    Rescope,
+)
 from tests.process.flow import action, current_worker, now_of, refused, to_action
 from tests.workflows.harness import Capa, actor, raise_record
 from workflows.record import RecordWorkflow
@@ -110,3 +118,24 @@ async def test_extensions_beyond_the_line_s_count_go_to_quality_and_the_cap_refu
         capped = await refused(capa, RecordWorkflow.request_extension, _ask("olivia", "A1", due + timedelta(days=9)))
         assert capped.type == "NotAllowed"
         assert "has had 3 extensions, the policy's most for a major record" in capped.message
+
+
+async def test_a_cancelled_record_leaves_nothing_awaiting_a_decision(env: WorkflowEnvironment, engine: Engine) -> None:
+    """Cancelled with two extension requests and an amendment pending: none of them is left awaiting anyone."""
+    async with current_worker(env.client, engine) as queue:
+        capa = await raise_record(env.client, queue)
+        due = await _two_actions(capa)
+        await capa.step(RecordWorkflow.request_extension, _ask("olivia", "A1", due + timedelta(days=5)))
+        await capa.step(RecordWorkflow.request_extension, _ask("oscar", "A2", due + timedelta(days=5)))
+        amendment = PlanAmendmentInput(
+            actor=actor("olivia"), rescope=[Rescope(action_id="A1", description="Sharpen only")], reason="Cheaper"
+        )
+        await capa.step(RecordWorkflow.amend_plan, amendment)
+        cancel = CancelInput(
+            actor=actor("quinn"), reason="Not a nonconformity", category=CancelCategory.NOT_A_NONCONFORMITY
+        )
+        await capa.step(RecordWorkflow.cancel, cancel)
+        state = await capa.state()
+        assert state.stage is Stage.CANCELLED
+        assert state.pending_extensions == []
+        assert state.pending_plan is None
