@@ -11,6 +11,7 @@ from api import (
     routes_admin_log,
     routes_files,
     routes_notifications,
+    routes_process,
     routes_records,
     routes_reports,
     routes_sign_in,
@@ -24,3 +25,4 @@ router.include_router(routes_reports.router)
 router.include_router(routes_sign_in.router)
 router.include_router(routes_files.router)
 router.include_router(routes_admin_log.router)
+router.include_router(routes_process.router)

@@ -13,13 +13,20 @@ from api.deps import ApiUser, AuthenticatedRoute, Client
 from api.errors import REFUSALS, SIGNED_STEP_REFUSALS, STEP_REFUSALS
 from api.params import Limit, Offset, RecordId
 from api.schemas import (
+    AmendmentRequest,
     CancellationRequest,
     CompletionRequest,
+    ConcessionRequest,
     ContainmentRequest,
     DeadlineItem,
     ExtensionDecisionRequest,
     ExtensionRequestBody,
+    LinkedRecordView,
+    LinkRequest,
+    Links,
     Page,
+    PlanAmendmentRequest,
+    PlanDecisionRequest,
     PlanRequest,
     Raised,
     RaiseRequest,
@@ -29,6 +36,7 @@ from api.schemas import (
     RootCauseRequest,
     SignedBody,
     SimilarRecords,
+    TriageRequest,
     VerificationRequest,
     json_field,
 )
@@ -235,3 +243,57 @@ async def reassign(record_id: RecordId, body: ReassignmentRequest, user: ApiUser
 async def cancel(record_id: RecordId, body: CancellationRequest, user: ApiUser, client: Client) -> StepOutcome:
     """Cancel an invalid record with a reason (a manager), signed with the caller's password; every timer stops."""
     return await _take(client, record_id, user, body, CancellationRequest)
+
+
+# --- the steps of the current process rules (quality's, plan amendments, links) ---------------------------------
+
+
+@router.post("/records/{record_id}/triage", responses=SIGNED_STEP_REFUSALS)
+async def triage(record_id: RecordId, body: TriageRequest, user: ApiUser, client: Client) -> StepOutcome:
+    """Triage the record (quality), signed with the caller's password: the risk class from the severity and
+    occurrence levels, whether a CAPA is needed, what must be reported. A class other than the raised one re-arms
+    the running clocks; taken again it reclassifies the record (with a rationale)."""
+    return await _take(client, record_id, user, body, TriageRequest)
+
+
+@router.post("/records/{record_id}/plan-amendments", responses=STEP_REFUSALS)
+async def amend_plan(record_id: RecordId, body: PlanAmendmentRequest, user: ApiUser, client: Client) -> StepOutcome:
+    """Amend the submitted plan: add actions, re-scope open ones (the record's owner or a manager, in stage action
+    or verification); it awaits quality's approval before verification."""
+    return await _take(client, record_id, user, body, PlanAmendmentRequest)
+
+
+@router.post("/records/{record_id}/plan-decision", responses=SIGNED_STEP_REFUSALS)
+async def decide_plan(record_id: RecordId, body: PlanDecisionRequest, user: ApiUser, client: Client) -> StepOutcome:
+    """Approve, or return with a reason, the plan or amendment awaiting approval (quality, not the record's
+    owner), signed with the caller's password."""
+    return await _take(client, record_id, user, body, PlanDecisionRequest)
+
+
+@router.post("/records/{record_id}/concession", responses=SIGNED_STEP_REFUSALS)
+async def concede(record_id: RecordId, body: ConcessionRequest, user: ApiUser, client: Client) -> StepOutcome:
+    """Grant the concession for product used as is or reworked (quality), signed with the caller's password."""
+    return await _take(client, record_id, user, body, ConcessionRequest)
+
+
+@router.post("/records/{record_id}/amendments", responses=SIGNED_STEP_REFUSALS)
+async def amend(record_id: RecordId, body: AmendmentRequest, user: ApiUser, client: Client) -> StepOutcome:
+    """Correct one fact of the record (quality), signed with the caller's password; closed and cancelled records
+    take amendments too, appended to the same chained timeline."""
+    return await _take(client, record_id, user, body, AmendmentRequest)
+
+
+@router.post("/records/{record_id}/links", responses=STEP_REFUSALS)
+async def link(record_id: RecordId, body: LinkRequest, user: ApiUser, client: Client) -> StepOutcome:
+    """Relate the record to another (its owner, a manager or quality): duplicate-of, recurrence-of, related,
+    parent-of, child-of. Both records show it."""
+    return await _take(client, record_id, user, body, LinkRequest)
+
+
+@router.get("/records/{record_id}/links", responses={**REFUSALS, 404: STEP_REFUSALS[404]})
+async def links(record_id: RecordId, user: ApiUser, client: Client) -> Links:
+    """The record's links both ways: those it made, and those other records made to it (read the other way:
+    ``duplicated-by``, ``recurred-as``, ``related``, ``parent-of``, ``child-of``)."""
+    state = await client.show(record_id)
+    found = await client.links_of(state)
+    return Links(links=[LinkedRecordView.model_validate(link.model_dump()) for link in found])

@@ -17,18 +17,29 @@ from core.readmodel import OverdueItem
 from core.search import SearchHit
 from models.enums import Role, Severity, Source, Stage
 from models.payloads import (
+    AmendStep,
     CancelStep,
+    ConcessionStep,
     ContainmentStep,
+    Criterion,
+    CriterionResult,
+    DispositionShare,
     Evidence,
     ExtensionDecisionStep,
     ExtensionRequestStep,
+    LinkRef,
+    LinkStep,
+    PlanAmendmentStep,
+    PlanDecisionStep,
     PlannedAction,
     PlanStep,
     RaiseStep,
     ReassignStep,
+    Rescope,
     ReviewStep,
     RootCauseStep,
     ShortText,
+    TriageStep,
     UserName,
     VerifyStep,
 )
@@ -60,8 +71,16 @@ class Page(BaseModel, Generic[T]):
 # --- records --------------------------------------------------------------------------------------------------
 
 
+class LinkRefRequest(LinkRef, Body):
+    """Another record this one relates to."""
+
+
 class RaiseRequest(RaiseStep, Body):
-    """A new nonconformity; whoever the token belongs to raises it."""
+    """A new nonconformity; whoever the token belongs to raises it. Under the current process rules the defect
+    code comes from the policy's list (``GET /api/v1/process``), a supplier finding names the supplier and a
+    customer complaint the customer."""
+
+    links: list[LinkRefRequest] | None = Field(default=None, max_length=20)  # type: ignore[assignment]
 
 
 class Raised(BaseModel):
@@ -111,9 +130,10 @@ class DeadlineItem(BaseModel):
     severity: Severity
     target: str = Field(examples=["stage", "A1"])
     holder: str
-    due_at: datetime
+    due_at: datetime = Field(description="The original due: lateness counts from it, whatever was extended")
     late_by_seconds: int = Field(description="Positive once late; negative while not yet due")
     escalation_level: int
+    revised_due_at: datetime | None = Field(default=None, description="The due after approved extensions, if any")
 
     @classmethod
     def of(cls, item: OverdueItem) -> Self:
@@ -126,14 +146,23 @@ class DeadlineItem(BaseModel):
             due_at=item.due_at,
             late_by_seconds=int(item.late_by.total_seconds()),
             escalation_level=item.escalation_level,
+            revised_due_at=item.revised_due_at,
         )
 
 
 # --- steps: each the step's own model (``models.payloads``), refusing unknown fields --------------------------
 
 
+class DispositionShareRequest(DispositionShare, Body):
+    """How many pieces get one disposition."""
+
+
 class ContainmentRequest(ContainmentStep, Body):
-    """Containment (ISO 9001 10.2.1 a): what was done to control the nonconforming product."""
+    """Containment (ISO 9001 10.2.1 a): what was done to control the nonconforming product: one disposition, or
+    the product split across several (``dispositions``), or, for a finding without product (an audit),
+    ``no_product_affected``."""
+
+    dispositions: list[DispositionShareRequest] | None = Field(default=None, max_length=10)  # type: ignore[assignment]
 
 
 class RootCauseRequest(RootCauseStep, Body):
@@ -144,11 +173,29 @@ class PlannedActionRequest(PlannedAction, Body):
     """One action of the plan, with its own owner and due time."""
 
 
+class CriterionRequest(Criterion, Body):
+    """An effectiveness criterion set in advance."""
+
+
 class PlanRequest(PlanStep, Body):
-    """The action plan: one or more actions, each with its own owner and due time."""
+    """The action plan: one or more actions, each with its own owner and due time, and the effectiveness
+    criteria the review will judge. Quality approves it where the policy asks, and any with a late due."""
 
     # Each action refuses unknown fields too; a PlannedActionRequest is a PlannedAction, so the plan is a PlanStep.
     actions: list[PlannedActionRequest] = Field(min_length=1, max_length=50)  # type: ignore[assignment]
+    criteria: list[CriterionRequest] | None = Field(default=None, max_length=20)  # type: ignore[assignment]
+
+
+class RescopeRequest(Rescope, Body):
+    """An open action's new scope."""
+
+
+class PlanAmendmentRequest(PlanAmendmentStep, Body):
+    """Add actions to a submitted plan or re-scope open ones (the record's owner or a manager); quality approves
+    the amendment before verification."""
+
+    add: list[PlannedActionRequest] = Field(default_factory=list, max_length=50)  # type: ignore[assignment]
+    rescope: list[RescopeRequest] = Field(default_factory=list, max_length=50)  # type: ignore[assignment]
 
 
 class CompletionRequest(Body):
@@ -178,13 +225,85 @@ class SignedBody(Body):
 
 
 class VerificationRequest(VerifyStep, SignedBody):
-    """Verification by a manager who implemented none of the actions; ``fail`` sends the record back to action.
-    Signed: "verified: actions implemented" or "verification failed: actions not implemented as planned"."""
+    """Verification by someone independent (a manager or quality; not the owner, not an implementer); ``fail``
+    sends the record back to action. A pass records no adverse effect with its evidence, and the criteria where
+    the plan set none. Signed: "verified: actions implemented" or "verification failed: actions not implemented
+    as planned"."""
+
+    criteria: list[CriterionRequest] | None = Field(default=None, max_length=20)  # type: ignore[assignment]
+
+
+class CriterionResultRequest(CriterionResult, Body):
+    """One criterion judged, with its data."""
 
 
 class ReviewRequest(ReviewStep, SignedBody):
-    """The effectiveness review, once the window has passed; ``not-effective`` reopens root cause. Signed:
-    "approved: effective, record closed" or "reviewed: not effective, root cause reopened"."""
+    """The effectiveness review by quality, once the window has passed, judging every criterion; ``effective``
+    closes the record, ``inconclusive`` extends the window once, ``not-effective`` reopens root cause. Signed:
+    "approved: effective, record closed", "reviewed: inconclusive, window extended once" or "reviewed: not
+    effective, root cause reopened"."""
+
+    criteria_results: list[CriterionResultRequest] | None = Field(default=None, max_length=20)  # type: ignore[assignment]
+
+
+class TriageRequest(TriageStep, SignedBody):
+    """Quality's triage: severity and occurrence levels (1-5) give the risk class by the policy's matrix; the
+    decision (``capa``, or ``correction-only`` with its rationale); what must be reported. Taken again, it
+    reclassifies the record (with a rationale). Signed: "approved: triaged, CAPA required" or "approved:
+    triaged, correction only"."""
+
+
+class PlanDecisionRequest(PlanDecisionStep, SignedBody):
+    """Quality approves, or returns with a reason, the plan or amendment awaiting approval (not the record's
+    owner). Signed: "approved: action plan" or "rejected: action plan returned"."""
+
+
+class ConcessionRequest(ConcessionStep, SignedBody):
+    """Quality's concession for product used as is or reworked (with the customer's approval reference where
+    the policy asks). Signed: "approved: concession granted"."""
+
+
+class AmendmentRequest(AmendStep, SignedBody):
+    """Quality corrects one fact of the record, open or closed; the entry keeps the old and the new value.
+    Signed: "approved: record corrected"."""
+
+
+class LinkRequest(LinkStep, Body):
+    """Relate this record to another (its owner, a manager or quality); both records show the link."""
+
+
+class LinkedRecordView(BaseModel):
+    """A link as this record reads it: ``duplicate-of`` on the duplicate, ``duplicated-by`` on the other."""
+
+    kind: str
+    record_id: str
+    title: str | None = None
+    stage: str | None = None
+    by: str
+    at: datetime
+
+
+class Links(BaseModel):
+    links: list[LinkedRecordView]
+
+
+class Duty(BaseModel):
+    step: str
+    who: str
+    signed: bool
+    independence: str
+
+
+class ProcessView(BaseModel):
+    """The process rules new records are raised under: who does what, the triage matrix and its wording, the
+    defect codes. ``rules`` is "earlier" (and the rest empty) where the policy keeps the earlier rules."""
+
+    rules: str
+    who_does_what: list[Duty]
+    severity_levels: dict[int, str] = Field(default_factory=dict)
+    occurrence_levels: dict[int, str] = Field(default_factory=dict)
+    matrix: list[list[Severity]] = Field(default_factory=list)
+    defect_codes: dict[str, str] = Field(default_factory=dict)
 
 
 class ExtensionRequestBody(ExtensionRequestStep, Body):
@@ -203,7 +322,8 @@ class ReassignmentRequest(ReassignStep, Body):
 
 
 class CancellationRequest(CancelStep, SignedBody):
-    """Cancel an invalid record (managers); every timer stops. Signed: "approved: record cancelled"."""
+    """Cancel an invalid record (quality, with a category, before a passed verification; managers under the
+    earlier rules); every timer stops. Signed: "approved: record cancelled"."""
 
 
 def json_field(body: type[BaseModel], field: str | None) -> str | None:

@@ -230,7 +230,13 @@ class CapaClient(Steps):
         try:
             with translated(self._settings, record_id, QUERY_TIMEOUT):
                 try:
-                    return Shown(await self._live_state(record_id), None)
+                    live = await self._live_state(record_id)
+                    if live.stage.is_open:
+                        return Shown(live, None)
+                    # An ended record takes signed amendments in the read model, after its workflow's last entry.
+                    stored = await self._db(readmodel.load_record_state, self._engine, record_id)
+                    amended = stored is not None and len(stored.events) > len(live.events)
+                    return Shown(stored if stored is not None and amended else live, None)
                 except RPCError as exc:
                     if not is_workflow_missing(exc):
                         raise
