@@ -214,8 +214,11 @@ class Walk:
         # Thumbnails load lazily: bring each into view and wait for it, or a full-page picture shows empty frames.
         images = page.locator("img")
         for number in range(images.count()):
-            images.nth(number).scroll_into_view_if_needed()
-        page.wait_for_function("Array.from(document.images).every(image => image.complete && image.naturalWidth)")
+            image = images.nth(number)
+            image.scroll_into_view_if_needed()
+            expect(image).to_have_js_property("complete", True)
+            if not image.evaluate("image => image.naturalWidth"):
+                raise WalkError(f"{image.get_attribute('alt')} does not show on {page.url}")
         page.evaluate("window.scrollTo(0, 0)")
         if phone:
             page.set_viewport_size(PHONE)
