@@ -7,21 +7,25 @@ Run it against a running ``make run`` started with the demo policy (deadlines of
 
 Each person has a browser of their own (Debian's Chromium, ``/usr/bin/chromium``) and only fills in the pages:
 
-    otto    raises NC-1 (owner olivia) and NC-2 (owner oscar); NC-2 is then left alone
-    olivia  contains NC-1 with a photo of the burr, finds its root cause and plans two actions, one for oscar and
-            one for herself
+    otto    raises NC-1 (defect code SURF, owner olivia) and NC-2 (owner oscar); NC-2 is then left alone
+    quinn   (quality) triages NC-1, signing it: severity level 4 by occurrence level 2 gives the class major, and
+            a CAPA is needed
+    olivia  contains NC-1 with a photo of the burr, finds its root cause (five whys, 6M category, escape point and
+            why it was not detected, the similar nonconformities checked) and plans two actions, one for oscar and
+            one for herself, with an effectiveness criterion
+    quinn   approves the plan, signing it (a major record's plan waits for quality)
     oscar   completes his action; olivia completes hers
-    mike    verifies (he implemented none), signing with his password, then watches NC-2 escalate on his overdue
-            board to level 2
-    maria   reviews NC-1 as effective once its effectiveness window has passed, signing it: NC-1 is closed; she
-            downloads its CAPA report
+    mike    verifies (he implemented none), with no adverse effect and its evidence, signing with his password,
+            then watches NC-2 escalate on his overdue board to level 2
+    quinn   reviews NC-1 as effective once its effectiveness window has passed, the criterion met with its data,
+            signing it: NC-1 is closed; she downloads its CAPA report
     ada     finds NC-1 closed and NC-2 still late in the records list
 
-With ``--screenshots DIR`` it writes docs/web.md's pictures there: ``raise.png`` (the raise form filled in),
-``record.png`` (NC-2 as its owner sees it once escalated), ``board.png`` (mike's board) and ``closed-record.png``
-(NC-1 closed, with its photo and signatures) at 1280 px, full page, and ``phone-record.png`` and
-``phone-closed-record.png`` at 360 px. It prints a line per step and exits 1 with one line saying what
-went wrong.
+With ``--screenshots DIR`` it writes docs/web.md's pictures there, at 1280 px: ``raise.png`` (the raise form
+filled in), ``triage.png`` (quinn's triage form filled in, the form alone), ``record.png`` (NC-2 as its owner sees it
+once escalated), ``board.png`` (mike's board) and ``closed-record.png`` (NC-1 closed as quinn sees it, with its
+photo, criterion and signatures), full page; and at 360 px ``phone-record.png`` and ``phone-closed-record.png``. It
+prints a line per step and exits 1 with one line saying what went wrong.
 """
 
 import argparse
@@ -62,6 +66,14 @@ BOARD_LEVEL = 2
 DEMO_DUE_WITHIN = timedelta(minutes=10)
 SHOWN_TIME = "%Y-%m-%d %H:%M:%S UTC"
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
+# The plan's effectiveness criterion, by its inputs' names on the plan form (row 1).
+CRITERION = {
+    "measure": "housings rejected for burr at final inspection",
+    "baseline": "12 in lot L42 (6 %)",
+    "threshold": "0 in 3 consecutive lots",
+    "data_source": "QC database, line 3 final inspection",
+    "window_lots": "3",
+}
 # The password field of a signed step's form: the person re-enters their password to sign it.
 SIGNING_LABEL = "Your password (signs this step)"
 
@@ -82,6 +94,7 @@ class Raised:
     product: str
     lot: str
     quantity: int
+    defect_code: str
 
 
 BURR = Raised(
@@ -93,6 +106,7 @@ BURR = Raised(
     product="Housing H-100",
     lot="L42",
     quantity=12,
+    defect_code="SURF",
 )
 TORQUE = Raised(
     title="Wrong torque on M6 cover screws, station 4",
@@ -103,6 +117,7 @@ TORQUE = Raised(
     product="Gearbox cover GC-7",
     lot="L43",
     quantity=40,
+    defect_code="ASSY",
 )
 
 
@@ -196,6 +211,15 @@ class Walk:
         if self.screenshots is None:
             return
         path = self.screenshots / name
+        # Thumbnails load lazily: bring each into view and wait for it, or a full-page picture shows empty frames.
+        images = page.locator("img")
+        for number in range(images.count()):
+            image = images.nth(number)
+            image.scroll_into_view_if_needed()
+            expect(image).to_have_js_property("complete", True)
+            if not image.evaluate("image => image.naturalWidth"):
+                raise WalkError(f"{image.get_attribute('alt')} does not show on {page.url}")
+        page.evaluate("window.scrollTo(0, 0)")
         if phone:
             page.set_viewport_size(PHONE)
             page.screenshot(path=path)
@@ -229,8 +253,9 @@ class Walk:
         otto.get_by_label("Product").fill(raised.product)
         otto.get_by_label("Lot").fill(raised.lot)
         otto.get_by_label("Quantity affected").fill(str(raised.quantity))
+        otto.get_by_label("Defect code").select_option(raised.defect_code)
         if shot:
-            otto.locator("#raise-quantity").blur()  # the picture shows the form, not a focus ring
+            otto.evaluate("document.activeElement.blur()")  # the picture shows the form, not a focus ring
             self.shoot(otto, shot)
         otto.get_by_role("button", name="Raise", exact=True).click()
         otto.wait_for_load_state()
@@ -243,7 +268,8 @@ class Walk:
         expect(otto.locator("form.step")).to_have_count(0)
         due = self.fact(otto, "Due")
         self.say(
-            f"otto raised {record_id} “{raised.title}” ({raised.severity}, owner {raised.owner}); contain by {due}"
+            f"otto raised {record_id} “{raised.title}” ({raised.severity}, {raised.defect_code}, "
+            f"owner {raised.owner}); contain by {due}"
         )
         due_at = datetime.strptime(due[: len("2026-01-01 00:00:00 UTC")], SHOWN_TIME).replace(tzinfo=UTC)
         if due_at - datetime.now(UTC) > DEMO_DUE_WITHIN:
@@ -253,6 +279,28 @@ class Walk:
             )
         return record_id
 
+    def triage(self, record_id: str) -> None:
+        """Quinn (quality) classes the record from its severity and occurrence levels and decides a CAPA is needed."""
+        quinn = self.person("quinn")
+        self.open_record(quinn, record_id, via="/records")
+        expect(quinn.locator("#form-triage")).to_contain_text("(provisional)")
+        form = quinn.locator("#form-triage")
+        form.locator("#triage-severity_level").select_option("4")
+        form.locator("#triage-occurrence_level").select_option("2")
+        form.locator("#triage-decision").select_option("capa")
+        form.locator("#triage-rationale").fill("Sharp edge a fitter can cut a hand on; seen on one lot so far.")
+        form.locator("#triage-customer_notification").check()
+        form.get_by_label(SIGNING_LABEL).fill(self.password)
+        if self.screenshots is not None:
+            quinn.evaluate("document.activeElement.blur()")
+            form.screenshot(path=self.screenshots / "triage.png")
+            self.say(f"wrote {self.screenshots / 'triage.png'}")
+        self.submit(quinn, form, "Submit triage", "Triage recorded", "containment")
+        heading = one_line(quinn.locator("#triage-heading").inner_text())
+        if heading != "Triage: major, capa":
+            raise WalkError(f"{record_id} after triage at severity 4, occurrence 2 shows {heading!r}")
+        self.say(f"quinn triaged {record_id}, signing it: severity 4 by occurrence 2 gives major, CAPA needed")
+
     def contain(self, record_id: str) -> None:
         olivia = self.person("olivia")
         self.open_record(olivia, record_id, via="/")
@@ -260,8 +308,8 @@ class Walk:
         form.get_by_label("What was done to control it").fill(
             "Lot L42 moved to the blocked-stock cage, 12 housings tagged. Line 3 stock checked: no other lot affected."
         )
-        form.get_by_label("Disposition").select_option("quarantine")
-        form.get_by_label("Quantity").fill("12")
+        form.locator("#contain-disposition").select_option("quarantine")
+        form.locator("#contain-quantity").fill("12")
         form.locator("input[type=file]").set_input_files(str(EVIDENCE / "burr-photo.png"))
         self.submit(olivia, form, "Submit containment", "Containment recorded", "root cause")
         expect(olivia.locator("#files img")).to_be_visible()
@@ -282,9 +330,20 @@ class Walk:
             "Deburring tools on line 3 are changed by eye; without a tool-life counter a worn tool stays in use."
         )
         form.get_by_label("Escape point").fill("Deburring station 3.2; the in-process check samples 1 in 50")
-        form.get_by_label("Similar nonconformities checked").fill("Lines 1 and 2 have tool-life counters; no burr.")
+        form.get_by_label("Why it was not detected").fill(
+            "A 1-in-50 sample misses a tool that wears between samples; the burr is felt, not seen."
+        )
+        # The form lists the records sharing words with this one; none of them is a burr here, so none is ticked.
+        listed = [one_line(text).split(" ", 1)[0] for text in form.locator(".similar-list label").all_inner_texts()]
+        form.locator("#root-cause-similar_checked").fill(
+            f"Searched burr, housing and deburring: {', '.join(listed) or 'nothing'} listed, no earlier burr. "
+            "Lines 1 and 2 have tool-life counters; no burr."
+        )
         self.submit(olivia, form, "Submit root cause", "Root cause recorded", "action")
-        self.say(f"olivia found the root cause of {record_id}: no tool-life counter on line 3")
+        self.say(
+            f"olivia found the root cause of {record_id}: no tool-life counter on line 3 "
+            f"(the form listed {', '.join(listed) or 'no similar record'}, none a burr)"
+        )
 
     def plan(self, record_id: str) -> None:
         olivia = self.person("olivia")
@@ -299,8 +358,19 @@ class Walk:
             form.locator(f"#plan-owner-{number}").select_option(owner)
             form.locator(f"#plan-due-{number}").fill(due.strftime(LOCAL_MINUTE))
             form.locator(f"#plan-kind-{number}").select_option(kind)
+        for name, value in CRITERION.items():
+            form.locator(f"#plan-{name}-1").fill(value)
         self.submit(olivia, form, "Submit plan", "Action plan recorded", "action")
-        self.say(f"olivia planned {record_id}: A1 for oscar, A2 for herself")
+        expect(olivia.locator("body")).to_contain_text("awaits approval by quality")
+        self.say(f"olivia planned {record_id}: A1 for oscar, A2 for herself, one criterion; it awaits quality")
+
+    def approve_plan(self, record_id: str) -> None:
+        quinn = self.person("quinn")
+        self.open_record(quinn, record_id, via="/records")
+        form = quinn.locator("#form-decide-plan")
+        form.get_by_label(SIGNING_LABEL).fill(self.password)
+        self.submit(quinn, form, "Approve plan", "Plan decision recorded", "action")
+        self.say(f"quinn approved the plan of {record_id}, signing it")
 
     def complete_action(self, name: str, record_id: str, evidence: str, stage: str) -> None:
         page = self.person(name)
@@ -317,11 +387,18 @@ class Walk:
         mike = self.person("mike")
         self.open_record(mike, record_id, via="/records")
         form = mike.locator("#form-verify")
-        form.get_by_label("Result").select_option("pass")
-        form.get_by_label("Evidence").fill("50 housings of the next lot checked at final inspection: no burr.")
+        form.locator("#verify-result").select_option("pass")
+        form.locator("#verify-evidence").fill("50 housings of the next lot checked at final inspection: no burr.")
+        form.locator("#verify-no_adverse_effect").check()
+        form.locator("#verify-adverse_effect_evidence").fill(
+            "Edge radius and housing fit unchanged on the same 50 housings; cycle time of station 3.2 unchanged."
+        )
         form.get_by_label(SIGNING_LABEL).fill(self.password)
         self.submit(mike, form, "Submit verification", "Verification recorded", "effectiveness")
-        self.say(f"mike verified {record_id}: pass; the review falls due at {self.fact(mike, 'Review falls due')}")
+        self.say(
+            f"mike verified {record_id}: pass, no adverse effect; "
+            f"the review falls due at {self.fact(mike, 'Review falls due')}"
+        )
 
     def watch_board(self, record_id: str) -> str:
         """Reload mike's board until the record shows at ``BOARD_LEVEL``, saying when it appears and climbs."""
@@ -359,27 +436,30 @@ class Walk:
         self.shoot(oscar, "phone-record.png", phone=True)
 
     def review(self, record_id: str) -> None:
-        maria = self.person("maria")
-        self.open_record(maria, record_id, via="/records")
-        self.say(f"maria waits for the effectiveness review of {record_id} to fall due")
-        waited = self.wait_for(maria, f"the effectiveness review of {record_id}", maria.locator("#form-review"))
-        form = maria.locator("#form-review")
-        form.get_by_label("Result").select_option("effective")
-        form.get_by_label("Evidence").fill("No burr since: 3 lots, 600 housings, no rejects at final inspection.")
+        quinn = self.person("quinn")
+        self.open_record(quinn, record_id, via="/records")
+        self.say(f"quinn waits for the effectiveness review of {record_id} to fall due")
+        waited = self.wait_for(quinn, f"the effectiveness review of {record_id}", quinn.locator("#form-review"))
+        form = quinn.locator("#form-review")
+        form.locator("#review-result").select_option("effective")
+        form.locator("#review-evidence").fill("No burr since: 3 lots, 600 housings, no rejects at final inspection.")
+        form.locator("#review-met-1").select_option("true")
+        form.locator("#review-data-1").fill("0 of 600 housings rejected for burr in lots L44 to L46 (QC database)")
         form.get_by_label(SIGNING_LABEL).fill(self.password)
-        self.submit(maria, form, "Submit review", "Effectiveness review recorded", "closed")
+        self.submit(quinn, form, "Submit review", "Effectiveness review recorded", "closed")
         expect(
-            maria.get_by_text("Signed by Maria Keller (maria), approved: effective, record closed")
+            quinn.get_by_text("Signed by Quinn Rivera (quinn), approved: effective, record closed")
         ).not_to_have_count(0)
-        self.say(f"maria reviewed {record_id} as effective (waited {waited:.0f}s), signing it; it is closed")
-        with maria.expect_download() as download:
-            maria.get_by_role("link", name="Download report (PDF)").click()
+        expect(quinn.locator("section", has=quinn.locator("#criteria-heading"))).to_contain_text("met")
+        self.say(f"quinn reviewed {record_id} as effective, criterion 1 met (waited {waited:.0f}s), signing it; closed")
+        with quinn.expect_download() as download:
+            quinn.get_by_role("link", name="Download report (PDF)").click()
         report = download.value.path()
         if not report.read_bytes().startswith(b"%PDF-"):
             raise WalkError(f"the report of {record_id} is not a PDF")
-        self.say(f"maria downloaded the CAPA report of {record_id} ({report.stat().st_size:,} bytes)")
-        self.shoot(maria, "closed-record.png")
-        self.shoot(maria, "phone-closed-record.png", phone=True)
+        self.say(f"quinn downloaded the CAPA report of {record_id} ({report.stat().st_size:,} bytes)")
+        self.shoot(quinn, "closed-record.png")
+        self.shoot(quinn, "phone-closed-record.png", phone=True)
 
     def audit(self, closed: str, late: str) -> None:
         ada = self.person("ada")
@@ -413,12 +493,16 @@ def walk(browser: Browser, args: argparse.Namespace) -> None:
     with step("otto raising the second record"):
         late = steps.raise_record(TORQUE)
     steps.say(f"{late} is left alone: nobody contains it")
+    with step(f"quinn triaging {main}"):
+        steps.triage(main)
     with step(f"olivia containing {main}"):
         steps.contain(main)
     with step(f"olivia submitting the root cause of {main}"):
         steps.root_cause(main)
     with step(f"olivia planning {main}"):
         steps.plan(main)
+    with step(f"quinn approving the plan of {main}"):
+        steps.approve_plan(main)
     with step(f"oscar completing his action on {main}"):
         steps.complete_action(
             "oscar", main, "Counter live on station 3.2, stops the line at 2,000 parts; CR-88.", "action"
@@ -433,7 +517,7 @@ def walk(browser: Browser, args: argparse.Namespace) -> None:
         level = steps.watch_board(late)
     with step("taking the screenshots"):
         steps.shoot_escalated(late)
-    with step(f"maria reviewing {main}"):
+    with step(f"quinn reviewing {main}"):
         steps.review(main)
     with step("ada looking through the records"):
         steps.audit(main, late)
