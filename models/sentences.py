@@ -61,6 +61,11 @@ def _words(value: object) -> str:
     return text.replace("_", " ").replace("-", " ")
 
 
+def _then(text: str, part: str) -> str:
+    """``text`` followed by ``part`` after a semicolon; a full stop that ends free text gives way to it."""
+    return f"{text.rstrip().removesuffix('.')}; {part}"
+
+
 def _target(target: str) -> str:
     """A clock's target: a stage by its name in words, an action by its id."""
     return _words(target) if target in {stage.value for stage in Stage} else target
@@ -87,7 +92,7 @@ def _raised(event: Event) -> str:
         affected.append(f"{step.quantity} pcs")
     text += f" ({', '.join(affected)})" if affected else ""
     if step.links:
-        text += "; " + ", ".join(f"{_words(link.kind)} {link.record_id}" for link in step.links)
+        text = _then(text, ", ".join(f"{_words(link.kind)} {link.record_id}" for link in step.links))
     return text
 
 
@@ -123,7 +128,9 @@ def _root_cause(event: Event) -> str:
         more.append(f"similar checked: {entry.similar_checked}")
     if entry.similar:
         more.append(f"similar records: {_names(entry.similar)}")
-    return text + "".join(f"; {part}" for part in more)
+    for part in more:
+        text = _then(text, part)
+    return text
 
 
 def _plan(event: Event) -> str:
@@ -135,12 +142,12 @@ def _plan(event: Event) -> str:
     )
     text = f"Action plan by {event.actor}: {actions}"
     if entry.criteria:
-        text += "; effectiveness criteria: " + "; ".join(
+        text = _then(text, "effectiveness criteria: ") + "; ".join(
             f"{i}. {c.measure} from {c.baseline} to {c.threshold} ({c.data_source})"
             for i, c in enumerate(entry.criteria, 1)
         )
     if entry.needs_approval:
-        text += "; awaits quality's approval"
+        text = _then(text, "awaits quality's approval")
     return text
 
 
@@ -156,9 +163,9 @@ def _verified(event: Event) -> str:
     assert isinstance(step, VerifyStep)
     text = f"Verification by {event.actor}, {step.result.value}: {step.evidence}"
     if isinstance(step, VerifyEntry) and step.no_adverse_effect:
-        text += f"; no adverse effect: {step.adverse_effect_evidence}"
+        text = _then(text, f"no adverse effect: {step.adverse_effect_evidence}")
     if step.criteria:
-        text += "; effectiveness criteria: " + "; ".join(
+        text = _then(text, "effectiveness criteria: ") + "; ".join(
             f"{i}. {c.measure} from {c.baseline} to {c.threshold}" for i, c in enumerate(step.criteria, 1)
         )
     return text
@@ -175,7 +182,7 @@ def _reviewed(event: Event) -> str:
     assert isinstance(step, ReviewStep)
     text = f"Effectiveness review by {event.actor}, {_words(step.result)}: {step.evidence}"
     for result in step.criteria_results or []:
-        text += f"; criterion {result.criterion} {'met' if result.met else 'not met'}: {result.data}"
+        text = _then(text, f"criterion {result.criterion} {'met' if result.met else 'not met'}: {result.data}")
     return text
 
 
