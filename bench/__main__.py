@@ -34,6 +34,8 @@ HTTP_TIMEOUT = 60.0
 
 # Every stage's window is a day, so nothing but the bench's own deadlines fires during a run; the effectiveness
 # window is the shortest a policy allows, so a lifecycle can close; no reminders, one escalation at the due time.
+# Its process rules are those the default policy sets a major record (the bench raises major ones): quality
+# approves each plan, and the root cause gives three whys, the escape point and why it did not detect the defect.
 BENCH_POLICY = """[policy]
 name = "bench"
 """ + "".join(
@@ -47,6 +49,9 @@ effectiveness_after = "1s"
 effectiveness_review = "1d"
 remind_before = []
 escalate_after = ["0s"]
+plan_approval = true
+min_whys = 3
+escape_required = true
 """
     for severity in ("critical", "major", "minor")
 )
@@ -102,7 +107,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of every figure")
     parser.add_argument("--scale-records", type=int, help="records parked for the scale figure (default 20000)")
     parser.add_argument("--deadlines", type=int, help="deadlines falling due in one second (default 2000)")
-    parser.add_argument("--actions", type=int, help="actions per lifecycle's plan (default 5: 10 updates)")
+    parser.add_argument("--actions", type=int, help="actions per lifecycle's plan (default 5: 12 updates)")
     parser.add_argument("--postgres-url", default=os.environ.get("CAPA_BENCH_POSTGRES_URL", POSTGRES_URL))
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument(
@@ -245,7 +250,8 @@ async def lifecycles(
                 )
             )
             tokens = {name: create_token(engine, name, "bench", created_by="bench")[1] for name in USERS}
-            api = ApiDriver(http, tokens)
+            product = sides[0]
+            api = ApiDriver(http, tokens, product.capa if isinstance(product, ProductDriver) else None)
         runs = []
         for concurrency, count in zip(sizes.concurrency, sizes.lifecycles, strict=True):
             if "throughput" not in only and concurrency not in sizes.latency_users:

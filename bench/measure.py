@@ -173,6 +173,7 @@ async def deadlines_in_one_second(
     """
     ids, _ = await open_many(driver, count, concurrency)
     ids, _ = await steps_for_all(driver, ids, "contain", concurrency)
+    ids, _ = await steps_for_all(driver, ids, "triage", concurrency)
     ids, took = await steps_for_all(driver, ids, "root_cause", concurrency)
     # Planning takes about as long as the root causes did; the due second must still lie ahead when the last
     # plan arrives, so leave twice that and a little more, and land on a whole second.

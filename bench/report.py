@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.drivers import lifecycle_steps
 from bench.measure import percentile
 
 THROUGHPUT_TARGET = 0.9  # capaflow's lifecycles/s at least this share of the skeleton's
@@ -42,7 +43,7 @@ def machine(facts: Mapping[str, str]) -> Table:
 
 
 def throughput(runs: Sequence[Mapping[str, Any]], actions: int) -> Table:
-    table = Table(title=f"1. Lifecycle throughput (raise -> closed, {5 + actions} updates each)")
+    table = Table(title=f"1. Lifecycle throughput (raise -> closed, {len(lifecycle_steps(actions))} updates each)")
     columns = (
         "figure",
         "concurrency",
@@ -109,7 +110,7 @@ def latency(runs: Sequence[Mapping[str, Any]]) -> Table:
 
 def cpu(runs: Sequence[Mapping[str, Any]], actions: int) -> Table:
     """CPU time per lifecycle, by process: on a machine whose cores the server and workers share, what a ratio costs."""
-    table = Table(title=f"CPU per lifecycle ({5 + actions} updates; ms of CPU, user and system)")
+    table = Table(title=f"CPU per lifecycle ({len(lifecycle_steps(actions))} updates; ms of CPU, user and system)")
     columns = ("figure", "concurrency", "side", "server", "worker", "API", "users", "total", "total ratio")
     for column in (*columns, f"target <= {CPU_TARGET}"):
         table.add_column(column)

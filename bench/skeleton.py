@@ -154,6 +154,8 @@ class SkeletonWorkflow:
         elif inp.name == "verify":
             self._due = None
             self._effectiveness_at = now + self._inp.effectiveness_after
+        elif inp.name in ("triage", "decide_plan"):
+            pass  # a decision on the record: its deadlines stand
         elif inp.name == "review":
             self._due = None
             self._closed = True

@@ -40,8 +40,10 @@ _SETTLE = timedelta(seconds=2)
 # The timeline entry each step writes, to find when the workflow accepted it.
 _STEP_EVENTS = {
     "contain": EventKind.CONTAINMENT_SUBMITTED,
+    "triage": EventKind.TRIAGED,
     "root cause": EventKind.ROOT_CAUSE_SUBMITTED,
     "plan": EventKind.PLAN_SUBMITTED,
+    "approve plan": EventKind.PLAN_DECIDED,
     "verify": EventKind.VERIFIED,
     "review": EventKind.EFFECTIVENESS_REVIEWED,
     "cancel": EventKind.CANCELLED,
@@ -204,11 +206,15 @@ def every_step_once(results: list[LifecycleResult], evidence: Evidence) -> Check
         kinds = Counter(e.kind for e in state.events)
         expected = {EventKind.RAISED: 1, EventKind.CONTAINMENT_SUBMITTED: 1}
         if result.plan.cancel:
-            expected |= {EventKind.CANCELLED: 1}
+            expected |= {EventKind.CANCELLED: 1, EventKind.TRIAGED: 0}
         else:
+            # Quality approves the plan where the class's rules (pinned with the record) ask it to.
+            approval = state.policy is not None and state.policy.rules.plan_approval
             expected |= {
+                EventKind.TRIAGED: 1,
                 EventKind.ROOT_CAUSE_SUBMITTED: 1,
                 EventKind.PLAN_SUBMITTED: 1,
+                EventKind.PLAN_DECIDED: int(approval),
                 EventKind.ACTION_COMPLETED: result.plan.actions,
                 EventKind.VERIFIED: 1,
                 EventKind.EFFECTIVENESS_DUE: 1,

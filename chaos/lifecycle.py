@@ -21,6 +21,7 @@ from client.records import CapaClient
 from core.readmodel import DEMO_PASSWORD
 from models.enums import (
     ActionStatus,
+    CancelCategory,
     CauseCategory,
     Disposition,
     EffectivenessResult,
@@ -29,6 +30,7 @@ from models.enums import (
     Severity,
     Source,
     Stage,
+    TriageDecision,
     VerificationResult,
 )
 from models.payloads import (
@@ -37,17 +39,33 @@ from models.payloads import (
     Clock,
     CompleteActionStep,
     ContainmentStep,
+    Criterion,
+    CriterionResult,
+    PlanDecisionStep,
     PlannedAction,
     PlanStep,
     RaiseStep,
     ReviewStep,
     RootCauseStep,
     StepOutcome,
+    TriageStep,
     VerifyStep,
 )
 
 # The stage clocks a record runs through, by the ``target`` its timeline events name; actions are A1, A2.
 STAGE_TARGETS = ("containment", "root_cause", "action", "verification", "effectiveness")
+# The demo directory's people: otto raises, olivia owns (and owns an action, as oscar does), maria (a manager who
+# implemented nothing) verifies, and quinn (quality) triages, approves plans, reviews and cancels.
+QUALITY = "quinn"
+VERIFIER = "maria"
+# Each class's process rules as the bundled default policy sets them, but for the latest due of an action: the
+# run's deadlines are seconds.
+_CLASS_RULES = {
+    Severity.CRITICAL: "plan_approval = true\nmin_whys = 3\nescape_required = true\nindependent_review = true\n",
+    Severity.MAJOR: "plan_approval = true\nmin_whys = 3\nescape_required = true\n",
+    Severity.MINOR: "",
+}
+_WHYS = ("Burr on edge", "Deburring tool worn", "No tool-life counter on the deburring station")
 _RAISED_ID = re.compile(r"(NC-\d{4}-\d{4,}) was raised")
 _POLL_SECONDS = 1.0
 _POLL_MAX_SECONDS = 5.0
@@ -81,7 +99,9 @@ class Timings:
             f'effectiveness_review = "{window}"\nremind_before = ["{self.window // 2}s"]\n'
             f"escalate_after = [{ladder}]\n"
         )
-        return '[policy]\nname = "chaos-seconds"\n' + "".join(f"\n[severity.{s.value}]\n{section}" for s in Severity)
+        return '[policy]\nname = "chaos-seconds"\n' + "".join(
+            f"\n[severity.{s.value}]\n{section}{_CLASS_RULES[s]}" for s in Severity
+        )
 
 
 @dataclass(frozen=True)
@@ -107,7 +127,8 @@ class RecordPlan:
             severity=rng.choice(list(Severity)),
             late=frozenset(rng.sample(targets, rng.choice((0, 1, 1, 2)))),
             actions=actions,
-            # Every tenth record is cancelled by a manager after containment: a raise against the wrong lot.
+            # Every tenth record is cancelled by quality after containment, instead of triaged: raised against the
+            # wrong lot.
             cancel=number % 10 == 9,
         )
 
@@ -175,29 +196,44 @@ class Lifecycle:
             await self._step(
                 "cancel",
                 "root_cause",
-                lambda: client.sign(rid, "maria", CancelStep(reason="raised against the wrong lot"), DEMO_PASSWORD),
+                lambda: client.sign(
+                    rid,
+                    QUALITY,
+                    CancelStep(reason="raised against the wrong lot", category=CancelCategory.RAISED_IN_ERROR),
+                    DEMO_PASSWORD,
+                ),
                 lambda s: s.stage is Stage.CANCELLED,
             )
             return
+        triage = _triage(await self._show())
+        await self._step(
+            "triage",
+            None,
+            lambda: client.sign(rid, QUALITY, triage, DEMO_PASSWORD),
+            lambda s: s.triage is not None,
+        )
+        root_cause = _root_cause(await self._show())
         await self._step(
             "root cause",
             "root_cause",
-            lambda: client.take_step(
-                rid,
-                "olivia",
-                RootCauseStep(
-                    method=RootCauseMethod.FIVE_WHYS,
-                    cause="Deburring tool used beyond its change interval",
-                    whys=["Burr on edge", "Tool worn"],
-                    category=CauseCategory.MACHINE,
-                ),
-            ),
+            lambda: client.take_step(rid, "olivia", root_cause),
             lambda s: bool(s.root_causes),
         )
         owners = ["olivia", "oscar"][: plan.actions]
         await self._step(
-            "plan", "action", lambda: client.take_step(rid, "olivia", PlanStep(actions=self._actions(owners))), _planned
+            "plan",
+            "action",
+            lambda: client.take_step(rid, "olivia", PlanStep(actions=self._actions(owners), criteria=[_CRITERION])),
+            _planned,
         )
+        if (await self._show()).pending_plan is not None:
+            # The policy asks quality to approve the plan of this class; the actions' clocks run meanwhile.
+            await self._step(
+                "approve plan",
+                None,
+                lambda: client.sign(rid, QUALITY, PlanDecisionStep(approve=True), DEMO_PASSWORD),
+                lambda s: s.pending_plan is None,
+            )
         for number, owner in enumerate(owners, start=1):
             action_id = f"A{number}"
             await self._step(
@@ -215,7 +251,15 @@ class Lifecycle:
             "verify",
             "verification",
             lambda: client.sign(
-                rid, "maria", VerifyStep(result=VerificationResult.PASS, evidence="50 parts checked"), DEMO_PASSWORD
+                rid,
+                VERIFIER,
+                VerifyStep(
+                    result=VerificationResult.PASS,
+                    evidence="50 parts checked",
+                    no_adverse_effect=True,
+                    adverse_effect_evidence="Mating-edge dimensions of the 50 parts within tolerance",
+                ),
+                DEMO_PASSWORD,
             ),
             lambda s: bool(s.verifications),
         )
@@ -227,7 +271,14 @@ class Lifecycle:
             "review",
             "effectiveness",
             lambda: client.sign(
-                rid, "maria", ReviewStep(result=EffectivenessResult.EFFECTIVE, evidence="No recurrence"), DEMO_PASSWORD
+                rid,
+                QUALITY,
+                ReviewStep(
+                    result=EffectivenessResult.EFFECTIVE,
+                    evidence="No recurrence",
+                    criteria_results=[CriterionResult(criterion=1, met=True, data="0 of 600 housings with a burr")],
+                ),
+                DEMO_PASSWORD,
             ),
             lambda s: s.stage is Stage.CLOSED,
         )
@@ -419,6 +470,51 @@ def _escalation_sent(state: CapaState, target: str, level: int) -> bool:
         and e.facts().get("level") == level
         and e.facts().get("recipients")
         for e in state.events
+    )
+
+
+_CRITERION = Criterion(
+    measure="housings with a burr at final inspection",
+    baseline="2 %",
+    threshold="0 %",
+    data_source="final inspection, line 3",
+    window_lots=5,
+)
+
+
+def _triage(state: CapaState) -> TriageStep:
+    """Quality's triage keeping the class the record was raised with: a CAPA is needed, nothing to report.
+
+    Keeping the class keeps the clocks (a new class would re-arm them), so the checks know which escalations were due.
+    """
+    assert state.policy is not None
+    assert state.policy.process is not None
+    matrix = state.policy.process.matrix
+    severity, occurrence = next(
+        (s, o) for s in range(1, 6) for o in range(1, 6) if matrix[s - 1][o - 1] is state.severity
+    )
+    return TriageStep(
+        severity_level=severity,
+        occurrence_level=occurrence,
+        decision=TriageDecision.CAPA,
+        rationale="Burr on a mating edge: a corrective action is needed",
+    )
+
+
+def _root_cause(state: CapaState) -> RootCauseStep:
+    """A five-whys root cause with what the record's class asks: enough whys, the category, the escape point and
+    why it did not detect the burr, and the search for similar records."""
+    assert state.policy is not None
+    rules = state.policy.rules
+    whys = [*_WHYS, *(f"Why {n}" for n in range(len(_WHYS) + 1, rules.min_whys + 1))]
+    return RootCauseStep(
+        method=RootCauseMethod.FIVE_WHYS,
+        cause="Deburring tool used beyond its change interval",
+        whys=whys,
+        category=CauseCategory.MACHINE,
+        escape_point="Final inspection, line 3",
+        non_detection_cause="The edge is checked by sampling one housing per lot",
+        similar_checked="Searched records of line 3 for burrs: none open",
     )
 
 
