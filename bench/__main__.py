@@ -250,8 +250,7 @@ async def lifecycles(
                 )
             )
             tokens = {name: create_token(engine, name, "bench", created_by="bench")[1] for name in USERS}
-            product = sides[0]
-            api = ApiDriver(http, tokens, product.capa if isinstance(product, ProductDriver) else None)
+            api = ApiDriver(http, tokens)
         runs = []
         for concurrency, count in zip(sizes.concurrency, sizes.lifecycles, strict=True):
             if "throughput" not in only and concurrency not in sizes.latency_users:

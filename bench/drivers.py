@@ -261,11 +261,9 @@ class ApiDriver:
 
     name = "capaflow-http"
 
-    def __init__(self, http: httpx.AsyncClient, tokens: Mapping[str, str], capa: CapaClient | None = None) -> None:
+    def __init__(self, http: httpx.AsyncClient, tokens: Mapping[str, str]) -> None:
         self._http = http
         self._tokens = dict(tokens)
-        # Adapter: takes the signed steps the HTTP API does not serve yet (no route) through the client layer.
-        self._capa = capa
         self.pending = 0
 
     async def _call(self, method: str, path: str, user: str, body: dict[str, Any] | None = None) -> Any:
@@ -294,8 +292,6 @@ class ApiDriver:
             problem = {}
         detail = f"{method} {path} as {user}: {response.status_code} {problem.get('detail', response.text[:200])}"
         kinds = {kind.value: kind for kind in ErrorKind}
-        if response.status_code == 404 and "kind" not in problem:
-            raise _NoRoute(detail)
         if response.status_code in (202, 503) or followed:
             # Overloaded, or a pending step still not applied (or lost) after every follow-up: given up.
             raise CapaError(ErrorKind.UNAVAILABLE, detail)
@@ -370,24 +366,13 @@ class ApiDriver:
     async def _sign(
         self, record_id: str, route: str, signer: str, step: TriageStep | PlanDecisionStep
     ) -> dict[str, Any]:
-        """``POST /records/{id}/{route}``, signed; through the client layer while the API has no such route."""
-        try:
-            result: dict[str, Any] = await self._call("POST", f"/records/{record_id}/{route}", signer, _signed(step))
-        except _NoRoute:
-            # ADAPTER, to go once the HTTP API serves triage and plan decisions (POST .../triage, .../plan-decision).
-            if self._capa is None:
-                raise
-            outcome = await self._capa.sign(record_id, signer, step, DEMO_PASSWORD)
-            return outcome.model_dump(mode="json")
+        """``POST /records/{id}/{route}``, signed with the signer's password."""
+        result: dict[str, Any] = await self._call("POST", f"/records/{record_id}/{route}", signer, _signed(step))
         return result
 
     async def review_ready(self, record_id: str) -> bool:
         state = await self._call("GET", f"/records/{record_id}", MANAGER)
         return state.get("clock") is not None
-
-
-class _NoRoute(RuntimeError):
-    """The HTTP API has no route for the request (404 without a problem kind)."""
 
 
 def _signed(step: TriageStep | PlanDecisionStep | VerifyStep | ReviewStep) -> dict[str, Any]:
