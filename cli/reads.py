@@ -20,7 +20,7 @@ SHOWN_FROM = "Capa-Shown-From"
 
 @app.command()
 def show(ctx: typer.Context, record_id: RecordId, as_json: Json = False) -> None:
-    """Show a record: state, deadlines, actions and the whole timeline."""
+    """Show a record: state, triage, deadlines, actions, criteria, links both ways and the whole timeline."""
 
     def read(api: "Api") -> "tuple[CapaState, str | None]":
         from models.payloads import CapaState  # noqa: PLC0415
@@ -30,15 +30,17 @@ def show(ctx: typer.Context, record_id: RecordId, as_json: Json = False) -> None
         return CapaState.model_validate(response.json()), stale
 
     state, stale = send(ctx, read)
+    # Its links both ways: the record keeps only those it made, the API knows those made to it too.
+    linked: list[dict[str, object]] = send(ctx, lambda api: api.get(f"/records/{record_id}/links"))["links"]
     # The people of the record by their full names too; a script has the login names, as the record keeps them.
     full_names = {} if as_json else {u["name"]: u["full_name"] for u in send(ctx, lambda api: api.all_pages("/users"))}
     if stale:
         typer.echo(f"note: {record_id} is shown as the read model last recorded it: {stale}", err=True)
     if as_json:
         # Scripts learn where the state came from as people do: ``stale`` says why it is not live, or is null.
-        render.emit_json({**render.state_json(state), "stale": stale})
+        render.emit_json({**render.state_json(state), "linked": linked, "stale": stale})
     else:
-        render.show_state(state, datetime.now(UTC), full_names)
+        render.show_state(state, datetime.now(UTC), full_names, linked)
 
 
 @app.command("list")
