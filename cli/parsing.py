@@ -1,6 +1,10 @@
-"""What people type for due dates and plan actions, turned into the values the client layer takes.
+"""What people type for due dates, plan actions and effectiveness criteria, turned into the values the client
+layer takes.
 
-A due time (``DUE``, ``--until``) is one of:
+Plan actions are ``OWNER:DUE:DESCRIPTION`` or ``key=value`` pairs (``owner=..,due=..,description=..``), as are
+effectiveness criteria; a review judges each criterion as ``N=met:DATA``.
+
+A due time (``DUE``, ``due=``, ``--until``) is one of:
 - a date ``YYYY-MM-DD``: the end of that day, 23:59:59 UTC, so "due 2026-03-31" leaves the whole day;
 - an ISO date-time ``2026-03-31T14:00`` (UTC unless it carries an offset such as ``Z`` or ``+02:00``);
 - a duration from now: ``10d``, ``12h``, ``1d12h``, ``30s``.
@@ -58,12 +62,15 @@ def parse_action(text: str, now: datetime) -> dict[str, object]:
     }
 
 
-# KEY=VALUE,KEY=VALUE: a value may hold commas; a new pair starts only where a comma is followed by a known key.
+# KEY=VALUE,KEY=VALUE: a value may hold commas; a new pair starts where a comma is followed by a word and ``=``,
+# so a mistyped key is named rather than read as part of the value before it.
+_NEXT_PAIR = re.compile(r",\s*(?=[A-Za-z_]+\s*=)")
+
+
 def parse_pairs(text: str, keys: tuple[str, ...], example: str) -> dict[str, str]:
     """``text`` as its ``key=value`` pairs, each key one of ``keys`` at most once; ValueError naming what is
     wrong (an unknown or repeated key, a pair without ``=``) with ``example`` of the right form."""
-    alternatives = "|".join(re.escape(key) for key in keys)
-    pieces = re.split(rf",\s*(?=(?:{alternatives})\s*=)", text.strip())
+    pieces = _NEXT_PAIR.split(text.strip())
     pairs: dict[str, str] = {}
     for piece in pieces:
         key, equals, value = piece.partition("=")
