@@ -380,3 +380,24 @@ async def test_only_quality_triages_and_a_correction_needs_its_rationale(capa: C
     assert shown["triage"]["decision"] == "correction-only"
     assert shown["severity"] == "minor"
     assert shown["provisional_severity"] == "major"
+
+
+async def test_rework_needs_quality_concession(capa: Capa) -> None:
+    """Product split between rework and scrap, some shipped: `capa show` says a concession is needed until quality
+    grants it with `capa concede`, then shows who granted it and why; shipped product needs the customers' notice."""
+    record_id = await raise_current(capa)
+    containment = ("contain", record_id, "--summary", "Sorted", "--split", "rework=80", "--split", "scrap=40")
+    untold = await capa(*containment, "--shipped", "12", user="olivia")
+    assert_one_line_error(untold, 2, "--customers-told", "say whether customers were told")
+    await capa.ok(*containment, "--shipped", "12", "--customers-told", user="olivia")
+    shown = (await capa.ok("show", record_id, user="maria")).out
+    assert "rework 80, scrap 40" in shown
+    assert "12, customers told" in shown
+    assert "needed from quality" in shown
+    by_manager = await capa("concede", record_id, "--justification", "Rework per WI-12", user="maria")
+    assert_one_line_error(by_manager, 1, "maria may not", "quality")
+    await capa.ok("concede", record_id, "--justification", "Rework per WI-12 restores the edge", user="quinn")
+    shown = (await capa.ok("show", record_id, user="maria")).out
+    assert "Rework per WI-12 restores the edge" in shown
+    assert "needed from quality" not in shown
+    assert (await capa.show(record_id))["containment"]["concession"]["by"] == "quinn"
