@@ -385,15 +385,13 @@ def _facts(state: CapaState, now: datetime, names: dict[str, str | None]) -> lis
         due = Text(f"{moment(state.due_at)}, {due_in(state.due_at, now)}", style=_LATE)
     facts: list[tuple[str, str | Text]] = [
         ("stage", f"{state.stage.value} (cycle {state.cycle}, round {state.round})"),
-        ("severity", state.severity.value),
+        ("severity", _severity_fact(state)),
         ("owner", person(state.owner, names.get(state.owner))),
         ("due", due),
         ("escalation", _level_cell(state.escalation_level)),
         ("raised", f"{moment(state.raised_at)} by {state.raised_by} ({state.source.value})"),
         ("description", state.description),
     ]
-    if state.provisional_severity is not None:
-        facts.append(("provisional", f"{state.provisional_severity.value} (as raised)"))
     concerns = ", ".join(
         f"{label} {value}"
         for label, value in (
@@ -479,6 +477,15 @@ def _actions_table(state: CapaState, now: datetime, names: dict[str, str | None]
     return table
 
 
+def _severity_fact(state: CapaState) -> str:
+    """The class; under the current rules, whether triage has set it yet and what it was raised as."""
+    if state.under_current_rules and state.triage is None and state.stage.is_open:
+        return f"{state.severity.value} (provisional, until quality's triage)"
+    if state.provisional_severity is not None and state.provisional_severity is not state.severity:
+        return f"{state.severity.value} (raised as {state.provisional_severity.value})"
+    return state.severity.value
+
+
 def _triage_fact(state: CapaState) -> str:
     """``major (severity 4, occurrence 2), capa; customer notification`` with who triaged it and why."""
     triage = state.triage
@@ -503,9 +510,9 @@ def _containment_facts(state: CapaState) -> list[tuple[str, str | Text]]:
     containment = state.containment
     assert containment is not None
     facts: list[tuple[str, str | Text]] = [("containment", f"{containment.disposed()}: {containment.summary}")]
-    if containment.shipped is not None:
-        told = {True: "customers told", False: "customers not told", None: "customers' notice not said"}
-        facts.append(("shipped", f"{containment.shipped}, {told[containment.customers_told]}"))
+    if containment.shipped or containment.customers_told is not None:
+        told = {True: ", customers told", False: ", customers not told", None: ""}
+        facts.append(("shipped", f"{containment.shipped or 0}{told[containment.customers_told]}"))
     if containment.concession is not None:
         concession = containment.concession
         reference = f" (customer approval {concession.customer_approval})" if concession.customer_approval else ""

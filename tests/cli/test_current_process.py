@@ -183,7 +183,6 @@ async def test_new_lifecycle_to_closed_and_amended(capa: Capa) -> None:
 
     human = (await capa.ok("show", record_id, user="maria")).out
     for said in (
-        "provisional",
         "defect code SURF",
         "major (severity 4, occurrence 2), capa; customer notification",
         "quarantine 100, scrap 20",
@@ -269,9 +268,10 @@ async def test_careless_input_is_named_by_its_option(capa: Capa) -> None:
     --link, and a missing reason: each refused with exit 2 and one line naming the option; nothing changes."""
     record_id = await raise_current(capa)
     before = await capa.show(record_id)
+    assert "major (provisional, until quality's triage)" in (await capa.ok("show", record_id, user="maria")).out
     triage = ("triage", record_id, "--occurrence-level", "2", "--decision", "capa")
     level = await capa(*triage, "--severity-level", "7", user="quinn")
-    assert_one_line_error(level, 2, "--severity-level", "7")
+    assert_one_line_error(level, 2, "--severity-level", "less than or equal to 5")
     not_a_number = await capa(*triage, "--severity-level", "high", user="quinn")
     assert_one_line_error(not_a_number, 2, "--severity-level", "high")
     decision = await capa(
@@ -384,6 +384,7 @@ async def test_only_quality_triages_and_a_correction_needs_its_rationale(capa: C
     assert shown["triage"]["decision"] == "correction-only"
     assert shown["severity"] == "minor"
     assert shown["provisional_severity"] == "major"
+    assert "minor (raised as major)" in (await capa.ok("show", record_id, user="maria")).out
 
 
 async def test_rework_needs_quality_concession(capa: Capa) -> None:
