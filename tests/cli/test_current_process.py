@@ -273,7 +273,7 @@ async def test_careless_input_is_named_by_its_option(capa: Capa) -> None:
     level = await capa(*triage, "--severity-level", "7", user="quinn")
     assert_one_line_error(level, 2, "--severity-level", "less than or equal to 5")
     not_a_number = await capa(*triage, "--severity-level", "high", user="quinn")
-    assert_one_line_error(not_a_number, 2, "--severity-level", "high")
+    assert_one_line_error(not_a_number, 2, "--severity-level", "valid integer")
     decision = await capa(
         "triage", record_id, "--severity-level", "2", "--occurrence-level", "2", "--decision", "maybe", user="quinn"
     )
