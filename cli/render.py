@@ -383,6 +383,10 @@ def _facts(state: CapaState, now: datetime, names: dict[str, str | None]) -> lis
     due = Text(moment(state.due_at))
     if running and state.due_at is not None and state.due_at < now:
         due = Text(f"{moment(state.due_at)}, {due_in(state.due_at, now)}", style=_LATE)
+    clock = state.clock
+    if clock is not None and clock.due_at == state.due_at and clock.original_due_at != clock.due_at:
+        # The stage's own due, extended: lateness still counts against the original due.
+        due.append(f" (originally {moment(clock.original_due_at)})")
     facts: list[tuple[str, str | Text]] = [
         ("stage", f"{state.stage.value} (cycle {state.cycle}, round {state.round})"),
         ("severity", _severity_fact(state)),
@@ -436,10 +440,15 @@ def _facts(state: CapaState, now: datetime, names: dict[str, str | None]) -> lis
     for ext in requests:
         target = ext.action_id or "stage"
         late = ", LATE (asked after its due)" if ext.late else ""
+        clock = state.clock if ext.action_id is None else getattr(state.action(ext.action_id), "clock", None)
+        original = clock.original_due_at if clock is not None else ext.current_due_at
+        was_due = f"due {moment(ext.current_due_at)}"
+        if original != ext.current_due_at:
+            was_due += f", originally {moment(original)}"
         facts.append(
             (
                 "extension",
-                f"{target} to {moment(ext.until)} (due {moment(ext.current_due_at)}; extension {ext.number}{late}) "
+                f"{target} to {moment(ext.until)} ({was_due}; extension {ext.number}{late}) "
                 f"asked by {ext.requested_by}: {ext.reason}",
             )
         )
@@ -464,12 +473,15 @@ def _actions_table(state: CapaState, now: datetime, names: dict[str, str | None]
         # The full name under the login name where the terminal leaves the description room for it.
         full_name = names.get(action.owner) if console.width >= WIDE else None
         owner = f"{action.owner}\n{full_name}" if full_name else action.owner
+        due = _due_cell(action.clock.due_at, now, running)
+        if action.clock.original_due_at != action.clock.due_at:
+            due.append(f"\nwas {minute(action.clock.original_due_at)}", style="dim")
         _add_row(
             table,
             action.id,
             action.kind.value,
             owner,
-            _due_cell(action.clock.due_at, now, running),
+            due,
             status,
             _level_cell(action.clock.escalation_level),
             action.description,

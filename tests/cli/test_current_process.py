@@ -201,7 +201,8 @@ async def test_new_lifecycle_to_closed_and_amended(capa: Capa) -> None:
 
 async def test_pending_plan_amendment_and_extensions_are_shown(capa: Capa) -> None:
     """An amendment awaiting quality and an extension asked for are on `capa show`; the amendment is decided with
-    `capa decide-plan --return`, which needs its reason."""
+    `capa decide-plan --return`, which needs its reason; the extension with `decide-extension --action`, after which
+    the action shows its revised due and its original one."""
     record_id = await raise_current(capa)
     await capa.ok(
         "triage", record_id, "--severity-level", "2", "--occurrence-level", "1", "--decision", "capa", user="quinn"
@@ -250,6 +251,12 @@ async def test_pending_plan_amendment_and_extensions_are_shown(capa: Capa) -> No
     assert_one_line_error(no_reason, 2, "--reason")
     await capa.ok("decide-plan", record_id, "--return", "--reason", "Gauge belongs to another CAPA", user="quinn")
     await capa.ok("decide-extension", record_id, "--approve", "--action", "A1", user="mike")
+    shown = await capa.show(record_id)
+    assert shown["pending_extensions"] == []
+    a1 = shown["actions"][0]
+    assert a1["due_at"] != a1["original_due_at"]
+    # The revised due in the actions table, the original one under it.
+    assert "was " in (await capa.ok("show", record_id, user="maria")).out
 
 
 async def test_process_prints_who_does_what_and_the_risk_matrix(capa: Capa) -> None:
@@ -406,3 +413,25 @@ async def test_rework_needs_quality_concession(capa: Capa) -> None:
     assert "Rework per WI-12 restores the edge" in shown
     assert "needed from quality" not in shown
     assert (await capa.show(record_id))["containment"]["concession"]["by"] == "quinn"
+
+
+async def test_links_and_a_duplicate_cancelled_by_quality(capa: Capa) -> None:
+    """`capa link` relates two records, each showing the link its own way; quality cancels a duplicate with its
+    category and the record it duplicates; a cancellation without a category is refused naming --category."""
+    first = await raise_current(capa)
+    second = await raise_current(capa)
+    linked = await capa.ok(
+        "link", second, "--kind", "related", "--to", first, "--reason", "Same fixture", user="olivia"
+    )
+    assert f"linked: related {first}" in linked.out
+    assert [(link["kind"], link["record_id"]) for link in (await capa.show(first))["linked"]] == [("related", second)]
+    bare = await capa("cancel", second, "--reason", "Raised twice", user="quinn")
+    assert_one_line_error(bare, 2, "--category")
+    await capa.ok(
+        "cancel", second, "--category", "duplicate", "--duplicate-of", first, "--reason", "Raised twice", user="quinn"
+    )
+    shown = await capa.show(second)
+    assert (shown["stage"], shown["cancel_category"]) == ("cancelled", "duplicate")
+    human = (await capa.ok("show", second, user="maria")).out
+    assert "duplicate: Raised twice" in human
+    assert f"as duplicate of {first}" in human
