@@ -435,3 +435,79 @@ async def test_links_and_a_duplicate_cancelled_by_quality(capa: Capa) -> None:
     human = (await capa.ok("show", second, user="maria")).out
     assert "duplicate: Raised twice" in human
     assert f"as duplicate of {first}" in human
+
+
+async def test_criteria_at_verification_and_an_inconclusive_review(capa: Capa) -> None:
+    """A plan without criteria: verification must set them (refused naming --criterion, and --no-adverse-effect
+    is asked for); an inconclusive review extends the window once, and the next review judges the criterion."""
+    record_id = await raise_current(capa)
+    await capa.ok(
+        "triage", record_id, "--severity-level", "3", "--occurrence-level", "3", "--decision", "capa", user="quinn"
+    )
+    await capa.ok("contain", record_id, "--summary", "Held", "--disposition", "quarantine", user="olivia")
+    await capa.ok(
+        "root-cause",
+        record_id,
+        "--method",
+        "is-is-not",
+        "--cause",
+        "Worn tool",
+        "--category",
+        "machine",
+        "--escape-point",
+        "Final inspection",
+        "--non-detection-cause",
+        "Edge not checked",
+        "--similar-checked",
+        "None found",
+        user="olivia",
+    )
+    await capa.ok("plan", record_id, "--action", "olivia:10d:Replace tool", user="olivia")
+    await capa.ok("decide-plan", record_id, "--approve", user="quinn")
+    await capa.ok("complete-action", record_id, "A1", "--evidence", "WO-1", user="olivia")
+    verify = ("verify", record_id, "--result", "pass", "--evidence", "Checked")
+    unset = await capa(*verify, "--no-adverse-effect", "--adverse-effect-evidence", "Drawing met", user="maria")
+    assert_one_line_error(unset, 2, "--criterion", "set the effectiveness criteria")
+    unsaid = await capa(*verify, "--criterion", CRITERION, user="maria")
+    assert_one_line_error(unsaid, 2, "--no-adverse-effect")
+    await capa.ok(
+        *verify,
+        "--criterion",
+        CRITERION,
+        "--no-adverse-effect",
+        "--adverse-effect-evidence",
+        "Drawing met",
+        user="maria",
+    )
+
+    async def reviews_due(count: int) -> bool:
+        events = (await capa.show(record_id))["events"]
+        return [event["kind"] for event in events].count("effectiveness_due") >= count
+
+    await eventually(lambda: reviews_due(1))
+    await capa.ok(
+        "review",
+        record_id,
+        "--result",
+        "inconclusive",
+        "--evidence",
+        "Only one lot so far",
+        "--criterion-result",
+        "1=not-met:one lot, 0.4 %",
+        user="quinn",
+    )
+    shown = await capa.show(record_id)
+    assert (shown["stage"], shown["window_extended"]) == ("effectiveness", True)
+    await eventually(lambda: reviews_due(2))
+    await capa.ok(
+        "review",
+        record_id,
+        "--result",
+        "effective",
+        "--evidence",
+        "Four lots",
+        "--criterion-result",
+        "1=met:four lots, 0.1 %",
+        user="quinn",
+    )
+    assert (await capa.show(record_id))["stage"] == "closed"
