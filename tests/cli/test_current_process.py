@@ -251,9 +251,9 @@ async def test_pending_plan_amendment_and_extensions_are_shown(capa: Capa) -> No
     assert_one_line_error(no_reason, 2, "--reason")
     await capa.ok("decide-plan", record_id, "--return", "--reason", "Gauge belongs to another CAPA", user="quinn")
     await capa.ok("decide-extension", record_id, "--approve", "--action", "A1", user="mike")
-    shown = await capa.show(record_id)
-    assert shown["pending_extensions"] == []
-    a1 = shown["actions"][0]
+    decided = await capa.show(record_id)
+    assert decided["pending_extensions"] == []
+    a1 = decided["actions"][0]
     assert a1["due_at"] != a1["original_due_at"]
     # The revised due in the actions table, the original one under it.
     assert "was " in (await capa.ok("show", record_id, user="maria")).out
