@@ -71,7 +71,8 @@ def _managers_above(holder: str, managers: dict[str, str | None]) -> list[str]:
 
 
 def digest_body(items: list[OverdueItem], at: datetime, time_zone: str) -> str:
-    """A plain-text table of the overdue items, most urgent first, with times in the digest's zone.
+    """A plain-text table of the overdue items, most urgent first, with times in the digest's zone. An item is
+    late against its original due; an extended one says its revised due beside it.
 
     No greeting: the e-mail templates add one, and the same text goes to webhook endpoints.
     """
@@ -84,7 +85,8 @@ def digest_body(items: list[OverdueItem], at: datetime, time_zone: str) -> str:
             item.stage.value,
             item.target,
             item.holder,
-            minute(item.due_at, zone),
+            minute(item.due_at, zone)
+            + (f" (extended to {minute(item.revised_due_at, zone)})" if item.revised_due_at else ""),
             duration(item.late_by),
             f"L{item.escalation_level}" if item.escalation_level else "-",
         )

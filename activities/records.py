@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import errors
 from activities.notifications import Notifier
-from core import metrics
+from core import metrics, search
 from core.database import insert_for_dialect, table_of, write_transaction
 from models import notices
 from models.enums import Role
@@ -106,7 +106,7 @@ def _last_seq(snapshot: RecordSnapshot) -> int:
 
 
 def write_snapshot(engine: Engine, snapshot: RecordSnapshot, patience: float | None = None) -> bool:
-    """Write a record's row, its actions and its new timeline entries in one transaction.
+    """Write a record's row, its search row, its actions and its new timeline entries in one transaction.
 
     Idempotent and order-proof: the row is replaced only by a snapshot that reflects as many entries or more,
     entries are written once. Returns whether the row was written (False: the stored row is newer). The
@@ -118,6 +118,8 @@ def write_snapshot(engine: Engine, snapshot: RecordSnapshot, patience: float | N
     with write_transaction(engine, patience) as connection:
         values = _record_values(state, _last_seq(snapshot), datetime.now(UTC))
         current = connection.execute(write.record, values).first() is not None
+        if current:
+            search.write_document(connection, state)
         if current and state.actions:
             connection.execute(write.actions, [_action_values(state.id, a) for a in state.actions])
         if snapshot.new_events:
@@ -130,8 +132,8 @@ class ReadModelBehind(RuntimeError):
 
 
 def write_change(engine: Engine, change: RecordChange, patience: float | None = None) -> tuple[CapaState, bool]:
-    """Apply what one step changed to the stored row, in one transaction: the row's changed fields, the actions
-    the step added or changed and its new timeline entries.
+    """Apply what one step changed to the stored row, in one transaction: the row's changed fields (and its search
+    row), the actions the step added or changed and its new timeline entries.
 
     Idempotent like ``write_snapshot``: a change the row already reflects writes nothing. One that follows
     entries the row does not yet hold raises ReadModelBehind (the worker retries it; the client layer leaves it
@@ -152,6 +154,8 @@ def write_change(engine: Engine, change: RecordChange, patience: float | None = 
             return CapaState.model_validate_json(stored.state_json), False
         state = _applied(json.loads(stored.state_json), change)
         current = connection.execute(write.record, _record_values(state, change.last_seq, datetime.now(UTC))).first()
+        if current is not None:
+            search.write_document(connection, state)
         if current is not None and change.actions:
             connection.execute(write.actions, [_action_values(state.id, a) for a in change.actions])
         connection.execute(write.events, [_event_values(state.id, e) for e in change.new_events])
@@ -237,6 +241,9 @@ def _record_values(state: CapaState, last_seq: int, now: datetime) -> dict[str, 
         "product": state.product,
         "lot": state.lot,
         "quantity": state.quantity,
+        "defect_code": state.defect_code,
+        "supplier": state.supplier,
+        "customer": state.customer,
         "owner": state.owner,
         "raised_by": state.raised_by,
         "raised_at": state.raised_at,
@@ -245,6 +252,7 @@ def _record_values(state: CapaState, last_seq: int, now: datetime) -> dict[str, 
         "due_at": state.due_at,
         "escalation_level": state.escalation_level,
         "holder": state.clock.holder if state.clock else None,
+        "original_due_at": state.clock.original_due_at if state.clock else None,
         "effectiveness_due_at": state.effectiveness_due_at,
         "cancel_reason": state.cancel_reason,
         "closed_at": state.closed_at,

@@ -28,13 +28,23 @@ from api.schemas import (
     ReviewRequest,
     RootCauseRequest,
     SignedBody,
+    SimilarRecords,
     VerificationRequest,
     json_field,
 )
 from client.errors import CapaError, FieldProblem, SigningLocked, StepPending
 from client.records import CapaClient
+from core import search
 from models.enums import Stage
-from models.payloads import ACTION_ID_PATTERN, USER_NAME_PATTERN, CapaState, CompleteActionStep, Payload, StepOutcome
+from models.payloads import (
+    ACTION_ID_PATTERN,
+    RECORD_ID_PATTERN,
+    USER_NAME_PATTERN,
+    CapaState,
+    CompleteActionStep,
+    Payload,
+    StepOutcome,
+)
 from models.refusals import said
 from models.tables import User
 
@@ -42,6 +52,9 @@ from models.tables import User
 SHOWN_FROM = "Capa-Shown-From"
 
 router = APIRouter(tags=["records"], route_class=AuthenticatedRoute)
+
+# The longest search query taken: a description pasted whole, not a document.
+QUERY_MOST = 2000
 
 ActionId = Annotated[str, Path(pattern=ACTION_ID_PATTERN, description="The action, e.g. A1", examples=["A1"])]
 StepId = Annotated[
@@ -78,6 +91,33 @@ async def list_records(
     rows = await client.list_records(stage=stage, owner=owner, overdue=overdue, limit=limit, offset=offset)
     total = await client.count_records(stage=stage, owner=owner, overdue=overdue)
     return Page(items=[RecordSummary.of(row) for row in rows], total=total, limit=limit, offset=offset)
+
+
+# Before /records/{record_id}, which would otherwise take "similar" for a record id.
+@router.get("/records/similar", responses=REFUSALS)
+async def similar_records(
+    *,
+    user: ApiUser,
+    client: Client,
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=QUERY_MOST,
+            description="What to look for, in plain words (a title, a description): records sharing any of them",
+            examples=["burr on housing edge"],
+        ),
+    ],
+    exclude: Annotated[
+        str | None,
+        Query(pattern=RECORD_ID_PATTERN, description="A record to leave out: the one being investigated"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=search.MOST_HITS, description="At most this many records")] = 10,
+) -> SimilarRecords:
+    """Earlier similar nonconformities (ISO 9001 10.2.1 b3): records sharing any meaningful word of `q` in their
+    title, description, product, lot, defect code, supplier, customer, root causes or action evidence, best match
+    first, each with a snippet showing the matched words in [brackets]."""
+    return SimilarRecords(items=await client.similar_records(q, exclude=exclude, limit=limit))
 
 
 @router.get("/records/{record_id}", responses={**REFUSALS, 404: STEP_REFUSALS[404]})

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Generic, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from core.readmodel import OverdueItem
+from core.search import SearchHit
 from models.enums import Role, Severity, Source, Stage
 from models.payloads import (
     CancelStep,
@@ -94,6 +95,12 @@ class RecordSummary(BaseModel):
     @classmethod
     def of(cls, row: Nonconformity) -> Self:
         return cls.model_validate(row.model_dump(exclude={"state_json", "description"}))
+
+
+class SimilarRecords(BaseModel):
+    """Earlier records sharing words with the query, best match first (at most ``limit``)."""
+
+    items: list[SearchHit]
 
 
 class DeadlineItem(BaseModel):

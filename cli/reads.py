@@ -1,4 +1,5 @@
-"""`capa show`, `capa list`, `capa overdue`, `capa inbox` and `capa report`: reading records, through the HTTP API."""
+"""`capa show`, `capa list`, `capa similar`, `capa overdue`, `capa inbox` and `capa report`: reading records,
+through the HTTP API."""
 
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +58,29 @@ def list_records(
         render.emit_json([render.record_json(row) for row in rows])
     else:
         render.records_table(rows, datetime.now(UTC))
+
+
+@app.command()
+def similar(
+    ctx: typer.Context,
+    q: Annotated[
+        str,
+        typer.Argument(
+            metavar="WORDS", help="What to look for, e.g. a title: records sharing any word of it.", show_default=False
+        ),
+    ],
+    exclude: Annotated[
+        str | None, typer.Option(metavar="ID", help="Leave out this record (the one being investigated).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="At most this many records.")] = 10,
+    as_json: Json = False,
+) -> None:
+    """Earlier similar nonconformities: records sharing words with WORDS, best match first."""
+    found = send(ctx, lambda api: api.get("/records/similar", q=q, exclude=exclude, limit=limit))
+    if as_json:
+        render.emit_json(found["items"])
+    else:
+        render.similar_table(found["items"])
 
 
 @app.command()

@@ -269,6 +269,19 @@ def records_table(rows: list[Row], now: datetime) -> None:
     console.print(table)
 
 
+def similar_table(hits: list[Row]) -> None:
+    """Each record found, its title over the words around the match (the matched ones in [brackets])."""
+    if not hits:
+        console.print("no similar records")
+        return
+    table = _table("Similar records, best match first", ("ID", "SEVERITY", "STAGE", "RAISED"), "TITLE / MATCHED")
+    for hit in hits:
+        raised = minute(_DATETIME.validate_python(hit["raised_at"]))
+        matched = f"{hit['title']}\n{hit['snippet']}"
+        _add_row(table, hit["record_id"], hit["severity"], hit["stage"], raised, matched)
+    console.print(table)
+
+
 def inbox_table(items: list[Deadline]) -> None:
     if not items:
         console.print("nothing is waiting for you")

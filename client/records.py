@@ -31,9 +31,10 @@ from client.temporal import (
     timed_out,
     translated,
 )
-from core import readmodel
+from core import readmodel, search
 from core.database import make_engine
 from core.readmodel import OverdueItem
+from core.search import SearchHit
 from core.settings import Settings
 from models import rules
 from models.enums import Severity, Stage
@@ -301,6 +302,11 @@ class CapaClient(Steps):
 
     async def overdue(self) -> list[OverdueItem]:
         return await self._db(readmodel.overdue_items, self._engine, datetime.now(UTC))
+
+    async def similar_records(self, text: str, *, exclude: str | None = None, limit: int = 10) -> list[SearchHit]:
+        """Earlier records sharing any meaningful word of ``text``, best match first, ``exclude`` left out (the
+        record whose root cause is being investigated). Any text is safe: it is searched for its words only."""
+        return await self._db(search.similar, self._engine, text, exclude=exclude, limit=limit)
 
     # --- health -------------------------------------------------------------------------------------------
 

@@ -45,14 +45,17 @@ from models.payloads import (
     RECORD_MOVING,
     AmendEntry,
     AmendInput,
+    CancelStep,
     CapaState,
     Event,
+    LinkStep,
     Payload,
     PlanStep,
     RaiseStep,
     ReassignStep,
     RecordChange,
     RecordSnapshot,
+    RootCauseStep,
     StepInput,
     StepOutcome,
     StepResult,
@@ -130,6 +133,20 @@ def holders_in(model: type[BaseModel], values: Mapping[str, object]) -> dict[str
     return {field: name for field, name in named.items() if isinstance(name, str)}
 
 
+def records_named(step: BaseModel) -> dict[str, str]:
+    """The other records a step names (links, a duplicate, similar records), by field path."""
+    named: dict[str, str] = {}
+    if isinstance(step, RaiseStep):
+        named.update({path("links", i, "record_id"): link.record_id for i, link in enumerate(step.links or [])})
+    elif isinstance(step, LinkStep):
+        named["record_id"] = step.record_id
+    elif isinstance(step, CancelStep) and step.duplicate_of is not None:
+        named["duplicate_of"] = step.duplicate_of
+    elif isinstance(step, RootCauseStep):
+        named.update({path("similar", i): record_id for i, record_id in enumerate(step.similar or [])})
+    return named
+
+
 class Steps(Notifications):
     """Take steps on records and write what they return for the read model."""
 
@@ -157,6 +174,14 @@ class Steps(Notifications):
         hold what it gives them, and its text must hold no control characters (``core.text``)."""
         problems = [FieldProblem(field, message) for field, message in text_problems(step)]
         problems.extend(await self.holder_problems(holders_named(step)))
+        named = records_named(step)
+        if named:
+            known = await self._db(readmodel.existing_records, self._engine, list(named.values()))
+            problems.extend(
+                FieldProblem(field, f"there is no record {record_id}")
+                for field, record_id in named.items()
+                if record_id not in known
+            )
         if problems:
             raise CapaError.invalid(*problems)
 

@@ -31,6 +31,7 @@ from sqlmodel.sql.sqltypes import AutoString
 
 import migrations
 import models.tables
+from core import search
 from core.database import SchemaBehindError, make_engine
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
@@ -107,9 +108,15 @@ def context_options(config: Config) -> dict[str, Any]:
         "render_as_batch": True,
         "compare_type": True,
         "render_item": render_item,
+        "include_name": include_name,
         "on_version_apply": record,
         "version_table": VERSION_TABLE,
     }
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Leave the search index's tables out of schema comparisons: the migrations keep them, not the models."""
+    return not (type_ == "table" and name is not None and search.is_index_table(name))
 
 
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:

@@ -421,8 +421,8 @@ def _records_query(
             )
         )
     if overdue:
-        stage_late = and_(col(Nonconformity.holder).is_not(None), col(Nonconformity.due_at) < now)
-        action_late = _open_actions().where(col(ActionRow.due_at) < now).exists()
+        stage_late = and_(col(Nonconformity.holder).is_not(None), _stage_due() < now)
+        action_late = _open_actions().where(col(ActionRow.original_due_at) < now).exists()
         query = query.where(col(Nonconformity.stage).in_(_OPEN_STAGES), or_(stage_late, action_late))
     return query
 
@@ -435,7 +435,9 @@ def _open_actions() -> SelectOfScalar[str]:
 
 
 class OverdueItem(BaseModel):
-    """One running deadline already past: a record's own stage step, or one of its actions."""
+    """One running deadline: a record's own stage step, or one of its actions. ``due_at`` is its original due
+    and ``late_by`` counts from it: an approved extension does not make a late step on time; the extended due is
+    ``revised_due_at`` (None when never extended)."""
 
     record_id: str
     stage: Stage
@@ -445,6 +447,12 @@ class OverdueItem(BaseModel):
     due_at: datetime
     late_by: timedelta
     escalation_level: int
+    revised_due_at: datetime | None = None
+
+
+def _stage_due() -> ColumnElement[datetime]:
+    """A stage clock's original due (rows written before it was kept have only the current one)."""
+    return func.coalesce(col(Nonconformity.original_due_at), col(Nonconformity.due_at))
 
 
 def overdue_items(engine: Engine, now: datetime) -> list[OverdueItem]:
@@ -452,8 +460,8 @@ def overdue_items(engine: Engine, now: datetime) -> list[OverdueItem]:
     items = _deadlines(
         engine,
         now,
-        stage_filter=col(Nonconformity.due_at) < now,
-        action_filter=col(ActionRow.due_at) < now,
+        stage_filter=_stage_due() < now,
+        action_filter=col(ActionRow.original_due_at) < now,
     )
     return sorted(items, key=lambda i: (-i.escalation_level, -i.late_by, i.record_id, i.target))
 
@@ -475,6 +483,7 @@ def _deadlines(
         col(Nonconformity.holder),
         col(Nonconformity.due_at),
         col(Nonconformity.escalation_level),
+        _stage_due().label("original_due_at"),
     )
     with session_scope(engine) as session:
         # Plain column rows through the connection: sqlmodel's typed select() stops at four columns.
@@ -493,6 +502,7 @@ def _deadlines(
                     col(ActionRow.action_id),
                     col(ActionRow.owner),
                     col(ActionRow.due_at),
+                    col(ActionRow.original_due_at),
                     col(ActionRow.escalation_level),
                     col(Nonconformity.id).label("record_id"),
                     col(Nonconformity.stage),
@@ -513,9 +523,10 @@ def _deadlines(
             severity=Severity(record.severity),
             target="stage",
             holder=record.holder,
-            due_at=record.due_at,
-            late_by=now - record.due_at,
+            due_at=record.original_due_at,
+            late_by=now - record.original_due_at,
             escalation_level=record.escalation_level,
+            revised_due_at=record.due_at if record.due_at != record.original_due_at else None,
         )
         for record in records
     ]
@@ -526,13 +537,20 @@ def _deadlines(
             severity=Severity(action.severity),
             target=action.action_id,
             holder=action.owner,
-            due_at=action.due_at,
-            late_by=now - action.due_at,
+            due_at=action.original_due_at,
+            late_by=now - action.original_due_at,
             escalation_level=action.escalation_level,
+            revised_due_at=action.due_at if action.due_at != action.original_due_at else None,
         )
         for action in actions
     )
     return items
+
+
+def existing_records(engine: Engine, record_ids: list[str]) -> set[str]:
+    """Which of ``record_ids`` the read model holds."""
+    with session_scope(engine) as session:
+        return set(session.exec(select(col(Nonconformity.id)).where(col(Nonconformity.id).in_(record_ids))).all())
 
 
 class LinkedRecord(BaseModel):

@@ -113,10 +113,15 @@ def _planned(event: Event) -> list[tuple[str, str, datetime]]:
 
 
 def reminder(state: CapaState, event: Event, clock: Clock, scheduled_at: datetime) -> Notice:
-    """To the holder, before the due time: counted from when the reminder was due, so never "due in -3h"."""
+    """To the holder, before the due time: counted from when the reminder was due, so never "due in -3h". A
+    review's reminder also goes to quality, who review."""
     assert isinstance(event.details, ReminderEntry)
     counted_from = min(scheduled_at, clock.due_at)
-    return notice(state, event, [clock.holder], f"{event.details.target} {due_in(clock.due_at, counted_from)}")
+    what = f"{event.details.target} {due_in(clock.due_at, counted_from)}"
+    if state.under_current_rules and event.details.target == "effectiveness":
+        # Any quality person may review: they all hear of a review falling due, beside the record's owner.
+        return notice(state, event, [clock.holder], what, roles=[Role.QUALITY])
+    return notice(state, event, [clock.holder], what)
 
 
 def escalation(state: CapaState, event: Event, clock: Clock, late: str, *, done: bool = False) -> Notice:

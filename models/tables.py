@@ -71,6 +71,9 @@ class Nonconformity(SQLModel, table=True):
     product: str | None = None
     lot: str | None = None
     quantity: int | None = None
+    defect_code: str | None = None
+    supplier: str | None = None
+    customer: str | None = None
     owner: str = Field(index=True)
     raised_by: str
     raised_at: datetime = Field(sa_type=UtcDateTime)
@@ -81,6 +84,8 @@ class Nonconformity(SQLModel, table=True):
     escalation_level: int = 0
     # Who holds the stage's own clock; None while only action clocks (or none) run.
     holder: str | None = None
+    # The stage clock's due before any extension: lateness is measured against it (None: no stage clock runs).
+    original_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     effectiveness_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     cancel_reason: str | None = Field(default=None, sa_type=Text)
     closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -130,12 +130,57 @@ def _facts(state: CapaState, person: Any) -> list[list[str]]:
         ["Lot", state.lot or "-"],
         ["Quantity affected", "-" if state.quantity is None else f"{state.quantity} pcs"],
     ]
+    for label, value in (
+        ("Defect code", state.defect_code),
+        ("Supplier", state.supplier),
+        ("Customer", state.customer),
+    ):
+        if value:
+            facts.append([label, value])
+    triage = state.triage
+    if triage is not None:
+        raised_as = state.provisional_severity or triage.risk_class
+        facts.append(
+            [
+                "Triage",
+                f"severity {triage.severity_level}, occurrence {triage.occurrence_level}: class"
+                f" {_words(triage.risk_class)} (raised as {_words(raised_as)}), {_words(triage.decision)},"
+                f" {person(triage.by)}, {moment(triage.at)}",
+            ]
+        )
+        reported = [
+            name
+            for name, on in (
+                ("customer notification", triage.customer_notification),
+                ("regulatory report", triage.regulatory_report),
+                ("field action", triage.field_action),
+            )
+            if on
+        ]
+        facts.append(["To report", ", ".join(reported) or "nothing"])
+        if triage.rationale:
+            facts.append(["Triage rationale", triage.rationale])
+    for number, c in enumerate(state.criteria, 1):
+        window = ", ".join(
+            f"{value} {unit}"
+            for value, unit in ((c.window_days, "days"), (c.window_lots, "lots"), (c.window_units, "units"))
+            if value
+        )
+        facts.append(
+            [
+                f"Effectiveness criterion {number}",
+                f"{c.measure}: {c.baseline} to {c.threshold} ({c.data_source}, {window})",
+            ]
+        )
+    for link in state.links:
+        facts.append(["Linked", f"{_words(link.kind)} {link.record_id}"])
     if state.cycle > 1:
         facts.append(["Cycle", str(state.cycle)])
     if state.closed_at is not None:
         facts.append(["Closed" if state.cancel_reason is None else "Cancelled", moment(state.closed_at)])
     if state.cancel_reason:
-        facts.append(["Cancelled because", state.cancel_reason])
+        category = f"{_words(state.cancel_category)}: " if state.cancel_category else ""
+        facts.append(["Cancelled because", category + state.cancel_reason])
     if state.stage.is_open and state.due_at is not None:
         facts.append(["Next due", moment(state.due_at)])
     if state.policy is not None:
@@ -147,8 +192,32 @@ def _containment(state: CapaState, person: Any) -> dict[str, Any] | None:
     c = state.containment
     if c is None:
         return None
-    disposition = _words(c.disposition) + (f", {c.quantity} pcs" if c.quantity is not None else "")
-    return {"summary": _wrap(c.summary), "disposition": disposition, "by": f"{person(c.by)}, {moment(c.at)}"}
+    if c.dispositions or c.no_product_affected:
+        disposition = _words(c.disposed())
+    else:
+        disposition = _words(c.disposition) + (f", {c.quantity} pcs" if c.quantity is not None else "")
+    if c.shipped:
+        told = {True: ", customers told", False: ", customers not told", None: ""}[c.customers_told]
+        disposition += f"; {c.shipped} pcs already shipped{told}"
+    rows = [
+        ["What was done", _wrap(c.summary)],
+        ["Disposition", _wrap(disposition)],
+        ["Recorded", f"{person(c.by)}, {moment(c.at)}"],
+    ]
+    if c.concession is not None:
+        customer = f" (customer approval {c.concession.customer_approval})" if c.concession.customer_approval else ""
+        rows.append(
+            [
+                "Concession",
+                _wrap(f"{c.concession.justification}{customer}; {person(c.concession.by)}, {moment(c.concession.at)}"),
+            ]
+        )
+    return {
+        "summary": _wrap(c.summary),
+        "disposition": disposition,
+        "by": f"{person(c.by)}, {moment(c.at)}",
+        "rows": rows,
+    }
 
 
 def _root_cause(cause: Any, person: Any, numbered: bool) -> dict[str, Any]:
@@ -157,8 +226,12 @@ def _root_cause(cause: Any, person: Any, numbered: bool) -> dict[str, Any]:
         details.append(["6M category", _words(cause.category)])
     if cause.escape_point:
         details.append(["Escape point", _wrap(cause.escape_point)])
+    if _get(cause, "non_detection_cause"):
+        details.append(["Not detected because", _wrap(cause.non_detection_cause)])
     if cause.similar_checked:
         details.append(["Similar cases checked", _wrap(cause.similar_checked)])
+    if _get(cause, "similar"):
+        details.append(["Similar records", ", ".join(cause.similar)])
     details.append(["Found", f"{person(cause.by)}, {moment(cause.at)}"])
     return {
         "heading": f"Root cause, cycle {cause.cycle}" if numbered else "Root cause",
@@ -186,19 +259,25 @@ def _action(action: Any, person: Any) -> dict[str, Any]:
 
 
 def _verification(v: Any, person: Any, numbered: bool) -> dict[str, Any]:
+    evidence = v.evidence
+    if _get(v, "no_adverse_effect"):
+        evidence += f". No adverse effect on meeting requirements: {v.adverse_effect_evidence}"
     return {
         "heading": (f"Verification, round {v.round}" if numbered else "Verification") + f": {_words(v.result)}",
-        "evidence": _wrap(v.evidence),
+        "evidence": _wrap(evidence),
         "by": f"{person(v.by)}, {moment(v.at)}",
         "signature": _signature(_get(v, "signature")),
     }
 
 
 def _review(r: Any, person: Any, numbered: bool) -> dict[str, Any]:
+    evidence = r.evidence
+    for result in _get(r, "criteria_results") or []:
+        evidence += f". Criterion {result.criterion} {'met' if result.met else 'not met'}: {result.data}"
     return {
         "heading": (f"Effectiveness review, cycle {r.cycle}" if numbered else "Effectiveness review")
         + f": {_words(r.result)}",
-        "evidence": _wrap(r.evidence),
+        "evidence": _wrap(evidence),
         "by": f"{person(r.by)}, {moment(r.at)}",
         "signature": _signature(_get(r, "signature")),
     }

@@ -30,6 +30,8 @@ class Read(Enum):
     LINES = "lines"  # one list item per non-empty line
     MOMENT = "moment"  # a datetime-local value, read as UTC
     DECISION = "decision"  # the button pressed: approve (true) or reject (false)
+    CHECK = "check"  # a checkbox: ticked is true, unticked is not given
+    CHOSEN = "chosen"  # the values of the ticked checkboxes named ``<name>-<n>``, as a list
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,13 @@ class WebForm:
                     filled.problems.append(FieldProblem(where, "choose approve or reject"))
                 else:
                     values[name] = raw == "approve"
+            elif spec.read is Read.CHECK:
+                if raw:
+                    values[name] = True
+            elif spec.read is Read.CHOSEN:
+                chosen = [value for key, value in self.values.items() if value and key.rpartition("-")[0] == spec.name]
+                if chosen:
+                    values[name] = chosen
             elif raw:
                 values[name] = _moment(raw) if spec.read is Read.MOMENT else raw
         return values
@@ -133,12 +142,18 @@ def rows_filled(values: dict[str, str], names: tuple[str, ...], most: int) -> li
 
 
 def fill_rows(
-    form: WebForm, filled: FilledForm, field_name: str, rows: list[int], row_inputs: dict[str, Input]
+    form: WebForm,
+    filled: FilledForm,
+    field_name: str,
+    rows: list[int],
+    row_inputs: dict[str, Input],
+    *,
+    shown: str = "Actions",
 ) -> None:
     """Read a repeated group (a plan's actions) into ``field_name``: the form's row ``r`` (rows may have gaps)
-    becomes item ``i`` of the list, named "<label> <i+1>" on the page."""
+    becomes item ``i`` of the list, named "<label> <i+1>" on the page; ``shown`` names the whole group."""
     first = next(iter(row_inputs.values()))
-    filled.inputs[field_name] = Input(f"{first.name}-{rows[0] if rows else 1}", "Actions")
+    filled.inputs[field_name] = Input(f"{first.name}-{rows[0] if rows else 1}", shown)
     items = []
     for index, row in enumerate(rows):
         renamed = {
@@ -147,6 +162,25 @@ def fill_rows(
         }
         items.append(form.values_of(renamed, filled, prefix=path(field_name, index, "")))
     filled.values[field_name] = items
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A repeated group of a form (a plan's actions, its criteria): the model field it fills, the inputs of one
+    row (``<input>-<row>``), the inputs that count as filling a row in, and whether the field is sent when no row
+    is filled (an empty list the model refuses, rather than the field left out)."""
+
+    field: str
+    inputs: dict[str, Input]
+    filled_by: tuple[str, ...]
+    shown: str
+    most: int = 50
+    always: bool = False
+
+    def fill(self, form: WebForm, filled: FilledForm) -> None:
+        rows = rows_filled(form.values, self.filled_by, self.most)
+        if rows or self.always:
+            fill_rows(form, filled, self.field, rows, self.inputs, shown=self.shown)
 
 
 @dataclass(frozen=True)

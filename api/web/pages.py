@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.deps import SESSION_KEY, Client, WebUser
 from api.errors import STATUS
-from api.web.forms import Refusal, WebForm, inputs, model_of, rows_filled
+from api.web.forms import Input, Refusal, Rows, WebForm, inputs, model_of, rows_filled
 from api.web.rendering import local_path, problem_page, render, see
 from client.errors import CapaError
 from client.records import CapaClient
@@ -27,7 +27,7 @@ from models.enums import (
     Severity,
     Stage,
 )
-from models.payloads import USER_NAME, Actor, RaiseStep
+from models.payloads import USER_NAME, Actor, CapaState, RaiseStep
 from models.rules import Offer, Step, available_steps
 from models.tables import User
 
@@ -56,7 +56,20 @@ RAISE_FORM = inputs(
     ("product", "Product"),
     ("lot", "Lot"),
     ("quantity", "Quantity affected"),
+    ("defect_code", "Defect code"),
+    ("supplier", "Supplier"),
+    ("customer", "Customer"),
 )
+# The raise form's link to another record: one row (``link_kind-1``, ``link_record-1``).
+RAISE_LINKS = Rows(
+    "links",
+    {"kind": Input("link_kind", "Link"), "record_id": Input("link_record", "Linked record")},
+    ("link_record",),
+    "Links",
+    1,
+)
+# How many earlier similar records the root-cause form lists.
+SIMILAR_LISTED = 10
 
 
 def _actor(user: User) -> Actor:
@@ -153,30 +166,39 @@ async def my_steps(request: Request, user: WebUser, client: Client) -> HTMLRespo
     return render(request, "my_steps.html", user, items=items, titles=titles)
 
 
-def _raise_page(
-    request: Request, user: User, holders: list[User], *, status: int = 200, **context: Any
+async def _raise_page(
+    request: Request, user: User, client: CapaClient, *, status: int = 200, **context: Any
 ) -> HTMLResponse:
-    return render(request, "raise.html", user, status=status, holders=holders, **context)
+    rules = await client.process_rules()
+    return render(
+        request,
+        "raise.html",
+        user,
+        status=status,
+        holders=await _holders(client),
+        defect_codes=sorted(rules.defect_codes.items()) if rules else [],
+        **context,
+    )
 
 
 @router.get("/raise")
 async def raise_form(request: Request, user: WebUser, client: Client) -> HTMLResponse:
-    return _raise_page(request, user, await _holders(client), values={}, errors={}, summary=[])
+    return await _raise_page(request, user, client, values={}, errors={}, summary=[])
 
 
 @router.post("/raise")
 async def raise_record(request: Request, user: WebUser, client: Client) -> Response:
     form = await WebForm.read(request)
     filled = form.fill(RAISE_FORM)
+    RAISE_LINKS.fill(form, filled)
     try:
         record_id = await client.raise_record(user.name, await model_of(client, RaiseStep, filled))
     except CapaError as exc:
         refusal = Refusal.of(exc, filled.inputs, STATUS[exc.kind])
-        holders = await _holders(client)
-        return _raise_page(
+        return await _raise_page(
             request,
             user,
-            holders,
+            client,
             status=refusal.status,
             values=form.values,
             errors=refusal.errors,
@@ -251,11 +273,17 @@ async def record_page(
         if settings.temporal_ui_url and Role(user.role) is Role.ADMIN
         else None
     )
-    needs_people = bool({Step.PLAN, Step.REASSIGN} & offer.steps)
+    needs_people = bool({Step.PLAN, Step.REASSIGN, Step.AMEND_PLAN} & offer.steps)
     query_rows = request.query_params.get("plan_rows", "")
     plan_rows = _number(query_rows, default=PLAN_ROWS, most=MAX_PLAN_ROWS)
     if values:
         plan_rows = max(plan_rows, *_plan_rows_in(values), 1)
+    rules = state.policy.process if state.policy else None
+    similar = (
+        await client.similar_records(_searched(state), exclude=state.id, limit=SIMILAR_LISTED)
+        if Step.ROOT_CAUSE in offer.steps
+        else []
+    )
     return render(
         request,
         "record.html",
@@ -274,7 +302,17 @@ async def record_page(
         values=values or {},
         plan_rows=plan_rows,
         more_rows=min(plan_rows + PLAN_ROWS, MAX_PLAN_ROWS),
+        rules=rules,
+        links=await client.links_of(state),
+        similar=similar,
+        pending_extensions=state.pending_extensions or ([state.pending_extension] if state.pending_extension else []),
     )
+
+
+def _searched(state: CapaState) -> str:
+    """What the root-cause form searches earlier records for: the record's own words."""
+    parts = (state.title, state.description, state.product, state.lot, state.defect_code)
+    return " ".join(part for part in parts if part)
 
 
 @router.get("/records/{record_id}")

@@ -43,6 +43,12 @@ STEP_LABELS: dict[Step, str] = {
     Step.REASSIGN: "Reassignment",
     Step.CANCEL: "Cancellation",
     Step.ATTACH_FILE: "Evidence files",
+    Step.TRIAGE: "Triage",
+    Step.AMEND_PLAN: "Plan amendment",
+    Step.DECIDE_PLAN: "Plan approval",
+    Step.CONCEDE: "Concession",
+    Step.AMEND: "Amendment",
+    Step.LINK: "Link",
 }
 
 

@@ -15,8 +15,8 @@ from api.deps import Client, WebUser
 from api.errors import STATUS
 from api.uploads import UploadRefused
 from api.web.files import STEP_FILE_TARGETS, is_upload, read_form_upload, refused_upload
-from api.web.forms import FilledForm, Input, Read, Refusal, WebForm, fill_rows, inputs, model_of, rows_filled
-from api.web.pages import MAX_PLAN_ROWS, record_page
+from api.web.forms import FilledForm, Input, Read, Refusal, Rows, WebForm, inputs, model_of
+from api.web.pages import record_page
 from api.web.rendering import label, problem_page, see
 from client.errors import CapaError, ErrorKind, FieldProblem, SigningLocked, StepPending
 from client.files import attach_files
@@ -24,31 +24,44 @@ from models.rules import SIGNED_STEPS, STEP_MODELS, Step
 
 router = APIRouter(include_in_schema=False)
 
-# A plan's row: the inputs ``description-<row>``, ``owner-<row>``, ``due-<row>`` and ``kind-<row>``.
+# A plan's row: the inputs ``description-<row>``, ``owner-<row>``, ``due-<row>``, ``kind-<row>`` and
+# ``late_due_reason-<row>``.
 PLAN_ROW = {
     "description": Input("description", "What will be done"),
     "owner": Input("owner", "Owner"),
     "due_at": Input("due", "Due", Read.MOMENT),
     "kind": Input("kind", "Kind"),
+    "late_due_reason": Input("late_due_reason", "Why due so late"),
 }
+# A plan amendment's added action: the same inputs, prefixed ``add-``.
+ADDED_ROW = {field: Input(f"add-{spec.name}", spec.label, spec.read) for field, spec in PLAN_ROW.items()}
+# An effectiveness criterion's row (the plan's, or verification's where the plan set none).
+CRITERION_ROW = {
+    "measure": Input("measure", "What is measured"),
+    "baseline": Input("baseline", "Baseline"),
+    "threshold": Input("threshold", "Threshold"),
+    "data_source": Input("data_source", "Data source"),
+    "window_days": Input("window_days", "Window (days)"),
+    "window_lots": Input("window_lots", "Window (lots)"),
+    "window_units": Input("window_units", "Window (units)"),
+}
+CRITERIA = Rows("criteria", CRITERION_ROW, ("measure", "baseline", "threshold", "data_source"), "Criteria", 20)
+ACTIONS = Rows("actions", PLAN_ROW, ("description", "owner", "due", "late_due_reason"), "Actions", always=True)
 
 
 @dataclass(frozen=True)
 class StepForm:
-    """One step's form: the inputs that fill its model's fields (None: the plan's rows), and what is said once
-    it is accepted."""
+    """One step's form: the inputs that fill its model's fields, its repeated groups, and what is said once it
+    is accepted."""
 
-    inputs: dict[str, Input] | None
+    inputs: dict[str, Input]
     done: str
+    rows: tuple[Rows, ...] = ()
 
     def fill(self, form: WebForm) -> FilledForm:
-        if self.inputs is not None:
-            return form.fill(self.inputs)
-        filled = FilledForm()
-        rows = rows_filled(
-            form.values, tuple(spec.name for spec in PLAN_ROW.values() if spec.name != "kind"), MAX_PLAN_ROWS
-        )
-        fill_rows(form, filled, "actions", rows, PLAN_ROW)
+        filled = form.fill(self.inputs)
+        for group in self.rows:
+            group.fill(form, filled)
         return filled
 
 
@@ -60,8 +73,24 @@ _EVIDENCE = ("evidence", "Evidence")
 
 STEP_FORMS: dict[Step, StepForm] = {
     Step.CONTAIN: StepForm(
-        inputs(("summary", "What was done to control it"), ("disposition", "Disposition"), ("quantity", "Quantity")),
+        inputs(
+            ("summary", "What was done to control it"),
+            ("disposition", "Disposition"),
+            ("quantity", "Quantity"),
+            ("no_product_affected", "No product affected", Read.CHECK),
+            ("shipped", "Already shipped"),
+            ("customers_told", "Customers told", Read.CHECK),
+        ),
         "Containment recorded",
+        (
+            Rows(
+                "dispositions",
+                {"disposition": Input("share", "Share"), "quantity": Input("share_quantity", "Share pieces")},
+                ("share", "share_quantity"),
+                "Dispositions",
+                10,
+            ),
+        ),
     ),
     Step.ROOT_CAUSE: StepForm(
         inputs(
@@ -70,23 +99,87 @@ STEP_FORMS: dict[Step, StepForm] = {
             ("whys", "Why-chain", Read.LINES),
             ("cause", "Root cause"),
             ("escape_point", "Escape point"),
+            ("non_detection_cause", "Why it was not detected"),
+            ("similar", "Similar nonconformities", Read.CHOSEN),
             ("similar_checked", "Similar nonconformities checked"),
         ),
         "Root cause recorded",
     ),
-    Step.PLAN: StepForm(None, "Action plan recorded"),
+    Step.PLAN: StepForm({}, "Action plan recorded", (ACTIONS, CRITERIA)),
     Step.COMPLETE_ACTION: StepForm(inputs(("action_id", "Action"), _EVIDENCE), "Action completed"),
-    Step.VERIFY: StepForm(inputs(("result", "Result"), _EVIDENCE), "Verification recorded"),
-    Step.REVIEW: StepForm(inputs(("result", "Result"), _EVIDENCE), "Effectiveness review recorded"),
+    Step.VERIFY: StepForm(
+        inputs(
+            ("result", "Result"),
+            _EVIDENCE,
+            ("no_adverse_effect", "No adverse effect", Read.CHECK),
+            ("adverse_effect_evidence", "What shows no adverse effect"),
+        ),
+        "Verification recorded",
+        (CRITERIA,),
+    ),
+    Step.REVIEW: StepForm(
+        inputs(("result", "Result"), _EVIDENCE),
+        "Effectiveness review recorded",
+        (
+            Rows(
+                "criteria_results",
+                {
+                    "criterion": Input("criterion", "Criterion"),
+                    "met": Input("met", "Criterion met?"),
+                    "data": Input("data", "Data"),
+                },
+                ("met", "data"),
+                "Criteria",
+                20,
+            ),
+        ),
+    ),
     Step.REQUEST_EXTENSION: StepForm(
         inputs(("action_id", "For"), ("until", "New due", Read.MOMENT), _REASON),
         "Extension requested; a manager decides it",
     ),
     Step.DECIDE_EXTENSION: StepForm(
-        inputs(_REASON, approve=Input("decision", "Decision", Read.DECISION)), "Extension decided"
+        inputs(("action_id", "For"), _REASON, approve=Input("decision", "Decision", Read.DECISION)),
+        "Extension decided",
     ),
     Step.REASSIGN: StepForm(inputs(("action_id", "What"), _REASON, new_owner=Input("owner", "To")), "Reassigned"),
-    Step.CANCEL: StepForm(inputs(_REASON), "Record cancelled"),
+    Step.CANCEL: StepForm(
+        inputs(("category", "Category"), ("duplicate_of", "Duplicate of"), _REASON), "Record cancelled"
+    ),
+    Step.TRIAGE: StepForm(
+        inputs(
+            ("severity_level", "Severity level"),
+            ("occurrence_level", "Occurrence level"),
+            ("decision", "Decision"),
+            ("rationale", "Rationale"),
+            ("customer_notification", "Customer notification", Read.CHECK),
+            ("regulatory_report", "Regulatory report", Read.CHECK),
+            ("field_action", "Field action", Read.CHECK),
+        ),
+        "Triage recorded",
+    ),
+    Step.DECIDE_PLAN: StepForm(
+        inputs(_REASON, approve=Input("decision", "Decision", Read.DECISION)), "Plan decision recorded"
+    ),
+    Step.CONCEDE: StepForm(
+        inputs(("justification", "Justification"), ("customer_approval", "Customer approval reference")),
+        "Concession recorded",
+    ),
+    Step.AMEND: StepForm(inputs(("field", "Field"), ("value", "New value"), _REASON), "Amendment recorded"),
+    Step.LINK: StepForm(inputs(("kind", "Link"), ("record_id", "Other record"), _REASON), "Link recorded"),
+    Step.AMEND_PLAN: StepForm(
+        inputs(_REASON),
+        "Plan amendment sent",
+        (
+            Rows("add", ADDED_ROW, tuple(f"add-{n}" for n in ("description", "owner", "due")), "Actions added"),
+            Rows(
+                "rescope",
+                {"action_id": Input("rescope_action", "Action"), "description": Input("rescope", "Now to be done")},
+                ("rescope",),
+                "Re-scoped actions",
+            ),
+        ),
+    ),
 }
 
 
@@ -147,8 +240,10 @@ async def take_step(request: Request, record_id: str, step: str, user: WebUser, 
     except CapaError as exc:
         if exc.kind is ErrorKind.UNAVAILABLE:
             return problem_page(request, user, 503, exc.message)
-        # Each action has its own completion form: the refusal goes to the one that was sent.
-        failed = f"{which.value}-{form.text('action_id')}" if which is Step.COMPLETE_ACTION else which.value
+        # Each action has its own completion form, each pending extension its decision form: the refusal goes to
+        # the one that was sent.
+        per_target = which in (Step.COMPLETE_ACTION, Step.DECIDE_EXTENSION)
+        failed = f"{which.value}-{form.text('action_id')}" if per_target else which.value
         refusal = Refusal.of(exc, filled.inputs, STATUS[exc.kind])
         wait = {"Retry-After": str(exc.retry_after)} if isinstance(exc, SigningLocked) else None
         return await record_page(

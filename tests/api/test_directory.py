@@ -10,14 +10,14 @@ from tests.web.pages import browser
 
 async def test_a_person_is_added_with_a_full_name(api: Api) -> None:
     """Adding someone needs their full name; the directory and /me then show it."""
-    missing = await api.call("ada", "POST", "/users", {"name": "quinn", "role": "owner", "manager": "mike"})
+    missing = await api.call("ada", "POST", "/users", {"name": "rosa", "role": "owner", "manager": "mike"})
     assert missing.status_code == 422
     assert missing.json()["errors"] == [{"field": "full_name", "message": "required"}]
-    added = await api.ok("ada", "POST", "/users", {"name": "quinn", "full_name": "Quinn Baker", "role": "owner"})
-    assert added["full_name"] == "Quinn Baker"
+    added = await api.ok("ada", "POST", "/users", {"name": "rosa", "full_name": "Rosa Baker", "role": "owner"})
+    assert added["full_name"] == "Rosa Baker"
     assert (await api.get("maria", "/me"))["full_name"] == "Maria Keller"
     listed = await api.get("otto", "/users", limit=200)
-    assert {u["name"]: u["full_name"] for u in listed["items"]}["quinn"] == "Quinn Baker"
+    assert {u["name"]: u["full_name"] for u in listed["items"]}["rosa"] == "Rosa Baker"
 
 
 @pytest.mark.parametrize(

@@ -134,6 +134,28 @@ async def test_list_pages_and_filters(api: Api) -> None:
         assert response.json()["detail"].startswith(next(iter(bad))), response.json()
 
 
+async def test_similar_records(api: Api) -> None:
+    """Anyone signed in finds earlier records sharing words with a query, closest first, the record under
+    investigation left out; any text is taken as words, and a bad parameter is a 422 naming it."""
+    wall = await api.raise_record(title="Porosity in casting wall", description="Pores seen on X-ray", lot="Q-77")
+    gate = await api.raise_record(title="Porosity near the gate", description="Shrinkage near the gate")
+    current = await api.raise_record(title="Porosity in casting wall again", description="Pores on X-ray, lot Q-78")
+
+    found = await api.get("otto", "/records/similar", q="porosity in the casting wall", exclude=current)
+
+    assert [hit["record_id"] for hit in found["items"]] == [wall, gate]
+    assert found["items"][0]["title"] == "Porosity in casting wall"
+    assert found["items"][0]["stage"] == "containment"
+    assert "[porosity]" in found["items"][0]["snippet"].lower()
+    hostile = await api.get("otto", "/records/similar", q='"pores* -OR NOT( NEAR')
+    assert {hit["record_id"] for hit in hostile["items"]} == {wall, gate, current}
+    for params, field in (({}, "q"), ({"q": "pores", "exclude": "nc-1"}, "exclude"), ({"q": "x", "limit": 0}, "limit")):
+        refused = await api.call("otto", "GET", "/records/similar", **params)
+        assert refused.status_code == 422, refused.text
+        assert [error["field"] for error in refused.json()["errors"]] == [field]
+    assert (await api.call(None, "GET", "/records/similar", q="pores")).status_code == 401
+
+
 async def test_overdue_and_my_items(api: Api) -> None:
     """An action due in a second shows in /overdue once late, and in its owner's /me/items."""
     record_id = await api.record_at("action")

@@ -73,7 +73,7 @@ async def test_verify_says_ok_per_chain_and_names_the_first_edited_entry(
     assert every.code == 0, every.err
     assert every.out.splitlines() == [
         f"{record_id} OK: 3 entries, chain head {state.chain_head}, same as its workflow",
-        f"admin log OK: 8 entries, chain head {audit.verify_admin_log(engine).head}; "
+        f"admin log OK: 10 entries, chain head {audit.verify_admin_log(engine).head}; "
         "a removed tail shows only against a published head",
     ]
     assert one.code == 0, one.err
@@ -153,8 +153,8 @@ async def test_log_prints_a_role_change_with_its_before_and_after(env: WorkflowE
     olivia = await _capa(env, engine, "audit", "log", "--target", "olivia", "--json")
 
     assert table.code == 0, table.err
-    rows = [line.split() for line in table.out.splitlines() if line.split()[:1] in (["9"], ["10"])]
-    assert [row[0] for row in rows] == ["9", "10"]
+    rows = [line.split() for line in table.out.splitlines() if line.split()[:1] in (["11"], ["12"])]
+    assert [row[0] for row in rows] == ["11", "12"]
     assert rows[0][3:] == ["ada", "role_changed", "olivia", "role:", "owner", "→", "manager"]
     assert rows[1][3:] == ["ada", "password_set", "otto", "-"]
     assert olivia.code == 0, olivia.err
@@ -166,7 +166,7 @@ async def test_log_prints_a_role_change_with_its_before_and_after(env: WorkflowE
             {"full_name": "Olivia Novak", "role": "owner", "manager": "mike", "email": None},
             entries[4].hash,
         ),
-        (9, "role_changed", {"role": "owner"}, {"role": "manager"}, entries[8].hash),
+        (11, "role_changed", {"role": "owner"}, {"role": "manager"}, entries[10].hash),
     ]
 
 

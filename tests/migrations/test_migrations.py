@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 from sqlmodel import SQLModel
 
-from core import database, migrations
+from core import database, migrations, search
 from core.database import SchemaBehindError, make_engine
 from core.migrations import ensure_schema
 from core.readmodel import add_user, list_users
@@ -34,7 +34,10 @@ def test_upgrade_from_empty_creates_every_table_with_every_column(blank: Engine)
     present = _columns(blank)
     for table in SQLModel.metadata.sorted_tables:
         assert present.get(table.name) == {column.name for column in table.columns}, table.name
-    assert set(present) == {*SQLModel.metadata.tables, migrations.VERSION_TABLE}
+    # Besides the models' tables: the version table and the search index's (its FTS5 shadow tables on SQLite).
+    index_tables = {table for table in present if search.is_index_table(table)}
+    assert search.TABLE in index_tables
+    assert set(present) - index_tables == {*SQLModel.metadata.tables, migrations.VERSION_TABLE}
     assert migrations.state(blank).up_to_date
 
 
@@ -44,9 +47,8 @@ def test_the_head_schema_matches_the_models(blank: Engine) -> None:
 
     with blank.connect() as connection:
         options = migrations.context_options(migrations.alembic_config())
-        context = MigrationContext.configure(
-            connection, opts={key: options[key] for key in ("compare_type", "render_as_batch", "target_metadata")}
-        )
+        compared = ("compare_type", "render_as_batch", "target_metadata", "include_name")
+        context = MigrationContext.configure(connection, opts={key: options[key] for key in compared})
         difference = compare_metadata(context, SQLModel.metadata)
 
     assert difference == []

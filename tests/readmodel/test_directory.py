@@ -33,7 +33,7 @@ def test_add_user_returns_a_readable_user(engine: Engine) -> None:
         ("ada", "admin", None, "name: a user named 'ada' already exists"),
         ("zoe", "owner", "ghost", "manager: no user named 'ghost'"),
         ("zoe", "owner", "otto", "manager: 'otto' is an operator, not a manager or admin"),
-        ("zoe", "boss", None, "role: 'boss' is not one of operator, owner, manager, admin"),
+        ("zoe", "boss", None, "role: 'boss' is not one of operator, owner, manager, quality, admin"),
         ("zoe smith", "owner", None, "name: "),
     ],
 )
@@ -62,6 +62,8 @@ def test_seed_demo_users_only_seeds_an_empty_directory(engine: Engine) -> None:
         "olivia": ("Olivia Novak", "owner", "mike"),
         "oscar": ("Oscar Lindqvist", "owner", "mike"),
         "otto": ("Otto Weber", "operator", "mike"),
+        "quinn": ("Quinn Rivera", "quality", "ada"),
+        "greta": ("Greta Lind", "quality", "ada"),
     }
     assert [u.name for u in list_users(engine)] == sorted(users)
 

@@ -131,3 +131,24 @@ def test_load_record_state_round_trip(engine: Engine) -> None:
 def test_load_record_state_unknown_record(engine: Engine) -> None:
     """A record the read model has never seen loads as None."""
     assert load_record_state(engine, "NC-2026-9999") is None
+
+
+def test_an_extended_step_stays_late_against_its_original_due(engine: Engine) -> None:
+    """Lateness is honest: a stage step and an action extended past their original dues are still on the
+    overdue board and in the overdue list, late from the original due, with the revised due beside it; one not
+    yet due at all is not."""
+    extended = clock("olivia", _day(12)).model_copy(update={"original_due_at": _day(4), "extensions": 1})
+    late_action = action("A1", "oscar", _day(14))
+    late_action.clock.original_due_at = _day(6)
+    late_action.clock.extensions = 1
+    publish(engine, state("NC-2026-0011", stage_clock=extended), [event(1)])
+    publish(engine, state("NC-2026-0012", stage=Stage.ACTION, actions=[late_action]), [event(1)])
+    publish(engine, state("NC-2026-0013", stage_clock=clock("olivia", _day(11))), [event(1)])
+
+    items = overdue_items(engine, NOW)
+
+    assert [(i.record_id, i.target, i.due_at, i.revised_due_at, i.late_by) for i in items] == [
+        ("NC-2026-0011", "stage", _day(4), _day(12), timedelta(days=6)),
+        ("NC-2026-0012", "A1", _day(6), _day(14), timedelta(days=4)),
+    ]
+    assert _ids(engine, overdue=True) == ["NC-2026-0011", "NC-2026-0012"]

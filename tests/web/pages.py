@@ -15,7 +15,9 @@ from tests.stack import PASSWORD, Stack
 # The effectiveness window is seconds, so a record reaches its review (and closes) within a test.
 POLICY = uniform_policy("web-tests", remind_before=["30m"], escalate_after=["0s", "1h"], effectiveness_after="3s")
 # The forms of signed steps: each carries the signer's password.
-SIGNED_FORMS = frozenset({"verify", "review", "decide-extension", "cancel"})
+SIGNED_FORMS = frozenset(
+    {"verify", "review", "decide-extension", "cancel", "triage", "decide-plan", "concede", "amend"}
+)
 _CSRF_FIELD = re.compile(r'name="csrftoken" value="([^"]+)"')
 RECORD_PATH = re.compile(r"^/records/(NC-\d{4}-\d{4,})$")
 

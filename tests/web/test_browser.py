@@ -3,35 +3,25 @@
 The web manual's screenshots (docs/web.md) come from `make run` instead, through scripts/walkthrough.py.
 """
 
-import asyncio
 import re
-import socket
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
-import uvicorn
-from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright, expect
+from playwright.async_api import Browser, expect
 from temporalio.testing import WorkflowEnvironment
 
 from tests.policies import uniform_policy
-from tests.stack import PASSWORD, Stack, running_stack
-from tests.web.pages import eventually
+from tests.stack import Stack, running_stack
+from tests.web.chromium import base_url, chromium
+from tests.web.chromium import signed_in as _signed_in
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+# tests/files runs its browser test on these fixtures.
+__all__ = ["_signed_in", "base_url", "chromium", "stack"]
+
 # Root cause is due seconds after containment and escalates at once (level 1 at the due time).
 POLICY = uniform_policy("browser-tests", remind_before=[], escalate_after=["0s", "1h"], root_cause="4s")
 BOARD_REFRESH = 2
-DESKTOP = ViewportSize(width=1280, height=900)
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -40,48 +30,6 @@ async def stack(dev_server: WorkflowEnvironment, tmp_path_factory: pytest.TempPa
         dev_server, tmp_path_factory.mktemp("browser"), policy=POLICY, board_refresh=BOARD_REFRESH
     ) as running:
         yield running
-
-
-@pytest_asyncio.fixture(scope="module")
-async def base_url(stack: Stack) -> AsyncIterator[str]:
-    """The app served over real HTTP on a free local port, in this event loop."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(stack.app, log_config=None, access_log=False, lifespan="off"))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-
-    async def started() -> bool:
-        return server.started
-
-    await eventually(started, "uvicorn serving", within=10)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await serving
-    sock.close()
-
-
-@pytest_asyncio.fixture(scope="module")
-async def chromium() -> AsyncIterator[Browser]:
-    """Debian's Chromium; a missing browser fails the test, it is never downloaded or skipped."""
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium"
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
-
-
-async def _signed_in(chromium: Browser, base_url: str, name: str) -> tuple[BrowserContext, Page]:
-    context = await chromium.new_context(base_url=base_url, viewport=DESKTOP)
-    page = await context.new_page()
-    await page.goto("/")
-    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    await page.get_by_label("User name").fill(name)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page.get_by_role("heading", name="My open steps")).to_be_visible()
-    await expect(page.locator(".who")).to_contain_text(name)
-    return context, page
 
 
 async def test_raise_contain_and_watch_it_escalate_on_the_board(chromium: Browser, base_url: str, stack: Stack) -> None:

@@ -37,7 +37,7 @@ from models.payloads import ContainmentStep
 from tests.builders import raise_burr
 from tests.cli.conftest import serving
 from tests.conftest import number_records_apart, seed_directory, start_dev_server
-from tests.policies import EARLIER
+from tests.policies import EARLIER, EARLIER_TOML
 from tests.workers.harness import eventually
 from worker import WORKFLOWS, build_activities
 
@@ -94,7 +94,10 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
 
 def _site(dev_server: WorkflowEnvironment, tmp_path: Path, queue: str) -> tuple[Settings, Engine, CapaClient]:
     """A read model with the test directory, and a client whose patience with the workers is two seconds."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text(EARLIER_TOML)
     settings = Settings(
+        policy_file=policy,
         step_wait=2,
         task_queue=f"{queue}-{uuid.uuid4()}",
         database_url=f"sqlite:///{tmp_path / 'capaflow.db'}",

@@ -56,7 +56,9 @@ from workflows.record import RecordWorkflow
 
 
 def _submitted(inp: StepInput) -> dict[str, object]:
-    return inp.model_dump(exclude={"actor"})
+    """What the person submitted: the input without the actor and without what the client layer adds (an
+    extension request's ``line``, the requester's managers, who may decide it)."""
+    return inp.model_dump(exclude={"actor", "line"})
 
 
 def _entry_fields(event: Event, inp: StepInput) -> dict[str, object]:
