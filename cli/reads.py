@@ -9,6 +9,7 @@ import typer
 
 from cli import render
 from cli.app import Json, RecordId, app, send
+from client.errors import CapaError, ErrorKind
 from models.enums import Stage
 
 if TYPE_CHECKING:
@@ -31,8 +32,7 @@ def show(ctx: typer.Context, record_id: RecordId, as_json: Json = False) -> None
         return CapaState.model_validate(response.json()), stale
 
     state, stale = send(ctx, read)
-    # Its links both ways: the record keeps only those it made, the API knows those made to it too.
-    linked: list[dict[str, object]] = send(ctx, lambda api: api.get(f"/records/{record_id}/links"))["links"]
+    linked = _links_of(ctx, state)
     # The people of the record by their full names too; a script has the login names, as the record keeps them.
     full_names = {} if as_json else {u["name"]: u["full_name"] for u in send(ctx, lambda api: api.all_pages("/users"))}
     if stale:
@@ -42,6 +42,18 @@ def show(ctx: typer.Context, record_id: RecordId, as_json: Json = False) -> None
         render.emit_json({**render.state_json(state), "linked": linked, "stale": stale})
     else:
         render.show_state(state, datetime.now(UTC), full_names, linked)
+
+
+def _links_of(ctx: typer.Context, state: "CapaState") -> list[dict[str, object]]:
+    """The record's links both ways: it keeps only those it made, the API knows those made to it too. An API of
+    an earlier release has no such list: then the record's own links, one way."""
+    try:
+        links: list[dict[str, object]] = send(ctx, lambda api: api.get(f"/records/{state.id}/links"))["links"]
+    except CapaError as exc:
+        if exc.kind is not ErrorKind.NOT_FOUND:
+            raise
+        return [link.model_dump(mode="json") for link in state.links]
+    return links
 
 
 @app.command("list")
