@@ -492,6 +492,9 @@ def cancel(s: CapaState, inp: CancelInput) -> Stage:
     s.clock = None
     s.effectiveness_due_at = None
     s.pending_extension = None
+    # Nothing is left awaiting a decision on a record that has ended: no extension request, no plan to approve.
+    s.pending_extensions = []
+    s.pending_plan = None
     for action in s.actions:
         if action.status is ActionStatus.OPEN:
             action.status = ActionStatus.CANCELLED

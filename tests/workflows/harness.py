@@ -39,6 +39,8 @@ ROLES = {
     "oscar": Role.OWNER,
     "otto": Role.OPERATOR,
     "paul": Role.OWNER,
+    "quinn": Role.QUALITY,
+    "greta": Role.QUALITY,
 }
 
 
@@ -146,27 +148,28 @@ async def raise_record(
     owner: str = "olivia",
     by: str = "otto",
     max_history_events: int = 20_000,
+    source: Source = Source.INSPECTION,
+    policy: Policy | None = None,
     **extra: Any,
 ) -> Capa:
+    """Raise a record on ``task_queue``'s worker, pinning that worker's policy unless ``policy`` names another (a
+    record raised under the earlier rules beside ones under the current rules, say)."""
     record_id = new_record_id()
     raised = RaiseInput(
         record_id=record_id,
         title="Burr on housing edge",
         description="Housings from line 3 show a burr on the mating edge.",
         severity=severity,
-        source=Source.INSPECTION,
+        source=source,
         owner=owner,
-        product="H-200",
-        lot="L-4711",
-        quantity=120,
         raised_by=actor(by),
-        **extra,
+        **({"product": "H-200", "lot": "L-4711", "quantity": 120} | extra),
     )
     handle = await client.start_workflow(
         RecordWorkflow.run,
         RecordInput(
             raised=raised,
-            policy=_POLICIES.get(task_queue, EARLIER).for_severity(severity),
+            policy=(policy or _POLICIES.get(task_queue, EARLIER)).for_severity(severity),
             max_history_events=max_history_events,
         ),
         id=record_id,
