@@ -256,7 +256,22 @@ def _answered(ctx: typer.Context, request: Callable[[], T]) -> T:
 
 # A step's fields whose option is not named after them (``whys`` is given one ``--why`` at a time); an item of a
 # repeated option (``actions.1.owner``, ``whys.2``) is named by its place: ``--action 2``, ``--why 3``.
-OPTION_OF_FIELD = {"whys": "--why", "new_owner": "--owner", "approve": "--approve/--reject", "actions": "--action"}
+OPTION_OF_FIELD = {
+    "whys": "--why",
+    "new_owner": "--owner",
+    "approve": "--approve/--reject",
+    "actions": "--action",
+    "criteria": "--criterion",
+    "criteria_results": "--criterion-result",
+    "dispositions": "--split",
+    "links": "--link",
+    "similar": "--similar",
+    "add": "--add",
+    "rescope": "--rescope",
+}
+# Where one command names a field otherwise than the others: `capa link`'s other record is ``--to`` (its ID is the
+# record linked from), and a plan is approved or returned.
+OPTION_OF_FIELD_IN = {"link": {"record_id": "--to"}, "decide-plan": {"approve": "--approve/--return"}}
 
 
 def _option_of(field: str | None, ctx: typer.Context) -> str | None:
@@ -266,9 +281,10 @@ def _option_of(field: str | None, ctx: typer.Context) -> str | None:
         return None
     head, _, rest = field.partition(".")
     number, _, _ = rest.partition(".")
-    if head in OPTION_OF_FIELD:
+    options = {**OPTION_OF_FIELD, **OPTION_OF_FIELD_IN.get(ctx.command.name or "", {})}
+    if head in options:
         # A repeated option's values are numbered as typed: the second --action, the third --why.
-        return f"{OPTION_OF_FIELD[head]} {int(number) + 1}" if number.isdigit() else OPTION_OF_FIELD[head]
+        return f"{options[head]} {int(number) + 1}" if number.isdigit() else options[head]
     for param in ctx.command.params:
         if param.name == head:
             return param.opts[0] if param.param_type_name == "option" else (param.metavar or param.opts[0])
@@ -286,6 +302,12 @@ STEP_PATHS = {
     "decide-extension": "extension-decision",
     "reassign": "reassignment",
     "cancel": "cancellation",
+    "triage": "triage",
+    "amend-plan": "plan-amendments",
+    "decide-plan": "plan-decision",
+    "concede": "concession",
+    "amend": "amendments",
+    "link": "links",
 }
 
 
@@ -353,6 +375,20 @@ def due_option(text: str, option: str) -> datetime:
         return parse_due(text, datetime.now(UTC))
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
+def each_parsed(values: list[str] | None, option: str, parse: Callable[[str], T]) -> list[T] | None:
+    """Each value of a repeated option parsed; a bad one is a usage error naming the option and the value as typed
+    (``--criterion 'measure=x'``). None when the option was not given."""
+    if not values:
+        return None
+    parsed = []
+    for text in values:
+        try:
+            parsed.append(parse(text))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint=f"{option} {text!r}") from None
+    return parsed
 
 
 def _record_id(value: str) -> str:

@@ -8,7 +8,7 @@ import importlib
 
 from cli.app import app
 
-COMMAND_GROUPS = ("signin", "steps", "reads", "notifications", "directory", "operations", "audit")
+COMMAND_GROUPS = ("signin", "steps", "decisions", "reads", "notifications", "directory", "operations", "audit")
 for _group in COMMAND_GROUPS:
     importlib.import_module(f"cli.{_group}")
 

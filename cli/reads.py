@@ -9,6 +9,7 @@ import typer
 
 from cli import render
 from cli.app import Json, RecordId, app, send
+from client.errors import CapaError, ErrorKind
 from models.enums import Stage
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ SHOWN_FROM = "Capa-Shown-From"
 
 @app.command()
 def show(ctx: typer.Context, record_id: RecordId, as_json: Json = False) -> None:
-    """Show a record: state, deadlines, actions and the whole timeline."""
+    """Show a record: state, triage, deadlines, actions, criteria, links both ways and the whole timeline."""
 
     def read(api: "Api") -> "tuple[CapaState, str | None]":
         from models.payloads import CapaState  # noqa: PLC0415
@@ -31,15 +32,28 @@ def show(ctx: typer.Context, record_id: RecordId, as_json: Json = False) -> None
         return CapaState.model_validate(response.json()), stale
 
     state, stale = send(ctx, read)
+    linked = _links_of(ctx, state)
     # The people of the record by their full names too; a script has the login names, as the record keeps them.
     full_names = {} if as_json else {u["name"]: u["full_name"] for u in send(ctx, lambda api: api.all_pages("/users"))}
     if stale:
         typer.echo(f"note: {record_id} is shown as the read model last recorded it: {stale}", err=True)
     if as_json:
         # Scripts learn where the state came from as people do: ``stale`` says why it is not live, or is null.
-        render.emit_json({**render.state_json(state), "stale": stale})
+        render.emit_json({**render.state_json(state), "linked": linked, "stale": stale})
     else:
-        render.show_state(state, datetime.now(UTC), full_names)
+        render.show_state(state, datetime.now(UTC), full_names, linked)
+
+
+def _links_of(ctx: typer.Context, state: "CapaState") -> list[dict[str, object]]:
+    """The record's links both ways: it keeps only those it made, the API knows those made to it too. An API of
+    an earlier release has no such list: then the record's own links, one way."""
+    try:
+        links: list[dict[str, object]] = send(ctx, lambda api: api.get(f"/records/{state.id}/links"))["links"]
+    except CapaError as exc:
+        if exc.kind is not ErrorKind.NOT_FOUND:
+            raise
+        return [link.model_dump(mode="json") for link in state.links]
+    return links
 
 
 @app.command("list")

@@ -364,8 +364,14 @@ def notifications_table(rows: list[Row], *, failed_only: bool = False) -> None:
     console.print(table)
 
 
-def show_state(state: CapaState, now: datetime, full_names: dict[str, str | None] | None = None) -> None:
-    """The record for a person; ``full_names`` (the directory's, by login name) are shown beside its people."""
+def show_state(
+    state: CapaState,
+    now: datetime,
+    full_names: dict[str, str | None] | None = None,
+    links: list[Row] | None = None,
+) -> None:
+    """The record for a person; ``full_names`` (the directory's, by login name) are shown beside its people;
+    ``links`` are its links both ways, as the API lists them (``LinkedRecord``)."""
     names = full_names or {}
     console.print(_safe(f"{state.id}  {state.title}"), style="bold")
     facts = Table.grid(padding=(0, 2))
@@ -376,6 +382,10 @@ def show_state(state: CapaState, now: datetime, full_names: dict[str, str | None
     console.print(facts)
     if state.actions:
         console.print(_actions_table(state, now, names))
+    if state.criteria:
+        console.print(_criteria_table(state))
+    if links:
+        console.print(_links_table(links))
     if state.files:
         console.print(_files_table(state))
     console.print(_timeline_table(state.events))
@@ -386,15 +396,32 @@ def _facts(state: CapaState, now: datetime, names: dict[str, str | None]) -> lis
     due = Text(moment(state.due_at))
     if running and state.due_at is not None and state.due_at < now:
         due = Text(f"{moment(state.due_at)}, {due_in(state.due_at, now)}", style=_LATE)
+    clock = state.clock
+    if clock is not None and clock.due_at == state.due_at and clock.original_due_at != clock.due_at:
+        # The stage's own due, extended: lateness still counts against the original due.
+        due.append(f" (originally {moment(clock.original_due_at)})")
     facts: list[tuple[str, str | Text]] = [
         ("stage", f"{state.stage.value} (cycle {state.cycle}, round {state.round})"),
-        ("severity", state.severity.value),
+        ("severity", _severity_fact(state)),
         ("owner", person(state.owner, names.get(state.owner))),
         ("due", due),
         ("escalation", _level_cell(state.escalation_level)),
         ("raised", f"{moment(state.raised_at)} by {state.raised_by} ({state.source.value})"),
         ("description", state.description),
     ]
+    concerns = ", ".join(
+        f"{label} {value}"
+        for label, value in (
+            ("defect code", state.defect_code),
+            ("supplier", state.supplier),
+            ("customer", state.customer),
+        )
+        if value is not None
+    )
+    if concerns:
+        facts.append(("concerns", concerns))
+    if state.triage is not None:
+        facts.append(("triage", _triage_fact(state)))
     affected = ", ".join(
         f"{label} {value}"
         for label, value in (("product", state.product), ("lot", state.lot), ("quantity", state.quantity))
@@ -405,18 +432,42 @@ def _facts(state: CapaState, now: datetime, names: dict[str, str | None]) -> lis
     if state.policy is not None:
         facts.append(("policy", f"{state.policy.name} ({state.policy.digest})"))
     if state.containment is not None:
-        facts.append(("containment", f"{state.containment.disposed()}: {state.containment.summary}"))
+        facts.extend(_containment_facts(state))
     if state.root_causes:
         latest = state.root_causes[-1]
         facts.append(("root cause", f"{latest.method.value}: {latest.cause}"))
     if state.effectiveness_due_at is not None:
         facts.append(("effectiveness due", moment(state.effectiveness_due_at)))
-    if state.pending_extension is not None:
-        ext = state.pending_extension
+    if state.pending_plan is not None:
+        pending = state.pending_plan
+        added = f", adding {', '.join(pending.added)}" if pending.added else ""
+        rescoped = f", re-scoping {', '.join(pending.previous)}" if pending.previous else ""
+        facts.append(
+            (
+                "awaiting approval",
+                f"{pending.what}{added}{rescoped}, by {pending.submitted_by} {moment(pending.submitted_at)}: "
+                "quality approves or returns it",
+            )
+        )
+    requests = [state.pending_extension] if state.pending_extension is not None else state.pending_extensions
+    for ext in requests:
         target = ext.action_id or "stage"
-        facts.append(("extension", f"{target} to {moment(ext.until)} asked by {ext.requested_by}: {ext.reason}"))
+        late = ", LATE (asked after its due)" if ext.late else ""
+        clock = state.clock if ext.action_id is None else getattr(state.action(ext.action_id), "clock", None)
+        original = clock.original_due_at if clock is not None else ext.current_due_at
+        was_due = f"due {moment(ext.current_due_at)}"
+        if original != ext.current_due_at:
+            was_due += f", originally {moment(original)}"
+        facts.append(
+            (
+                "extension",
+                f"{target} to {moment(ext.until)} ({was_due}; extension {ext.number}{late}) "
+                f"asked by {ext.requested_by}: {ext.reason}",
+            )
+        )
     if state.cancel_reason is not None:
-        facts.append(("cancelled", state.cancel_reason))
+        category = f"{state.cancel_category.value}: " if state.cancel_category is not None else ""
+        facts.append(("cancelled", f"{category}{state.cancel_reason}"))
     if state.closed_at is not None:
         facts.append(("ended", moment(state.closed_at)))
     return facts
@@ -435,17 +486,133 @@ def _actions_table(state: CapaState, now: datetime, names: dict[str, str | None]
         # The full name under the login name where the terminal leaves the description room for it.
         full_name = names.get(action.owner) if console.width >= WIDE else None
         owner = f"{action.owner}\n{full_name}" if full_name else action.owner
+        due = _due_cell(action.clock.due_at, now, running)
+        if action.clock.original_due_at != action.clock.due_at:
+            due.append(f"\nwas {minute(action.clock.original_due_at)}", style="dim")
         _add_row(
             table,
             action.id,
             action.kind.value,
             owner,
-            _due_cell(action.clock.due_at, now, running),
+            due,
             status,
             _level_cell(action.clock.escalation_level),
             action.description,
         )
     return table
+
+
+def _severity_fact(state: CapaState) -> str:
+    """The class; under the current rules, whether triage has set it yet and what it was raised as."""
+    if state.under_current_rules and state.triage is None and state.stage.is_open:
+        return f"{state.severity.value} (provisional, until quality's triage)"
+    if state.provisional_severity is not None and state.provisional_severity is not state.severity:
+        return f"{state.severity.value} (raised as {state.provisional_severity.value})"
+    return state.severity.value
+
+
+def _triage_fact(state: CapaState) -> str:
+    """``major (severity 4, occurrence 2), capa; customer notification`` with who triaged it and why."""
+    triage = state.triage
+    assert triage is not None
+    flags = [
+        label
+        for label, on in (
+            ("customer notification", triage.customer_notification),
+            ("regulatory report", triage.regulatory_report),
+            ("field action", triage.field_action),
+        )
+        if on
+    ]
+    said = (
+        f"{triage.risk_class.value} (severity {triage.severity_level}, occurrence {triage.occurrence_level}), "
+        f"{triage.decision.value}; {', '.join(flags) or 'nothing to report'}; by {triage.by} {moment(triage.at)}"
+    )
+    return f"{said}: {triage.rationale}" if triage.rationale else said
+
+
+def _containment_facts(state: CapaState) -> list[tuple[str, str | Text]]:
+    containment = state.containment
+    assert containment is not None
+    facts: list[tuple[str, str | Text]] = [("containment", f"{containment.disposed()}: {containment.summary}")]
+    if containment.shipped or containment.customers_told is not None:
+        told = {True: ", customers told", False: ", customers not told", None: ""}
+        facts.append(("shipped", f"{containment.shipped or 0}{told[containment.customers_told]}"))
+    if containment.concession is not None:
+        concession = containment.concession
+        reference = f" (customer approval {concession.customer_approval})" if concession.customer_approval else ""
+        granted = f"by {concession.by} {moment(concession.at)}{reference}"
+        facts.append(("concession", f"{granted}: {concession.justification}"))
+    elif containment.needs_concession:
+        facts.append(("concession", Text("needed from quality (use-as-is or rework)", style=_LATE)))
+    return facts
+
+
+def _criteria_table(state: CapaState) -> Table:
+    """The effectiveness criteria set in advance, with the latest review's judgement of each."""
+    results = {result.criterion: result for result in (state.reviews[-1].criteria_results if state.reviews else [])}
+    table = _table("Effectiveness criteria", ("#", "WINDOW", "RESULT"), "MEASURE")
+    for number, criterion in enumerate(state.criteria, start=1):
+        windows = (
+            (criterion.window_days, "days"),
+            (criterion.window_lots, "lots"),
+            (criterion.window_units, "units"),
+        )
+        window = ", ".join(f"{count} {unit}" for count, unit in windows if count is not None) or "-"
+        result = results.get(number)
+        verdict = "-" if result is None else ("met" if result.met else "not met")
+        measured = (
+            f"{criterion.measure}: baseline {criterion.baseline}, threshold {criterion.threshold}, "
+            f"from {criterion.data_source}"
+        )
+        if result is not None:
+            measured += f"; data: {result.data}"
+        _add_row(table, str(number), window, verdict, measured)
+    return table
+
+
+def _links_table(links: list[Row]) -> Table:
+    table = _table("Linked records", ("KIND", "RECORD", "STAGE", "BY"), "TITLE")
+    for linked in links:
+        _add_row(
+            table,
+            linked["kind"],
+            linked["record_id"],
+            linked.get("stage") or "-",
+            linked["by"],
+            linked.get("title") or "-",
+        )
+    return table
+
+
+def process_rules(rules: Row) -> None:
+    """`capa process`: who does what, the risk matrix (severity by occurrence) with each level's wording, and the
+    defect codes, as ``GET /api/v1/process`` gives them."""
+    console.print(_safe(f"Process rules: {rules['rules']}"), style="bold")
+    duties = _table("Who does what", ("STEP", "SIGNED"), "WHO")
+    duties.add_column("INDEPENDENCE", overflow="fold")
+    for duty in rules["who_does_what"]:
+        _add_row(duties, duty["step"], "yes" if duty["signed"] else "no", duty["who"], duty["independence"] or "-")
+    console.print(duties)
+    if not rules.get("matrix"):
+        return
+    occurrence = rules["occurrence_levels"]
+    matrix = _table("Risk matrix: class by severity (rows) and occurrence (columns)", ("SEVERITY",))
+    for level in range(1, 6):
+        matrix.add_column(f"O{level}", no_wrap=True)
+    for level, row in enumerate(rules["matrix"], start=1):
+        _add_row(matrix, f"S{level}", *row)
+    console.print(matrix)
+    words = _table("Levels", ("LEVEL",), "MEANING")
+    for level, meaning in rules["severity_levels"].items():
+        _add_row(words, f"S{level}", meaning)
+    for level, meaning in occurrence.items():
+        _add_row(words, f"O{level}", meaning)
+    console.print(words)
+    codes = _table("Defect codes", ("CODE",), "MEANING")
+    for code, meaning in rules["defect_codes"].items():
+        _add_row(codes, code, meaning)
+    console.print(codes)
 
 
 def _files_table(state: CapaState) -> Table:

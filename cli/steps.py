@@ -1,11 +1,14 @@
-"""`capa raise` and the steps: containment, root cause, plan, actions, verification, review, extensions,
-reassignment, cancellation, evidence files, and the outcome of a step that was pending.
+"""`capa raise` and the steps: containment, root cause, plan and its amendment and approval, actions,
+verification, review, extensions, reassignment, cancellation, evidence files, and the outcome of a step that was
+pending. Triage, concessions, amendments and links are in ``cli.decisions``.
 
 Each command maps its options onto the fields of its step's body in the HTTP API (the step's model,
 ``models.payloads``: ``ContainmentStep``, ...) and sends it as the acting sign-in; the API, the rules and the
 workflow judge it as they judge the web app's. An option not named after its field is in
-``cli.app.OPTION_OF_FIELD``, so a refusal names the option. The signed steps (verification, effectiveness review,
-cancellation, extension decision) carry the signer's password, asked for at the moment of signing.
+``cli.app.OPTION_OF_FIELD``, so a refusal names the option; a repeated option's values that have a form of their
+own (``--criterion``, ``--split``, ``--link``) are parsed here (``cli.parsing``) and a bad one is named as typed.
+The signed steps (verification, effectiveness review, cancellation, extension and plan decisions) carry the
+signer's password, asked for at the moment of signing.
 """
 
 import os
@@ -26,16 +29,26 @@ from cli.app import (
     answer_step,
     app,
     due_option,
+    each_parsed,
     post_step,
     send,
     signing_password,
     take_step,
 )
-from cli.parsing import parse_action
+from cli.parsing import (
+    is_action_pairs,
+    parse_action,
+    parse_action_pairs,
+    parse_assignment,
+    parse_criterion,
+    parse_criterion_result,
+)
 from models.enums import (
+    CancelCategory,
     CauseCategory,
     Disposition,
     EffectivenessResult,
+    LinkKind,
     RootCauseMethod,
     Severity,
     Source,
@@ -59,9 +72,22 @@ def raise_record(
     product: Annotated[str | None, typer.Option(help="Product or part number.")] = None,
     lot: Annotated[str | None, typer.Option(help="Lot or batch.")] = None,
     quantity: Annotated[int | None, typer.Option(help="How many pieces are affected.")] = None,
+    defect_code: Annotated[
+        str | None, typer.Option(help="A defect code from the policy's list (`capa process` prints it).")
+    ] = None,
+    supplier: Annotated[str | None, typer.Option(help="The supplier the nonconformity concerns.")] = None,
+    customer: Annotated[str | None, typer.Option(help="The customer the nonconformity concerns.")] = None,
+    link: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="KIND=ID",
+            help="A record this one relates to: duplicate-of, recurrence-of, related, parent-of or child-of, e.g. "
+            "recurrence-of=NC-2026-0001. Repeat.",
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Raise a nonconformity; prints its new id."""
+    """Raise a nonconformity; prints its new id. The severity is provisional until quality triages it."""
     values = {
         "title": title,
         "description": description,
@@ -71,6 +97,10 @@ def raise_record(
         "product": product,
         "lot": lot,
         "quantity": quantity,
+        "defect_code": defect_code,
+        "supplier": supplier,
+        "customer": customer,
+        "links": each_parsed(link, "--link", _link_ref),
     }
 
     body = {key: value for key, value in values.items() if value is not None}
@@ -87,11 +117,29 @@ def contain(
     *,
     record_id: RecordId,
     summary: Annotated[str, typer.Option(help="What was done to control the nonconforming product.")],
-    disposition: Annotated[Disposition, typer.Option(help="What happens to the product.")],
+    disposition: Annotated[Disposition | None, typer.Option(help="What happens to the product (all of it).")] = None,
     quantity: Annotated[int | None, typer.Option(help="How many pieces the disposition covers.")] = None,
+    split: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="DISPOSITION=QTY",
+            help="Part of the product and what happens to it, e.g. rework=80; repeat to split it, instead of "
+            "--disposition.",
+        ),
+    ] = None,
+    no_product_affected: Annotated[
+        bool,
+        typer.Option("--no-product-affected", help="The finding concerns no product (audit, system, document)."),
+    ] = False,
+    shipped: Annotated[int | None, typer.Option(help="How many affected pieces had already shipped.")] = None,
+    customers_told: Annotated[
+        bool | None,
+        typer.Option("--customers-told/--customers-not-told", help="Whether customers were told of shipped product."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Record the containment (ISO 9001 10.2.1 a)."""
+    """Record the containment (ISO 9001 10.2.1 a): a disposition, a split of the product across dispositions, or
+    no product affected. Use-as-is and rework then need quality's concession (`capa concede`)."""
     take_step(
         ctx,
         as_json,
@@ -101,6 +149,10 @@ def contain(
         summary=summary,
         disposition=disposition,
         quantity=quantity,
+        dispositions=each_parsed(split, "--split", _share),
+        no_product_affected=no_product_affected or None,
+        shipped=shipped,
+        customers_told=customers_told,
     )
 
 
@@ -114,10 +166,17 @@ def root_cause(
     why: Annotated[list[str] | None, typer.Option(help="One link of the why-chain; repeat in order.")] = None,
     category: Annotated[CauseCategory | None, typer.Option(help="The 6M category.")] = None,
     escape_point: Annotated[str | None, typer.Option(help="Where the problem should have been caught.")] = None,
+    non_detection_cause: Annotated[
+        str | None, typer.Option(help="Why it was not caught there (major and critical).")
+    ] = None,
     similar_checked: Annotated[str | None, typer.Option(help="Which similar cases were checked (10.2.1 b3).")] = None,
+    similar: Annotated[
+        list[str] | None,
+        typer.Option(metavar="ID", help="An earlier record found similar (`capa similar TEXT` finds them). Repeat."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Record the root cause (ISO 9001 10.2.1 b)."""
+    """Record the root cause (ISO 9001 10.2.1 b): five-whys, fishbone, fault-tree, is-is-not or other."""
     take_step(
         ctx,
         as_json,
@@ -129,7 +188,9 @@ def root_cause(
         whys=why,
         category=category,
         escape_point=escape_point,
+        non_detection_cause=non_detection_cause,
         similar_checked=similar_checked,
+        similar=similar or None,
     )
 
 
@@ -141,20 +202,90 @@ def plan(
         list[str],
         typer.Option(
             metavar="OWNER:DUE:DESCRIPTION",
-            help="One action; DUE is a date (end of day UTC), an ISO date-time or a duration such as 10d. Repeat.",
+            help="One action; DUE is a date (end of day UTC), an ISO date-time or a duration such as 10d. Or as "
+            "pairs: owner=..,due=..,description=..[,late_due_reason=..] (a due beyond the policy's bound needs the "
+            "reason). Repeat.",
         ),
     ],
+    criterion: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="measure=..,baseline=..,threshold=..,source=..,days=N",
+            help="An effectiveness criterion set in advance; the window is days=N, lots=N or units=N. Repeat.",
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Submit the action plan: one or more actions, each with its owner and due date."""
+    """Submit the action plan: one or more actions, each with its owner and due date, and the effectiveness
+    criteria the review will judge."""
     now = datetime.now(UTC)
-    actions = []
-    for text in action:
-        try:
-            actions.append(parse_action(text, now))
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint=f"--action {text!r}") from None
-    take_step(ctx, as_json, "plan accepted", record_id, "plan", actions=actions)
+    actions = each_parsed(action, "--action", lambda text: _action(text, now))
+    criteria = each_parsed(criterion, "--criterion", parse_criterion)
+    take_step(ctx, as_json, "plan submitted", record_id, "plan", actions=actions, criteria=criteria)
+
+
+@app.command("amend-plan")
+def amend_plan(
+    ctx: typer.Context,
+    *,
+    record_id: RecordId,
+    add: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="owner=..,due=..,description=..",
+            help="An action to add, as pairs (late_due_reason=.. and kind=.. optional). Repeat.",
+        ),
+    ] = None,
+    rescope: Annotated[
+        list[str] | None,
+        typer.Option(metavar="ACTION_ID=SCOPE", help="What an open action is now to do, e.g. A1='new scope'. Repeat."),
+    ] = None,
+    reason: Reason,
+    as_json: Json = False,
+) -> None:
+    """Amend a submitted plan: add actions, re-scope open ones; quality approves it (`capa decide-plan`)."""
+    if not add and not rescope:
+        raise UsageProblem("pass --add or --rescope: an amendment adds or re-scopes at least one action")
+    now = datetime.now(UTC)
+    take_step(
+        ctx,
+        as_json,
+        "plan amendment submitted",
+        record_id,
+        "amend-plan",
+        add=each_parsed(add, "--add", lambda text: parse_action_pairs(text, now)),
+        rescope=each_parsed(rescope, "--rescope", _rescope),
+        reason=reason,
+    )
+
+
+@app.command("decide-plan")
+def decide_plan(
+    ctx: typer.Context,
+    *,
+    record_id: RecordId,
+    approve: Annotated[
+        bool | None, typer.Option("--approve/--return", help="Approve the plan (or amendment), or return it.")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why; required when returning it.")] = None,
+    password_stdin: PasswordStdin = False,
+    as_json: Json = False,
+) -> None:
+    """Approve or return the plan or amendment awaiting approval (quality, not the owner); signed with your
+    password."""
+    if approve is None:
+        raise UsageProblem("pass --approve or --return")
+    password = signing_password(password_stdin)
+    take_step(
+        ctx,
+        as_json,
+        "plan approved" if approve else "plan returned",
+        record_id,
+        "decide-plan",
+        approve=approve,
+        reason=reason,
+        password=password,
+    )
 
 
 @app.command("complete-action")
@@ -177,10 +308,25 @@ def verify(
     record_id: RecordId,
     result: Annotated[VerificationResult, typer.Option(help="Were the actions implemented, without harm?")],
     evidence: Evidence,
+    no_adverse_effect: Annotated[
+        bool,
+        typer.Option(
+            "--no-adverse-effect", help="The actions do not harm the ability to meet requirements (ISO 13485 8.5.2)."
+        ),
+    ] = False,
+    adverse_effect_evidence: Annotated[str | None, typer.Option(help="What shows there is no adverse effect.")] = None,
+    criterion: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="measure=..,baseline=..,threshold=..,source=..,days=N",
+            help="An effectiveness criterion, where the plan set none. Repeat.",
+        ),
+    ] = None,
     password_stdin: PasswordStdin = False,
     as_json: Json = False,
 ) -> None:
-    """Verify the actions (a manager who implemented none of them); signed with your password."""
+    """Verify the actions (a manager or quality who implemented none of them); signed with your password."""
+    criteria = each_parsed(criterion, "--criterion", parse_criterion)
     password = signing_password(password_stdin)
     take_step(
         ctx,
@@ -190,6 +336,9 @@ def verify(
         "verify",
         result=result,
         evidence=evidence,
+        no_adverse_effect=no_adverse_effect or None,
+        adverse_effect_evidence=adverse_effect_evidence,
+        criteria=criteria,
         password=password,
     )
 
@@ -199,12 +348,25 @@ def review(
     ctx: typer.Context,
     *,
     record_id: RecordId,
-    result: Annotated[EffectivenessResult, typer.Option(help="Did the actions stop the problem recurring?")],
+    result: Annotated[
+        EffectivenessResult,
+        typer.Option(help="Did the actions stop the problem recurring? inconclusive extends the window once."),
+    ],
     evidence: Evidence,
+    criterion_result: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="N=met:DATA",
+            help="The plan's Nth criterion judged: N=met:DATA or N=not-met:DATA, e.g. 1=met:0 rejects in 30 days. "
+            "One for each criterion.",
+        ),
+    ] = None,
     password_stdin: PasswordStdin = False,
     as_json: Json = False,
 ) -> None:
-    """Review effectiveness once the window has passed (ISO 9001 10.2.1 d); signed with your password."""
+    """Review effectiveness once the window has passed (ISO 9001 10.2.1 d), judging each criterion; signed with
+    your password."""
+    criteria_results = each_parsed(criterion_result, "--criterion-result", parse_criterion_result)
     password = signing_password(password_stdin)
     take_step(
         ctx,
@@ -214,6 +376,7 @@ def review(
         "review",
         result=result,
         evidence=evidence,
+        criteria_results=criteria_results,
         password=password,
     )
 
@@ -253,11 +416,15 @@ def decide_extension(
         bool | None, typer.Option("--approve/--reject", help="Grant or refuse the pending request.")
     ] = None,
     reason: Annotated[str | None, typer.Option(help="Why; required when rejecting.")] = None,
+    action_id: Annotated[
+        str | None,
+        typer.Option("--action", metavar="ACTION_ID", help="The request for this action, not the stage's own."),
+    ] = None,
     password_stdin: PasswordStdin = False,
     as_json: Json = False,
 ) -> None:
-    """Approve or reject the pending extension request (a manager other than the requester); signed with your
-    password."""
+    """Approve or reject a pending extension request (a manager of the requester's line, or quality; not the
+    requester); signed with your password."""
     if approve is None:
         raise UsageProblem("pass --approve or --reject")
     password = signing_password(password_stdin)
@@ -269,6 +436,7 @@ def decide_extension(
         "decide-extension",
         approve=approve,
         reason=reason,
+        action_id=action_id,
         password=password,
     )
 
@@ -301,14 +469,32 @@ def reassign(
 @app.command()
 def cancel(
     ctx: typer.Context,
+    *,
     record_id: RecordId,
     reason: Reason,
+    category: Annotated[
+        CancelCategory | None, typer.Option(help="Why, in one word of the list (required for current records).")
+    ] = None,
+    duplicate_of: Annotated[
+        str | None, typer.Option(metavar="ID", help="The record this one duplicates (category duplicate).")
+    ] = None,
     password_stdin: PasswordStdin = False,
     as_json: Json = False,
 ) -> None:
-    """Cancel an invalid record (managers); every timer stops. Signed with your password."""
+    """Cancel an invalid record (quality; managers for records under the earlier rules); every timer stops. Signed
+    with your password."""
     password = signing_password(password_stdin)
-    take_step(ctx, as_json, "cancelled", record_id, "cancel", reason=reason, password=password)
+    take_step(
+        ctx,
+        as_json,
+        "cancelled",
+        record_id,
+        "cancel",
+        reason=reason,
+        category=category,
+        duplicate_of=duplicate_of,
+        password=password,
+    )
 
 
 @app.command()
@@ -368,3 +554,31 @@ def _check_readable(local: Path) -> None:
         raise UsageProblem(f"{local}: not a file")
     if not os.access(local, os.R_OK):
         raise UsageProblem(f"{local}: cannot be read (permission denied)")
+
+
+def _action(text: str, now: datetime) -> dict[str, object]:
+    """A plan's ``--action``, as OWNER:DUE:DESCRIPTION or as ``key=value`` pairs."""
+    return parse_action_pairs(text, now) if is_action_pairs(text) else parse_action(text, now)
+
+
+def _rescope(text: str) -> dict[str, str]:
+    action_id, description = parse_assignment(text, "ACTION_ID", "SCOPE")
+    return {"action_id": action_id, "description": description}
+
+
+def _share(text: str) -> dict[str, object]:
+    disposition, quantity = parse_assignment(text, "DISPOSITION", "QTY")
+    choices = [choice.value for choice in Disposition]
+    if disposition not in choices:
+        raise ValueError(f"{disposition!r} is not a disposition: {', '.join(choices)}")
+    if not quantity.isdigit():
+        raise ValueError(f"{quantity!r} is not a number of pieces")
+    return {"disposition": disposition, "quantity": int(quantity)}
+
+
+def _link_ref(text: str) -> dict[str, str]:
+    kind, record_id = parse_assignment(text, "KIND", "ID")
+    kinds = [choice.value for choice in LinkKind]
+    if kind not in kinds:
+        raise ValueError(f"{kind!r} is not a kind of link: {', '.join(kinds)}")
+    return {"kind": kind, "record_id": record_id}

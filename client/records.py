@@ -231,12 +231,7 @@ class CapaClient(Steps):
             with translated(self._settings, record_id, QUERY_TIMEOUT):
                 try:
                     live = await self._live_state(record_id)
-                    if live.stage.is_open:
-                        return Shown(live, None)
-                    # An ended record takes signed amendments in the read model, after its workflow's last entry.
-                    stored = await self._db(readmodel.load_record_state, self._engine, record_id)
-                    amended = stored is not None and len(stored.events) > len(live.events)
-                    return Shown(stored if stored is not None and amended else live, None)
+                    return Shown(await self._with_later_entries(live), None)
                 except RPCError as exc:
                     if not is_workflow_missing(exc):
                         raise
@@ -252,6 +247,14 @@ class CapaClient(Steps):
             raise CapaError(ErrorKind.NOT_FOUND, f"{record_id} does not exist")
         log.info("record shown from the read model", record_id=record_id, workflow_id=record_id, stale=stale)
         return Shown(stored, stale)
+
+    async def _with_later_entries(self, live: CapaState) -> CapaState:
+        """An ended record as the read model keeps it when it holds entries its finished workflow has not: signed
+        amendments are appended there after closure (``client.steps``); an open record as its workflow answers."""
+        if live.stage.is_open:
+            return live
+        stored = await self._db(readmodel.load_record_state, self._engine, live.id)
+        return stored if stored is not None and len(stored.events) > len(live.events) else live
 
     async def list_records(
         self,
