@@ -549,6 +549,8 @@ class Action(Payload):
     evidence: str | None = None
     completed_by: str | None = None
     completed_at: datetime | None = None
+    # Why it may fall due after the policy's latest date (quality approved the plan with it).
+    late_due_reason: str | None = None
 
 
 class Concession(Payload):

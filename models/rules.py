@@ -282,7 +282,9 @@ def check_containment(state: CapaState, inp: ContainmentInput) -> None:
             allowed = ", ".join(s.value for s in process.no_product_sources)
             problems.append(
                 FieldProblem(
-                    "no_product_affected", f"a {state.source.value} finding concerns product; only {allowed} may not"
+                    "no_product_affected",
+                    f"only findings from {allowed} may record no product affected; this one is from"
+                    f" {state.source.value}",
                 )
             )
         if shares:
@@ -350,7 +352,10 @@ def check_root_cause(state: CapaState, inp: RootCauseInput) -> None:
     if inp.category is None:
         problems.append(FieldProblem("category", "name the cause's 6M category"))
     if rules.escape_required:
-        wanted = (("escape_point", "where it should have been caught"), ("non_detection_cause", "why it was not"))
+        wanted = (
+            ("escape_point", "where it should have been caught"),
+            ("non_detection_cause", "why it was not caught there"),
+        )
         for field, what in wanted:
             if not getattr(inp, field):
                 problems.append(FieldProblem(field, f"a {state.severity.value} root cause names {what}"))
@@ -396,7 +401,8 @@ def _due_problems(state: CapaState, actions: Sequence[PlannedAction], now: datet
                 FieldProblem(
                     at,
                     f"{_when(action.due_at)} is after the latest due a {state.severity.value} record allows"
-                    f" ({_when(now + latest)}); give late_due_reason for quality's approval",
+                    f" ({_when(now + latest)}); say why it is due so late (the late due reason), for quality's"
+                    " approval",
                 )
             )
     return problems

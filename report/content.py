@@ -185,7 +185,38 @@ def _facts(state: CapaState, person: Any) -> list[list[str]]:
         facts.append(["Next due", moment(state.due_at)])
     if state.policy is not None:
         facts.append(["Policy", f"{state.policy.name} (sha256 {state.policy.digest})"])
-    return [[label, _wrap(value)] for label, value in facts]
+    amended = _amendments(state, person)
+    marked = [[label, value + amended[label]] if label in amended else [label, value] for label, value in facts]
+    return [[label, _wrap(value)] for label, value in marked]
+
+
+# The facts' labels of the fields a signed amendment may correct.
+_AMENDED_LABELS = {
+    "title": "Title",
+    "description": "Description",
+    "product": "Product",
+    "lot": "Lot",
+    "quantity": "Quantity affected",
+    "defect_code": "Defect code",
+    "supplier": "Supplier",
+    "customer": "Customer",
+}
+
+
+def _amendments(state: CapaState, person: Any) -> dict[str, str]:
+    """For each fact a signed amendment corrected: `` (amended from “L42” by Quinn Rivera (quinn), <when>)``."""
+    marks: dict[str, str] = {}
+    for event in state.events:
+        details = event.details
+        field = _get(details, "field")
+        if event.kind.value != "amended" or field is None:
+            continue
+        label = _AMENDED_LABELS.get(str(_get(field, "value") or field))
+        if label is not None:
+            before = _get(details, "previous")
+            shown = before if before is not None else "-"
+            marks[label] = f" (amended from “{shown}” by {person(event.actor)}, {moment(event.at)})"
+    return marks
 
 
 def _containment(state: CapaState, person: Any) -> dict[str, Any] | None:
@@ -246,12 +277,18 @@ def _action(action: Any, person: Any) -> dict[str, Any]:
         f", cycle {action.cycle} round {action.round}" if action.cycle > 1 or action.round > 1 else ""
     )
     done = f"{person(action.completed_by)}, {moment(action.completed_at)}" if action.completed_at else None
+    description = action.description
+    if _get(action, "late_due_reason"):
+        description += f" (due after the policy's latest date: {action.late_due_reason})"
+    due = moment(action.clock.due_at)
+    if action.clock.original_due_at != action.clock.due_at:
+        due += f" (originally {moment(action.clock.original_due_at)}, extended)"
     return {
         "id": action.id,
         "kind": kind,
-        "description": _wrap(action.description),
+        "description": _wrap(description),
         "owner": person(action.owner),
-        "due": moment(action.clock.due_at),
+        "due": _wrap(due),
         "status": _words(action.status),
         "evidence": _wrap(action.evidence) if action.evidence else None,
         "done": done,

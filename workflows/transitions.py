@@ -269,6 +269,7 @@ def _add_actions(s: CapaState, planned_actions: list[PlannedAction]) -> list[Act
             kind=planned.kind,
             owner=planned.owner,
             description=planned.description,
+            late_due_reason=planned.late_due_reason,
             clock=Clock(
                 holder=planned.owner,
                 due_at=planned.due_at,

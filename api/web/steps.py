@@ -136,7 +136,7 @@ STEP_FORMS: dict[Step, StepForm] = {
     ),
     Step.REQUEST_EXTENSION: StepForm(
         inputs(("action_id", "For"), ("until", "New due", Read.MOMENT), _REASON),
-        "Extension requested; a manager decides it",
+        "Extension requested; a manager of your line decides it, or quality when it was asked after the due time",
     ),
     Step.DECIDE_EXTENSION: StepForm(
         inputs(("action_id", "For"), _REASON, approve=Input("decision", "Decision", Read.DECISION)),

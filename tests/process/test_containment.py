@@ -35,7 +35,7 @@ async def test_only_a_finding_without_product_records_no_product_affected(
 
         refusal = await refused(inspection, RecordWorkflow.contain, no_product)
         assert fields(refusal) == {"no_product_affected"}
-        assert "a inspection finding concerns product" in refusal.message
+        assert "may record no product affected; this one is from inspection" in refusal.message
         await audit.step(RecordWorkflow.contain, no_product)
         state = await audit.state()
         assert state.stage is Stage.ROOT_CAUSE

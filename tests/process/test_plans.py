@@ -44,7 +44,7 @@ async def test_a_due_beyond_the_latest_needs_a_reason_and_quality_s_approval(
         refusal = await refused(capa, RecordWorkflow.plan, plan)
         assert refusal.type == "InvalidInput"
         assert fields(refusal) == {"actions.0.due_at"}
-        assert "late_due_reason" in refusal.message
+        assert "say why it is due so late" in refusal.message
 
         reason = "New tooling has a 12-week lead time"
         late_plan = plan.model_copy(update={"actions": [action("olivia", late, late_due_reason=reason)]})
