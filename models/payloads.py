@@ -700,8 +700,17 @@ class RetiredClock(Payload):
 # --- timeline entries: one typed payload per kind ---------------------------------------------------------------
 
 
+# Under the current rules a stage's step records whether it was taken by its clock's original due (``on_time``);
+# None under the earlier rules, whose entries stay as they were.
+
+
+class ContainmentEntry(ContainmentStep):
+    on_time: bool | None = None
+
+
 class RootCauseEntry(RootCauseStep):
     cycle: int
+    on_time: bool | None = None
 
 
 class PlanEntry(PlanStep):
@@ -709,6 +718,7 @@ class PlanEntry(PlanStep):
     action_ids: list[str]
     # Whether quality must approve it before verification (None under the earlier rules).
     needs_approval: bool | None = None
+    on_time: bool | None = None
 
 
 class PlanAmendmentEntry(PlanAmendmentStep):
@@ -743,10 +753,12 @@ class CompletionEntry(CompleteActionStep):
 
 class VerifyEntry(VerifyStep):
     signature: Signature | None = None
+    on_time: bool | None = None
 
 
 class ReviewEntry(ReviewStep):
     signature: Signature | None = None
+    on_time: bool | None = None
 
 
 class ClosedEntry(Payload):
@@ -825,6 +837,7 @@ class EarlierEntry(BaseModel):
 
 EntryDetails = (
     RaiseStep
+    | ContainmentEntry
     | ContainmentStep
     | RootCauseEntry
     | PlanEntry
@@ -852,7 +865,7 @@ EntryDetails = (
 
 ENTRY_OF_KIND: dict[EventKind, type[Payload]] = {
     EventKind.RAISED: RaiseStep,
-    EventKind.CONTAINMENT_SUBMITTED: ContainmentStep,
+    EventKind.CONTAINMENT_SUBMITTED: ContainmentEntry,
     EventKind.ROOT_CAUSE_SUBMITTED: RootCauseEntry,
     EventKind.PLAN_SUBMITTED: PlanEntry,
     EventKind.ACTION_COMPLETED: CompletionEntry,

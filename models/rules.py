@@ -676,9 +676,13 @@ def _may_decide_extension(state: CapaState, actor: Actor, action_id: str | None 
     else:
         found = state.pending_request(action_id)
         if found is None:
-            target = action_id or state.stage.value
+            target = f"action {action_id}" if action_id else f"the {state.stage.value.replace('_', ' ')} step"
+            pending = [r.action_id for r in state.pending_extensions if r.action_id is not None]
+            hint = f"; pending: {', '.join(pending)} (name the action)" if pending else ""
             raise Rejection.of_field(
-                ErrorKind.WRONG_STAGE, "action_id", f"{target} of {state.id} has no extension request to decide"
+                ErrorKind.WRONG_STAGE,
+                "action_id",
+                f"{target} of {state.id} has no extension request to decide{hint}",
             )
         request = found
         if not actor.is_quality:

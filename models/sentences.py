@@ -49,6 +49,8 @@ def sentence(event: Event) -> str:
     if isinstance(event.details, EarlierEntry):
         return _earlier(event)
     text = _SENTENCES[event.kind](event)
+    if getattr(event.details, "on_time", None) is False and event.kind is not EventKind.ACTION_COMPLETED:
+        text = _then(text, "done after its original due")
     signature = getattr(event.details, "signature", None)
     if isinstance(signature, Signature):
         text += (" " if text.endswith((".", "!", "?")) else ". ") + signature.manifestation()

@@ -71,8 +71,8 @@ with workflow.unsafe.imports_passed_through():
         CompletionEntry,
         ConcessionEntry,
         ConcessionInput,
+        ContainmentEntry,
         ContainmentInput,
-        ContainmentStep,
         EffectivenessDueEntry,
         EscalationEntry,
         Event,
@@ -259,8 +259,9 @@ class RecordWorkflow:
 
     def _contain(self, inp: ContainmentInput) -> None:
         s = self._s
+        on_time = self._on_time()
         closes = transitions.contain(s, inp)
-        self._append(EventKind.CONTAINMENT_SUBMITTED, inp.actor.name, step_of(ContainmentStep, inp))
+        self._append(EventKind.CONTAINMENT_SUBMITTED, inp.actor.name, _entry(ContainmentEntry, inp, on_time=on_time))
         if closes:
             self._append(EventKind.CLOSED, inp.actor.name, ClosedEntry(cycles=s.cycle))
         elif s.containment is not None and s.containment.needs_concession and s.under_current_rules:
@@ -368,8 +369,10 @@ class RecordWorkflow:
 
     def _root_cause(self, inp: RootCauseInput) -> None:
         s = self._s
+        on_time = self._on_time()
         transitions.root_cause(s, inp)
-        self._append(EventKind.ROOT_CAUSE_SUBMITTED, inp.actor.name, _entry(RootCauseEntry, inp, cycle=s.cycle))
+        entry = _entry(RootCauseEntry, inp, cycle=s.cycle, on_time=on_time)
+        self._append(EventKind.ROOT_CAUSE_SUBMITTED, inp.actor.name, entry)
 
     @workflow.update
     def plan(self, inp: PlanInput) -> StepResult:
@@ -382,8 +385,10 @@ class RecordWorkflow:
 
     def _plan(self, inp: PlanInput) -> None:
         s = self._s
+        on_time = self._on_time()
         added = [action.id for action in transitions.plan(s, inp)]
-        entry = _entry(PlanEntry, inp, action_ids=added, needs_approval=s.pending_plan is not None)
+        needs_approval = s.pending_plan is not None if s.under_current_rules else None
+        entry = _entry(PlanEntry, inp, action_ids=added, needs_approval=needs_approval, on_time=on_time)
         event = self._append(EventKind.PLAN_SUBMITTED, inp.actor.name, entry)
         if s.pending_plan is not None:
             self._notify(notices.approval_needed(s, event))
@@ -414,8 +419,9 @@ class RecordWorkflow:
         self._check_signed(Step.VERIFY, inp)
 
     def _verify(self, inp: VerifyInput) -> None:
+        on_time = self._on_time()
         transitions.verify(self._s, inp)
-        self._append(EventKind.VERIFIED, inp.actor.name, _entry(VerifyEntry, inp))
+        self._append(EventKind.VERIFIED, inp.actor.name, _entry(VerifyEntry, inp, on_time=on_time))
 
     @workflow.update
     def review(self, inp: ReviewInput) -> StepResult:
@@ -429,7 +435,9 @@ class RecordWorkflow:
 
     def _review(self, inp: ReviewInput) -> None:
         s = self._s
-        self._append(EventKind.EFFECTIVENESS_REVIEWED, inp.actor.name, _entry(ReviewEntry, inp))
+        self._append(
+            EventKind.EFFECTIVENESS_REVIEWED, inp.actor.name, _entry(ReviewEntry, inp, on_time=self._on_time())
+        )
         if transitions.review(s, inp):
             self._append(EventKind.CLOSED, inp.actor.name, ClosedEntry(cycles=s.cycle))
 
@@ -660,6 +668,14 @@ class RecordWorkflow:
         return next(((a, c) for a, c in self._s.open_clocks() if c.alarm == alarm), None)
 
     # --- the shape of every step ----------------------------------------------------------------------------
+
+    def _on_time(self) -> bool | None:
+        """Under the current rules, whether the stage's own step is taken by its clock's original due (an
+        extension does not make a late step on time); None under the earlier rules, or with no clock running."""
+        s = self._s
+        if not s.under_current_rules or s.clock is None:
+            return None
+        return workflow.now() <= s.clock.original_due_at
 
     def _check_open(self) -> None:
         if self._continuing:

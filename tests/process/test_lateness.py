@@ -17,7 +17,8 @@ from models.payloads import (
     PlanInput,
     Rescope,
 )
-from tests.process.flow import action, current_worker, now_of, refused, to_action
+from models.sentences import sentence
+from tests.process.flow import action, containment, current_worker, now_of, refused, root_cause, to_action, triage
 from tests.workflows.harness import Capa, actor, raise_record
 from workflows.record import RecordWorkflow
 
@@ -139,3 +140,33 @@ async def test_a_cancelled_record_leaves_nothing_awaiting_a_decision(env: Workfl
         assert state.stage is Stage.CANCELLED
         assert state.pending_extensions == []
         assert state.pending_plan is None
+
+
+async def test_a_stage_step_taken_after_its_original_due_says_so_though_extended(
+    env: WorkflowEnvironment, engine: Engine
+) -> None:
+    """Containment extended by quality and then done after its original due (before the revised one) is recorded
+    late against the original due; the root cause, done in time, is on time."""
+    async with current_worker(env.client, engine) as queue:
+        capa = await raise_record(env.client, queue)
+        state = await capa.state()
+        assert state.clock is not None
+        original = state.clock.original_due_at
+        ask = ExtensionRequestInput(
+            actor=actor("olivia"), until=original + timedelta(days=2), reason="Sorting takes longer", line=LINE
+        )
+        await capa.step(RecordWorkflow.request_extension, ask)
+        await capa.step(RecordWorkflow.decide_extension, _decide("mike", None))
+        await env.sleep(original - await now_of(capa) + timedelta(hours=1))
+        await capa.step(RecordWorkflow.contain, containment())
+        await capa.step(RecordWorkflow.triage, triage())
+        await capa.step(RecordWorkflow.root_cause, root_cause())
+
+        events = (await capa.state()).events
+
+    contained = next(e for e in events if e.kind is EventKind.CONTAINMENT_SUBMITTED)
+    found = next(e for e in events if e.kind is EventKind.ROOT_CAUSE_SUBMITTED)
+    assert getattr(contained.details, "on_time", None) is False
+    assert sentence(contained).endswith("; done after its original due")
+    assert getattr(found.details, "on_time", None) is True
+    assert "original due" not in sentence(found)
