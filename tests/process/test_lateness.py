@@ -30,7 +30,7 @@ def _ask(by: str, action_id: str, until: datetime) -> ExtensionRequestInput:
     return ExtensionRequestInput(actor=actor(by), action_id=action_id, until=until, reason="Parts late", line=LINE)
 
 
-def _decide(by: str, action_id: str, approve: bool = True, reason: str | None = None) -> ExtensionDecisionInput:
+def _decide(by: str, action_id: str | None, approve: bool = True, reason: str | None = None) -> ExtensionDecisionInput:
     return ExtensionDecisionInput(actor=actor(by), action_id=action_id, approve=approve, reason=reason)
 
 
