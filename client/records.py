@@ -33,11 +33,11 @@ from client.temporal import (
 )
 from core import readmodel, search
 from core.database import make_engine
-from core.readmodel import OverdueItem
+from core.readmodel import OverdueItem, RecordFilter
 from core.search import SearchHit
 from core.settings import Settings
 from models import rules
-from models.enums import Severity, Stage
+from models.enums import Severity
 from models.payloads import CapaState, RaiseInput, RaiseStep, RecordInput
 from models.policy import PinnedPolicy, Policy, PolicyError, ProcessRules, load_policy
 from models.refusals import Rejection
@@ -257,34 +257,24 @@ class CapaClient(Steps):
         return stored if stored is not None and len(stored.events) > len(live.events) else live
 
     async def list_records(
-        self,
-        *,
-        stage: Stage | None = None,
-        owner: str | None = None,
-        overdue: bool = False,
-        limit: int | None = None,
-        offset: int = 0,
+        self, where: RecordFilter | None = None, *, limit: int | None = None, offset: int = 0
     ) -> list[Nonconformity]:
-        if owner is not None and await self._db(readmodel.get_user, self._engine, owner) is None:
-            # A mistyped name would otherwise read as "this person has nothing".
-            raise CapaError.invalid(FieldProblem("owner", f"no user named {owner}"))
+        """Records passing ``where`` (all of them without), in its order."""
+        where = await self._checked(where)
         return await self._db(
-            readmodel.list_records,
-            self._engine,
-            stage=stage,
-            owner=owner,
-            overdue=overdue,
-            now=datetime.now(UTC),
-            limit=limit,
-            offset=offset,
+            readmodel.list_records, self._engine, where, now=datetime.now(UTC), limit=limit, offset=offset
         )
 
-    async def count_records(
-        self, *, stage: Stage | None = None, owner: str | None = None, overdue: bool = False
-    ) -> int:
-        return await self._db(
-            readmodel.count_records, self._engine, stage=stage, owner=owner, overdue=overdue, now=datetime.now(UTC)
-        )
+    async def count_records(self, where: RecordFilter | None = None) -> int:
+        """How many records ``list_records`` lists with the same filter and no limit."""
+        return await self._db(readmodel.count_records, self._engine, where, now=datetime.now(UTC))
+
+    async def _checked(self, where: RecordFilter | None) -> RecordFilter:
+        where = where or RecordFilter()
+        if where.owner is not None and await self._db(readmodel.get_user, self._engine, where.owner) is None:
+            # A mistyped name would otherwise read as "this person has nothing".
+            raise CapaError.invalid(FieldProblem("owner", f"no user named {where.owner}"))
+        return where
 
     async def links_of(self, state: CapaState) -> list[readmodel.LinkedRecord]:
         """The record's links both ways: those it made and those other records made to it."""

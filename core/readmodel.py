@@ -6,22 +6,43 @@ none of them talks to Temporal.
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy import ColumnElement, Engine, Row, and_, func, nulls_last, or_, text
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+from sqlalchemy import ColumnElement, Engine, Row, and_, case, func, nulls_last, or_, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from core import search
 from core import text as plain_text
 from core.accounts import hash_password
 from core.adminlog import log_change, log_user_changes
 from core.database import insert_for, session_scope
-from models.enums import NOTIFIED_KINDS, ActionStatus, AdminAction, EventKind, LinkKind, Role, Severity, Stage
-from models.payloads import SYSTEM_ACTOR, CapaState, Event, UserName
+from models.enums import (
+    NOTIFIED_KINDS,
+    ActionStatus,
+    AdminAction,
+    EventKind,
+    LinkKind,
+    Role,
+    Severity,
+    Source,
+    Stage,
+)
+from models.payloads import SYSTEM_ACTOR, USER_NAME_PATTERN, CapaState, Event, UserName
 from models.policy import Policy
 from models.refusals import FieldProblem, InvalidField
 from models.tables import (
@@ -379,51 +400,162 @@ def policy_in_force(engine: Engine) -> Policy | None:
 # --- records ------------------------------------------------------------------------------------------------
 
 
+class RecordSort(StrEnum):
+    """What a records list may be sorted by."""
+
+    ID = "id"
+    RAISED_AT = "raised_at"
+    DUE_AT = "due_at"
+    SEVERITY = "severity"
+    STAGE = "stage"
+    OWNER = "owner"
+    TITLE = "title"
+
+
+class Direction(StrEnum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+# The most characters of a search or of a product or lot filter: a description pasted whole, not a document.
+FILTER_TEXT_MOST = 2000
+
+
+class RecordFilter(BaseModel):
+    """Which records a list shows and in what order; every front end (web, API, CLI, export) fills in this one model.
+
+    ``q``: words all found in the record's indexed text (title, description, product, lot, defect code, supplier,
+    customer, root causes, actions' evidence; ``core.search``). ``owner``: the record's owner or the owner of one of
+    its open actions. ``product``/``lot``: equal, ignoring case. ``overdue``: an open record with a late clock. The
+    date ranges take whole days (UTC), both ends included. Unsorted: soonest due first, nothing due last.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    q: Annotated[str | None, Field(max_length=FILTER_TEXT_MOST, description="Words the record's text holds")] = None
+    stage: Stage | None = None
+    severity: Severity | None = None
+    source: Source | None = None
+    owner: Annotated[str | None, Field(pattern=USER_NAME_PATTERN)] = None
+    product: Annotated[str | None, Field(max_length=FILTER_TEXT_MOST)] = None
+    lot: Annotated[str | None, Field(max_length=FILTER_TEXT_MOST)] = None
+    overdue: bool = False
+    raised_from: date | None = None
+    raised_to: date | None = None
+    closed_from: date | None = None
+    closed_to: date | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    sort: RecordSort = RecordSort.DUE_AT
+    direction: Direction = Direction.ASC
+
+    @field_validator("q", "product", "lot", "owner", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        """An empty search box or filter field filters nothing."""
+        if isinstance(value, str):
+            value = value.strip()
+            return value or None
+        return value
+
+    @model_validator(mode="after")
+    def _ranges_in_order(self) -> "RecordFilter":
+        for start, end in RANGES:
+            first, last = getattr(self, start), getattr(self, end)
+            if first is not None and last is not None and last < first:
+                raise PydanticCustomError("date_range", f"{end}: before {start} ({first.isoformat()})")
+        return self
+
+    def filters(self) -> dict[str, str]:
+        """The fields that filter or sort other than by default, as query parameters (for links and exports)."""
+        shown = self.model_dump(mode="json", exclude_defaults=True)
+        return {key: ("true" if value is True else str(value)) for key, value in shown.items()}
+
+
+# The date ranges of ``RecordFilter``: (from, to) field names.
+RANGES = (("raised_from", "raised_to"), ("closed_from", "closed_to"), ("due_from", "due_to"))
+
+
 def list_records(
     engine: Engine,
+    where: RecordFilter | None = None,
     *,
-    stage: Stage | None = None,
-    owner: str | None = None,
-    overdue: bool = False,
     now: datetime,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[Nonconformity]:
-    """Records, soonest due first; ``owner`` also matches open actions' owners, ``overdue`` any late clock."""
-    query = _records_query(select(Nonconformity), stage=stage, owner=owner, overdue=overdue, now=now)
-    query = query.order_by(nulls_last(col(Nonconformity.due_at).asc()), col(Nonconformity.id))
-    query = query.offset(offset).limit(limit)
+    """Records passing ``where``, in its order (the record id breaks ties)."""
+    where = where or RecordFilter()
+    query = _records_query(select(Nonconformity), where, now=now, dialect=engine.dialect.name)
+    query = query.order_by(*_order(where)).offset(offset).limit(limit)
     with session_scope(engine) as session:
         return list(session.exec(query))
 
 
-def count_records(
-    engine: Engine, *, stage: Stage | None = None, owner: str | None = None, overdue: bool = False, now: datetime
-) -> int:
-    """How many records ``list_records`` would list with the same filters and no limit."""
-    query = _records_query(
-        select(func.count()).select_from(Nonconformity), stage=stage, owner=owner, overdue=overdue, now=now
-    )
+def count_records(engine: Engine, where: RecordFilter | None = None, *, now: datetime) -> int:
+    """How many records ``list_records`` would list with the same filter and no limit."""
+    counted = select(func.count()).select_from(Nonconformity)
+    query = _records_query(counted, where or RecordFilter(), now=now, dialect=engine.dialect.name)
     with session_scope(engine) as session:
         return session.exec(query).one()
 
 
-def _records_query(
-    query: SelectOfScalar[T], *, stage: Stage | None, owner: str | None, overdue: bool, now: datetime
-) -> SelectOfScalar[T]:
-    if stage is not None:
-        query = query.where(col(Nonconformity.stage) == stage.value)
-    if owner is not None:
+# Severity and stage sort in their own order (critical first; the lifecycle's), not alphabetically.
+_RANKS: dict[RecordSort, list[str]] = {
+    RecordSort.SEVERITY: [s.value for s in Severity],
+    RecordSort.STAGE: [s.value for s in Stage],
+}
+
+
+def _order(where: RecordFilter) -> list[ColumnElement[Any]]:
+    column: ColumnElement[Any] = getattr(Nonconformity, where.sort.value)
+    if where.sort in _RANKS:
+        column = case({value: rank for rank, value in enumerate(_RANKS[where.sort])}, value=column, else_=99)
+    elif where.sort is RecordSort.TITLE:
+        column = func.lower(column)
+    descending = where.direction is Direction.DESC
+    ordered = column.desc() if descending else column.asc()
+    # Records with nothing due come last either way: they are not the soonest nor the latest.
+    ordered = nulls_last(ordered) if where.sort is RecordSort.DUE_AT else ordered
+    if where.sort is RecordSort.ID:
+        return [ordered]
+    return [ordered, col(Nonconformity.id).asc()]
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _records_query(query: SelectOfScalar[T], where: RecordFilter, *, now: datetime, dialect: str) -> SelectOfScalar[T]:
+    for field in ("stage", "severity", "source"):
+        value = getattr(where, field)
+        if value is not None:
+            query = query.where(getattr(Nonconformity, field) == value.value)
+    for field in ("product", "lot"):
+        value = getattr(where, field)
+        if value is not None:
+            query = query.where(func.lower(getattr(Nonconformity, field)) == value.casefold())
+    if where.owner is not None:
         query = query.where(
             or_(
-                col(Nonconformity.owner) == owner,
-                _open_actions().where(col(ActionRow.owner) == owner).exists(),
+                col(Nonconformity.owner) == where.owner,
+                _open_actions().where(col(ActionRow.owner) == where.owner).exists(),
             )
         )
-    if overdue:
+    for (start, end), column in zip(
+        RANGES, (col(Nonconformity.raised_at), col(Nonconformity.closed_at), col(Nonconformity.due_at)), strict=True
+    ):
+        first, last = getattr(where, start), getattr(where, end)
+        if first is not None:
+            query = query.where(column >= _day_start(first))
+        if last is not None:
+            query = query.where(column < _day_start(last + timedelta(days=1)))
+    if where.overdue:
         stage_late = and_(col(Nonconformity.holder).is_not(None), _stage_due() < now)
         action_late = _open_actions().where(col(ActionRow.original_due_at) < now).exists()
         query = query.where(col(Nonconformity.stage).in_(_OPEN_STAGES), or_(stage_late, action_late))
+    if where.q is not None:
+        query = query.where(col(Nonconformity.id).in_(search.matching(where.q, dialect)))
     return query
 
 
