@@ -250,11 +250,11 @@ def _instant(text: str | None) -> datetime | None:
     return None if text is None else _DATETIME.validate_python(text)
 
 
-def records_table(rows: list[Row], now: datetime) -> None:
+def records_table(rows: list[Row], now: datetime, title: str = "Records, soonest due first") -> None:
     if not rows:
         console.print("no records match")
         return
-    table = _table("Records, soonest due first", ("ID", "SEVERITY", "STAGE", "OWNER", "DUE", "ESC"), "TITLE")
+    table = _table(title, ("ID", "SEVERITY", "STAGE", "OWNER", "DUE", "ESC"), "TITLE")
     for row in rows:
         _add_row(
             table,

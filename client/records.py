@@ -37,7 +37,7 @@ from core.readmodel import OverdueItem, RecordFilter
 from core.search import SearchHit
 from core.settings import Settings
 from models import rules
-from models.enums import Severity
+from models.enums import Severity, Stage
 from models.payloads import CapaState, RaiseInput, RaiseStep, RecordInput
 from models.policy import PinnedPolicy, Policy, PolicyError, ProcessRules, load_policy
 from models.refusals import Rejection
@@ -290,8 +290,18 @@ class CapaClient(Steps):
         """The steps and actions ``name`` holds, soonest due first (late ones have a positive ``late_by``)."""
         return await self._db(readmodel.held_items, self._engine, name, datetime.now(UTC))
 
-    async def overdue(self) -> list[OverdueItem]:
-        return await self._db(readmodel.overdue_items, self._engine, datetime.now(UTC))
+    async def overdue(
+        self, *, severity: Severity | None = None, stage: Stage | None = None, holders: list[str] | None = None
+    ) -> list[OverdueItem]:
+        """Every deadline past due, most urgent first; only those of ``severity``, in ``stage``, or held by one of
+        ``holders``, when given."""
+        return await self._db(
+            readmodel.overdue_items, self._engine, datetime.now(UTC), severity=severity, stage=stage, holders=holders
+        )
+
+    async def team_of(self, manager: str) -> list[str]:
+        """Everyone below ``manager`` in the reporting lines, however far down."""
+        return await self._db(readmodel.team_of, self._engine, manager)
 
     async def similar_records(self, text: str, *, exclude: str | None = None, limit: int = 10) -> list[SearchHit]:
         """Earlier records sharing any meaningful word of ``text``, best match first, ``exclude`` left out (the

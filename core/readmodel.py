@@ -16,8 +16,8 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 from pydantic_core import PydanticCustomError
 from sqlalchemy import ColumnElement, Engine, Row, and_, case, func, nulls_last, or_, text
@@ -261,6 +261,25 @@ def reporting_line(engine: Engine, name: str) -> list[str]:
     return line
 
 
+def team_of(engine: Engine, manager: str) -> list[str]:
+    """Everyone below ``manager`` in the reporting lines: their reports, those people's reports, and so on."""
+    with session_scope(engine) as session:
+        lines = session.exec(select(User.name, User.manager).where(col(User.manager).is_not(None))).all()
+    reports: dict[str, list[str]] = {}
+    for name, boss in lines:
+        reports.setdefault(str(boss), []).append(name)
+    team: list[str] = []
+    below = list(reports.get(manager, []))
+    while below:
+        name = below.pop()
+        # A loop in the directory (which the checks above refuse) must still end the walk.
+        if name in team or name == manager:
+            continue
+        team.append(name)
+        below.extend(reports.get(name, []))
+    return sorted(team)
+
+
 def list_users(engine: Engine) -> list[User]:
     with session_scope(engine) as session:
         return list(session.exec(select(User).order_by(col(User.name))))
@@ -430,7 +449,7 @@ class RecordFilter(BaseModel):
     date ranges take whole days (UTC), both ends included. Unsorted: soonest due first, nothing due last.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     q: Annotated[str | None, Field(max_length=FILTER_TEXT_MOST, description="Words the record's text holds")] = None
     stage: Stage | None = None
@@ -458,13 +477,15 @@ class RecordFilter(BaseModel):
             return value or None
         return value
 
-    @model_validator(mode="after")
-    def _ranges_in_order(self) -> "RecordFilter":
-        for start, end in RANGES:
-            first, last = getattr(self, start), getattr(self, end)
-            if first is not None and last is not None and last < first:
-                raise PydanticCustomError("date_range", f"{end}: before {start} ({first.isoformat()})")
-        return self
+    @field_validator("raised_to", "closed_to", "due_to")
+    @classmethod
+    def _range_in_order(cls, last: date | None, info: ValidationInfo) -> date | None:
+        """A range's end on or after its start (a start that was itself invalid is not there to compare)."""
+        start = f"{str(info.field_name).removesuffix('_to')}_from"
+        first = info.data.get(start)
+        if last is not None and first is not None and last < first:
+            raise PydanticCustomError("date_range", "before {start} ({first})", {"start": start, "first": str(first)})
+        return last
 
     def filters(self) -> dict[str, str]:
         """The fields that filter or sort other than by default, as query parameters (for links and exports)."""
@@ -580,6 +601,8 @@ class OverdueItem(BaseModel):
     late_by: timedelta
     escalation_level: int
     revised_due_at: datetime | None = None
+    # The record's title ("" in items made before lists showed it).
+    title: str = ""
 
 
 def _stage_due() -> ColumnElement[datetime]:
@@ -587,13 +610,28 @@ def _stage_due() -> ColumnElement[datetime]:
     return func.coalesce(col(Nonconformity.original_due_at), col(Nonconformity.due_at))
 
 
-def overdue_items(engine: Engine, now: datetime) -> list[OverdueItem]:
-    """Every deadline past due, most urgent first: highest escalation level, then longest late."""
+def overdue_items(
+    engine: Engine,
+    now: datetime,
+    *,
+    severity: Severity | None = None,
+    stage: Stage | None = None,
+    holders: list[str] | None = None,
+) -> list[OverdueItem]:
+    """Every deadline past due, most urgent first: highest escalation level, then longest late; only those of
+    records of ``severity``, in ``stage``, or held by one of ``holders``, when given."""
+    records: list[ColumnElement[bool]] = []
+    if severity is not None:
+        records.append(col(Nonconformity.severity) == severity.value)
+    if stage is not None:
+        records.append(col(Nonconformity.stage) == stage.value)
+    stage_held = [col(Nonconformity.holder).in_(holders)] if holders is not None else []
+    action_held = [col(ActionRow.owner).in_(holders)] if holders is not None else []
     items = _deadlines(
         engine,
         now,
-        stage_filter=_stage_due() < now,
-        action_filter=col(ActionRow.original_due_at) < now,
+        stage_filter=and_(_stage_due() < now, *records, *stage_held),
+        action_filter=and_(col(ActionRow.original_due_at) < now, *records, *action_held),
     )
     return sorted(items, key=lambda i: (-i.escalation_level, -i.late_by, i.record_id, i.target))
 
@@ -610,6 +648,7 @@ def _deadlines(
     # Only the columns the lists show: whole rows would drag each record's state_json along.
     record_columns = (
         col(Nonconformity.id),
+        col(Nonconformity.title),
         col(Nonconformity.stage),
         col(Nonconformity.severity),
         col(Nonconformity.holder),
@@ -637,6 +676,7 @@ def _deadlines(
                     col(ActionRow.original_due_at),
                     col(ActionRow.escalation_level),
                     col(Nonconformity.id).label("record_id"),
+                    col(Nonconformity.title),
                     col(Nonconformity.stage),
                     col(Nonconformity.severity),
                 )
@@ -659,6 +699,7 @@ def _deadlines(
             late_by=now - record.original_due_at,
             escalation_level=record.escalation_level,
             revised_due_at=record.due_at if record.due_at != record.original_due_at else None,
+            title=record.title,
         )
         for record in records
     ]
@@ -673,6 +714,7 @@ def _deadlines(
             late_by=now - action.original_due_at,
             escalation_level=action.escalation_level,
             revised_due_at=action.due_at if action.due_at != action.original_due_at else None,
+            title=action.title,
         )
         for action in actions
     )
