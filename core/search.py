@@ -174,7 +174,7 @@ def matching(query: str, dialect: str) -> TextualSelect:
         return sql(f"SELECT record_id FROM {TABLE}").columns(record_id=String())  # noqa: S608 - a constant name
     if dialect == "postgresql":
         names = {f"search_w{n}": word for n, word in enumerate(found)}
-        tsquery = " && ".join(f"plainto_tsquery('{PG_CONFIG}', :{name})" for name in names)
+        tsquery = " && ".join(_pg_word(name, word) for name, word in names.items())
         return (
             sql(f"SELECT record_id FROM {TABLE} WHERE document @@ ({tsquery})")  # noqa: S608 - names, not words
             .bindparams(**names)
@@ -190,6 +190,15 @@ def matching(query: str, dialect: str) -> TextualSelect:
         .bindparams(search_match=match)
         .columns(record_id=String())
     )
+
+
+def _pg_word(name: str, word: str) -> str:
+    """One word of a search as a tsquery. PostgreSQL's parser reads the number of "L-2291" or "HX-200" as a signed
+    one ("-2291"), so a number typed on its own looks for both."""
+    word_query = f"plainto_tsquery('{PG_CONFIG}', :{name})"
+    if not word.isdigit():
+        return word_query
+    return f"({word_query} || plainto_tsquery('{PG_CONFIG}', '-' || :{name}))"
 
 
 # --- keeping the index ------------------------------------------------------------------------------------------
