@@ -484,7 +484,7 @@ class RecordFilter(BaseModel):
         start = f"{str(info.field_name).removesuffix('_to')}_from"
         first = info.data.get(start)
         if last is not None and first is not None and last < first:
-            raise PydanticCustomError("date_range", "before {start} ({first})", {"start": start, "first": str(first)})
+            raise PydanticCustomError("date_range", "ends before the range starts ({first})", {"first": str(first)})
         return last
 
     def filters(self) -> dict[str, str]:

@@ -38,6 +38,8 @@ COLUMNS: tuple[tuple[str, RecordSort | None], ...] = (
     ("Due", RecordSort.DUE_AT),
     ("Level", None),
 )
+# The filters the records form shows at once; the others are under "More filters and order".
+_FIRST_FILTERS = {"q", "stage", "severity", "owner", "overdue"}
 SORT_LABELS = {sort: heading.lower() for heading, sort in COLUMNS if sort is not None}
 # The chart of open records by age: label and upper bound (None: no bound).
 AGE_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
@@ -114,6 +116,8 @@ async def records(request: Request, user: WebUser, client: Client) -> HTMLRespon
         sort_labels=SORT_LABELS,
         exports=exports,
         filtered=bool(set(filters) - {"sort", "direction"}),
+        # The form's second part opens when it holds anything: a filter set there, or a refusal.
+        more_open=bool(errors) or bool(set(filters) - _FIRST_FILTERS),
         Stage=Stage,
         Severity=Severity,
         Source=Source,

@@ -63,5 +63,5 @@ async def test_a_bad_filter_is_one_line_naming_the_option(capa: Capa) -> None:
     assert_one_line_error(await capa("list", "--sort", "colour", user="maria"), 2, "--sort")
     assert_one_line_error(await capa("list", "--raised-from", "2026-02-30", user="maria"), 2, "--raised-from")
     refused = await capa("list", "--due-from", "2026-03-05", "--due-to", "2026-03-01", "--csv", user="maria")
-    assert_one_line_error(refused, 2, "--due-to", "before due_from")
+    assert_one_line_error(refused, 2, "--due-to", "ends before the range starts (2026-03-05)")
     assert_one_line_error(await capa("list", "--severity", "huge", user="maria"), 2, "--severity")

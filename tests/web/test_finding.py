@@ -89,7 +89,7 @@ async def test_a_refused_filter_is_marked_on_the_form(stack: Stack) -> None:
         page = await maria.get("/records", raised_from="2026-03-05", raised_to="2026-03-01", q="burr")
     assert page.status_code == 422
     assert 'name="raised_to" type="date" value="2026-03-01" aria-invalid="true"' in page.text
-    assert "before raised_from (2026-03-05)" in page.text
+    assert "ends before the range starts (2026-03-05)" in page.text
     assert 'value="burr"' in page.text
 
 
