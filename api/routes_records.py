@@ -124,7 +124,7 @@ async def export_records(
 ) -> Response:
     """The records passing the same filters as the list, in its order, as CSV or XLSX (every match, up to 50,000;
     times in UTC)."""
-    exported = await export.export_records(client, where, fmt)
+    exported = await export.export_records(client, where, fmt, user.name)
     return export_response(exported)
 
 

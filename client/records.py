@@ -7,10 +7,10 @@ decided by the workflow's update validators (``models.rules``). Its one error ty
 """
 
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Row
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import WorkflowIDReusePolicy
@@ -263,6 +263,15 @@ class CapaClient(Steps):
         where = await self._checked(where)
         return await self._db(
             readmodel.list_records, self._engine, where, now=datetime.now(UTC), limit=limit, offset=offset
+        )
+
+    async def record_columns(
+        self, where: RecordFilter, columns: list[str], *, limit: int | None = None
+    ) -> list[Row[Any]]:
+        """Only ``columns`` of the records passing ``where``, in its order (for exports)."""
+        where = await self._checked(where)
+        return await self._db(
+            readmodel.record_columns, self._engine, where, columns, now=datetime.now(UTC), limit=limit
         )
 
     async def count_records(self, where: RecordFilter | None = None) -> int:

@@ -136,7 +136,7 @@ async def records_export(request: Request, fmt: str, user: WebUser, client: Clie
         said = "; ".join(f"{field}: {message}" for field, message in errors.items())
         return problem_page(request, user, 422, f"the filters are not valid ({said})")
     try:
-        exported = await export_records(client, where, chosen)
+        exported = await export_records(client, where, chosen, user.name)
     except CapaError as exc:
         return problem_page(request, user, STATUS[exc.kind], exc.message)
     return export_response(exported)

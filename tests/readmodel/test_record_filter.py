@@ -8,7 +8,15 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from core.readmodel import RecordFilter, count_records, list_records, overdue_items, seed_demo_users, team_of
+from core.readmodel import (
+    RecordFilter,
+    count_records,
+    list_records,
+    overdue_items,
+    record_columns,
+    seed_demo_users,
+    team_of,
+)
 from models.enums import ActionStatus, RootCauseMethod, Severity, Source, Stage
 from models.payloads import RootCause
 from tests.builders import T0, action, clock, event, publish, state
@@ -226,3 +234,14 @@ def test_my_team_is_everyone_below_in_the_reporting_line(engine: Engine) -> None
     assert team_of(engine, "mike") == ["olivia", "oscar", "otto"]
     assert team_of(engine, "ada") == ["greta", "maria", "mike", "olivia", "oscar", "otto", "quinn"]
     assert team_of(engine, "olivia") == []
+
+
+def test_an_export_reads_only_its_columns_in_the_lists_order(records: Engine) -> None:
+    """The export's rows: the columns asked for, of the records the same filter lists, in its order, times in UTC."""
+    chosen = RecordFilter(product="hx-200", sort="raised_at", direction="desc")
+    rows = record_columns(records, chosen, ["id", "lot", "raised_at", "closed_at"], now=NOW)
+    assert [tuple(row) for row in rows] == [
+        ("NC-2026-0003", "L-7", T0 + timedelta(days=10), T0 + timedelta(days=20)),
+        ("NC-2026-0001", "L-2291", T0, None),
+    ]
+    assert rows[0].raised_at.utcoffset() == timedelta(0)
