@@ -46,9 +46,11 @@ from client.export import ExportFormat
 from client.records import CapaClient
 from core import search
 from core.readmodel import RecordFilter
+from models.enums import Severity, Stage
 from models.payloads import (
     ACTION_ID_PATTERN,
     RECORD_ID_PATTERN,
+    USER_NAME_PATTERN,
     CapaState,
     CompleteActionStep,
     Payload,
@@ -177,9 +179,24 @@ async def show_record(record_id: RecordId, user: ApiUser, client: Client, respon
 
 
 @router.get("/overdue", responses=REFUSALS)
-async def overdue(user: ApiUser, client: Client, limit: Limit = 50, offset: Offset = 0) -> Page[DeadlineItem]:
-    """Every deadline past due, most urgent first: highest escalation level, then longest late."""
-    items = await client.overdue()
+async def overdue(
+    *,
+    user: ApiUser,
+    client: Client,
+    severity: Annotated[Severity | None, Query(description="Only deadlines of records of this severity")] = None,
+    stage: Annotated[Stage | None, Query(description="Only deadlines of records in this stage")] = None,
+    holder: Annotated[
+        str | None, Query(pattern=USER_NAME_PATTERN, description="Only deadlines this person holds")
+    ] = None,
+    team: Annotated[
+        bool, Query(description="Only deadlines held by the people below the caller in the reporting lines")
+    ] = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[DeadlineItem]:
+    """Every deadline past due, most urgent first: highest escalation level, then longest late; each with the
+    record's title."""
+    items = await client.overdue(severity=severity, stage=stage, holder=holder, team_of=user.name if team else None)
     return Page(
         items=[DeadlineItem.of(item) for item in items[offset : offset + limit]],
         total=len(items),

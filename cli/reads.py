@@ -159,9 +159,18 @@ def similar(
 
 
 @app.command()
-def overdue(ctx: typer.Context, as_json: Json = False) -> None:
+def overdue(
+    ctx: typer.Context,
+    *,
+    severity: Annotated[Severity | None, typer.Option(help="Only records of this severity.")] = None,
+    stage: Annotated[Stage | None, typer.Option(help="Only records in this stage.")] = None,
+    holder: Annotated[str | None, typer.Option(help="Only what this person holds.")] = None,
+    team: Annotated[bool, typer.Option("--team", help="Only what the people below you hold (your team).")] = False,
+    as_json: Json = False,
+) -> None:
     """What is late: whose, how late, at which escalation level; most urgent first."""
-    items = render.deadline_items(send(ctx, lambda api: api.all_pages("/overdue")))
+    filters = {"severity": severity, "stage": stage, "holder": holder, "team": team or None}
+    items = render.deadline_items(send(ctx, lambda api: api.all_pages("/overdue", **filters)))
     if as_json:
         render.emit_json([render.overdue_json(item) for item in items])
     else:

@@ -46,6 +46,8 @@ class Deadline(BaseModel):
     due_at: datetime
     late_by: timedelta
     escalation_level: int
+    # The record's title (an API of an earlier release gives none).
+    title: str = ""
 
 
 def deadline_items(items: list[Row]) -> list[Deadline]:
@@ -97,6 +99,7 @@ def record_json(row: Row) -> dict[str, Any]:
 def overdue_json(item: Deadline) -> dict[str, Any]:
     return {
         "id": item.record_id,
+        "title": item.title,
         "stage": item.stage.value,
         "severity": item.severity.value,
         "target": item.target,
@@ -304,7 +307,7 @@ def overdue_table(items: list[Deadline]) -> None:
     if not items:
         console.print("nothing is overdue")
         return
-    table = _table("Overdue, most urgent first", ("ID", "STAGE", "TARGET", "HOLDER", "DUE", "LATE BY", "ESC"))
+    table = _table("Overdue, most urgent first", ("ID", "STAGE", "TARGET", "HOLDER", "DUE", "LATE BY", "ESC"), "TITLE")
     for item in items:
         _add_row(
             table,
@@ -315,6 +318,7 @@ def overdue_table(items: list[Deadline]) -> None:
             minute(item.due_at),
             Text(duration(item.late_by), style=_LATE),
             _level_cell(item.escalation_level),
+            item.title,
         )
     console.print(table)
 

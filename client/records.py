@@ -300,10 +300,21 @@ class CapaClient(Steps):
         return await self._db(readmodel.held_items, self._engine, name, datetime.now(UTC))
 
     async def overdue(
-        self, *, severity: Severity | None = None, stage: Stage | None = None, holders: list[str] | None = None
+        self,
+        *,
+        severity: Severity | None = None,
+        stage: Stage | None = None,
+        holder: str | None = None,
+        team_of: str | None = None,
     ) -> list[OverdueItem]:
-        """Every deadline past due, most urgent first; only those of ``severity``, in ``stage``, or held by one of
-        ``holders``, when given."""
+        """Every deadline past due, most urgent first; only those of ``severity``, in ``stage``, held by
+        ``holder``, or held by someone below ``team_of`` in the reporting lines, when given."""
+        if holder is not None and await self._db(readmodel.get_user, self._engine, holder) is None:
+            raise CapaError.invalid(FieldProblem("holder", f"no user named {holder}"))
+        holders = [holder] if holder is not None else None
+        if team_of is not None:
+            team = await self.team_of(team_of)
+            holders = [name for name in holders or team if name in team]
         return await self._db(
             readmodel.overdue_items, self._engine, datetime.now(UTC), severity=severity, stage=stage, holders=holders
         )

@@ -159,12 +159,10 @@ async def board(request: Request, user: WebUser, client: Client) -> HTMLResponse
     stage = next((s for s in Stage if s.value == query.get("stage") and s.is_open), None)
     people = await client.list_users()
     owner = next((p.name for p in people if p.name == query.get("owner")), None)
-    team = await client.team_of(user.name) if query.get("team") == "1" else None
-    holders = [owner] if owner is not None else team
-    if owner is not None and team is not None:
-        holders = [owner] if owner in team else []
+    mine = query.get("team") == "1"
+    team = await client.team_of(user.name) if mine else None
     now = datetime.now(UTC)
-    items = await client.overdue(severity=severity, stage=stage, holders=holders)
+    items = await client.overdue(severity=severity, stage=stage, holder=owner, team_of=user.name if mine else None)
     open_records = [r for r in await client.list_records() if Stage(r.stage).is_open]
     counts = Counter((item.stage, item.severity) for item in items)
     ages = Counter(age_bucket(now - record.raised_at) for record in open_records)
