@@ -623,15 +623,64 @@ def load_record_state(engine: Engine, record_id: str) -> CapaState | None:
     return CapaState.model_validate({**json.loads(record.state_json), "events": events})
 
 
-def held_items(engine: Engine, holder: str, now: datetime) -> list[OverdueItem]:
-    """Every running deadline ``holder`` holds (stage steps and open actions), soonest due first.
+# The entries that say whether a plan amendment was returned (``rules.amendment_returned``).
+_PLAN_ENTRIES = [EventKind.PLAN_AMENDED.value, EventKind.PLAN_DECIDED.value]
 
-    ``late_by`` is negative while the item is not yet due.
+
+def open_record_states(engine: Engine, *, concerning: str | None = None) -> list[CapaState]:
+    """Every open record's state, in one query: what "My work" applies the rules to. ``concerning`` keeps only
+    the records a person owns or holds an open action of (all a person who is neither manager nor quality may
+    act on).
+
+    A state carries one timeline entry, its latest plan amendment or plan decision (if any): enough for
+    ``rules.amendment_returned``, and far less to read than the timelines.
     """
-    items = _deadlines(
-        engine,
-        now,
-        stage_filter=col(Nonconformity.holder) == holder,
-        action_filter=col(ActionRow.owner) == holder,
+    latest = (
+        sa_select(func.max(col(TimelineEvent.seq)))
+        .where(col(TimelineEvent.record_id) == col(Nonconformity.id), col(TimelineEvent.kind).in_(_PLAN_ENTRIES))
+        .correlate(Nonconformity)
+        .scalar_subquery()
     )
-    return sorted(items, key=lambda i: (i.due_at, i.record_id, i.target))
+    query = (
+        sa_select(
+            col(Nonconformity.state_json),
+            col(TimelineEvent.seq),
+            col(TimelineEvent.at),
+            col(TimelineEvent.kind),
+            col(TimelineEvent.actor),
+            col(TimelineEvent.details),
+            col(TimelineEvent.hash),
+        )
+        .outerjoin(
+            TimelineEvent,
+            and_(col(TimelineEvent.record_id) == col(Nonconformity.id), col(TimelineEvent.seq) == latest),
+        )
+        .where(col(Nonconformity.stage).in_(_OPEN_STAGES))
+    )
+    if concerning is not None:
+        query = query.where(
+            or_(
+                col(Nonconformity.owner) == concerning,
+                _open_actions().where(col(ActionRow.owner) == concerning).exists(),
+            )
+        )
+    with session_scope(engine) as session:
+        rows = session.connection().execute(query).all()
+    states = []
+    for row in rows:
+        events = (
+            [
+                Event(
+                    seq=row.seq,
+                    at=row.at,
+                    kind=EventKind(row.kind),
+                    actor=row.actor,
+                    details=json.loads(row.details),
+                    hash=row.hash,
+                )
+            ]
+            if row.seq is not None
+            else []
+        )
+        states.append(CapaState.model_validate({**json.loads(row.state_json), "events": events}))
+    return states
