@@ -121,6 +121,7 @@ def test_items_soonest_due_first_late_counted_from_the_original_due() -> None:
         ("NC-2026-0002", "Find the root cause"),
     ]
     first = items[0]
-    assert first.late and first.late_by == timedelta(days=1)
+    assert first.late
+    assert first.late_by == timedelta(days=1)
     assert first.revised_due_at == NOW + timedelta(days=4)
     assert not items[1].late
