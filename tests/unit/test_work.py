@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from client.work import work_items
 from models import rules
-from models.enums import ActionStatus, EventKind, Role, Severity, Stage, TriageDecision
-from models.payloads import Actor, CapaState, Event, ExtensionRequest, PendingPlan, Triage
+from models.enums import ActionStatus, Disposition, EventKind, Role, Severity, Stage, TriageDecision
+from models.payloads import Actor, CapaState, Containment, Event, ExtensionRequest, PendingPlan, Triage
 from models.rules import Step, Work
 from tests import builders
 from tests.policies import CURRENT
@@ -125,3 +125,31 @@ def test_items_soonest_due_first_late_counted_from_the_original_due() -> None:
     assert first.late_by == timedelta(days=1)
     assert first.revised_due_at == NOW + timedelta(days=4)
     assert not items[1].late
+
+
+def test_a_concession_waits_for_quality_and_holds_verification_back() -> None:
+    """Product used as is waits for quality's concession; until it is granted, verification waits for nobody."""
+    containment = Containment(summary="20 kept", disposition=Disposition.USE_AS_IS, quantity=20, by="olivia", at=T0)
+    done = builders.action("A1", "oscar", T0, status=ActionStatus.COMPLETED)
+    state = _current(Stage.VERIFICATION, containment=containment, actions=[done])
+    assert _steps(state, QUINN) == [Work(Step.CONCEDE)]
+    assert _steps(state, MARIA) == []
+
+
+def test_under_the_earlier_rules_the_one_pending_extension_waits_for_every_manager_once() -> None:
+    """Records raised under the earlier rules keep one extension request at a time, decided by any manager but
+    the requester: each manager has it once, for the deadline it moves."""
+    a1 = builders.action("A1", "oscar", T0 + timedelta(days=5))
+    request = ExtensionRequest(
+        action_id="A1",
+        requested_by="oscar",
+        requested_at=T0,
+        current_due_at=a1.clock.due_at,
+        until=a1.clock.due_at + timedelta(days=3),
+        reason="parts late",
+    )
+    state = builders.state(stage=Stage.ACTION, actions=[a1]).model_copy(
+        update={"awaiting_plan": False, "pending_extension": request}
+    )
+    assert _steps(state, MARIA) == [Work(Step.DECIDE_EXTENSION, "A1")]
+    assert _steps(state, QUINN) == []
