@@ -7,6 +7,7 @@ none of them talks to Temporal.
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -633,7 +634,8 @@ def open_record_states(engine: Engine, *, concerning: str | None = None) -> list
     act on).
 
     A state carries one timeline entry, its latest plan amendment or plan decision (if any): enough for
-    ``rules.amendment_returned``, and far less to read than the timelines.
+    ``rules.amendment_returned``, and far less to read than the timelines. States are shared between callers
+    (``_state_of``): read them, never change them.
     """
     latest = (
         sa_select(func.max(col(TimelineEvent.seq)))
@@ -666,21 +668,22 @@ def open_record_states(engine: Engine, *, concerning: str | None = None) -> list
         )
     with session_scope(engine) as session:
         rows = session.connection().execute(query).all()
-    states = []
-    for row in rows:
-        events = (
-            [
-                Event(
-                    seq=row.seq,
-                    at=row.at,
-                    kind=EventKind(row.kind),
-                    actor=row.actor,
-                    details=json.loads(row.details),
-                    hash=row.hash,
-                )
-            ]
-            if row.seq is not None
-            else []
+    return [_state_of(row.state_json, tuple(row[1:]) if row.seq is not None else None) for row in rows]
+
+
+# How many parsed open states are kept: parsing is most of what "My work" costs, and a record's state changes far
+# less often than a page counts its work.
+_STATES_KEPT = 4096
+
+
+@lru_cache(maxsize=_STATES_KEPT)
+def _state_of(state_json: str, plan_entry: tuple[Any, ...] | None) -> CapaState:
+    """A record's state parsed from its row, with its latest plan entry (seq, at, kind, actor, details, hash);
+    kept by that very content, so a changed row is parsed afresh. Callers must not change it."""
+    events = []
+    if plan_entry is not None:
+        seq, at, kind, actor, details, chained = plan_entry
+        events.append(
+            Event(seq=seq, at=at, kind=EventKind(kind), actor=actor, details=json.loads(details), hash=chained)
         )
-        states.append(CapaState.model_validate({**json.loads(row.state_json), "events": events}))
-    return states
+    return CapaState.model_validate({**json.loads(state_json), "events": events})
