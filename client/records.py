@@ -1,9 +1,10 @@
 """The client layer every front end shares (the CLI, the HTTP API and the web app): ``CapaClient``.
 
 It raises records, takes their steps (``client.steps``), reads them, and reaches the directory
-(``client.directory``) and the notifications (``client.notifications``), each a layer of its own that
-``CapaClient`` builds on. It holds no business rule: whether a step is accepted (stage, permission, payload) is
-decided by the workflow's update validators (``models.rules``). Its one error type is ``client.errors.CapaError``.
+(``client.directory``), the notifications (``client.notifications``) and what waits for whom (``client.work``),
+each a layer of its own that ``CapaClient`` builds on. It holds no business rule: whether a step is accepted
+(stage, permission, payload) is decided by the workflow's update validators (``models.rules``). Its one error
+type is ``client.errors.CapaError``.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from client.temporal import (
     timed_out,
     translated,
 )
+from client.work import MyWork
 from core import readmodel, search
 from core.database import make_engine
 from core.readmodel import OverdueItem, RecordFilter
@@ -65,7 +67,7 @@ class Shown(NamedTuple):
     stale: str | None
 
 
-class CapaClient(Steps):
+class CapaClient(Steps, MyWork):
     """Raise records, take their steps and read them, on behalf of a named user; the directory and the outbox."""
 
     def __init__(self, temporal: Client, engine: Engine, settings: Settings) -> None:
@@ -294,10 +296,6 @@ class CapaClient(Steps):
         the workers published them; None under the earlier rules."""
         policy = await self._pinned_policy(Severity.MINOR)
         return policy.process
-
-    async def my_items(self, name: str) -> list[OverdueItem]:
-        """The steps and actions ``name`` holds, soonest due first (late ones have a positive ``late_by``)."""
-        return await self._db(readmodel.held_items, self._engine, name, datetime.now(UTC))
 
     async def overdue(
         self,
