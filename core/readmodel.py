@@ -454,22 +454,31 @@ class RecordFilter(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    q: Annotated[str | None, Field(max_length=FILTER_TEXT_MOST, description="Words the record's text holds")] = None
-    stage: Stage | None = None
-    severity: Severity | None = None
-    source: Source | None = None
-    owner: Annotated[str | None, Field(pattern=USER_NAME_PATTERN)] = None
-    product: Annotated[str | None, Field(max_length=FILTER_TEXT_MOST)] = None
-    lot: Annotated[str | None, Field(max_length=FILTER_TEXT_MOST)] = None
-    overdue: bool = False
-    raised_from: date | None = None
-    raised_to: date | None = None
-    closed_from: date | None = None
-    closed_to: date | None = None
-    due_from: date | None = None
-    due_to: date | None = None
-    sort: RecordSort = RecordSort.DUE_AT
-    direction: Direction = Direction.ASC
+    q: Annotated[
+        str | None,
+        Field(
+            max_length=FILTER_TEXT_MOST,
+            description="Words the record's text holds, every one (title, details, lot, root causes, evidence)",
+            examples=["L-2291"],
+        ),
+    ] = None
+    stage: Annotated[Stage | None, Field(description="Only records in this stage")] = None
+    severity: Annotated[Severity | None, Field(description="Only records of this severity")] = None
+    source: Annotated[Source | None, Field(description="Only records found this way")] = None
+    owner: Annotated[
+        str | None, Field(pattern=USER_NAME_PATTERN, description="Only records this person owns or holds an action of")
+    ] = None
+    product: Annotated[str | None, Field(max_length=FILTER_TEXT_MOST, description="This product, any case")] = None
+    lot: Annotated[str | None, Field(max_length=FILTER_TEXT_MOST, description="This lot, any case")] = None
+    overdue: Annotated[bool, Field(description="Only open records with a late deadline")] = False
+    raised_from: Annotated[date | None, Field(description="Raised on or after this day (UTC)")] = None
+    raised_to: Annotated[date | None, Field(description="Raised on or before this day (UTC)")] = None
+    closed_from: Annotated[date | None, Field(description="Closed on or after this day (UTC)")] = None
+    closed_to: Annotated[date | None, Field(description="Closed on or before this day (UTC)")] = None
+    due_from: Annotated[date | None, Field(description="Due on or after this day (UTC)")] = None
+    due_to: Annotated[date | None, Field(description="Due on or before this day (UTC)")] = None
+    sort: Annotated[RecordSort, Field(description="The column to sort by")] = RecordSort.DUE_AT
+    direction: Annotated[Direction, Field(description="asc or desc")] = Direction.ASC
 
     @field_validator("q", "product", "lot", "owner", mode="before")
     @classmethod
