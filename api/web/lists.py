@@ -158,16 +158,19 @@ async def board(request: Request, user: WebUser, client: Client) -> HTMLResponse
     severity = next((s for s in Severity if s.value == query.get("severity")), None)
     stage = next((s for s in Stage if s.value == query.get("stage") and s.is_open), None)
     people = await client.list_users()
-    owner = next((p.name for p in people if p.name == query.get("owner")), None)
+    holder = next((p.name for p in people if p.name == query.get("holder")), None)
     mine = query.get("team") == "1"
     team = await client.team_of(user.name) if mine else None
     now = datetime.now(UTC)
-    items = await client.overdue(severity=severity, stage=stage, holder=owner, team_of=user.name if mine else None)
-    open_records = [r for r in await client.list_records() if Stage(r.stage).is_open]
+    items = await client.overdue(severity=severity, stage=stage, holder=holder, team_of=user.name if mine else None)
+    # Only the two columns the chart needs, not every record's whole row.
+    open_records = [
+        r for r in await client.record_columns(RecordFilter(), ["stage", "raised_at"]) if Stage(r.stage).is_open
+    ]
     counts = Counter((item.stage, item.severity) for item in items)
     ages = Counter(age_bucket(now - record.raised_at) for record in open_records)
     chart = [(name, ages[name]) for name, _ in AGE_BUCKETS]
-    chosen = {"severity": severity, "stage": stage, "owner": owner}
+    chosen = {"severity": severity, "stage": stage, "holder": holder}
     filters = {key: str(value) for key, value in chosen.items() if value is not None}
     return render(
         request,
@@ -182,7 +185,7 @@ async def board(request: Request, user: WebUser, client: Client) -> HTMLResponse
         open_count=len(open_records),
         severity=severity,
         stage=stage,
-        owner=owner or "",
+        holder=holder or "",
         team=team,
         people=people,
         filtered=bool(filters),

@@ -128,9 +128,9 @@ async def test_the_board_shows_titles_filters_and_my_team(stack: Stack) -> None:
         assert LATE_OF_PAUL not in team.text
         minor = await mike.get("/board", severity="minor")
         assert (LATE_OF_PAUL in minor.text, LATE_OF_OLIVIA in minor.text) == (True, False)
-        pauls = await mike.get("/board", owner="paul")
+        pauls = await mike.get("/board", holder="paul")
         assert (LATE_OF_PAUL in pauls.text, LATE_OF_OLIVIA in pauls.text) == (True, False)
-        pauls_in_my_team = await mike.get("/board", owner="paul", team="1")
+        pauls_in_my_team = await mike.get("/board", holder="paul", team="1")
         assert "Nothing is overdue among these" in pauls_in_my_team.text
     async with browser(stack, "maria") as maria:
         team = await maria.get("/board", team="1")
