@@ -49,10 +49,12 @@ async def test_a_comment_is_a_chained_entry_and_tells_the_people_it_mentions(
     entry = state.events[-1]
     assert (entry.kind, entry.actor, entry.seq) == (EventKind.COMMENTED, "otto", outcome.seq)
     assert entry.details == CommentEntry(text=text, mentions=["olivia", "quinn"])
-    assert entry.hash is not None and audit.verify_record(engine, capa.handle.id).ok
+    assert entry.hash is not None
+    assert audit.verify_record(engine, capa.handle.id).ok
     assert state.stage is Stage.CONTAINMENT
     [quinn] = quinns
-    assert quinn.kind == EventKind.COMMENTED.value and quinn.read_at is None
+    assert quinn.kind == EventKind.COMMENTED.value
+    assert quinn.read_at is None
     assert quinn.subject.startswith(f"[{capa.handle.id}] otto commented: @olivia @quinn the burr")
     assert text in quinn.body
     assert [s for s in _subjects(engine, "olivia") if "commented" in s] == [quinn.subject]
