@@ -95,6 +95,11 @@ class Following(Steps):
     async def count_my_notifications(self, name: str, *, unread_only: bool = False) -> int:
         return await self._db(notification_list.count_mine, self._engine, name, unread_only=unread_only)
 
+    def unread_now(self, name: str) -> int:
+        """How many unread notifications ``name`` has, answered at once (one indexed count): what the pages'
+        navigation shows, from the synchronous part of rendering a page."""
+        return notification_list.count_mine(self._engine, name, unread_only=True)
+
     async def mark_read(self, name: str, row_id: int) -> OutboxMessage:
         """Mark one of ``name``'s notifications read; NOT_FOUND for an id that is not one of theirs."""
         row = await self._db(notification_list.mark_read, self._engine, name, row_id)

@@ -304,6 +304,7 @@ async def record_page(
         more_rows=min(plan_rows + PLAN_ROWS, MAX_PLAN_ROWS),
         rules=rules,
         links=await client.links_of(state),
+        watchers=await client.watchers(state.id),
         similar=similar,
         pending_extensions=state.pending_extensions or ([state.pending_extension] if state.pending_extension else []),
     )

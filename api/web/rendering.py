@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 from pydantic import BaseModel
 
 from api.web.forms import LOCAL_MINUTE
+from api.web.unread import unread_count
 from core import files
 from core.readmodel import printed_name
 from core.settings import Settings
@@ -49,6 +50,7 @@ STEP_LABELS: dict[Step, str] = {
     Step.CONCEDE: "Concession",
     Step.AMEND: "Amendment",
     Step.LINK: "Link",
+    Step.COMMENT: "Comment",
 }
 
 
@@ -180,7 +182,14 @@ def render(
     response = TEMPLATES.TemplateResponse(
         request,
         template,
-        {"user": user, "settings": settings, "now": datetime.now(UTC), "flash": flash, **context},
+        {
+            "user": user,
+            "settings": settings,
+            "now": datetime.now(UTC),
+            "flash": flash,
+            "unread_count": unread_count(request, user),
+            **context,
+        },
         status_code=status,
         headers=headers,
     )
