@@ -218,8 +218,8 @@ async def test_a_raise_opens_the_record_page(stack: Stack) -> None:
 
 async def test_the_record_page_offers_a_step_only_to_who_may_take_it(stack: Stack) -> None:
     """Owner: containment; operator and another owner: nothing but attaching files, commenting and watching (anyone
-    may); manager: containment, reassign and cancel; the link to the record's workflow in the Temporal UI is for administrators
-    alone."""
+    may); manager: containment, reassign and cancel; the link to the record's workflow in the Temporal UI is for
+    administrators alone."""
     record_id = await _raised(stack)
     expected = {
         "olivia": {"contain", "request-extension", "files", "comment", "watch"},
@@ -385,7 +385,8 @@ async def test_a_record_whose_workflow_does_not_answer_is_shown_as_last_recorded
     dev_server: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     """With no worker, the record page says it is shown as last recorded and offers no step (a step would only
-    wait), only watching it, which asks nothing of the workflow; the API says the same in ``Capa-Shown-From``. With a worker it is live again and offers the steps."""
+    wait), only watching it, which asks nothing of the workflow; the API says the same in ``Capa-Shown-From``. With
+    a worker it is live again and offers the steps."""
     async with running_stack(dev_server, tmp_path) as stack:
         record_id = await _raised(stack)
         async with browser(stack, "olivia") as olivia:
