@@ -13,6 +13,7 @@ from typing import Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from client.work import WorkItem
 from core.readmodel import OverdueItem
 from core.search import SearchHit
 from models.enums import Role, Severity, Source, Stage
@@ -44,6 +45,7 @@ from models.payloads import (
     UserName,
     VerifyStep,
 )
+from models.rules import Step
 from models.tables import ApiToken, Nonconformity, OutboxMessage, User
 
 T = TypeVar("T")
@@ -146,6 +148,45 @@ class DeadlineItem(BaseModel):
             holder=item.holder,
             due_at=item.due_at,
             late_by_seconds=int(item.late_by.total_seconds()),
+            escalation_level=item.escalation_level,
+            revised_due_at=item.revised_due_at,
+        )
+
+
+class MyWorkItem(BaseModel):
+    """A step waiting for the caller: the deadline fields of ``/overdue`` (``target`` "stage" or the action id,
+    ``holder`` the deadline's holder), and which step it is, as a to-do list says it."""
+
+    record_id: str
+    title: str
+    stage: Stage
+    severity: Severity
+    step: Step = Field(examples=["verify"])
+    action_id: str | None = Field(default=None, description="The action to complete, or whose extension to decide")
+    label: str = Field(examples=["Verify", "Decide the extension of A2"])
+    target: str = Field(examples=["stage", "A1"])
+    holder: str = Field(description="Who holds the deadline the step counts against")
+    due_at: datetime | None = Field(
+        description="The original due: lateness counts from it, whatever was extended; null when no deadline runs"
+    )
+    late_by_seconds: int | None = Field(description="Positive once late; negative while not yet due")
+    escalation_level: int
+    revised_due_at: datetime | None = Field(default=None, description="The due after approved extensions, if any")
+
+    @classmethod
+    def of(cls, item: WorkItem) -> Self:
+        return cls(
+            record_id=item.record_id,
+            title=item.title,
+            stage=item.stage,
+            severity=item.severity,
+            step=item.step,
+            action_id=item.action_id,
+            label=item.label,
+            target=item.target,
+            holder=item.holder,
+            due_at=item.due_at,
+            late_by_seconds=int(item.late_by.total_seconds()) if item.late_by is not None else None,
             escalation_level=item.escalation_level,
             revised_due_at=item.revised_due_at,
         )

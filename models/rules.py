@@ -18,6 +18,7 @@ from models.enums import (
     ActionStatus,
     CancelCategory,
     EffectivenessResult,
+    EventKind,
     Role,
     RootCauseMethod,
     Severity,
@@ -55,6 +56,7 @@ from models.payloads import (
     Payload,
     PlanAmendmentInput,
     PlanAmendmentStep,
+    PlanDecisionEntry,
     PlanDecisionInput,
     PlanDecisionStep,
     PlanInput,
@@ -1126,3 +1128,127 @@ def available_steps(state: CapaState, actor: Actor) -> Offer:
     attach = _passes(_may_attach_file, state, actor)
     comment = _passes(_may_comment, state, actor)
     return Offer(frozenset(steps), completable, extendable, reassignable, decidable, attach, comment)
+
+
+# --- work waiting for someone ------------------------------------------------------------------------------------
+#
+# The steps someone must take for a record to move on. The others (cancel, amend, link, reassign, attach a file,
+# request an extension) may be taken at any time by whoever is allowed, so they wait for nobody.
+
+WORK_STEPS: tuple[Step, ...] = (
+    Step.TRIAGE,
+    Step.CONTAIN,
+    Step.CONCEDE,
+    Step.ROOT_CAUSE,
+    Step.PLAN,
+    Step.DECIDE_PLAN,
+    Step.AMEND_PLAN,
+    Step.COMPLETE_ACTION,
+    Step.VERIFY,
+    Step.REVIEW,
+    Step.DECIDE_EXTENSION,
+)
+# The steps a manager may take for the owner (or an action's owner): they wait for the owner, not for every manager.
+_HELD_STEPS = frozenset({Step.CONTAIN, Step.ROOT_CAUSE, Step.PLAN, Step.AMEND_PLAN, Step.COMPLETE_ACTION})
+
+
+@dataclass(frozen=True)
+class Work:
+    """One step waiting for someone: the step, and the action it concerns (the action to complete, or whose
+    extension request to decide; None: the record's own step)."""
+
+    step: Step
+    action_id: str | None = None
+
+    def label(self, stage: Stage) -> str:
+        """The step as a to-do list names it on a record in ``stage``: "Verify", "Decide the extension of A2"."""
+        if self.step is Step.COMPLETE_ACTION:
+            return f"Complete {self.action_id}"
+        if self.step is Step.DECIDE_EXTENSION:
+            return f"Decide the extension of {self.action_id or 'the ' + stage.value.replace('_', ' ') + ' step'}"
+        return _WORK_LABELS[self.step]
+
+
+_WORK_LABELS: dict[Step, str] = {
+    Step.TRIAGE: "Triage",
+    Step.CONTAIN: "Contain",
+    Step.CONCEDE: "Decide the concession",
+    Step.ROOT_CAUSE: "Find the root cause",
+    Step.PLAN: "Plan the actions",
+    Step.DECIDE_PLAN: "Approve the plan",
+    Step.AMEND_PLAN: "Amend the returned plan",
+    Step.VERIFY: "Verify",
+    Step.REVIEW: "Review effectiveness",
+}
+
+
+def amendment_returned(state: CapaState) -> bool:
+    """Whether quality returned the record's last plan amendment and none has been submitted since."""
+    for event in reversed(state.events):
+        if event.kind is EventKind.PLAN_AMENDED:
+            return False
+        if event.kind is EventKind.PLAN_DECIDED:
+            details = event.details
+            return isinstance(details, PlanDecisionEntry) and not details.approve and details.what == "amendment"
+    return False
+
+
+def work_waiting(state: CapaState, actor: Actor) -> list[Work]:
+    """The steps waiting for ``actor`` on the record now, in the order the lifecycle takes them: of the steps
+    ``available_steps`` offers, the work steps; those a manager may take for an owner only when ``actor`` is that
+    owner; triage until the record has been triaged (a reclassification waits for nobody); a plan amendment only
+    when quality returned one (``amendment_returned``, which reads the record's timeline)."""
+    if not state.stage.is_open:
+        return []
+    offer = available_steps(state, actor)
+    work: list[Work] = []
+    for step in WORK_STEPS:
+        if step not in offer.steps:
+            continue
+        if step is Step.COMPLETE_ACTION:
+            work += [Work(step, a) for a in offer.completable if _action_owner(state, a) == actor.name]
+        elif step is Step.DECIDE_EXTENSION:
+            # Under the earlier rules one request is pending at a time, whatever deadline it is asked about for.
+            work += [Work(step, a) for a in offer.decidable if state.pending_request(a) is not None]
+        elif _waits_for(state, actor, step):
+            work.append(Work(step))
+    return work
+
+
+def _waits_for(state: CapaState, actor: Actor, step: Step) -> bool:
+    """Whether a whole-record step ``actor`` may take waits for them."""
+    if step in _HELD_STEPS and actor.name != state.owner:
+        return False
+    if step is Step.TRIAGE:
+        return state.triage is None
+    if step is Step.AMEND_PLAN:
+        return amendment_returned(state)
+    return True
+
+
+def _action_owner(state: CapaState, action_id: str) -> str | None:
+    action = state.action(action_id)
+    return action.owner if action is not None else None
+
+
+def work_clock(state: CapaState, work: Work) -> Clock | None:
+    """The deadline a step of work counts against: its action's, else the stage's own, else the record's
+    soonest (a plan approval while the actions run); None when no deadline runs."""
+    if work.action_id is not None:
+        return state.clock_for(work.action_id)
+    if state.clock is not None:
+        return state.clock
+    clocks = [clock for _, clock in state.open_clocks()]
+    return min(clocks, key=lambda clock: clock.due_at) if clocks else None
+
+
+def waiting_on(state: CapaState, people: Sequence[Actor]) -> list[tuple[Work, list[str]]]:
+    """Who of ``people`` each step waiting on the record may take, by the same rules as ``work_waiting``: the
+    steps in the lifecycle's order, each with the names of those it waits for (a step nobody may take now, such
+    as a review before it falls due, is left out)."""
+    waiting: dict[Work, list[str]] = {}
+    for person in people:
+        for work in work_waiting(state, person):
+            waiting.setdefault(work, []).append(person.name)
+    order = {step: index for index, step in enumerate(WORK_STEPS)}
+    return sorted(waiting.items(), key=lambda item: (order[item[0].step], item[0].action_id or ""))

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from api.web.forms import LOCAL_MINUTE
 from api.web.unread import unread_count
+from api.web.work import work_count
 from core import files
 from core.readmodel import printed_name
 from core.settings import Settings
@@ -156,6 +157,8 @@ TEMPLATES.env.filters.update(
     sentence=sentence,
     size=formatting.size,
 )
+# How many people a record page names as those it waits for; more are counted ("or 4 others").
+TEMPLATES.env.globals.update(WAITING_NAMED=6)
 TEMPLATES.env.globals.update(
     csrf_input=csrf_input, options=options, Step=Step, STEP_LABELS=STEP_LABELS, signing_sentence=signing_sentence
 )
@@ -187,6 +190,7 @@ def render(
             "settings": settings,
             "now": datetime.now(UTC),
             "flash": flash,
+            "work_count": work_count(request, user),
             "unread_count": unread_count(request, user),
             **context,
         },

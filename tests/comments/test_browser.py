@@ -54,7 +54,7 @@ async def test_a_mention_arrives_in_the_app_and_is_marked_read(
 
     async def counted() -> bool:
         await greta.reload()
-        return await badge.count() == 1 and (await badge.inner_text()).strip() == "1"
+        return await badge.count() == 1 and (await badge.inner_text()).strip() == "(1 unread)"
 
     await eventually(counted, "greta's unread count")
     await greta.get_by_role("link", name="Notifications").click()
