@@ -20,6 +20,7 @@ from models.enums import Role, Severity, Source, Stage
 from models.payloads import (
     AmendStep,
     CancelStep,
+    CommentStep,
     ConcessionStep,
     ContainmentStep,
     Criterion,
@@ -517,3 +518,47 @@ class DigestSent(BaseModel):
 class Retried(BaseModel):
     id: int
     retried: bool = True
+
+
+# --- following records: comments, watchers, one's own notifications -------------------------------------------
+
+
+class CommentRequest(CommentStep, Body):
+    """A comment on an open record (anyone signed in); each ``@name`` must be a person in the directory, who is
+    told of it, as are the record's watchers."""
+
+
+class Watching(BaseModel):
+    """Whether the caller watches the record now, and who does."""
+
+    record_id: str
+    watching: bool
+    watchers: list[str]
+
+
+class MyNotification(BaseModel):
+    """One notification of the caller's: a notice of a record (a comment, an assignment, a reminder...)."""
+
+    id: int
+    record_id: str = Field(description="The record it is about (the digest's id for the overdue digest)")
+    seq: int
+    kind: str = Field(examples=["commented", "reassigned", "escalated"])
+    subject: str
+    body: str
+    link: str | None = Field(description="The record's page")
+    created_at: datetime
+    read_at: datetime | None = Field(description="When the caller marked it read; null while unread")
+
+    @classmethod
+    def of(cls, row: OutboxMessage) -> Self:
+        return cls.model_validate(row.model_dump(include=set(cls.model_fields)))
+
+
+class MyNotifications(Page[MyNotification]):
+    """One page of the caller's notifications, newest first, and how many of all of them are unread."""
+
+    unread: int = Field(ge=0)
+
+
+class ReadAll(BaseModel):
+    read: int = Field(ge=0, description="How many notifications were unread and are now read")

@@ -679,3 +679,24 @@ def _timeline_table(events: list[Event]) -> Table:
         style = _LATE if event.kind is EventKind.ESCALATED else None
         _add_row(table, str(event.seq), moment(event.at), sentence(event), style=style)
     return table
+
+
+def my_notifications_table(rows: list[Row], *, unread: int) -> None:
+    """One's own notifications, newest first: the unread ones in bold, each with its record and subject."""
+    if not rows:
+        console.print("no notifications")
+        return
+    table = _table(
+        f"Your notifications, newest first ({unread} unread)", ("ID", "CREATED", "RECORD", "KIND"), "SUBJECT"
+    )
+    for row in rows:
+        _add_row(
+            table,
+            str(row["id"]),
+            minute(_DATETIME.validate_python(row["created_at"])),
+            row["record_id"],
+            row["kind"],
+            row["subject"],
+            style="bold" if row["read_at"] is None else None,
+        )
+    console.print(table)

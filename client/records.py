@@ -1,10 +1,10 @@
 """The client layer every front end shares (the CLI, the HTTP API and the web app): ``CapaClient``.
 
 It raises records, takes their steps (``client.steps``), reads them, and reaches the directory
-(``client.directory``), the notifications (``client.notifications``) and what waits for whom (``client.work``),
-each a layer of its own that ``CapaClient`` builds on. It holds no business rule: whether a step is accepted
-(stage, permission, payload) is decided by the workflow's update validators (``models.rules``). Its one error
-type is ``client.errors.CapaError``.
+(``client.directory``), the notifications (``client.notifications``), what waits for whom (``client.work``) and
+comments, watchers and each person's own notifications (``client.following``), each a layer of its own that
+``CapaClient`` builds on. It holds no business rule: whether a step is accepted (stage, permission, payload) is
+decided by the workflow's update validators (``models.rules``). Its one error type is ``client.errors.CapaError``.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -20,7 +20,8 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 
 from client.errors import CapaError, ErrorKind, FieldProblem
-from client.steps import QUERY_TIMEOUT, Steps, parsed
+from client.following import Following
+from client.steps import QUERY_TIMEOUT, parsed
 from client.temporal import (
     WORKER_TIMEOUT,
     connect,
@@ -67,7 +68,7 @@ class Shown(NamedTuple):
     stale: str | None
 
 
-class CapaClient(Steps, MyWork):
+class CapaClient(Following, MyWork):
     """Raise records, take their steps and read them, on behalf of a named user; the directory and the outbox."""
 
     def __init__(self, temporal: Client, engine: Engine, settings: Settings) -> None:

@@ -6,6 +6,7 @@ raises ``Rejection`` (``models.refusals``): its ``kind`` lets a front end choose
 allowed, bad input, unknown), and bad input names each field at fault by its path in the step's input.
 """
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +37,8 @@ from models.payloads import (
     CancelStep,
     CapaState,
     Clock,
+    CommentInput,
+    CommentStep,
     CompleteActionInput,
     CompleteActionStep,
     ConcessionInput,
@@ -169,6 +172,7 @@ WHO_DOES_WHAT: tuple[Duty, ...] = (
     Duty("amendment of a field", "quality", True),
     Duty("reassignment", "a manager or quality", False),
     Duty("link to another record", "the record's owner, a manager or quality", False),
+    Duty("comment (@name tells that person)", "anyone signed in, while the record is open", False),
 )
 
 
@@ -875,6 +879,34 @@ def current_file_target(state: CapaState) -> str | None:
     return by_stage.get(state.stage)
 
 
+# A mention in a comment: ``@`` and a name as the directory spells names, not inside a word (an e-mail address).
+_MENTION = re.compile(r"(?<![A-Za-z0-9._@-])@([A-Za-z0-9._-]{1,64})")
+
+
+def mentioned(text: str) -> list[str]:
+    """The names ``text`` mentions (``@olivia``), each once, in order; a trailing full stop is not part of one."""
+    return list(dict.fromkeys(name.rstrip(".") for name in _MENTION.findall(text) if name.rstrip(".")))
+
+
+def _may_comment(state: CapaState, actor: Actor) -> None:
+    """Anyone signed in may comment on an open record; a closed or cancelled one takes only quality's signed
+    amendments, so its timeline stays what it was when it ended."""
+    if state.policy is None:
+        raise Rejection(ErrorKind.WRONG_STAGE, f"{state.id} is still being opened; try again in a moment")
+    if not state.stage.is_open:
+        raise Rejection(
+            ErrorKind.WRONG_STAGE,
+            f"{state.id} is {state.stage.value}: it takes no comments, only quality's signed amendments",
+        )
+
+
+def check_comment(state: CapaState, inp: CommentInput) -> None:
+    _may_comment(state, inp.actor)
+    named = set(mentioned(inp.text))
+    if set(inp.mentions or []) - named:
+        raise _invalid("mentions", "a comment mentions only the people its text names with @")
+
+
 # --- what a front-end offers ----------------------------------------------------------------------------------
 
 
@@ -898,6 +930,7 @@ class Step(StrEnum):
     CONCEDE = "concede"
     AMEND = "amend"
     LINK = "link"
+    COMMENT = "comment"
 
 
 class StepModels(NamedTuple):
@@ -926,6 +959,7 @@ STEP_MODELS: dict[Step, StepModels] = {
     Step.CONCEDE: StepModels(ConcessionStep, ConcessionInput),
     Step.AMEND: StepModels(AmendStep, AmendInput),
     Step.LINK: StepModels(LinkStep, LinkInput),
+    Step.COMMENT: StepModels(CommentStep, CommentInput),
 }
 
 
@@ -1034,6 +1068,8 @@ class Offer:
     decidable: tuple[str | None, ...] = ()
     # Whether files may be attached (to any step or action): apart from ``steps``, since everyone signed in may.
     attach: bool = False
+    # Whether ``actor`` may comment: apart from ``steps`` too, for the same reason.
+    comment: bool = False
 
 
 def _passes(check: Callable[[CapaState, Actor], object], state: CapaState, actor: Actor) -> bool:
@@ -1090,7 +1126,8 @@ def available_steps(state: CapaState, actor: Actor) -> Offer:
         if targets:
             steps.add(step)
     attach = _passes(_may_attach_file, state, actor)
-    return Offer(frozenset(steps), completable, extendable, reassignable, decidable, attach)
+    comment = _passes(_may_comment, state, actor)
+    return Offer(frozenset(steps), completable, extendable, reassignable, decidable, attach, comment)
 
 
 # --- work waiting for someone ------------------------------------------------------------------------------------

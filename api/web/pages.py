@@ -252,6 +252,7 @@ async def record_page(
         rules=rules,
         links=await client.links_of(state),
         waiting=await client.waiting_for(state),
+        watchers=await client.watchers(state.id),
         similar=similar,
         pending_extensions=state.pending_extensions or ([state.pending_extension] if state.pending_extension else []),
     )

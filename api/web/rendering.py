@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 from pydantic import BaseModel
 
 from api.web.forms import LOCAL_MINUTE
+from api.web.unread import unread_count
 from api.web.work import work_count
 from core import files
 from core.readmodel import printed_name
@@ -50,6 +51,7 @@ STEP_LABELS: dict[Step, str] = {
     Step.CONCEDE: "Concession",
     Step.AMEND: "Amendment",
     Step.LINK: "Link",
+    Step.COMMENT: "Comment",
 }
 
 
@@ -189,6 +191,7 @@ def render(
             "now": datetime.now(UTC),
             "flash": flash,
             "work_count": work_count(request, user),
+            "unread_count": unread_count(request, user),
             **context,
         },
         status_code=status,
