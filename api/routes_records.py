@@ -6,7 +6,7 @@ these routes pass it the token's user, never a name from the body, and the refus
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel
 
 from api.deps import ApiUser, AuthenticatedRoute, Client
@@ -40,10 +40,13 @@ from api.schemas import (
     VerificationRequest,
     json_field,
 )
+from client import export
 from client.errors import CapaError, FieldProblem, SigningLocked, StepPending
+from client.export import ExportFormat
 from client.records import CapaClient
 from core import search
-from models.enums import Stage
+from core.readmodel import RecordFilter
+from models.enums import Severity, Stage
 from models.payloads import (
     ACTION_ID_PATTERN,
     RECORD_ID_PATTERN,
@@ -82,23 +85,58 @@ async def raise_record(body: RaiseRequest, user: ApiUser, client: Client, respon
     return Raised(id=record_id)
 
 
+def _record_filter(where: Annotated[RecordFilter, Query()]) -> RecordFilter:
+    """The records list's filter and order, from the query (a bad value: 422 naming its parameter)."""
+    return where
+
+
+Filter = Annotated[RecordFilter, Depends(_record_filter)]
+
+
 @router.get("/records", responses=REFUSALS)
 async def list_records(
+    *, user: ApiUser, client: Client, where: Filter, limit: Limit = 50, offset: Offset = 0
+) -> Page[RecordSummary]:
+    """Records passing the filters, soonest due first unless sorted otherwise: `q` searches the indexed text
+    (title, description, product, lot, defect code, supplier, customer, root causes, evidence) for records holding
+    every word; the date ranges take whole days (UTC), both ends included."""
+    rows = await client.list_records(where, limit=limit, offset=offset)
+    total = await client.count_records(where)
+    return Page(items=[RecordSummary.of(row) for row in rows], total=total, limit=limit, offset=offset)
+
+
+# Before /records/{record_id}, which would otherwise take "export" for a record id.
+@router.get(
+    "/records/export",
+    responses={
+        **REFUSALS,
+        200: {
+            "content": {fmt.media_type.split(";")[0]: {} for fmt in ExportFormat},
+            "description": "The records passing the filters, as a file to save (CSV or XLSX)",
+        },
+    },
+    response_class=Response,
+)
+async def export_records(
     *,
     user: ApiUser,
     client: Client,
-    stage: Annotated[Stage | None, Query(description="Only records in this stage")] = None,
-    owner: Annotated[
-        str | None, Query(pattern=USER_NAME_PATTERN, description="Only records this person owns or holds an action of")
-    ] = None,
-    overdue: Annotated[bool, Query(description="Only records with a late deadline")] = False,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> Page[RecordSummary]:
-    """Records, soonest due first."""
-    rows = await client.list_records(stage=stage, owner=owner, overdue=overdue, limit=limit, offset=offset)
-    total = await client.count_records(stage=stage, owner=owner, overdue=overdue)
-    return Page(items=[RecordSummary.of(row) for row in rows], total=total, limit=limit, offset=offset)
+    where: Filter,
+    fmt: Annotated[ExportFormat, Query(alias="format", description="csv or xlsx")] = ExportFormat.CSV,
+) -> Response:
+    """The records passing the same filters as the list, in its order, as CSV or XLSX (every match, up to 50,000;
+    times in UTC)."""
+    exported = await export.export_records(client, where, fmt, user.name)
+    return export_response(exported)
+
+
+def export_response(exported: export.Export) -> Response:
+    """An export as a download (the web app's link answers the same)."""
+    return Response(
+        exported.content,
+        media_type=exported.format.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'},
+    )
 
 
 # Before /records/{record_id}, which would otherwise take "similar" for a record id.
@@ -141,9 +179,24 @@ async def show_record(record_id: RecordId, user: ApiUser, client: Client, respon
 
 
 @router.get("/overdue", responses=REFUSALS)
-async def overdue(user: ApiUser, client: Client, limit: Limit = 50, offset: Offset = 0) -> Page[DeadlineItem]:
-    """Every deadline past due, most urgent first: highest escalation level, then longest late."""
-    items = await client.overdue()
+async def overdue(
+    *,
+    user: ApiUser,
+    client: Client,
+    severity: Annotated[Severity | None, Query(description="Only deadlines of records of this severity")] = None,
+    stage: Annotated[Stage | None, Query(description="Only deadlines of records in this stage")] = None,
+    holder: Annotated[
+        str | None, Query(pattern=USER_NAME_PATTERN, description="Only deadlines this person holds")
+    ] = None,
+    team: Annotated[
+        bool, Query(description="Only deadlines held by the people below the caller in the reporting lines")
+    ] = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[DeadlineItem]:
+    """Every deadline past due, most urgent first: highest escalation level, then longest late; each with the
+    record's title."""
+    items = await client.overdue(severity=severity, stage=stage, holder=holder, team_of=user.name if team else None)
     return Page(
         items=[DeadlineItem.of(item) for item in items[offset : offset + limit]],
         total=len(items),

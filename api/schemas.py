@@ -129,6 +129,7 @@ class DeadlineItem(BaseModel):
     """A running deadline: a record's own stage step (``target`` "stage") or one of its actions (the action id)."""
 
     record_id: str
+    title: str = Field(description="The record's title")
     stage: Stage
     severity: Severity
     target: str = Field(examples=["stage", "A1"])
@@ -142,6 +143,7 @@ class DeadlineItem(BaseModel):
     def of(cls, item: OverdueItem) -> Self:
         return cls(
             record_id=item.record_id,
+            title=item.title,
             stage=item.stage,
             severity=item.severity,
             target=item.target,

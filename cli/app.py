@@ -270,8 +270,12 @@ OPTION_OF_FIELD = {
     "rescope": "--rescope",
 }
 # Where one command names a field otherwise than the others: `capa link`'s other record is ``--to`` (its ID is the
-# record linked from), and a plan is approved or returned.
-OPTION_OF_FIELD_IN = {"link": {"record_id": "--to"}, "decide-plan": {"approve": "--approve/--return"}}
+# record linked from), a plan is approved or returned, and `capa list` searches with --search.
+OPTION_OF_FIELD_IN = {
+    "link": {"record_id": "--to"},
+    "decide-plan": {"approve": "--approve/--return"},
+    "list": {"q": "--search", "direction": "--desc"},
+}
 
 
 def _option_of(field: str | None, ctx: typer.Context) -> str | None:

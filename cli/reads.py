@@ -1,16 +1,17 @@
-"""`capa show`, `capa list`, `capa similar`, `capa overdue`, `capa inbox` and `capa report`: reading records,
-through the HTTP API."""
+"""`capa show`, `capa list` (and its export), `capa similar`, `capa overdue`, `capa inbox` and `capa report`:
+reading records, through the HTTP API."""
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli import render
 from cli.app import Json, RecordId, app, send
 from client.errors import CapaError, ErrorKind
-from models.enums import Stage
+from models.enums import Severity, Source, Stage
 
 if TYPE_CHECKING:
     from cli.http import Api
@@ -56,20 +57,82 @@ def _links_of(ctx: typer.Context, state: "CapaState") -> list[dict[str, object]]
     return links
 
 
+def _day(help_text: str) -> Any:
+    """A date option of `capa list`; a bad value is refused by the API, naming the option."""
+    return typer.Option(metavar="YYYY-MM-DD", help=help_text, show_default=False)
+
+
 @app.command("list")
 def list_records(
     ctx: typer.Context,
+    *,
+    search: Annotated[
+        str | None, typer.Option("--search", "-q", metavar="WORDS", help="Only records whose text holds every word.")
+    ] = None,
     stage: Annotated[Stage | None, typer.Option(help="Only records in this stage.")] = None,
+    severity: Annotated[Severity | None, typer.Option(help="Only records of this severity.")] = None,
+    source: Annotated[Source | None, typer.Option(help="Only records found this way.")] = None,
     owner: Annotated[str | None, typer.Option(help="Only records this person owns or holds an action of.")] = None,
+    product: Annotated[str | None, typer.Option(help="Only records of this product (any case).")] = None,
+    lot: Annotated[str | None, typer.Option(help="Only records of this lot (any case).")] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only records with a late deadline.")] = False,
+    raised_from: Annotated[str | None, _day("Raised on or after this day (UTC).")] = None,
+    raised_to: Annotated[str | None, _day("Raised on or before this day (UTC).")] = None,
+    closed_from: Annotated[str | None, _day("Closed on or after this day (UTC).")] = None,
+    closed_to: Annotated[str | None, _day("Closed on or before this day (UTC).")] = None,
+    due_from: Annotated[str | None, _day("Due on or after this day (UTC).")] = None,
+    due_to: Annotated[str | None, _day("Due on or before this day (UTC).")] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            metavar="COLUMN", help="id, raised_at, due_at, severity, stage, owner or title.", show_default=False
+        ),
+    ] = None,
+    desc: Annotated[bool, typer.Option("--desc", help="Sort in descending order.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Write the list as CSV to standard output.")] = False,
+    xlsx: Annotated[
+        Path | None,
+        typer.Option("--xlsx", metavar="FILE", help="Write the list as an Excel workbook.", dir_okay=False),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """List records, soonest due first."""
-    rows = send(ctx, lambda api: api.all_pages("/records", stage=stage, owner=owner, overdue=overdue or None))
+    """List records, soonest due first unless --sort says otherwise; filter by words, stage, severity, dates..."""
+    filters = {
+        "q": search,
+        "stage": stage,
+        "severity": severity,
+        "source": source,
+        "owner": owner,
+        "product": product,
+        "lot": lot,
+        "overdue": overdue or None,
+        "raised_from": raised_from,
+        "raised_to": raised_to,
+        "closed_from": closed_from,
+        "closed_to": closed_to,
+        "due_from": due_from,
+        "due_to": due_to,
+        "sort": sort,
+        "direction": "desc" if desc else None,
+    }
+    if as_csv or xlsx is not None:
+        fmt = "csv" if as_csv else "xlsx"
+        content = send(
+            ctx, lambda api: api.request("GET", "/records/export", params={"format": fmt, **filters}).content
+        )
+        if xlsx is None:
+            sys.stdout.buffer.write(content)
+            sys.stdout.buffer.flush()
+        else:
+            xlsx.write_bytes(content)
+            typer.echo(f"records written to {xlsx} ({len(content)} bytes)", err=True)
+        return
+    rows = send(ctx, lambda api: api.all_pages("/records", **filters))
     if as_json:
         render.emit_json([render.record_json(row) for row in rows])
     else:
-        render.records_table(rows, datetime.now(UTC))
+        order = f"by {sort.replace('_', ' ')}" if sort else "soonest due first"
+        render.records_table(rows, datetime.now(UTC), f"Records, {order}{' (descending)' if desc else ''}")
 
 
 @app.command()
@@ -96,9 +159,18 @@ def similar(
 
 
 @app.command()
-def overdue(ctx: typer.Context, as_json: Json = False) -> None:
+def overdue(
+    ctx: typer.Context,
+    *,
+    severity: Annotated[Severity | None, typer.Option(help="Only records of this severity.")] = None,
+    stage: Annotated[Stage | None, typer.Option(help="Only records in this stage.")] = None,
+    holder: Annotated[str | None, typer.Option(help="Only what this person holds.")] = None,
+    team: Annotated[bool, typer.Option("--team", help="Only what the people below you hold (your team).")] = False,
+    as_json: Json = False,
+) -> None:
     """What is late: whose, how late, at which escalation level; most urgent first."""
-    items = render.deadline_items(send(ctx, lambda api: api.all_pages("/overdue")))
+    filters = {"severity": severity, "stage": stage, "holder": holder, "team": team or None}
+    items = render.deadline_items(send(ctx, lambda api: api.all_pages("/overdue", **filters)))
     if as_json:
         render.emit_json([render.overdue_json(item) for item in items])
     else:

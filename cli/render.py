@@ -46,6 +46,8 @@ class Deadline(BaseModel):
     due_at: datetime
     late_by: timedelta
     escalation_level: int
+    # The record's title (an API of an earlier release gives none).
+    title: str = ""
 
 
 class WorkRow(BaseModel):
@@ -115,6 +117,7 @@ def record_json(row: Row) -> dict[str, Any]:
 def overdue_json(item: Deadline) -> dict[str, Any]:
     return {
         "id": item.record_id,
+        "title": item.title,
         "stage": item.stage.value,
         "severity": item.severity.value,
         "target": item.target,
@@ -289,11 +292,11 @@ def _instant(text: str | None) -> datetime | None:
     return None if text is None else _DATETIME.validate_python(text)
 
 
-def records_table(rows: list[Row], now: datetime) -> None:
+def records_table(rows: list[Row], now: datetime, title: str = "Records, soonest due first") -> None:
     if not rows:
         console.print("no records match")
         return
-    table = _table("Records, soonest due first", ("ID", "SEVERITY", "STAGE", "OWNER", "DUE", "ESC"), "TITLE")
+    table = _table(title, ("ID", "SEVERITY", "STAGE", "OWNER", "DUE", "ESC"), "TITLE")
     for row in rows:
         _add_row(
             table,
@@ -343,7 +346,7 @@ def overdue_table(items: list[Deadline]) -> None:
     if not items:
         console.print("nothing is overdue")
         return
-    table = _table("Overdue, most urgent first", ("ID", "STAGE", "TARGET", "HOLDER", "DUE", "LATE BY", "ESC"))
+    table = _table("Overdue, most urgent first", ("ID", "STAGE", "TARGET", "HOLDER", "DUE", "LATE BY", "ESC"), "TITLE")
     for item in items:
         _add_row(
             table,
@@ -354,6 +357,7 @@ def overdue_table(items: list[Deadline]) -> None:
             minute(item.due_at),
             Text(duration(item.late_by), style=_LATE),
             _level_cell(item.escalation_level),
+            item.title,
         )
     console.print(table)
 

@@ -8,10 +8,10 @@ decided by the workflow's update validators (``models.rules``). Its one error ty
 """
 
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Row
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import WorkflowIDReusePolicy
@@ -36,7 +36,7 @@ from client.temporal import (
 from client.work import MyWork
 from core import readmodel, search
 from core.database import make_engine
-from core.readmodel import OverdueItem
+from core.readmodel import OverdueItem, RecordFilter
 from core.search import SearchHit
 from core.settings import Settings
 from models import rules
@@ -260,34 +260,33 @@ class CapaClient(Following, MyWork):
         return stored if stored is not None and len(stored.events) > len(live.events) else live
 
     async def list_records(
-        self,
-        *,
-        stage: Stage | None = None,
-        owner: str | None = None,
-        overdue: bool = False,
-        limit: int | None = None,
-        offset: int = 0,
+        self, where: RecordFilter | None = None, *, limit: int | None = None, offset: int = 0
     ) -> list[Nonconformity]:
-        if owner is not None and await self._db(readmodel.get_user, self._engine, owner) is None:
-            # A mistyped name would otherwise read as "this person has nothing".
-            raise CapaError.invalid(FieldProblem("owner", f"no user named {owner}"))
+        """Records passing ``where`` (all of them without), in its order."""
+        where = await self._checked(where)
         return await self._db(
-            readmodel.list_records,
-            self._engine,
-            stage=stage,
-            owner=owner,
-            overdue=overdue,
-            now=datetime.now(UTC),
-            limit=limit,
-            offset=offset,
+            readmodel.list_records, self._engine, where, now=datetime.now(UTC), limit=limit, offset=offset
         )
 
-    async def count_records(
-        self, *, stage: Stage | None = None, owner: str | None = None, overdue: bool = False
-    ) -> int:
+    async def record_columns(
+        self, where: RecordFilter, columns: list[str], *, limit: int | None = None
+    ) -> list[Row[Any]]:
+        """Only ``columns`` of the records passing ``where``, in its order (for exports)."""
+        where = await self._checked(where)
         return await self._db(
-            readmodel.count_records, self._engine, stage=stage, owner=owner, overdue=overdue, now=datetime.now(UTC)
+            readmodel.record_columns, self._engine, where, columns, now=datetime.now(UTC), limit=limit
         )
+
+    async def count_records(self, where: RecordFilter | None = None) -> int:
+        """How many records ``list_records`` lists with the same filter and no limit."""
+        return await self._db(readmodel.count_records, self._engine, where, now=datetime.now(UTC))
+
+    async def _checked(self, where: RecordFilter | None) -> RecordFilter:
+        where = where or RecordFilter()
+        if where.owner is not None and await self._db(readmodel.get_user, self._engine, where.owner) is None:
+            # A mistyped name would otherwise read as "this person has nothing".
+            raise CapaError.invalid(FieldProblem("owner", f"no user named {where.owner}"))
+        return where
 
     async def links_of(self, state: CapaState) -> list[readmodel.LinkedRecord]:
         """The record's links both ways: those it made and those other records made to it."""
@@ -299,8 +298,29 @@ class CapaClient(Following, MyWork):
         policy = await self._pinned_policy(Severity.MINOR)
         return policy.process
 
-    async def overdue(self) -> list[OverdueItem]:
-        return await self._db(readmodel.overdue_items, self._engine, datetime.now(UTC))
+    async def overdue(
+        self,
+        *,
+        severity: Severity | None = None,
+        stage: Stage | None = None,
+        holder: str | None = None,
+        team_of: str | None = None,
+    ) -> list[OverdueItem]:
+        """Every deadline past due, most urgent first; only those of ``severity``, in ``stage``, held by
+        ``holder``, or held by someone below ``team_of`` in the reporting lines, when given."""
+        if holder is not None and await self._db(readmodel.get_user, self._engine, holder) is None:
+            raise CapaError.invalid(FieldProblem("holder", f"no user named {holder}"))
+        holders = [holder] if holder is not None else None
+        if team_of is not None:
+            team = await self.team_of(team_of)
+            holders = [name for name in holders or team if name in team]
+        return await self._db(
+            readmodel.overdue_items, self._engine, datetime.now(UTC), severity=severity, stage=stage, holders=holders
+        )
+
+    async def team_of(self, manager: str) -> list[str]:
+        """Everyone below ``manager`` in the reporting lines, however far down."""
+        return await self._db(readmodel.team_of, self._engine, manager)
 
     async def similar_records(self, text: str, *, exclude: str | None = None, limit: int = 10) -> list[SearchHit]:
         """Earlier records sharing any meaningful word of ``text``, best match first, ``exclude`` left out (the

@@ -42,7 +42,7 @@ from temporalio.common import MetricMeter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from core.database import session_scope
-from core.readmodel import list_records
+from core.readmodel import RecordFilter, list_records
 from core.settings import Settings
 from models.enums import Severity, Stage
 from models.tables import Nonconformity
@@ -158,7 +158,7 @@ class ReadModelGauges:
                 .group_by(col(Nonconformity.stage), col(Nonconformity.severity))
             ).all()
         open_counts = {(stage, severity): count for stage, severity, count in rows}
-        overdue = Counter(record.severity for record in list_records(self._engine, overdue=True, now=now))
+        overdue = Counter(record.severity for record in list_records(self._engine, RecordFilter(overdue=True), now=now))
         for stage in OPEN_STAGES:
             for severity in Severity:
                 self._open.set(

@@ -5,24 +5,45 @@ none of them talks to Temporal.
 """
 
 import json
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy import ColumnElement, Engine, Row, and_, func, nulls_last, or_, text
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+from sqlalchemy import ColumnElement, Engine, Row, Select, and_, case, func, nulls_last, or_, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from core import search
 from core import text as plain_text
 from core.accounts import hash_password
 from core.adminlog import log_change, log_user_changes
 from core.database import insert_for, session_scope
-from models.enums import NOTIFIED_KINDS, ActionStatus, AdminAction, EventKind, LinkKind, Role, Severity, Stage
-from models.payloads import SYSTEM_ACTOR, CapaState, Event, UserName
+from models.enums import (
+    NOTIFIED_KINDS,
+    ActionStatus,
+    AdminAction,
+    EventKind,
+    LinkKind,
+    Role,
+    Severity,
+    Source,
+    Stage,
+)
+from models.payloads import SYSTEM_ACTOR, USER_NAME_PATTERN, CapaState, Event, UserName
 from models.policy import Policy
 from models.refusals import FieldProblem, InvalidField
 from models.tables import (
@@ -36,6 +57,8 @@ from models.tables import (
 )
 
 T = TypeVar("T")
+# A query of records: whole rows (sqlmodel's select) or some of their columns (SQLAlchemy's).
+Q = TypeVar("Q", bound=Select[Any])
 
 _OPEN_STAGES = [stage.value for stage in Stage if stage.is_open]
 _MANAGING_ROLES = {Role.MANAGER.value, Role.ADMIN.value}
@@ -241,6 +264,25 @@ def reporting_line(engine: Engine, name: str) -> list[str]:
     return line
 
 
+def team_of(engine: Engine, manager: str) -> list[str]:
+    """Everyone below ``manager`` in the reporting lines: their reports, those people's reports, and so on."""
+    with session_scope(engine) as session:
+        lines = session.exec(select(User.name, User.manager).where(col(User.manager).is_not(None))).all()
+    reports: dict[str, list[str]] = {}
+    for name, boss in lines:
+        reports.setdefault(str(boss), []).append(name)
+    team: list[str] = []
+    below = list(reports.get(manager, []))
+    while below:
+        name = below.pop()
+        # A loop in the directory (which the checks above refuse) must still end the walk.
+        if name in team or name == manager:
+            continue
+        team.append(name)
+        below.extend(reports.get(name, []))
+    return sorted(team)
+
+
 def list_users(engine: Engine) -> list[User]:
     with session_scope(engine) as session:
         return list(session.exec(select(User).order_by(col(User.name))))
@@ -380,51 +422,184 @@ def policy_in_force(engine: Engine) -> Policy | None:
 # --- records ------------------------------------------------------------------------------------------------
 
 
+class RecordSort(StrEnum):
+    """What a records list may be sorted by."""
+
+    ID = "id"
+    RAISED_AT = "raised_at"
+    DUE_AT = "due_at"
+    SEVERITY = "severity"
+    STAGE = "stage"
+    OWNER = "owner"
+    TITLE = "title"
+
+
+class Direction(StrEnum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+# The most characters of a search or of a product or lot filter: a description pasted whole, not a document.
+FILTER_TEXT_MOST = 2000
+
+
+class RecordFilter(BaseModel):
+    """Which records a list shows and in what order; every front end (web, API, CLI, export) fills in this one model.
+
+    ``q``: words all found in the record's indexed text (title, description, product, lot, defect code, supplier,
+    customer, root causes, actions' evidence; ``core.search``). ``owner``: the record's owner or the owner of one of
+    its open actions. ``product``/``lot``: equal, ignoring case. ``overdue``: an open record with a late clock. The
+    date ranges take whole days (UTC), both ends included. Unsorted: soonest due first, nothing due last.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    q: Annotated[
+        str | None,
+        Field(
+            max_length=FILTER_TEXT_MOST,
+            description="Words the record's text holds, every one (title, details, lot, root causes, evidence)",
+            examples=["L-2291"],
+        ),
+    ] = None
+    stage: Annotated[Stage | None, Field(description="Only records in this stage")] = None
+    severity: Annotated[Severity | None, Field(description="Only records of this severity")] = None
+    source: Annotated[Source | None, Field(description="Only records found this way")] = None
+    owner: Annotated[
+        str | None, Field(pattern=USER_NAME_PATTERN, description="Only records this person owns or holds an action of")
+    ] = None
+    product: Annotated[str | None, Field(max_length=FILTER_TEXT_MOST, description="This product, any case")] = None
+    lot: Annotated[str | None, Field(max_length=FILTER_TEXT_MOST, description="This lot, any case")] = None
+    overdue: Annotated[bool, Field(description="Only open records with a late deadline")] = False
+    raised_from: Annotated[date | None, Field(description="Raised on or after this day (UTC)")] = None
+    raised_to: Annotated[date | None, Field(description="Raised on or before this day (UTC)")] = None
+    closed_from: Annotated[date | None, Field(description="Closed on or after this day (UTC)")] = None
+    closed_to: Annotated[date | None, Field(description="Closed on or before this day (UTC)")] = None
+    due_from: Annotated[date | None, Field(description="Due on or after this day (UTC)")] = None
+    due_to: Annotated[date | None, Field(description="Due on or before this day (UTC)")] = None
+    sort: Annotated[RecordSort, Field(description="The column to sort by")] = RecordSort.DUE_AT
+    direction: Annotated[Direction, Field(description="asc or desc")] = Direction.ASC
+
+    @field_validator("q", "product", "lot", "owner", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        """An empty search box or filter field filters nothing."""
+        if isinstance(value, str):
+            value = value.strip()
+            return value or None
+        return value
+
+    @field_validator("raised_to", "closed_to", "due_to")
+    @classmethod
+    def _range_in_order(cls, last: date | None, info: ValidationInfo) -> date | None:
+        """A range's end on or after its start (a start that was itself invalid is not there to compare)."""
+        start = f"{str(info.field_name).removesuffix('_to')}_from"
+        first = info.data.get(start)
+        if last is not None and first is not None and last < first:
+            raise PydanticCustomError("date_range", "ends before the range starts ({first})", {"first": str(first)})
+        return last
+
+    def filters(self) -> dict[str, str]:
+        """The fields that filter or sort other than by default, as query parameters (for links and exports)."""
+        shown = self.model_dump(mode="json", exclude_defaults=True)
+        return {key: ("true" if value is True else str(value)) for key, value in shown.items()}
+
+
+# The date ranges of ``RecordFilter``: (from, to) field names.
+RANGES = (("raised_from", "raised_to"), ("closed_from", "closed_to"), ("due_from", "due_to"))
+
+
 def list_records(
     engine: Engine,
+    where: RecordFilter | None = None,
     *,
-    stage: Stage | None = None,
-    owner: str | None = None,
-    overdue: bool = False,
     now: datetime,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[Nonconformity]:
-    """Records, soonest due first; ``owner`` also matches open actions' owners, ``overdue`` any late clock."""
-    query = _records_query(select(Nonconformity), stage=stage, owner=owner, overdue=overdue, now=now)
-    query = query.order_by(nulls_last(col(Nonconformity.due_at).asc()), col(Nonconformity.id))
-    query = query.offset(offset).limit(limit)
+    """Records passing ``where``, in its order (the record id breaks ties)."""
+    where = where or RecordFilter()
+    query = _records_query(select(Nonconformity), where, now=now, dialect=engine.dialect.name)
+    query = query.order_by(*_order(where)).offset(offset).limit(limit)
     with session_scope(engine) as session:
         return list(session.exec(query))
 
 
-def count_records(
-    engine: Engine, *, stage: Stage | None = None, owner: str | None = None, overdue: bool = False, now: datetime
-) -> int:
-    """How many records ``list_records`` would list with the same filters and no limit."""
-    query = _records_query(
-        select(func.count()).select_from(Nonconformity), stage=stage, owner=owner, overdue=overdue, now=now
-    )
+def record_columns(
+    engine: Engine, where: RecordFilter, columns: Sequence[str], *, now: datetime, limit: int | None = None
+) -> list[Row[Any]]:
+    """Only ``columns`` of the records passing ``where``, in its order: an export of thousands of records without
+    dragging each one's state along."""
+    query = sa_select(*(getattr(Nonconformity, name) for name in columns))
+    query = _records_query(query, where, now=now, dialect=engine.dialect.name).order_by(*_order(where)).limit(limit)
+    with session_scope(engine) as session:
+        return list(session.connection().execute(query))
+
+
+def count_records(engine: Engine, where: RecordFilter | None = None, *, now: datetime) -> int:
+    """How many records ``list_records`` would list with the same filter and no limit."""
+    counted = select(func.count()).select_from(Nonconformity)
+    query = _records_query(counted, where or RecordFilter(), now=now, dialect=engine.dialect.name)
     with session_scope(engine) as session:
         return session.exec(query).one()
 
 
-def _records_query(
-    query: SelectOfScalar[T], *, stage: Stage | None, owner: str | None, overdue: bool, now: datetime
-) -> SelectOfScalar[T]:
-    if stage is not None:
-        query = query.where(col(Nonconformity.stage) == stage.value)
-    if owner is not None:
+# Severity and stage sort in their own order (critical first; the lifecycle's), not alphabetically.
+_RANKS: dict[RecordSort, list[str]] = {
+    RecordSort.SEVERITY: [s.value for s in Severity],
+    RecordSort.STAGE: [s.value for s in Stage],
+}
+
+
+def _order(where: RecordFilter) -> list[ColumnElement[Any]]:
+    column: ColumnElement[Any] = getattr(Nonconformity, where.sort.value)
+    if where.sort in _RANKS:
+        column = case({value: rank for rank, value in enumerate(_RANKS[where.sort])}, value=column, else_=99)
+    elif where.sort is RecordSort.TITLE:
+        column = func.lower(column)
+    descending = where.direction is Direction.DESC
+    ordered = column.desc() if descending else column.asc()
+    # Records with nothing due come last either way: they are not the soonest nor the latest.
+    ordered = nulls_last(ordered) if where.sort is RecordSort.DUE_AT else ordered
+    if where.sort is RecordSort.ID:
+        return [ordered]
+    return [ordered, col(Nonconformity.id).asc()]
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _records_query(query: Q, where: RecordFilter, *, now: datetime, dialect: str) -> Q:
+    for field in ("stage", "severity", "source"):
+        value = getattr(where, field)
+        if value is not None:
+            query = query.where(getattr(Nonconformity, field) == value.value)
+    for field in ("product", "lot"):
+        value = getattr(where, field)
+        if value is not None:
+            query = query.where(func.lower(getattr(Nonconformity, field)) == value.casefold())
+    if where.owner is not None:
         query = query.where(
             or_(
-                col(Nonconformity.owner) == owner,
-                _open_actions().where(col(ActionRow.owner) == owner).exists(),
+                col(Nonconformity.owner) == where.owner,
+                _open_actions().where(col(ActionRow.owner) == where.owner).exists(),
             )
         )
-    if overdue:
+    for (start, end), column in zip(
+        RANGES, (col(Nonconformity.raised_at), col(Nonconformity.closed_at), col(Nonconformity.due_at)), strict=True
+    ):
+        first, last = getattr(where, start), getattr(where, end)
+        if first is not None:
+            query = query.where(column >= _day_start(first))
+        if last is not None:
+            query = query.where(column < _day_start(last + timedelta(days=1)))
+    if where.overdue:
         stage_late = and_(col(Nonconformity.holder).is_not(None), _stage_due() < now)
         action_late = _open_actions().where(col(ActionRow.original_due_at) < now).exists()
         query = query.where(col(Nonconformity.stage).in_(_OPEN_STAGES), or_(stage_late, action_late))
+    if where.q is not None:
+        query = query.where(col(Nonconformity.id).in_(search.matching(where.q, dialect)))
     return query
 
 
@@ -449,6 +624,8 @@ class OverdueItem(BaseModel):
     late_by: timedelta
     escalation_level: int
     revised_due_at: datetime | None = None
+    # The record's title ("" in items made before lists showed it).
+    title: str = ""
 
 
 def _stage_due() -> ColumnElement[datetime]:
@@ -456,13 +633,28 @@ def _stage_due() -> ColumnElement[datetime]:
     return func.coalesce(col(Nonconformity.original_due_at), col(Nonconformity.due_at))
 
 
-def overdue_items(engine: Engine, now: datetime) -> list[OverdueItem]:
-    """Every deadline past due, most urgent first: highest escalation level, then longest late."""
+def overdue_items(
+    engine: Engine,
+    now: datetime,
+    *,
+    severity: Severity | None = None,
+    stage: Stage | None = None,
+    holders: list[str] | None = None,
+) -> list[OverdueItem]:
+    """Every deadline past due, most urgent first: highest escalation level, then longest late; only those of
+    records of ``severity``, in ``stage``, or held by one of ``holders``, when given."""
+    records: list[ColumnElement[bool]] = []
+    if severity is not None:
+        records.append(col(Nonconformity.severity) == severity.value)
+    if stage is not None:
+        records.append(col(Nonconformity.stage) == stage.value)
+    stage_held = [col(Nonconformity.holder).in_(holders)] if holders is not None else []
+    action_held = [col(ActionRow.owner).in_(holders)] if holders is not None else []
     items = _deadlines(
         engine,
         now,
-        stage_filter=_stage_due() < now,
-        action_filter=col(ActionRow.original_due_at) < now,
+        stage_filter=and_(_stage_due() < now, *records, *stage_held),
+        action_filter=and_(col(ActionRow.original_due_at) < now, *records, *action_held),
     )
     return sorted(items, key=lambda i: (-i.escalation_level, -i.late_by, i.record_id, i.target))
 
@@ -479,6 +671,7 @@ def _deadlines(
     # Only the columns the lists show: whole rows would drag each record's state_json along.
     record_columns = (
         col(Nonconformity.id),
+        col(Nonconformity.title),
         col(Nonconformity.stage),
         col(Nonconformity.severity),
         col(Nonconformity.holder),
@@ -506,6 +699,7 @@ def _deadlines(
                     col(ActionRow.original_due_at),
                     col(ActionRow.escalation_level),
                     col(Nonconformity.id).label("record_id"),
+                    col(Nonconformity.title),
                     col(Nonconformity.stage),
                     col(Nonconformity.severity),
                 )
@@ -528,6 +722,7 @@ def _deadlines(
             late_by=now - record.original_due_at,
             escalation_level=record.escalation_level,
             revised_due_at=record.due_at if record.due_at != record.original_due_at else None,
+            title=record.title,
         )
         for record in records
     ]
@@ -542,6 +737,7 @@ def _deadlines(
             late_by=now - action.original_due_at,
             escalation_level=action.escalation_level,
             revised_due_at=action.due_at if action.due_at != action.original_due_at else None,
+            title=action.title,
         )
         for action in actions
     )

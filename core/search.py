@@ -1,5 +1,7 @@
 """Full-text search of records, for "earlier similar nonconformities" (ISO 9001 10.2.1 b3) and the records list.
 
+The records list's search box filters through the same index (``matching``): a record must hold every word.
+
 Each record has one row in ``record_search``: its title, its details (description, product, lot, defect code,
 supplier, customer), its root causes (every cause statement and why-chain) and its actions' evidence. The
 read-model writer upserts that row in the transaction that writes the record's own row (``write_document``);
@@ -162,6 +164,41 @@ def _postgres_query(found: list[str]) -> tuple[TextualSelect, dict[str, Any]]:
         """  # noqa: S608 - only this module's names and parameter names are formatted in; the words are bound
     ).columns(raised_at=UtcDateTime())
     return query, parameters
+
+
+def matching(query: str, dialect: str) -> TextualSelect:
+    """The ids of the records whose indexed text holds every meaningful word of ``query`` (stemmed as the index
+    stems), for the records list's search box; a query without one (only common words) matches every record."""
+    found = words(query)
+    if not found:
+        return sql(f"SELECT record_id FROM {TABLE}").columns(record_id=String())  # noqa: S608 - a constant name
+    if dialect == "postgresql":
+        names = {f"search_w{n}": word for n, word in enumerate(found)}
+        tsquery = " && ".join(_pg_word(name, word) for name, word in names.items())
+        return (
+            sql(f"SELECT record_id FROM {TABLE} WHERE document @@ ({tsquery})")  # noqa: S608 - names, not words
+            .bindparams(**names)
+            .columns(record_id=String())
+        )
+    # Every word a quoted string (a quote inside doubled); side by side FTS5 wants them all.
+    match = " ".join('"{}"'.format(word.replace('"', '""')) for word in found)
+    return (
+        sql(
+            f"SELECT s.record_id FROM {TABLE} s JOIN {FTS_TABLE} ON s.id = {FTS_TABLE}.rowid "  # noqa: S608 - names
+            f"WHERE {FTS_TABLE} MATCH :search_match"
+        )
+        .bindparams(search_match=match)
+        .columns(record_id=String())
+    )
+
+
+def _pg_word(name: str, word: str) -> str:
+    """One word of a search as a tsquery. PostgreSQL's parser reads the number of "L-2291" or "HX-200" as a signed
+    one ("-2291"), so a number typed on its own looks for both."""
+    word_query = f"plainto_tsquery('{PG_CONFIG}', :{name})"
+    if not word.isdigit():
+        return word_query
+    return f"({word_query} || plainto_tsquery('{PG_CONFIG}', '-' || :{name}))"
 
 
 # --- keeping the index ------------------------------------------------------------------------------------------

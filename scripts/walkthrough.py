@@ -19,12 +19,13 @@ Each person has a browser of their own (Debian's Chromium, ``/usr/bin/chromium``
             then watches NC-2 escalate on his overdue board to level 2
     quinn   reviews NC-1 as effective once its effectiveness window has passed, the criterion met with its data,
             signing it: NC-1 is closed; she downloads its CAPA report
-    ada     finds NC-1 closed and NC-2 still late in the records list
+    ada     finds NC-1 closed and NC-2 still late in the records list, and NC-2 alone by searching for its lot
 
 With ``--screenshots DIR`` it writes docs/web.md's pictures there, at 1280 px: ``raise.png`` (the raise form
 filled in), ``triage.png`` (quinn's triage form filled in, the form alone), ``record.png`` (NC-2 as its owner sees it
-once escalated), ``board.png`` (mike's board) and ``closed-record.png`` (NC-1 closed as quinn sees it, with its
-photo, criterion and signatures), full page; and at 360 px ``phone-record.png`` and ``phone-closed-record.png``. It
+once escalated), ``board.png`` (mike's board), ``closed-record.png`` (NC-1 closed as quinn sees it, with its
+photo, criterion and signatures) and ``records.png`` (ada's records list), full page; and at 360 px
+``phone-record.png``, ``phone-board.png``, ``phone-closed-record.png`` and ``phone-records.png``. It
 prints a line per step and exits 1 with one line saying what went wrong.
 """
 
@@ -430,6 +431,7 @@ class Walk:
         mike = self.person("mike")
         mike.reload()
         self.shoot(mike, "board.png")
+        self.shoot(mike, "phone-board.png", phone=True)
         oscar = self.person("oscar")
         self.open_record(oscar, record_id, via="/")
         self.shoot(oscar, "record.png")
@@ -467,7 +469,7 @@ class Walk:
         ada.get_by_role("link", name="Records", exact=True).click()
         for record_id, stage in ((closed, "closed"), (late, "containment")):
             row = ada.locator("table.list tbody tr").filter(has=ada.get_by_role("link", name=record_id, exact=True))
-            expect(row.locator("td").nth(1)).to_have_text(stage)
+            expect(row.locator('td[data-label="Stage"]')).to_have_text(stage)
         level = one_line(
             ada.locator("table.list tbody tr")
             .filter(has=ada.get_by_role("link", name=late, exact=True))
@@ -475,6 +477,14 @@ class Walk:
             .inner_text()
         )
         self.say(f"ada sees {closed} closed and {late} still in containment, level {level}")
+        ada.get_by_role("searchbox", name="Search").fill(TORQUE.lot)
+        ada.get_by_role("button", name="Search").click()
+        expect(ada.locator("table.list tbody tr")).to_have_count(1)
+        expect(ada.get_by_role("link", name=late, exact=True)).to_be_visible()
+        self.say(f"ada searches the records for lot {TORQUE.lot}: {late} alone")
+        ada.get_by_role("link", name="Records", exact=True).click()
+        self.shoot(ada, "records.png")
+        self.shoot(ada, "phone-records.png", phone=True)
 
 
 def walk(browser: Browser, args: argparse.Namespace) -> None:

@@ -1,15 +1,12 @@
-"""The web app's pages: sign-in, "My work", raising a record, the record list, the record page with the step
-forms it offers (``api.web.steps`` reads them), and the overdue board.
+"""The web app's pages: sign-in, "My work", raising a record, and the record page with the step forms it offers
+(``api.web.steps`` reads them); the lists (records, the overdue board) are ``api.web.lists``.
 
 Every page reads and writes through the one client layer and decides nothing itself: the record page offers the
 forms ``models.rules.available_steps`` names, and the workflow judges each submission. Sign-in swaps the session
 for a new server-side one; a page asked for without one answers 401 with the sign-in form and nothing else.
 """
 
-from collections import Counter
-from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -24,8 +21,6 @@ from core import accounts
 from core.settings import Settings
 from models.enums import (
     Role,
-    Severity,
-    Stage,
 )
 from models.payloads import USER_NAME, Actor, CapaState, RaiseStep
 from models.rules import Offer, Step, available_steps
@@ -33,20 +28,10 @@ from models.tables import User
 
 router = APIRouter(include_in_schema=False)
 
-PAGE_SIZE = 25
 # Rows the plan form shows at first; "more rows" adds this many again.
 PLAN_ROWS = 3
 MAX_PLAN_ROWS = 50
-_MANAGING = (Role.MANAGER, Role.ADMIN)
 _HOLDING = (Role.OWNER, Role.MANAGER, Role.ADMIN)
-# The chart of open records by age: label and upper bound (None: no bound).
-AGE_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
-    ("< 1 d", timedelta(days=1)),
-    ("1-7 d", timedelta(days=7)),
-    ("7-30 d", timedelta(days=30)),
-    ("30-90 d", timedelta(days=90)),
-    ("> 90 d", None),
-)
 RAISE_FORM = inputs(
     ("title", "Title"),
     ("description", "What happened"),
@@ -74,10 +59,6 @@ SIMILAR_LISTED = 10
 
 def _actor(user: User) -> Actor:
     return Actor(name=user.name, roles=[Role(user.role)])
-
-
-def _is_manager(user: User) -> bool:
-    return Role(user.role) in _MANAGING
 
 
 def _number(raw: str | None, *, default: int, most: int) -> int:
@@ -210,42 +191,6 @@ async def raise_record(request: Request, user: WebUser, client: Client) -> Respo
     return see(f"/records/{record_id}")
 
 
-@router.get("/records")
-async def records(request: Request, user: WebUser, client: Client) -> HTMLResponse:
-    query = request.query_params
-    stage = next((s for s in Stage if s.value == query.get("stage")), None)
-    owner = query.get("owner") or None
-    overdue = query.get("overdue") == "1"
-    page = _number(query.get("page"), default=1, most=100_000)
-    try:
-        rows = await client.list_records(
-            stage=stage, owner=owner, overdue=overdue, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-        )
-    except CapaError as exc:
-        return problem_page(request, user, STATUS[exc.kind], exc.message)
-    total = await client.count_records(stage=stage, owner=owner, overdue=overdue)
-    filters = {k: v for k, v in {"stage": stage, "owner": owner, "overdue": "1" if overdue else None}.items() if v}
-
-    def page_link(number: int) -> str:
-        return "/records?" + urlencode({**filters, "page": number})
-
-    return render(
-        request,
-        "records.html",
-        user,
-        rows=rows,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
-        page_link=page_link,
-        stage=stage,
-        owner=owner or "",
-        overdue=overdue,
-        Stage=Stage,
-        people=await client.list_users(),
-    )
-
-
 # --- the record page ---------------------------------------------------------------------------------------
 
 
@@ -322,34 +267,3 @@ def _searched(state: CapaState) -> str:
 @router.get("/records/{record_id}")
 async def record(request: Request, record_id: str, user: WebUser, client: Client) -> HTMLResponse:
     return await record_page(request, user, client, record_id)
-
-
-# --- the overdue board ----------------------------------------------------------------------------------------
-
-
-def age_bucket(age: timedelta) -> str:
-    return next(name for name, bound in AGE_BUCKETS if bound is None or age < bound)
-
-
-@router.get("/board")
-async def board(request: Request, user: WebUser, client: Client) -> HTMLResponse:
-    if not _is_manager(user):
-        return problem_page(request, user, 403, f"the overdue board is for managers; {user.name} is {user.role}")
-    now = datetime.now(UTC)
-    items = await client.overdue()
-    open_records = [r for r in await client.list_records() if Stage(r.stage).is_open]
-    counts = Counter((item.stage, item.severity) for item in items)
-    ages = Counter(age_bucket(now - record.raised_at) for record in open_records)
-    chart = [(name, ages[name]) for name, _ in AGE_BUCKETS]
-    return render(
-        request,
-        "board.html",
-        user,
-        items=items,
-        counts=counts,
-        stages=[s for s in Stage if s.is_open],
-        severities=list(Severity),
-        chart=chart,
-        chart_max=max([count for _, count in chart] + [1]),
-        open_count=len(open_records),
-    )

@@ -49,7 +49,9 @@ async def test_list_agrees_with_the_workflow_query(capa: Capa) -> None:
 
 
 async def test_overdue_shows_the_late_action_and_its_escalation(capa: Capa) -> None:
-    """A late action shows on `capa overdue` with holder, lateness and level 1; list still matches the query."""
+    """A late action shows on `capa overdue` with holder, lateness, level 1 and title, and under the filters that
+    take it (mike's team, its holder and stage), not under those that do not (nina's team, another holder, another
+    severity); list still matches the query."""
     record_id = await capa.raise_record(owner="olivia")
     await capa.ok("contain", record_id, "--summary", "Held", "--disposition", "quarantine", user="olivia")
     await capa.ok("root-cause", record_id, "--method", "other", "--cause", "Unclear drawing", user="olivia")
@@ -70,7 +72,17 @@ async def test_overdue_shows_the_late_action_and_its_escalation(capa: Capa) -> N
     table = (await capa.ok("overdue", user="maria")).out
     assert "LATE BY" in table
     row = next(line for line in table.splitlines() if record_id in line)
-    assert row.split()[-1] == "L1"
+    assert "L1" in row.split()
+    assert item["title"] == "Burr on housing edge"
+    for filters, listed_there in [
+        (("--team",), True),
+        (("--holder", "oscar", "--stage", "action"), True),
+        (("--holder", "paul"), False),
+        (("--severity", "critical"), False),
+    ]:
+        found = (await capa.ok("overdue", *filters, "--json", user="mike")).json()
+        assert (record_id in [i["id"] for i in found]) is listed_there, filters
+    assert record_id not in [i["id"] for i in (await capa.ok("overdue", "--team", "--json", user="nina")).json()]
     listed = (await capa.ok("list", "--overdue", user="maria")).out.splitlines()
     row_at = next(n for n, line in enumerate(listed) if record_id in line)
     assert "late by" in listed[row_at + 1]

@@ -197,7 +197,9 @@ async def _review_due(capa: CapaClient) -> str:
     async def review_due() -> bool:
         # Due in the workflow, and its entry written to the read model (the window's alarm settles on its own).
         state = await capa.show(rid)
-        stored = {row.id: row.last_seq for row in await capa.list_records(stage=Stage.EFFECTIVENESS)}
+        stored = {
+            row.id: row.last_seq for row in await capa.list_records(readmodel.RecordFilter(stage=Stage.EFFECTIVENESS))
+        }
         return state.clock is not None and stored.get(rid, 0) >= len(state.events)
 
     await eventually(review_due, 15, f"the effectiveness review of {rid} to fall due")

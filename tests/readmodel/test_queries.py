@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from core.readmodel import list_records, load_record_state, overdue_items
+from core.readmodel import RecordFilter, list_records, load_record_state, overdue_items
 from models.enums import ActionStatus, EventKind, Severity, Stage
 from tests.builders import T0, action, clock, event, publish, state
 
@@ -59,7 +59,7 @@ def records(engine: Engine) -> Engine:
 
 
 def _ids(engine: Engine, *, stage: Stage | None = None, owner: str | None = None, overdue: bool = False) -> list[str]:
-    return [r.id for r in list_records(engine, stage=stage, owner=owner, overdue=overdue, now=NOW)]
+    return [r.id for r in list_records(engine, RecordFilter(stage=stage, owner=owner, overdue=overdue), now=NOW)]
 
 
 def test_list_records_soonest_due_first(records: Engine) -> None:
