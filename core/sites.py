@@ -112,6 +112,12 @@ def existing_site(session: Session, name: str, field: str = "site") -> str:
     return name
 
 
+def require_site(engine: Engine, name: str, field: str = "site") -> str:
+    """``existing_site`` in a session of its own."""
+    with session_scope(engine) as session:
+        return existing_site(session, name.strip(), field)
+
+
 def person_zone(engine: Engine, user: User | None, default: Site) -> str:
     """The zone name ``user`` reads times in: their own, else their home site's, else ``default``'s."""
     if user is None:
