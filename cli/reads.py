@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli import render
-from cli.app import Json, RecordId, app, send
+from cli.app import Json, RecordId, app, send, show_times
 from client.errors import CapaError, ErrorKind
 from models.enums import Stage
 
@@ -41,6 +41,7 @@ def show(ctx: typer.Context, record_id: RecordId, as_json: Json = False) -> None
         # Scripts learn where the state came from as people do: ``stale`` says why it is not live, or is null.
         render.emit_json({**render.state_json(state), "linked": linked, "stale": stale})
     else:
+        show_times(ctx)
         render.show_state(state, datetime.now(UTC), full_names, linked)
 
 
@@ -69,6 +70,7 @@ def list_records(
     if as_json:
         render.emit_json([render.record_json(row) for row in rows])
     else:
+        show_times(ctx)
         render.records_table(rows, datetime.now(UTC))
 
 
@@ -92,6 +94,7 @@ def similar(
     if as_json:
         render.emit_json(found["items"])
     else:
+        show_times(ctx)
         render.similar_table(found["items"])
 
 
@@ -102,6 +105,7 @@ def overdue(ctx: typer.Context, as_json: Json = False) -> None:
     if as_json:
         render.emit_json([render.overdue_json(item) for item in items])
     else:
+        show_times(ctx)
         render.overdue_table(items)
 
 
@@ -112,6 +116,7 @@ def inbox(ctx: typer.Context, as_json: Json = False) -> None:
     if as_json:
         render.emit_json([render.overdue_json(item) for item in items])
     else:
+        show_times(ctx)
         render.inbox_table(items)
 
 
