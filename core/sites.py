@@ -120,15 +120,19 @@ def require_site(engine: Engine, name: str, field: str = "site") -> str:
 
 def person_zone(engine: Engine, user: User | None, default: Site) -> str:
     """The zone name ``user`` reads times in: their own, else their home site's, else ``default``'s."""
-    if user is None:
-        return default.time_zone
-    if user.time_zone:
+    with session_scope(engine) as session:
+        return zone_in(session, user, default.name, default.time_zone)
+
+
+def zone_in(session: Session, user: User | None, default_site: str, default_zone: str) -> str:
+    """``person_zone`` in ``session``, the default site named (``default_site``) with the zone it has when it
+    has not been made yet (``default_zone``): what the outbox stamps on each e-mail for its recipient."""
+    if user is not None and user.time_zone:
         return user.time_zone
-    if user.site and user.site != default.name:
-        site = get_site(engine, user.site)
-        if site is not None:
-            return site.time_zone
-    return default.time_zone
+    site = session.get(Site, user.site if user is not None and user.site else default_site)
+    if site is None and user is not None and user.site:
+        site = session.get(Site, default_site)
+    return site.time_zone if site is not None else default_zone
 
 
 def site_zone(engine: Engine, site: str | None, default: Site) -> str:

@@ -17,6 +17,7 @@ workflow sandbox. A moment without a time zone is taken as UTC, which is what th
 Machine forms (ISO 8601 in JSON, HTTP headers, ids, the value of a ``datetime-local`` input) are not made here.
 """
 
+import re
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from models.durations import parse_duration
@@ -41,6 +42,16 @@ def moment(at: datetime | None, zone: tzinfo = UTC) -> str:
     if at is None:
         return "-"
     return f"{_aware(at, zone):%Y-%m-%d %H:%M:%S} {zone_name(at, zone)}"
+
+
+# A moment as ``moment`` writes it in UTC.
+_UTC_MOMENT = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC\b")
+
+
+def moments_in(text: str, zone: tzinfo) -> str:
+    """``text`` with every moment written in UTC (``2026-03-12 08:00:00 UTC``) written in ``zone`` instead: a
+    message composed once, in UTC, as each of its readers reads it."""
+    return _UTC_MOMENT.sub(lambda found: moment(datetime.fromisoformat(found[1]).replace(tzinfo=UTC), zone), text)
 
 
 def minute(at: datetime, zone: tzinfo = UTC) -> str:
