@@ -60,8 +60,8 @@ def test_action_with_date_time_holding_colons() -> None:
 
 
 def test_action_with_date() -> None:
-    """A plain date is due at the end of that day."""
-    assert parse_action("oscar:2026-04-01:Gauge", NOW)["due_at"] == datetime(2026, 4, 1, 23, 59, 59, tzinfo=UTC)
+    """A plain date stays a date: the server makes it the end of that day at the record's site."""
+    assert parse_action("oscar:2026-04-01:Gauge", NOW)["due_at"] == date(2026, 4, 1)
 
 
 @pytest.mark.parametrize("text", ["olivia", "olivia:10d", ":10d:Fix", "olivia::Fix", "olivia:10d:"])
