@@ -449,6 +449,7 @@ def _facts(state: CapaState, now: datetime, names: dict[str, str | None]) -> lis
         ("due", due),
         ("escalation", _level_cell(state.escalation_level)),
         ("raised", f"{moment(state.raised_at)} by {state.raised_by} ({state.source.value})"),
+        ("site", state.site or "the default site"),
         ("description", state.description),
     ]
     concerns = ", ".join(

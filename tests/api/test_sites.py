@@ -136,3 +136,40 @@ def _raise_body() -> dict[str, object]:
         "source": "inspection",
         "owner": "olivia",
     }
+
+
+async def test_the_raise_form_offers_the_sites_and_a_plan_form_reads_its_dues_in_the_readers_zone(api: Api) -> None:
+    """On the raise page the site defaults to the raiser's home site; the record page names the record's site.
+    Olivia (in Berlin) types a due of 10:00 on the plan form: it is kept as 09:00Z in winter, and a date alone
+    is the end of that day at the record's site."""
+    await _berlin(api)
+    await api.ok("ada", "PATCH", "/users/olivia", {"time_zone": "Europe/Berlin"})
+    await api.ok("ada", "PATCH", "/users/maria", {"site": "Berlin plant"})
+    day = _next_winter_day()
+    async with browser(api.stack, "maria") as maria:
+        form = (await maria.get("/raise")).text
+        assert '<option value="Berlin plant" selected>Berlin plant (Europe/Berlin)</option>' in form
+        raised = await maria.raise_record(site="Main site")
+        record_id = raised.headers["location"].rsplit("/", 1)[1]
+        assert "<dt>Site</dt><dd>Main site</dd>" in (await maria.get(f"/records/{record_id}")).text
+    for step in ("containment", "root-cause"):
+        assert (await api.step("olivia", record_id, step)).status_code == 200
+    async with browser(api.stack, "olivia") as olivia:
+        page = (await olivia.get(f"/records/{record_id}")).text
+        assert "Due (CET)" in page or "Due (CEST)" in page
+        fields = {
+            "description-1": "Replace deburring tool",
+            "owner-1": "olivia",
+            "due-1": f"{day.isoformat()}T10:00",
+            "description-2": "Add a tool-life counter",
+            "owner-2": "oscar",
+            "due-2": day.isoformat(),
+        }
+        planned = await olivia.step(record_id, "plan", **fields)
+        assert planned.status_code == 303, planned.text
+    actions = (await api.record(record_id))["actions"]
+    dues = [datetime.fromisoformat(action["clock"]["due_at"]) for action in actions]
+    assert dues == [
+        datetime.combine(day, time(9, 0), tzinfo=UTC),
+        datetime.combine(day, time(23, 59, 59), tzinfo=UTC),
+    ]
