@@ -67,6 +67,12 @@ def when(context: Context, at: datetime | None) -> str:
 
 
 @pass_context
+def local_text(context: Context, text: object) -> str:
+    """A message composed in UTC (a refusal, a flash) with each moment it names in the reader's zone."""
+    return formatting.moments_in(str(text), viewer_zone(context))
+
+
+@pass_context
 def local_input(context: Context, moment: datetime) -> str:
     """A moment as the value of a datetime-local input, in the reader's zone (``forms`` reads it back so)."""
     return moment.astimezone(viewer_zone(context)).strftime(LOCAL_MINUTE)
@@ -179,6 +185,7 @@ def signing_sentence(step: Step) -> str:
 TEMPLATES.env.filters.update(
     span=formatting.duration,
     when=when,
+    local_text=local_text,
     label=label,
     local_input=local_input,
     choices=choices,

@@ -1,7 +1,7 @@
 """Sites and local time through the API and the pages: sites with their zones, the site a record belongs to, a
 date-alone due at the end of that day at the record's site, and times shown in the reader's zone."""
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from models import formatting
@@ -173,3 +173,7 @@ async def test_the_raise_form_offers_the_sites_and_a_plan_form_reads_its_dues_in
         datetime.combine(day, time(9, 0), tzinfo=UTC),
         datetime.combine(day, time(23, 59, 59), tzinfo=UTC),
     ]
+    async with browser(api.stack, "olivia") as olivia:
+        page = (await olivia.get(f"/records/{record_id}")).text
+    assert f"due {day.isoformat()} 10:00:00 CET" in page
+    assert f"due {(day + timedelta(days=1)).isoformat()} 00:59:59 CET" in page
