@@ -10,12 +10,13 @@ from core import sites
 from core.adminlog import read_log
 from core.readmodel import DirectoryError, add_user, get_user, update_user
 from core.sites import SiteError
+from models.tables import Site
 
 
 def test_the_default_site_is_made_once_and_then_kept(engine: Engine) -> None:
     """Made from the settings the first time it is asked for (several starts at once make one); a later start
     with other settings finds the one stored."""
-    made: list[sites.Site] = []
+    made: list[Site] = []
     starts = [
         threading.Thread(target=lambda: made.append(sites.default_site(engine, "Main site", "Europe/Berlin")))
         for _ in range(4)
