@@ -10,6 +10,7 @@ from api import (
     routes_accounts,
     routes_admin_log,
     routes_files,
+    routes_following,
     routes_notifications,
     routes_process,
     routes_records,
@@ -22,6 +23,7 @@ router = APIRouter(prefix="/api/v1")
 router.include_router(routes_records.router)
 router.include_router(routes_accounts.router)
 router.include_router(routes_notifications.router)
+router.include_router(routes_following.router)
 router.include_router(routes_reports.router)
 router.include_router(routes_sign_in.router)
 router.include_router(routes_files.router)

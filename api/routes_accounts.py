@@ -13,8 +13,8 @@ from api.deps import ApiUser, AuthenticatedRoute, Client, require_role
 from api.errors import REFUSALS, Problem
 from api.params import Limit, Offset, RowId
 from api.schemas import (
-    DeadlineItem,
     Me,
+    MyWorkItem,
     NotificationPreference,
     NotificationPreferenceUpdate,
     Page,
@@ -63,11 +63,13 @@ async def me(user: ApiUser, client: Client) -> Me:
 
 
 @router.get("/me/items", tags=["me"], responses=REFUSALS)
-async def my_items(user: ApiUser, client: Client, limit: Limit = 50, offset: Offset = 0) -> Page[DeadlineItem]:
-    """The steps and actions the caller holds, soonest due first (late ones have a positive ``late_by_seconds``)."""
-    items = await client.my_items(user.name)
+async def my_items(user: ApiUser, client: Client, limit: Limit = 50, offset: Offset = 0) -> Page[MyWorkItem]:
+    """ "My work": every step the caller may take now that a record waits for (their steps and actions,
+    verifications, reviews, decisions, approvals, triage), soonest due first; late ones have a positive
+    ``late_by_seconds``."""
+    items = await client.my_work(user.name)
     return Page(
-        items=[DeadlineItem.of(item) for item in items[offset : offset + limit]],
+        items=[MyWorkItem.of(item) for item in items[offset : offset + limit]],
         total=len(items),
         limit=limit,
         offset=offset,

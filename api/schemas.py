@@ -13,12 +13,14 @@ from typing import Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from client.work import WorkItem
 from core.readmodel import OverdueItem
 from core.search import SearchHit
 from models.enums import Role, Severity, Source, Stage
 from models.payloads import (
     AmendStep,
     CancelStep,
+    CommentStep,
     ConcessionStep,
     ContainmentStep,
     Criterion,
@@ -43,6 +45,7 @@ from models.payloads import (
     UserName,
     VerifyStep,
 )
+from models.rules import Step
 from models.tables import ApiToken, Nonconformity, OutboxMessage, Site, User
 
 T = TypeVar("T")
@@ -145,6 +148,45 @@ class DeadlineItem(BaseModel):
             holder=item.holder,
             due_at=item.due_at,
             late_by_seconds=int(item.late_by.total_seconds()),
+            escalation_level=item.escalation_level,
+            revised_due_at=item.revised_due_at,
+        )
+
+
+class MyWorkItem(BaseModel):
+    """A step waiting for the caller: the deadline fields of ``/overdue`` (``target`` "stage" or the action id,
+    ``holder`` the deadline's holder), and which step it is, as a to-do list says it."""
+
+    record_id: str
+    title: str
+    stage: Stage
+    severity: Severity
+    step: Step = Field(examples=["verify"])
+    action_id: str | None = Field(default=None, description="The action to complete, or whose extension to decide")
+    label: str = Field(examples=["Verify", "Decide the extension of A2"])
+    target: str = Field(examples=["stage", "A1"])
+    holder: str = Field(description="Who holds the deadline the step counts against")
+    due_at: datetime | None = Field(
+        description="The original due: lateness counts from it, whatever was extended; null when no deadline runs"
+    )
+    late_by_seconds: int | None = Field(description="Positive once late; negative while not yet due")
+    escalation_level: int
+    revised_due_at: datetime | None = Field(default=None, description="The due after approved extensions, if any")
+
+    @classmethod
+    def of(cls, item: WorkItem) -> Self:
+        return cls(
+            record_id=item.record_id,
+            title=item.title,
+            stage=item.stage,
+            severity=item.severity,
+            step=item.step,
+            action_id=item.action_id,
+            label=item.label,
+            target=item.target,
+            holder=item.holder,
+            due_at=item.due_at,
+            late_by_seconds=int(item.late_by.total_seconds()) if item.late_by is not None else None,
             escalation_level=item.escalation_level,
             revised_due_at=item.revised_due_at,
         )
@@ -522,3 +564,47 @@ class DigestSent(BaseModel):
 class Retried(BaseModel):
     id: int
     retried: bool = True
+
+
+# --- following records: comments, watchers, one's own notifications -------------------------------------------
+
+
+class CommentRequest(CommentStep, Body):
+    """A comment on an open record (anyone signed in); each ``@name`` must be a person in the directory, who is
+    told of it, as are the record's watchers."""
+
+
+class Watching(BaseModel):
+    """Whether the caller watches the record now, and who does."""
+
+    record_id: str
+    watching: bool
+    watchers: list[str]
+
+
+class MyNotification(BaseModel):
+    """One notification of the caller's: a notice of a record (a comment, an assignment, a reminder...)."""
+
+    id: int
+    record_id: str = Field(description="The record it is about (the digest's id for the overdue digest)")
+    seq: int
+    kind: str = Field(examples=["commented", "reassigned", "escalated"])
+    subject: str
+    body: str
+    link: str | None = Field(description="The record's page")
+    created_at: datetime
+    read_at: datetime | None = Field(description="When the caller marked it read; null while unread")
+
+    @classmethod
+    def of(cls, row: OutboxMessage) -> Self:
+        return cls.model_validate(row.model_dump(include=set(cls.model_fields)))
+
+
+class MyNotifications(Page[MyNotification]):
+    """One page of the caller's notifications, newest first, and how many of all of them are unread."""
+
+    unread: int = Field(ge=0)
+
+
+class ReadAll(BaseModel):
+    read: int = Field(ge=0, description="How many notifications were unread and are now read")

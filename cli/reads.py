@@ -111,10 +111,11 @@ def overdue(ctx: typer.Context, as_json: Json = False) -> None:
 
 @app.command()
 def inbox(ctx: typer.Context, as_json: Json = False) -> None:
-    """What you hold: your steps and actions, soonest due first (late ones in red)."""
-    items = render.deadline_items(send(ctx, lambda api: api.all_pages("/me/items")))
+    """Your work: every step you may take now that a record waits for (your steps and actions, verifications,
+    reviews, decisions, approvals, triage), soonest due first; late ones in red."""
+    items = [render.WorkRow.model_validate(item) for item in send(ctx, lambda api: api.all_pages("/me/items"))]
     if as_json:
-        render.emit_json([render.overdue_json(item) for item in items])
+        render.emit_json([render.work_json(item) for item in items])
     else:
         show_times(ctx)
         render.inbox_table(items)

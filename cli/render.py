@@ -79,6 +79,24 @@ class Deadline(BaseModel):
     escalation_level: int
 
 
+class WorkRow(BaseModel):
+    """A step waiting for the signed-in person, as the API's MyWorkItem gives it."""
+
+    record_id: str
+    title: str
+    stage: Stage
+    severity: Severity
+    step: str
+    action_id: str | None
+    label: str
+    target: str
+    holder: str
+    due_at: datetime | None
+    late_by_seconds: int | None
+    escalation_level: int
+    revised_due_at: datetime | None = None
+
+
 def deadline_items(items: list[Row]) -> list[Deadline]:
     return [Deadline(**item, late_by=timedelta(seconds=item["late_by_seconds"])) for item in items]
 
@@ -137,6 +155,27 @@ def overdue_json(item: Deadline) -> dict[str, Any]:
         "due_at": _iso(item.due_at),
         "late_by_seconds": int(item.late_by.total_seconds()),
         "late_by": format_duration(item.late_by),
+        "escalation_level": item.escalation_level,
+    }
+
+
+def work_json(item: WorkRow) -> dict[str, Any]:
+    """A step of ``capa inbox --json``: the fields of an overdue deadline, and which step it is."""
+    late_by = timedelta(seconds=item.late_by_seconds) if item.late_by_seconds is not None else None
+    return {
+        "id": item.record_id,
+        "title": item.title,
+        "stage": item.stage.value,
+        "severity": item.severity.value,
+        "step": item.step,
+        "action_id": item.action_id,
+        "label": item.label,
+        "target": item.target,
+        "holder": item.holder,
+        "due_at": _iso(item.due_at),
+        "revised_due_at": _iso(item.revised_due_at),
+        "late_by_seconds": item.late_by_seconds,
+        "late_by": format_duration(late_by) if late_by is not None else None,
         "escalation_level": item.escalation_level,
     }
 
@@ -324,20 +363,20 @@ def similar_table(hits: list[Row]) -> None:
     console.print(table)
 
 
-def inbox_table(items: list[Deadline]) -> None:
+def inbox_table(items: list[WorkRow]) -> None:
     if not items:
         console.print("nothing is waiting for you")
         return
     now = datetime.now(UTC)
-    table = _table("What you hold, soonest due first", ("ID", "STAGE", "TARGET", _due(), "ESC"))
+    table = _table("Your work, soonest due first", ("ID", _due(), "ESC", "STEP"), "TITLE")
     for item in items:
         _add_row(
             table,
             item.record_id,
-            item.stage.value,
-            item.target,
             _due_cell(item.due_at, now, True),
             _level_cell(item.escalation_level),
+            item.label,
+            item.title,
         )
     console.print(table)
 
@@ -679,3 +718,24 @@ def _timeline_table(events: list[Event]) -> Table:
         style = _LATE if event.kind is EventKind.ESCALATED else None
         _add_row(table, str(event.seq), moment(event.at), sentence(event, _Shown.zone), style=style)
     return table
+
+
+def my_notifications_table(rows: list[Row], *, unread: int) -> None:
+    """One's own notifications, newest first: the unread ones in bold, each with its record and subject."""
+    if not rows:
+        console.print("no notifications")
+        return
+    table = _table(
+        f"Your notifications, newest first ({unread} unread)", ("ID", _due("CREATED"), "RECORD", "KIND"), "SUBJECT"
+    )
+    for row in rows:
+        _add_row(
+            table,
+            str(row["id"]),
+            minute(_DATETIME.validate_python(row["created_at"])),
+            row["record_id"],
+            row["kind"],
+            formatting.moments_in(row["subject"], _Shown.zone),
+            style="bold" if row["read_at"] is None else None,
+        )
+    console.print(table)

@@ -1,7 +1,8 @@
 """The client layer every front end shares (the CLI, the HTTP API and the web app): ``CapaClient``.
 
 It raises records, takes their steps (``client.steps``), reads them, and reaches the directory
-(``client.directory``) and the notifications (``client.notifications``), each a layer of its own that
+(``client.directory``), the notifications (``client.notifications``), what waits for whom (``client.work``) and
+comments, watchers and each person's own notifications (``client.following``), each a layer of its own that
 ``CapaClient`` builds on. It holds no business rule: whether a step is accepted (stage, permission, payload) is
 decided by the workflow's update validators (``models.rules``). Its one error type is ``client.errors.CapaError``.
 """
@@ -19,7 +20,8 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 
 from client.errors import CapaError, ErrorKind, FieldProblem
-from client.steps import QUERY_TIMEOUT, Steps, parsed
+from client.following import Following
+from client.steps import QUERY_TIMEOUT, parsed
 from client.temporal import (
     WORKER_TIMEOUT,
     connect,
@@ -31,6 +33,7 @@ from client.temporal import (
     timed_out,
     translated,
 )
+from client.work import MyWork
 from core import readmodel, search
 from core.database import make_engine
 from core.readmodel import OverdueItem
@@ -65,7 +68,7 @@ class Shown(NamedTuple):
     stale: str | None
 
 
-class CapaClient(Steps):
+class CapaClient(Following, MyWork):
     """Raise records, take their steps and read them, on behalf of a named user; the directory and the outbox."""
 
     def __init__(self, temporal: Client, engine: Engine, settings: Settings) -> None:
@@ -298,10 +301,6 @@ class CapaClient(Steps):
         the workers published them; None under the earlier rules."""
         policy = await self._pinned_policy(Severity.MINOR)
         return policy.process
-
-    async def my_items(self, name: str) -> list[OverdueItem]:
-        """The steps and actions ``name`` holds, soonest due first (late ones have a positive ``late_by``)."""
-        return await self._db(readmodel.held_items, self._engine, name, datetime.now(UTC))
 
     async def overdue(self) -> list[OverdueItem]:
         return await self._db(readmodel.overdue_items, self._engine, datetime.now(UTC))

@@ -91,6 +91,7 @@ STEP_UPDATES: dict[Step, StepUpdate] = {
     Step.CONCEDE: RecordWorkflow.concede,
     Step.AMEND: RecordWorkflow.amend,
     Step.LINK: RecordWorkflow.link,
+    Step.COMMENT: RecordWorkflow.comment,
 }
 
 # A step refused for a moment (its record continuing as new, or recovering from a lost worker: ten seconds at

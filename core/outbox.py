@@ -29,7 +29,7 @@ from models.delivery import DELIVERY_WORKFLOW, DeliveryInput
 from models.durations import format_duration
 from models.enums import Channel, OutboxStatus, Role
 from models.payloads import Notice
-from models.tables import Nonconformity, OutboxMessage, User
+from models.tables import Nonconformity, OutboxMessage, User, Watcher
 
 log = structlog.get_logger(__name__)
 
@@ -163,8 +163,8 @@ def _email_addresses(session: Any, notice: Notice, people: list[str]) -> dict[st
 
 def _people(session: Session, notice: Notice) -> list[str]:
     """Whom the notice reaches: the people it names, the manager of each person it names for that (the admins
-    stand in for a manager the directory does not name, as they do at the top of an escalation), and every active
-    person of the roles it names."""
+    stand in for a manager the directory does not name, as they do at the top of an escalation), every active
+    person of the roles it names, and the record's active watchers but the person whose step it tells of."""
     managers = [
         user.manager for name in notice.managers_of if (user := session.get(User, name)) is not None and user.manager
     ]
@@ -183,7 +183,17 @@ def _people(session: Session, notice: Notice) -> list[str]:
         if notice.roles
         else []
     )
-    return list(dict.fromkeys([*notice.recipients, *managers, *holders_of_roles]))
+    watchers = [
+        name
+        for name in session.exec(
+            select(col(Watcher.user_name))
+            .join(User, col(User.name) == col(Watcher.user_name))
+            .where(col(Watcher.record_id) == notice.record_id, col(User.active))
+            .order_by(col(Watcher.user_name))
+        )
+        if name != notice.actor
+    ]
+    return list(dict.fromkeys([*notice.recipients, *managers, *holders_of_roles, *watchers]))
 
 
 def _facts(session: Any, notice: Notice, people: list[str], now: datetime) -> dict[str, Any]:

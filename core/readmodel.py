@@ -7,6 +7,7 @@ none of them talks to Temporal.
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -648,15 +649,66 @@ def load_record_state(engine: Engine, record_id: str) -> CapaState | None:
     return CapaState.model_validate({**json.loads(record.state_json), "events": events})
 
 
-def held_items(engine: Engine, holder: str, now: datetime) -> list[OverdueItem]:
-    """Every running deadline ``holder`` holds (stage steps and open actions), soonest due first.
+# The entries that say whether a plan amendment was returned (``rules.amendment_returned``).
+_PLAN_ENTRIES = [EventKind.PLAN_AMENDED.value, EventKind.PLAN_DECIDED.value]
 
-    ``late_by`` is negative while the item is not yet due.
+
+def open_record_states(engine: Engine, *, concerning: str | None = None) -> list[CapaState]:
+    """Every open record's state, in one query: what "My work" applies the rules to. ``concerning`` keeps only
+    the records a person owns or holds an open action of (all a person who is neither manager nor quality may
+    act on).
+
+    A state carries one timeline entry, its latest plan amendment or plan decision (if any): enough for
+    ``rules.amendment_returned``, and far less to read than the timelines. States are shared between callers
+    (``_state_of``): read them, never change them.
     """
-    items = _deadlines(
-        engine,
-        now,
-        stage_filter=col(Nonconformity.holder) == holder,
-        action_filter=col(ActionRow.owner) == holder,
+    latest = (
+        sa_select(func.max(col(TimelineEvent.seq)))
+        .where(col(TimelineEvent.record_id) == col(Nonconformity.id), col(TimelineEvent.kind).in_(_PLAN_ENTRIES))
+        .correlate(Nonconformity)
+        .scalar_subquery()
     )
-    return sorted(items, key=lambda i: (i.due_at, i.record_id, i.target))
+    query = (
+        sa_select(
+            col(Nonconformity.state_json),
+            col(TimelineEvent.seq),
+            col(TimelineEvent.at),
+            col(TimelineEvent.kind),
+            col(TimelineEvent.actor),
+            col(TimelineEvent.details),
+            col(TimelineEvent.hash),
+        )
+        .outerjoin(
+            TimelineEvent,
+            and_(col(TimelineEvent.record_id) == col(Nonconformity.id), col(TimelineEvent.seq) == latest),
+        )
+        .where(col(Nonconformity.stage).in_(_OPEN_STAGES))
+    )
+    if concerning is not None:
+        query = query.where(
+            or_(
+                col(Nonconformity.owner) == concerning,
+                _open_actions().where(col(ActionRow.owner) == concerning).exists(),
+            )
+        )
+    with session_scope(engine) as session:
+        rows = session.connection().execute(query).all()
+    return [_state_of(row.state_json, tuple(row[1:]) if row.seq is not None else None) for row in rows]
+
+
+# How many parsed open states are kept: parsing is most of what "My work" costs, and a record's state changes far
+# less often than a page counts its work.
+_STATES_KEPT = 4096
+
+
+@lru_cache(maxsize=_STATES_KEPT)
+def _state_of(state_json: str, plan_entry: tuple[Any, ...] | None) -> CapaState:
+    """A record's state parsed from its row, with its latest plan entry (seq, at, kind, actor, details, hash);
+    kept by that very content, so a changed row is parsed afresh. Callers must not change it."""
+    events = []
+    if plan_entry is not None:
+        seq, at, kind, actor, details, chained = plan_entry
+        events.append(
+            Event(seq=seq, at=at, kind=EventKind(kind), actor=actor, details=json.loads(details), hash=chained)
+        )
+    return CapaState.model_validate({**json.loads(state_json), "events": events})

@@ -167,6 +167,7 @@ class EventKind(StrEnum):
     CONCESSION_GRANTED = "concession_granted"
     AMENDED = "amended"
     LINKED = "linked"
+    COMMENTED = "commented"
     # Not a timeline entry of any record: the kind of the daily overdue digest sent to managers.
     DIGEST = "digest"
     # Not a timeline entry either: the daily hash over every record's chain head, published to the webhooks.
@@ -219,4 +220,5 @@ NOTIFIED_KINDS: tuple[EventKind, ...] = (
     EventKind.DIGEST,
     EventKind.TRIAGED,  # quality triaged your record
     EventKind.PLAN_DECIDED,  # your plan was approved or returned
+    EventKind.COMMENTED,  # a comment mentions you, or is on a record you watch
 )

@@ -11,8 +11,10 @@ from datetime import datetime
 from models.enums import EventKind, Role
 from models.formatting import due_in, duration, moment, stored_duration
 from models.payloads import (
+    SYSTEM_ACTOR,
     CapaState,
     Clock,
+    CommentEntry,
     EscalationEntry,
     Event,
     ExtensionDecisionEntry,
@@ -46,6 +48,7 @@ def notice(
         body=f"{state.id} ({state.severity.value}): {state.title}\nStage: {state.stage.value}\n{what}",
         managers_of=managers_of or [],
         roles=roles or [],
+        actor=None if event.actor == SYSTEM_ACTOR else event.actor,
     )
 
 
@@ -56,6 +59,8 @@ def for_step(state: CapaState, event: Event) -> Notice | None:
     details = event.details
     managers_of: list[str] = []
     roles: list[Role] = []
+    if isinstance(details, CommentEntry):
+        return commented(state, event)
     if event.kind is EventKind.RAISED:
         recipients = [state.owner]
         what = f"you own a new {state.severity.value} nonconformity raised by {event.actor}: {state.title}"
@@ -102,6 +107,24 @@ def for_step(state: CapaState, event: Event) -> Notice | None:
     if not recipients and not managers_of and not roles:
         return None
     return notice(state, event, recipients, what, managers_of=managers_of, roles=roles)
+
+
+# How much of a comment a notice's subject shows.
+_SUBJECT_TEXT = 80
+
+
+def commented(state: CapaState, event: Event) -> Notice:
+    """To the people the comment mentions (not its author); the outbox adds the record's watchers, so it goes out
+    even when it mentions nobody."""
+    entry = event.details
+    assert isinstance(entry, CommentEntry)
+    recipients = [name for name in entry.mentions if name != event.actor]
+    first_line = entry.text.splitlines()[0]
+    short = first_line if len(first_line) <= _SUBJECT_TEXT else first_line[: _SUBJECT_TEXT - 1] + "…"
+    said = notice(state, event, recipients, f"{event.actor} commented: {short}")
+    # The subject carries the comment's start; the body carries it whole.
+    facts = said.body.rsplit("\n", 1)[0]
+    return said.model_copy(update={"body": f"{facts}\n{event.actor} commented:\n{entry.text}"})
 
 
 def _planned(event: Event) -> list[tuple[str, str, datetime]]:

@@ -532,6 +532,25 @@ class AttachFileInput(AttachFileStep, StepInput):
     pass
 
 
+class CommentStep(Payload):
+    """A comment on an open record; ``@name`` mentions a person, who is told of it."""
+
+    text: Annotated[
+        Text, Field(description="The comment; @name mentions a person", examples=["@quinn the lot is on hold"])
+    ]
+
+
+class CommentInput(CommentStep, StepInput):
+    # The people the text mentions, as the client layer found them in the directory (None: it named nobody).
+    mentions: list[UserName] | None = None
+
+
+class CommentEntry(CommentStep):
+    """A comment's timeline entry: its text and the people it mentions (told of it with the record's watchers)."""
+
+    mentions: list[str] = Field(default_factory=list)
+
+
 def step_of(step: type[_Step], inp: StepInput) -> _Step:
     """The fields ``inp`` submits for its step, without the actor (and a signed step's signature): what its
     timeline entry records, or what was signed."""
@@ -880,6 +899,7 @@ EntryDetails = (
     | ConcessionEntry
     | AmendEntry
     | LinkStep
+    | CommentEntry
     | EarlierEntry
 )
 
@@ -907,6 +927,7 @@ ENTRY_OF_KIND: dict[EventKind, type[Payload]] = {
     EventKind.CONCESSION_GRANTED: ConcessionEntry,
     EventKind.AMENDED: AmendEntry,
     EventKind.LINKED: LinkStep,
+    EventKind.COMMENTED: CommentEntry,
 }
 
 
@@ -1260,6 +1281,8 @@ class Notice(Payload):
     managers_of: list[str] = Field(default_factory=list)
     # Every active person with one of these roles receives it too (``quality``: any of them may act).
     roles: list[Role] = Field(default_factory=list)
+    # Who took the step (None: the system): the outbox tells the record's watchers, but not them of their own step.
+    actor: str | None = None
 
 
 StepResult.model_rebuild()

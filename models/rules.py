@@ -6,6 +6,7 @@ raises ``Rejection`` (``models.refusals``): its ``kind`` lets a front end choose
 allowed, bad input, unknown), and bad input names each field at fault by its path in the step's input.
 """
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from models.enums import (
     ActionStatus,
     CancelCategory,
     EffectivenessResult,
+    EventKind,
     Role,
     RootCauseMethod,
     Severity,
@@ -35,6 +37,8 @@ from models.payloads import (
     CancelStep,
     CapaState,
     Clock,
+    CommentInput,
+    CommentStep,
     CompleteActionInput,
     CompleteActionStep,
     ConcessionInput,
@@ -52,6 +56,7 @@ from models.payloads import (
     Payload,
     PlanAmendmentInput,
     PlanAmendmentStep,
+    PlanDecisionEntry,
     PlanDecisionInput,
     PlanDecisionStep,
     PlanInput,
@@ -167,6 +172,7 @@ WHO_DOES_WHAT: tuple[Duty, ...] = (
     Duty("amendment of a field", "quality", True),
     Duty("reassignment", "a manager or quality", False),
     Duty("link to another record", "the record's owner, a manager or quality", False),
+    Duty("comment (@name tells that person)", "anyone signed in, while the record is open", False),
 )
 
 
@@ -873,6 +879,34 @@ def current_file_target(state: CapaState) -> str | None:
     return by_stage.get(state.stage)
 
 
+# A mention in a comment: ``@`` and a name as the directory spells names, not inside a word (an e-mail address).
+_MENTION = re.compile(r"(?<![A-Za-z0-9._@-])@([A-Za-z0-9._-]{1,64})")
+
+
+def mentioned(text: str) -> list[str]:
+    """The names ``text`` mentions (``@olivia``), each once, in order; a trailing full stop is not part of one."""
+    return list(dict.fromkeys(name.rstrip(".") for name in _MENTION.findall(text) if name.rstrip(".")))
+
+
+def _may_comment(state: CapaState, actor: Actor) -> None:
+    """Anyone signed in may comment on an open record; a closed or cancelled one takes only quality's signed
+    amendments, so its timeline stays what it was when it ended."""
+    if state.policy is None:
+        raise Rejection(ErrorKind.WRONG_STAGE, f"{state.id} is still being opened; try again in a moment")
+    if not state.stage.is_open:
+        raise Rejection(
+            ErrorKind.WRONG_STAGE,
+            f"{state.id} is {state.stage.value}: it takes no comments, only quality's signed amendments",
+        )
+
+
+def check_comment(state: CapaState, inp: CommentInput) -> None:
+    _may_comment(state, inp.actor)
+    named = set(mentioned(inp.text))
+    if set(inp.mentions or []) - named:
+        raise _invalid("mentions", "a comment mentions only the people its text names with @")
+
+
 # --- what a front-end offers ----------------------------------------------------------------------------------
 
 
@@ -896,6 +930,7 @@ class Step(StrEnum):
     CONCEDE = "concede"
     AMEND = "amend"
     LINK = "link"
+    COMMENT = "comment"
 
 
 class StepModels(NamedTuple):
@@ -924,6 +959,7 @@ STEP_MODELS: dict[Step, StepModels] = {
     Step.CONCEDE: StepModels(ConcessionStep, ConcessionInput),
     Step.AMEND: StepModels(AmendStep, AmendInput),
     Step.LINK: StepModels(LinkStep, LinkInput),
+    Step.COMMENT: StepModels(CommentStep, CommentInput),
 }
 
 
@@ -1032,6 +1068,8 @@ class Offer:
     decidable: tuple[str | None, ...] = ()
     # Whether files may be attached (to any step or action): apart from ``steps``, since everyone signed in may.
     attach: bool = False
+    # Whether ``actor`` may comment: apart from ``steps`` too, for the same reason.
+    comment: bool = False
 
 
 def _passes(check: Callable[[CapaState, Actor], object], state: CapaState, actor: Actor) -> bool:
@@ -1088,4 +1126,129 @@ def available_steps(state: CapaState, actor: Actor) -> Offer:
         if targets:
             steps.add(step)
     attach = _passes(_may_attach_file, state, actor)
-    return Offer(frozenset(steps), completable, extendable, reassignable, decidable, attach)
+    comment = _passes(_may_comment, state, actor)
+    return Offer(frozenset(steps), completable, extendable, reassignable, decidable, attach, comment)
+
+
+# --- work waiting for someone ------------------------------------------------------------------------------------
+#
+# The steps someone must take for a record to move on. The others (cancel, amend, link, reassign, attach a file,
+# request an extension) may be taken at any time by whoever is allowed, so they wait for nobody.
+
+WORK_STEPS: tuple[Step, ...] = (
+    Step.TRIAGE,
+    Step.CONTAIN,
+    Step.CONCEDE,
+    Step.ROOT_CAUSE,
+    Step.PLAN,
+    Step.DECIDE_PLAN,
+    Step.AMEND_PLAN,
+    Step.COMPLETE_ACTION,
+    Step.VERIFY,
+    Step.REVIEW,
+    Step.DECIDE_EXTENSION,
+)
+# The steps a manager may take for the owner (or an action's owner): they wait for the owner, not for every manager.
+_HELD_STEPS = frozenset({Step.CONTAIN, Step.ROOT_CAUSE, Step.PLAN, Step.AMEND_PLAN, Step.COMPLETE_ACTION})
+
+
+@dataclass(frozen=True)
+class Work:
+    """One step waiting for someone: the step, and the action it concerns (the action to complete, or whose
+    extension request to decide; None: the record's own step)."""
+
+    step: Step
+    action_id: str | None = None
+
+    def label(self, stage: Stage) -> str:
+        """The step as a to-do list names it on a record in ``stage``: "Verify", "Decide the extension of A2"."""
+        if self.step is Step.COMPLETE_ACTION:
+            return f"Complete {self.action_id}"
+        if self.step is Step.DECIDE_EXTENSION:
+            return f"Decide the extension of {self.action_id or 'the ' + stage.value.replace('_', ' ') + ' step'}"
+        return _WORK_LABELS[self.step]
+
+
+_WORK_LABELS: dict[Step, str] = {
+    Step.TRIAGE: "Triage",
+    Step.CONTAIN: "Contain",
+    Step.CONCEDE: "Decide the concession",
+    Step.ROOT_CAUSE: "Find the root cause",
+    Step.PLAN: "Plan the actions",
+    Step.DECIDE_PLAN: "Approve the plan",
+    Step.AMEND_PLAN: "Amend the returned plan",
+    Step.VERIFY: "Verify",
+    Step.REVIEW: "Review effectiveness",
+}
+
+
+def amendment_returned(state: CapaState) -> bool:
+    """Whether quality returned the record's last plan amendment and none has been submitted since."""
+    for event in reversed(state.events):
+        if event.kind is EventKind.PLAN_AMENDED:
+            return False
+        if event.kind is EventKind.PLAN_DECIDED:
+            details = event.details
+            return isinstance(details, PlanDecisionEntry) and not details.approve and details.what == "amendment"
+    return False
+
+
+def work_waiting(state: CapaState, actor: Actor) -> list[Work]:
+    """The steps waiting for ``actor`` on the record now, in the order the lifecycle takes them: of the steps
+    ``available_steps`` offers, the work steps; those a manager may take for an owner only when ``actor`` is that
+    owner; triage until the record has been triaged (a reclassification waits for nobody); a plan amendment only
+    when quality returned one (``amendment_returned``, which reads the record's timeline)."""
+    if not state.stage.is_open:
+        return []
+    offer = available_steps(state, actor)
+    work: list[Work] = []
+    for step in WORK_STEPS:
+        if step not in offer.steps:
+            continue
+        if step is Step.COMPLETE_ACTION:
+            work += [Work(step, a) for a in offer.completable if _action_owner(state, a) == actor.name]
+        elif step is Step.DECIDE_EXTENSION:
+            # Under the earlier rules one request is pending at a time, whatever deadline it is asked about for.
+            work += [Work(step, a) for a in offer.decidable if state.pending_request(a) is not None]
+        elif _waits_for(state, actor, step):
+            work.append(Work(step))
+    return work
+
+
+def _waits_for(state: CapaState, actor: Actor, step: Step) -> bool:
+    """Whether a whole-record step ``actor`` may take waits for them."""
+    if step in _HELD_STEPS and actor.name != state.owner:
+        return False
+    if step is Step.TRIAGE:
+        return state.triage is None
+    if step is Step.AMEND_PLAN:
+        return amendment_returned(state)
+    return True
+
+
+def _action_owner(state: CapaState, action_id: str) -> str | None:
+    action = state.action(action_id)
+    return action.owner if action is not None else None
+
+
+def work_clock(state: CapaState, work: Work) -> Clock | None:
+    """The deadline a step of work counts against: its action's, else the stage's own, else the record's
+    soonest (a plan approval while the actions run); None when no deadline runs."""
+    if work.action_id is not None:
+        return state.clock_for(work.action_id)
+    if state.clock is not None:
+        return state.clock
+    clocks = [clock for _, clock in state.open_clocks()]
+    return min(clocks, key=lambda clock: clock.due_at) if clocks else None
+
+
+def waiting_on(state: CapaState, people: Sequence[Actor]) -> list[tuple[Work, list[str]]]:
+    """Who of ``people`` each step waiting on the record may take, by the same rules as ``work_waiting``: the
+    steps in the lifecycle's order, each with the names of those it waits for (a step nobody may take now, such
+    as a review before it falls due, is left out)."""
+    waiting: dict[Work, list[str]] = {}
+    for person in people:
+        for work in work_waiting(state, person):
+            waiting.setdefault(work, []).append(person.name)
+    order = {step: index for index, step in enumerate(WORK_STEPS)}
+    return sorted(waiting.items(), key=lambda item: (order[item[0].step], item[0].action_id or ""))

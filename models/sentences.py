@@ -17,6 +17,7 @@ from models.payloads import (
     CancelEntry,
     ChainStartedEntry,
     ClosedEntry,
+    CommentEntry,
     CompletionEntry,
     ConcessionEntry,
     ContainmentStep,
@@ -336,6 +337,13 @@ def _linked(event: Event, zone: tzinfo) -> str:
     )
 
 
+def _commented(event: Event, zone: tzinfo) -> str:
+    entry = event.details
+    assert isinstance(entry, CommentEntry)
+    told = f" (mentions {', '.join(entry.mentions)})" if entry.mentions else ""
+    return f"Comment by {event.actor}{told}: {entry.text}"
+
+
 # One per kind that has a timeline entry (``ENTRY_OF_KIND``); the digest has none.
 _SENTENCES: dict[EventKind, Callable[[Event, tzinfo], str]] = {
     EventKind.RAISED: _raised,
@@ -361,6 +369,7 @@ _SENTENCES: dict[EventKind, Callable[[Event, tzinfo], str]] = {
     EventKind.CONCESSION_GRANTED: _concession,
     EventKind.AMENDED: _amended,
     EventKind.LINKED: _linked,
+    EventKind.COMMENTED: _commented,
 }
 
 

@@ -180,7 +180,11 @@ class OutboxMessage(SQLModel, table=True):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (UniqueConstraint("record_id", "seq", "recipient", "channel", name="uq_outbox_delivery"),)
+    __table_args__ = (
+        UniqueConstraint("record_id", "seq", "recipient", "channel", name="uq_outbox_delivery"),
+        # A person's notification list and its unread count: their log rows, read or not.
+        Index("ix_outbox_recipient_channel_read_at", "recipient", "channel", "read_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     record_id: str = Field(index=True)
@@ -201,6 +205,18 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_utc_now, sa_type=UtcDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     status: str = Field(default=OutboxStatus.PENDING.value, index=True)
+    # When the recipient marked it read in their notification list (log-channel rows only); None: unread.
+    read_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class Watcher(SQLModel, table=True):
+    """Someone who follows a record: every notice of the record reaches them too (not of their own steps)."""
+
+    __tablename__ = "watchers"
+
+    record_id: str = Field(primary_key=True, foreign_key="nonconformities.id")
+    user_name: str = Field(primary_key=True, foreign_key="users.name", index=True)
+    since: datetime = Field(default_factory=_utc_now, sa_type=UtcDateTime)
 
 
 class NotificationPreference(SQLModel, table=True):

@@ -178,11 +178,11 @@ class Walk:
         return page
 
     def open_record(self, page: Page, record_id: str, via: str) -> None:
-        """Follow the record's link from ``via`` (My steps ``/`` or the records list), as a person would."""
+        """Follow the record's link from ``via`` (My work ``/`` or the records list), as a person would."""
         page.goto(via)
         link = page.get_by_role("link", name=record_id, exact=True)
         if not link.count():
-            where = "My steps" if via == "/" else via
+            where = "My work" if via == "/" else via
             raise WalkError(f"{record_id} is not listed on {where} for {self.name_of(page)}")
         link.first.click()
         expect(page.locator(".record-id")).to_have_text(record_id)
@@ -282,7 +282,7 @@ class Walk:
     def triage(self, record_id: str) -> None:
         """Quinn (quality) classes the record from its severity and occurrence levels and decides a CAPA is needed."""
         quinn = self.person("quinn")
-        self.open_record(quinn, record_id, via="/records")
+        self.open_record(quinn, record_id, via="/")
         expect(quinn.locator("#form-triage")).to_contain_text("(provisional)")
         form = quinn.locator("#form-triage")
         form.locator("#triage-severity_level").select_option("4")
@@ -366,7 +366,7 @@ class Walk:
 
     def approve_plan(self, record_id: str) -> None:
         quinn = self.person("quinn")
-        self.open_record(quinn, record_id, via="/records")
+        self.open_record(quinn, record_id, via="/")
         form = quinn.locator("#form-decide-plan")
         form.get_by_label(SIGNING_LABEL).fill(self.password)
         self.submit(quinn, form, "Approve plan", "Plan decision recorded", "action")
@@ -385,7 +385,7 @@ class Walk:
 
     def verify(self, record_id: str) -> None:
         mike = self.person("mike")
-        self.open_record(mike, record_id, via="/records")
+        self.open_record(mike, record_id, via="/")
         form = mike.locator("#form-verify")
         form.locator("#verify-result").select_option("pass")
         form.locator("#verify-evidence").fill("50 housings of the next lot checked at final inspection: no burr.")

@@ -67,6 +67,8 @@ with workflow.unsafe.imports_passed_through():
         ChainStartedEntry,
         Clock,
         ClosedEntry,
+        CommentEntry,
+        CommentInput,
         CompleteActionInput,
         CompletionEntry,
         ConcessionEntry,
@@ -532,6 +534,21 @@ class RecordWorkflow:
         ref = _entry(FileRef, inp, uploaded_by=inp.actor.name, uploaded_at=workflow.now())
         self._s.files.append(ref)
         self._append(EventKind.FILE_ATTACHED, inp.actor.name, ref)
+
+    # A new update, like ``attach_file``: records that never received it replay as before, with no patch marker.
+    # It changes no stage or clock; its notice (to the people it mentions, and the watchers) goes with the step's
+    # one ``settle_step``.
+    @workflow.update
+    def comment(self, inp: CommentInput) -> StepResult:
+        self._check_step(rules.check_comment, inp)
+        return self._step(self._comment, inp)
+
+    @comment.validator
+    def _check_comment(self, inp: CommentInput) -> None:
+        self._check_step(rules.check_comment, inp)
+
+    def _comment(self, inp: CommentInput) -> None:
+        self._append(EventKind.COMMENTED, inp.actor.name, _entry(CommentEntry, inp, mentions=inp.mentions or []))
 
     # --- alarms ---------------------------------------------------------------------------------------------
 

@@ -1,13 +1,14 @@
 """The web app: server-rendered pages for the shop floor (a phone) and the office (a desktop).
 
-``pages`` holds the pages, ``steps`` the record page's step forms, ``forms`` how a form fills a step's model and
-how a refusal marks its inputs, ``rendering`` the templates and their filters.
+``pages`` holds the pages, ``steps`` the record page's step forms, ``following`` the notifications page and
+watching a record, ``forms`` how a form fills a step's model and how a refusal marks its inputs, ``rendering``
+the templates and their filters.
 """
 
 from fastapi import FastAPI
 
 from api.deps import SignInRequired
-from api.web import files, pages, report, steps
+from api.web import files, following, pages, report, steps
 
 
 def install(app: FastAPI) -> None:
@@ -15,6 +16,7 @@ def install(app: FastAPI) -> None:
     app.include_router(pages.router)
     # Before the step forms: /records/{id}/files is not a step.
     app.include_router(files.router)
+    app.include_router(following.router)
     app.include_router(steps.router)
     app.include_router(report.router)
     app.add_exception_handler(SignInRequired, pages.sign_in_required)

@@ -1,4 +1,4 @@
-"""The web app's pages: sign-in, "my steps", raising a record, the record list, the record page with the step
+"""The web app's pages: sign-in, "My work", raising a record, the record list, the record page with the step
 forms it offers (``api.web.steps`` reads them), and the overdue board.
 
 Every page reads and writes through the one client layer and decides nothing itself: the record page offers the
@@ -157,14 +157,16 @@ async def sign_in_required(request: Request, _exc: Exception) -> Response:
     return render(request, "login.html", None, status=401, next=local_path(target) if request.method == "GET" else "/")
 
 
-# --- my steps, raising, lists ---------------------------------------------------------------------------------
+# --- my work, raising, lists ----------------------------------------------------------------------------------
 
 
 @router.get("/")
-async def my_steps(request: Request, user: WebUser, client: Client) -> HTMLResponse:
-    items = await client.my_items(user.name)
-    titles = {record.id: record.title for record in await client.list_records(owner=user.name)} if items else {}
-    return render(request, "my_steps.html", user, items=items, titles=titles)
+async def my_work(request: Request, user: WebUser, client: Client) -> HTMLResponse:
+    """Every step the signed-in person may take now that a record waits for, soonest due first."""
+    items = await client.my_work(user.name)
+    # The navigation counts this list rather than reading it again (``api.web.work``).
+    request.state.work_items = items
+    return render(request, "my_work.html", user, items=items)
 
 
 async def _raise_page(
@@ -307,6 +309,8 @@ async def record_page(
         more_rows=min(plan_rows + PLAN_ROWS, MAX_PLAN_ROWS),
         rules=rules,
         links=await client.links_of(state),
+        waiting=await client.waiting_for(state),
+        watchers=await client.watchers(state.id),
         similar=similar,
         pending_extensions=state.pending_extensions or ([state.pending_extension] if state.pending_extension else []),
     )

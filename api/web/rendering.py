@@ -16,6 +16,8 @@ from markupsafe import Markup, escape
 from pydantic import BaseModel
 
 from api.web.forms import LOCAL_MINUTE
+from api.web.unread import unread_count
+from api.web.work import work_count
 from core import files
 from core.readmodel import printed_name
 from core.settings import Settings
@@ -49,6 +51,7 @@ STEP_LABELS: dict[Step, str] = {
     Step.CONCEDE: "Concession",
     Step.AMEND: "Amendment",
     Step.LINK: "Link",
+    Step.COMMENT: "Comment",
 }
 
 
@@ -195,6 +198,8 @@ TEMPLATES.env.filters.update(
     sentence=shown_sentence,
     size=formatting.size,
 )
+# How many people a record page names as those it waits for; more are counted ("or 4 others").
+TEMPLATES.env.globals.update(WAITING_NAMED=6)
 TEMPLATES.env.globals.update(
     csrf_input=csrf_input,
     options=options,
@@ -226,7 +231,15 @@ def render(
     response = TEMPLATES.TemplateResponse(
         request,
         template,
-        {"user": user, "settings": settings, "now": datetime.now(UTC), "flash": flash, **context},
+        {
+            "user": user,
+            "settings": settings,
+            "now": datetime.now(UTC),
+            "flash": flash,
+            "work_count": work_count(request, user),
+            "unread_count": unread_count(request, user),
+            **context,
+        },
         status_code=status,
         headers=headers,
     )

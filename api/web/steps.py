@@ -167,6 +167,7 @@ STEP_FORMS: dict[Step, StepForm] = {
     ),
     Step.AMEND: StepForm(inputs(("field", "Field"), ("value", "New value"), _REASON), "Amendment recorded"),
     Step.LINK: StepForm(inputs(("kind", "Link"), ("record_id", "Other record"), _REASON), "Link recorded"),
+    Step.COMMENT: StepForm(inputs(("text", "Comment")), "Comment added"),
     Step.AMEND_PLAN: StepForm(
         inputs(_REASON),
         "Plan amendment sent",

@@ -4,7 +4,7 @@ Records and people from before keep no site: they belong to the default site (``
 ``core.sites`` makes at the first start that needs it, so this migration needs no setting.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Created: 2026-12-04 16:45:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from models.tables import UtcDateTime
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

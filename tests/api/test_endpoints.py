@@ -180,6 +180,29 @@ async def test_overdue_and_my_items(api: Api) -> None:
     assert record_id in [row["id"] for row in listed["items"]]
 
 
+async def test_my_items_list_the_work_waiting_for_the_caller(api: Api) -> None:
+    """/me/items lists what the caller may do now, not only what they hold: a verification waits for the managers,
+    not for the owner who holds its deadline; an extension request for a manager's decision."""
+    verifying = await api.record_at("verification")
+    asking = await api.record_at("extension")
+
+    def on(page: dict[str, Any], record_id: str) -> list[dict[str, Any]]:
+        return [item for item in page["items"] if item["record_id"] == record_id]
+
+    mikes = await api.get("mike", "/me/items", limit=200)
+    (verify,) = on(mikes, verifying)
+    assert (verify["step"], verify["label"], verify["target"]) == ("verify", "Verify", "stage")
+    assert verify["title"] == "Burr on housing edge"
+    assert verify["holder"] == "olivia"
+    assert verify["late_by_seconds"] < 0
+    (decide,) = on(mikes, asking)
+    assert (decide["step"], decide["action_id"]) == ("decide-extension", None)
+    assert decide["label"] == "Decide the extension of the containment step"
+    olivias = await api.get("olivia", "/me/items", limit=200)
+    assert on(olivias, verifying) == []
+    assert [item["step"] for item in on(olivias, asking)] == ["contain"]
+
+
 async def test_extension_requested_and_approved(api: Api) -> None:
     """The holder asks for more time, a manager approves: the step's due moves, the original stays on record."""
     record_id = await api.raise_record()

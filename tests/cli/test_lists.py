@@ -142,10 +142,14 @@ async def test_listing_by_someone_not_in_the_directory_names_the_option(capa: Ca
     assert_one_line_error(run, 2, "--owner: no user named olvia")
 
 
-async def test_inbox_shows_what_the_signed_in_person_holds(capa: Capa) -> None:
-    """`capa inbox` lists the steps the acting person holds, and not someone else's."""
+async def test_inbox_shows_what_waits_for_the_signed_in_person(capa: Capa) -> None:
+    """`capa inbox` lists the steps waiting for the acting person, named as a to-do list names them, and not
+    someone else's."""
     record_id = await capa.raise_record(owner="paul")
     held = (await capa.ok("inbox", "--json", user="paul")).json()
-    assert any(item["id"] == record_id and item["target"] == "stage" for item in held)
+    (item,) = [item for item in held if item["id"] == record_id]
+    assert (item["step"], item["label"], item["target"], item["holder"]) == ("contain", "Contain", "stage", "paul")
     assert record_id not in [item["id"] for item in (await capa.ok("inbox", "--json", user="oscar")).json()]
-    assert record_id in (await capa.ok("inbox", user="paul")).out
+    table = (await capa.ok("inbox", user="paul")).out
+    assert record_id in table
+    assert "Contain" in table

@@ -25,6 +25,7 @@ from models.payloads import (
     CancelEntry,
     ChainStartedEntry,
     ClosedEntry,
+    CommentEntry,
     CompletionEntry,
     ConcessionEntry,
     ContainmentStep,
@@ -229,6 +230,11 @@ ENTRIES: dict[EventKind, tuple[str, EntryDetails, str]] = {
         "olivia",
         LinkStep(kind=LinkKind.RECURRENCE_OF, record_id="NC-2026-0001"),
         "Linked by olivia: recurrence of NC-2026-0001",
+    ),
+    EventKind.COMMENTED: (
+        "otto",
+        CommentEntry(text="@quinn the lot is on hold", mentions=["quinn"]),
+        "Comment by otto (mentions quinn): @quinn the lot is on hold",
     ),
 }
 

@@ -29,7 +29,7 @@ PHONE = ViewportSize(width=360, height=780)
 async def signed_in(
     chromium: Browser, base_url: str, name: str, viewport: ViewportSize = DESKTOP
 ) -> tuple[BrowserContext, Page]:
-    """A fresh browser window, ``name`` signed in through the form and shown their open steps."""
+    """A fresh browser window, ``name`` signed in through the form and shown their work."""
     context = await chromium.new_context(base_url=base_url, viewport=viewport)
     page = await context.new_page()
     await page.goto("/")
@@ -37,7 +37,7 @@ async def signed_in(
     await page.get_by_label("User name").fill(name)
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
-    await expect(page.get_by_role("heading", name="My open steps")).to_be_visible()
+    await expect(page.get_by_role("heading", name="My work")).to_be_visible()
     await expect(page.locator(".who")).to_contain_text(name)
     return context, page
 

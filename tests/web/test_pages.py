@@ -217,15 +217,15 @@ async def test_a_raise_opens_the_record_page(stack: Stack) -> None:
 
 
 async def test_the_record_page_offers_a_step_only_to_who_may_take_it(stack: Stack) -> None:
-    """Owner: containment; operator and another owner: nothing but attaching files (anyone may); manager:
-    containment, reassign and cancel; the link to the record's workflow in the Temporal UI is for administrators
-    alone."""
+    """Owner: containment; operator and another owner: nothing but attaching files, commenting and watching (anyone
+    may); manager: containment, reassign and cancel; the link to the record's workflow in the Temporal UI is for
+    administrators alone."""
     record_id = await _raised(stack)
     expected = {
-        "olivia": {"contain", "request-extension", "files"},
-        "otto": {"files"},
-        "oscar": {"files"},
-        "mike": {"contain", "reassign", "cancel", "files"},
+        "olivia": {"contain", "request-extension", "files", "comment", "watch"},
+        "otto": {"files", "comment", "watch"},
+        "oscar": {"files", "comment", "watch"},
+        "mike": {"contain", "reassign", "cancel", "files", "comment", "watch"},
     }
     workflow = f"{stack.settings.temporal_ui_url}/namespaces/default/workflows/{record_id}"
     for name, forms in expected.items():
@@ -309,7 +309,7 @@ async def test_a_record_goes_from_raise_to_closed_through_the_pages_alone(stack:
         )
         assert planned.status_code == 303
         page = await olivia.get(f"/records/{record_id}")
-        assert _forms(page) == {"complete-action", "request-extension", "files"}
+        assert _forms(page) == {"complete-action", "request-extension", "files", "comment", "watch"}
         extension = await olivia.step(record_id, "request-extension", action_id="A2", until=_due(20), reason="Parts")
         assert extension.status_code == 303
     async with browser(stack, "mike") as mike:
@@ -385,7 +385,8 @@ async def test_a_record_whose_workflow_does_not_answer_is_shown_as_last_recorded
     dev_server: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     """With no worker, the record page says it is shown as last recorded and offers no step (a step would only
-    wait); the API says the same in ``Capa-Shown-From``. With a worker it is live again and offers the steps."""
+    wait), only watching it, which asks nothing of the workflow; the API says the same in ``Capa-Shown-From``. With
+    a worker it is live again and offers the steps."""
     async with running_stack(dev_server, tmp_path) as stack:
         record_id = await _raised(stack)
         async with browser(stack, "olivia") as olivia:
@@ -399,7 +400,7 @@ async def test_a_record_whose_workflow_does_not_answer_is_shown_as_last_recorded
         stale = await olivia.get(f"/records/{record_id}")
     assert stale.status_code == 200
     assert "Shown as last recorded" in stale.text
-    assert _forms(stale) == set()
+    assert _forms(stale) == {"watch"}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=stack.app), base_url="http://t") as http:
         recorded = await http.get(f"/api/v1/records/{record_id}", headers=stack.bearer("olivia"))
     assert recorded.status_code == 200
