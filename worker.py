@@ -27,7 +27,7 @@ from activities.records import RecordActivities
 from activities.steps import StepActivities
 from client.schedules import ensure_digest_schedule
 from client.temporal import connect, ensure_search_attributes, is_unreachable
-from core import readmodel, tracing
+from core import readmodel, sites, tracing
 from core.database import SchemaBehindError, make_engine
 from core.logging import configure_logging
 from core.metrics import MetricsPortError, ReadModelGauges, metrics_runtime
@@ -110,6 +110,8 @@ async def run_worker(settings: Settings) -> None:
     policy = load_policy(settings.policy_file)
     engine = make_engine(settings.sqlalchemy_url)
     ensure_schema(engine)
+    # The default site exists from the first start on (``core.sites``).
+    sites.default_site(engine, settings.site_name, settings.site_time_zone)
     tracing.set_service_name("capaflow-worker")
     runtime = metrics_runtime(settings)
     client = await connect(settings, runtime=runtime)

@@ -8,19 +8,23 @@ import json
 import re
 import smtplib
 import ssl
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import structlog
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from activities.errors import DeliveryError
 from core.settings import Settings
 from models.enums import EventKind
-from models.formatting import moment, stored_duration
+from models.formatting import moment, moments_in, stored_duration
 from models.tables import OutboxMessage
+
+log = structlog.get_logger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -48,13 +52,23 @@ _environment = Environment(
 
 
 def _moment(value: str | None) -> str:
-    """An ISO timestamp (as the facts keep it) as people read it in a message: ``2026-11-25 07:00:00 UTC``."""
+    """An ISO timestamp (as the facts keep it) as people read it in a message, ``2026-11-25 07:00:00 UTC``; text
+    that is no timestamp (a moment already shown in the recipient's zone, see ``render``) as it is."""
     if not value:
         return ""
     try:
         return moment(datetime.fromisoformat(value))
     except ValueError:
         return value
+
+
+def _zone(row: OutboxMessage, facts: dict[str, Any]) -> tzinfo:
+    """The recipient's zone, as the outbox stamped it on the row (``core.outbox``); UTC on rows from before."""
+    try:
+        return ZoneInfo(str(facts.get("time_zone") or "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("e-mail shows UTC: unknown zone", outbox_id=row.id, time_zone=facts.get("time_zone"))
+        return UTC
 
 
 _environment.filters["moment"] = _moment
@@ -73,13 +87,18 @@ def render(row: OutboxMessage) -> tuple[str, str]:
     facts |= {"due_at": None, "late_by": None, "escalation_level": 0} | json.loads(row.details)
     if facts["late_by"]:
         facts["late_by"] = stored_duration(facts["late_by"])
+    # Times in the recipient's zone: the due fact, and every moment the subject and body name (written in UTC).
+    zone = _zone(row, facts)
+    if facts["due_at"]:
+        facts["due_at"] = moment(datetime.fromisoformat(facts["due_at"]), zone)
+    subject = moments_in(row.subject, zone)
     context = {
         "recipient": row.recipient,
         "record_id": row.record_id,
         "kind": row.kind,
-        "subject": row.subject,
-        "headline": row.subject.removeprefix(f"[{row.record_id}] "),
-        "body": row.body,
+        "subject": subject,
+        "headline": subject.removeprefix(f"[{row.record_id}] "),
+        "body": moments_in(row.body, zone),
         "link": row.link or "",
         "facts": facts,
     }
@@ -96,7 +115,7 @@ def build_message(row: OutboxMessage, settings: Settings) -> EmailMessage:
     message["From"] = settings.smtp_from
     message["To"] = row.address
     # A header is one line: a line break typed into a title or reason would make every send of it fail.
-    message["Subject"] = " ".join(row.subject.split())
+    message["Subject"] = " ".join(moments_in(row.subject, _zone(row, json.loads(row.details))).split())
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = message_id(row)
     message["X-Capa-Record"] = row.record_id

@@ -90,6 +90,8 @@ async def web_user(request: Request, client: Client) -> User:
     structlog.contextvars.bind_contextvars(actor=user.name)
     # Pages name people by their full names (``api.web.rendering.person``): the directory's, read once here.
     request.state.full_names = await client.full_names()
+    # Pages show times in the reader's zone (``api.web.rendering.when``) and read their date-times in it.
+    request.state.time_zone = await client.zone_of(user)
     return user
 
 

@@ -16,6 +16,7 @@ from api import (
     routes_records,
     routes_reports,
     routes_sign_in,
+    routes_sites,
 )
 
 router = APIRouter(prefix="/api/v1")
@@ -28,3 +29,4 @@ router.include_router(routes_sign_in.router)
 router.include_router(routes_files.router)
 router.include_router(routes_admin_log.router)
 router.include_router(routes_process.router)
+router.include_router(routes_sites.router)

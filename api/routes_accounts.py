@@ -13,6 +13,7 @@ from api.deps import ApiUser, AuthenticatedRoute, Client, require_role
 from api.errors import REFUSALS, Problem
 from api.params import Limit, Offset, RowId
 from api.schemas import (
+    Me,
     MyWorkItem,
     NotificationPreference,
     NotificationPreferenceUpdate,
@@ -55,9 +56,10 @@ async def _existing_user(client: Client, name: str) -> User:
 
 
 @router.get("/me", tags=["me"], responses=REFUSALS)
-async def me(user: ApiUser) -> UserPublic:
-    """The user the bearer token acts as."""
-    return UserPublic.of(user)
+async def me(user: ApiUser, client: Client) -> Me:
+    """The user the bearer token acts as, and the zone their times are shown in."""
+    zone = await client.zone_of(user)
+    return Me(**UserPublic.of(user).model_dump(), shown_time_zone=str(zone))
 
 
 @router.get("/me/items", tags=["me"], responses=REFUSALS)
@@ -93,16 +95,26 @@ async def list_users(user: ApiUser, client: Client, limit: Limit = 50, offset: O
 async def add_user(body: UserCreate, user: ApiUser, client: Client) -> UserPublic:
     """Add someone to the directory (admins); set their password next to let them sign in."""
     require_role(user, Role.ADMIN)
+    if body.site is not None:
+        await client.checked_site(body.site)
     added = await client.add_user(
-        body.name, body.role, body.manager, body.email, full_name=body.full_name, actor=user.name
+        body.name,
+        body.role,
+        body.manager,
+        body.email,
+        full_name=body.full_name,
+        site=body.site,
+        time_zone=body.time_zone,
+        actor=user.name,
     )
     return UserPublic.of(added)
 
 
 @router.patch("/users/{name}", tags=["users"], responses={**REFUSALS, **NOT_FOUND})
 async def update_user(name: UserName, body: UserUpdate, user: ApiUser, client: Client) -> UserPublic:
-    """Change someone's full name, role, manager or e-mail (admins): only the fields given change; null clears
-    a manager or an e-mail. Every field at fault is named at once, and then nothing changes."""
+    """Change someone's full name, role, manager, e-mail, home site or zone (admins): only the fields given
+    change; null clears a manager, an e-mail, a home site or a zone. Every field at fault is named at once, and
+    then nothing changes."""
     require_role(user, Role.ADMIN)
     await _existing_user(client, name)
     given = body.model_fields_set

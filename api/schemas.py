@@ -46,7 +46,7 @@ from models.payloads import (
     VerifyStep,
 )
 from models.rules import Step
-from models.tables import ApiToken, Nonconformity, OutboxMessage, User
+from models.tables import ApiToken, Nonconformity, OutboxMessage, Site, User
 
 T = TypeVar("T")
 
@@ -394,6 +394,8 @@ class UserPublic(BaseModel):
     active: bool
     can_sign_in: bool = Field(description="Whether a password is set")
     created_at: datetime
+    site: str | None = Field(default=None, description="Their home site; null: the default site")
+    time_zone: str | None = Field(default=None, description="A zone of their own; null: their home site's")
 
     @classmethod
     def of(cls, user: User, *, show_email: bool = True) -> Self:
@@ -406,7 +408,16 @@ class UserPublic(BaseModel):
             active=user.active,
             can_sign_in=user.password_hash is not None,
             created_at=user.created_at,
+            site=user.site,
+            time_zone=user.time_zone,
         )
+
+
+class Me(UserPublic):
+    """The signed-in user, with the zone their times are shown in (their own, else their home site's, else the
+    default site's): the CLI shows times in it."""
+
+    shown_time_zone: str = Field(description="IANA name of the zone times are shown in", examples=["Europe/Berlin"])
 
 
 FullName = Annotated[
@@ -416,21 +427,58 @@ FullName = Annotated[
 ]
 
 
+SiteName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
+    Field(description="A site's name (`GET /api/v1/sites`)", examples=["Berlin plant"]),
+]
+ZoneName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    Field(description="An IANA time zone name", examples=["Europe/Berlin"]),
+]
+
+
+class SitePublic(BaseModel):
+    """A site: records belong to one, people work at one; its zone is the one its times are shown in."""
+
+    name: str
+    time_zone: str = Field(description="IANA time zone name", examples=["Europe/Berlin"])
+    default: bool = Field(description="The site records and people without one belong to")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, site: Site, default: str) -> Self:
+        return cls(name=site.name, time_zone=site.time_zone, default=site.name == default, created_at=site.created_at)
+
+
+class SiteCreate(Body):
+    """A new site (admins)."""
+
+    name: SiteName
+    time_zone: ZoneName
+
+
 class UserCreate(Body):
     name: Annotated[UserName, Field(description="Login name: letters, digits and . _ @ -", examples=["paula"])]
     full_name: FullName
     role: Role
     manager: Annotated[UserName | None, Field(description="Who escalations about their steps go to")] = None
     email: Annotated[ShortText | None, Field(description="Where their notifications go")] = None
+    site: SiteName | None = None
+    time_zone: ZoneName | None = None
 
 
 class UserUpdate(Body):
-    """The fields to change (admins); a field left out stays as it is, null clears a manager or an e-mail."""
+    """The fields to change (admins); a field left out stays as it is, null clears a manager, an e-mail, a home
+    site (back to the default site) or a zone of their own (back to their site's)."""
 
     full_name: FullName | None = None
     role: Role | None = None
     manager: Annotated[UserName | None, Field(description="Who escalations about their steps go to")] = None
     email: Annotated[ShortText | None, Field(description="Where their notifications go")] = None
+    site: SiteName | None = None
+    time_zone: ZoneName | None = None
 
 
 class PasswordChange(Body):

@@ -3,6 +3,7 @@
 import uvicorn
 
 from api.app import create_app
+from core import sites
 from core.database import make_engine
 from core.migrations import ensure_schema
 from core.settings import Settings
@@ -17,6 +18,8 @@ def serve(settings: Settings, host: str, port: int) -> int:
     engine = make_engine(settings.sqlalchemy_url)
     try:
         ensure_schema(engine)
+        # The default site exists from the first start on (``core.sites``).
+        sites.default_site(engine, settings.site_name, settings.site_time_zone)
     finally:
         engine.dispose()
     config = uvicorn.Config(

@@ -20,7 +20,7 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import click
@@ -129,6 +129,10 @@ notifications_app = typer.Typer(
     help="The notification outbox: what was sent, what is pending and what failed.", no_args_is_help=True
 )
 tokens_app = typer.Typer(help="API tokens for integrations (administrators): make, list, revoke.", no_args_is_help=True)
+sites_app = typer.Typer(
+    help="Sites: where records belong and people work, each with the time zone its times are shown in.",
+    no_args_is_help=True,
+)
 db_app = typer.Typer(
     help="The read-model database's schema: its migration revision, and upgrading it.", no_args_is_help=True
 )
@@ -139,6 +143,7 @@ records_app = typer.Typer(
 app.add_typer(users_app, name="users")
 app.add_typer(notifications_app, name="notifications")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(sites_app, name="sites")
 app.add_typer(db_app, name="db")
 app.add_typer(records_app, name="records")
 
@@ -217,6 +222,19 @@ def send(ctx: typer.Context, work: Callable[[Api], T]) -> T:
     cli: CliContext = ctx.obj
     api = cli.api()
     return _answered(ctx, lambda: work(api))
+
+
+def show_times(ctx: typer.Context) -> None:
+    """Show this command's times in the zone of whoever acts (``/me``: their own, else their home site's, else
+    the default site's)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
+
+    me = send(ctx, lambda api: api.get("/me"))
+    try:
+        render.show_times_in(ZoneInfo(str(me.get("shown_time_zone") or "UTC")))
+    except (ZoneInfoNotFoundError, ValueError):
+        # A zone this machine's zone database lacks: UTC, which every time is kept in, rather than no answer.
+        render.show_times_in(ZoneInfo("UTC"))
 
 
 def call(ctx: typer.Context, work: Callable[[CapaClient], Awaitable[T]]) -> T:
@@ -370,11 +388,14 @@ def answer_step(ctx: typer.Context, as_json: bool, what: str, work: Callable[[Ap
     if as_json:
         render.emit_json(render.step_json(result))
     else:
+        if result.due_at is not None:
+            show_times(ctx)
         render.step_done(what, result)
 
 
-def due_option(text: str, option: str) -> datetime:
-    """The instant a due option names; a bad one is a usage error naming the option."""
+def due_option(text: str, option: str) -> datetime | date:
+    """The instant a due option names, or a date alone (the server takes it as the end of that day at the record's
+    site); a bad one is a usage error naming the option."""
     try:
         return parse_due(text, datetime.now(UTC))
     except ValueError as exc:

@@ -18,7 +18,7 @@ from typing import Any
 
 from rich.console import Console
 
-from core import devstack, readmodel
+from core import devstack, readmodel, sites
 from core.database import make_engine
 from core.devstack import DevServer, Process, StackError
 from core.migrations import ensure_schema
@@ -30,6 +30,8 @@ UI_PORT = 8233
 ADDRESS = f"{devstack.HOST}:{PORT}"
 UI_URL = f"http://{devstack.HOST}:{UI_PORT}"
 SERVER_STATE = DATA_DIR / "temporal.db"
+# The demo site's zone unless CAPA_SITE_TIME_ZONE names one: not UTC, so the tour shows local times with their zone.
+DEMO_TIME_ZONE = "Europe/Berlin"
 SERVER_LOG = DATA_DIR / "temporal-server.log"
 DEMO_POLICY = Path("examples/demo-policy.toml")
 
@@ -78,13 +80,25 @@ class DevStack:
     def _prepare_database(self) -> None:
         engine = make_engine(self.settings.sqlalchemy_url)
         ensure_schema(engine)
+        site = sites.default_site(engine, self.settings.site_name, self._site_time_zone())
+        console.print(f"Default site: {site.name}, times shown in {site.time_zone}.")
         if readmodel.seed_demo_users(engine):
             console.print("Added the demo users to the directory.")
         elif given := readmodel.give_demo_passwords(engine):
             console.print(f"Demo users without a password got the demo one: {', '.join(given)}.")
 
+    def _site_time_zone(self) -> str:
+        """The demo's site zone: CAPA_SITE_TIME_ZONE when set, else one that is not UTC, so the tour shows times
+        in a site's local time with its zone."""
+        return os.environ.get("CAPA_SITE_TIME_ZONE") or DEMO_TIME_ZONE
+
     def _env(self) -> dict[str, str]:
-        return {**os.environ, "TEMPORAL_ADDRESS": ADDRESS, "TEMPORAL_NAMESPACE": devstack.NAMESPACE}
+        return {
+            **os.environ,
+            "TEMPORAL_ADDRESS": ADDRESS,
+            "TEMPORAL_NAMESPACE": devstack.NAMESPACE,
+            "CAPA_SITE_TIME_ZONE": self._site_time_zone(),
+        }
 
     def _start_worker(self) -> None:
         queue = self.settings.task_queue

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli import render
-from cli.app import Json, UsageProblem, call_directory, send, tokens_app, users_app
+from cli.app import Json, UsageProblem, call_directory, send, show_times, sites_app, tokens_app, users_app
 from client.errors import CapaError, ErrorKind
 from models.enums import NOTIFIED_KINDS, Role
 
@@ -34,6 +34,13 @@ def users_add(
     ] = None,
     manager: Annotated[str | None, typer.Option(help="Who escalations about their steps go to.")] = None,
     email: Annotated[str | None, typer.Option(help="Where their notifications go.")] = None,
+    site: Annotated[
+        str | None, typer.Option(help="Their home site (`capa sites list`); default the default site.")
+    ] = None,
+    time_zone: Annotated[
+        str | None,
+        typer.Option(metavar="AREA/CITY", help="A zone of their own, e.g. Europe/Berlin; default their site's."),
+    ] = None,
     password_stdin: Annotated[
         bool,
         typer.Option("--password-stdin", help="The first admin's password from standard input (else: asked)."),
@@ -52,6 +59,8 @@ def users_add(
             full_name=full_name,
             manager=manager,
             email=email,
+            site=site,
+            time_zone=time_zone,
             password_stdin=password_stdin,
         )
         if as_json:
@@ -60,7 +69,15 @@ def users_add(
             added_as = render.person_with_role(user)
             typer.echo(f"added {added_as}, the directory's first admin; now `capa login {name}`")
         return
-    body = {"name": name, "role": role, "full_name": full_name, "manager": manager, "email": email}
+    body = {
+        "name": name,
+        "role": role,
+        "full_name": full_name,
+        "manager": manager,
+        "email": email,
+        "site": site,
+        "time_zone": time_zone,
+    }
     added = send(ctx, lambda api: api.post("/users", {key: value for key, value in body.items() if value is not None}))
     if as_json:
         render.emit_json(render.user_json(added))
@@ -76,6 +93,8 @@ def _first_admin(
     full_name: str | None,
     manager: str | None,
     email: str | None,
+    site: str | None,
+    time_zone: str | None,
     password_stdin: bool,
 ) -> dict[str, object]:
     """The first person of an empty directory, written to the database directly: an admin with a password."""
@@ -99,7 +118,9 @@ def _first_admin(
     password = _new_password(password_stdin)
 
     async def add(directory: "Directory") -> "User":
-        await directory.add_user(name, role, manager, email, full_name=full_name, actor=SITE_OPERATOR)
+        await directory.add_user(
+            name, role, manager, email, full_name=full_name, site=site, time_zone=time_zone, actor=SITE_OPERATOR
+        )
         await directory.set_password(name, password, actor=SITE_OPERATOR)
         added = await directory.user(name)
         assert added is not None
@@ -124,6 +145,69 @@ def _new_password(from_stdin: bool) -> str:
         raise UsageProblem("the first admin needs a password: type it at a terminal, or pipe it with --password-stdin")
     password = typer.prompt("password for the first admin", hide_input=True, confirmation_prompt=True)
     return str(password)
+
+
+@users_app.command("set")
+def users_set(
+    ctx: typer.Context,
+    *,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The user to change.")],
+    site: Annotated[str | None, typer.Option(help="Their home site (`capa sites list`).")] = None,
+    time_zone: Annotated[
+        str | None, typer.Option(metavar="AREA/CITY", help="A zone of their own, e.g. Europe/Berlin.")
+    ] = None,
+    default_site: Annotated[
+        bool, typer.Option("--default-site", help="Back to the default site as their home site.")
+    ] = False,
+    site_time_zone: Annotated[
+        bool, typer.Option("--site-time-zone", help="Drop their own zone: their site's applies again.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Change someone's home site or time zone (administrators); only what is given changes."""
+    if site is not None and default_site:
+        raise UsageProblem("--site: give a site or --default-site, not both")
+    if time_zone is not None and site_time_zone:
+        raise UsageProblem("--time-zone: give a zone or --site-time-zone, not both")
+    body: dict[str, object] = {}
+    if site is not None or default_site:
+        body["site"] = site
+    if time_zone is not None or site_time_zone:
+        body["time_zone"] = time_zone
+    if not body:
+        raise UsageProblem("say what to change: --site, --time-zone, --default-site or --site-time-zone")
+    changed = send(ctx, lambda api: api.request("PATCH", f"/users/{name}", body=body).json())
+    if as_json:
+        render.emit_json(render.user_json(changed))
+    else:
+        zone = f", own zone {changed['time_zone']}" if changed.get("time_zone") else ""
+        typer.echo(f"{name}: home site {changed.get('site') or 'the default site'}{zone}")
+
+
+@sites_app.command("add")
+def sites_add(
+    ctx: typer.Context,
+    *,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The site's name, e.g. 'Berlin plant'.")],
+    time_zone: Annotated[str, typer.Option(metavar="AREA/CITY", help="Its IANA time zone, e.g. Europe/Berlin.")],
+    as_json: Json = False,
+) -> None:
+    """Add a site with its time zone (administrators)."""
+    site = send(ctx, lambda api: api.post("/sites", {"name": name, "time_zone": time_zone}))
+    if as_json:
+        render.emit_json(site)
+    else:
+        typer.echo(f"added site {site['name']} ({site['time_zone']})")
+
+
+@sites_app.command("list")
+def sites_list(ctx: typer.Context, as_json: Json = False) -> None:
+    """List the sites with their time zones and the time there now; the default one is marked."""
+    sites = send(ctx, lambda api: api.get("/sites"))
+    if as_json:
+        render.emit_json(sites)
+    else:
+        render.sites_table(sites)
 
 
 @users_app.command("passwd")
@@ -224,6 +308,7 @@ def tokens_list(
     if as_json:
         render.emit_json([render.token_json(token) for token in tokens])
     else:
+        show_times(ctx)
         render.tokens_table(tokens)
 
 

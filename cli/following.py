@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cli import render
-from cli.app import Json, RecordId, UsageProblem, app, notifications_app, post_step, send
+from cli.app import Json, RecordId, UsageProblem, app, notifications_app, post_step, send, show_times
 
 
 @notifications_app.command("mine")
@@ -22,6 +22,7 @@ def notifications_mine(
     if as_json:
         render.emit_json({"unread": page["unread"], "items": rows})
     else:
+        show_times(ctx)
         render.my_notifications_table(rows, unread=page["unread"])
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from cli import render
-from cli.app import Json, UsageProblem, app, notifications_app, send
+from cli.app import Json, UsageProblem, app, notifications_app, send, show_times
 
 
 @app.command()
@@ -40,6 +40,7 @@ def notifications_list(
     if as_json:
         render.emit_json([render.notification_json(row) for row in rows])
     else:
+        show_times(ctx)
         render.notifications_table(rows, failed_only=failed)
 
 

@@ -5,13 +5,14 @@ Plan actions are ``OWNER:DUE:DESCRIPTION`` or ``key=value`` pairs (``owner=..,du
 effectiveness criteria; a review judges each criterion as ``N=met:DATA``.
 
 A due time (``DUE``, ``due=``, ``--until``) is one of:
-- a date ``YYYY-MM-DD``: the end of that day, 23:59:59 UTC, so "due 2026-03-31" leaves the whole day;
+- a date ``YYYY-MM-DD``: the end of that day, 23:59:59 in the zone of the record's site, so "due 2026-03-31"
+  leaves the whole day where the work is done; it goes to the server as the date, which the client layer places;
 - an ISO date-time ``2026-03-31T14:00`` (UTC unless it carries an offset such as ``Z`` or ``+02:00``);
 - a duration from now: ``10d``, ``12h``, ``1d12h``, ``30s``.
 """
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 
 from models.durations import parse_duration
 
@@ -23,15 +24,15 @@ _ACTION = re.compile(
     r"(?P<description>.+)",
     re.DOTALL,
 )
-END_OF_DAY = time(23, 59, 59)
 
 
-def parse_due(text: str, now: datetime) -> datetime:
-    """The UTC instant ``text`` names; ValueError saying the accepted forms when it names none."""
+def parse_due(text: str, now: datetime) -> datetime | date:
+    """The UTC instant ``text`` names, or the date it names alone (the end of that day at the record's site, which
+    the server knows); ValueError saying the accepted forms when it names neither."""
     value = text.strip()
     if _DATE.fullmatch(value):
         try:
-            return datetime.combine(date.fromisoformat(value), END_OF_DAY, tzinfo=UTC)
+            return date.fromisoformat(value)
         except ValueError:
             raise ValueError(f"{text!r} is not a calendar date") from None
     try:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli import render
-from cli.app import Json, RecordId, app, send
+from cli.app import Json, RecordId, app, send, show_times
 from client.errors import CapaError, ErrorKind
 from models.enums import Severity, Source, Stage
 
@@ -42,6 +42,7 @@ def show(ctx: typer.Context, record_id: RecordId, as_json: Json = False) -> None
         # Scripts learn where the state came from as people do: ``stale`` says why it is not live, or is null.
         render.emit_json({**render.state_json(state), "linked": linked, "stale": stale})
     else:
+        show_times(ctx)
         render.show_state(state, datetime.now(UTC), full_names, linked)
 
 
@@ -132,6 +133,7 @@ def list_records(
         render.emit_json([render.record_json(row) for row in rows])
     else:
         order = f"by {sort.replace('_', ' ')}" if sort else "soonest due first"
+        show_times(ctx)
         render.records_table(rows, datetime.now(UTC), f"Records, {order}{' (descending)' if desc else ''}")
 
 
@@ -155,6 +157,7 @@ def similar(
     if as_json:
         render.emit_json(found["items"])
     else:
+        show_times(ctx)
         render.similar_table(found["items"])
 
 
@@ -174,6 +177,7 @@ def overdue(
     if as_json:
         render.emit_json([render.overdue_json(item) for item in items])
     else:
+        show_times(ctx)
         render.overdue_table(items)
 
 
@@ -185,6 +189,7 @@ def inbox(ctx: typer.Context, as_json: Json = False) -> None:
     if as_json:
         render.emit_json([render.work_json(item) for item in items])
     else:
+        show_times(ctx)
         render.inbox_table(items)
 
 

@@ -1,17 +1,20 @@
 """How the CLI shows things: rich tables for people, JSON documents for scripts.
 
-Times are shown in UTC, the zone every record keeps, in the forms of ``models.formatting``: to the minute in
-table cells, to the second elsewhere. A late deadline is shown in red with how late it is and its escalation
-level, so the overdue work stands out in every listing. `capa show` fits the terminal, 80 columns included: long
-text wraps at word boundaries, and each timeline entry reads as a sentence (``models.sentences``).
+Times are shown in the zone of whoever signed in (their own, else their home site's: ``show_times_in``, from
+``/me``; UTC until a command asks), in the forms of ``models.formatting``: to the minute in table cells, whose
+heading names the zone, to the second with the zone's abbreviation elsewhere. A late deadline is shown in red
+with how late it is and its escalation level, so the overdue work stands out in every listing. `capa show` fits
+the terminal, 80 columns included: long text wraps at word boundaries, and each timeline entry reads as a
+sentence (``models.sentences``).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from pydantic import BaseModel, TypeAdapter
@@ -20,15 +23,43 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from models import formatting
 from models.durations import format_duration
 from models.enums import ActionStatus, EventKind, OutboxStatus, Severity, Stage
-from models.formatting import due_in, duration, minute, moment, size
+from models.formatting import due_in, duration, size
 
 if TYPE_CHECKING:  # what `capa --help` need not load
     from models.digest import DigestResult
     from models.payloads import CapaState, Event, FileRef, StepOutcome
 
 console = Console(highlight=False)
+
+
+class _Shown:
+    """The zone this command shows times in (one command per process: set once, before printing)."""
+
+    zone: tzinfo = UTC
+
+
+def show_times_in(zone: tzinfo) -> None:
+    """Show every time from here on in ``zone``."""
+    _Shown.zone = zone
+
+
+def moment(at: datetime | None) -> str:
+    """``2026-03-12 09:00:00 CET``, in the zone times are shown in."""
+    return formatting.moment(at, _Shown.zone)
+
+
+def minute(at: datetime) -> str:
+    """``2026-03-12 09:00`` in the zone times are shown in, for a cell under a heading that names it (``_due``)."""
+    return formatting.minute(at, _Shown.zone)
+
+
+def _due(heading: str = "DUE") -> str:
+    """A time column's heading with the zone its cells are in: ``DUE (CET)``."""
+    return f"{heading} ({formatting.zone_name(datetime.now(UTC), _Shown.zone)})"
+
 
 # Lists come from the HTTP API as its JSON documents (``api.schemas``: RecordSummary, UserPublic, TokenPublic,
 # NotificationPublic), printed as they are; a record and a step's outcome are parsed back into their models.
@@ -253,9 +284,10 @@ def person_with_role(user: Row) -> str:
 
 
 def users_table(users: list[Row]) -> None:
-    table = _table("Users", ("NAME", "FULL NAME", "ROLE", "MANAGER", "SIGN-IN"), "EMAIL")
+    table = _table("Users", ("NAME", "FULL NAME", "ROLE", "MANAGER", "SIGN-IN", "SITE"), "EMAIL")
     for user in users:
         sign_in = "inactive" if not user["active"] else ("password" if user["can_sign_in"] else "-")
+        site = user.get("site") or "default"
         _add_row(
             table,
             user["name"],
@@ -263,8 +295,18 @@ def users_table(users: list[Row]) -> None:
             user["role"],
             user["manager"] or "-",
             sign_in,
+            site + (f" ({user['time_zone']})" if user.get("time_zone") else ""),
             user["email"] or "-",
         )
+    console.print(table)
+
+
+def sites_table(sites: list[Row]) -> None:
+    table = _table("Sites", ("NAME", "TIME ZONE", "NOW"))
+    now = datetime.now(UTC)
+    for site in sites:
+        name = site["name"] + (" (default)" if site["default"] else "")
+        _add_row(table, name, site["time_zone"], formatting.moment(now, ZoneInfo(site["time_zone"])))
     console.print(table)
 
 
@@ -272,7 +314,7 @@ def tokens_table(tokens: list[Row]) -> None:
     if not tokens:
         console.print("no API tokens")
         return
-    table = _table("API tokens", ("ID", "USER", "PREFIX", "CREATED", "LAST USED", "STATE"), "LABEL")
+    table = _table("API tokens", ("ID", "USER", "PREFIX", _due("CREATED"), "LAST USED", "STATE"), "LABEL")
     for token in tokens:
         last_used = _instant(token["last_used_at"])
         _add_row(
@@ -296,7 +338,7 @@ def records_table(rows: list[Row], now: datetime, title: str = "Records, soonest
     if not rows:
         console.print("no records match")
         return
-    table = _table(title, ("ID", "SEVERITY", "STAGE", "OWNER", "DUE", "ESC"), "TITLE")
+    table = _table(title, ("ID", "SEVERITY", "STAGE", "OWNER", _due(), "ESC"), "TITLE")
     for row in rows:
         _add_row(
             table,
@@ -316,7 +358,7 @@ def similar_table(hits: list[Row]) -> None:
     if not hits:
         console.print("no similar records")
         return
-    table = _table("Similar records, best match first", ("ID", "SEVERITY", "STAGE", "RAISED"), "TITLE / MATCHED")
+    table = _table("Similar records, best match first", ("ID", "SEVERITY", "STAGE", _due("RAISED")), "TITLE / MATCHED")
     for hit in hits:
         raised = minute(_DATETIME.validate_python(hit["raised_at"]))
         matched = f"{hit['title']}\n{hit['snippet']}"
@@ -329,7 +371,7 @@ def inbox_table(items: list[WorkRow]) -> None:
         console.print("nothing is waiting for you")
         return
     now = datetime.now(UTC)
-    table = _table("Your work, soonest due first", ("ID", "DUE", "ESC", "STEP"), "TITLE")
+    table = _table("Your work, soonest due first", ("ID", _due(), "ESC", "STEP"), "TITLE")
     for item in items:
         _add_row(
             table,
@@ -346,7 +388,7 @@ def overdue_table(items: list[Deadline]) -> None:
     if not items:
         console.print("nothing is overdue")
         return
-    table = _table("Overdue, most urgent first", ("ID", "STAGE", "TARGET", "HOLDER", "DUE", "LATE BY", "ESC"), "TITLE")
+    table = _table("Overdue, most urgent first", ("ID", "STAGE", "TARGET", "HOLDER", _due(), "LATE BY", "ESC"), "TITLE")
     for item in items:
         _add_row(
             table,
@@ -387,7 +429,7 @@ def notifications_table(rows: list[Row], *, failed_only: bool = False) -> None:
         return
     table = _table(
         "Notifications, newest first",
-        ("ID", "CREATED", "KIND", "RECORD", "RECIPIENT", "CHANNEL", "STATUS", "ATTEMPTS"),
+        ("ID", _due("CREATED"), "KIND", "RECORD", "RECIPIENT", "CHANNEL", "STATUS", "ATTEMPTS"),
         "LAST ERROR",
     )
     for row in rows:
@@ -450,6 +492,7 @@ def _facts(state: CapaState, now: datetime, names: dict[str, str | None]) -> lis
         ("due", due),
         ("escalation", _level_cell(state.escalation_level)),
         ("raised", f"{moment(state.raised_at)} by {state.raised_by} ({state.source.value})"),
+        ("site", state.site or "the default site"),
         ("description", state.description),
     ]
     concerns = ", ".join(
@@ -520,7 +563,7 @@ WIDE = 100  # columns from which the actions table has room for each owner's ful
 
 
 def _actions_table(state: CapaState, now: datetime, names: dict[str, str | None]) -> Table:
-    table = _table("Actions", ("ID", "KIND", "OWNER", "DUE", "STATUS", "ESC"), "DESCRIPTION")
+    table = _table("Actions", ("ID", "KIND", "OWNER", _due(), "STATUS", "ESC"), "DESCRIPTION")
     for action in state.actions:
         running = action.status is ActionStatus.OPEN
         status = action.status.value
@@ -677,7 +720,7 @@ def _timeline_table(events: list[Event]) -> Table:
     table = _table("Timeline", ("#", "AT"), "WHAT")
     for event in events:
         style = _LATE if event.kind is EventKind.ESCALATED else None
-        _add_row(table, str(event.seq), moment(event.at), sentence(event), style=style)
+        _add_row(table, str(event.seq), moment(event.at), sentence(event, _Shown.zone), style=style)
     return table
 
 
@@ -687,7 +730,7 @@ def my_notifications_table(rows: list[Row], *, unread: int) -> None:
         console.print("no notifications")
         return
     table = _table(
-        f"Your notifications, newest first ({unread} unread)", ("ID", "CREATED", "RECORD", "KIND"), "SUBJECT"
+        f"Your notifications, newest first ({unread} unread)", ("ID", _due("CREATED"), "RECORD", "KIND"), "SUBJECT"
     )
     for row in rows:
         _add_row(
@@ -696,7 +739,7 @@ def my_notifications_table(rows: list[Row], *, unread: int) -> None:
             minute(_DATETIME.validate_python(row["created_at"])),
             row["record_id"],
             row["kind"],
-            row["subject"],
+            formatting.moments_in(row["subject"], _Shown.zone),
             style="bold" if row["read_at"] is None else None,
         )
     console.print(table)

@@ -85,6 +85,9 @@ def raise_record(
             "recurrence-of=NC-2026-0001. Repeat.",
         ),
     ] = None,
+    site: Annotated[
+        str | None, typer.Option(help="The site it belongs to (`capa sites list`); default your home site.")
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Raise a nonconformity; prints its new id. The severity is provisional until quality triages it."""
@@ -101,6 +104,7 @@ def raise_record(
         "supplier": supplier,
         "customer": customer,
         "links": each_parsed(link, "--link", _link_ref),
+        "site": site,
     }
 
     body = {key: value for key, value in values.items() if value is not None}
@@ -202,9 +206,9 @@ def plan(
         list[str],
         typer.Option(
             metavar="OWNER:DUE:DESCRIPTION",
-            help="One action; DUE is a date (end of day UTC), an ISO date-time or a duration such as 10d. Or as "
-            "pairs: owner=..,due=..,description=..[,late_due_reason=..] (a due beyond the policy's bound needs the "
-            "reason). Repeat.",
+            help="One action; DUE is a date (the end of that day at the record's site), an ISO date-time (UTC "
+            "unless it has an offset) or a duration such as 10d. Or as pairs: owner=..,due=..,description=.."
+            "[,late_due_reason=..] (a due beyond the policy's bound needs the reason). Repeat.",
         ),
     ],
     criterion: Annotated[
@@ -386,7 +390,13 @@ def request_extension(
     ctx: typer.Context,
     *,
     record_id: RecordId,
-    until: Annotated[str, typer.Option(metavar="DATE_OR_DURATION", help="The new due: 2026-03-31, ISO, or 10d.")],
+    until: Annotated[
+        str,
+        typer.Option(
+            metavar="DATE_OR_DURATION",
+            help="The new due: 2026-03-31 (the end of that day at the record's site), ISO, or 10d.",
+        ),
+    ],
     reason: Reason,
     action_id: Annotated[
         str | None, typer.Option("--action", metavar="ACTION_ID", help="For this action, not the stage.")

@@ -49,6 +49,8 @@ class Directory:
         email: str | None = None,
         *,
         full_name: str | None = None,
+        site: str | None = None,
+        time_zone: str | None = None,
         actor: str,
     ) -> User:
         """Add someone to the directory; an administrator's tool that may run before any worker has. ``actor``
@@ -58,7 +60,17 @@ class Directory:
             from core.migrations import ensure_schema  # noqa: PLC0415 - Alembic loads only when a write needs it
 
             ensure_schema(self._engine)
-            return readmodel.add_user(self._engine, name, role.value, manager, email, full_name=full_name, actor=actor)
+            return readmodel.add_user(
+                self._engine,
+                name,
+                role.value,
+                manager,
+                email,
+                full_name=full_name,
+                site=site,
+                time_zone=time_zone,
+                actor=actor,
+            )
 
         return await self._db(write)
 
@@ -70,10 +82,12 @@ class Directory:
         role: Role = readmodel.UNCHANGED,
         manager: str | None = readmodel.UNCHANGED,
         email: str | None = readmodel.UNCHANGED,
+        site: str | None = readmodel.UNCHANGED,
+        time_zone: str | None = readmodel.UNCHANGED,
         actor: str,
     ) -> User:
-        """Change someone's full name, role, manager or e-mail (only those given; None clears all but the role);
-        every field at fault is named at once."""
+        """Change someone's full name, role, manager, e-mail, home site or zone (only those given; None clears all
+        but the role); every field at fault is named at once."""
         value = role.value if isinstance(role, Role) else role
         _, after = await self._db(
             readmodel.update_user,
@@ -83,6 +97,8 @@ class Directory:
             role=value,
             manager=manager,
             email=email,
+            site=site,
+            time_zone=time_zone,
             actor=actor,
         )
         return after

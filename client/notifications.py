@@ -1,7 +1,7 @@
 """Notifications through the client layer: the overdue digest on demand, and the outbox (what was sent, what
 waits, what failed, and sending a failed one again).
 
-``Notifications`` is the ``Directory`` with a Temporal client beside it; ``CapaClient`` builds on it.
+``Notifications`` is the directory (with its sites) and a Temporal client beside it; ``CapaClient`` builds on it.
 """
 
 import asyncio
@@ -13,8 +13,8 @@ from sqlalchemy.exc import DBAPIError
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 
-from client.directory import Directory
 from client.errors import CapaError, ErrorKind
+from client.sites import Sites
 from client.temporal import WORKER_TIMEOUT, no_worker, translated
 from core import outbox
 from core.settings import Settings
@@ -30,7 +30,7 @@ DIGEST_TIMEOUT = timedelta(seconds=60)
 _DIGEST_EXPIRY = timedelta(hours=1)
 
 
-class Notifications(Directory):
+class Notifications(Sites):
     """The directory, Temporal, and what the outbox holds."""
 
     def __init__(self, temporal: Client, engine: Engine, settings: Settings) -> None:

@@ -107,6 +107,9 @@ class CapaClient(Following, MyWork):
         """
         actor = await self.actor(actor_name)
         await self.check_submitted(step)
+        # The record belongs to the site named, else to the raiser's home site (else the default site).
+        site = step.site or await self.home_site(await self.user(actor.name))
+        step = step.model_copy(update={"site": await self.checked_site(site)})
         draft = parsed(RaiseInput, {**step.model_dump(), "record_id": _DRAFT_ID, "raised_by": actor})
         policy = await self._pinned_policy(step.severity)
         try:

@@ -39,7 +39,7 @@ from client.temporal import is_workflow_missing, recovering, timed_out, translat
 from core import accounts, readmodel
 from core.settings import Settings
 from core.text import text_problems
-from models import chain, rules, signatures
+from models import chain, dues, rules, signatures
 from models.enums import EventKind
 from models.payloads import (
     RECORD_MOVING,
@@ -192,7 +192,7 @@ class Steps(Notifications):
         which = rules.step_submitting(type(step))
         actor = await self.actor(actor_name)
         await self.check_submitted(step)
-        given: dict[str, Any] = {**step.model_dump(), "actor": actor}
+        given: dict[str, Any] = {**await self._at_record_site(record_id, step.model_dump()), "actor": actor}
         if which is Step.REQUEST_EXTENSION:
             # The managers who may decide it: the requester's line, as the directory has it now.
             given["line"] = await self._db(readmodel.reporting_line, self._engine, actor.name)
@@ -212,7 +212,8 @@ class Steps(Notifications):
             raise CapaError(ErrorKind.INVALID, f"{which.value} is not a signed step; take it without a password")
         # Only the step's own fields go on: a request body's ``password`` (or anything else) is left behind.
         submitted_model = rules.STEP_MODELS[which].submitted
-        submitted = submitted_model.model_validate(step.model_dump(include=set(submitted_model.model_fields)))
+        given = await self._at_record_site(record_id, step.model_dump(include=set(submitted_model.model_fields)))
+        submitted = submitted_model.model_validate(given)
         await self.check_submitted(submitted)
         actor = await self.actor(actor_name)
         checked = await self.check_signer(record_id, actor.name, which, password)
@@ -232,6 +233,14 @@ class Steps(Notifications):
             if ended is not None and not ended.stage.is_open:
                 return await self._db(_amend_ended, self._engine, ended, inp)
         return await self._update(record_id, STEP_UPDATES[which], inp)
+
+    async def _at_record_site(self, record_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        """A step's fields with each date-alone due (``models.dues``) at the end of its day in the zone of the
+        record's site; the record is read only when there is such a due."""
+        if not dues.has_site_days(values):
+            return values
+        state = await self._db(readmodel.load_record_state, self._engine, record_id)
+        return await self.at_site(state.site if state is not None else None, values)
 
     async def check_signer(self, record_id: str, actor_name: str, which: Step, password: str) -> User:
         """The signer as the directory has them, once ``password`` is theirs; refused on the field ``password``

@@ -83,12 +83,14 @@ _FIELD_ACTIONS = {
     "manager": AdminAction.MANAGER_CHANGED,
     "email": AdminAction.EMAIL_CHANGED,
     "full_name": AdminAction.FULL_NAME_CHANGED,
+    "site": AdminAction.HOME_SITE_CHANGED,
+    "time_zone": AdminAction.TIME_ZONE_CHANGED,
 }
 
 
 def log_user_changes(session: Session, actor: str, before: User, after: User) -> list[AdminLogEntry]:
-    """One entry per directory field (role, manager, e-mail, full name) that differs between ``before`` and
-    ``after`` (the same person's row before and after a change), with its old and new value."""
+    """One entry per directory field (role, manager, e-mail, full name, home site, zone) that differs between
+    ``before`` and ``after`` (the same person's row before and after a change), with its old and new value."""
     entries = []
     for field, action in _FIELD_ACTIONS.items():
         old, new = getattr(before, field, None), getattr(after, field, None)

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from core import sites
 from core.database import insert_for_dialect, session_scope, table_of, write_scope
 from core.readmodel import email_enabled
 from core.settings import Settings, get_settings
@@ -107,7 +108,14 @@ def _rows(session: Session, notice: Notice, settings: Settings, as_of: datetime 
     rows = [{**common, "recipient": p, "channel": Channel.LOG.value} for p in people]
     if settings.email_enabled:
         rows.extend(
-            {**common, "recipient": p, "channel": Channel.EMAIL.value, "address": address}
+            {
+                **common,
+                "recipient": p,
+                "channel": Channel.EMAIL.value,
+                "address": address,
+                # Each e-mail shows its times in its recipient's zone (``activities.email``).
+                "details": json.dumps(json.loads(details) | {"time_zone": _zone_of(session, p, settings)}),
+            }
             for p, address in _email_addresses(session, notice, people).items()
         )
     rows.extend(
@@ -128,6 +136,11 @@ def _insert(session: Session, notice: Notice, rows: list[dict[str, Any]]) -> lis
         )
     ).all()
     return sorted(row_id for row_id, recipient, channel in stored if row_id and (recipient, channel) in wanted)
+
+
+def _zone_of(session: Session, name: str, settings: Settings) -> str:
+    """The zone ``name`` reads times in (``core.sites``)."""
+    return sites.zone_in(session, session.get(User, name), settings.site_name, settings.site_time_zone)
 
 
 def _email_addresses(session: Any, notice: Notice, people: list[str]) -> dict[str, str]:

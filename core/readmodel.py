@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from core import search
+from core import search, sites
 from core import text as plain_text
 from core.accounts import hash_password
 from core.adminlog import log_change, log_user_changes
@@ -118,9 +118,12 @@ def add_user(
     email: str | None = None,
     *,
     full_name: str | None = None,
+    site: str | None = None,
+    time_zone: str | None = None,
     actor: str = SYSTEM_ACTOR,
 ) -> User:
-    """Add one person to the directory (``actor``: who adds them, for the admin log).
+    """Add one person to the directory (``actor``: who adds them, for the admin log), with their home ``site``
+    (None: the default site) and a zone of their own (None: the site's).
 
     A manager must already exist and be a manager or admin: reporting lines are built top-down, so an
     escalation always climbs to someone who may act on it.
@@ -134,12 +137,18 @@ def add_user(
         full_name = checked_full_name(full_name)
     if email is not None:
         email = _email(email)
+    if time_zone is not None:
+        time_zone = sites.checked_zone(time_zone)
     with session_scope(engine) as session:
         if session.get(User, name) is not None:
             raise DirectoryError("name", f"a user named {name!r} already exists")
         if manager is not None:
             _check_manager(session, manager)
-        user = User(name=name, full_name=full_name, role=role, manager=manager, email=email)
+        if site is not None:
+            sites.existing_site(session, site)
+        user = User(
+            name=name, full_name=full_name, role=role, manager=manager, email=email, site=site, time_zone=time_zone
+        )
         session.add(user)
         try:
             session.flush()
@@ -151,7 +160,9 @@ def add_user(
             actor,
             AdminAction.USER_ADDED,
             name,
-            after={"full_name": full_name, "role": role, "manager": manager, "email": email},
+            after={"full_name": full_name, "role": role, "manager": manager, "email": email}
+            | ({"site": site} if site is not None else {})
+            | ({"time_zone": time_zone} if time_zone is not None else {}),
         )
     return user
 
@@ -168,10 +179,12 @@ def update_user(
     role: str = UNCHANGED,
     manager: str | None = UNCHANGED,
     email: str | None = UNCHANGED,
+    site: str | None = UNCHANGED,
+    time_zone: str | None = UNCHANGED,
     actor: str = SYSTEM_ACTOR,
 ) -> tuple[User, User]:
-    """Change someone's full name, role, manager or e-mail (None clears the last three); returns the person
-    before and after. Every field at fault is named at once; nothing changes unless all are sound.
+    """Change someone's full name, role, manager, e-mail, home site or zone (None clears all but the role);
+    returns the person before and after. Every field at fault is named at once; nothing changes unless all are sound.
 
     A role change must keep the reporting lines sound: someone who manages others stays a manager or admin.
     """
@@ -180,7 +193,7 @@ def update_user(
     def check(field: str, value: T, judge: Callable[[T], T]) -> T:
         try:
             return judge(value)
-        except DirectoryError as exc:
+        except InvalidField as exc:
             problems.append(exc.problem)
             return value
 
@@ -190,6 +203,8 @@ def update_user(
         role = check("role", role, _role)
     if email is not UNCHANGED and email is not None:
         email = check("email", email, _email)
+    if time_zone is not UNCHANGED and time_zone is not None:
+        time_zone = check("time_zone", time_zone, sites.checked_zone)
     with session_scope(engine) as session:
         user = session.get(User, name)
         if user is None:
@@ -206,9 +221,18 @@ def update_user(
                 problems.append(
                     FieldProblem("role", f"{name!r} manages {', '.join(reports)}; give them another manager first")
                 )
+        if site is not UNCHANGED and site is not None:
+            check("site", site, lambda name: sites.existing_site(session, name))
         if problems:
             raise DirectoryError.of(problems)
-        changes = {"full_name": full_name, "role": role, "manager": manager, "email": email}
+        changes = {
+            "full_name": full_name,
+            "role": role,
+            "manager": manager,
+            "email": email,
+            "site": site,
+            "time_zone": time_zone,
+        }
         for field, value in changes.items():
             if value is not UNCHANGED:
                 setattr(user, field, value)

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     # file larger than max_file_mb megabytes is refused while it streams in.
     files_dir: Path = DATA_DIR / "files"
     max_file_mb: int = Field(default=25, ge=1, le=1024)
+    # The default site, made at the first start that needs it: records and people with no site of their own
+    # belong to it, and its zone is the one times are shown in for them. Once made, `capa sites` keeps it.
+    site_name: str = Field(default="Main site", min_length=1, max_length=80)
+    site_time_zone: str = "UTC"
 
     @field_validator("database_url")
     @classmethod
@@ -192,7 +196,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a time of day written HH:MM, e.g. 07:00")
         return f"{int(match[1]):02d}:{match[2]}"
 
-    @field_validator("digest_timezone")
+    @field_validator("digest_timezone", "site_time_zone")
     @classmethod
     def _time_zone(cls, value: str) -> str:
         try:

@@ -187,6 +187,9 @@ class AdminAction(StrEnum):
     DEACTIVATED = "deactivated"
     TOKEN_CREATED = "token_created"  # noqa: S105 - the name of an action, not a token
     TOKEN_REVOKED = "token_revoked"  # noqa: S105 - the name of an action, not a token
+    SITE_ADDED = "site_added"
+    HOME_SITE_CHANGED = "home_site_changed"
+    TIME_ZONE_CHANGED = "time_zone_changed"
 
 
 class Channel(StrEnum):

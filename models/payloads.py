@@ -12,6 +12,7 @@ from typing import Annotated, Any, Self, TypeVar
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -21,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from models.dues import read_day
 from models.enums import (
     ActionKind,
     ActionStatus,
@@ -107,6 +109,9 @@ Evidence = Annotated[
     Text, Field(description="What shows it was done: a document, a measurement, a link", examples=["WO-5531"])
 ]
 Reason = Annotated[Text, Field(description="Why; kept in the record's timeline")]
+# A due: a moment with its zone, or a date alone (2026-03-31), the end of that day in the record's site zone
+# (``models.dues``). Aware only: a moment without a zone cannot be compared with the record's deadlines.
+Due = Annotated[AwareDatetime, BeforeValidator(read_day)]
 
 
 class LinkRef(Payload):
@@ -134,6 +139,10 @@ class RaiseStep(Payload):
     supplier: Annotated[ShortText | None, Field(description="The supplier concerned")] = None
     customer: Annotated[ShortText | None, Field(description="The customer concerned")] = None
     links: list[LinkRef] | None = Field(default=None, max_length=20, description="Records this one relates to")
+    site: Annotated[
+        ShortText | None,
+        Field(description="The site it belongs to (`GET /api/v1/sites`); default the raiser's home site"),
+    ] = None
 
 
 class RaiseInput(RaiseStep):
@@ -264,8 +273,13 @@ class PlannedAction(Payload):
     """One action of a plan."""
 
     owner: Annotated[UserName, Field(description="Who carries out the action", examples=["oscar"])]
-    # Aware only: a moment without a time zone cannot be compared with the record's deadlines.
-    due_at: Annotated[AwareDatetime, Field(description="When it is due, with its time zone; in the future")]
+    due_at: Annotated[
+        Due,
+        Field(
+            description="When it is due, with its time zone, or a date alone (the end of that day at the "
+            "record's site); in the future"
+        ),
+    ]
     description: Annotated[Text, Field(description="What is to be done", examples=["Replace deburring tool"])]
     kind: Annotated[ActionKind, Field(description="Correction, corrective or preventive")] = ActionKind.CORRECTIVE
     late_due_reason: Annotated[
@@ -440,7 +454,13 @@ class ExtensionRequestStep(Payload):
     """More time for the step (or, with ``action_id``, the action) the caller holds; a manager decides."""
 
     action_id: Annotated[ActionId | None, Field(description="For this action, not the stage", examples=["A1"])] = None
-    until: Annotated[AwareDatetime, Field(description="The new due time, with its time zone; after the current due")]
+    until: Annotated[
+        Due,
+        Field(
+            description="The new due time, with its time zone, or a date alone (the end of that day at the "
+            "record's site); after the current due"
+        ),
+    ]
     reason: Reason
 
 
@@ -1022,6 +1042,9 @@ class CapaState(Payload):
     window_extended: bool = False
     links: list[Link] = Field(default_factory=list)
     cancel_category: CancelCategory | None = None
+    # The site it belongs to, whose zone a date-alone due is read in; None on records raised before sites (they
+    # belong to the default site).
+    site: str | None = None
 
     def action(self, action_id: str) -> Action | None:
         return next((a for a in self.actions if a.id == action_id), None)

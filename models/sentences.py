@@ -6,7 +6,7 @@ each. Pure: any front end may use it.
 """
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from enum import Enum
 from typing import Any
 
@@ -44,12 +44,13 @@ from models.payloads import (
 )
 
 
-def sentence(event: Event) -> str:
-    """What ``event`` says, as a sentence; an entry of an earlier shape as its fields. A signed step's entry ends
-    with its signature's manifestation ("Signed by Maria Keller (maria), verified: actions implemented, ...")."""
+def sentence(event: Event, zone: tzinfo = UTC) -> str:
+    """What ``event`` says, as a sentence, the moments it names shown in ``zone``; an entry of an earlier shape as
+    its fields. A signed step's entry ends with its signature's manifestation ("Signed by Maria Keller (maria),
+    verified: actions implemented, ..."), whose time stays UTC, as it was signed."""
     if isinstance(event.details, EarlierEntry):
-        return _earlier(event)
-    text = _SENTENCES[event.kind](event)
+        return _earlier(event, zone)
+    text = _SENTENCES[event.kind](event, zone)
     if getattr(event.details, "on_time", None) is False and event.kind is not EventKind.ACTION_COMPLETED:
         text = _then(text, "done after its original due")
     signature = getattr(event.details, "signature", None)
@@ -78,7 +79,7 @@ def _names(names: list[str]) -> str:
     return ", ".join(names)
 
 
-def _raised(event: Event) -> str:
+def _raised(event: Event, zone: tzinfo) -> str:
     step = event.details
     assert isinstance(step, RaiseStep)
     what = f"{step.severity.value} from {_words(step.source)}"
@@ -99,7 +100,7 @@ def _raised(event: Event) -> str:
     return text
 
 
-def _contained(event: Event) -> str:
+def _contained(event: Event, zone: tzinfo) -> str:
     step = event.details
     assert isinstance(step, ContainmentStep)
     if step.no_product_affected:
@@ -114,7 +115,7 @@ def _contained(event: Event) -> str:
     return f"Containment by {event.actor}: {step.summary} ({how})"
 
 
-def _root_cause(event: Event) -> str:
+def _root_cause(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, RootCauseEntry)
     text = f"Root cause by {event.actor} ({entry.method.value}, cycle {entry.cycle}): {entry.cause}"
@@ -136,11 +137,11 @@ def _root_cause(event: Event) -> str:
     return text
 
 
-def _plan(event: Event) -> str:
+def _plan(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, PlanEntry)
     actions = "; ".join(
-        f"{action_id} {action.kind.value} for {action.owner}, due {moment(action.due_at)}: {action.description}"
+        f"{action_id} {action.kind.value} for {action.owner}, due {moment(action.due_at, zone)}: {action.description}"
         for action_id, action in zip(entry.action_ids, entry.actions, strict=True)
     )
     text = f"Action plan by {event.actor}: {actions}"
@@ -154,14 +155,14 @@ def _plan(event: Event) -> str:
     return text
 
 
-def _completed(event: Event) -> str:
+def _completed(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, CompletionEntry)
     timing = "on time" if entry.on_time else "late"
     return f"{entry.action_id} completed by {event.actor}, {timing}: {entry.evidence}"
 
 
-def _verified(event: Event) -> str:
+def _verified(event: Event, zone: tzinfo) -> str:
     step = event.details
     assert isinstance(step, VerifyStep)
     text = f"Verification by {event.actor}, {step.result.value}: {step.evidence}"
@@ -174,13 +175,13 @@ def _verified(event: Event) -> str:
     return text
 
 
-def _review_due(event: Event) -> str:
+def _review_due(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, EffectivenessDueEntry)
-    return f"Effectiveness review due by {moment(entry.review_due_at)}"
+    return f"Effectiveness review due by {moment(entry.review_due_at, zone)}"
 
 
-def _reviewed(event: Event) -> str:
+def _reviewed(event: Event, zone: tzinfo) -> str:
     step = event.details
     assert isinstance(step, ReviewStep)
     text = f"Effectiveness review by {event.actor}, {_words(step.result)}: {step.evidence}"
@@ -189,22 +190,22 @@ def _reviewed(event: Event) -> str:
     return text
 
 
-def _closed(event: Event) -> str:
+def _closed(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, ClosedEntry)
     return f"Closed after {entry.cycles} cycle{'' if entry.cycles == 1 else 's'}"
 
 
-def _reminded(event: Event) -> str:
+def _reminded(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, ReminderEntry)
     # Counted from when the reminder was due, as its message was.
     left = due_in(entry.due_at, min(entry.scheduled_at, entry.due_at))
     to = _names(entry.recipients) or entry.holder
-    return f"Reminder to {to}: {_target(entry.target)} {left}, at {moment(entry.due_at)}"
+    return f"Reminder to {to}: {_target(entry.target)} {left}, at {moment(entry.due_at, zone)}"
 
 
-def _escalated(event: Event) -> str:
+def _escalated(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, EscalationEntry)
     levels = entry.levels or [entry.level]
@@ -212,11 +213,11 @@ def _escalated(event: Event) -> str:
     to = f" ({_names(entry.recipients)})" if entry.recipients else ""
     late = f"{_target(entry.target)} late by {stored_duration(entry.late_by)}"
     if entry.step_done_at is not None:
-        late += f", done at {moment(entry.step_done_at)}"
+        late += f", done at {moment(entry.step_done_at, zone)}"
     return f"Escalation {level} to the managers of {entry.holder}{to}: {late}"
 
 
-def _extension_asked(event: Event) -> str:
+def _extension_asked(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, ExtensionRequestEntry)
     more = duration(entry.until - entry.current_due_at)
@@ -224,30 +225,30 @@ def _extension_asked(event: Event) -> str:
     number = f", extension {entry.number}" if entry.number and entry.number > 1 else ""
     return (
         f"Extension of {_target(entry.target)} asked by {event.actor}{late}{number}, from"
-        f" {moment(entry.current_due_at)} to {moment(entry.until)} ({more} more): {entry.reason}"
+        f" {moment(entry.current_due_at, zone)} to {moment(entry.until, zone)} ({more} more): {entry.reason}"
     )
 
 
-def _extension_decided(event: Event) -> str:
+def _extension_decided(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, ExtensionDecisionEntry)
     verdict = "approved" if entry.approve else "rejected"
     text = f"Extension of {_target(entry.target)} asked by {entry.requested_by} {verdict} by {event.actor}"
     if entry.due_at is not None:
-        text += f", now due {moment(entry.due_at)}"
+        text += f", now due {moment(entry.due_at, zone)}"
         if entry.original_due_at is not None and entry.original_due_at != entry.due_at:
-            text += f" (originally {moment(entry.original_due_at)})"
+            text += f" (originally {moment(entry.original_due_at, zone)})"
     return text + (f": {entry.reason}" if entry.reason else "")
 
 
-def _reassigned(event: Event) -> str:
+def _reassigned(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, ReassignEntry)
     target = "Record" if entry.target == "record" else _target(entry.target)
     return f"{target} reassigned from {entry.previous} to {entry.new_owner} by {event.actor}: {entry.reason}"
 
 
-def _cancelled(event: Event) -> str:
+def _cancelled(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, CancelEntry)
     category = f" as {_words(entry.category)}" if entry.category else ""
@@ -255,7 +256,7 @@ def _cancelled(event: Event) -> str:
     return f"Cancelled by {event.actor}{category}{of} in {_words(entry.stage)}: {entry.reason}"
 
 
-def _file_attached(event: Event) -> str:
+def _file_attached(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, FileRef)
     return (
@@ -264,14 +265,14 @@ def _file_attached(event: Event) -> str:
     )
 
 
-def _chain_started(event: Event) -> str:
+def _chain_started(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, ChainStartedEntry)
     sealed = "entry 1" if len(entry.sealed) == 1 else f"entries 1 to {len(entry.sealed)}"
     return f"Audit chain started, sealing {sealed}"
 
 
-def _triaged(event: Event) -> str:
+def _triaged(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, TriageEntry)
     text = (
@@ -295,32 +296,32 @@ def _triaged(event: Event) -> str:
     return text + (f": {entry.rationale}" if entry.rationale else "")
 
 
-def _plan_amended(event: Event) -> str:
+def _plan_amended(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, PlanAmendmentEntry)
     parts = [
-        f"added {action_id} for {action.owner}, due {moment(action.due_at)}: {action.description}"
+        f"added {action_id} for {action.owner}, due {moment(action.due_at, zone)}: {action.description}"
         for action_id, action in zip(entry.action_ids, entry.add, strict=False)
     ]
     parts += [f"{r.action_id} re-scoped: {r.description}" for r in entry.rescope]
     return f"Plan amended by {event.actor} ({entry.reason}): " + "; ".join(parts)
 
 
-def _plan_decided(event: Event) -> str:
+def _plan_decided(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, PlanDecisionEntry)
     verdict = "approved" if entry.approve else "returned"
     return f"The {entry.what} {verdict} by {event.actor}" + (f": {entry.reason}" if entry.reason else "")
 
 
-def _concession(event: Event) -> str:
+def _concession(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, ConcessionEntry)
     customer = f" (customer approval {entry.customer_approval})" if entry.customer_approval else ""
     return f"Concession granted by {event.actor}{customer}: {entry.justification}"
 
 
-def _amended(event: Event) -> str:
+def _amended(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, AmendEntry)
     before = entry.previous if entry.previous is not None else "(none)"
@@ -328,7 +329,7 @@ def _amended(event: Event) -> str:
     return f"{_words(entry.field).capitalize()} corrected by {event.actor} from “{before}” to “{after}”: {entry.reason}"
 
 
-def _linked(event: Event) -> str:
+def _linked(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, LinkStep)
     return f"Linked by {event.actor}: {_words(entry.kind)} {entry.record_id}" + (
@@ -336,7 +337,7 @@ def _linked(event: Event) -> str:
     )
 
 
-def _commented(event: Event) -> str:
+def _commented(event: Event, zone: tzinfo) -> str:
     entry = event.details
     assert isinstance(entry, CommentEntry)
     told = f" (mentions {', '.join(entry.mentions)})" if entry.mentions else ""
@@ -344,7 +345,7 @@ def _commented(event: Event) -> str:
 
 
 # One per kind that has a timeline entry (``ENTRY_OF_KIND``); the digest has none.
-_SENTENCES: dict[EventKind, Callable[[Event], str]] = {
+_SENTENCES: dict[EventKind, Callable[[Event, tzinfo], str]] = {
     EventKind.RAISED: _raised,
     EventKind.CONTAINMENT_SUBMITTED: _contained,
     EventKind.ROOT_CAUSE_SUBMITTED: _root_cause,
@@ -372,19 +373,19 @@ _SENTENCES: dict[EventKind, Callable[[Event], str]] = {
 }
 
 
-def _earlier(event: Event) -> str:
+def _earlier(event: Event, zone: tzinfo) -> str:
     """``Root cause submitted by olivia: method: fishbone; cause: Worn tool``: the fields as written."""
-    fields = "; ".join(f"{_words(key)}: {_value(value)}" for key, value in event.shown().items())
+    fields = "; ".join(f"{_words(key)}: {_value(value, zone)}" for key, value in event.shown().items())
     return f"{_words(event.kind).capitalize()} by {event.actor}" + (f": {fields}" if fields else "")
 
 
-def _value(value: Any) -> str:
+def _value(value: Any, zone: tzinfo) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        return moment(value)
+        return moment(value, zone)
     if isinstance(value, dict):
-        return ", ".join(f"{_words(key)} {_value(item)}" for key, item in value.items() if item is not None)
+        return ", ".join(f"{_words(key)} {_value(item, zone)}" for key, item in value.items() if item is not None)
     if isinstance(value, list):
-        return "; ".join(_value(item) for item in value)
+        return "; ".join(_value(item, zone) for item in value)
     return _words(value) if isinstance(value, Enum) else str(value)

@@ -39,6 +39,17 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class Site(SQLModel, table=True):
+    """A place records belong to and people work at, with the IANA time zone its times are shown in."""
+
+    __tablename__ = "sites"
+
+    name: str = Field(primary_key=True)
+    # An IANA zone name (``Europe/Berlin``), checked against the zone database when the site is added.
+    time_zone: str
+    created_at: datetime = Field(default_factory=_utc_now, sa_type=UtcDateTime)
+
+
 class User(SQLModel, table=True):
     """One person in the directory; ``manager`` is the reporting line escalations climb."""
 
@@ -56,6 +67,10 @@ class User(SQLModel, table=True):
     password_hash: str | None = None
     # False: signed out everywhere and refused at sign-in, while their records and history stay.
     active: bool = True
+    # Their home site (None: the default site), which records they raise belong to unless they name another,
+    # and an IANA zone of their own that pages, e-mails and the CLI show them times in (None: the home site's).
+    site: str | None = None
+    time_zone: str | None = None
 
 
 class Nonconformity(SQLModel, table=True):
@@ -74,6 +89,8 @@ class Nonconformity(SQLModel, table=True):
     defect_code: str | None = None
     supplier: str | None = None
     customer: str | None = None
+    # The site the record belongs to (None: raised before sites existed, shown as the default site).
+    site: str | None = Field(default=None, index=True)
     owner: str = Field(index=True)
     raised_by: str
     raised_at: datetime = Field(sa_type=UtcDateTime)

@@ -101,6 +101,7 @@ def raised_state(raised: RaiseInput, policy: PinnedPolicy | None = None) -> Capa
         defect_code=raised.defect_code,
         supplier=raised.supplier,
         customer=raised.customer,
+        site=raised.site,
         links=[
             Link(kind=ref.kind, record_id=ref.record_id, by=raised.raised_by.name, at=workflow.now())
             for ref in raised.links or []

@@ -6,7 +6,7 @@ and the API; this module only knows the page's names for the model's fields.
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -19,7 +19,7 @@ from models.refusals import path
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
-# The format of <input type="datetime-local">; the pages show and read every time in UTC.
+# The format of <input type="datetime-local">; the pages show and read it in the reader's zone.
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
 
 
@@ -28,7 +28,7 @@ class Read(Enum):
 
     TEXT = "text"  # as typed; empty means not given
     LINES = "lines"  # one list item per non-empty line
-    MOMENT = "moment"  # a datetime-local value, read as UTC
+    MOMENT = "moment"  # a datetime-local value in the reader's zone, or a date alone (the record site's day end)
     DECISION = "decision"  # the button pressed: approve (true) or reject (false)
     CHECK = "check"  # a checkbox: ticked is true, unticked is not given
     CHOSEN = "chosen"  # the values of the ticked checkboxes named ``<name>-<n>``, as a list
@@ -62,13 +62,16 @@ class FilledForm:
 class WebForm:
     """One form post's text fields, stripped."""
 
-    def __init__(self, values: dict[str, str]) -> None:
+    def __init__(self, values: dict[str, str], zone: tzinfo = UTC) -> None:
         self.values = values
+        # The zone its date-times were typed in: the reader's (``api.deps.web_user``).
+        self.zone = zone
 
     @classmethod
     async def read(cls, request: Request) -> "WebForm":
         form = await request.form()
-        return cls({key: value.strip() for key, value in form.items() if isinstance(value, str)})
+        zone: tzinfo = getattr(request.state, "time_zone", UTC)
+        return cls({key: value.strip() for key, value in form.items() if isinstance(value, str)}, zone)
 
     def text(self, name: str) -> str:
         return self.values.get(name, "")
@@ -105,14 +108,15 @@ class WebForm:
                 if chosen:
                     values[name] = chosen
             elif raw:
-                values[name] = _moment(raw) if spec.read is Read.MOMENT else raw
+                values[name] = _moment(raw, self.zone) if spec.read is Read.MOMENT else raw
         return values
 
 
-def _moment(raw: str) -> str:
-    """A datetime-local value as an ISO moment in UTC; anything else as typed, for the model to refuse."""
+def _moment(raw: str, zone: tzinfo) -> str:
+    """A datetime-local value as an ISO moment in ``zone``; anything else (a date alone, which the model reads as
+    the end of that day at the record's site) as typed, for the model to read or refuse."""
     try:
-        return datetime.strptime(raw[:16], LOCAL_MINUTE).replace(tzinfo=UTC).isoformat()
+        return datetime.strptime(raw[:16], LOCAL_MINUTE).replace(tzinfo=zone).isoformat()
     except ValueError:
         return raw
 

@@ -44,6 +44,7 @@ RAISE_FORM = inputs(
     ("defect_code", "Defect code"),
     ("supplier", "Supplier"),
     ("customer", "Customer"),
+    ("site", "Site"),
 )
 # The raise form's link to another record: one row (``link_kind-1``, ``link_record-1``).
 RAISE_LINKS = Rows(
@@ -160,6 +161,8 @@ async def _raise_page(
         status=status,
         holders=await _holders(client),
         defect_codes=sorted(rules.defect_codes.items()) if rules else [],
+        sites=[(site.name, f"{site.name} ({site.time_zone})") for site in await client.list_sites()],
+        home_site=await client.home_site(user),
         **context,
     )
 

@@ -1,7 +1,7 @@
 """The web app's rendering: the templates, the filters they format values with, and the page answer every page
 gives (its security headers, the signed-in user, the flash message)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, get_args
@@ -22,7 +22,7 @@ from core import files
 from core.readmodel import printed_name
 from core.settings import Settings
 from models import formatting
-from models.payloads import RaiseStep
+from models.payloads import Event, RaiseStep
 from models.rules import MEANINGS, STEP_MODELS, Step, current_file_target
 from models.sentences import sentence
 from models.tables import User
@@ -55,9 +55,36 @@ STEP_LABELS: dict[Step, str] = {
 }
 
 
-def local_input(moment: datetime) -> str:
-    """A moment as the value of a datetime-local input (UTC)."""
-    return moment.astimezone(UTC).strftime(LOCAL_MINUTE)
+def viewer_zone(context: Context) -> tzinfo:
+    """The zone the page's reader sees times in: their own, else their home site's, else the default site's
+    (``api.deps.web_user`` looks it up once per request); UTC on a page for nobody signed in."""
+    request = context.get("request")
+    zone: tzinfo = getattr(request.state, "time_zone", UTC) if request is not None else UTC
+    return zone
+
+
+@pass_context
+def when(context: Context, at: datetime | None) -> str:
+    """A moment in the reader's zone, with its abbreviation: ``2026-03-12 09:00:00 CET``."""
+    return formatting.moment(at, viewer_zone(context))
+
+
+@pass_context
+def local_text(context: Context, text: object) -> str:
+    """A message composed in UTC (a refusal, a flash) with each moment it names in the reader's zone."""
+    return formatting.moments_in(str(text), viewer_zone(context))
+
+
+@pass_context
+def local_input(context: Context, moment: datetime) -> str:
+    """A moment as the value of a datetime-local input, in the reader's zone (``forms`` reads it back so)."""
+    return moment.astimezone(viewer_zone(context)).strftime(LOCAL_MINUTE)
+
+
+@pass_context
+def shown_zone(context: Context) -> str:
+    """The abbreviation of the reader's zone now (``CET``), for labels of time inputs."""
+    return formatting.zone_name(datetime.now(UTC), viewer_zone(context))
 
 
 def label(value: object) -> str:
@@ -65,21 +92,33 @@ def label(value: object) -> str:
     return str(value).replace("_", " ")
 
 
-def detail(value: object) -> str:
-    """A timeline detail as people read it (``Event.shown``): times in the pages' format, yes/no, objects as
-    "key value" pairs, lists joined, a list of objects (a plan's actions) one per line."""
+def detail(value: object, zone: tzinfo = UTC) -> str:
+    """A timeline detail as people read it (``Event.shown``): times in the pages' format (in ``zone``), yes/no,
+    objects as "key value" pairs, lists joined, a list of objects (a plan's actions) one per line."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        return formatting.moment(value)
+        return formatting.moment(value, zone)
     if isinstance(value, StrEnum):
         return label(value.value)
     if isinstance(value, dict):
-        return ", ".join(f"{label(key)} {detail(item)}" for key, item in value.items() if item is not None)
+        return ", ".join(f"{label(key)} {detail(item, zone)}" for key, item in value.items() if item is not None)
     if isinstance(value, list):
         separator = "\n" if any(isinstance(item, dict) for item in value) else ", "
-        return separator.join(detail(item) for item in value)
+        return separator.join(detail(item, zone) for item in value)
     return str(value)
+
+
+@pass_context
+def shown_detail(context: Context, value: object) -> str:
+    """``detail`` in the reader's zone."""
+    return detail(value, viewer_zone(context))
+
+
+@pass_context
+def shown_sentence(context: Context, event: Event) -> str:
+    """A timeline entry's sentence, the moments it names in the reader's zone."""
+    return sentence(event, viewer_zone(context))
 
 
 def choices(kind: type[StrEnum]) -> list[tuple[str, str]]:
@@ -144,23 +183,30 @@ def signing_sentence(step: Step) -> str:
     return f"Your password signs this step as {said}, with your name and the time (UTC)."
 
 
-# Times and durations read as on every other page, message and terminal: ``models.formatting``.
+# Times and durations read as on every other page, message and terminal: ``models.formatting``; moments in the
+# reader's zone (``viewer_zone``).
 TEMPLATES.env.filters.update(
     span=formatting.duration,
-    when=formatting.moment,
+    when=when,
+    local_text=local_text,
     label=label,
     local_input=local_input,
     choices=choices,
     people=people,
     person=person,
-    detail=detail,
-    sentence=sentence,
+    detail=shown_detail,
+    sentence=shown_sentence,
     size=formatting.size,
 )
 # How many people a record page names as those it waits for; more are counted ("or 4 others").
 TEMPLATES.env.globals.update(WAITING_NAMED=6)
 TEMPLATES.env.globals.update(
-    csrf_input=csrf_input, options=options, Step=Step, STEP_LABELS=STEP_LABELS, signing_sentence=signing_sentence
+    csrf_input=csrf_input,
+    options=options,
+    Step=Step,
+    STEP_LABELS=STEP_LABELS,
+    signing_sentence=signing_sentence,
+    shown_zone=shown_zone,
 )
 # Evidence files: what a file input offers, which files show as thumbnails, and where a file goes by default.
 TEMPLATES.env.globals.update(

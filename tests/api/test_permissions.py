@@ -128,6 +128,7 @@ ADMIN_ONLY: list[tuple[str, str, Any]] = [
     ("DELETE", "/tokens/1", None),
     ("POST", "/notifications/1/retry", None),
     ("POST", "/digest", None),
+    ("POST", "/sites", {"name": "Lyon", "time_zone": "Europe/Paris"}),
 ]
 NON_ADMINS = ("otto", "olivia", "mike")
 

@@ -31,6 +31,8 @@ async def test_users_add_then_list(capa: Capa) -> None:
         "created_at": None,
         "active": True,
         "can_sign_in": False,
+        "site": None,
+        "time_zone": None,
     }
     table = (await capa.ok("users", "list", user="ada")).out
     assert any(line.split()[:5] == ["uma", "Uma", "Patel", "owner", "mike"] for line in table.splitlines())

@@ -6,8 +6,9 @@ from structlog.testing import capture_logs
 
 from activities.email import build_message, message_id
 from core.outbox import enqueue, get_message, list_messages
-from core.readmodel import DirectoryError, email_enabled, set_email_preference
+from core.readmodel import DirectoryError, email_enabled, set_email_preference, update_user
 from core.settings import SettingsError, load_settings
+from core.sites import add_site
 from models.enums import EventKind
 from models.payloads import Notice
 from tests.notifications.conftest import notification_settings
@@ -109,6 +110,28 @@ def test_the_email_has_both_parts_a_link_and_an_event_message_id(engine: Engine)
     assert link in plain.get_content()
     assert f'href="{link}"' in html.get_content()
     assert "escalated to you" in plain.get_content()
+
+
+def test_an_email_shows_its_times_in_the_recipients_zone(engine: Engine) -> None:
+    """Mike works at the Berlin plant, Maria keeps UTC: the same notice's moments read in CET in Mike's e-mail
+    (subject and body) and in UTC in Maria's; the log rows keep the text as composed, in UTC."""
+    add_site(engine, "Berlin plant", "Europe/Berlin")
+    update_user(engine, "mike", site="Berlin plant")
+    notice = _notice(["mike", "maria"], kind=EventKind.CLOSED).model_copy(
+        update={
+            "subject": "[NC-2026-0001] closed 2027-01-15 08:00:00 UTC",
+            "body": "containment held by olivia was due 2027-01-15 08:00:00 UTC",
+        }
+    )
+    settings = notification_settings(smtp_port=2525)
+    rows = [row for i in enqueue(engine, notice, settings) if (row := get_message(engine, i)) is not None]
+    emails = {row.recipient: build_message(row, settings) for row in rows if row.channel == "email"}
+    assert emails["mike"]["Subject"] == "[NC-2026-0001] closed 2027-01-15 09:00:00 CET"
+    plain = emails["mike"].get_body(preferencelist=("plain",))
+    assert plain is not None
+    assert "was due 2027-01-15 09:00:00 CET" in plain.get_content()
+    assert emails["maria"]["Subject"] == notice.subject
+    assert {row.body for row in rows if row.channel == "log"} == {notice.body}
 
 
 def test_webhook_urls_need_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:

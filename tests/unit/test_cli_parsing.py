@@ -1,7 +1,7 @@
 """How the CLI reads due dates and ``--action OWNER:DUE:DESCRIPTION``."""
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -13,7 +13,7 @@ NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2026-03-31", datetime(2026, 3, 31, 23, 59, 59, tzinfo=UTC)),
+        ("2026-03-31", date(2026, 3, 31)),
         ("2026-03-31T14:00", datetime(2026, 3, 31, 14, 0, tzinfo=UTC)),
         ("2026-03-31T14:00:30Z", datetime(2026, 3, 31, 14, 0, 30, tzinfo=UTC)),
         ("2026-03-31T16:00+02:00", datetime(2026, 3, 31, 14, 0, tzinfo=UTC)),
@@ -22,14 +22,16 @@ NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
         (" 30s ", NOW + timedelta(seconds=30)),
     ],
 )
-def test_due_forms(text: str, expected: datetime) -> None:
-    """A date means the end of that day in UTC, a date-time without offset is UTC, a duration counts from now."""
+def test_due_forms(text: str, expected: datetime | date) -> None:
+    """A date stays a date (the server places it at the end of that day at the record's site), a date-time
+    without offset is UTC, a duration counts from now."""
     assert parse_due(text, NOW) == expected
 
 
 def test_due_is_always_utc() -> None:
     """An offset date-time is converted, so every due time the workflow sees is in UTC."""
-    assert parse_due("2026-03-31T16:00+02:00", NOW).tzinfo == UTC
+    assert isinstance(due := parse_due("2026-03-31T16:00+02:00", NOW), datetime)
+    assert due.tzinfo == UTC
     assert parse_due("2026-03-31T16:00+02:00", NOW) == datetime(2026, 3, 31, 16, tzinfo=timezone(timedelta(hours=2)))
 
 
@@ -58,8 +60,8 @@ def test_action_with_date_time_holding_colons() -> None:
 
 
 def test_action_with_date() -> None:
-    """A plain date is due at the end of that day."""
-    assert parse_action("oscar:2026-04-01:Gauge", NOW)["due_at"] == datetime(2026, 4, 1, 23, 59, 59, tzinfo=UTC)
+    """A plain date stays a date: the server makes it the end of that day at the record's site."""
+    assert parse_action("oscar:2026-04-01:Gauge", NOW)["due_at"] == date(2026, 4, 1)
 
 
 @pytest.mark.parametrize("text", ["olivia", "olivia:10d", ":10d:Fix", "olivia::Fix", "olivia:10d:"])
