@@ -34,7 +34,7 @@ from client.temporal import (
     translated,
 )
 from client.work import MyWork
-from core import readmodel, search
+from core import readmodel, search, sites
 from core.database import make_engine
 from core.readmodel import OverdueItem, RecordFilter
 from core.search import SearchHit
@@ -268,7 +268,13 @@ class CapaClient(Following, MyWork):
         """Records passing ``where`` (all of them without), in its order."""
         where = await self._checked(where)
         return await self._db(
-            readmodel.list_records, self._engine, where, now=datetime.now(UTC), limit=limit, offset=offset
+            readmodel.list_records,
+            self._engine,
+            where,
+            now=datetime.now(UTC),
+            limit=limit,
+            offset=offset,
+            default_site=self._settings.site_name,
         )
 
     async def record_columns(
@@ -277,18 +283,28 @@ class CapaClient(Following, MyWork):
         """Only ``columns`` of the records passing ``where``, in its order (for exports)."""
         where = await self._checked(where)
         return await self._db(
-            readmodel.record_columns, self._engine, where, columns, now=datetime.now(UTC), limit=limit
+            readmodel.record_columns,
+            self._engine,
+            where,
+            columns,
+            now=datetime.now(UTC),
+            limit=limit,
+            default_site=self._settings.site_name,
         )
 
     async def count_records(self, where: RecordFilter | None = None) -> int:
         """How many records ``list_records`` lists with the same filter and no limit."""
-        return await self._db(readmodel.count_records, self._engine, where, now=datetime.now(UTC))
+        return await self._db(
+            readmodel.count_records, self._engine, where, now=datetime.now(UTC), default_site=self._settings.site_name
+        )
 
     async def _checked(self, where: RecordFilter | None) -> RecordFilter:
         where = where or RecordFilter()
         if where.owner is not None and await self._db(readmodel.get_user, self._engine, where.owner) is None:
             # A mistyped name would otherwise read as "this person has nothing".
             raise CapaError.invalid(FieldProblem("owner", f"no user named {where.owner}"))
+        if where.site is not None:
+            await self._db(sites.require_site, self._engine, where.site)
         return where
 
     async def links_of(self, state: CapaState) -> list[readmodel.LinkedRecord]:

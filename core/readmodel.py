@@ -470,10 +470,11 @@ FILTER_TEXT_MOST = 2000
 class RecordFilter(BaseModel):
     """Which records a list shows and in what order; every front end (web, API, CLI, export) fills in this one model.
 
-    ``q``: words all found in the record's indexed text (title, description, product, lot, defect code, supplier,
-    customer, root causes, actions' evidence; ``core.search``). ``owner``: the record's owner or the owner of one of
-    its open actions. ``product``/``lot``: equal, ignoring case. ``overdue``: an open record with a late clock. The
-    date ranges take whole days (UTC), both ends included. Unsorted: soonest due first, nothing due last.
+        ``q``: words all found in the record's indexed text (title, description, product, lot, defect code, supplier,
+        customer, root causes, actions' evidence; ``core.search``). ``owner``: the record's owner or the owner of one of
+        its open actions. ``product``/``lot``: equal, ignoring case. ``site``: the record's site (records raised before
+    sites belong to the default site). ``overdue``: an open record with a late clock. The
+        date ranges take whole days (UTC), both ends included. Unsorted: soonest due first, nothing due last.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -494,6 +495,7 @@ class RecordFilter(BaseModel):
     ] = None
     product: Annotated[str | None, Field(max_length=FILTER_TEXT_MOST, description="This product, any case")] = None
     lot: Annotated[str | None, Field(max_length=FILTER_TEXT_MOST, description="This lot, any case")] = None
+    site: Annotated[str | None, Field(max_length=FILTER_TEXT_MOST, description="Only records of this site")] = None
     overdue: Annotated[bool, Field(description="Only open records with a late deadline")] = False
     raised_from: Annotated[date | None, Field(description="Raised on or after this day (UTC)")] = None
     raised_to: Annotated[date | None, Field(description="Raised on or before this day (UTC)")] = None
@@ -504,7 +506,7 @@ class RecordFilter(BaseModel):
     sort: Annotated[RecordSort, Field(description="The column to sort by")] = RecordSort.DUE_AT
     direction: Annotated[Direction, Field(description="asc or desc")] = Direction.ASC
 
-    @field_validator("q", "product", "lot", "owner", mode="before")
+    @field_validator("q", "product", "lot", "owner", "site", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         """An empty search box or filter field filters nothing."""
@@ -540,30 +542,45 @@ def list_records(
     now: datetime,
     limit: int | None = None,
     offset: int = 0,
+    default_site: str | None = None,
 ) -> list[Nonconformity]:
-    """Records passing ``where``, in its order (the record id breaks ties)."""
+    """Records passing ``where``, in its order (the record id breaks ties); ``default_site`` is the one records
+    without a site belong to."""
     where = where or RecordFilter()
-    query = _records_query(select(Nonconformity), where, now=now, dialect=engine.dialect.name)
+    query = _records_query(
+        select(Nonconformity), where, now=now, dialect=engine.dialect.name, default_site=default_site
+    )
     query = query.order_by(*_order(where)).offset(offset).limit(limit)
     with session_scope(engine) as session:
         return list(session.exec(query))
 
 
 def record_columns(
-    engine: Engine, where: RecordFilter, columns: Sequence[str], *, now: datetime, limit: int | None = None
+    engine: Engine,
+    where: RecordFilter,
+    columns: Sequence[str],
+    *,
+    now: datetime,
+    limit: int | None = None,
+    default_site: str | None = None,
 ) -> list[Row[Any]]:
     """Only ``columns`` of the records passing ``where``, in its order: an export of thousands of records without
     dragging each one's state along."""
     query = sa_select(*(getattr(Nonconformity, name) for name in columns))
-    query = _records_query(query, where, now=now, dialect=engine.dialect.name).order_by(*_order(where)).limit(limit)
+    query = _records_query(query, where, now=now, dialect=engine.dialect.name, default_site=default_site)
+    query = query.order_by(*_order(where)).limit(limit)
     with session_scope(engine) as session:
         return list(session.connection().execute(query))
 
 
-def count_records(engine: Engine, where: RecordFilter | None = None, *, now: datetime) -> int:
+def count_records(
+    engine: Engine, where: RecordFilter | None = None, *, now: datetime, default_site: str | None = None
+) -> int:
     """How many records ``list_records`` would list with the same filter and no limit."""
     counted = select(func.count()).select_from(Nonconformity)
-    query = _records_query(counted, where or RecordFilter(), now=now, dialect=engine.dialect.name)
+    query = _records_query(
+        counted, where or RecordFilter(), now=now, dialect=engine.dialect.name, default_site=default_site
+    )
     with session_scope(engine) as session:
         return session.exec(query).one()
 
@@ -594,7 +611,7 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
-def _records_query(query: Q, where: RecordFilter, *, now: datetime, dialect: str) -> Q:
+def _records_query(query: Q, where: RecordFilter, *, now: datetime, dialect: str, default_site: str | None) -> Q:
     for field in ("stage", "severity", "source"):
         value = getattr(where, field)
         if value is not None:
@@ -603,6 +620,12 @@ def _records_query(query: Q, where: RecordFilter, *, now: datetime, dialect: str
         value = getattr(where, field)
         if value is not None:
             query = query.where(func.lower(getattr(Nonconformity, field)) == value.casefold())
+    if where.site is not None:
+        # Records raised before sites existed have none: they belong to the default site.
+        same_site = col(Nonconformity.site) == where.site
+        query = query.where(
+            or_(same_site, col(Nonconformity.site).is_(None)) if where.site == default_site else same_site
+        )
     if where.owner is not None:
         query = query.where(
             or_(

@@ -122,6 +122,7 @@ async def records(request: Request, user: WebUser, client: Client) -> HTMLRespon
         Severity=Severity,
         Source=Source,
         people=await client.list_users(),
+        sites=await client.list_sites(),
     )
 
 

@@ -245,3 +245,19 @@ def test_an_export_reads_only_its_columns_in_the_lists_order(records: Engine) ->
         ("NC-2026-0001", "L-2291", T0, None),
     ]
     assert rows[0].raised_at.utcoffset() == timedelta(0)
+
+
+def test_a_site_filter_finds_its_records_and_the_default_site_takes_those_raised_before_sites(engine: Engine) -> None:
+    _record(engine, "NC-2026-0101", title="Berlin burr", site="Berlin plant")
+    _record(engine, "NC-2026-0102", title="Monterrey scratch", site="Monterrey")
+    _record(engine, "NC-2026-0103", title="Raised before sites")
+
+    def ids(site: str) -> list[str]:
+        where = RecordFilter(site=site, sort="id")
+        listed = [row.id for row in list_records(engine, where, now=NOW, default_site="Berlin plant")]
+        assert count_records(engine, where, now=NOW, default_site="Berlin plant") == len(listed)
+        return listed
+
+    assert ids("Berlin plant") == ["NC-2026-0101", "NC-2026-0103"]
+    assert ids("Monterrey") == ["NC-2026-0102"]
+    assert ids("Nowhere") == []
