@@ -96,6 +96,14 @@ class Nonconformity(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=_utc_now, sa_type=UtcDateTime)
     # CapaState without its events, so the record can be shown after Temporal has deleted the workflow.
     state_json: str = Field(sa_type=Text)
+    # For the management-review figures (core/stats.py): the latest root cause's 6M category and escape point,
+    # the earlier record this one is a recurrence of, and the first conclusive effectiveness review (when, and
+    # whether it found the actions effective).
+    cause_category: str | None = None
+    escape_point: str | None = None
+    recurrence_of: str | None = None
+    first_review_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    first_review_effective: bool | None = None
 
 
 class ActionRow(SQLModel, table=True):
@@ -119,6 +127,30 @@ class ActionRow(SQLModel, table=True):
     evidence: str | None = Field(default=None, sa_type=Text)
     completed_by: str | None = None
     completed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class StageSpan(SQLModel, table=True):
+    """One stay of a record in one stage (per cycle and round), for cycle times and on-time rates.
+
+    ``original_due_at``/``due_at``: the stage clock's due before and after extensions (None: no clock ran);
+    ``done_at``: when the step that stopped the clock was taken, ``on_time`` whether that was by the original due.
+    ``ended_at`` is None while the record is in the stage.
+    """
+
+    __tablename__ = "stage_spans"
+    __table_args__ = (Index("ix_stage_spans_ended_at", "ended_at"),)
+
+    record_id: str = Field(primary_key=True, foreign_key="nonconformities.id")
+    cycle: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    round: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    stage: str = Field(primary_key=True)
+    started_at: datetime = Field(sa_type=UtcDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    original_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    extensions: int = 0
+    done_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    on_time: bool | None = None
 
 
 class TimelineEvent(SQLModel, table=True):
