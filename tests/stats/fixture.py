@@ -31,7 +31,7 @@ from models.enums import (
     Source,
     Stage,
 )
-from models.payloads import Action, CapaState, Clock, Event, Link, Review, RootCause
+from models.payloads import Action, Clock, Event, Link, Review, RootCause
 from tests.builders import T0, publish, state
 
 NOW = T0 + timedelta(days=40)
@@ -157,6 +157,3 @@ def march_and_april(**filters: Any) -> dict[str, Any]:
         "since": datetime(2026, 3, 1, tzinfo=UTC).date(),
         "until": datetime(2026, 4, 30, tzinfo=UTC).date(),
     } | filters
-
-
-__all__ = ["NOW", "CapaState", "march_and_april", "write_fixture"]
