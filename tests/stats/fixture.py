@@ -38,7 +38,7 @@ NOW = T0 + timedelta(days=40)
 DAY, HOUR = timedelta(days=1), timedelta(hours=1)
 
 
-def _clock(holder: str, start: datetime, due: datetime, due_now: datetime | None = None, extensions: int = 0) -> Clock:
+def clock(holder: str, start: datetime, due: datetime, due_now: datetime | None = None, extensions: int = 0) -> Clock:
     return Clock(
         holder=holder,
         due_at=due_now or due,
@@ -50,7 +50,7 @@ def _clock(holder: str, start: datetime, due: datetime, due_now: datetime | None
 
 
 def _action(action_id: str, owner: str, due: datetime, **changes: Any) -> Action:
-    clock = _clock(owner, T0, due, changes.pop("due_now", None))
+    running = clock(owner, T0, due, changes.pop("due_now", None))
     return Action(
         id=action_id,
         cycle=1,
@@ -58,12 +58,12 @@ def _action(action_id: str, owner: str, due: datetime, **changes: Any) -> Action
         kind=ActionKind.CORRECTIVE,
         owner=owner,
         description=f"do {action_id}",
-        clock=clock,
+        clock=running,
         **changes,
     )
 
 
-def _cause(category: CauseCategory, escape: str, at: datetime) -> RootCause:
+def cause(category: CauseCategory, escape: str, at: datetime) -> RootCause:
     return RootCause(
         cycle=1,
         method=RootCauseMethod.FIVE_WHYS,
@@ -93,30 +93,30 @@ class _Record:
 
 def write_fixture(engine: Engine) -> None:
     first = _Record(engine, "NC-2026-0001", T0, product="P1")
-    first.step(T0, stage=Stage.CONTAINMENT, clock=_clock("olivia", T0, T0 + DAY))
+    first.step(T0, stage=Stage.CONTAINMENT, clock=clock("olivia", T0, T0 + DAY))
     start = T0 + 12 * HOUR
-    first.step(start, stage=Stage.ROOT_CAUSE, clock=_clock("olivia", start, start + 10 * DAY))
-    first.step(T0 + 2 * DAY, clock=_clock("olivia", start, start + 10 * DAY, due_now=start + 20 * DAY, extensions=1))
+    first.step(start, stage=Stage.ROOT_CAUSE, clock=clock("olivia", start, start + 10 * DAY))
+    first.step(T0 + 2 * DAY, clock=clock("olivia", start, start + 10 * DAY, due_now=start + 20 * DAY, extensions=1))
     done = start + 15 * DAY
     first.step(
         done,
         stage=Stage.ACTION,
-        clock=_clock("olivia", done, start + 20 * DAY),
-        root_causes=[_cause(CauseCategory.METHOD, "final inspection", done)],
+        clock=clock("olivia", done, start + 20 * DAY),
+        root_causes=[cause(CauseCategory.METHOD, "final inspection", done)],
     )
     first.step(T0 + 16 * DAY, clock=None, actions=[_action("A1", "oscar", T0 + 30 * DAY)])
 
     second_start = T0 + DAY
     second = _Record(engine, "NC-2026-0002", second_start, severity=Severity.MINOR, source=Source.CUSTOMER_COMPLAINT)
     second.state = second.state.model_copy(update={"product": "P2"})
-    second.step(second_start, stage=Stage.CONTAINMENT, clock=_clock("olivia", second_start, second_start + DAY))
+    second.step(second_start, stage=Stage.CONTAINMENT, clock=clock("olivia", second_start, second_start + DAY))
     rc = second_start + 6 * HOUR
-    second.step(rc, stage=Stage.ROOT_CAUSE, clock=_clock("olivia", rc, rc + 10 * DAY))
+    second.step(rc, stage=Stage.ROOT_CAUSE, clock=clock("olivia", rc, rc + 10 * DAY))
     second.step(
         rc + 4 * DAY,
         stage=Stage.ACTION,
         clock=None,
-        root_causes=[_cause(CauseCategory.MACHINE, "incoming inspection", rc + 4 * DAY)],
+        root_causes=[cause(CauseCategory.MACHINE, "incoming inspection", rc + 4 * DAY)],
         actions=[
             _action("A1", "oscar", T0 + 10 * DAY, status=ActionStatus.COMPLETED, completed_at=T0 + 8 * DAY),
             _action(
@@ -136,7 +136,7 @@ def write_fixture(engine: Engine) -> None:
     second.step(T0 + 20 * DAY, stage=Stage.CLOSED, closed_at=T0 + 20 * DAY, reviews=reviews)
 
     third = _Record(engine, "NC-2026-0003", T0 + 2 * DAY, product="P1")
-    third.step(T0 + 2 * DAY, stage=Stage.CONTAINMENT, clock=_clock("olivia", T0 + 2 * DAY, T0 + 3 * DAY))
+    third.step(T0 + 2 * DAY, stage=Stage.CONTAINMENT, clock=clock("olivia", T0 + 2 * DAY, T0 + 3 * DAY))
 
     raised = T0 + 3 * DAY
     fourth = _Record(
@@ -146,10 +146,10 @@ def write_fixture(engine: Engine) -> None:
         severity=Severity.MINOR,
         source=Source.CUSTOMER_COMPLAINT,
         product="P2",
-        root_causes=[_cause(CauseCategory.METHOD, "final inspection", raised)],
+        root_causes=[cause(CauseCategory.METHOD, "final inspection", raised)],
         links=[Link(kind=LinkKind.RECURRENCE_OF, record_id="NC-2026-0002", by="olivia", at=raised)],
     )
-    fourth.step(raised, stage=Stage.ACTION, clock=_clock("oscar", raised, T0 + 13 * DAY))
+    fourth.step(raised, stage=Stage.ACTION, clock=clock("oscar", raised, T0 + 13 * DAY))
 
 
 def march_and_april(**filters: Any) -> dict[str, Any]:
