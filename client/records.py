@@ -6,6 +6,7 @@ It raises records, takes their steps (``client.steps``), reads them, and reaches
 decided by the workflow's update validators (``models.rules``). Its one error type is ``client.errors.CapaError``.
 """
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
@@ -31,11 +32,12 @@ from client.temporal import (
     timed_out,
     translated,
 )
-from core import readmodel, search
+from core import readmodel, search, stats
 from core.database import make_engine
 from core.readmodel import OverdueItem
 from core.search import SearchHit
 from core.settings import Settings
+from core.stats import Stats, StatsFilter
 from models import rules
 from models.enums import Severity, Stage
 from models.payloads import CapaState, RaiseInput, RaiseStep, RecordInput
@@ -302,6 +304,10 @@ class CapaClient(Steps):
 
     async def overdue(self) -> list[OverdueItem]:
         return await self._db(readmodel.overdue_items, self._engine, datetime.now(UTC))
+
+    async def management_stats(self, flt: StatsFilter, parts: Iterable[str]) -> Stats:
+        """The management-review figures of ``parts`` for ``flt`` (``client.stats`` checks who asks)."""
+        return await self._db(stats.compute, self._engine, flt, only=parts)
 
     async def similar_records(self, text: str, *, exclude: str | None = None, limit: int = 10) -> list[SearchHit]:
         """Earlier records sharing any meaningful word of ``text``, best match first, ``exclude`` left out (the

@@ -15,15 +15,17 @@ period and the filters of ``StatsFilter``; Python only arranges the few rows eac
 A Pareto lists the most frequent first; ties in alphabetical order.
 """
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Engine, Float, Select, and_, case, cast, exists, func, literal, or_, union_all
 from sqlalchemy import select as select_columns
 
 from core.database import session_scope, table_of
 from models.enums import ActionStatus, Severity, Source, Stage
+from models.refusals import FieldProblem
 from models.tables import ActionRow, Nonconformity, StageSpan
 
 _records = table_of(Nonconformity)
@@ -34,6 +36,8 @@ _OPEN_STAGES = [stage.value for stage in Stage if stage.is_open]
 _STAGE_ORDER = [Stage.CONTAINMENT, Stage.ROOT_CAUSE, Stage.ACTION, Stage.VERIFICATION, Stage.EFFECTIVENESS]
 _DAY_S = 86_400.0
 
+# The longest period one report covers (ten years): the months of the chart stay readable.
+MOST_DAYS = 3660
 # Overdue ageing: label and the most days past the original due it holds (None: no bound).
 AGEING_BUCKETS: tuple[tuple[str, int | None], ...] = (
     ("up to 7 d", 7),
@@ -57,7 +61,15 @@ class StatsFilter(BaseModel):
     until: date
     severity: Severity | None = None
     source: Source | None = None
-    product: str | None = None
+    product: str | None = Field(default=None, max_length=200)
+
+    def problem(self) -> FieldProblem | None:
+        """What is wrong with the period, naming the field: it must not end before it starts, nor be too long."""
+        if self.until < self.since:
+            return FieldProblem("until", f"{self.until} is before the start of the period, {self.since}")
+        if (self.until - self.since).days > MOST_DAYS:
+            return FieldProblem("since", f"a period of at most {MOST_DAYS // 366} years")
+        return None
 
     @property
     def start(self) -> datetime:
@@ -142,15 +154,15 @@ class Stats(BaseModel):
 
     filter: StatsFilter
     at: datetime
-    per_month: list[MonthCount]
-    cycle_times: list[CycleTime]
-    on_time: OnTime
-    extensions: Rate
-    ageing: list[Bucket]
-    pareto: dict[str, list[ParetoRow]]
-    recurrence: Rate
-    first_time_effective: Rate
-    open_work: list[PersonWork]
+    per_month: list[MonthCount] = Field(default_factory=list)
+    cycle_times: list[CycleTime] = Field(default_factory=list)
+    on_time: OnTime = Field(default_factory=lambda: OnTime(steps=Rate(of=0, count=0), actions=Rate(of=0, count=0)))
+    extensions: Rate = Field(default_factory=lambda: Rate(of=0, count=0))
+    ageing: list[Bucket] = Field(default_factory=list)
+    pareto: dict[str, list[ParetoRow]] = Field(default_factory=dict)
+    recurrence: Rate = Field(default_factory=lambda: Rate(of=0, count=0))
+    first_time_effective: Rate = Field(default_factory=lambda: Rate(of=0, count=0))
+    open_work: list[PersonWork] = Field(default_factory=list)
 
 
 def _dialect_helpers(dialect: str) -> tuple[Any, Any]:
@@ -183,41 +195,48 @@ def _in_period(column: Any, flt: StatsFilter) -> ColumnElement[bool]:
     return and_(column >= flt.start, column < flt.end)
 
 
-def compute(engine: Engine, flt: StatsFilter, now: datetime | None = None) -> Stats:
-    """Every figure for ``flt`` (``now``: the moment ageing and open work are judged at; default the clock's)."""
+# The parts of ``Stats`` ``compute`` can be asked for alone (a chart needs one).
+PARTS = (
+    "per_month",
+    "cycle_times",
+    "on_time",
+    "extensions",
+    "ageing",
+    "pareto",
+    "recurrence",
+    "first_time_effective",
+    "open_work",
+)
+
+
+def compute(engine: Engine, flt: StatsFilter, now: datetime | None = None, only: Iterable[str] = PARTS) -> Stats:
+    """Every figure for ``flt`` (``now``: the moment ageing and open work are judged at; default the clock's);
+    ``only``: the parts to compute, the others left empty."""
     now = now or datetime.now(UTC)
     month, seconds = _dialect_helpers(engine.dialect.name)
     where = _filtered(flt)
+    wanted = set(only)
+    raised = [*where, _in_period(_records.c.raised_at, flt)]
+    reviewed = [*where, _in_period(_records.c.first_review_at, flt)]
     with session_scope(engine) as session:
         connection = session.connection()
 
         def rows(statement: Select[Any]) -> list[Any]:
             return list(connection.execute(statement).all())
 
-        per_month = _per_month(rows, flt, where, month)
-        cycle_times = _cycle_times(rows, flt, where, seconds)
-        on_time = _on_time(rows, flt, where)
-        extensions = _extensions(rows, flt, where)
-        ageing = _ageing(rows, where, now)
-        pareto = {name: _pareto(rows, flt, where, column) for name, (column, _) in PARETO_COLUMNS.items()}
-        raised = [*where, _in_period(_records.c.raised_at, flt)]
-        recurrence = _rate(rows, raised, _records.c.recurrence_of.is_not(None))
-        reviewed = [*where, _in_period(_records.c.first_review_at, flt)]
-        first_time = _rate(rows, reviewed, _records.c.first_review_effective.is_(True))
-        open_work = _open_work(rows, where)
-    return Stats(
-        filter=flt,
-        at=now,
-        per_month=per_month,
-        cycle_times=cycle_times,
-        on_time=on_time,
-        extensions=extensions,
-        ageing=ageing,
-        pareto=pareto,
-        recurrence=recurrence,
-        first_time_effective=first_time,
-        open_work=open_work,
-    )
+        figures: dict[str, Callable[[], Any]] = {
+            "per_month": lambda: _per_month(rows, flt, where, month),
+            "cycle_times": lambda: _cycle_times(rows, flt, where, seconds),
+            "on_time": lambda: _on_time(rows, flt, where),
+            "extensions": lambda: _extensions(rows, flt, where),
+            "ageing": lambda: _ageing(rows, where, now),
+            "pareto": lambda: {name: _pareto(rows, flt, where, col) for name, (col, _) in PARETO_COLUMNS.items()},
+            "recurrence": lambda: _rate(rows, raised, _records.c.recurrence_of.is_not(None)),
+            "first_time_effective": lambda: _rate(rows, reviewed, _records.c.first_review_effective.is_(True)),
+            "open_work": lambda: _open_work(rows, where),
+        }
+        computed = {part: figures[part]() for part in PARTS if part in wanted}
+    return Stats(filter=flt, at=now, **computed)
 
 
 def _per_month(rows: Any, flt: StatsFilter, where: list[ColumnElement[bool]], month: Any) -> list[MonthCount]:

@@ -1089,3 +1089,12 @@ def available_steps(state: CapaState, actor: Actor) -> Offer:
             steps.add(step)
     attach = _passes(_may_attach_file, state, actor)
     return Offer(frozenset(steps), completable, extendable, reassignable, decidable, attach)
+
+
+# Who may read the management-review figures (the /reports page, /api/v1/stats, `capa stats`): those who review the
+# process, not each record's workers.
+REPORT_READERS = frozenset({Role.MANAGER, Role.QUALITY, Role.ADMIN})
+
+
+def may_see_reports(role: Role) -> bool:
+    return role in REPORT_READERS
