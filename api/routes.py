@@ -15,6 +15,7 @@ from api import (
     routes_records,
     routes_reports,
     routes_sign_in,
+    routes_stats,
 )
 
 router = APIRouter(prefix="/api/v1")
@@ -26,3 +27,4 @@ router.include_router(routes_sign_in.router)
 router.include_router(routes_files.router)
 router.include_router(routes_admin_log.router)
 router.include_router(routes_process.router)
+router.include_router(routes_stats.router)
