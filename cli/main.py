@@ -8,7 +8,17 @@ import importlib
 
 from cli.app import app
 
-COMMAND_GROUPS = ("signin", "steps", "decisions", "reads", "notifications", "directory", "operations", "audit")
+COMMAND_GROUPS = (
+    "signin",
+    "steps",
+    "decisions",
+    "reads",
+    "stats",
+    "notifications",
+    "directory",
+    "operations",
+    "audit",
+)
 for _group in COMMAND_GROUPS:
     importlib.import_module(f"cli.{_group}")
 

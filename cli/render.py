@@ -636,3 +636,14 @@ def _timeline_table(events: list[Event]) -> Table:
         style = _LATE if event.kind is EventKind.ESCALATED else None
         _add_row(table, str(event.seq), moment(event.at), sentence(event), style=style)
     return table
+
+
+def figure_table(figure: dict[str, Any]) -> None:
+    """One management-review figure's table (``capa stats``); an empty one says so."""
+    table = _table(figure["title"], tuple(figure["headings"]))
+    for row in figure["rows"]:
+        table.add_row(*("-" if cell is None else str(cell) for cell in row))
+    if figure["rows"]:
+        console.print(table)
+    else:
+        console.print(f"{figure['title']}: nothing in the period")
