@@ -7,7 +7,7 @@ how a refusal marks its inputs, ``rendering`` the templates and their filters.
 from fastapi import FastAPI
 
 from api.deps import SignInRequired
-from api.web import files, pages, report, steps
+from api.web import files, pages, report, reports, steps
 
 
 def install(app: FastAPI) -> None:
@@ -17,4 +17,5 @@ def install(app: FastAPI) -> None:
     app.include_router(files.router)
     app.include_router(steps.router)
     app.include_router(report.router)
+    app.include_router(reports.router)
     app.add_exception_handler(SignInRequired, pages.sign_in_required)
