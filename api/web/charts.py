@@ -59,7 +59,7 @@ def draw(table: Figure) -> bytes:
         _pareto(axes, rows)
     else:
         _open_work(axes, rows)
-    axes.set_title(table.title, loc="left")
+    # The page heads each chart with its title; a chart opened alone is named by its file.
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
     out = io.BytesIO()
@@ -78,7 +78,7 @@ def _paired_columns(axes: Axes, rows: Rows, labels: tuple[str, str]) -> None:
     axes.bar([p + 0.2 for p in places], [_number(r[2]) for r in rows], width=0.4, color=SECOND, label=labels[1])
     axes.set_xticks(list(places), [str(r[0]) for r in rows], rotation=45 if len(rows) > 6 else 0, ha="right")
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.legend(frameon=False)
+    axes.legend(frameon=False, loc="upper right")
 
 
 def _paired_bars(axes: Axes, rows: Rows, columns: tuple[int, int], labels: tuple[str, str], unit: str) -> None:
@@ -89,13 +89,15 @@ def _paired_bars(axes: Axes, rows: Rows, columns: tuple[int, int], labels: tuple
     axes.set_yticks(list(places), [str(r[0]) for r in rows])
     axes.invert_yaxis()
     axes.set_xlabel(unit)
-    axes.legend(frameon=False)
+    axes.legend(frameon=False, loc="upper right")
 
 
 def _rates(axes: Axes, rows: Rows) -> None:
     shares = [_number(r[3]) for r in rows]
     axes.barh([str(r[0]) for r in rows], shares, color=FIRST)
-    axes.set_xlim(0, 100)
+    # Room right of a full bar for its label.
+    axes.set_xlim(0, 125)
+    axes.set_xticks([0, 25, 50, 75, 100])
     axes.set_xlabel("%")
     axes.invert_yaxis()
     for place, (row, share) in enumerate(zip(rows, shares, strict=True)):
@@ -123,4 +125,4 @@ def _open_work(axes: Axes, rows: Rows) -> None:
     axes.barh(people, [_number(r[2]) for r in rows], left=steps, color=SECOND, label="Actions")
     axes.invert_yaxis()
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.legend(frameon=False)
+    axes.legend(frameon=False, loc="upper right")
