@@ -59,6 +59,7 @@ def _with_figures(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "stage": step.value,
                     "started_at": at,
                     "ended_at": done,
+                    "seconds": None if is_open else length.total_seconds(),
                     "original_due_at": due,
                     "due_at": due + timedelta(days=7) if extended else due,
                     "extensions": 1 if extended else 0,

@@ -60,7 +60,7 @@ def write_spans(connection: Connection, state: CapaState, new_events: Sequence[E
         if (row.cycle, row.round, row.stage) == key:
             current = row
             continue
-        ended: dict[str, Any] = {"ended_at": at}
+        ended: dict[str, Any] = {"ended_at": at, "seconds": (at - row.started_at).total_seconds()}
         if row.done_at is None and row.original_due_at is not None:
             ended |= {"done_at": at, "on_time": _on_time(at, row.original_due_at)}
         connection.execute(_spans.update().where(_span_key(state.id, row.cycle, row.round, row.stage)).values(ended))
@@ -119,7 +119,7 @@ class _Stays:
     def end(self, at: datetime, details: dict[str, Any] | None = None) -> None:
         if self.open is None:
             return
-        self.open["ended_at"] = at
+        self.open |= {"ended_at": at, "seconds": (at - self.open["started_at"]).total_seconds()}
         on_time = (details or {}).get("on_time")
         if isinstance(on_time, bool):
             self.open |= {"done_at": at, "on_time": on_time}
@@ -218,5 +218,12 @@ def backfill(connection: Connection) -> int:
 
 def _full(span: dict[str, Any]) -> dict[str, Any]:
     """Every column of a stay (one executemany needs the same keys in each row)."""
-    empty = {"ended_at": None, "original_due_at": None, "due_at": None, "done_at": None, "on_time": None}
+    empty = {
+        "ended_at": None,
+        "seconds": None,
+        "original_due_at": None,
+        "due_at": None,
+        "done_at": None,
+        "on_time": None,
+    }
     return empty | span

@@ -165,18 +165,12 @@ class Stats(BaseModel):
     open_work: list[PersonWork] = Field(default_factory=list)
 
 
-def _dialect_helpers(dialect: str) -> tuple[Any, Any]:
-    """How the dialect names a timestamp's month (``YYYY-MM``, UTC) and the seconds between two timestamps."""
+def _month_of(dialect: str) -> Callable[[Any], Any]:
+    """How the dialect names a timestamp's month, ``YYYY-MM`` in UTC."""
     if dialect == "postgresql":
-        return (
-            lambda column: func.to_char(func.timezone("UTC", column), "YYYY-MM"),
-            lambda start, end: func.extract("epoch", end - start),
-        )
+        return lambda column: func.to_char(func.timezone("UTC", column), "YYYY-MM")
     # SQLite keeps UTC timestamps as text, ``YYYY-MM-DD HH:MM:SS.ffffff``.
-    return (
-        lambda column: func.substr(column, 1, 7),
-        lambda start, end: (func.julianday(end) - func.julianday(start)) * _DAY_S,
-    )
+    return lambda column: func.substr(column, 1, 7)
 
 
 def _filtered(flt: StatsFilter) -> list[ColumnElement[bool]]:
@@ -213,7 +207,7 @@ def compute(engine: Engine, flt: StatsFilter, now: datetime | None = None, only:
     """Every figure for ``flt`` (``now``: the moment ageing and open work are judged at; default the clock's);
     ``only``: the parts to compute, the others left empty."""
     now = now or datetime.now(UTC)
-    month, seconds = _dialect_helpers(engine.dialect.name)
+    month = _month_of(engine.dialect.name)
     where = _filtered(flt)
     wanted = set(only)
     raised = [*where, _in_period(_records.c.raised_at, flt)]
@@ -226,7 +220,7 @@ def compute(engine: Engine, flt: StatsFilter, now: datetime | None = None, only:
 
         figures: dict[str, Callable[[], Any]] = {
             "per_month": lambda: _per_month(rows, flt, where, month),
-            "cycle_times": lambda: _cycle_times(rows, flt, where, seconds),
+            "cycle_times": lambda: _cycle_times(rows, flt, where),
             "on_time": lambda: _on_time(rows, flt, where),
             "extensions": lambda: _extensions(rows, flt, where),
             "ageing": lambda: _ageing(rows, where, now),
@@ -272,19 +266,26 @@ def _percentile(i: Any, n: Any, s: Any, numerator: int, denominator: int) -> Any
     )
 
 
-def _cycle_times(rows: Any, flt: StatsFilter, where: list[ColumnElement[bool]], seconds: Any) -> list[CycleTime]:
-    duration = cast(seconds(_spans.c.started_at, _spans.c.ended_at), Float).label("s")
-    ranked = (
+def _joined(statement: Select[Any], table: Any, where: list[ColumnElement[bool]]) -> Select[Any]:
+    """``statement`` over ``table`` narrowed by the record filters: joined to the records only when there are
+    any, so an unfiltered figure reads its own covering index alone."""
+    if not where:
+        return statement
+    return statement.join(_records, _records.c.id == table.c.record_id).where(*where)
+
+
+def _cycle_times(rows: Any, flt: StatsFilter, where: list[ColumnElement[bool]]) -> list[CycleTime]:
+    seconds = _spans.c.seconds
+    ranked = _joined(
         select_columns(
             _spans.c.stage,
-            duration,
-            (func.row_number().over(partition_by=_spans.c.stage, order_by=duration) - 1).label("i"),
+            seconds.label("s"),
+            (func.row_number().over(partition_by=_spans.c.stage, order_by=seconds) - 1).label("i"),
             func.count().over(partition_by=_spans.c.stage).label("n"),
-        )
-        .join(_records, _records.c.id == _spans.c.record_id)
-        .where(*where, _in_period(_spans.c.ended_at, flt))
-        .subquery()
-    )
+        ).where(seconds.is_not(None), _in_period(_spans.c.ended_at, flt)),
+        _spans,
+        where,
+    ).subquery()
     i, n, s = ranked.c.i, ranked.c.n, ranked.c.s
     statement = select_columns(
         ranked.c.stage,
@@ -310,22 +311,20 @@ def _count_where(condition: ColumnElement[bool]) -> Any:
 
 
 def _on_time(rows: Any, flt: StatsFilter, where: list[ColumnElement[bool]]) -> OnTime:
-    steps = (
-        select_columns(func.count().label("of"), _count_where(_spans.c.on_time.is_(True)).label("n"))
-        .join(_records, _records.c.id == _spans.c.record_id)
-        .where(*where, _spans.c.on_time.is_not(None), _in_period(_spans.c.done_at, flt))
+    steps = _joined(
+        select_columns(func.count().label("of"), _count_where(_spans.c.on_time.is_(True)).label("n")).where(
+            _spans.c.on_time.is_not(None), _in_period(_spans.c.done_at, flt)
+        ),
+        _spans,
+        where,
     )
-    actions = (
+    actions = _joined(
         select_columns(
             func.count().label("of"),
             _count_where(_actions.c.completed_at <= _actions.c.original_due_at).label("n"),
-        )
-        .join(_records, _records.c.id == _actions.c.record_id)
-        .where(
-            *where,
-            _actions.c.status == ActionStatus.COMPLETED.value,
-            _in_period(_actions.c.completed_at, flt),
-        )
+        ).where(_in_period(_actions.c.completed_at, flt), _actions.c.status == ActionStatus.COMPLETED.value),
+        _actions,
+        where,
     )
     (step_row,), (action_row,) = rows(steps), rows(actions)
     return OnTime(steps=Rate(of=step_row.of, count=step_row.n), actions=Rate(of=action_row.of, count=action_row.n))

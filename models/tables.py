@@ -62,6 +62,30 @@ class Nonconformity(SQLModel, table=True):
     """The latest known state of one record, flattened for lists, filters and the overdue dashboard."""
 
     __tablename__ = "nonconformities"
+    # Covering indexes of the management-review figures (core/stats.py), so they never read the wide rows: the
+    # records raised, closed and first reviewed in a period, with the filters and the columns counted.
+    __table_args__ = (
+        Index(
+            "ix_nonconformities_raised_figures",
+            "raised_at",
+            "severity",
+            "source",
+            "product",
+            "cause_category",
+            "escape_point",
+            "recurrence_of",
+            "id",
+        ),
+        Index("ix_nonconformities_closed_figures", "closed_at", "stage", "severity", "source", "product"),
+        Index(
+            "ix_nonconformities_review_figures",
+            "first_review_at",
+            "first_review_effective",
+            "severity",
+            "source",
+            "product",
+        ),
+    )
 
     id: str = Field(primary_key=True)
     title: str
@@ -111,7 +135,12 @@ class ActionRow(SQLModel, table=True):
 
     __tablename__ = "actions"
     # The overdue board looks up open actions past their due time without reading every completed one.
-    __table_args__ = (Index("ix_actions_status_due_at", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_actions_status_due_at", "status", "due_at"),
+        # The management-review figures: actions done in a period by their original due, actions extended.
+        Index("ix_actions_completed_figures", "completed_at", "status", "original_due_at"),
+        Index("ix_actions_extended_figures", "record_id", "due_at", "original_due_at"),
+    )
 
     record_id: str = Field(primary_key=True, foreign_key="nonconformities.id")
     action_id: str = Field(primary_key=True)
@@ -138,7 +167,11 @@ class StageSpan(SQLModel, table=True):
     """
 
     __tablename__ = "stage_spans"
-    __table_args__ = (Index("ix_stage_spans_ended_at", "ended_at"),)
+    # Covering indexes of the figures' queries: cycle times per stage in order of length, on-time steps.
+    __table_args__ = (
+        Index("ix_stage_spans_cycle_times", "stage", "seconds", "ended_at"),
+        Index("ix_stage_spans_on_time", "done_at", "on_time"),
+    )
 
     record_id: str = Field(primary_key=True, foreign_key="nonconformities.id")
     cycle: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
@@ -146,6 +179,8 @@ class StageSpan(SQLModel, table=True):
     stage: str = Field(primary_key=True)
     started_at: datetime = Field(sa_type=UtcDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # How long the stay lasted (``ended_at - started_at``), once it has ended.
+    seconds: float | None = None
     original_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     extensions: int = 0
