@@ -241,9 +241,11 @@ def _per_month(rows: Any, flt: StatsFilter, where: list[ColumnElement[bool]], mo
         .group_by(opened_month)
     )
     closed_month = month(_records.c.closed_at).label("month")
+    # Counted, not filtered, by stage: the period's index then serves the query (a cancelled record has a
+    # closing time too).
     closed = (
-        select_columns(closed_month, func.count().label("n"))
-        .where(*where, _records.c.stage == Stage.CLOSED.value, _in_period(_records.c.closed_at, flt))
+        select_columns(closed_month, _count_where(_records.c.stage == Stage.CLOSED.value).label("n"))
+        .where(*where, _in_period(_records.c.closed_at, flt))
         .group_by(closed_month)
     )
     opened_by = {row.month: row.n for row in rows(opened)}
@@ -281,7 +283,8 @@ def _cycle_times(rows: Any, flt: StatsFilter, where: list[ColumnElement[bool]]) 
             _spans.c.stage,
             seconds.label("s"),
             (func.row_number().over(partition_by=_spans.c.stage, order_by=seconds) - 1).label("i"),
-            func.count().over(partition_by=_spans.c.stage).label("n"),
+            # The same window as the rank's (ordered, but over the whole partition): one pass computes both.
+            func.count().over(partition_by=_spans.c.stage, order_by=seconds, rows=(None, None)).label("n"),
         ).where(seconds.is_not(None), _in_period(_spans.c.ended_at, flt)),
         _spans,
         where,

@@ -171,6 +171,7 @@ class StageSpan(SQLModel, table=True):
     __table_args__ = (
         Index("ix_stage_spans_cycle_times", "stage", "seconds", "ended_at"),
         Index("ix_stage_spans_on_time", "done_at", "on_time"),
+        Index("ix_stage_spans_extended", "record_id", "extensions"),
     )
 
     record_id: str = Field(primary_key=True, foreign_key="nonconformities.id")

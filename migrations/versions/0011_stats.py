@@ -26,6 +26,7 @@ depends_on: str | Sequence[str] | None = None
 _INDEXES = [
     ("ix_stage_spans_cycle_times", "stage_spans", ["stage", "seconds", "ended_at"]),
     ("ix_stage_spans_on_time", "stage_spans", ["done_at", "on_time"]),
+    ("ix_stage_spans_extended", "stage_spans", ["record_id", "extensions"]),
     (
         "ix_nonconformities_raised_figures",
         "nonconformities",
