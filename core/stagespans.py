@@ -75,6 +75,8 @@ def write_spans(connection: Connection, state: CapaState, new_events: Sequence[E
             values |= {"done_at": None, "on_time": None}
     elif current is not None and current.original_due_at is not None and current.done_at is None:
         values = {"done_at": at, "on_time": _on_time(at, current.original_due_at)}
+    if current is None and _reopened(connection, state.id, key, values):
+        return
     if current is None:
         started = (clock.started_at or clock.armed_at) if clock is not None else at
         connection.execute(
@@ -89,6 +91,18 @@ def write_spans(connection: Connection, state: CapaState, new_events: Sequence[E
         )
     elif values:
         connection.execute(_spans.update().where(_span_key(state.id, *key)).values(values))
+
+
+def _reopened(connection: Connection, record_id: str, key: tuple[int, int, str], values: dict[str, Any]) -> bool:
+    """Reopen the stay of ``key`` if the record was in it before (an amended plan sends a record waiting for
+    verification back to action in the same round): it lasts from its first start to its last end."""
+    reopened = connection.execute(
+        _spans.update()
+        .where(_span_key(record_id, *key))
+        .values({"ended_at": None, "seconds": None} | values)
+        .returning(_spans.c.record_id)
+    ).first()
+    return reopened is not None
 
 
 def _span_key(record_id: str, cycle: int, round_: int, stage: str) -> Any:
@@ -112,8 +126,16 @@ class _Stays:
         self.cycle, self.round = 1, 1
         self.last_completion: datetime | None = None
 
-    def start(self, stage: Stage, at: datetime) -> None:
-        self.open = {"cycle": self.cycle, "round": self.round, "stage": stage.value, "started_at": at, "extensions": 0}
+    def start(self, stage: Stage, at: datetime, cycle: int | None = None, round_: int | None = None) -> None:
+        key = (cycle or self.cycle, round_ or self.round, stage.value)
+        earlier = next((s for s in self.spans if (s["cycle"], s["round"], s["stage"]) == key), None)
+        if earlier is not None:
+            # Back in a stage of the same cycle and round: the stay reopens, as the writer reopens it.
+            for column in ("ended_at", "seconds"):
+                earlier.pop(column, None)
+            self.open = earlier
+            return
+        self.open = {"cycle": key[0], "round": key[1], "stage": key[2], "started_at": at, "extensions": 0}
         self.spans.append(self.open)
 
     def end(self, at: datetime, details: dict[str, Any] | None = None) -> None:
@@ -181,10 +203,16 @@ def spans_from_timeline(state: CapaState, events: Sequence[Event]) -> list[dict[
     stage (no action named) counts for the stay it was granted in.
     """
     stays = _Stays()
-    for event in sorted(events, key=lambda e: e.seq):
+    ordered = sorted(events, key=lambda e: e.seq)
+    for event in ordered:
         stays.read(event)
-    if stays.open is not None and state.stage.is_open:
-        stays.open |= {"cycle": state.cycle, "round": state.round, "stage": state.stage.value}
+    if state.stage.is_open and ordered:
+        # The stored state has the last word on where the record is now.
+        now_in = (state.cycle, state.round, state.stage.value)
+        if stays.open is None or (stays.open["cycle"], stays.open["round"], stays.open["stage"]) != now_in:
+            stays.end(ordered[-1].at)
+            stays.start(state.stage, ordered[-1].at, state.cycle, state.round)
+        assert stays.open is not None
         if state.clock is not None:
             stays.open |= {
                 "original_due_at": state.clock.original_due_at,

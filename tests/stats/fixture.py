@@ -77,7 +77,7 @@ def cause(category: CauseCategory, escape: str, at: datetime) -> RootCause:
     )
 
 
-class _Record:
+class Record:
     """Publishes one record's states in turn, each with the one entry that led to it."""
 
     def __init__(self, engine: Engine, record_id: str, raised_at: datetime, **facts: Any) -> None:
@@ -92,7 +92,7 @@ class _Record:
 
 
 def write_fixture(engine: Engine) -> None:
-    first = _Record(engine, "NC-2026-0001", T0, product="P1")
+    first = Record(engine, "NC-2026-0001", T0, product="P1")
     first.step(T0, stage=Stage.CONTAINMENT, clock=clock("olivia", T0, T0 + DAY))
     start = T0 + 12 * HOUR
     first.step(start, stage=Stage.ROOT_CAUSE, clock=clock("olivia", start, start + 10 * DAY))
@@ -107,7 +107,7 @@ def write_fixture(engine: Engine) -> None:
     first.step(T0 + 16 * DAY, clock=None, actions=[_action("A1", "oscar", T0 + 30 * DAY)])
 
     second_start = T0 + DAY
-    second = _Record(engine, "NC-2026-0002", second_start, severity=Severity.MINOR, source=Source.CUSTOMER_COMPLAINT)
+    second = Record(engine, "NC-2026-0002", second_start, severity=Severity.MINOR, source=Source.CUSTOMER_COMPLAINT)
     second.state = second.state.model_copy(update={"product": "P2"})
     second.step(second_start, stage=Stage.CONTAINMENT, clock=clock("olivia", second_start, second_start + DAY))
     rc = second_start + 6 * HOUR
@@ -135,11 +135,11 @@ def write_fixture(engine: Engine) -> None:
     ]
     second.step(T0 + 20 * DAY, stage=Stage.CLOSED, closed_at=T0 + 20 * DAY, reviews=reviews)
 
-    third = _Record(engine, "NC-2026-0003", T0 + 2 * DAY, product="P1")
+    third = Record(engine, "NC-2026-0003", T0 + 2 * DAY, product="P1")
     third.step(T0 + 2 * DAY, stage=Stage.CONTAINMENT, clock=clock("olivia", T0 + 2 * DAY, T0 + 3 * DAY))
 
     raised = T0 + 3 * DAY
-    fourth = _Record(
+    fourth = Record(
         engine,
         "NC-2026-0004",
         raised,
