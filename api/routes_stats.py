@@ -15,7 +15,7 @@ from api.errors import REFUSALS
 from client import stats as figures
 from client.errors import CapaError, FieldProblem
 from core.stats import StatsFilter
-from models.enums import Role, Severity, Source
+from models.enums import Severity, Source
 
 router = APIRouter(tags=["reports"], route_class=AuthenticatedRoute)
 
@@ -75,7 +75,7 @@ async def stats(user: ApiUser, client: Client, query: Annotated[StatsQuery, Quer
     if query.format == "csv" and query.figure is None:
         raise CapaError.invalid(FieldProblem("figure", f"name the figure for CSV: one of {', '.join(figures.FIGURES)}"))
     names = figures.figure_names(query.figure)
-    result = await figures.management_stats(client, Role(user.role), flt, names)
+    result = await figures.management_stats(client, user, flt, names)
     tables = figures.figures(result, names)
     if query.format == "csv":
         return csv_response(figures.csv_of(tables[0]), figures.csv_filename(tables[0], flt))

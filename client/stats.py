@@ -8,10 +8,12 @@ under its chart, the CSV download holds and the CLI prints.
 
 import csv
 import io
+import time
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
+import structlog
 from pydantic import ValidationError
 
 from client.errors import CapaError, ErrorKind, FieldProblem
@@ -19,6 +21,9 @@ from client.records import CapaClient
 from core.stats import PARETO_COLUMNS, Rate, Stats, StatsFilter
 from models.enums import Role
 from models.rules import may_see_reports
+from models.tables import User
+
+log = structlog.get_logger(__name__)
 
 # The period a report covers when none is given: the last twelve months, today included.
 DEFAULT_DAYS = 365
@@ -101,12 +106,24 @@ def figure_names(figure: str | None) -> list[str]:
     return [figure]
 
 
-async def management_stats(client: CapaClient, role: Role, flt: StatsFilter, names: Iterable[str] = FIGURES) -> Stats:
-    """The figures ``names`` for ``flt`` (managers, quality and admins only)."""
-    if not may_see_reports(role):
-        raise CapaError(ErrorKind.NOT_ALLOWED, f"the reports are for managers, quality and admins, not an {role}")
+async def management_stats(client: CapaClient, user: User, flt: StatsFilter, names: Iterable[str] = FIGURES) -> Stats:
+    """The figures ``names`` for ``flt``, for ``user`` if they may see them (managers, quality and admins)."""
+    names = list(names)
+    if not may_see_reports(Role(user.role)):
+        raise CapaError(
+            ErrorKind.NOT_ALLOWED, f"the reports are for managers, quality and admins; {user.name} is {user.role}"
+        )
     parts = {part for name in names for part in FIGURES[name][1]}
-    return await client.management_stats(flt, parts)
+    started = time.perf_counter()
+    result = await client.management_stats(flt, parts)
+    log.info(
+        "stats computed",
+        actor=user.name,
+        figures=sorted(names),
+        filter=flt.model_dump(mode="json", exclude_none=True),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    return result
 
 
 def _share(rate: float | None) -> float | None:

@@ -61,7 +61,7 @@ async def reports(request: Request, user: WebUser, client: Client) -> Response:
     given = _given(request)
     try:
         flt = _filter(given)
-        result = await figures.management_stats(client, Role(user.role), flt)
+        result = await figures.management_stats(client, user, flt)
     except CapaError as exc:
         refusal = Refusal.of(exc, FILTER_FORM, STATUS[exc.kind])
         return _page(request, user, given, errors=refusal.errors, summary=refusal.summary, status=refusal.status)
@@ -103,7 +103,7 @@ async def _one_figure(
     try:
         names = figures.figure_names(name)
         flt = _filter(_given(request))
-        result = await figures.management_stats(client, Role(user.role), flt, names)
+        result = await figures.management_stats(client, user, flt, names)
     except CapaError as exc:
         return problem_page(request, user, STATUS[exc.kind], exc.message)
     return figures.figure(result, name), flt
