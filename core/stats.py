@@ -12,7 +12,8 @@ period and the filters of ``StatsFilter``; Python only arranges the few rows eac
 - first-time-effective rate: the records whose first conclusive effectiveness review fell in the period;
 - overdue ageing and open work per person: now, over the open records (the filters apply, the period does not).
 
-A Pareto lists the most frequent first; ties in alphabetical order.
+A Pareto lists the most frequent first, ties in alphabetical order; records without the value (no cause category
+recorded yet, no product) are left out of it.
 """
 
 from collections.abc import Callable, Iterable
@@ -36,6 +37,8 @@ _OPEN_STAGES = [stage.value for stage in Stage if stage.is_open]
 _STAGE_ORDER = [Stage.CONTAINMENT, Stage.ROOT_CAUSE, Stage.ACTION, Stage.VERIFICATION, Stage.EFFECTIVENESS]
 _DAY_S = 86_400.0
 
+# The first and last days a period may name (a date an arithmetic step past the calendar's end would break).
+EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 31)
 # The longest period one report covers (ten years): the months of the chart stay readable.
 MOST_DAYS = 3660
 # Overdue ageing: label and the most days past the original due it holds (None: no bound).
@@ -57,11 +60,12 @@ PARETO_COLUMNS = {
 class StatsFilter(BaseModel):
     """The period (``since`` to ``until``, both dates included, UTC) and the filters of every figure."""
 
-    since: date
-    until: date
+    since: date = Field(ge=EARLIEST, le=LATEST)
+    until: date = Field(ge=EARLIEST, le=LATEST)
     severity: Severity | None = None
     source: Source | None = None
-    product: str | None = Field(default=None, max_length=200)
+    # One line of printable text, as a product is raised with.
+    product: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
 
     def problem(self) -> FieldProblem | None:
         """What is wrong with the period, naming the field: it must not end before it starts, nor be too long."""

@@ -70,6 +70,8 @@ async def test_an_owner_may_not_read_the_figures(stack: Stack, http: httpx.Async
         ({"severity": "huge"}, "severity"),
         ({"figure": "pie"}, "figure"),
         ({"format": "csv"}, "figure"),
+        ({"until": "9999-12-31"}, "until"),
+        ({"product": "H-200\x00"}, "product"),
     ],
 )
 async def test_bad_values_are_refused_naming_the_field(
