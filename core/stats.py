@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Engine, Float, Select, and_, case, cast, exists, func, literal, or_, union_all
+from sqlalchemy import ColumnElement, Engine, Select, and_, case, exists, func, literal, or_, union_all
 from sqlalchemy import select as select_columns
 
 from core.database import session_scope, table_of
@@ -257,19 +257,11 @@ def _per_month(rows: Any, flt: StatsFilter, where: list[ColumnElement[bool]], mo
     return [MonthCount(month=m, opened=opened_by.get(m, 0), closed=closed_by.get(m, 0)) for m in flt.months()]
 
 
-def _percentile(i: Any, n: Any, s: Any, numerator: int, denominator: int) -> Any:
-    """The ``numerator/denominator`` percentile of the values ``s`` ranked ``i`` (from 0) of ``n``, interpolated
-    linearly between the two nearest ranks; integer arithmetic, so both backends agree to the last digit."""
-    position = (n - 1) * numerator
-    low = position // denominator
-    fraction = cast(position % denominator, Float) / denominator
-    return func.sum(
-        case(
-            (i == low, s * (literal(1.0) - fraction)),
-            (i == low + 1, s * fraction),
-            else_=literal(0.0),
-        )
-    )
+def _percentile(nearest: list[float], fraction: float) -> float:
+    """The value ``fraction`` of the way from the nearest rank below to the one above (the last when none is)."""
+    low = nearest[0]
+    high = nearest[1] if len(nearest) > 1 else low
+    return low + fraction * (high - low)
 
 
 def _joined(statement: Select[Any], table: Any, where: list[ColumnElement[bool]]) -> Select[Any]:
@@ -281,36 +273,38 @@ def _joined(statement: Select[Any], table: Any, where: list[ColumnElement[bool]]
 
 
 def _cycle_times(rows: Any, flt: StatsFilter, where: list[ColumnElement[bool]]) -> list[CycleTime]:
+    """Per stage: how many stays ended in the period, then the two stays nearest each percentile's rank, read in
+    order of length from the covering index (``LIMIT 2 OFFSET rank``) rather than ranking every stay."""
     seconds = _spans.c.seconds
-    ranked = _joined(
-        select_columns(
-            _spans.c.stage,
-            seconds.label("s"),
-            (func.row_number().over(partition_by=_spans.c.stage, order_by=seconds) - 1).label("i"),
-            # The same window as the rank's (ordered, but over the whole partition): one pass computes both.
-            func.count().over(partition_by=_spans.c.stage, order_by=seconds, rows=(None, None)).label("n"),
-        ).where(seconds.is_not(None), _in_period(_spans.c.ended_at, flt)),
-        _spans,
-        where,
-    ).subquery()
-    i, n, s = ranked.c.i, ranked.c.n, ranked.c.s
-    statement = select_columns(
-        ranked.c.stage,
-        func.max(n).label("n"),
-        _percentile(i, n, s, 1, 2).label("median"),
-        _percentile(i, n, s, 9, 10).label("p90"),
-    ).group_by(ranked.c.stage)
-    found = {row.stage: row for row in rows(statement)}
-    return [
-        CycleTime(
-            stage=stage,
-            count=found[stage.value].n,
-            median_days=round(found[stage.value].median / _DAY_S, 2),
-            p90_days=round(found[stage.value].p90 / _DAY_S, 2),
+    ended = [seconds.is_not(None), _in_period(_spans.c.ended_at, flt)]
+    counts = _joined(
+        select_columns(_spans.c.stage, func.count().label("n")).where(*ended).group_by(_spans.c.stage), _spans, where
+    )
+    found = {row.stage: row.n for row in rows(counts)}
+    figures = []
+    for stage in _STAGE_ORDER:
+        n = found.get(stage.value, 0)
+        if n == 0:
+            continue
+        values = []
+        for numerator, denominator in ((1, 2), (9, 10)):
+            position = (n - 1) * numerator
+            nearest = (
+                _joined(select_columns(seconds).where(_spans.c.stage == stage.value, *ended), _spans, where)
+                .order_by(seconds)
+                .limit(2)
+                .offset(position // denominator)
+            )
+            values.append(_percentile([row.seconds for row in rows(nearest)], position % denominator / denominator))
+        figures.append(
+            CycleTime(
+                stage=stage,
+                count=n,
+                median_days=round(values[0] / _DAY_S, 2),
+                p90_days=round(values[1] / _DAY_S, 2),
+            )
         )
-        for stage in _STAGE_ORDER
-        if stage.value in found
-    ]
+    return figures
 
 
 def _count_where(condition: ColumnElement[bool]) -> Any:
