@@ -1,7 +1,9 @@
 """The figures for management review (ISO 9001 9.3.2, 21 CFR 820.100(a)(1)), each computed in SQL.
 
-Every figure is one aggregate query over the read model (``nonconformities``, ``stage_spans``, ``actions``) for a
-period and the filters of ``StatsFilter``; Python only arranges the few rows each returns. What counts where:
+Every figure is counted by aggregate queries over the read model (``nonconformities``, ``stage_spans``,
+``actions``), never by a loop over records, for a period and the filters of ``StatsFilter``; Python only arranges
+the few rows each returns (a Pareto's cumulative share, a percentile between its two nearest stays). The queries
+read the covering indexes of migration 0011. What counts where:
 
 - opened/closed per month: records raised / closed in the month (UTC);
 - cycle time per stage: the stays in each stage that ended in the period, median and 90th percentile (linear
