@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import errors
 from activities.notifications import Notifier
-from core import metrics, search
+from core import metrics, search, stagespans
 from core.database import insert_for_dialect, table_of, write_transaction
 from models import notices
 from models.enums import Role
@@ -120,6 +120,7 @@ def write_snapshot(engine: Engine, snapshot: RecordSnapshot, patience: float | N
         current = connection.execute(write.record, values).first() is not None
         if current:
             search.write_document(connection, state)
+            stagespans.write_spans(connection, state, snapshot.new_events)
         if current and state.actions:
             connection.execute(write.actions, [_action_values(state.id, a) for a in state.actions])
         if snapshot.new_events:
@@ -156,6 +157,7 @@ def write_change(engine: Engine, change: RecordChange, patience: float | None = 
         current = connection.execute(write.record, _record_values(state, change.last_seq, datetime.now(UTC))).first()
         if current is not None:
             search.write_document(connection, state)
+            stagespans.write_spans(connection, state, change.new_events)
         if current is not None and change.actions:
             connection.execute(write.actions, [_action_values(state.id, a) for a in change.actions])
         connection.execute(write.events, [_event_values(state.id, e) for e in change.new_events])
@@ -262,6 +264,7 @@ def _record_values(state: CapaState, last_seq: int, now: datetime) -> dict[str, 
         "last_seq": last_seq,
         "updated_at": now,
         "state_json": state.model_dump_json(exclude={"events"}),
+        **stagespans.record_facts(state),
     }
 
 

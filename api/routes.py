@@ -17,6 +17,7 @@ from api import (
     routes_reports,
     routes_sign_in,
     routes_sites,
+    routes_stats,
 )
 
 router = APIRouter(prefix="/api/v1")
@@ -30,3 +31,4 @@ router.include_router(routes_files.router)
 router.include_router(routes_admin_log.router)
 router.include_router(routes_process.router)
 router.include_router(routes_sites.router)
+router.include_router(routes_stats.router)

@@ -14,7 +14,7 @@ import httpx
 from rich.console import Console
 from sqlalchemy import Engine
 
-from bench import measure, overdue, report
+from bench import measure, overdue, report, stats
 from bench.cli import command_times
 from bench.drivers import USERS, ApiDriver, Driver, ProductDriver, SkeletonDriver
 from bench.stack import Stack, machine_facts, rss_bytes
@@ -26,7 +26,7 @@ from core.devstack import Process
 from core.logging import configure_logging
 from core.settings import Settings
 
-FIGURES = ("throughput", "latency", "scale", "timers", "cli")
+FIGURES = ("throughput", "latency", "scale", "reports", "timers", "cli")
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 # How long the bench's HTTP users wait for an answer: well beyond the client layer's own limits (15 s, 20 s),
 # so an overloaded API answers 503 (counted as given up) before the bench itself gives up.
@@ -69,6 +69,8 @@ class Sizes:
     query_runs: int
     deadlines: int
     cli_runs: int
+    # How often the reports figure computes every management-review figure, at each of ``query_rows``.
+    stats_runs: int
 
 
 FULL = Sizes(
@@ -82,6 +84,7 @@ FULL = Sizes(
     query_runs=40,
     deadlines=2_000,
     cli_runs=10,
+    stats_runs=10,
 )
 QUICK = Sizes(
     concurrency=(2, 4, 8),
@@ -94,6 +97,7 @@ QUICK = Sizes(
     query_runs=10,
     deadlines=20,
     cli_runs=2,
+    stats_runs=3,
 )
 
 
@@ -129,6 +133,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown:
         parser.error(f"--only: unknown figure(s) {', '.join(sorted(unknown))}; choose from {', '.join(FIGURES)}")
     return args
+
+
+def _backends(postgres_url: str, console: Console) -> list[str]:
+    """SQLite, and PostgreSQL when it answers (the tables say when it did not)."""
+    if overdue.postgres_reachable(postgres_url):
+        return ["sqlite", "postgresql"]
+    console.print(f"[yellow]PostgreSQL at {postgres_url} is not reachable: SQLite only.[/yellow]")
+    return ["sqlite"]
 
 
 async def run(args: argparse.Namespace, console: Console) -> dict[str, object]:
@@ -190,17 +202,21 @@ async def run(args: argparse.Namespace, console: Console) -> dict[str, object]:
         if "scale" in only:
             results["scale"] = await scale(stack, sides, records, sizes, console)
             query_figures = []
-            backends = ["sqlite"]
-            if overdue.postgres_reachable(args.postgres_url):
-                backends.append("postgresql")
-            else:
-                console.print(f"[yellow]PostgreSQL at {args.postgres_url} is not reachable: SQLite only.[/yellow]")
-            for backend in backends:
+            for backend in _backends(args.postgres_url, console):
                 with console.status(f"overdue query on {backend}: {', '.join(map(str, sizes.query_rows))} rows..."):
                     query_figures += await asyncio.to_thread(
                         overdue.measure, backend, list(sizes.query_rows), workdir, args.postgres_url, sizes.query_runs
                     )
             results["overdue_query"] = [asdict(f) for f in query_figures]
+
+        if "reports" in only:
+            stats_figures = []
+            for backend in _backends(args.postgres_url, console):
+                with console.status(f"reports on {backend}: {', '.join(map(str, sizes.query_rows))} records..."):
+                    stats_figures += await asyncio.to_thread(
+                        stats.measure, backend, list(sizes.query_rows), workdir, args.postgres_url, sizes.stats_runs
+                    )
+            results["stats_query"] = [asdict(f) for f in stats_figures]
     finally:
         stack.stop()
         if args.keep:

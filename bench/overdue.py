@@ -53,7 +53,8 @@ def scratch_database(backend: str, workdir: Path, postgres_url: str) -> Iterator
         yield engine
 
 
-def _rows(first: int, count: int, now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def rows(first: int, count: int, now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Records numbered from ``first`` and their actions, as the module's docstring describes them."""
     records: list[dict[str, Any]] = []
     actions: list[dict[str, Any]] = []
     for number in range(first, first + count):
@@ -115,7 +116,7 @@ def _rows(first: int, count: int, now: datetime) -> tuple[list[dict[str, Any]], 
 
 def fill(engine: Engine, first: int, count: int, now: datetime) -> None:
     for start in range(first, first + count, _BATCH):
-        records, actions = _rows(start, min(_BATCH, first + count - start), now)
+        records, actions = rows(start, min(_BATCH, first + count - start), now)
         with engine.begin() as connection:
             connection.execute(insert(Nonconformity), records)
             if actions:

@@ -16,6 +16,7 @@ TIMER_TARGET = 1.1  # capaflow's escalation lateness p99 at most this multiple o
 CPU_TARGET = 1.15  # capaflow's CPU per lifecycle, all processes, at most this multiple of the skeleton's
 HISTORY_TARGET = 1.5  # capaflow's history bytes per lifecycle at most this multiple of the skeleton's
 QUERY_TARGET_MS = 50.0  # overdue board p95 at 100,000 rows
+STATS_TARGET_MS = 1000.0  # every figure of the reports page at 100,000 records
 MEMORY_GROWTH_LIMIT = 0.10  # worker memory from half the parked records to all of them
 
 
@@ -245,6 +246,33 @@ def query(figures: Sequence[Mapping[str, Any]]) -> Table:
     return table
 
 
+def stats(figures: Sequence[Mapping[str, Any]]) -> Table:
+    table = Table(title="3. Scale: every management-review figure (the reports page) from the read model")
+    for column in (
+        "figure",
+        "backend",
+        "records",
+        "stage stays",
+        "p50",
+        "p95",
+        f"target p95 < {STATS_TARGET_MS:,.0f} ms",
+    ):
+        table.add_column(column)
+    largest = max(f["rows"] for f in figures)
+    for figure in figures:
+        p95 = percentile(figure["samples"], 95)
+        table.add_row(
+            "Reports, all figures",
+            figure["backend"],
+            f"{figure['rows']:,}",
+            f"{figure['spans']:,}",
+            _ms(percentile(figure["samples"], 50)),
+            _ms(p95),
+            _met(p95 * 1000 < STATS_TARGET_MS) if figure["rows"] == largest else "",
+        )
+    return table
+
+
 def timers(runs: Sequence[Mapping[str, Any]]) -> Table:
     product, skeleton = (next(r for r in runs if r["side"] == s) for s in _SIDES)
     table = Table(title=f"4. Timer precision: {product['deadlines']} deadlines due in the same second")
@@ -300,6 +328,8 @@ def print_tables(results: Mapping[str, Any], console: Console) -> None:
         console.print(scale(results["scale"]))
     if results.get("overdue_query"):
         console.print(query(results["overdue_query"]))
+    if results.get("stats_query"):
+        console.print(stats(results["stats_query"]))
     if "timers" in results:
         console.print(timers(results["timers"]))
     if "cli" in results:

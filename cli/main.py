@@ -13,6 +13,7 @@ COMMAND_GROUPS = (
     "steps",
     "decisions",
     "reads",
+    "stats",
     "notifications",
     "following",
     "directory",

@@ -743,3 +743,14 @@ def my_notifications_table(rows: list[Row], *, unread: int) -> None:
             style="bold" if row["read_at"] is None else None,
         )
     console.print(table)
+
+
+def figure_table(figure: dict[str, Any]) -> None:
+    """One management-review figure's table (``capa stats``); an empty one says so."""
+    table = _table(figure["title"], tuple(figure["headings"]))
+    for row in figure["rows"]:
+        table.add_row(*("-" if cell is None else str(cell) for cell in row))
+    if figure["rows"]:
+        console.print(table)
+    else:
+        console.print(f"{figure['title']}: nothing in the period")

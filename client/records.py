@@ -7,6 +7,7 @@ comments, watchers and each person's own notifications (``client.following``), e
 decided by the workflow's update validators (``models.rules``). Its one error type is ``client.errors.CapaError``.
 """
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -34,11 +35,12 @@ from client.temporal import (
     translated,
 )
 from client.work import MyWork
-from core import readmodel, search, sites
+from core import readmodel, search, sites, stats
 from core.database import make_engine
 from core.readmodel import OverdueItem, RecordFilter
 from core.search import SearchHit
 from core.settings import Settings
+from core.stats import Stats, StatsFilter
 from models import rules
 from models.enums import Severity, Stage
 from models.payloads import CapaState, RaiseInput, RaiseStep, RecordInput
@@ -340,6 +342,10 @@ class CapaClient(Following, MyWork):
     async def team_of(self, manager: str) -> list[str]:
         """Everyone below ``manager`` in the reporting lines, however far down."""
         return await self._db(readmodel.team_of, self._engine, manager)
+
+    async def management_stats(self, flt: StatsFilter, parts: Iterable[str]) -> Stats:
+        """The management-review figures of ``parts`` for ``flt`` (``client.stats`` checks who asks)."""
+        return await self._db(stats.compute, self._engine, flt, only=parts)
 
     async def similar_records(self, text: str, *, exclude: str | None = None, limit: int = 10) -> list[SearchHit]:
         """Earlier records sharing any meaningful word of ``text``, best match first, ``exclude`` left out (the

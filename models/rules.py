@@ -1252,3 +1252,12 @@ def waiting_on(state: CapaState, people: Sequence[Actor]) -> list[tuple[Work, li
             waiting.setdefault(work, []).append(person.name)
     order = {step: index for index, step in enumerate(WORK_STEPS)}
     return sorted(waiting.items(), key=lambda item: (order[item[0].step], item[0].action_id or ""))
+
+
+# Who may read the management-review figures (the /reports page, /api/v1/stats, `capa stats`): those who review the
+# process, not each record's workers.
+REPORT_READERS = frozenset({Role.MANAGER, Role.QUALITY, Role.ADMIN})
+
+
+def may_see_reports(role: Role) -> bool:
+    return role in REPORT_READERS

@@ -77,6 +77,30 @@ class Nonconformity(SQLModel, table=True):
     """The latest known state of one record, flattened for lists, filters and the overdue dashboard."""
 
     __tablename__ = "nonconformities"
+    # Covering indexes of the management-review figures (core/stats.py), so they never read the wide rows: the
+    # records raised, closed and first reviewed in a period, with the filters and the columns counted.
+    __table_args__ = (
+        Index(
+            "ix_nonconformities_raised_figures",
+            "raised_at",
+            "severity",
+            "source",
+            "product",
+            "cause_category",
+            "escape_point",
+            "recurrence_of",
+            "id",
+        ),
+        Index("ix_nonconformities_closed_figures", "closed_at", "stage", "severity", "source", "product"),
+        Index(
+            "ix_nonconformities_review_figures",
+            "first_review_at",
+            "first_review_effective",
+            "severity",
+            "source",
+            "product",
+        ),
+    )
 
     id: str = Field(primary_key=True)
     title: str
@@ -113,6 +137,14 @@ class Nonconformity(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=_utc_now, sa_type=UtcDateTime)
     # CapaState without its events, so the record can be shown after Temporal has deleted the workflow.
     state_json: str = Field(sa_type=Text)
+    # For the management-review figures (core/stats.py): the latest root cause's 6M category and escape point,
+    # the earlier record this one is a recurrence of, and the first conclusive effectiveness review (when, and
+    # whether it found the actions effective).
+    cause_category: str | None = None
+    escape_point: str | None = None
+    recurrence_of: str | None = None
+    first_review_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    first_review_effective: bool | None = None
 
 
 class ActionRow(SQLModel, table=True):
@@ -120,7 +152,12 @@ class ActionRow(SQLModel, table=True):
 
     __tablename__ = "actions"
     # The overdue board looks up open actions past their due time without reading every completed one.
-    __table_args__ = (Index("ix_actions_status_due_at", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_actions_status_due_at", "status", "due_at"),
+        # The management-review figures: actions done in a period by their original due, actions extended.
+        Index("ix_actions_completed_figures", "completed_at", "status", "original_due_at"),
+        Index("ix_actions_extended_figures", "record_id", "due_at", "original_due_at"),
+    )
 
     record_id: str = Field(primary_key=True, foreign_key="nonconformities.id")
     action_id: str = Field(primary_key=True)
@@ -136,6 +173,37 @@ class ActionRow(SQLModel, table=True):
     evidence: str | None = Field(default=None, sa_type=Text)
     completed_by: str | None = None
     completed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class StageSpan(SQLModel, table=True):
+    """One stay of a record in one stage (per cycle and round), for cycle times and on-time rates.
+
+    ``original_due_at``/``due_at``: the stage clock's due before and after extensions (None: no clock ran);
+    ``done_at``: when the step that stopped the clock was taken, ``on_time`` whether that was by the original due.
+    ``ended_at`` is None while the record is in the stage.
+    """
+
+    __tablename__ = "stage_spans"
+    # Covering indexes of the figures' queries: cycle times per stage in order of length, on-time steps.
+    __table_args__ = (
+        Index("ix_stage_spans_cycle_times", "stage", "seconds", "ended_at"),
+        Index("ix_stage_spans_on_time", "done_at", "on_time"),
+        Index("ix_stage_spans_extended", "record_id", "extensions"),
+    )
+
+    record_id: str = Field(primary_key=True, foreign_key="nonconformities.id")
+    cycle: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    round: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    stage: str = Field(primary_key=True)
+    started_at: datetime = Field(sa_type=UtcDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # How long the stay lasted (``ended_at - started_at``), once it has ended.
+    seconds: float | None = None
+    original_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    extensions: int = 0
+    done_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    on_time: bool | None = None
 
 
 class TimelineEvent(SQLModel, table=True):

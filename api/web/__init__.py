@@ -8,7 +8,7 @@ refusal marks its inputs, ``rendering`` the templates and their filters.
 from fastapi import FastAPI
 
 from api.deps import SignInRequired
-from api.web import files, following, lists, pages, report, steps
+from api.web import files, following, lists, pages, report, reports, steps
 
 
 def install(app: FastAPI) -> None:
@@ -21,4 +21,5 @@ def install(app: FastAPI) -> None:
     app.include_router(following.router)
     app.include_router(steps.router)
     app.include_router(report.router)
+    app.include_router(reports.router)
     app.add_exception_handler(SignInRequired, pages.sign_in_required)

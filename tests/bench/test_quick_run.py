@@ -17,6 +17,7 @@ FIGURES = {
     "Parked records: worker memory": None,
     "Parked records: server memory": None,
     "Overdue query": None,
+    "Reports, all figures": None,
     "Timer lateness": None,
     "capa --help": None,
     "capa users list": None,
