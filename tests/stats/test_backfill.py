@@ -16,7 +16,7 @@ from tests.builders import T0, state
 from tests.databases import BACKENDS, empty_database
 from tests.stats.fixture import DAY, HOUR, NOW, cause, clock, march_and_april
 
-BEFORE = "0008"
+BEFORE = "0010"
 
 
 @pytest.fixture(params=BACKENDS)
