@@ -1,13 +1,13 @@
 """The web app: server-rendered pages for the shop floor (a phone) and the office (a desktop).
 
 ``pages`` holds the pages, ``steps`` the record page's step forms, ``forms`` how a form fills a step's model and
-how a refusal marks its inputs, ``rendering`` the templates and their filters.
+how a refusal marks its inputs, ``rendering`` the templates and their filters, ``guide`` the help page.
 """
 
 from fastapi import FastAPI
 
 from api.deps import SignInRequired
-from api.web import files, pages, report, steps
+from api.web import files, guide, pages, report, steps
 
 
 def install(app: FastAPI) -> None:
@@ -17,4 +17,5 @@ def install(app: FastAPI) -> None:
     app.include_router(files.router)
     app.include_router(steps.router)
     app.include_router(report.router)
+    app.include_router(guide.router)
     app.add_exception_handler(SignInRequired, pages.sign_in_required)
