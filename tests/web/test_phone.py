@@ -1,7 +1,7 @@
 """Every page of the web app on a 360 px phone in Chromium, without sideways scrolling: sign-in, my work, raise,
 records, a record in each stage with the forms it offers there (as the person who takes them), the board, a problem
-page and help. A page passes when the document is no wider than the window; a failure names the elements that
-stick out.
+page and help. A page passes when the document is no wider than the window and no box on it scrolls sideways (the
+lists of records and steps aside, which show as cards on a phone); a failure names what sticks out.
 
 A new page joins by an entry in ``PHONE_PAGES``: its path (``{name}`` for a record prepared below), who looks at it
 and what must show on it first.
@@ -223,7 +223,14 @@ OVERFLOW = """() => {
       wide.push(`${name} (to ${Math.round(box.right)} px)`);
     }
   }
-  return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 10)};
+  // A box that scrolls sideways hides what it holds behind a swipe nobody is told about: only the lists, which
+  // turn into cards on a phone, may hold more than fits.
+  const swiped = [...document.body.querySelectorAll("*")].filter(element =>
+    ["auto", "scroll"].includes(getComputedStyle(element).overflowX)
+    && element.scrollWidth > element.clientWidth + 1
+    && !element.querySelector("table.list")
+  ).map(element => `${element.tagName.toLowerCase()}.${element.className} holding ${element.scrollWidth} px in ${element.clientWidth} px`);
+  return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 10), swiped};
 }"""
 
 
@@ -273,3 +280,4 @@ async def test_the_page_fits_a_phone_without_sideways_scrolling(
         f"{phone_page.name} ({phone_page.path}) is {measured['scroll']} px wide on a {measured['width']} px phone;"
         f" sticking out: {', '.join(measured['wide'])}"
     )
+    assert measured["swiped"] == [], f"{phone_page.name} ({phone_page.path}) hides content behind a sideways swipe"
