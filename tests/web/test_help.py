@@ -46,8 +46,9 @@ async def test_help_names_who_does_what_and_the_deadlines_of_each_class(stack: S
     page, text = response.text, _text(response.text)
     assert "default-2026" in text
     for duty in WHO_DOES_WHAT:
-        assert f"{duty.step.capitalize()}: {duty.who}." in text, duty.step
-    assert "Verification: a manager or quality. Signed. Not: not the owner, not anyone who implemented" in text
+        assert f"{duty.step[:1].upper()}{duty.step[1:]}: {duty.who}." in text, duty.step
+    assert "Verification: a manager or quality. Signed. Not the owner, not anyone who implemented" in text
+    assert "Triage (class, CAPA needed?, reportability): quality. Signed." in text
     assert "Raise: anyone signed in." in text
     assert re.search(r"<th scope=\"col\">critical</th><th scope=\"col\">major</th><th scope=\"col\">minor</th>", page)
     assert _row(page, "Containment") == ["1d", "3d", "7d"]

@@ -229,7 +229,9 @@ OVERFLOW = """() => {
     ["auto", "scroll"].includes(getComputedStyle(element).overflowX)
     && element.scrollWidth > element.clientWidth + 1
     && !element.querySelector("table.list")
-  ).map(element => `${element.tagName.toLowerCase()}.${element.className} holding ${element.scrollWidth} px in ${element.clientWidth} px`);
+  ).map(element =>
+    `${element.tagName.toLowerCase()}.${element.className}: ${element.scrollWidth} px in ${element.clientWidth} px`
+  );
   return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 10), swiped};
 }"""
 
