@@ -87,17 +87,21 @@ class CapaClient(Following, MyWork):
         return cls(temporal, make_engine(settings.sqlalchemy_url), settings)
 
     async def _pinned_policy(self, severity: Severity) -> PinnedPolicy:
-        """The deadlines a new record keeps for life: those of the policy the workers published as they started
+        """The deadlines a new record keeps for life: those of the policy in force."""
+        return (await self.policy_in_force()).for_severity(severity)
+
+    async def policy_in_force(self) -> Policy:
+        """The policy new records are raised under: the one the workers published as they started
         (``readmodel.publish_policy``); before any worker has, CAPA_POLICY_FILE's, as a worker would read it."""
         published = await self._db(readmodel.policy_in_force, self._engine)
         if published is not None:
-            return published.for_severity(severity)
+            return published
         if self._policy is None:
             try:
                 self._policy = load_policy(self._settings.policy_file)
             except PolicyError as exc:
                 raise CapaError(ErrorKind.UNAVAILABLE, f"CAPA_POLICY_FILE: {exc}") from None
-        return self._policy.for_severity(severity)
+        return self._policy
 
     # --- raising ------------------------------------------------------------------------------------------
 

@@ -20,13 +20,14 @@ Each person has a browser of their own (Debian's Chromium, ``/usr/bin/chromium``
     quinn   reviews NC-1 as effective once its effectiveness window has passed, the criterion met with its data,
             signing it: NC-1 is closed; she downloads its CAPA report
     ada     finds NC-1 closed and NC-2 still late in the records list, and NC-2 alone by searching for its lot
+    olivia  opens Help: the lifecycle, who does what and the policy in force
 
 With ``--screenshots DIR`` it writes docs/web.md's pictures there, at 1280 px: ``raise.png`` (the raise form
 filled in), ``triage.png`` (quinn's triage form filled in, the form alone), ``record.png`` (NC-2 as its owner sees it
 once escalated), ``board.png`` (mike's board), ``closed-record.png`` (NC-1 closed as quinn sees it, with its
-photo, criterion and signatures) and ``records.png`` (ada's records list), full page; and at 360 px
-``phone-record.png``, ``phone-board.png``, ``phone-closed-record.png`` and ``phone-records.png``. It
-prints a line per step and exits 1 with one line saying what went wrong.
+photo, criterion and signatures), ``records.png`` (ada's records list) and ``help.png`` (the help page), full
+page; and at 360 px ``phone-record.png``, ``phone-board.png``, ``phone-closed-record.png``, ``phone-records.png``
+and ``phone-help.png``. It prints a line per step and exits 1 with one line saying what went wrong.
 """
 
 import argparse
@@ -486,6 +487,15 @@ class Walk:
         self.shoot(ada, "records.png")
         self.shoot(ada, "phone-records.png", phone=True)
 
+    def read_help(self) -> None:
+        olivia = self.person("olivia")
+        olivia.goto("/")
+        olivia.get_by_role("link", name="Help", exact=True).click()
+        expect(olivia.get_by_role("heading", name="Who does what")).to_be_visible()
+        self.say("olivia reads Help: the lifecycle, who does what and the policy in force")
+        self.shoot(olivia, "help.png")
+        self.shoot(olivia, "phone-help.png", phone=True)
+
 
 def walk(browser: Browser, args: argparse.Namespace) -> None:
     steps = Walk(browser, args.url, args.password, args.screenshots)
@@ -531,6 +541,8 @@ def walk(browser: Browser, args: argparse.Namespace) -> None:
         steps.review(main)
     with step("ada looking through the records"):
         steps.audit(main, late)
+    with step("olivia opening Help"):
+        steps.read_help()
     steps.say(f"done: {main} went from raise to closed in the web app; {late} reached {level} on the overdue board")
 
 

@@ -1,14 +1,15 @@
 """The web app: server-rendered pages for the shop floor (a phone) and the office (a desktop).
 
 ``pages`` holds the pages, ``lists`` the records list and the board, ``steps`` the record page's step forms,
-``following`` the notifications page and watching a record, ``forms`` how a form fills a step's model and how a
-refusal marks its inputs, ``rendering`` the templates and their filters.
+``following`` the notifications page and watching a record, ``reports`` the management-review figures, ``guide``
+the help page, ``forms`` how a form fills a step's model and how a refusal marks its inputs, ``rendering`` the
+templates and their filters.
 """
 
 from fastapi import FastAPI
 
 from api.deps import SignInRequired
-from api.web import files, following, lists, pages, report, reports, steps
+from api.web import files, following, guide, lists, pages, report, reports, steps
 
 
 def install(app: FastAPI) -> None:
@@ -22,4 +23,5 @@ def install(app: FastAPI) -> None:
     app.include_router(steps.router)
     app.include_router(report.router)
     app.include_router(reports.router)
+    app.include_router(guide.router)
     app.add_exception_handler(SignInRequired, pages.sign_in_required)

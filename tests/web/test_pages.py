@@ -17,7 +17,7 @@ from models.tables import SignInFailures
 from tests.stack import PASSWORD, Stack, running_stack
 from tests.web.pages import Browser, browser, eventually, record_id_of
 
-PAGES = ("/", "/raise", "/records", "/board")
+PAGES = ("/", "/raise", "/records", "/board", "/help")
 SIGN_IN_FORM = 'action="/login"'
 
 
