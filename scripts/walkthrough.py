@@ -31,6 +31,7 @@ and ``phone-help.png``. It prints a line per step and exits 1 with one line sayi
 """
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -39,9 +40,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
+
+from cli.devstack import DEMO_TIME_ZONE
 
 CHROMIUM = "/usr/bin/chromium"
 # The tour's evidence files: the containment's photo comes from here.
@@ -66,7 +70,10 @@ POLL_SECONDS = 2.0
 BOARD_LEVEL = 2
 # A containment due later than this after raising means the app is not running a seconds-scale policy.
 DEMO_DUE_WITHIN = timedelta(minutes=10)
-SHOWN_TIME = "%Y-%m-%d %H:%M:%S UTC"
+# Pages show times in the reader's zone, for the demo people the demo site's (`make run`: Europe/Berlin unless
+# CAPA_SITE_TIME_ZONE says otherwise), with its abbreviation after the seconds.
+SHOWN_TIME = "%Y-%m-%d %H:%M:%S"
+SHOWN_ZONE = ZoneInfo(os.environ.get("CAPA_SITE_TIME_ZONE", DEMO_TIME_ZONE))
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
 # The plan's effectiveness criterion, by its inputs' names on the plan form (row 1).
 CRITERION = {
@@ -273,7 +280,7 @@ class Walk:
             f"otto raised {record_id} “{raised.title}” ({raised.severity}, {raised.defect_code}, "
             f"owner {raised.owner}); contain by {due}"
         )
-        due_at = datetime.strptime(due[: len("2026-01-01 00:00:00 UTC")], SHOWN_TIME).replace(tzinfo=UTC)
+        due_at = datetime.strptime(due[: len("2026-01-01 00:00:00")], SHOWN_TIME).replace(tzinfo=SHOWN_ZONE)
         if due_at - datetime.now(UTC) > DEMO_DUE_WITHIN:
             raise WalkError(
                 f"{record_id} follows policy {self.fact(otto, 'Policy')}, whose deadlines are too far off to watch; "
@@ -350,7 +357,7 @@ class Walk:
     def plan(self, record_id: str) -> None:
         olivia = self.person("olivia")
         form = olivia.locator("#form-plan")
-        today = datetime.now(UTC).replace(second=0, microsecond=0)
+        today = datetime.now(SHOWN_ZONE).replace(second=0, microsecond=0)
         rows = (
             ("oscar", today + timedelta(days=7), "corrective", "Fit a tool-life counter to station 3.2"),
             ("olivia", today + timedelta(days=2), "preventive", "Add the deburring tool to the line 3 start-up check"),
