@@ -21,6 +21,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import click
@@ -56,6 +57,15 @@ class UsageProblem(typer.TyperException):
     """Bad usage found after parsing, reported like the parser's own errors."""
 
     exit_code = 2
+
+
+def write_file(path: Path, content: bytes, option: str) -> None:
+    """Write what the API answered to the file ``option`` names; a path that cannot be written is bad usage, said in
+    one line naming the option (after the answer was fetched: the request itself changed nothing)."""
+    try:
+        path.write_bytes(content)
+    except OSError as exc:
+        raise UsageProblem(f"{option}: cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _one_line_exit_code(exc: Exception) -> int | None:

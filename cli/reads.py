@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli import render
-from cli.app import Json, RecordId, app, send, show_times
+from cli.app import Json, RecordId, UsageProblem, app, send, show_times, write_file
 from client.errors import CapaError, ErrorKind
 from models.enums import Severity, Source, Stage
 
@@ -118,6 +118,8 @@ def list_records(
         "sort": sort,
         "direction": "desc" if desc else None,
     }
+    if as_csv and xlsx is not None:
+        raise UsageProblem("--csv and --xlsx: give one; --csv writes to standard output, --xlsx FILE a workbook")
     if as_csv or xlsx is not None:
         fmt = "csv" if as_csv else "xlsx"
         content = send(
@@ -127,7 +129,7 @@ def list_records(
             sys.stdout.buffer.write(content)
             sys.stdout.buffer.flush()
         else:
-            xlsx.write_bytes(content)
+            write_file(xlsx, content, "--xlsx")
             typer.echo(f"records written to {xlsx} ({len(content)} bytes)", err=True)
         return
     rows = send(ctx, lambda api: api.all_pages("/records", **filters))
@@ -205,5 +207,5 @@ def report(
 ) -> None:
     """Write the record's CAPA report, a PDF an auditor can file: facts, steps, evidence, signatures, timeline."""
     content = send(ctx, lambda api: api.request("GET", f"/records/{record_id}/report.pdf").content)
-    pdf.write_bytes(content)
+    write_file(pdf, content, "--pdf")
     typer.echo(f"{record_id}: report written to {pdf} ({len(content)} bytes)")

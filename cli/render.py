@@ -234,13 +234,14 @@ def _level_cell(level: int) -> Text:
     return Text(f"L{level}", style=_LATE) if level else Text("-")
 
 
-def _table(title: str, fixed: tuple[str, ...], flowing: str | None = None) -> Table:
-    """A table whose ``fixed`` columns never wrap and whose last, ``flowing`` column takes what is left."""
+def _table(title: str, fixed: tuple[str, ...], *flowing: str) -> Table:
+    """A table whose ``fixed`` columns never wrap and whose last, ``flowing`` columns share what is left, wrapping
+    first when the terminal is narrow (so a record's id is never cut)."""
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, title_justify="left")
     for header in fixed:
         table.add_column(header, no_wrap=True)
-    if flowing is not None:
-        table.add_column(flowing, overflow="fold")
+    for header in flowing:
+        table.add_column(header, overflow="fold")
     return table
 
 
@@ -371,7 +372,7 @@ def inbox_table(items: list[WorkRow]) -> None:
         console.print("nothing is waiting for you")
         return
     now = datetime.now(UTC)
-    table = _table("Your work, soonest due first", ("ID", _due(), "ESC", "STEP"), "TITLE")
+    table = _table("Your work, soonest due first", ("ID", _due(), "ESC"), "STEP", "TITLE")
     for item in items:
         _add_row(
             table,

@@ -15,7 +15,7 @@ from models import rules
 from models.payloads import CommentInput, CommentStep, Payload, StepOutcome
 from models.refusals import Rejection
 from models.rules import Step
-from models.tables import OutboxMessage
+from models.tables import OutboxMessage, User
 
 log = structlog.get_logger(__name__)
 
@@ -28,15 +28,24 @@ class Following(Steps):
         ``text``."""
         names = rules.mentioned(step.text)
         problems = []
+        found: list[str] = []
+        # People type names as they say them (@Olivia): a name the directory has in another case is that person,
+        # unless two people's names differ only in case.
+        by_folded: dict[str, list[User]] = {}
+        for person in await self.list_users():
+            by_folded.setdefault(person.name.casefold(), []).append(person)
         for name in names:
-            user = await self.user(name)
+            same = by_folded.get(name.casefold(), [])
+            user = next((p for p in same if p.name == name), same[0] if len(same) == 1 else None)
+            if user is not None:
+                found.append(user.name)
             if user is None:
                 problems.append(FieldProblem("text", f"@{name}: nobody of that name in the directory"))
             elif not user.active:
                 problems.append(FieldProblem("text", f"@{name} is deactivated and would not hear of it"))
         if problems:
             raise CapaError.invalid(*problems)
-        return names
+        return list(dict.fromkeys(found))
 
     async def take_step(self, record_id: str, actor_name: str, step: Payload) -> StepOutcome:
         """A comment goes by ``comment``; every other step as ``Steps`` takes it."""

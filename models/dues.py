@@ -11,7 +11,7 @@ Pure: the payloads validate with it inside the workflow sandbox, where a due alw
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
 END_OF_DAY = time(23, 59, 59)
@@ -48,11 +48,12 @@ def has_site_days(values: object) -> bool:
 
 
 def in_zone(values: Any, zone: tzinfo) -> Any:
-    """``values`` with each date-alone due placed at the end of its day in ``zone``."""
+    """``values`` with each date-alone due placed at the end of its day in ``zone`` (the instant, in UTC)."""
     if isinstance(values, Mapping):
         return {key: in_zone(value, zone) for key, value in values.items()}
     if isinstance(values, list):
         return [in_zone(value, zone) for value in values]
     if is_site_day(values):
-        return datetime.combine(values.date(), END_OF_DAY, tzinfo=zone)
+        # Kept in UTC, as every stored time is: the record's zone decided the instant, not how it is written.
+        return datetime.combine(values.date(), END_OF_DAY, tzinfo=zone).astimezone(UTC)
     return values

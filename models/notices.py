@@ -64,11 +64,16 @@ def for_step(state: CapaState, event: Event) -> Notice | None:
     if event.kind is EventKind.RAISED:
         recipients = [state.owner]
         what = f"you own a new {state.severity.value} nonconformity raised by {event.actor}: {state.title}"
+        if state.under_current_rules:
+            # Quality, who triages it, reads the same notice as the owner: it names the owner rather than "you".
+            roles = [Role.QUALITY]
+            what = (
+                f"new {state.severity.value} nonconformity raised by {event.actor}, owned by {state.owner}: "
+                f"{state.title}"
+            )
         if state.clock is not None:
             what += f"; containment due {moment(state.clock.due_at)}"
         if state.under_current_rules:
-            # Quality triages it; the owner reads the same notice.
-            roles = [Role.QUALITY]
             what += "; quality to triage it"
     elif isinstance(details, TriageEntry):
         recipients = [state.owner]

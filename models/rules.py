@@ -902,8 +902,8 @@ def _may_comment(state: CapaState, actor: Actor) -> None:
 
 def check_comment(state: CapaState, inp: CommentInput) -> None:
     _may_comment(state, inp.actor)
-    named = set(mentioned(inp.text))
-    if set(inp.mentions or []) - named:
+    named = {name.casefold() for name in mentioned(inp.text)}
+    if {name.casefold() for name in inp.mentions or []} - named:
         raise _invalid("mentions", "a comment mentions only the people its text names with @")
 
 

@@ -116,7 +116,7 @@ def _moment(raw: str, zone: tzinfo) -> str:
     """A datetime-local value as an ISO moment in ``zone``; anything else (a date alone, which the model reads as
     the end of that day at the record's site) as typed, for the model to read or refuse."""
     try:
-        return datetime.strptime(raw[:16], LOCAL_MINUTE).replace(tzinfo=zone).isoformat()
+        return datetime.strptime(raw[:16], LOCAL_MINUTE).replace(tzinfo=zone).astimezone(UTC).isoformat()
     except ValueError:
         return raw
 

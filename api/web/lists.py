@@ -155,11 +155,20 @@ async def board(request: Request, user: WebUser, client: Client) -> HTMLResponse
     if Role(user.role) not in _MANAGING:
         return problem_page(request, user, 403, f"the overdue board is for managers; {user.name} is {user.role}")
     query = request.query_params
-    # An unknown choice filters nothing: these are the form's own select values.
     severity = next((s for s in Severity if s.value == query.get("severity")), None)
     stage = next((s for s in Stage if s.value == query.get("stage") and s.is_open), None)
     people = await client.list_users()
     holder = next((p.name for p in people if p.name == query.get("holder")), None)
+    # A value the form does not offer (a mistyped link) is named, not silently taken as "any".
+    summary = [
+        f"{label}: {message}"
+        for param, label, chosen, message in (
+            ("severity", "severity", severity, f"choose one of {', '.join(s.value for s in Severity)}"),
+            ("stage", "stage", stage, f"choose an open stage: {', '.join(s.value for s in Stage if s.is_open)}"),
+            ("holder", "held by", holder, f"no user named {query.get('holder')}"),
+        )
+        if query.get(param) and chosen is None
+    ]
     mine = query.get("team") == "1"
     team = await client.team_of(user.name) if mine else None
     now = datetime.now(UTC)
@@ -177,6 +186,8 @@ async def board(request: Request, user: WebUser, client: Client) -> HTMLResponse
         request,
         "board.html",
         user,
+        status=422 if summary else 200,
+        summary=summary,
         items=items,
         counts=counts,
         stages=[s for s in Stage if s.is_open],

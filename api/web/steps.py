@@ -136,7 +136,7 @@ STEP_FORMS: dict[Step, StepForm] = {
     ),
     Step.REQUEST_EXTENSION: StepForm(
         inputs(("action_id", "For"), ("until", "New due", Read.MOMENT), _REASON),
-        "Extension requested; a manager of your line decides it, or quality when it was asked after the due time",
+        "Extension requested; a manager of your line or quality decides it (quality alone when it is late)",
     ),
     Step.DECIDE_EXTENSION: StepForm(
         inputs(("action_id", "For"), _REASON, approve=Input("decision", "Decision", Read.DECISION)),

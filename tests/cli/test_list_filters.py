@@ -65,3 +65,13 @@ async def test_a_bad_filter_is_one_line_naming_the_option(capa: Capa) -> None:
     refused = await capa("list", "--due-from", "2026-03-05", "--due-to", "2026-03-01", "--csv", user="maria")
     assert_one_line_error(refused, 2, "--due-to", "ends before the range starts (2026-03-05)")
     assert_one_line_error(await capa("list", "--severity", "huge", user="maria"), 2, "--severity")
+
+
+async def test_an_export_that_cannot_be_written_as_asked_is_one_line(capa: Capa, tmp_path: Path) -> None:
+    """--csv with --xlsx would write CSV into a workbook's name: refused before anything is written; a workbook
+    path in a folder that does not exist is one line naming --xlsx, not a traceback."""
+    both = tmp_path / "both.xlsx"
+    assert_one_line_error(await capa("list", "--csv", "--xlsx", str(both), user="maria"), 2, "--csv and --xlsx")
+    assert not both.exists()
+    missing = tmp_path / "no-such-folder" / "records.xlsx"
+    assert_one_line_error(await capa("list", "--xlsx", str(missing), user="maria"), 2, "--xlsx", "cannot write")

@@ -79,3 +79,11 @@ async def test_a_comment_naming_nobody_known_or_on_a_cancelled_record_is_refused
     ended = await api.call("otto", "POST", f"/records/{record_id}/comments", {"text": "one more thing"})
     assert ended.status_code == 409, ended.text
     assert "only quality's signed amendments" in ended.json()["detail"]
+
+
+async def test_a_mention_finds_the_person_whatever_the_case_it_is_typed_in(api: Api) -> None:
+    """People type names as they say them: "@GRETA" mentions greta, whose notifications get it."""
+    record_id = await api.raise_record()
+    outcome = await api.ok("otto", "POST", f"/records/{record_id}/comments", {"text": "@GRETA please check"})
+    assert outcome["entries"][-1]["details"]["mentions"] == ["greta"]
+    await api.until(lambda: _mine(api, "greta"), lambda p: any(i["record_id"] == record_id for i in p["items"]))

@@ -55,6 +55,7 @@ def test_a_date_alone_is_the_end_of_that_day_at_the_records_site() -> None:
     placed = dues.in_zone(action.model_dump(), BERLIN)
     assert placed["due_at"] == datetime(2027, 1, 15, 22, 59, 59, tzinfo=UTC)
     assert placed["due_at"] == datetime.combine(date(2027, 1, 15), time(23, 59, 59), tzinfo=BERLIN)
+    assert placed["due_at"].isoformat() == "2027-01-15T22:59:59+00:00", "kept in UTC, as every stored time"
 
     request = ExtensionRequestStep(until=date(2027, 7, 1), reason="Supplier late")
     assert dues.in_zone(request.model_dump(), BERLIN)["until"] == datetime(2027, 7, 1, 21, 59, 59, tzinfo=UTC)

@@ -137,6 +137,17 @@ async def test_the_board_shows_titles_filters_and_my_team(stack: Stack) -> None:
         assert (LATE_OF_PAUL in team.text, LATE_OF_OLIVIA in team.text) == (True, True)
 
 
+async def test_the_board_names_a_filter_value_it_does_not_offer(stack: Stack) -> None:
+    """A mistyped board link is refused naming each bad filter, not shown as if nothing were filtered."""
+    _late_records(stack)
+    async with browser(stack, "mike") as mike:
+        refused = await mike.get("/board", severity="banana", holder="nobody", stage="critical")
+        assert refused.status_code == 422
+        assert "severity: choose one of" in refused.text
+        assert "held by: no user named nobody" in refused.text
+        assert "stage: choose an open stage" in refused.text
+
+
 async def test_the_lists_are_cards_on_a_phone(chromium: Browser, base_url: str, stack: Stack) -> None:
     """At 360 px the records list and the board show each row as a card of labelled lines, nothing scrolls
     sideways, and the whole record id shows."""
