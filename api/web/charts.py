@@ -68,6 +68,11 @@ def draw(table: Figure) -> bytes:
     return out.getvalue()
 
 
+def _legend_above(axes: Axes) -> None:
+    """The legend in a row above the plot, where no bar can be under it."""
+    axes.legend(frameon=False, loc="lower left", bbox_to_anchor=(0, 1), ncols=2, borderaxespad=0.2)
+
+
 def _number(cell: Cell) -> float:
     return float(cell) if isinstance(cell, int | float) else 0.0
 
@@ -78,7 +83,7 @@ def _paired_columns(axes: Axes, rows: Rows, labels: tuple[str, str]) -> None:
     axes.bar([p + 0.2 for p in places], [_number(r[2]) for r in rows], width=0.4, color=SECOND, label=labels[1])
     axes.set_xticks(list(places), [str(r[0]) for r in rows], rotation=45 if len(rows) > 6 else 0, ha="right")
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.legend(frameon=False, loc="upper right")
+    _legend_above(axes)
 
 
 def _paired_bars(axes: Axes, rows: Rows, columns: tuple[int, int], labels: tuple[str, str], unit: str) -> None:
@@ -88,8 +93,10 @@ def _paired_bars(axes: Axes, rows: Rows, columns: tuple[int, int], labels: tuple
     axes.barh([p + 0.2 for p in places], [_number(r[second]) for r in rows], height=0.4, color=SECOND, label=labels[1])
     axes.set_yticks(list(places), [str(r[0]) for r in rows])
     axes.invert_yaxis()
+    # Days start at zero, and a period of nothing but zeros still has a readable scale.
+    axes.set_xlim(0, max([_number(r[column]) for r in rows for column in columns] + [0]) * 1.05 or 1)
     axes.set_xlabel(unit)
-    axes.legend(frameon=False, loc="upper right")
+    _legend_above(axes)
 
 
 def _rates(axes: Axes, rows: Rows) -> None:
@@ -110,7 +117,11 @@ def _pareto(axes: Axes, rows: Rows) -> None:
     axes.bar(names, [_number(r[1]) for r in rows], color=FIRST)
     axes.set_ylabel("records")
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.tick_params(axis="x", labelrotation=30 if len(rows) > 3 else 0)
+    if len(rows) > 3:
+        # Slanted names end under their bar, so long ones do not run into their neighbours.
+        axes.tick_params(axis="x", labelrotation=30)
+        for name in axes.get_xticklabels():
+            name.set_horizontalalignment("right")
     cumulative = axes.twinx()
     cumulative.plot(names, [_number(r[2]) for r in rows], color=LINE, marker="o")
     cumulative.set_ylim(0, 105)
@@ -125,4 +136,4 @@ def _open_work(axes: Axes, rows: Rows) -> None:
     axes.barh(people, [_number(r[2]) for r in rows], left=steps, color=SECOND, label="Actions")
     axes.invert_yaxis()
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.legend(frameon=False, loc="upper right")
+    _legend_above(axes)
