@@ -62,6 +62,9 @@ def queue(engine: Engine, notices: list[Notice], settings: Settings, *, as_of: d
     """
     with session_scope(engine) as session:
         planned = [(notice, _rows(session, notice, settings, as_of)) for notice in notices]
+    if not any(rows for _, rows in planned):
+        # Nobody to tell (a step only watchers hear of, on a record nobody watches): no write at all.
+        return Queued(logged=[], pending=[])
     with write_scope(engine) as session:
         ids = [row_id for notice, rows in planned for row_id in _insert(session, notice, rows)]
         logged = _claim(session, ids)
@@ -87,6 +90,9 @@ def enqueue(engine: Engine, notice: Notice, settings: Settings, *, as_of: dateti
 def _rows(session: Session, notice: Notice, settings: Settings, as_of: datetime | None) -> list[dict[str, Any]]:
     """The outbox rows of ``notice``, pending; ``as_of`` as in ``enqueue``."""
     people = _people(session, notice)
+    if notice.watchers_only and not people:
+        # A step only watchers hear of, on a record nobody watches.
+        return []
     if not people:
         log.warning("notice names nobody: only webhooks get it", record_id=notice.record_id, kind=notice.kind.value)
     now = datetime.now(UTC)
@@ -118,9 +124,11 @@ def _rows(session: Session, notice: Notice, settings: Settings, as_of: datetime 
             }
             for p, address in _email_addresses(session, notice, people).items()
         )
-    rows.extend(
-        {**common, "recipient": url, "channel": Channel.WEBHOOK.value, "address": url} for url in settings.webhook_urls
-    )
+    if not notice.watchers_only:
+        rows.extend(
+            {**common, "recipient": url, "channel": Channel.WEBHOOK.value, "address": url}
+            for url in settings.webhook_urls
+        )
     return rows
 
 

@@ -26,6 +26,7 @@ from models.payloads import (
     ReminderEntry,
     TriageEntry,
 )
+from models.sentences import sentence
 
 
 def notice(
@@ -107,11 +108,20 @@ def for_step(state: CapaState, event: Event) -> Notice | None:
         if details.due_at is not None:
             what += f"; due {moment(details.due_at)}"
     else:
-        return None
+        return for_watchers(state, event)
     recipients = [name for name in dict.fromkeys(recipients) if name != event.actor]
     if not recipients and not managers_of and not roles:
-        return None
+        return for_watchers(state, event)
     return notice(state, event, recipients, what, managers_of=managers_of, roles=roles)
+
+
+def for_watchers(state: CapaState, event: Event) -> Notice | None:
+    """A person's step nobody must hear of at once still reaches those who watch the record: its timeline
+    sentence. (The system's entries, reminders and escalations, have notices of their own.)"""
+    if event.actor == SYSTEM_ACTOR:
+        return None
+    said = notice(state, event, [], sentence(event))
+    return said.model_copy(update={"watchers_only": True})
 
 
 # How much of a comment a notice's subject shows.

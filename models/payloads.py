@@ -1283,6 +1283,9 @@ class Notice(Payload):
     roles: list[Role] = Field(default_factory=list)
     # Who took the step (None: the system): the outbox tells the record's watchers, but not them of their own step.
     actor: str | None = None
+    # Only for the record's watchers: a step nobody else must hear of at once (a containment, a completed action,
+    # a verification...); no webhook gets it, and with no watchers it goes nowhere.
+    watchers_only: bool = False
 
 
 StepResult.model_rebuild()

@@ -11,8 +11,15 @@ from client.records import CapaClient
 from core import audit, notification_list
 from core.readmodel import load_record_state
 from core.settings import Settings
-from models.enums import EventKind, Stage
-from models.payloads import CancelInput, CommentEntry, CommentInput, CommentStep, ReassignInput
+from models.enums import Disposition, EventKind, Stage
+from models.payloads import (
+    CancelInput,
+    CommentEntry,
+    CommentInput,
+    CommentStep,
+    ContainmentInput,
+    ReassignInput,
+)
 from tests.workers.harness import eventually
 from tests.workflows.harness import Capa, actor, raise_record, running_worker
 from workflows.record import RecordWorkflow
@@ -87,6 +94,31 @@ async def test_a_watcher_hears_the_records_notices_but_not_of_their_own_steps(
     assert EventKind.REASSIGNED.value in [row.kind for row in notification_list.list_mine(engine, "oscar")]
     assert notification_list.list_mine(engine, "mike") == []
     assert await client.watchers(capa.handle.id) == ["mike", "paul"]
+
+
+async def test_a_watcher_hears_of_steps_that_tell_nobody_else(env: WorkflowEnvironment, engine: Engine) -> None:
+    """Olivia's containment tells nobody at once; paul, who watches the record, still hears of it (the entry's
+    sentence), and maria, who does not watch it, does not."""
+    async with running_worker(env.client, engine) as queue:
+        capa = await raise_record(env.client, queue)
+        await _in_read_model(engine, capa)
+        client = CapaClient(env.client, engine, Settings(task_queue=queue))
+        assert await client.watch(capa.handle.id, "paul")
+        contained = ContainmentInput(
+            actor=actor("olivia"), summary="Lot quarantined", disposition=Disposition.QUARANTINE
+        )
+        await capa.step(RecordWorkflow.contain, contained)
+        await capa.activities_done()
+        pauls = await eventually(
+            lambda: (rows := notification_list.list_mine(engine, "paul")) and rows, 10, "paul's notice"
+        )
+
+    [containment] = pauls
+    assert containment.kind == EventKind.CONTAINMENT_SUBMITTED.value
+    assert "Lot quarantined" in containment.subject
+    assert notification_list.list_mine(engine, "maria") == []
+    olivias = [row.kind for row in notification_list.list_mine(engine, "olivia")]
+    assert EventKind.CONTAINMENT_SUBMITTED.value not in olivias, "nobody is told of their own step"
 
 
 async def test_a_comment_naming_an_unknown_person_or_on_an_ended_record_is_refused(

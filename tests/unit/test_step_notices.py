@@ -81,5 +81,15 @@ def test_an_extension_request_goes_to_the_requesters_manager_found_when_queued()
     ],
 )
 def test_who_hears_of_a_step(kind: EventKind, actor: str, details: Payload, told: list[str] | None) -> None:
+    """``None``: nobody must hear of it at once; the record's watchers still do (a notice for them alone)."""
     notice = notices.for_step(STATE, _event(kind, actor, details))
-    assert (notice.recipients if notice is not None else None) == told
+    assert notice is not None
+    assert (None if notice.watchers_only else notice.recipients) == told
+    if notice.watchers_only:
+        assert notice.recipients == []
+        assert notice.actor == actor, "the outbox leaves out the watcher whose step it is"
+
+
+def test_the_systems_entries_have_no_notice_for_watchers_here() -> None:
+    """A reminder or an escalation is told by its own notice (its watchers included), not by ``for_step``."""
+    assert notices.for_step(STATE, _event(EventKind.CLOSED, "system", ClosedEntry(cycles=1))) is None
