@@ -52,6 +52,8 @@ def draw(table: Figure) -> bytes:
         _paired_bars(axes, rows, (2, 3), ("Median", "90th percentile"), "days")
     elif table.name == "rates":
         _rates(axes, rows)
+    elif table.name == "ages":
+        _ages(axes, rows)
     elif table.name == "ageing":
         axes.bar([str(r[0]) for r in rows], [_number(r[1]) for r in rows], color=LINE)
         axes.set_ylabel("deadlines")
@@ -66,6 +68,20 @@ def draw(table: Figure) -> bytes:
     with _drawing:
         canvas.savefig(out, format="svg", metadata={"Date": None})
     return out.getvalue()
+
+
+def _ages(axes: Axes, rows: Rows) -> None:
+    """The overdue board's open records by age: one bar per age, its count at its end, the old ones in red."""
+    counts = [_number(r[1]) for r in rows]
+    places = range(len(rows))
+    axes.barh(list(places), counts, color=[FIRST if place < 2 else LINE for place in places])
+    axes.set_yticks(list(places), [str(r[0]) for r in rows])
+    axes.invert_yaxis()
+    axes.set_xlim(0, max([*counts, 1]) * 1.15)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for place, count in zip(places, counts, strict=True):
+        axes.text(count, place, f" {count:g}", va="center")
+    axes.set_xlabel("open records")
 
 
 def _legend_above(axes: Axes) -> None:

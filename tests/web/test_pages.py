@@ -352,6 +352,15 @@ async def test_the_overdue_board_is_for_managers(stack: Stack) -> None:
         assert board.status_code == 200
         assert f'<meta http-equiv="refresh" content="{stack.settings.board_refresh}">' in board.text
         assert "Open records by age" in board.text
+        # The age chart is drawn on the server by the charting library, as an SVG without script, its numbers
+        # beside it as a table.
+        assert '<img class="chart" src="/board/ages.svg"' in board.text
+        chart = await ada.get("/board/ages.svg")
+        assert chart.headers["content-type"] == "image/svg+xml"
+        assert "<script" not in chart.text
+        assert all(f">{age}<" in chart.text for age in ("&lt; 1 d", "1-7 d", "&gt; 90 d"))
+    async with browser(stack, "olivia") as olivia:
+        assert (await olivia.get("/board/ages.svg")).status_code == 403
 
 
 @pytest.mark.parametrize("path", ["/", "/raise", "/records", "/board"])
