@@ -25,6 +25,7 @@ from client.records import CapaClient
 from client.stats import Figure
 from core.readmodel import Direction, RecordFilter, RecordSort
 from models.enums import Role, Severity, Source, Stage
+from models.tables import User
 
 router = APIRouter(include_in_schema=False)
 
@@ -168,19 +169,26 @@ async def _ages(client: CapaClient, now: datetime) -> Figure:
     )
 
 
+def _not_managing(request: Request, user: User) -> HTMLResponse | None:
+    """The board and its chart are for managers and admins: a refusal for anyone else."""
+    if Role(user.role) in _MANAGING:
+        return None
+    return problem_page(request, user, 403, f"the overdue board is for managers; {user.name} is {user.role}")
+
+
 @router.get("/board/ages.svg")
 async def ages_chart(request: Request, user: WebUser, client: Client) -> Response:
     """The board's chart of open records by age, drawn on the server (``api.web.charts``)."""
-    if Role(user.role) not in _MANAGING:
-        return problem_page(request, user, 403, f"the overdue board is for managers; {user.name} is {user.role}")
+    if (refused := _not_managing(request, user)) is not None:
+        return refused
     svg = await chart_svg(await _ages(client, datetime.now(UTC)))
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=30"})
 
 
 @router.get("/board")
 async def board(request: Request, user: WebUser, client: Client) -> HTMLResponse:
-    if Role(user.role) not in _MANAGING:
-        return problem_page(request, user, 403, f"the overdue board is for managers; {user.name} is {user.role}")
+    if (refused := _not_managing(request, user)) is not None:
+        return refused
     query = request.query_params
     severity = next((s for s in Severity if s.value == query.get("severity")), None)
     stage = next((s for s in Stage if s.value == query.get("stage") and s.is_open), None)

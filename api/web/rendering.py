@@ -22,8 +22,9 @@ from core import files
 from core.readmodel import printed_name
 from core.settings import Settings
 from models import formatting
+from models.enums import Role
 from models.payloads import Event, RaiseStep
-from models.rules import MEANINGS, STEP_MODELS, Step, current_file_target
+from models.rules import MEANINGS, STEP_MODELS, Step, current_file_target, may_see_reports
 from models.sentences import sentence
 from models.tables import User
 
@@ -202,6 +203,7 @@ TEMPLATES.env.filters.update(
 TEMPLATES.env.globals.update(WAITING_NAMED=6)
 TEMPLATES.env.globals.update(
     csrf_input=csrf_input,
+    may_see_reports=lambda role: may_see_reports(Role(role)),
     options=options,
     Step=Step,
     STEP_LABELS=STEP_LABELS,
