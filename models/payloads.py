@@ -551,6 +551,45 @@ class CommentEntry(CommentStep):
     mentions: list[str] = Field(default_factory=list)
 
 
+# --- recurrence: a system step (a sentinel, or the effectiveness window that watches) ---
+
+
+class RecurrenceSource(StrEnum):
+    """What noticed that the problem came back."""
+
+    SENTINEL = "sentinel"  # a recurrence rule of the policy fired for this record's key
+    EFFECTIVENESS = "effectiveness"  # a matching nonconformity was raised during the record's effectiveness window
+
+
+class RecurrenceStep(Payload):
+    """New nonconformities that show the record's problem came back: what noticed them, the rule that did (a
+    sentinel's), their record ids, and whether the record escalates one level or has its review brought forward."""
+
+    source: Annotated[RecurrenceSource, Field(description="What noticed the recurrence")]
+    rule: Annotated[ShortText | None, Field(description="The recurrence rule that fired (a sentinel's)")] = None
+    record_ids: list[RecordId] = Field(min_length=1, max_length=50, description="The new nonconformities")
+    escalate: bool = Field(default=False, description="Escalate the stage's deadline one level")
+    # Who the escalation reaches, looked up in the directory by the caller (as alarms do).
+    recipients: list[UserName] = Field(default_factory=list, max_length=50)
+    bring_review_forward: bool = Field(
+        default=False, description="End the effectiveness window now: the review falls due from now"
+    )
+
+
+class RecurrenceInput(RecurrenceStep):
+    """The ``recurrence`` update: taken by the system, so it carries no actor."""
+
+
+class RecurrenceEntry(RecurrenceStep):
+    """A ``recurrence_detected`` entry: the step as given, with what the record did about it."""
+
+    # The stage whose deadline escalated, and the level it reached (None: nothing escalated).
+    target: str | None = None
+    level: int | None = None
+    # When the review falls due, when the recurrence brought it forward.
+    review_due_at: datetime | None = None
+
+
 def step_of(step: type[_Step], inp: StepInput) -> _Step:
     """The fields ``inp`` submits for its step, without the actor (and a signed step's signature): what its
     timeline entry records, or what was signed."""
@@ -900,6 +939,8 @@ EntryDetails = (
     | AmendEntry
     | LinkStep
     | CommentEntry
+    # recurrence
+    | RecurrenceEntry
     | EarlierEntry
 )
 
@@ -928,6 +969,8 @@ ENTRY_OF_KIND: dict[EventKind, type[Payload]] = {
     EventKind.AMENDED: AmendEntry,
     EventKind.LINKED: LinkStep,
     EventKind.COMMENTED: CommentEntry,
+    # recurrence
+    EventKind.RECURRENCE_DETECTED: RecurrenceEntry,
 }
 
 
