@@ -19,7 +19,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from client.errors import CapaError, ErrorKind
 from client.temporal import recovering, refusal
 from models.payloads import RECORD_MOVING, SYSTEM_ACTOR, RecurrenceInput, StepResult
-from workflows.record import RecordWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -39,13 +38,14 @@ async def record_recurrence(temporal: Client, record_id: str, inp: RecurrenceInp
     """Record ``inp`` on ``record_id``; the step's result (stage, sequence, due), or ``CapaError`` with the record's
     refusal: WRONG_STAGE when it has ended, INVALID when it already records one of the nonconformities, NOT_FOUND
     when there is no such record."""
-    handle = temporal.get_workflow_handle_for(RecordWorkflow.run, record_id)
+    # By the update's name: the record's workflow module starts the activity that calls this.
+    handle = temporal.get_workflow_handle(record_id)
     fields = {"record_id": record_id, "workflow_id": record_id, "actor": SYSTEM_ACTOR}
     update_id = recurrence_update_id(record_id, inp)
     for attempt in range(_MOVING_ATTEMPTS + 1):
         try:
-            result = await handle.execute_update(
-                RecordWorkflow.recurrence, inp, id=update_id, rpc_timeout=_UPDATE_TIMEOUT
+            result: StepResult = await handle.execute_update(
+                "recurrence", inp, id=update_id, result_type=StepResult, rpc_timeout=_UPDATE_TIMEOUT
             )
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause

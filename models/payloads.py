@@ -298,6 +298,11 @@ class Criterion(Payload):
     window_days: Annotated[int | None, Field(ge=1, le=3650, description="Days of data")] = None
     window_lots: Annotated[int | None, Field(ge=1, le=100_000, description="Lots of data")] = None
     window_units: Annotated[int | None, Field(ge=1, le=1_000_000_000, description="Units of data")] = None
+    # recurrence: the products or parts this criterion watches during the effectiveness window (besides the
+    # record's own product and defect code); a nonconformity raised on one of them is recorded as a recurrence.
+    products: list[ShortText] | None = Field(
+        default=None, max_length=20, description="Products or parts watched during the window", examples=[["H-200"]]
+    )
 
 
 class PlanStep(Payload):
@@ -574,6 +579,9 @@ class RecurrenceStep(Payload):
     bring_review_forward: bool = Field(
         default=False, description="End the effectiveness window now: the review falls due from now"
     )
+    # The effectiveness criteria (numbers from 1) the new nonconformities bear on, as the window's watch found them
+    # (None: the record's own product and defect code, so every criterion).
+    criteria: list[Annotated[int, Field(ge=1, le=20)]] | None = None
 
 
 class RecurrenceInput(RecurrenceStep):
