@@ -113,7 +113,7 @@ def is_action_pairs(text: str) -> bool:
     return re.match(rf"\s*(?:{'|'.join(_ACTION_KEYS)})\s*=", text) is not None
 
 
-_CRITERION_KEYS = ("measure", "baseline", "threshold", "source", "days", "lots", "units")
+_CRITERION_KEYS = ("measure", "baseline", "threshold", "source", "days", "lots", "units", "products")
 _CRITERION_EXAMPLE = "measure=burr rejects,baseline=2.1 %,threshold=< 0.2 %,source=QC-DB line 3,days=30"
 
 
@@ -136,6 +136,8 @@ def parse_criterion(text: str) -> dict[str, object]:
         "threshold": pairs["threshold"],
         "data_source": pairs["source"],
         f"window_{window}": int(pairs[window]),
+        # recurrence: the products or parts the window watches, separated by slashes (products=H-210/H-220)
+        **({"products": [p.strip() for p in pairs["products"].split("/") if p.strip()]} if "products" in pairs else {}),
     }
 
 

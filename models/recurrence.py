@@ -7,8 +7,9 @@ Pure functions of the record's state. A record's window runs from its passed ver
 defect code (it bears on every criterion), or a product or part one of its criteria watches (it bears on those).
 """
 
-from dataclasses import dataclass, field
 from datetime import datetime
+
+from pydantic import BaseModel, Field, computed_field
 
 from models.enums import EventKind, Stage, VerificationResult
 from models.payloads import CapaState, RecurrenceEntry, RecurrenceSource
@@ -53,23 +54,22 @@ def is_recurrence(
     return matched_criteria(state, product, defect) is not None
 
 
-@dataclass(frozen=True)
-class Seen:
+class Seen(BaseModel):
     """One matching nonconformity the window recorded: its id and when it was recorded (at its raise)."""
 
     record_id: str
     at: datetime
 
 
-@dataclass(frozen=True)
-class CriterionWindow:
+class CriterionWindow(BaseModel):
     """One effectiveness criterion (``number`` None: the record's own product and defect code, for a record with no
     criteria) and the matching nonconformities raised in its window."""
 
     number: int | None
     measure: str
-    seen: list[Seen] = field(default_factory=list)
+    seen: list[Seen] = Field(default_factory=list)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def count(self) -> int:
         return len(self.seen)
@@ -98,15 +98,33 @@ def window_data(state: CapaState) -> list[CriterionWindow]:
         and event.at >= start
     ]
     if not state.criteria:
-        seen = [Seen(record_id, at) for at, entry in recorded for record_id in entry.record_ids]
-        return [CriterionWindow(None, OWN_KEY, seen)]
+        seen = [Seen(record_id=record_id, at=at) for at, entry in recorded for record_id in entry.record_ids]
+        return [CriterionWindow(number=None, measure=OWN_KEY, seen=seen)]
     rows = []
     for number, criterion in enumerate(state.criteria, start=1):
         seen = [
-            Seen(record_id, at)
+            Seen(record_id=record_id, at=at)
             for at, entry in recorded
             if entry.criteria is None or number in entry.criteria
             for record_id in entry.record_ids
         ]
-        rows.append(CriterionWindow(number, criterion.measure, seen))
+        rows.append(CriterionWindow(number=number, measure=criterion.measure, seen=seen))
     return rows
+
+
+class EffectivenessWindow(BaseModel):
+    """A record's effectiveness window (None: not begun) and, beside each criterion, the matching nonconformities
+    raised in it."""
+
+    record_id: str
+    start: datetime | None
+    end: datetime | None
+    criteria: list[CriterionWindow]
+
+
+def effectiveness_window(state: CapaState) -> EffectivenessWindow:
+    rows = window_data(state)
+    start = window_start(state) if rows else None
+    return EffectivenessWindow(
+        record_id=state.id, start=start, end=state.effectiveness_due_at if rows else None, criteria=rows
+    )
