@@ -1,5 +1,6 @@
-"""The effectiveness window's data through `capa show` and `GET /api/v1/records/{id}/effectiveness-window`: a
-nonconformity raised on a product a criterion watches, during the window, is counted beside that criterion."""
+"""The effectiveness window's data through `capa show`, the record page and
+`GET /api/v1/records/{id}/effectiveness-window`: a nonconformity raised on a product a criterion watches, during the
+window, is counted beside that criterion."""
 
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from tests.cli.conftest import Capa, eventually, serving
 from tests.policies import uniform_policy
 from tests.stack import Stack, running_stack
+from tests.web.pages import browser
 
 # A window of an hour: the new raise falls well inside it.
 POLICY = uniform_policy("recurrence-cli", effectiveness_after="1h", remind_before=["30m"], escalate_after=["1h"])
@@ -84,3 +86,9 @@ async def test_show_and_the_api_count_a_watched_products_raise_beside_its_criter
     [criterion] = window["criteria"]
     assert (criterion["number"], criterion["measure"], criterion["count"]) == (1, "H-210 rejects", 1)
     assert [seen["record_id"] for seen in criterion["seen"]] == [new_id]
+
+    async with browser(stack, "maria") as person:
+        page = await person.get(f"/records/{record_id}")
+    assert page.status_code == 200
+    assert "Effectiveness window" in page.text
+    assert f'href="/records/{new_id}"' in page.text
