@@ -3,6 +3,7 @@
 window, is counted beside that criterion."""
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -92,3 +93,26 @@ async def test_show_and_the_api_count_a_watched_products_raise_beside_its_criter
     assert page.status_code == 200
     assert "Effectiveness window" in page.text
     assert f'href="/records/{new_id}"' in page.text
+
+
+async def test_the_plan_form_names_the_products_a_criterion_watches(capa: Capa, stack: Stack) -> None:
+    record_id = await _raised(capa, "H-200")
+    await capa.ok("contain", record_id, "--summary", "Lot quarantined", "--disposition", "quarantine", user="olivia")
+    await capa.ok("root-cause", record_id, "--method", "fishbone", "--cause", "Worn deburring tool", user="olivia")
+    due = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    plan = {
+        "description-1": "Replace tool",
+        "owner-1": "olivia",
+        "due-1": due,
+        "measure-1": "H-210 rejects",
+        "baseline-1": "1 %",
+        "threshold-1": "0",
+        "data_source-1": "QC-DB",
+        "window_days-1": "30",
+        "products-1": "H-210\nH-220\n",
+    }
+    async with browser(stack, "olivia") as olivia:
+        sent = await olivia.step(record_id, "plan", **plan)
+    assert sent.status_code == 303, sent.text
+    shown = await capa.show(record_id)
+    assert shown["criteria"][0]["products"] == ["H-210", "H-220"]
