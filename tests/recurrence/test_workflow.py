@@ -10,10 +10,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from client.errors import CapaError, ErrorKind
 from client.recurrence import record_recurrence
+from core import notification_list
 from models.enums import EventKind, Severity, Stage, VerificationResult
 from models.payloads import CancelInput, RecurrenceEntry, RecurrenceInput, RecurrenceSource, VerifyInput
 from models.sentences import sentence
 from tests.builders import signed
+from tests.workers.harness import eventually
 from tests.workflows.harness import actor, close_to, raise_record, running_worker
 from tests.workflows.test_lifecycle import _to_verification
 from workflows.record import RecordWorkflow
@@ -39,7 +41,14 @@ async def test_a_recurrence_is_an_entry_that_escalates_the_stage_one_level(
             await record_recurrence(env.client, record_id, again)
         await capa.activities_done()
         state = await capa.state()
+        told = await eventually(
+            lambda: [row for row in notification_list.list_mine(engine, "quinn") if row.kind == "recurrence_detected"],
+            10,
+            "quality's notice",
+        )
     assert refused.value.kind is ErrorKind.INVALID
+    [notice] = told
+    assert "recurrence detected: NC-2026-9001, NC-2026-9002, escalated to level 1" in notice.subject
     [entry] = [e for e in state.events if e.kind is EventKind.RECURRENCE_DETECTED]
     assert entry.seq == result.seq
     assert entry.actor == "system"
