@@ -573,10 +573,13 @@ class RecordWorkflow:
         target: str | None = None
         level: int | None = None
         review_due_at = None
-        if inp.escalate and s.clock is not None:
-            # One level up; the alarm's own ring for that level is then refused as rung, and the next rings on time.
-            s.clock.escalation_level += 1
-            target, level = s.stage.value, s.clock.escalation_level
+        clocks = s.open_clocks()
+        if inp.escalate and clocks:
+            # The stage's own deadline, else the soonest action's, one level up; the alarm's own ring for that level
+            # is then refused as rung, and the next rings on time.
+            action_id, clock = clocks[0] if s.clock is not None else min(clocks, key=lambda held: held[1].due_at)
+            clock.escalation_level += 1
+            target, level = action_id or s.stage.value, clock.escalation_level
         window = s.effectiveness_due_at
         if inp.bring_review_forward and s.stage is Stage.EFFECTIVENESS and s.clock is None and window is not None:
             # The window ends now and the review falls due from now; the window's alarm stops with this step.

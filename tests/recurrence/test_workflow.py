@@ -11,8 +11,18 @@ from temporalio.testing import WorkflowEnvironment
 from client.errors import CapaError, ErrorKind
 from client.recurrence import record_recurrence
 from core import notification_list
-from models.enums import EventKind, Severity, Stage, VerificationResult
-from models.payloads import CancelInput, RecurrenceEntry, RecurrenceInput, RecurrenceSource, VerifyInput
+from models.enums import Disposition, EventKind, RootCauseMethod, Severity, Stage, VerificationResult
+from models.payloads import (
+    CancelInput,
+    ContainmentInput,
+    PlanInput,
+    PlannedAction,
+    RecurrenceEntry,
+    RecurrenceInput,
+    RecurrenceSource,
+    RootCauseInput,
+    VerifyInput,
+)
 from models.sentences import sentence
 from tests.builders import signed
 from tests.workers.harness import eventually
@@ -102,3 +112,33 @@ async def test_an_ended_record_refuses_a_recurrence_and_keeps_nothing(env: Workf
         state = await capa.state()
     assert refused.value.kind in (ErrorKind.WRONG_STAGE, ErrorKind.NOT_FOUND)
     assert EventKind.RECURRENCE_DETECTED not in [e.kind for e in state.events]
+
+
+async def test_without_a_stage_deadline_the_soonest_actions_escalates(env: WorkflowEnvironment, engine: Engine) -> None:
+    async with running_worker(env.client, engine) as queue:
+        capa = await raise_record(env.client, queue)
+        h = capa.handle
+        await h.execute_update(
+            RecordWorkflow.contain,
+            ContainmentInput(actor=actor("olivia"), summary="Lot quarantined", disposition=Disposition.QUARANTINE),
+        )
+        await h.execute_update(
+            RecordWorkflow.root_cause,
+            RootCauseInput(actor=actor("olivia"), method=RootCauseMethod.FISHBONE, cause="Worn deburring tool"),
+        )
+        now = await env.get_current_time()
+        actions = [
+            PlannedAction(owner="oscar", due_at=now + timedelta(days=12), description="Add tool-life counter"),
+            PlannedAction(owner="olivia", due_at=now + timedelta(days=5), description="Replace tool"),
+        ]
+        await h.execute_update(RecordWorkflow.plan, PlanInput(actor=actor("olivia"), actions=actions))
+        inp = RecurrenceInput(
+            source=RecurrenceSource.SENTINEL, rule="burr-90d", record_ids=["NC-2026-9005"], escalate=True
+        )
+        await record_recurrence(env.client, h.id, inp)
+        state = await capa.state()
+    assert state.stage is Stage.ACTION
+    [entry] = [e.details for e in state.events if e.kind is EventKind.RECURRENCE_DETECTED]
+    assert isinstance(entry, RecurrenceEntry)
+    assert (entry.target, entry.level) == ("A2", 1)
+    assert [a.clock.escalation_level for a in state.actions] == [0, 1]
