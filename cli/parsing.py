@@ -119,7 +119,8 @@ _CRITERION_EXAMPLE = "measure=burr rejects,baseline=2.1 %,threshold=< 0.2 %,sour
 
 def parse_criterion(text: str) -> dict[str, object]:
     """One effectiveness criterion ``measure=..,baseline=..,threshold=..,source=..,days=N`` (or ``lots=N`` or
-    ``units=N``) as the fields of ``models.payloads.Criterion``; ValueError saying what is wrong with it."""
+    ``units=N``, and optionally ``products=A/B``, the products its window watches) as the fields of
+    ``models.payloads.Criterion``; ValueError saying what is wrong with it."""
     pairs = parse_pairs(text, _CRITERION_KEYS, _CRITERION_EXAMPLE)
     missing = [key for key in ("measure", "baseline", "threshold", "source") if not pairs.get(key)]
     windows = [key for key in ("days", "lots", "units") if key in pairs]
