@@ -17,7 +17,9 @@ from models.payloads import (
     Verification,
 )
 from models.refusals import ErrorKind, Rejection
+from report.content import report_content
 from tests.policies import EARLIER
+from tests.report.samples import GENERATED_AT, NAMES
 
 T0 = datetime(2026, 3, 2, 8, tzinfo=UTC)
 
@@ -93,3 +95,14 @@ def test_a_recurrence_is_refused_on_itself_twice_and_once_ended() -> None:
         rules.check_recurrence(_state(events=[seen]), inp)
     assert twice.value.problems[0].field == "record_ids"
     rules.check_recurrence(_state(), inp)
+
+
+def test_the_report_shows_the_windows_data_once_a_matching_raise_was_recorded() -> None:
+    entry = RecurrenceEntry(source=RecurrenceSource.EFFECTIVENESS, record_ids=["NC-2026-0002"])
+    event = Event(
+        seq=1, at=T0 + timedelta(days=3), kind=EventKind.RECURRENCE_DETECTED, actor=SYSTEM_ACTOR, details=entry
+    )
+    content = report_content(_state(events=[event]), names=NAMES, generated_by="ada", generated_at=GENERATED_AT)
+    shown = str(content)
+    assert "Effectiveness window, criterion 1" in shown
+    assert "1 matching nonconformity raised in the window: NC-2026-0002 (2026-03-05)" in shown
