@@ -49,6 +49,10 @@ class RecordActivities:
         # Without one (the read-model tests), steps notify nobody; the worker always passes one.
         self._notifier = notifier
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     @activity.defn(name="record_state")
     def record_state(self, snapshot: RecordSnapshot) -> None:
         """Records of the earlier shape: write the record's row, its actions and its new timeline entries; then

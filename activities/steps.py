@@ -21,6 +21,7 @@ from temporalio.client import Client
 from activities.alarms import log_armed, server_clock, start_alarms, stop_alarms
 from activities.notifications import NotificationActivities
 from activities.records import ReadModelBehind, RecordActivities
+from activities.watch import watch_raise
 from models.payloads import CapaState, RecordChange, RecordSnapshot, StepEffects
 
 # How long a step's change waits for the step before it to be stored before it also asks its record for the
@@ -81,6 +82,8 @@ class StepActivities:
                 await self._in_thread(self._records.notify_steps, state, effects.change.new_events)
         for notice in effects.notices:
             await self._in_thread(self._notifications.send_notice, notice)
+        # recurrence: a raise is recorded on every record whose effectiveness window it matches (idempotent)
+        await watch_raise(self._client, self._records.engine, effects)
 
     async def _in_thread(self, fn: Callable[..., T], *args: object) -> T:
         """Run a blocking call on this activity's threads, in its context (its logs name the workflow)."""

@@ -46,6 +46,7 @@ from client.export import ExportFormat
 from client.records import CapaClient
 from core import search
 from core.readmodel import RecordFilter
+from models import recurrence
 from models.enums import Severity, Stage
 from models.payloads import (
     ACTION_ID_PATTERN,
@@ -56,6 +57,7 @@ from models.payloads import (
     Payload,
     StepOutcome,
 )
+from models.recurrence import EffectivenessWindow
 from models.refusals import said
 from models.tables import User
 
@@ -350,3 +352,14 @@ async def links(record_id: RecordId, user: ApiUser, client: Client) -> Links:
     state = await client.show(record_id)
     found = await client.links_of(state)
     return Links(links=[LinkedRecordView.model_validate(link.model_dump()) for link in found])
+
+
+# --- recurrence: the effectiveness window's data ---
+
+
+@router.get("/records/{record_id}/effectiveness-window", responses={**REFUSALS, 404: STEP_REFUSALS[404]})
+async def effectiveness_window(record_id: RecordId, user: ApiUser, client: Client) -> EffectivenessWindow:
+    """The record's effectiveness window and, beside each effectiveness criterion, how many matching
+    nonconformities were raised in it, and when (their ids and dates): what the review judges on. Empty criteria
+    before the window begins."""
+    return recurrence.effectiveness_window(await client.show(record_id))

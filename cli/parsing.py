@@ -113,13 +113,14 @@ def is_action_pairs(text: str) -> bool:
     return re.match(rf"\s*(?:{'|'.join(_ACTION_KEYS)})\s*=", text) is not None
 
 
-_CRITERION_KEYS = ("measure", "baseline", "threshold", "source", "days", "lots", "units")
+_CRITERION_KEYS = ("measure", "baseline", "threshold", "source", "days", "lots", "units", "products")
 _CRITERION_EXAMPLE = "measure=burr rejects,baseline=2.1 %,threshold=< 0.2 %,source=QC-DB line 3,days=30"
 
 
 def parse_criterion(text: str) -> dict[str, object]:
     """One effectiveness criterion ``measure=..,baseline=..,threshold=..,source=..,days=N`` (or ``lots=N`` or
-    ``units=N``) as the fields of ``models.payloads.Criterion``; ValueError saying what is wrong with it."""
+    ``units=N``, and optionally ``products=A/B``, the products its window watches) as the fields of
+    ``models.payloads.Criterion``; ValueError saying what is wrong with it."""
     pairs = parse_pairs(text, _CRITERION_KEYS, _CRITERION_EXAMPLE)
     missing = [key for key in ("measure", "baseline", "threshold", "source") if not pairs.get(key)]
     windows = [key for key in ("days", "lots", "units") if key in pairs]
@@ -136,6 +137,8 @@ def parse_criterion(text: str) -> dict[str, object]:
         "threshold": pairs["threshold"],
         "data_source": pairs["source"],
         f"window_{window}": int(pairs[window]),
+        # recurrence: the products or parts the window watches, separated by slashes (products=H-210/H-220)
+        **({"products": [p.strip() for p in pairs["products"].split("/") if p.strip()]} if "products" in pairs else {}),
     }
 
 

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from models import formatting
+from models import formatting, recurrence
 from models.durations import format_duration
 from models.enums import ActionStatus, EventKind, OutboxStatus, Severity, Stage
 from models.formatting import due_in, duration, size
@@ -470,6 +470,9 @@ def show_state(
         console.print(_actions_table(state, now, names))
     if state.criteria:
         console.print(_criteria_table(state))
+    # recurrence: beside each criterion, the matching nonconformities raised in the effectiveness window
+    if window := recurrence.window_data(state):
+        console.print(_window_table(window))
     if links:
         console.print(_links_table(links))
     if state.files:
@@ -755,3 +758,15 @@ def figure_table(figure: dict[str, Any]) -> None:
         console.print(table)
     else:
         console.print(f"{figure['title']}: nothing in the period")
+
+
+# --- recurrence ---
+
+
+def _window_table(window: list[recurrence.CriterionWindow]) -> Table:
+    """Beside each effectiveness criterion, how many matching nonconformities were raised in the window, and when."""
+    table = _table("Effectiveness window", ("#", "MATCHING"), "RAISED IN THE WINDOW")
+    for row in window:
+        raised = ", ".join(f"{seen.record_id} ({formatting.moment(seen.at)})" for seen in row.seen) or "-"
+        _add_row(table, "-" if row.number is None else str(row.number), str(row.count), raised)
+    return table

@@ -215,7 +215,8 @@ def plan(
         list[str] | None,
         typer.Option(
             metavar="measure=..,baseline=..,threshold=..,source=..,days=N",
-            help="An effectiveness criterion set in advance; the window is days=N, lots=N or units=N. Repeat.",
+            help="An effectiveness criterion set in advance; the window is days=N, lots=N or units=N; "
+            "products=H-210/H-220 names the products its window watches for recurrences. Repeat.",
         ),
     ] = None,
     as_json: Json = False,

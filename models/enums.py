@@ -172,6 +172,8 @@ class EventKind(StrEnum):
     DIGEST = "digest"
     # Not a timeline entry either: the daily hash over every record's chain head, published to the webhooks.
     CHAIN_HEAD = "chain_head"
+    # recurrence: a new nonconformity shows the record's problem came back (a sentinel, or its effectiveness window)
+    RECURRENCE_DETECTED = "recurrence_detected"
 
 
 class AdminAction(StrEnum):
@@ -221,4 +223,5 @@ NOTIFIED_KINDS: tuple[EventKind, ...] = (
     EventKind.TRIAGED,  # quality triaged your record
     EventKind.PLAN_DECIDED,  # your plan was approved or returned
     EventKind.COMMENTED,  # a comment mentions you, or is on a record you watch
+    EventKind.RECURRENCE_DETECTED,  # recurrence: the problem of a record came back
 )

@@ -23,6 +23,7 @@ from models.payloads import (
     PlanDecisionEntry,
     PlanEntry,
     ReassignEntry,
+    RecurrenceEntry,
     ReminderEntry,
     TriageEntry,
 )
@@ -193,3 +194,19 @@ def concession_needed(state: CapaState, event: Event) -> Notice:
     return notice(
         state, event, [], "containment uses product as is or reworked: concession needed", roles=[Role.QUALITY]
     )
+
+
+# --- recurrence ---
+
+
+def recurrence(state: CapaState, event: Event) -> Notice:
+    """A recurrence reaches quality (any of them may act), the record's owner and whoever its escalation names."""
+    entry = event.details
+    assert isinstance(entry, RecurrenceEntry)
+    recipients = list(dict.fromkeys([state.owner, *entry.recipients]))
+    what = f"recurrence detected: {', '.join(entry.record_ids)}"
+    if entry.level is not None:
+        what += f", escalated to level {entry.level}"
+    if entry.review_due_at is not None:
+        what += f", effectiveness review due by {moment(entry.review_due_at)}"
+    return notice(state, event, recipients, what, roles=[Role.QUALITY])

@@ -298,6 +298,11 @@ class Criterion(Payload):
     window_days: Annotated[int | None, Field(ge=1, le=3650, description="Days of data")] = None
     window_lots: Annotated[int | None, Field(ge=1, le=100_000, description="Lots of data")] = None
     window_units: Annotated[int | None, Field(ge=1, le=1_000_000_000, description="Units of data")] = None
+    # recurrence: the products or parts this criterion watches during the effectiveness window (besides the
+    # record's own product and defect code); a nonconformity raised on one of them is recorded as a recurrence.
+    products: list[ShortText] | None = Field(
+        default=None, max_length=20, description="Products or parts watched during the window", examples=[["H-200"]]
+    )
 
 
 class PlanStep(Payload):
@@ -549,6 +554,48 @@ class CommentEntry(CommentStep):
     """A comment's timeline entry: its text and the people it mentions (told of it with the record's watchers)."""
 
     mentions: list[str] = Field(default_factory=list)
+
+
+# --- recurrence: a system step (a sentinel, or the effectiveness window that watches) ---
+
+
+class RecurrenceSource(StrEnum):
+    """What noticed that the problem came back."""
+
+    SENTINEL = "sentinel"  # a recurrence rule of the policy fired for this record's key
+    EFFECTIVENESS = "effectiveness"  # a matching nonconformity was raised during the record's effectiveness window
+
+
+class RecurrenceStep(Payload):
+    """New nonconformities that show the record's problem came back: what noticed them, the rule that did (a
+    sentinel's), their record ids, and whether the record escalates one level or has its review brought forward."""
+
+    source: Annotated[RecurrenceSource, Field(description="What noticed the recurrence")]
+    rule: Annotated[ShortText | None, Field(description="The recurrence rule that fired (a sentinel's)")] = None
+    record_ids: list[RecordId] = Field(min_length=1, max_length=50, description="The new nonconformities")
+    escalate: bool = Field(default=False, description="Escalate the stage's deadline one level")
+    # Who the escalation reaches, looked up in the directory by the caller (as alarms do).
+    recipients: list[UserName] = Field(default_factory=list, max_length=50)
+    bring_review_forward: bool = Field(
+        default=False, description="End the effectiveness window now: the review falls due from now"
+    )
+    # The effectiveness criteria (numbers from 1) the new nonconformities bear on, as the window's watch found them
+    # (None: the record's own product and defect code, so every criterion).
+    criteria: list[Annotated[int, Field(ge=1, le=20)]] | None = None
+
+
+class RecurrenceInput(RecurrenceStep):
+    """The ``recurrence`` update: taken by the system, so it carries no actor."""
+
+
+class RecurrenceEntry(RecurrenceStep):
+    """A ``recurrence_detected`` entry: the step as given, with what the record did about it."""
+
+    # The stage whose deadline escalated, and the level it reached (None: nothing escalated).
+    target: str | None = None
+    level: int | None = None
+    # When the review falls due, when the recurrence brought it forward.
+    review_due_at: datetime | None = None
 
 
 def step_of(step: type[_Step], inp: StepInput) -> _Step:
@@ -900,6 +947,8 @@ EntryDetails = (
     | AmendEntry
     | LinkStep
     | CommentEntry
+    # recurrence
+    | RecurrenceEntry
     | EarlierEntry
 )
 
@@ -928,6 +977,8 @@ ENTRY_OF_KIND: dict[EventKind, type[Payload]] = {
     EventKind.AMENDED: AmendEntry,
     EventKind.LINKED: LinkStep,
     EventKind.COMMENTED: CommentEntry,
+    # recurrence
+    EventKind.RECURRENCE_DETECTED: RecurrenceEntry,
 }
 
 

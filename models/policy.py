@@ -68,6 +68,9 @@ class SeverityPolicy(BaseModel):
     min_whys: int = Field(default=1, ge=1, le=20)
     # Whether the root cause must name the escape point and why it did not detect the nonconformity.
     escape_required: bool = False
+    # recurrence: whether a matching nonconformity raised during the effectiveness window ends the window at once
+    # (the review falls due from then) instead of only being recorded on the record.
+    review_forward_on_recurrence: bool = False
 
     @model_validator(mode="after")
     def _check_offsets(self) -> "SeverityPolicy":

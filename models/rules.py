@@ -65,6 +65,8 @@ from models.payloads import (
     RaiseStep,
     ReassignInput,
     ReassignStep,
+    RecurrenceEntry,
+    RecurrenceInput,
     ReviewInput,
     ReviewStep,
     RootCauseInput,
@@ -1261,3 +1263,32 @@ REPORT_READERS = frozenset({Role.MANAGER, Role.QUALITY, Role.ADMIN})
 
 def may_see_reports(role: Role) -> bool:
     return role in REPORT_READERS
+
+
+# --- recurrence: a system step (a sentinel fired, or the effectiveness window saw a matching raise) ------------
+
+
+def recorded_recurrences(state: CapaState) -> list[str]:
+    """The new nonconformities the record's ``recurrence_detected`` entries name, each once, in order."""
+    named = (
+        record_id
+        for event in state.events
+        if event.kind is EventKind.RECURRENCE_DETECTED and isinstance(event.details, RecurrenceEntry)
+        for record_id in event.details.record_ids
+    )
+    return list(dict.fromkeys(named))
+
+
+def check_recurrence(state: CapaState, inp: RecurrenceInput) -> None:
+    """A recurrence is recorded on an open record, once per new nonconformity; never on the record itself."""
+    if state.policy is None:
+        raise Rejection(ErrorKind.WRONG_STAGE, f"{state.id} is still being opened; try again in a moment")
+    if not state.stage.is_open:
+        raise Rejection(ErrorKind.WRONG_STAGE, f"{state.id} is {state.stage.value}: it records no recurrence")
+    if state.id in inp.record_ids:
+        raise _invalid("record_ids", f"{state.id} cannot be a recurrence of itself")
+    if len(set(inp.record_ids)) != len(inp.record_ids):
+        raise _invalid("record_ids", "each record is named once")
+    seen = set(recorded_recurrences(state)) & set(inp.record_ids)
+    if seen:
+        raise _invalid("record_ids", f"already recorded as a recurrence of {state.id}: {', '.join(sorted(seen))}")

@@ -34,6 +34,8 @@ from models.payloads import (
     PlanEntry,
     RaiseStep,
     ReassignEntry,
+    RecurrenceEntry,
+    RecurrenceSource,
     ReminderEntry,
     ReviewStep,
     RootCauseEntry,
@@ -344,6 +346,28 @@ def _commented(event: Event, zone: tzinfo) -> str:
     return f"Comment by {event.actor}{told}: {entry.text}"
 
 
+# --- recurrence ---
+
+
+def _recurrence(event: Event, zone: tzinfo) -> str:
+    """``Recurrence detected by rule "burr-90d": NC-2026-0012, NC-2026-0014; escalated to level 1 (quinn)``."""
+    entry = event.details
+    assert isinstance(entry, RecurrenceEntry)
+    if entry.rule:
+        noticed = f'by rule "{entry.rule}"'
+    elif entry.source is RecurrenceSource.EFFECTIVENESS:
+        noticed = "during the effectiveness window"
+    else:
+        noticed = "by a recurrence rule"
+    text = f"Recurrence detected {noticed}: {', '.join(entry.record_ids)}"
+    if entry.level is not None:
+        reached = f" ({', '.join(entry.recipients)})" if entry.recipients else ""
+        text += f"; {_target(entry.target or '')} escalated to level {entry.level}{reached}"
+    if entry.review_due_at is not None:
+        text += f"; effectiveness review brought forward, due by {moment(entry.review_due_at, zone)}"
+    return text
+
+
 # One per kind that has a timeline entry (``ENTRY_OF_KIND``); the digest has none.
 _SENTENCES: dict[EventKind, Callable[[Event, tzinfo], str]] = {
     EventKind.RAISED: _raised,
@@ -370,6 +394,7 @@ _SENTENCES: dict[EventKind, Callable[[Event, tzinfo], str]] = {
     EventKind.AMENDED: _amended,
     EventKind.LINKED: _linked,
     EventKind.COMMENTED: _commented,
+    EventKind.RECURRENCE_DETECTED: _recurrence,  # recurrence
 }
 
 

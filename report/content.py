@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from models import recurrence
 from models.formatting import moment
 from models.payloads import CapaState, Event
 from models.sentences import sentence
@@ -172,6 +173,12 @@ def _facts(state: CapaState, person: Any) -> list[list[str]]:
                 f"{c.measure}: {c.baseline} to {c.threshold} ({c.data_source}, {window})",
             ]
         )
+    # recurrence: the effectiveness window's data beside each criterion, once a matching raise was recorded
+    watched = recurrence.window_data(state)
+    if any(row.count for row in watched):
+        for row in watched:
+            beside = f"criterion {row.number}" if row.number is not None else recurrence.OWN_KEY
+            facts.append([f"Effectiveness window, {beside}", row.said()])
     for link in state.links:
         facts.append(["Linked", f"{_words(link.kind)} {link.record_id}"])
     if state.cycle > 1:

@@ -101,6 +101,8 @@ with workflow.unsafe.imports_passed_through():
         RecordChange,
         RecordInput,
         RecordSnapshot,
+        RecurrenceEntry,
+        RecurrenceInput,
         ReminderEntry,
         RetiredClock,
         ReviewEntry,
@@ -151,7 +153,7 @@ _CHAINED = "chained-timeline"
 _CHAINED_AT = "chained-timeline-at"
 
 InputT = TypeVar("InputT", bound=StepInput)
-ChangeT = TypeVar("ChangeT", bound=StepInput | AlarmInput)
+ChangeT = TypeVar("ChangeT", bound=StepInput | AlarmInput | RecurrenceInput)
 EntryT = TypeVar("EntryT", bound=Payload)
 # What a raise submits for its timeline entry: its input without the record id and the person raising.
 _RAISED = set(RaiseStep.model_fields)
@@ -549,6 +551,47 @@ class RecordWorkflow:
 
     def _comment(self, inp: CommentInput) -> None:
         self._append(EventKind.COMMENTED, inp.actor.name, _entry(CommentEntry, inp, mentions=inp.mentions or []))
+
+    # --- recurrence: a system step ------------------------------------------------------------------------
+    # A new update, like ``comment``: records that never received it replay as before, with no patch marker.
+    # A sentinel that fired, or the watch of an effectiveness window, sends it with the new nonconformities' ids.
+
+    @workflow.update
+    def recurrence(self, inp: RecurrenceInput) -> StepResult:
+        self._check_recurrence(inp)
+        return self._step(self._recurrence, inp)
+
+    @recurrence.validator
+    def _check_recurrence(self, inp: RecurrenceInput) -> None:
+        # A system step: no actor, so not ``_check_step``'s shape, but the same checks.
+        self._check_open()
+        guard(rules.check_recurrence, self._s, inp)
+
+    def _recurrence(self, inp: RecurrenceInput) -> None:
+        s = self._s
+        assert s.policy is not None
+        target: str | None = None
+        level: int | None = None
+        review_due_at = None
+        clocks = s.open_clocks()
+        if inp.escalate and clocks:
+            # The stage's own deadline, else the soonest action's, one level up; the alarm's own ring for that level
+            # is then refused as rung, and the next rings on time.
+            action_id, clock = clocks[0] if s.clock is not None else min(clocks, key=lambda held: held[1].due_at)
+            clock.escalation_level += 1
+            target, level = action_id or s.stage.value, clock.escalation_level
+        window = s.effectiveness_due_at
+        if inp.bring_review_forward and s.stage is Stage.EFFECTIVENESS and s.clock is None and window is not None:
+            # The window ends now and the review falls due from now; the window's alarm stops with this step.
+            now = workflow.now()
+            s.effectiveness_due_at = min(window, now)
+            s.clock = new_clock(s.owner, s.policy.rules.effectiveness_review, start=now)
+            review_due_at = s.clock.due_at
+        entry = RecurrenceEntry.model_validate(
+            {**inp.model_dump(), "target": target, "level": level, "review_due_at": review_due_at}
+        )
+        event = self._append(EventKind.RECURRENCE_DETECTED, SYSTEM_ACTOR, entry)
+        self._notify(notices.recurrence(s, event))
 
     # --- alarms ---------------------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from client.errors import CapaError
 from client.records import CapaClient
 from core import accounts
 from core.settings import Settings
+from models import recurrence
 from models.enums import (
     Role,
 )
@@ -258,6 +259,8 @@ async def record_page(
         watchers=await client.watchers(state.id),
         similar=similar,
         pending_extensions=state.pending_extensions or ([state.pending_extension] if state.pending_extension else []),
+        # recurrence: beside each effectiveness criterion, the matching nonconformities raised in the window
+        window=recurrence.window_data(state),
     )
 
 

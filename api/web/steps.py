@@ -44,6 +44,8 @@ CRITERION_ROW = {
     "window_days": Input("window_days", "Window (days)"),
     "window_lots": Input("window_lots", "Window (lots)"),
     "window_units": Input("window_units", "Window (units)"),
+    # recurrence: the products or parts the window watches
+    "products": Input("products", "Products watched", Read.LINES),
 }
 CRITERIA = Rows("criteria", CRITERION_ROW, ("measure", "baseline", "threshold", "data_source"), "Criteria", 20)
 ACTIONS = Rows("actions", PLAN_ROW, ("description", "owner", "due", "late_due_reason"), "Actions", always=True)

@@ -43,6 +43,8 @@ from models.payloads import (
     PlannedAction,
     RaiseStep,
     ReassignEntry,
+    RecurrenceEntry,
+    RecurrenceSource,
     ReminderEntry,
     Rescope,
     ReviewEntry,
@@ -235,6 +237,20 @@ ENTRIES: dict[EventKind, tuple[str, EntryDetails, str]] = {
         "otto",
         CommentEntry(text="@quinn the lot is on hold", mentions=["quinn"]),
         "Comment by otto (mentions quinn): @quinn the lot is on hold",
+    ),
+    # recurrence
+    EventKind.RECURRENCE_DETECTED: (
+        "system",
+        RecurrenceEntry(
+            source=RecurrenceSource.SENTINEL,
+            rule="burr-90d",
+            record_ids=["NC-2026-0007"],
+            escalate=True,
+            recipients=["mike"],
+            target="containment",
+            level=1,
+        ),
+        'Recurrence detected by rule "burr-90d": NC-2026-0007; containment escalated to level 1 (mike)',
     ),
 }
 
