@@ -32,6 +32,7 @@ from models.payloads import (
     PlanAmendmentEntry,
     PlanDecisionEntry,
     PlanEntry,
+    ProcedureMovedEntry,
     RaiseStep,
     ReassignEntry,
     ReminderEntry,
@@ -344,6 +345,18 @@ def _commented(event: Event, zone: tzinfo) -> str:
     return f"Comment by {event.actor}{told}: {entry.text}"
 
 
+# Procedure-version pinning.
+def _procedure_moved(event: Event, zone: tzinfo) -> str:
+    entry = event.details
+    assert isinstance(entry, ProcedureMovedEntry)
+    before = entry.from_procedure.label() if entry.from_procedure is not None else "procedure not recorded"
+    after = entry.to_procedure.label() if entry.to_procedure is not None else "procedure not recorded"
+    return (
+        f"Moved by {event.actor} from {before}, policy {entry.from_policy or '(none)'} to {after}, policy"
+        f" {entry.to_policy}: {entry.reason}"
+    )
+
+
 # One per kind that has a timeline entry (``ENTRY_OF_KIND``); the digest has none.
 _SENTENCES: dict[EventKind, Callable[[Event, tzinfo], str]] = {
     EventKind.RAISED: _raised,
@@ -370,6 +383,7 @@ _SENTENCES: dict[EventKind, Callable[[Event, tzinfo], str]] = {
     EventKind.AMENDED: _amended,
     EventKind.LINKED: _linked,
     EventKind.COMMENTED: _commented,
+    EventKind.PROCEDURE_MOVED: _procedure_moved,  # procedure-version pinning
 }
 
 

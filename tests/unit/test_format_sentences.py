@@ -41,6 +41,7 @@ from models.payloads import (
     PlanDecisionEntry,
     PlanEntry,
     PlannedAction,
+    ProcedureMovedEntry,
     RaiseStep,
     ReassignEntry,
     ReminderEntry,
@@ -50,6 +51,7 @@ from models.payloads import (
     TriageEntry,
     VerifyEntry,
 )
+from models.policy import Procedure
 from models.sentences import sentence
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -235,6 +237,20 @@ ENTRIES: dict[EventKind, tuple[str, EntryDetails, str]] = {
         "otto",
         CommentEntry(text="@quinn the lot is on hold", mentions=["quinn"]),
         "Comment by otto (mentions quinn): @quinn the lot is on hold",
+    ),
+    # Procedure-version pinning.
+    EventKind.PROCEDURE_MOVED: (
+        "quinn",
+        ProcedureMovedEntry(
+            reason="SOP-QA-014 rev D issued",
+            from_procedure=Procedure(document="SOP-QA-014", revision="C"),
+            to_procedure=Procedure(document="SOP-QA-014", revision="D"),
+            from_policy="2026-11",
+            to_policy="2026-12",
+            to_digest="0123456789ab",
+        ),
+        "Moved by quinn from SOP-QA-014 rev C, policy 2026-11 to SOP-QA-014 rev D, policy 2026-12: SOP-QA-014 rev D"
+        " issued",
     ),
 }
 
