@@ -11,6 +11,7 @@ from typing import NamedTuple
 import structlog
 
 from client.records import CapaClient
+from core import procedures
 from models.payloads import MoveProcedureStep, StepOutcome
 from models.policy import PinnedPolicy, Policy, Procedure
 
@@ -59,3 +60,19 @@ async def move_procedure(
         to=raised_under(pinned),
     )
     return outcome
+
+
+class RecordBehind(NamedTuple):
+    """An open record raised (or last moved) under a policy other than the one in force."""
+
+    record_id: str
+    title: str
+    stage: str
+    raised_under: str
+
+
+async def records_behind(client: CapaClient) -> list[RecordBehind]:
+    """The open records not under the policy in force, for quality to choose which to move."""
+    policy = await client.policy_in_force()
+    states = await client._db(procedures.records_behind, client._engine, policy.digest)
+    return [RecordBehind(s.id, s.title, s.stage.value, raised_under(s.policy)) for s in states]
