@@ -8,6 +8,16 @@ from models.enums import Stage
 from models.payloads import CapaState
 from models.tables import Nonconformity
 
+
+def record_facts(state: CapaState) -> dict[str, str | None]:
+    """The row's procedure columns of ``state``: the document and revision it is under (None: not recorded)."""
+    procedure = state.policy.procedure if state.policy is not None else None
+    return {
+        "procedure_document": procedure.document if procedure is not None else None,
+        "procedure_revision": procedure.revision if procedure is not None else None,
+    }
+
+
 _ENDED = (Stage.CLOSED.value, Stage.CANCELLED.value)
 
 
