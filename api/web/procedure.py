@@ -8,7 +8,7 @@ from api.deps import Client, WebUser
 from api.web.rendering import render
 from client import procedures
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 
 @router.get("/procedure")
