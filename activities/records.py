@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import errors
 from activities.notifications import Notifier
-from core import metrics, search, stagespans
+from core import metrics, procedures, search, stagespans
 from core.database import insert_for_dialect, table_of, write_transaction
 from models import notices
 from models.enums import Role
@@ -269,6 +269,8 @@ def _record_values(state: CapaState, last_seq: int, now: datetime) -> dict[str, 
         "updated_at": now,
         "state_json": state.model_dump_json(exclude={"events"}),
         **stagespans.record_facts(state),
+        # Procedure-version pinning.
+        **procedures.record_facts(state),
     }
 
 

@@ -12,6 +12,7 @@ from api import (
     routes_files,
     routes_following,
     routes_notifications,
+    routes_procedures,
     routes_process,
     routes_records,
     routes_reports,
@@ -32,3 +33,4 @@ router.include_router(routes_admin_log.router)
 router.include_router(routes_process.router)
 router.include_router(routes_sites.router)
 router.include_router(routes_stats.router)
+router.include_router(routes_procedures.router)  # procedure-version pinning

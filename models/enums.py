@@ -168,6 +168,8 @@ class EventKind(StrEnum):
     AMENDED = "amended"
     LINKED = "linked"
     COMMENTED = "commented"
+    # Procedure-version pinning: quality moved the record to the procedure and policy in force.
+    PROCEDURE_MOVED = "procedure_moved"
     # Not a timeline entry of any record: the kind of the daily overdue digest sent to managers.
     DIGEST = "digest"
     # Not a timeline entry either: the daily hash over every record's chain head, published to the webhooks.

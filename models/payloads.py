@@ -42,7 +42,7 @@ from models.enums import (
     VerificationResult,
 )
 from models.formatting import moment
-from models.policy import PinnedPolicy
+from models.policy import PinnedPolicy, Procedure
 
 SYSTEM_ACTOR = "system"
 
@@ -921,6 +921,31 @@ class EarlierEntry(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+# Procedure-version pinning.
+class MoveProcedureStep(Payload):
+    """Quality moves an open record to the CAPA procedure and policy in force: its running deadlines keep their
+    dues, later ones follow the new policy. ``policy`` is the policy in force for the record's class, filled in by
+    the client layer before the signature, so the signature covers what the record moves to."""
+
+    reason: Reason
+    policy: Annotated[PinnedPolicy | None, Field(description="The policy in force it moves to (filled in)")] = None
+
+
+class MoveProcedureInput(MoveProcedureStep, SignedInput):
+    pass
+
+
+class ProcedureMovedEntry(Payload):
+    reason: str
+    from_procedure: Procedure | None = None
+    to_procedure: Procedure | None = None
+    from_policy: str | None = None
+    to_policy: str
+    from_digest: str | None = None
+    to_digest: str
+    signature: Signature | None = None
+
+
 EntryDetails = (
     RaiseStep
     | ContainmentEntry
@@ -949,6 +974,7 @@ EntryDetails = (
     | CommentEntry
     # recurrence
     | RecurrenceEntry
+    | ProcedureMovedEntry
     | EarlierEntry
 )
 
@@ -979,6 +1005,7 @@ ENTRY_OF_KIND: dict[EventKind, type[Payload]] = {
     EventKind.COMMENTED: CommentEntry,
     # recurrence
     EventKind.RECURRENCE_DETECTED: RecurrenceEntry,
+    EventKind.PROCEDURE_MOVED: ProcedureMovedEntry,
 }
 
 

@@ -6,7 +6,7 @@ A policy is read from TOML once, by the worker, and each record keeps the severi
 
 import hashlib
 import tomllib
-from datetime import timedelta
+from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -175,6 +175,20 @@ class ProcessRules(BaseModel):
         return self.matrix[severity - 1][occurrence - 1]
 
 
+class Procedure(BaseModel):
+    """The CAPA procedure (a controlled document) records are raised under: its id, revision and effective date."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    document: str = Field(min_length=1, max_length=100)
+    revision: str = Field(min_length=1, max_length=20)
+    effective: date | None = None
+
+    def label(self) -> str:
+        """``SOP-QA-014 rev C``."""
+        return f"{self.document} rev {self.revision}"
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -182,6 +196,8 @@ class Policy(BaseModel):
     digest: str = ""
     severity: dict[Severity, SeverityPolicy]
     process: ProcessRules = Field(default_factory=ProcessRules)
+    # Procedure-version pinning: the CAPA procedure revision in force (TOML ``[procedure]``); None: not stated.
+    procedure: Procedure | None = None
 
     @model_validator(mode="after")
     def _every_severity(self) -> "Policy":
@@ -194,13 +210,16 @@ class Policy(BaseModel):
         """What a record raised now as ``severity`` keeps: that class's rules and, under the current process
         rules, every class's (triage may reclassify it) and the process rules."""
         if self.process.rules == EARLIER_RULES:
-            return PinnedPolicy(name=self.name, digest=self.digest, rules=self.severity[severity])
+            return PinnedPolicy(
+                name=self.name, digest=self.digest, rules=self.severity[severity], procedure=self.procedure
+            )
         return PinnedPolicy(
             name=self.name,
             digest=self.digest,
             rules=self.severity[severity],
             classes=dict(self.severity),
             process=self.process,
+            procedure=self.procedure,
         )
 
 
@@ -217,6 +236,14 @@ class PinnedPolicy(BaseModel):
     process: ProcessRules | None = None
     # Every class's rules, so a triage that reclassifies the record re-arms its clocks by the new class's.
     classes: dict[Severity, SeverityPolicy] = Field(default_factory=dict)
+    # Procedure-version pinning: the CAPA procedure revision the record was raised (or last moved) under;
+    # None for records raised before policies stated one ("not recorded").
+    procedure: Procedure | None = None
+
+    def raised_under(self) -> str:
+        """``raised under SOP-QA-014 rev C, policy 2026-11``."""
+        procedure = self.procedure.label() if self.procedure is not None else "procedure not recorded"
+        return f"raised under {procedure}, policy {self.name}"
 
     def reclassified(self, severity: Severity) -> "PinnedPolicy":
         return self.model_copy(update={"rules": self.classes[severity]})

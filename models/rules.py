@@ -53,6 +53,8 @@ from models.payloads import (
     FileRef,
     LinkInput,
     LinkStep,
+    MoveProcedureInput,
+    MoveProcedureStep,
     Payload,
     PlanAmendmentInput,
     PlanAmendmentStep,
@@ -175,6 +177,8 @@ WHO_DOES_WHAT: tuple[Duty, ...] = (
     Duty("reassignment", "a manager or quality", False),
     Duty("link to another record", "the record's owner, a manager or quality", False),
     Duty("comment (@name tells that person)", "anyone signed in, while the record is open", False),
+    # Procedure-version pinning.
+    Duty("move to the procedure in force (with a reason)", "quality, while the record is open", True),
 )
 
 
@@ -933,6 +937,8 @@ class Step(StrEnum):
     AMEND = "amend"
     LINK = "link"
     COMMENT = "comment"
+    # Procedure-version pinning.
+    MOVE_PROCEDURE = "move-procedure"
 
 
 class StepModels(NamedTuple):
@@ -962,6 +968,8 @@ STEP_MODELS: dict[Step, StepModels] = {
     Step.AMEND: StepModels(AmendStep, AmendInput),
     Step.LINK: StepModels(LinkStep, LinkInput),
     Step.COMMENT: StepModels(CommentStep, CommentInput),
+    # Procedure-version pinning.
+    Step.MOVE_PROCEDURE: StepModels(MoveProcedureStep, MoveProcedureInput),
 }
 
 
@@ -980,6 +988,8 @@ SIGNED_STEPS = frozenset(
         Step.DECIDE_PLAN,
         Step.CONCEDE,
         Step.AMEND,
+        # Procedure-version pinning.
+        Step.MOVE_PROCEDURE,
     }
 )
 
@@ -998,6 +1008,8 @@ MEANINGS: dict[tuple[Step, str], str] = {
     (Step.CANCEL, "cancel"): "approved: record cancelled",
     (Step.DECIDE_EXTENSION, "approve"): "approved: extension granted",
     (Step.DECIDE_EXTENSION, "reject"): "rejected: extension refused",
+    # Procedure-version pinning.
+    (Step.MOVE_PROCEDURE, "move"): "approved: record moved to the procedure in force",
 }
 
 
@@ -1013,6 +1025,8 @@ def _outcome(submitted: Payload) -> str:
         return "concede"
     if isinstance(submitted, AmendStep):
         return "amend"
+    if isinstance(submitted, MoveProcedureStep):  # procedure-version pinning
+        return "move"
     return "cancel"
 
 
@@ -1117,6 +1131,7 @@ def available_steps(state: CapaState, actor: Actor) -> Offer:
         Step.CONCEDE: _may_concede,
         Step.AMEND: _may_amend,
         Step.LINK: _may_link,
+        Step.MOVE_PROCEDURE: _may_move_procedure,  # procedure-version pinning
     }
     steps = {step for step, check in whole_record.items() if _passes(check, state, actor)}
     for step, targets in (
@@ -1292,3 +1307,31 @@ def check_recurrence(state: CapaState, inp: RecurrenceInput) -> None:
     seen = set(recorded_recurrences(state)) & set(inp.record_ids)
     if seen:
         raise _invalid("record_ids", f"already recorded as a recurrence of {state.id}: {', '.join(sorted(seen))}")
+
+
+# --- procedure-version pinning -----------------------------------------------------------------------------------
+#
+# Each record keeps the CAPA procedure revision (and policy) it was raised under; quality moves chosen open records
+# to the revision in force with a signed decision. Running deadlines keep their dues; later ones follow the new
+# policy.
+
+
+def _may_move_procedure(state: CapaState, actor: Actor) -> None:
+    if not state.stage.is_open:
+        raise _wrong_stage(state, "a procedure move", *(s for s in Stage if s.is_open))
+    _require_current_rules(state, "procedure move")
+    _require_quality(state, actor, "move the procedure")
+
+
+def check_move_procedure(state: CapaState, inp: MoveProcedureInput) -> None:
+    _may_move_procedure(state, inp.actor)
+    target = inp.policy
+    if target is None:
+        raise _invalid("policy", "name the policy in force the record moves to")
+    if target.process is None:
+        raise _invalid(
+            "policy", f"the policy {target.name} runs the earlier process rules; {state.id} cannot move to it"
+        )
+    current = state.policy
+    if current is not None and current.digest == target.digest and current.procedure == target.procedure:
+        raise _invalid("policy", f"{state.id} is already {current.raised_under()}")

@@ -32,6 +32,7 @@ from models.payloads import (
     PlanAmendmentEntry,
     PlanDecisionEntry,
     PlanEntry,
+    ProcedureMovedEntry,
     RaiseStep,
     ReassignEntry,
     RecurrenceEntry,
@@ -368,6 +369,18 @@ def _recurrence(event: Event, zone: tzinfo) -> str:
     return text
 
 
+# Procedure-version pinning.
+def _procedure_moved(event: Event, zone: tzinfo) -> str:
+    entry = event.details
+    assert isinstance(entry, ProcedureMovedEntry)
+    before = entry.from_procedure.label() if entry.from_procedure is not None else "procedure not recorded"
+    after = entry.to_procedure.label() if entry.to_procedure is not None else "procedure not recorded"
+    return (
+        f"Moved by {event.actor} from {before}, policy {entry.from_policy or '(none)'} to {after}, policy"
+        f" {entry.to_policy}: {entry.reason}"
+    )
+
+
 # One per kind that has a timeline entry (``ENTRY_OF_KIND``); the digest has none.
 _SENTENCES: dict[EventKind, Callable[[Event, tzinfo], str]] = {
     EventKind.RAISED: _raised,
@@ -395,6 +408,7 @@ _SENTENCES: dict[EventKind, Callable[[Event, tzinfo], str]] = {
     EventKind.LINKED: _linked,
     EventKind.COMMENTED: _commented,
     EventKind.RECURRENCE_DETECTED: _recurrence,  # recurrence
+    EventKind.PROCEDURE_MOVED: _procedure_moved,  # procedure-version pinning
 }
 
 

@@ -145,6 +145,10 @@ class Nonconformity(SQLModel, table=True):
     recurrence_of: str | None = None
     first_review_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     first_review_effective: bool | None = None
+    # Procedure-version pinning: the CAPA procedure revision the record is under (None: not recorded), so lists
+    # can pick the records under an older one.
+    procedure_document: str | None = None
+    procedure_revision: str | None = None
 
 
 class ActionRow(SQLModel, table=True):

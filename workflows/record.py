@@ -86,6 +86,7 @@ with workflow.unsafe.imports_passed_through():
         FileRef,
         LinkInput,
         LinkStep,
+        MoveProcedureInput,
         Notice,
         Payload,
         PlanAmendmentEntry,
@@ -931,3 +932,21 @@ class RecordWorkflow:
         """Upsert the search attributes that changed since this run last set them."""
         if updates := transitions.index_updates(self._s, self._indexed):
             workflow.upsert_search_attributes(updates)
+
+    # --- procedure-version pinning ----------------------------------------------------------------------------
+    # Quality moves the record to the procedure and policy in force (signed). Running clocks and their alarms are
+    # kept; only windows started afterwards follow the new policy.
+
+    @workflow.update
+    def move_procedure(self, inp: MoveProcedureInput) -> StepResult:
+        self._check_step(rules.check_move_procedure, inp)
+        return self._step(self._move_procedure, inp)
+
+    @move_procedure.validator
+    def _check_move_procedure(self, inp: MoveProcedureInput) -> None:
+        self._check_step(rules.check_move_procedure, inp)
+        self._check_signed(Step.MOVE_PROCEDURE, inp)
+
+    def _move_procedure(self, inp: MoveProcedureInput) -> None:
+        entry = transitions.move_procedure(self._s, inp)
+        self._append(EventKind.PROCEDURE_MOVED, inp.actor.name, entry)

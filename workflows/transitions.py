@@ -43,12 +43,14 @@ with workflow.unsafe.imports_passed_through():
         ExtensionRequestInput,
         Link,
         LinkInput,
+        MoveProcedureInput,
         Payload,
         PendingPlan,
         PlanAmendmentInput,
         PlanDecisionInput,
         PlanInput,
         PlannedAction,
+        ProcedureMovedEntry,
         RaiseInput,
         ReassignInput,
         Review,
@@ -513,3 +515,24 @@ def amend(s: CapaState, inp: AmendInput) -> str | None:
 
 def link(s: CapaState, inp: LinkInput) -> None:
     s.links.append(Link(kind=inp.kind, record_id=inp.record_id, by=inp.actor.name, at=workflow.now()))
+
+
+# Procedure-version pinning.
+def move_procedure(s: CapaState, inp: MoveProcedureInput) -> ProcedureMovedEntry:
+    """Pin the policy in force (for the record's class) instead of the one the record was raised under. Running
+    clocks keep their dues; every window started from now on follows the new policy."""
+    assert inp.policy is not None
+    assert s.policy is not None
+    before = s.policy
+    after = inp.policy.reclassified(s.severity) if s.severity in inp.policy.classes else inp.policy
+    s.policy = after
+    return ProcedureMovedEntry(
+        reason=inp.reason,
+        from_procedure=before.procedure,
+        to_procedure=after.procedure,
+        from_policy=before.name,
+        to_policy=after.name,
+        from_digest=before.digest,
+        to_digest=after.digest,
+        signature=inp.signature,
+    )

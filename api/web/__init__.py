@@ -9,7 +9,7 @@ templates and their filters.
 from fastapi import FastAPI
 
 from api.deps import SignInRequired
-from api.web import files, following, guide, lists, pages, report, reports, steps
+from api.web import files, following, guide, lists, pages, procedure, report, reports, steps
 
 
 def install(app: FastAPI) -> None:
@@ -24,4 +24,5 @@ def install(app: FastAPI) -> None:
     app.include_router(report.router)
     app.include_router(reports.router)
     app.include_router(guide.router)
+    app.include_router(procedure.router)  # procedure-version pinning
     app.add_exception_handler(SignInRequired, pages.sign_in_required)

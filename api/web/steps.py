@@ -18,8 +18,10 @@ from api.web.files import STEP_FILE_TARGETS, is_upload, read_form_upload, refuse
 from api.web.forms import FilledForm, Input, Read, Refusal, Rows, WebForm, inputs, model_of
 from api.web.pages import record_page
 from api.web.rendering import label, problem_page, see
+from client import procedures
 from client.errors import CapaError, ErrorKind, FieldProblem, SigningLocked, StepPending
 from client.files import attach_files
+from models.payloads import MoveProcedureStep
 from models.rules import SIGNED_STEPS, STEP_MODELS, Step
 
 router = APIRouter(include_in_schema=False)
@@ -170,6 +172,8 @@ STEP_FORMS: dict[Step, StepForm] = {
     Step.AMEND: StepForm(inputs(("field", "Field"), ("value", "New value"), _REASON), "Amendment recorded"),
     Step.LINK: StepForm(inputs(("kind", "Link"), ("record_id", "Other record"), _REASON), "Link recorded"),
     Step.COMMENT: StepForm(inputs(("text", "Comment")), "Comment added"),
+    # Procedure-version pinning.
+    Step.MOVE_PROCEDURE: StepForm(inputs(_REASON), "Moved to the procedure in force"),
     Step.AMEND_PLAN: StepForm(
         inputs(_REASON),
         "Plan amendment sent",
@@ -233,7 +237,10 @@ async def take_step(request: Request, record_id: str, step: str, user: WebUser, 
                 # A wrong password records nothing, the files included.
                 await client.check_signer(record_id, user.name, which, password)
             await attach_files(client, record_id, user.name, upload.files, target)
-        if signed:
+        if isinstance(submitted, MoveProcedureStep):
+            # Procedure-version pinning: the policy in force is filled in before the signature.
+            result = await procedures.move_procedure(client, record_id, user.name, submitted.reason, password)
+        elif signed:
             result = await client.sign(record_id, user.name, submitted, password)
         else:
             result = await client.take_step(record_id, user.name, submitted)

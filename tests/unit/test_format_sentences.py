@@ -41,6 +41,7 @@ from models.payloads import (
     PlanDecisionEntry,
     PlanEntry,
     PlannedAction,
+    ProcedureMovedEntry,
     RaiseStep,
     ReassignEntry,
     RecurrenceEntry,
@@ -52,6 +53,7 @@ from models.payloads import (
     TriageEntry,
     VerifyEntry,
 )
+from models.policy import Procedure
 from models.sentences import sentence
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -251,6 +253,20 @@ ENTRIES: dict[EventKind, tuple[str, EntryDetails, str]] = {
             level=1,
         ),
         'Recurrence detected by rule "burr-90d": NC-2026-0007; containment escalated to level 1 (mike)',
+    ),
+    # Procedure-version pinning.
+    EventKind.PROCEDURE_MOVED: (
+        "quinn",
+        ProcedureMovedEntry(
+            reason="SOP-QA-014 rev D issued",
+            from_procedure=Procedure(document="SOP-QA-014", revision="C"),
+            to_procedure=Procedure(document="SOP-QA-014", revision="D"),
+            from_policy="2026-11",
+            to_policy="2026-12",
+            to_digest="0123456789ab",
+        ),
+        "Moved by quinn from SOP-QA-014 rev C, policy 2026-11 to SOP-QA-014 rev D, policy 2026-12: SOP-QA-014 rev D"
+        " issued",
     ),
 }
 

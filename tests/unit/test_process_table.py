@@ -23,6 +23,7 @@ def test_every_signed_step_of_the_table_is_signed_in_the_rules() -> None:
         "effectiveness review",
         "cancellation",
         "amendment of a field",
+        "move to the procedure in force",
     }
     assert {
         rules.Step.TRIAGE,
@@ -33,4 +34,5 @@ def test_every_signed_step_of_the_table_is_signed_in_the_rules() -> None:
         rules.Step.REVIEW,
         rules.Step.CANCEL,
         rules.Step.AMEND,
+        rules.Step.MOVE_PROCEDURE,
     } == rules.SIGNED_STEPS
