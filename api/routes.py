@@ -15,6 +15,7 @@ from api import (
     routes_process,
     routes_records,
     routes_reports,
+    routes_sentinels,  # recurrence sentinels
     routes_sign_in,
     routes_sites,
     routes_stats,
@@ -32,3 +33,5 @@ router.include_router(routes_admin_log.router)
 router.include_router(routes_process.router)
 router.include_router(routes_sites.router)
 router.include_router(routes_stats.router)
+# recurrence sentinels
+router.include_router(routes_sentinels.router)

@@ -19,6 +19,7 @@ COMMAND_GROUPS = (
     "directory",
     "operations",
     "audit",
+    "sentinels",  # recurrence sentinels
 )
 for _group in COMMAND_GROUPS:
     importlib.import_module(f"cli.{_group}")

@@ -22,6 +22,7 @@ from temporalio.service import RPCError
 
 from client.errors import CapaError, ErrorKind, FieldProblem
 from client.following import Following
+from client.sentinels import SentinelRow, list_sentinels  # recurrence sentinels
 from client.steps import QUERY_TIMEOUT, parsed
 from client.temporal import (
     WORKER_TIMEOUT,
@@ -377,3 +378,10 @@ class CapaClient(Following, MyWork):
         except CapaError as exc:
             problems["database"] = exc.message
         return problems
+
+    # --- recurrence sentinels ---
+
+    async def list_sentinels(self) -> "list[SentinelRow]":
+        """Every running recurrence sentinel: its key, rule, count, window, last firing and linked CAPA."""
+        with translated(self._settings, "sentinels", WORKER_TIMEOUT):
+            return await list_sentinels(self._temporal)
