@@ -1292,3 +1292,13 @@ def check_recurrence(state: CapaState, inp: RecurrenceInput) -> None:
     seen = set(recorded_recurrences(state)) & set(inp.record_ids)
     if seen:
         raise _invalid("record_ids", f"already recorded as a recurrence of {state.id}: {', '.join(sorted(seen))}")
+
+
+# --- recurrence sentinels -----------------------------------------------------------------------------------
+
+SENTINEL_READERS = frozenset({Role.MANAGER, Role.QUALITY, Role.ADMIN})
+
+
+def may_see_sentinels(role: Role) -> bool:
+    """Quality, managers and admins see the recurrence sentinels (the web page, the API, the CLI)."""
+    return role in SENTINEL_READERS

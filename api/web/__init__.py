@@ -9,7 +9,17 @@ templates and their filters.
 from fastapi import FastAPI
 
 from api.deps import SignInRequired
-from api.web import files, following, guide, lists, pages, report, reports, steps
+from api.web import (
+    files,
+    following,
+    guide,
+    lists,
+    pages,
+    report,
+    reports,
+    sentinels,  # recurrence sentinels
+    steps,
+)
 
 
 def install(app: FastAPI) -> None:
@@ -24,4 +34,5 @@ def install(app: FastAPI) -> None:
     app.include_router(report.router)
     app.include_router(reports.router)
     app.include_router(guide.router)
+    app.include_router(sentinels.router)  # recurrence sentinels
     app.add_exception_handler(SignInRequired, pages.sign_in_required)
