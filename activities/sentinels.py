@@ -9,21 +9,22 @@ attempt, after a worker died mid-fire, finds it started and opens nothing more),
 open linked CAPA (its rule refuses a record id twice, leaving nothing).
 """
 
+import json
 from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.records import escalation_recipients
-from activities.watch import raised_by
 from client.errors import CapaError, ErrorKind
 from client.recurrence import record_recurrence
 from core import readmodel
-from models.enums import LinkKind, Role, Source
+from models.enums import EventKind, LinkKind, Role, Source
 from models.payloads import (
     SYSTEM_ACTOR,
     Actor,
@@ -37,6 +38,7 @@ from models.payloads import (
 )
 from models.policy import Policy
 from models.sentinels import FireInput, FireResult, Occurrence, SentinelState, key_of, sentinel_id
+from models.tables import Nonconformity
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +47,7 @@ RECORD_WORKFLOW = "CapaRecord"
 
 
 def facts_of(state: CapaState) -> dict[str, object]:
-    """What a rule may match on, of one record."""
+    """What a rule may match on, of one record (its cause category once root cause has named one)."""
     return {
         "product": state.product,
         "defect_code": state.defect_code,
@@ -53,17 +55,38 @@ def facts_of(state: CapaState) -> dict[str, object]:
         "customer": state.customer,
         "site": state.site,
         "severity": state.severity,
+        "cause_category": state.root_causes[-1].category if state.root_causes else None,
     }
 
 
-async def feed_sentinels(temporal: Client, policy: Policy | None, effects: StepEffects, task_queue: str) -> int:
-    """Signal the raise in ``effects`` (if any) to every sentinel of ``policy`` watching its key; how many."""
-    raised = raised_by(effects)
-    if raised is None or policy is None or not policy.sentinels or raised.raised_by == SYSTEM_ACTOR:
+def categorised(effects: StepEffects) -> bool:
+    """Whether the step submitted a root cause (which may name the cause category)."""
+    events = effects.change.new_events if effects.change is not None else []
+    if effects.snapshot is not None:
+        events = [*events, *effects.snapshot.new_events]
+    return any(event.kind is EventKind.ROOT_CAUSE_SUBMITTED for event in events)
+
+
+def stored_state(engine: Engine, record_id: str) -> CapaState | None:
+    """The record as the read model holds it (without its entries)."""
+    with Session(engine) as session:
+        row = session.exec(select(Nonconformity.state_json).where(col(Nonconformity.id) == record_id)).first()
+    return None if row is None else CapaState.model_validate({**json.loads(row), "events": []})
+
+
+async def feed_sentinels(
+    temporal: Client, policy: Policy | None, state: CapaState, task_queue: str, *, at_root_cause: bool = False
+) -> int:
+    """Signal ``state`` (a record just raised, or whose root cause was just submitted) to every sentinel of
+    ``policy`` watching its key; how many. Rules on the cause category are fed at root cause, the others at the
+    raise."""
+    if policy is None or not policy.sentinels or state.raised_by == SYSTEM_ACTOR:
         return 0  # a CAPA a sentinel opened is no occurrence of its own key
-    facts = facts_of(raised)
+    facts = facts_of(state)
     fed = 0
     for rule in policy.sentinels:
+        if ("cause_category" in rule.match) != at_root_cause:
+            continue
         key = key_of(rule, facts)
         if key is None:
             continue
@@ -75,9 +98,9 @@ async def feed_sentinels(temporal: Client, policy: Policy | None, effects: StepE
             id=workflow_id,
             task_queue=task_queue,
             start_signal="occurrence",
-            start_signal_args=[Occurrence(record_id=raised.id, at=raised.raised_at)],
+            start_signal_args=[Occurrence(record_id=state.id, at=state.raised_at)],
         )
-        log.info("sentinel fed", record_id=raised.id, workflow_id=workflow_id, actor=SYSTEM_ACTOR, rule=rule.name)
+        log.info("sentinel fed", record_id=state.id, workflow_id=workflow_id, actor=SYSTEM_ACTOR, rule=rule.name)
         fed += 1
     return fed
 

@@ -13,12 +13,12 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.sentinels import SentinelActivities
-from models.enums import EventKind, Severity
-from models.payloads import RaiseStep, RecurrenceEntry, RecurrenceSource
+from models.enums import CauseCategory, Disposition, EventKind, RootCauseMethod, Severity
+from models.payloads import ContainmentInput, RaiseStep, RecurrenceEntry, RecurrenceSource, RootCauseInput
 from models.policy import Policy
 from models.sentinels import SentinelRule, SentinelState, sentinel_id
 from tests.policies import EARLIER
-from tests.workflows.harness import Capa, raise_record, running_worker
+from tests.workflows.harness import Capa, actor, raise_record, running_worker
 from workflows.record import RecordWorkflow
 
 RULE = SentinelRule.model_validate(
@@ -34,8 +34,10 @@ async def _raised(env: WorkflowEnvironment, queue: str) -> Capa:
     return capa
 
 
-async def _sentinel(client: Client, predicate: Callable[[SentinelState], bool], within: float = 15.0) -> SentinelState:
-    handle = client.get_workflow_handle(SENTINEL)
+async def _sentinel(
+    client: Client, predicate: Callable[[SentinelState], bool], within: float = 15.0, workflow_id: str = SENTINEL
+) -> SentinelState:
+    handle = client.get_workflow_handle(workflow_id)
     deadline = asyncio.get_running_loop().time() + within
     while True:
         state: SentinelState | None = None
@@ -119,3 +121,34 @@ async def test_occurrences_older_than_the_window_do_not_count(env: WorkflowEnvir
     assert [o.record_id for o in state.occurrences] == [third.handle.id]
     assert state.linked is None
     assert state.firings == 0
+
+
+CAUSE_RULE = SentinelRule.model_validate(
+    {"name": "same-cause", "match": ["product", "cause_category"], "count": 2, "window": "90d", "owner": "olivia"}
+)
+
+
+async def _with_cause(env: WorkflowEnvironment, queue: str, product: str) -> Capa:
+    capa = await raise_record(env.client, queue, severity=Severity.MINOR, product=product)
+    await capa.handle.execute_update(
+        RecordWorkflow.contain,
+        ContainmentInput(actor=actor("olivia"), summary="Lot quarantined", disposition=Disposition.QUARANTINE),
+    )
+    await capa.handle.execute_update(
+        RecordWorkflow.root_cause,
+        RootCauseInput(
+            actor=actor("olivia"), method=RootCauseMethod.OTHER, cause="Tool worn", category=CauseCategory.MACHINE
+        ),
+    )
+    await capa.activities_done()
+    return capa
+
+
+async def test_a_rule_on_the_cause_category_is_fed_at_root_cause(env: WorkflowEnvironment, engine: Engine) -> None:
+    policy: Policy = EARLIER.model_copy(update={"sentinels": [CAUSE_RULE]})
+    watched = sentinel_id(CAUSE_RULE.name, ["H-900", "machine"])
+    async with running_worker(env.client, engine, policy) as queue:
+        ids = [(await _with_cause(env, queue, "H-900")).handle.id for _ in range(2)]
+        state = await _sentinel(env.client, lambda s: s.linked is not None, workflow_id=watched)
+    assert sorted(state.fired) == sorted(ids)
+    assert state.facts == {"product": "H-900", "cause_category": "machine"}
