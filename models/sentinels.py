@@ -129,6 +129,8 @@ class SentinelState(BaseModel):
     linked: str | None = None
     firings: int = 0
     last_fired: datetime | None = None
+    # Continue as new once the run's history is this long (well before Temporal's limits).
+    max_history: int = Field(default=2_000, ge=10)
 
 
 class FireInput(BaseModel):

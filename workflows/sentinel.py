@@ -26,8 +26,6 @@ with workflow.unsafe.imports_passed_through():
     )
 
 _FIRE_TIMEOUT = timedelta(minutes=2)
-# Continue as new after this many events, well before Temporal's limits.
-_MAX_HISTORY = 2_000
 
 
 @workflow.defn(name="SentinelWorkflow")
@@ -61,7 +59,7 @@ class SentinelWorkflow:
                 s.occurrences.append(occ)
                 kept.add(occ.record_id)
                 await self._on_occurrence(occ, info.workflow_id, info.first_execution_run_id)
-            if info.is_continue_as_new_suggested() or info.get_current_history_length() > _MAX_HISTORY:
+            if info.is_continue_as_new_suggested() or info.get_current_history_length() > s.max_history:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if not self._inbox:
                     workflow.continue_as_new(s)

@@ -152,3 +152,26 @@ async def test_a_rule_on_the_cause_category_is_fed_at_root_cause(env: WorkflowEn
         state = await _sentinel(env.client, lambda s: s.linked is not None, workflow_id=watched)
     assert sorted(state.fired) == sorted(ids)
     assert state.facts == {"product": "H-900", "cause_category": "machine"}
+
+
+async def test_continue_as_new_keeps_the_window_and_the_fired_occurrences(
+    env: WorkflowEnvironment, engine: Engine
+) -> None:
+    # A sentinel that continues as new every few occurrences: it still fires once, then records the fourth.
+    start = SentinelState(rule=RULE, key=["H-200", "BURR"], facts={"product": "H-200", "defect_code": "BURR"})
+    async with running_worker(env.client, engine, POLICY) as queue:
+        first = await env.client.start_workflow(
+            "SentinelWorkflow", start.model_copy(update={"max_history": 10}), id=SENTINEL, task_queue=queue
+        )
+        ids = [(await _raised(env, queue)).handle.id for _ in range(4)]
+        state = await _sentinel(env.client, lambda s: ids[3] in s.fired)
+        linked = await _linked(env.client, state.linked or "").wait_for(
+            lambda s: any(e.kind is EventKind.RECURRENCE_DETECTED for e in s.events)
+        )
+        described = await env.client.get_workflow_handle(SENTINEL).describe()
+    assert described.run_id != first.result_run_id  # it continued as new
+    assert state.firings == 1
+    assert sorted(state.fired) == sorted(ids)
+    [entry] = [e.details for e in linked.events if e.kind is EventKind.RECURRENCE_DETECTED]
+    assert isinstance(entry, RecurrenceEntry)
+    assert entry.record_ids == [ids[3]]
