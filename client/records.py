@@ -121,6 +121,7 @@ class CapaClient(Following, MyWork):
         policy = await self._pinned_policy(step.severity)
         try:
             rules.check_raise(policy, step)
+            rules.check_raised_by_person(step)  # recurrence sentinels
         except Rejection as rejection:
             raise CapaError.from_rejection(rejection) from None
         for _ in range(_ID_ATTEMPTS):

@@ -5,8 +5,11 @@ from importlib import resources
 
 import pytest
 
-from models.enums import Severity
+from models.enums import Severity, Source
+from models.payloads import RaiseStep
 from models.policy import PolicyError, parse_policy
+from models.refusals import Rejection
+from models.rules import check_raised_by_person
 from models.sentinels import SentinelRule, in_window, key_of, linked_record_id, sentinel_id
 
 BASE = resources.files("models").joinpath("default_policy.toml").read_text(encoding="utf-8")
@@ -76,3 +79,11 @@ def test_the_window_slides() -> None:
     now = datetime(2026, 12, 1, tzinfo=UTC)
     assert in_window(now - timedelta(days=89), now, timedelta(days=90))
     assert not in_window(now - timedelta(days=90), now, timedelta(days=90))
+
+
+def test_a_person_may_not_raise_as_a_rule() -> None:
+    step = RaiseStep(title="t", description="d", severity=Severity.MINOR, source=Source.OTHER, owner="olivia")
+    check_raised_by_person(step)
+    with pytest.raises(Rejection) as refused:
+        check_raised_by_person(step.model_copy(update={"raised_by_rule": "r"}))
+    assert "raised_by_rule" in str(refused.value.problems)
