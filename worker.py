@@ -24,6 +24,7 @@ from activities.digest import DigestActivities
 from activities.notifications import DeliveryActivities, NotificationActivities, Notifier
 from activities.policy import PolicyActivities
 from activities.records import RecordActivities
+from activities.sentinels import SentinelActivities  # recurrence sentinels
 from activities.steps import StepActivities
 from client.schedules import ensure_digest_schedule
 from client.temporal import connect, ensure_search_attributes, is_unreachable
@@ -40,12 +41,14 @@ from workflows.capa import CapaWorkflow
 from workflows.delivery import DeliveryWorkflow
 from workflows.digest import DigestWorkflow
 from workflows.record import RecordWorkflow
+from workflows.sentinel import SentinelWorkflow  # recurrence sentinels
 
 log = structlog.get_logger(__name__)
 
 # Every workflow a worker runs. CapaWorkflow is the records' earlier shape, kept for records in flight until
 # ``capa records migrate`` moves them to RecordWorkflow.
 WORKFLOWS = [RecordWorkflow, AlarmWorkflow, CapaWorkflow, DeliveryWorkflow, DigestWorkflow]
+WORKFLOWS.append(SentinelWorkflow)  # recurrence sentinels
 
 
 def build_activities(
@@ -72,6 +75,7 @@ def build_activities(
         delivery.mark_failed,
         DigestActivities(engine, settings).send_overdue_digest,
         DigestActivities(engine, settings).publish_chain_head,
+        SentinelActivities(engine, client, policy).sentinel_fire,  # recurrence sentinels
     ]
 
 

@@ -21,7 +21,12 @@ from temporalio.client import Client
 from activities.alarms import log_armed, server_clock, start_alarms, stop_alarms
 from activities.notifications import NotificationActivities
 from activities.records import ReadModelBehind, RecordActivities
-from activities.watch import watch_raise
+from activities.sentinels import categorised, feed_sentinels, stored_state  # recurrence sentinels
+from activities.watch import (
+    raised_by,  # recurrence sentinels
+    watch_raise,
+)
+from core.readmodel import policy_in_force  # recurrence sentinels
 from models.payloads import CapaState, RecordChange, RecordSnapshot, StepEffects
 
 # How long a step's change waits for the step before it to be stored before it also asks its record for the
@@ -84,6 +89,15 @@ class StepActivities:
             await self._in_thread(self._notifications.send_notice, notice)
         # recurrence: a raise is recorded on every record whose effectiveness window it matches (idempotent)
         await watch_raise(self._client, self._records.engine, effects)
+        # recurrence sentinels: a raise feeds every sentinel watching its key (idempotent: counted once per record)
+        fed = raised_by(effects)
+        if fed is None and categorised(effects):
+            fed = await self._in_thread(stored_state, self._records.engine, effects.record_id)
+        if fed is not None:
+            policy = await self._in_thread(policy_in_force, self._records.engine)
+            await feed_sentinels(
+                self._client, policy, fed, activity.info().task_queue, at_root_cause=raised_by(effects) is None
+            )
 
     async def _in_thread(self, fn: Callable[..., T], *args: object) -> T:
         """Run a blocking call on this activity's threads, in its context (its logs name the workflow)."""

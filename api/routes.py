@@ -16,6 +16,7 @@ from api import (
     routes_process,
     routes_records,
     routes_reports,
+    routes_sentinels,  # recurrence sentinels
     routes_sign_in,
     routes_sites,
     routes_stats,
@@ -34,3 +35,5 @@ router.include_router(routes_process.router)
 router.include_router(routes_sites.router)
 router.include_router(routes_stats.router)
 router.include_router(routes_procedures.router)  # procedure-version pinning
+# recurrence sentinels
+router.include_router(routes_sentinels.router)

@@ -448,3 +448,8 @@ PasswordStdin = Annotated[
 ]
 Reason = Annotated[str, typer.Option(help="Why; kept in the record's timeline.")]
 Evidence = Annotated[str, typer.Option(help="What shows it was done: a document, a measurement, a link.")]
+# recurrence sentinels
+sentinels_app = typer.Typer(
+    help="Recurrence sentinels: each watched key, its rule, count and window.", no_args_is_help=True
+)
+app.add_typer(sentinels_app, name="sentinels")

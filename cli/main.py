@@ -20,6 +20,7 @@ COMMAND_GROUPS = (
     "operations",
     "audit",
     "procedures",  # procedure-version pinning
+    "sentinels",  # recurrence sentinels
 )
 for _group in COMMAND_GROUPS:
     importlib.import_module(f"cli.{_group}")

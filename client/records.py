@@ -22,6 +22,7 @@ from temporalio.service import RPCError
 
 from client.errors import CapaError, ErrorKind, FieldProblem
 from client.following import Following
+from client.sentinels import SentinelRow, list_sentinels  # recurrence sentinels
 from client.steps import QUERY_TIMEOUT, parsed
 from client.temporal import (
     WORKER_TIMEOUT,
@@ -120,6 +121,7 @@ class CapaClient(Following, MyWork):
         policy = await self._pinned_policy(step.severity)
         try:
             rules.check_raise(policy, step)
+            rules.check_raised_by_person(step)  # recurrence sentinels
         except Rejection as rejection:
             raise CapaError.from_rejection(rejection) from None
         for _ in range(_ID_ATTEMPTS):
@@ -377,3 +379,10 @@ class CapaClient(Following, MyWork):
         except CapaError as exc:
             problems["database"] = exc.message
         return problems
+
+    # --- recurrence sentinels ---
+
+    async def list_sentinels(self) -> "list[SentinelRow]":
+        """Every running recurrence sentinel: its key, rule, count, window, last firing and linked CAPA."""
+        with translated(self._settings, "sentinels", WORKER_TIMEOUT):
+            return await list_sentinels(self._temporal)

@@ -143,6 +143,9 @@ class RaiseStep(Payload):
         ShortText | None,
         Field(description="The site it belongs to (`GET /api/v1/sites`); default the raiser's home site"),
     ] = None
+    # recurrence sentinels: set on a CAPA the system opened when a rule fired (the rule, the records that fired it)
+    raised_by_rule: Annotated[ShortText | None, Field(description="The recurrence rule that opened it")] = None
+    triggered_by: list[RecordId] | None = Field(default=None, max_length=100, description="Records that fired it")
 
 
 class RaiseInput(RaiseStep):

@@ -23,6 +23,7 @@ from pydantic import (
 
 from models.durations import format_duration, parse_duration
 from models.enums import Severity, Source, Stage
+from models.sentinels import SentinelRule, check_rules
 
 
 def _to_timedelta(value: Any) -> Any:
@@ -198,12 +199,15 @@ class Policy(BaseModel):
     process: ProcessRules = Field(default_factory=ProcessRules)
     # Procedure-version pinning: the CAPA procedure revision in force (TOML ``[procedure]``); None: not stated.
     procedure: Procedure | None = None
+    # recurrence sentinels: the policy's ``[[sentinel]]`` rules (models/sentinels.py)
+    sentinels: list[SentinelRule] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _every_severity(self) -> "Policy":
         missing = [s.value for s in Severity if s not in self.severity]
         if missing:
             raise ValueError(f"missing section(s): {', '.join(f'[severity.{m}]' for m in missing)}")
+        check_rules(self.sentinels)  # recurrence sentinels
         return self
 
     def for_severity(self, severity: Severity) -> "PinnedPolicy":
@@ -268,6 +272,8 @@ def parse_policy(text: str, *, origin: str = "<policy>") -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{origin}: not valid TOML: {exc}") from exc
     meta = raw.pop("policy", {})
+    if "sentinel" in raw:  # recurrence sentinels: ``[[sentinel]]`` tables
+        raw["sentinels"] = raw.pop("sentinel")
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     try:
         return Policy.model_validate({**raw, "name": meta.get("name", "default"), "digest": digest})

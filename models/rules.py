@@ -1335,3 +1335,21 @@ def check_move_procedure(state: CapaState, inp: MoveProcedureInput) -> None:
     current = state.policy
     if current is not None and current.digest == target.digest and current.procedure == target.procedure:
         raise _invalid("policy", f"{state.id} is already {current.raised_under()}")
+
+
+# --- recurrence sentinels -----------------------------------------------------------------------------------
+
+SENTINEL_READERS = frozenset({Role.MANAGER, Role.QUALITY, Role.ADMIN})
+
+
+def may_see_sentinels(role: Role) -> bool:
+    """Quality, managers and admins see the recurrence sentinels (the web page, the API, the CLI)."""
+    return role in SENTINEL_READERS
+
+
+def check_raised_by_person(step: RaiseStep) -> None:
+    """Only a sentinel that fired raises a record naming a rule and the records that triggered it."""
+    if step.raised_by_rule is not None:
+        raise _invalid("raised_by_rule", "only the system names the recurrence rule that raised a record")
+    if step.triggered_by:
+        raise _invalid("triggered_by", "only the system names the records that triggered a recurrence rule")

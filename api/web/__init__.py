@@ -9,7 +9,18 @@ templates and their filters.
 from fastapi import FastAPI
 
 from api.deps import SignInRequired
-from api.web import files, following, guide, lists, pages, procedure, report, reports, steps
+from api.web import (
+    files,
+    following,
+    guide,
+    lists,
+    pages,
+    procedure,
+    report,
+    reports,
+    sentinels,  # recurrence sentinels
+    steps,
+)
 
 
 def install(app: FastAPI) -> None:
@@ -25,4 +36,5 @@ def install(app: FastAPI) -> None:
     app.include_router(reports.router)
     app.include_router(guide.router)
     app.include_router(procedure.router)  # procedure-version pinning
+    app.include_router(sentinels.router)  # recurrence sentinels
     app.add_exception_handler(SignInRequired, pages.sign_in_required)

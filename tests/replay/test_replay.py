@@ -29,6 +29,7 @@ def test_histories_are_committed() -> None:
         assert scenario in names, scenario
     for workflow in ("CapaRecord", "CapaAlarm", "CapaWorkflow", "DeliveryWorkflow", "DigestWorkflow"):
         assert f"-{workflow}-" in names, workflow
+    assert "-SentinelWorkflow-" in names  # recurrence sentinels
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[str(p.relative_to(FOLDER).with_suffix("")) for p in HISTORIES])

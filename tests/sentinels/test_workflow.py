@@ -1,0 +1,177 @@
+"""Recurrence sentinels (time-skipping server): three raises on one product and defect code open exactly one linked
+CAPA raised by the system; a worker lost while the sentinel fires still opens exactly one; a fourth raise adds a
+``recurrence_detected`` entry to it; occurrences older than the 90-day window do not count."""
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from activities.sentinels import SentinelActivities
+from models.enums import CauseCategory, Disposition, EventKind, RootCauseMethod, Severity
+from models.payloads import ContainmentInput, RaiseStep, RecurrenceEntry, RecurrenceSource, RootCauseInput
+from models.policy import Policy
+from models.sentinels import SentinelRule, SentinelState, sentinel_id
+from tests.policies import EARLIER
+from tests.workflows.harness import Capa, actor, raise_record, running_worker
+from workflows.record import RecordWorkflow
+
+RULE = SentinelRule.model_validate(
+    {"name": "same-product-defect", "match": ["product", "defect_code"], "count": 3, "window": "90d", "owner": "olivia"}
+)
+POLICY: Policy = EARLIER.model_copy(update={"sentinels": [RULE]})
+SENTINEL = sentinel_id(RULE.name, ["H-200", "BURR"])
+
+
+async def _raised(env: WorkflowEnvironment, queue: str) -> Capa:
+    capa = await raise_record(env.client, queue, severity=Severity.MINOR, product="H-200", defect_code="BURR")
+    await capa.activities_done()
+    return capa
+
+
+async def _sentinel(
+    client: Client, predicate: Callable[[SentinelState], bool], within: float = 15.0, workflow_id: str = SENTINEL
+) -> SentinelState:
+    handle = client.get_workflow_handle(workflow_id)
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        state: SentinelState | None = None
+        try:
+            state = await handle.query("state", result_type=SentinelState)
+        except Exception:  # not started yet
+            state = None
+        if state is not None and predicate(state):
+            return state
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"sentinel condition not met: {state}")
+        await asyncio.sleep(0.05)
+
+
+def _linked(client: Client, record_id: str) -> Capa:
+    return Capa(client, client.get_workflow_handle_for(RecordWorkflow.run, record_id))
+
+
+async def test_three_raises_open_one_linked_capa_and_a_fourth_is_a_recurrence(
+    env: WorkflowEnvironment, engine: Engine
+) -> None:
+    async with running_worker(env.client, engine, POLICY) as queue:
+        raised = [await _raised(env, queue) for _ in range(3)]
+        ids = [capa.handle.id for capa in raised]
+        state = await _sentinel(env.client, lambda s: s.linked is not None)
+        linked = _linked(env.client, state.linked or "")
+        opened = await linked.wait_for(lambda s: s.clock is not None)
+        fourth = await _raised(env, queue)
+        after = await linked.wait_for(lambda s: any(e.kind is EventKind.RECURRENCE_DETECTED for e in s.events))
+        final = await _sentinel(env.client, lambda s: fourth.handle.id in s.fired)
+    assert state.firings == 1
+    assert final.firings == 1
+    assert sorted(state.fired) == sorted(ids)
+    raise_entry = next(e.details for e in opened.events if e.kind is EventKind.RAISED)
+    assert isinstance(raise_entry, RaiseStep)
+    assert raise_entry.raised_by_rule == RULE.name
+    assert sorted(raise_entry.triggered_by or []) == sorted(ids)
+    assert opened.owner == "olivia"
+    assert opened.raised_by == "system"
+    assert {link.record_id for link in opened.links} >= set(ids)
+    [entry] = [e.details for e in after.events if e.kind is EventKind.RECURRENCE_DETECTED]
+    assert isinstance(entry, RecurrenceEntry)
+    assert entry.source is RecurrenceSource.SENTINEL
+    assert entry.rule == RULE.name
+    assert entry.record_ids == [fourth.handle.id]
+    assert entry.level == 1
+
+
+async def test_a_worker_lost_while_the_sentinel_fires_still_opens_one(
+    env: WorkflowEnvironment, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first attempt opens the CAPA and dies before it reports back, as a worker killed mid-fire would.
+    opened: list[str] = []
+    real = SentinelActivities._open
+
+    async def dies_once(self: SentinelActivities, *args: Any) -> str:
+        record_id = await real(self, *args)
+        opened.append(record_id)
+        if len(opened) == 1:
+            raise RuntimeError("worker lost")
+        return record_id
+
+    monkeypatch.setattr(SentinelActivities, "_open", dies_once)
+    async with running_worker(env.client, engine, POLICY) as queue:
+        for _ in range(3):
+            await _raised(env, queue)
+        state = await _sentinel(env.client, lambda s: s.linked is not None, within=60)
+    assert len(opened) == 2  # attempted twice
+    assert opened[0] == opened[1] == state.linked  # one record id per firing: the retry opened nothing new
+    assert state.firings == 1
+
+
+async def test_occurrences_older_than_the_window_do_not_count(env: WorkflowEnvironment, engine: Engine) -> None:
+    async with running_worker(env.client, engine, POLICY) as queue:
+        await _raised(env, queue)
+        await _raised(env, queue)
+        await _sentinel(env.client, lambda s: len(s.occurrences) == 2)
+        await env.sleep(timedelta(days=91))
+        third = await _raised(env, queue)
+        state = await _sentinel(env.client, lambda s: third.handle.id in [o.record_id for o in s.occurrences])
+    assert [o.record_id for o in state.occurrences] == [third.handle.id]
+    assert state.linked is None
+    assert state.firings == 0
+
+
+CAUSE_RULE = SentinelRule.model_validate(
+    {"name": "same-cause", "match": ["product", "cause_category"], "count": 2, "window": "90d", "owner": "olivia"}
+)
+
+
+async def _with_cause(env: WorkflowEnvironment, queue: str, product: str) -> Capa:
+    capa = await raise_record(env.client, queue, severity=Severity.MINOR, product=product)
+    await capa.handle.execute_update(
+        RecordWorkflow.contain,
+        ContainmentInput(actor=actor("olivia"), summary="Lot quarantined", disposition=Disposition.QUARANTINE),
+    )
+    await capa.handle.execute_update(
+        RecordWorkflow.root_cause,
+        RootCauseInput(
+            actor=actor("olivia"), method=RootCauseMethod.OTHER, cause="Tool worn", category=CauseCategory.MACHINE
+        ),
+    )
+    await capa.activities_done()
+    return capa
+
+
+async def test_a_rule_on_the_cause_category_is_fed_at_root_cause(env: WorkflowEnvironment, engine: Engine) -> None:
+    policy: Policy = EARLIER.model_copy(update={"sentinels": [CAUSE_RULE]})
+    watched = sentinel_id(CAUSE_RULE.name, ["H-900", "machine"])
+    async with running_worker(env.client, engine, policy) as queue:
+        ids = [(await _with_cause(env, queue, "H-900")).handle.id for _ in range(2)]
+        state = await _sentinel(env.client, lambda s: s.linked is not None, workflow_id=watched)
+    assert sorted(state.fired) == sorted(ids)
+    assert state.facts == {"product": "H-900", "cause_category": "machine"}
+
+
+async def test_continue_as_new_keeps_the_window_and_the_fired_occurrences(
+    env: WorkflowEnvironment, engine: Engine
+) -> None:
+    # A sentinel that continues as new every few occurrences: it still fires once, then records the fourth.
+    start = SentinelState(rule=RULE, key=["H-200", "BURR"], facts={"product": "H-200", "defect_code": "BURR"})
+    async with running_worker(env.client, engine, POLICY) as queue:
+        first = await env.client.start_workflow(
+            "SentinelWorkflow", start.model_copy(update={"max_history": 10}), id=SENTINEL, task_queue=queue
+        )
+        ids = [(await _raised(env, queue)).handle.id for _ in range(4)]
+        state = await _sentinel(env.client, lambda s: ids[3] in s.fired)
+        linked = await _linked(env.client, state.linked or "").wait_for(
+            lambda s: any(e.kind is EventKind.RECURRENCE_DETECTED for e in s.events)
+        )
+        described = await env.client.get_workflow_handle(SENTINEL).describe()
+    assert described.run_id != first.result_run_id  # it continued as new
+    assert state.firings == 1
+    assert sorted(state.fired) == sorted(ids)
+    [entry] = [e.details for e in linked.events if e.kind is EventKind.RECURRENCE_DETECTED]
+    assert isinstance(entry, RecurrenceEntry)
+    assert entry.record_ids == [ids[3]]

@@ -1,0 +1,104 @@
+"""A recurrence sentinel: one durable workflow per policy rule and watched key (``sentinel:<rule>:<key values>``).
+
+Fed by signal-with-start (``activities.sentinels.feed_sentinels``) when a record is raised with the key. It dedupes
+occurrences by record id, keeps its sliding window with its own timers (an occurrence leaves the window when its
+timer expires), and when the rule's count is reached fires: the ``sentinel_fire`` activity opens a linked CAPA raised
+by the system under a record id fixed per firing, so a retried firing opens it once. While that CAPA is open, each
+new occurrence is recorded on it as a ``recurrence`` step that escalates it one level. Continue-as-new carries the
+window, the occurrences already fired and the linked CAPA.
+"""
+
+import contextlib
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from models.sentinels import (
+        FireInput,
+        FireResult,
+        Occurrence,
+        SentinelState,
+        in_window,
+        linked_record_id,
+        pending,
+    )
+
+_FIRE_TIMEOUT = timedelta(minutes=2)
+
+
+@workflow.defn(name="SentinelWorkflow")
+class SentinelWorkflow:
+    def __init__(self) -> None:
+        self._inbox: list[Occurrence] = []
+        self._s: SentinelState | None = None
+
+    @workflow.signal
+    def occurrence(self, occ: Occurrence) -> None:
+        self._inbox.append(occ)
+
+    @workflow.query
+    def state(self) -> SentinelState | None:
+        return self._s
+
+    @workflow.run
+    async def run(self, inp: SentinelState) -> None:
+        s = self._s = inp
+        info = workflow.info()
+        while True:
+            now = workflow.now()
+            window = s.rule.window
+            s.occurrences = [o for o in s.occurrences if in_window(o.at, now, window)]
+            kept = {o.record_id for o in s.occurrences}
+            s.fired = [r for r in s.fired if r in kept]
+            while self._inbox:
+                occ = self._inbox.pop(0)
+                if occ.record_id in kept or not in_window(occ.at, now, window):
+                    continue  # already counted (a retried settle), or older than the window
+                s.occurrences.append(occ)
+                kept.add(occ.record_id)
+                await self._on_occurrence(occ, info.workflow_id, info.first_execution_run_id)
+            if info.is_continue_as_new_suggested() or info.get_current_history_length() > s.max_history:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if not self._inbox:
+                    workflow.continue_as_new(s)
+            timeout = None
+            if s.occurrences:
+                timeout = max(min(o.at for o in s.occurrences) + window - workflow.now(), timedelta(seconds=1))
+            with contextlib.suppress(TimeoutError):  # on timeout the oldest occurrence left the window
+                await workflow.wait_condition(lambda: bool(self._inbox), timeout=timeout)
+
+    async def _on_occurrence(self, occ: Occurrence, sentinel: str, first_run: str) -> None:
+        s = self._s
+        assert s is not None
+        if s.linked is not None:
+            result = await self._fire(
+                FireInput(sentinel=sentinel, rule=s.rule, facts=s.facts, record_ids=[occ.record_id], linked=s.linked)
+            )
+            if result.recorded:
+                s.fired.append(occ.record_id)
+                return
+            s.linked = None  # the linked CAPA has ended: count afresh
+        ids = pending(s)
+        if len(ids) < s.rule.count:
+            return
+        s.firings += 1
+        record_id = linked_record_id(f"{sentinel}:{first_run}", s.firings, workflow.now().year)
+        result = await self._fire(
+            FireInput(sentinel=sentinel, rule=s.rule, facts=s.facts, record_ids=ids, record_id=record_id)
+        )
+        s.linked = result.record_id
+        s.fired.extend(ids)
+        s.last_fired = workflow.now()
+        workflow.logger.info("sentinel fired", extra={"rule": s.rule.name, "record_id": s.linked, "records": ids})
+
+    async def _fire(self, inp: FireInput) -> FireResult:
+        result: FireResult = await workflow.execute_activity(
+            "sentinel_fire",
+            inp,
+            result_type=FireResult,
+            start_to_close_timeout=_FIRE_TIMEOUT,
+            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+        )
+        return result
