@@ -13,6 +13,8 @@ from models.calendars import (
     parse_working_window,
     working_between,
 )
+from models.durations import WorkingSpan
+from models.policy import SeverityPolicy
 
 # Friday 2026-12-04; Monday 2026-12-07 is a holiday.
 FRIDAY = datetime(2026, 12, 4, 10, 30, tzinfo=UTC)
@@ -127,3 +129,23 @@ def test_hostile_ical_refused() -> None:
     with pytest.raises(CalendarError) as refused:
         calendar_from_ical(b"this is not a calendar")
     assert refused.value.field == "ical"
+
+
+def test_policy_windows_keep_their_working_kind_and_plain_ones_serialise_as_before() -> None:
+    rules = SeverityPolicy(
+        containment="5wd",
+        root_cause="16wh",
+        action_plan="7d",
+        verification="1d12h",
+        effectiveness_after="30d",
+        effectiveness_review="5d",
+        remind_before=["1wd"],
+        escalate_after=["0s", "8wh"],
+    )
+    assert isinstance(rules.containment, WorkingSpan)
+    assert rules.containment == timedelta(days=5)  # without a calendar: calendar time
+    dumped = rules.model_dump(mode="json")
+    assert (dumped["containment"], dumped["root_cause"], dumped["verification"]) == ("5wd", "16wh", "1d12h")
+    assert dumped["remind_before"] == ["1wd"]
+    assert dumped["escalate_after"] == ["0s", "8wh"]
+    assert SeverityPolicy.model_validate(dumped) == rules
