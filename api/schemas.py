@@ -8,7 +8,7 @@ still judges everything itself.
 """
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from client.work import WorkItem
 from core.readmodel import OverdueItem
 from core.search import SearchHit
+from models.calendars import WorkCalendar
 from models.enums import Role, Severity, Source, Stage
 from models.payloads import (
     AmendStep,
@@ -610,3 +611,42 @@ class MyNotifications(Page[MyNotification]):
 
 class ReadAll(BaseModel):
     read: int = Field(ge=0, description="How many notifications were unread and are now read")
+
+
+# --- working-day calendars --------------------------------------------------------------------------------------
+
+
+class SiteCalendarBody(Body):
+    """A site's calendar as TOML (``timezone``, ``weekdays``, ``hours``, ``holidays``), or an iCalendar file's
+    text whose all-day events are added to its holidays: one of the two."""
+
+    toml: str | None = Field(
+        default=None, examples=['weekdays = ["mon", "tue", "wed", "thu", "fri"]\nhours = "08:00-16:00"']
+    )
+    ical: str | None = None
+
+
+class SiteCalendarPublic(BaseModel):
+    """A site's working-day calendar; ``calendar`` None when its windows run in calendar time."""
+
+    site: str
+    calendar: str | None = Field(default=None, description="The calendar as TOML")
+    summary: str | None = None
+    weekdays: list[int] = Field(default_factory=list, description="0 = Monday .. 6 = Sunday")
+    hours: str | None = None
+    holidays: list[date] = Field(default_factory=list)
+    timezone: str | None = None
+
+    @classmethod
+    def of(cls, site: str, calendar: WorkCalendar | None) -> "SiteCalendarPublic":
+        if calendar is None:
+            return cls(site=site)
+        return cls(
+            site=site,
+            calendar=calendar.to_toml(),
+            summary=calendar.describe(),
+            weekdays=list(calendar.weekdays),
+            hours=f"{calendar.start:%H:%M}-{calendar.end:%H:%M}",
+            holidays=list(calendar.holidays),
+            timezone=calendar.timezone,
+        )

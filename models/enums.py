@@ -194,6 +194,8 @@ class AdminAction(StrEnum):
     SITE_ADDED = "site_added"
     HOME_SITE_CHANGED = "home_site_changed"
     TIME_ZONE_CHANGED = "time_zone_changed"
+    # working-day calendars
+    SITE_CALENDAR_SET = "site_calendar_set"
 
 
 class Channel(StrEnum):

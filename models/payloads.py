@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from models.calendars import WorkCalendar
 from models.dues import read_day
 from models.enums import (
     ActionKind,
@@ -1126,6 +1127,8 @@ class CapaState(Payload):
     # The site it belongs to, whose zone a date-alone due is read in; None on records raised before sites (they
     # belong to the default site).
     site: str | None = None
+    # working-day calendars: the site's calendar pinned at the raise; None = every window in calendar time.
+    calendar: WorkCalendar | None = None
 
     def action(self, action_id: str) -> Action | None:
         return next((a for a in self.actions if a.id == action_id), None)
@@ -1232,6 +1235,8 @@ class RecordInput(Payload):
     # The ids of the last steps accepted, so a client retrying a step after a continue-as-new is refused.
     recent_updates: list[str] = Field(default_factory=list)
     max_history_events: int = Field(default=20_000, ge=100)
+    # working-day calendars: the site's calendar pinned at the raise (None: every window in calendar time).
+    calendar: WorkCalendar | None = None
 
 
 # --- alarms --------------------------------------------------------------------------------------------------
