@@ -2,7 +2,7 @@
 
 Sites without one count every window in calendar time, as before.
 
-Revision ID: 0013
+Revision ID: 0012
 Revises: 0011
 Created: 2026-12-04 20:40:00
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
+revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
