@@ -40,6 +40,7 @@ from models.payloads import (
     ReviewStep,
     RootCauseEntry,
     Signature,
+    TrainingEntry,
     TriageEntry,
     VerifyEntry,
     VerifyStep,
@@ -346,6 +347,15 @@ def _commented(event: Event, zone: tzinfo) -> str:
     return f"Comment by {event.actor}{told}: {entry.text}"
 
 
+# --- QMS updates that gate closure ---
+
+
+def _training_recorded(event: Event, zone: tzinfo) -> str:
+    entry = event.details
+    assert isinstance(entry, TrainingEntry)
+    return f"Training of {entry.action_id} recorded by {event.actor}: {', '.join(entry.people)} ({entry.progress})"
+
+
 # --- recurrence ---
 
 
@@ -395,6 +405,7 @@ _SENTENCES: dict[EventKind, Callable[[Event, tzinfo], str]] = {
     EventKind.LINKED: _linked,
     EventKind.COMMENTED: _commented,
     EventKind.RECURRENCE_DETECTED: _recurrence,  # recurrence
+    EventKind.TRAINING_RECORDED: _training_recorded,  # QMS updates that gate closure
 }
 
 

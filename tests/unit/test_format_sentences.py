@@ -49,6 +49,7 @@ from models.payloads import (
     Rescope,
     ReviewEntry,
     RootCauseEntry,
+    TrainingEntry,
     TriageEntry,
     VerifyEntry,
 )
@@ -251,6 +252,12 @@ ENTRIES: dict[EventKind, tuple[str, EntryDetails, str]] = {
             level=1,
         ),
         'Recurrence detected by rule "burr-90d": NC-2026-0007; containment escalated to level 1 (mike)',
+    ),
+    # QMS updates that gate closure
+    EventKind.TRAINING_RECORDED: (
+        "olivia",
+        TrainingEntry(action_id="A1", people=["op1", "op2"], progress="2 of 10 trained (20%), threshold 90%"),
+        "Training of A1 recorded by olivia: op1, op2 (2 of 10 trained (20%), threshold 90%)",
     ),
 }
 
