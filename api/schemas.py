@@ -45,6 +45,7 @@ from models.payloads import (
     UserName,
     VerifyStep,
 )
+from models.qms import QmsDetails
 from models.rules import Step
 from models.tables import ApiToken, Nonconformity, OutboxMessage, Site, User
 
@@ -246,6 +247,10 @@ class CompletionRequest(Body):
     """The evidence that the action (named in the path) was done."""
 
     evidence: Evidence
+    # QMS updates that gate closure
+    details: QmsDetails | None = Field(
+        default=None, description="A QMS update action's references, revision, effective date recorded"
+    )
 
 
 # A signed step's body carries the signer's password, re-entered at the moment of signing (21 CFR 11.200): the
@@ -610,3 +615,12 @@ class MyNotifications(Page[MyNotification]):
 
 class ReadAll(BaseModel):
     read: int = Field(ge=0, description="How many notifications were unread and are now read")
+
+
+# --- QMS updates that gate closure ---
+
+
+class TrainingRequest(Body):
+    """People who completed the training action's course (the action is named in the path)."""
+
+    people: list[str] = Field(min_length=1, max_length=500, description="Who completed the training")

@@ -92,6 +92,7 @@ STEP_UPDATES: dict[Step, StepUpdate] = {
     Step.AMEND: RecordWorkflow.amend,
     Step.LINK: RecordWorkflow.link,
     Step.COMMENT: RecordWorkflow.comment,
+    Step.RECORD_TRAINING: RecordWorkflow.record_training,  # QMS updates that gate closure
 }
 
 # A step refused for a moment (its record continuing as new, or recovering from a lost worker: ten seconds at
