@@ -46,6 +46,7 @@ from models.payloads import (
     UserName,
     VerifyStep,
 )
+from models.qms import QmsDetails
 from models.rules import Step
 from models.tables import ApiToken, Nonconformity, OutboxMessage, Site, User
 
@@ -247,6 +248,10 @@ class CompletionRequest(Body):
     """The evidence that the action (named in the path) was done."""
 
     evidence: Evidence
+    # QMS updates that gate closure
+    details: QmsDetails | None = Field(
+        default=None, description="A QMS update action's references, revision, effective date recorded"
+    )
 
 
 # A signed step's body carries the signer's password, re-entered at the moment of signing (21 CFR 11.200): the
@@ -650,3 +655,12 @@ class SiteCalendarPublic(BaseModel):
             holidays=list(calendar.holidays),
             timezone=calendar.timezone,
         )
+
+
+# --- QMS updates that gate closure ---
+
+
+class TrainingRequest(Body):
+    """People who completed the training action's course (the action is named in the path)."""
+
+    people: list[str] = Field(min_length=1, max_length=500, description="Who completed the training")

@@ -75,6 +75,13 @@ class CauseCategory(StrEnum):
 class ActionKind(StrEnum):
     CORRECTIVE = "corrective"
     PREVENTIVE = "preventive"
+    # QMS updates that gate closure
+    DOCUMENT_CHANGE = "document_change"
+    TRAINING = "training"
+    FMEA_UPDATE = "fmea_update"
+    RISK_FILE = "risk_file"
+    CHANGE_CONTROL = "change_control"
+    READ_ACROSS = "read_across"
 
 
 class ActionStatus(StrEnum):
@@ -176,6 +183,8 @@ class EventKind(StrEnum):
     CHAIN_HEAD = "chain_head"
     # recurrence: a new nonconformity shows the record's problem came back (a sentinel, or its effectiveness window)
     RECURRENCE_DETECTED = "recurrence_detected"
+    # QMS updates that gate closure: training completions recorded per person
+    TRAINING_RECORDED = "training_recorded"
 
 
 class AdminAction(StrEnum):

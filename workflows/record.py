@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.records import RecordActivities
     from activities.steps import StepActivities
-    from models import chain, notices, rules
+    from models import chain, notices, qms, rules
     from models.durations import format_duration
     from models.enums import EventKind, Stage
     from models.payloads import (
@@ -102,6 +102,7 @@ with workflow.unsafe.imports_passed_through():
         RecordChange,
         RecordInput,
         RecordSnapshot,
+        RecordTrainingInput,
         RecurrenceEntry,
         RecurrenceInput,
         ReminderEntry,
@@ -114,6 +115,7 @@ with workflow.unsafe.imports_passed_through():
         StepEffects,
         StepInput,
         StepResult,
+        TrainingEntry,
         TriageEntry,
         TriageInput,
         VerifyEntry,
@@ -555,6 +557,26 @@ class RecordWorkflow:
 
     def _comment(self, inp: CommentInput) -> None:
         self._append(EventKind.COMMENTED, inp.actor.name, _entry(CommentEntry, inp, mentions=inp.mentions or []))
+
+    # --- QMS updates that gate closure: training completions ----------------------------------------------
+    # A new update, like ``comment``: records that never received it replay as before, with no patch marker.
+
+    @workflow.update
+    def record_training(self, inp: RecordTrainingInput) -> StepResult:
+        self._check_step(rules.check_record_training, inp)
+        return self._step(self._record_training, inp)
+
+    @record_training.validator
+    def _check_record_training(self, inp: RecordTrainingInput) -> None:
+        self._check_step(rules.check_record_training, inp)
+
+    def _record_training(self, inp: RecordTrainingInput) -> None:
+        action = self._s.action(inp.action_id)
+        assert action is not None
+        action.details = qms.merge(action.details, qms.QmsDetails(completions=inp.people))
+        assert action.details is not None
+        entry = _entry(TrainingEntry, inp, progress=qms.training_progress(action.details))
+        self._append(EventKind.TRAINING_RECORDED, inp.actor.name, entry)
 
     # --- recurrence: a system step ------------------------------------------------------------------------
     # A new update, like ``comment``: records that never received it replay as before, with no patch marker.

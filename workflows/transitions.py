@@ -16,7 +16,7 @@ from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from models import rules, search_attributes
+    from models import qms, rules, search_attributes
     from models.calendars import WorkCalendar, parse_working_window
     from models.durations import WorkingSpan
     from models.enums import (
@@ -287,6 +287,7 @@ def _add_actions(s: CapaState, planned_actions: list[PlannedAction]) -> list[Act
             owner=planned.owner,
             description=planned.description,
             late_due_reason=planned.late_due_reason,
+            details=planned.details,
             clock=Clock(
                 holder=planned.owner,
                 due_at=planned.due_at,
@@ -308,6 +309,9 @@ def plan(s: CapaState, inp: PlanInput) -> list[Action]:
     s.awaiting_plan = False
     s.clock = None  # the plan is in; from now on each action's own deadline runs
     s.criteria = list(inp.criteria or [])
+    # QMS updates that gate closure
+    s.affected_documents = inp.affected_documents
+    s.no_documents_justification = inp.no_documents_justification
     if rules.plan_needs_approval(s, inp.actions):
         s.pending_plan = PendingPlan(
             what="plan", submitted_by=inp.actor.name, submitted_at=workflow.now(), added=[a.id for a in added]
@@ -372,6 +376,7 @@ def complete_action(s: CapaState, inp: CompleteActionInput) -> Action:
     action.evidence = inp.evidence
     action.completed_by = inp.actor.name
     action.completed_at = workflow.now()
+    action.details = qms.merge(action.details, inp.details)  # QMS updates that gate closure
     drop_extension_for(s, action.id)
     if all(a.status is not ActionStatus.OPEN for a in s.current_actions()):
         enter_stage(s, Stage.VERIFICATION)
