@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from icalendar import Calendar
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from models.durations import WorkingSpan
+
 __all__ = [
     "CalendarError",
     "WorkCalendar",
@@ -269,6 +271,16 @@ def working_between(calendar: WorkCalendar | None, a: datetime, b: datetime) -> 
     if calendar is None:
         return max(_aware(b) - _aware(a), timedelta(0))
     return calendar.working_between(a, b)
+
+
+def window_end(calendar: WorkCalendar | None, start: datetime, window: timedelta) -> datetime:
+    """When ``window`` from ``start`` ends: in working time for a ``wd``/``wh`` window under ``calendar``, else in
+    calendar time (a working window without a calendar reads as days or hours)."""
+    if calendar is not None and isinstance(window, WorkingSpan):
+        working = parse_working_window(window.text)
+        if working is not None:
+            return calendar.add(start, working)
+    return start + window
 
 
 def _aware(at: datetime) -> datetime:

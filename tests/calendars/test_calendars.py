@@ -11,9 +11,10 @@ from models.calendars import (
     calendar_from_ical,
     calendar_from_toml,
     parse_working_window,
+    window_end,
     working_between,
 )
-from models.durations import WorkingSpan
+from models.durations import WorkingSpan, parse_window
 from models.policy import SeverityPolicy
 
 # Friday 2026-12-04; Monday 2026-12-07 is a holiday.
@@ -149,3 +150,12 @@ def test_policy_windows_keep_their_working_kind_and_plain_ones_serialise_as_befo
     assert dumped["remind_before"] == ["1wd"]
     assert dumped["escalate_after"] == ["0s", "8wh"]
     assert SeverityPolicy.model_validate(dumped) == rules
+
+
+def test_window_end_counts_working_windows_under_a_calendar_only() -> None:
+    friday = datetime(2026, 12, 4, 10, tzinfo=UTC)
+    calendar = WorkCalendar(holidays=(date(2026, 12, 7),))
+    # The latest due / effectiveness window of 5wd from a Friday before a Monday holiday: the Monday after, 16:00.
+    assert window_end(calendar, friday, parse_window("5wd")) == datetime(2026, 12, 14, 16, tzinfo=UTC)
+    assert window_end(None, friday, parse_window("5wd")) == friday + timedelta(days=5)
+    assert window_end(calendar, friday, parse_window("5d")) == friday + timedelta(days=5)
