@@ -159,3 +159,10 @@ def test_window_end_counts_working_windows_under_a_calendar_only() -> None:
     assert window_end(calendar, friday, parse_window("5wd")) == datetime(2026, 12, 14, 16, tzinfo=UTC)
     assert window_end(None, friday, parse_window("5wd")) == friday + timedelta(days=5)
     assert window_end(calendar, friday, parse_window("5d")) == friday + timedelta(days=5)
+
+
+def test_a_working_due_is_a_utc_instant_for_the_board_and_my_work() -> None:
+    """The read model stores dues as UTC instants: a working due under a site zone is one (16:00 Berlin = 15:00Z)."""
+    due = window_end(WorkCalendar(timezone="Europe/Berlin"), datetime(2026, 12, 4, 10, tzinfo=UTC), parse_window("2wd"))
+    assert due == datetime(2026, 12, 8, 15, tzinfo=UTC)
+    assert due.utcoffset() == timedelta(0)
