@@ -1,9 +1,11 @@
 """Working-day calendars: windows in working days/hours, reminders before a due, working time between, imports."""
 
 from datetime import UTC, date, datetime, timedelta
+from importlib import resources
 
 import pytest
 
+from models import rules
 from models.calendars import (
     CalendarError,
     WorkCalendar,
@@ -15,7 +17,11 @@ from models.calendars import (
     working_between,
 )
 from models.durations import WorkingSpan, parse_window
-from models.policy import SeverityPolicy
+from models.enums import Role, Severity, Stage
+from models.payloads import Actor, PlanInput, PlannedAction
+from models.policy import SeverityPolicy, parse_policy
+from models.refusals import Rejection
+from tests import builders
 
 # Friday 2026-12-04; Monday 2026-12-07 is a holiday.
 FRIDAY = datetime(2026, 12, 4, 10, 30, tzinfo=UTC)
@@ -166,3 +172,23 @@ def test_a_working_due_is_a_utc_instant_for_the_board_and_my_work() -> None:
     due = window_end(WorkCalendar(timezone="Europe/Berlin"), datetime(2026, 12, 4, 10, tzinfo=UTC), parse_window("2wd"))
     assert due == datetime(2026, 12, 8, 15, tzinfo=UTC)
     assert due.utcoffset() == timedelta(0)
+
+
+def test_the_latest_action_due_counts_working_days_under_the_records_calendar() -> None:
+    """``latest_action_due = "5wd"`` from a Friday before a Monday holiday allows dues up to the Monday after,
+    16:00; without a calendar, five days (the Wednesday)."""
+    text = resources.files("models").joinpath("default_policy.toml").read_text(encoding="utf-8")
+    policy = parse_policy(text.replace('latest_action_due = "60d"', 'latest_action_due = "5wd"'))
+    friday = datetime(2026, 12, 4, 10, tzinfo=UTC)
+    base = builders.state(stage=Stage.ACTION).model_copy(
+        update={"policy": policy.for_severity(Severity.MAJOR), "awaiting_plan": True}
+    )
+    saturday = PlanInput(
+        actor=Actor(name="olivia", roles=[Role.OWNER]),
+        actions=[PlannedAction(owner="oscar", due_at=datetime(2026, 12, 12, 12, tzinfo=UTC), description="Tool")],
+    )
+    rules.check_plan(
+        base.model_copy(update={"calendar": WorkCalendar(holidays=(date(2026, 12, 7),))}), saturday, friday
+    )
+    with pytest.raises(Rejection, match="after the latest due"):
+        rules.check_plan(base, saturday, friday)
