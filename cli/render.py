@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from models import formatting, recurrence
+from models.calendars import deadlines_counted, due_in_working_time
 from models.durations import format_duration
 from models.enums import ActionStatus, EventKind, OutboxStatus, Severity, Stage
 from models.formatting import due_in, duration, size
@@ -491,6 +492,8 @@ def _facts(state: CapaState, now: datetime, names: dict[str, str | None]) -> lis
     if clock is not None and clock.due_at == state.due_at and clock.original_due_at != clock.due_at:
         # The stage's own due, extended: lateness still counts against the original due.
         due.append(f" (originally {moment(clock.original_due_at)})")
+    if due_in_working_time(state):
+        due.append(" (working time)")
     facts: list[tuple[str, str | Text]] = [
         ("stage", f"{state.stage.value} (cycle {state.cycle}, round {state.round})"),
         ("severity", _severity_fact(state)),
@@ -499,6 +502,8 @@ def _facts(state: CapaState, now: datetime, names: dict[str, str | None]) -> lis
         ("escalation", _level_cell(state.escalation_level)),
         ("raised", f"{moment(state.raised_at)} by {state.raised_by} ({state.source.value})"),
         ("site", state.site or "the default site"),
+        # working-day calendars: how the record's deadlines are counted
+        ("deadlines", f"in {deadlines_counted(state.calendar, state.site or 'the default site')}"),
         ("description", state.description),
     ]
     concerns = ", ".join(

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import NamedTuple, TypeVar
 
 from models import formatting, qms, signatures
+from models.calendars import window_end
 from models.enums import (
     ActionKind,
     ActionStatus,
@@ -403,7 +404,9 @@ FURTHEST_DUE = timedelta(days=round(365.25 * _YEARS))
 def _due_problems(state: CapaState, actions: Sequence[PlannedAction], now: datetime, field: str) -> list[FieldProblem]:
     """Each planned due time in the future, within ten years and, under the current rules, within the policy's
     latest due for the record's class unless a reason asks quality to approve a later one."""
-    latest = _rules_of(state).rules.latest_action_due if state.under_current_rules else None
+    latest_window = _rules_of(state).rules.latest_action_due if state.under_current_rules else None
+    # working-day calendars: a ``wd``/``wh`` latest due counts working time under the record's calendar.
+    latest = window_end(state.calendar, now, latest_window) if latest_window is not None else None
     problems = []
     for index, action in enumerate(actions):
         at = path(field, index, "due_at")
@@ -411,12 +414,12 @@ def _due_problems(state: CapaState, actions: Sequence[PlannedAction], now: datet
             problems.append(FieldProblem(at, f"{_when(action.due_at)} is not in the future"))
         elif action.due_at > now + FURTHEST_DUE:
             problems.append(FieldProblem(at, f"{_when(action.due_at)} is more than {_YEARS} years ahead"))
-        elif latest is not None and action.due_at > now + latest and not action.late_due_reason:
+        elif latest is not None and action.due_at > latest and not action.late_due_reason:
             problems.append(
                 FieldProblem(
                     at,
                     f"{_when(action.due_at)} is after the latest due a {state.severity.value} record allows"
-                    f" ({_when(now + latest)}); say why it is due so late (the late due reason), for quality's"
+                    f" ({_when(latest)}); say why it is due so late (the late due reason), for quality's"
                     " approval",
                 )
             )
