@@ -23,10 +23,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from models import formatting, recurrence
+from models import formatting, qms, recurrence
 from models.calendars import deadlines_counted, due_in_working_time
 from models.durations import format_duration
-from models.enums import ActionStatus, EventKind, OutboxStatus, Severity, Stage
+from models.enums import ActionKind, ActionStatus, EventKind, OutboxStatus, Severity, Stage
 from models.formatting import due_in, duration, size
 
 if TYPE_CHECKING:  # what `capa --help` need not load
@@ -129,6 +129,11 @@ def state_json(state: CapaState) -> dict[str, Any]:
         action_data["due_at"] = _iso(action.clock.due_at)
         action_data["original_due_at"] = _iso(action.clock.original_due_at)
         action_data["escalation_level"] = action.clock.escalation_level
+        # QMS updates that gate closure: the details as read, and a training action's progress.
+        action_data["qms"] = qms.summary(action.kind, action.details)
+        action_data["training_progress"] = (
+            qms.training_progress(action.details or qms.QmsDetails()) if action.kind is ActionKind.TRAINING else None
+        )
     head = {
         "id": state.id,
         "stage": state.stage.value,
@@ -471,6 +476,11 @@ def show_state(
     console.print(facts)
     if state.actions:
         console.print(_actions_table(state, now, names))
+    # QMS updates that gate closure: the plan's affected documents, or none with its justification.
+    if state.affected_documents:
+        console.print(f"Affected QMS documents: {', '.join(state.affected_documents)}")
+    elif state.affected_documents is not None:
+        console.print(f"Affected QMS documents: none ({state.no_documents_justification or 'no justification'})")
     if state.criteria:
         console.print(_criteria_table(state))
     # recurrence: beside each criterion, the matching nonconformities raised in the effectiveness window
@@ -595,7 +605,7 @@ def _actions_table(state: CapaState, now: datetime, names: dict[str, str | None]
             due,
             status,
             _level_cell(action.clock.escalation_level),
-            action.description,
+            "\n".join([action.description, *qms.summary(action.kind, action.details)]),
         )
     return table
 
