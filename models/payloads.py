@@ -5,7 +5,7 @@ that records already in flight keep deserialising.
 """
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Self, TypeVar
 
@@ -624,6 +624,9 @@ class Clock(Payload):
     extensions: int = 0
     # The alarm workflow that rings this clock's reminders and escalations (0: none started yet).
     alarm: int = 0
+    # Honest pauses: when the clock stopped (None: running) and the time it had left then.
+    paused_at: datetime | None = None
+    remaining: timedelta | None = None
 
 
 class Action(Payload):

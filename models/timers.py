@@ -32,6 +32,8 @@ def escalation_times(clock: Clock, rules: SeverityPolicy) -> list[datetime]:
 def clock_schedule(clock: Clock, rules: SeverityPolicy) -> list[PlannedAlarm]:
     """Every alarm of ``clock`` still to ring, earliest first: the reminders not yet sent, then the escalation
     levels not yet reached."""
+    if clock.paused_at is not None:  # honest pauses: a paused clock rings nothing
+        return []
     reminders = [
         PlannedAlarm(at=at, kind=AlarmKind.REMINDER, index=index)
         for index, at in enumerate(reminder_times(clock, rules), start=1)
@@ -46,6 +48,8 @@ def clock_schedule(clock: Clock, rules: SeverityPolicy) -> list[PlannedAlarm]:
 
 
 def next_clock_alarm(clock: Clock, rules: SeverityPolicy, action_id: str | None) -> Alarm | None:
+    if clock.paused_at is not None:  # honest pauses: a paused clock rings nothing
+        return None
     reminders = reminder_times(clock, rules)
     if clock.reminders_sent < len(reminders):
         return Alarm(reminders[clock.reminders_sent], AlarmKind.REMINDER, action_id)
