@@ -36,6 +36,7 @@ from api.schemas import (
     RootCauseRequest,
     SignedBody,
     SimilarRecords,
+    TrainingRequest,  # QMS updates that gate closure
     TriageRequest,
     VerificationRequest,
     json_field,
@@ -55,6 +56,7 @@ from models.payloads import (
     CapaState,
     CompleteActionStep,
     Payload,
+    RecordTrainingStep,  # QMS updates that gate closure
     StepOutcome,
 )
 from models.recurrence import EffectivenessWindow
@@ -254,7 +256,7 @@ async def complete_action(
     record_id: RecordId, action_id: ActionId, body: CompletionRequest, user: ApiUser, client: Client
 ) -> StepOutcome:
     """Complete one action with evidence (its owner or a manager); the last one moves the record to verification."""
-    step = CompleteActionStep(action_id=action_id, evidence=body.evidence)
+    step = CompleteActionStep(action_id=action_id, evidence=body.evidence, details=body.details)
     return await _take(client, record_id, user, step, CompletionRequest)
 
 
@@ -363,3 +365,16 @@ async def effectiveness_window(record_id: RecordId, user: ApiUser, client: Clien
     nonconformities were raised in it, and when (their ids and dates): what the review judges on. Empty criteria
     before the window begins."""
     return recurrence.effectiveness_window(await client.show(record_id))
+
+
+# --- QMS updates that gate closure ---
+
+
+@router.post("/records/{record_id}/actions/{action_id}/training", responses=STEP_REFUSALS)
+async def record_training(
+    record_id: RecordId, action_id: ActionId, body: TrainingRequest, user: ApiUser, client: Client
+) -> StepOutcome:
+    """Record who completed a training action's course (its owner or a manager); verification waits until the
+    action's completion threshold is met."""
+    step = RecordTrainingStep(action_id=action_id, people=body.people)
+    return await _take(client, record_id, user, step, TrainingRequest)

@@ -5,7 +5,7 @@ from fastapi import APIRouter, status
 
 from api.deps import ApiUser, AuthenticatedRoute, Client, require_role
 from api.errors import REFUSALS
-from api.schemas import SiteCreate, SitePublic
+from api.schemas import SiteCalendarBody, SiteCalendarPublic, SiteCreate, SitePublic
 from models.enums import Role
 
 router = APIRouter(route_class=AuthenticatedRoute)
@@ -25,3 +25,22 @@ async def add_site(body: SiteCreate, user: ApiUser, client: Client) -> SitePubli
     require_role(user, Role.ADMIN)
     default = await client.default_site()
     return SitePublic.of(await client.add_site(body.name, body.time_zone, actor=user.name), default.name)
+
+
+# --- working-day calendars ----------------------------------------------------------------------------------------
+
+
+@router.get("/sites/{site}/calendar", tags=["sites"], responses=REFUSALS)
+async def get_site_calendar(site: str, user: ApiUser, client: Client) -> SiteCalendarPublic:
+    """The site's working-day calendar (empty when its windows run in calendar time)."""
+    return SiteCalendarPublic.of(site, await client.site_calendar(site))
+
+
+@router.put("/sites/{site}/calendar", tags=["sites"], responses=REFUSALS)
+async def put_site_calendar(site: str, body: SiteCalendarBody, user: ApiUser, client: Client) -> SiteCalendarPublic:
+    """Set the site's calendar from TOML, or add an iCalendar file's all-day events to its holidays (admins).
+    Records raised from now on pin it; records already raised keep theirs. Bad dates, reversed hours or an unknown
+    zone are refused naming the field."""
+    require_role(user, Role.ADMIN)
+    calendar = await client.import_calendar(site, toml=body.toml, ical=body.ical, actor=user.name)
+    return SiteCalendarPublic.of(site, calendar)

@@ -8,7 +8,7 @@ still judges everything itself.
 """
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from client.work import WorkItem
 from core.readmodel import OverdueItem
 from core.search import SearchHit
+from models.calendars import WorkCalendar
 from models.enums import Role, Severity, Source, Stage
 from models.payloads import (
     AmendStep,
@@ -45,6 +46,7 @@ from models.payloads import (
     UserName,
     VerifyStep,
 )
+from models.qms import QmsDetails
 from models.rules import Step
 from models.tables import ApiToken, Nonconformity, OutboxMessage, Site, User
 
@@ -246,6 +248,10 @@ class CompletionRequest(Body):
     """The evidence that the action (named in the path) was done."""
 
     evidence: Evidence
+    # QMS updates that gate closure
+    details: QmsDetails | None = Field(
+        default=None, description="A QMS update action's references, revision, effective date recorded"
+    )
 
 
 # A signed step's body carries the signer's password, re-entered at the moment of signing (21 CFR 11.200): the
@@ -610,3 +616,51 @@ class MyNotifications(Page[MyNotification]):
 
 class ReadAll(BaseModel):
     read: int = Field(ge=0, description="How many notifications were unread and are now read")
+
+
+# --- working-day calendars --------------------------------------------------------------------------------------
+
+
+class SiteCalendarBody(Body):
+    """A site's calendar as TOML (``timezone``, ``weekdays``, ``hours``, ``holidays``), or an iCalendar file's
+    text whose all-day events are added to its holidays: one of the two."""
+
+    toml: str | None = Field(
+        default=None, examples=['weekdays = ["mon", "tue", "wed", "thu", "fri"]\nhours = "08:00-16:00"']
+    )
+    ical: str | None = None
+
+
+class SiteCalendarPublic(BaseModel):
+    """A site's working-day calendar; ``calendar`` None when its windows run in calendar time."""
+
+    site: str
+    calendar: str | None = Field(default=None, description="The calendar as TOML")
+    summary: str | None = None
+    weekdays: list[int] = Field(default_factory=list, description="0 = Monday .. 6 = Sunday")
+    hours: str | None = None
+    holidays: list[date] = Field(default_factory=list)
+    timezone: str | None = None
+
+    @classmethod
+    def of(cls, site: str, calendar: WorkCalendar | None) -> "SiteCalendarPublic":
+        if calendar is None:
+            return cls(site=site)
+        return cls(
+            site=site,
+            calendar=calendar.to_toml(),
+            summary=calendar.describe(),
+            weekdays=list(calendar.weekdays),
+            hours=f"{calendar.start:%H:%M}-{calendar.end:%H:%M}",
+            holidays=list(calendar.holidays),
+            timezone=calendar.timezone,
+        )
+
+
+# --- QMS updates that gate closure ---
+
+
+class TrainingRequest(Body):
+    """People who completed the training action's course (the action is named in the path)."""
+
+    people: list[str] = Field(min_length=1, max_length=500, description="Who completed the training")

@@ -5,7 +5,9 @@ directory: `capa users add` with no sign-in writes them straight into the databa
 password, since whoever runs it holds the site's database (like `capa db` and `capa worker`).
 """
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import quote
 
 import typer
 
@@ -319,3 +321,45 @@ def tokens_revoke(
     """Revoke an API token (administrators): it is refused from the next request on."""
     token = send(ctx, lambda api: api.delete(f"/tokens/{token_id}"))
     typer.echo(f"token {token['id']} ({token['label']}) of {token['user_name']} revoked")
+
+
+# working-day calendars
+@sites_app.command("calendar")
+def sites_calendar(
+    ctx: typer.Context,
+    *,
+    site: Annotated[str, typer.Argument(metavar="SITE", help="The site (`capa sites list`).")],
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", help='Its calendar in TOML: timezone, weekdays, hours = "08:00-16:00", holidays = [dates].'
+        ),
+    ] = None,
+    ical: Annotated[
+        Path | None, typer.Option("--ical", help="An iCalendar file whose all-day events become its holidays.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Show a site's working-day calendar, or set it (administrators) from TOML or add an iCalendar file's
+    holidays. Records raised from then on count their 5wd/16wh windows in it."""
+    path = f"/sites/{quote(site, safe='')}/calendar"
+    if file is not None and ical is not None:
+        raise UsageProblem("give --file or --ical, not both")
+    if file is None and ical is None:
+        shown = send(ctx, lambda api: api.get(path))
+    else:
+        source = file or ical
+        assert source is not None
+        try:
+            text = source.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageProblem(f"{source}: cannot be read ({exc})") from None
+        body = {"toml": text} if file is not None else {"ical": text}
+        shown = send(ctx, lambda api: api.put(path, body).json())
+    if as_json:
+        render.emit_json(shown)
+    elif shown["calendar"] is None:
+        typer.echo(f"{shown['site']}: no working-day calendar (windows run in calendar time)")
+    else:
+        typer.echo(f"{shown['site']}: {shown['summary']}")
+        typer.echo(shown["calendar"], nl=False)

@@ -299,11 +299,37 @@ def complete_action(
     record_id: RecordId,
     action_id: Annotated[str, typer.Argument(metavar="ACTION_ID", help="The action, e.g. A1.")],
     evidence: Evidence,
+    *,
+    as_json: Json = False,
+    # QMS updates that gate closure
+    detail: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="FIELD=VALUE",
+            help="A QMS update's detail: revision_to=C, effective_date=2027-01-04, reference=CC-118, ... Repeat.",
+        ),
+    ] = None,
+) -> None:
+    """Complete one action of the plan, with evidence (and a QMS update's revision, date or reference)."""
+    path = f"/records/{record_id}/actions/{action_id}/completion"
+    body: dict[str, object] = {"evidence": evidence}
+    if detail:
+        body["details"] = dict(parse_assignment(item, "FIELD", "VALUE") for item in detail)
+    post_step(ctx, as_json, f"action {action_id} completed", path, body)
+
+
+# QMS updates that gate closure
+@app.command("record-training")
+def record_training(
+    ctx: typer.Context,
+    record_id: RecordId,
+    action_id: Annotated[str, typer.Argument(metavar="ACTION_ID", help="The training action, e.g. A2.")],
+    person: Annotated[list[str], typer.Option(help="Who completed the training. Repeat.")],
     as_json: Json = False,
 ) -> None:
-    """Complete one action of the plan, with evidence."""
-    path = f"/records/{record_id}/actions/{action_id}/completion"
-    post_step(ctx, as_json, f"action {action_id} completed", path, {"evidence": evidence})
+    """Record who completed a training action's course; verification waits for its threshold."""
+    path = f"/records/{record_id}/actions/{action_id}/training"
+    post_step(ctx, as_json, f"training of {action_id} recorded", path, {"people": person})
 
 
 @app.command()

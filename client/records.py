@@ -119,6 +119,8 @@ class CapaClient(Following, MyWork):
         step = step.model_copy(update={"site": await self.checked_site(site)})
         draft = parsed(RaiseInput, {**step.model_dump(), "record_id": _DRAFT_ID, "raised_by": actor})
         policy = await self._pinned_policy(step.severity)
+        # working-day calendars: the record pins its site's calendar, as it pins the policy.
+        calendar = await self._db(sites.site_calendar, self._engine, step.site)
         try:
             rules.check_raise(policy, step)
             rules.check_raised_by_person(step)  # recurrence sentinels
@@ -131,7 +133,7 @@ class CapaClient(Following, MyWork):
                 with translated(self._settings, record_id, WORKER_TIMEOUT):
                     await self._temporal.start_workflow(
                         RecordWorkflow.run,
-                        RecordInput(raised=raised, policy=policy),
+                        RecordInput(raised=raised, policy=policy, calendar=calendar),
                         id=record_id,
                         task_queue=self._settings.task_queue,
                         # A record id names one nonconformity forever, even after its workflow closed.

@@ -11,6 +11,7 @@ from typing import Any
 from client.directory import Directory
 from core import sites
 from models import dues
+from models.calendars import WorkCalendar
 from models.tables import Site, User
 
 
@@ -73,3 +74,19 @@ class Sites(Directory):
         zone = await self.site_zone(site)
         resolved: dict[str, Any] = dues.in_zone(values, zone)
         return resolved
+
+    # --- working-day calendars ----------------------------------------------------------------------------
+
+    async def site_calendar(self, name: str) -> WorkCalendar | None:
+        """Site ``name``'s working-day calendar (None: its windows run in calendar time)."""
+        await self.default_site()
+        site = await self.checked_site(name)
+        return await self._db(sites.site_calendar, self._engine, site)
+
+    async def import_calendar(
+        self, name: str, *, toml: str | None = None, ical: str | None = None, actor: str
+    ) -> WorkCalendar:
+        """Give site ``name`` a calendar from TOML, or add an iCalendar file's all-day events to its holidays;
+        refused naming the field at fault. New records pin it at the raise."""
+        await self.default_site()
+        return await self._db(sites.import_calendar, self._engine, name, toml=toml, ical=ical, actor=actor)

@@ -93,6 +93,7 @@ STEP_UPDATES: dict[Step, StepUpdate] = {
     Step.LINK: RecordWorkflow.link,
     Step.COMMENT: RecordWorkflow.comment,
     Step.MOVE_PROCEDURE: RecordWorkflow.move_procedure,  # procedure-version pinning
+    Step.RECORD_TRAINING: RecordWorkflow.record_training,  # QMS updates that gate closure
 }
 
 # A step refused for a moment (its record continuing as new, or recovering from a lost worker: ten seconds at

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from core import text as plain_text
 from core.adminlog import log_change
 from core.database import insert_for, session_scope
+from models.calendars import CalendarError, WorkCalendar, calendar_from_ical, calendar_from_toml
 from models.enums import AdminAction
 from models.payloads import SYSTEM_ACTOR
 from models.refusals import InvalidField
@@ -141,3 +142,64 @@ def site_zone(engine: Engine, site: str | None, default: Site) -> str:
         return default.time_zone
     found = get_site(engine, site)
     return found.time_zone if found is not None else default.time_zone
+
+
+# --- working-day calendars ------------------------------------------------------------------------------------
+
+
+def set_calendar(engine: Engine, name: str, calendar: WorkCalendar | None, *, actor: str = SYSTEM_ACTOR) -> Site:
+    """Give site ``name`` its working-day calendar (None: calendar time again); new records pin it at the raise,
+    records already raised keep the one they pinned."""
+    with session_scope(engine) as session:
+        site = session.get(Site, existing_site(session, name.strip()))
+        assert site is not None
+        before = site.calendar
+        site.calendar = calendar.to_toml() if calendar is not None else None
+        session.add(site)
+        log_change(
+            session,
+            actor,
+            AdminAction.SITE_CALENDAR_SET,
+            site.name,
+            before={"calendar": before},
+            after={"calendar": site.calendar},
+        )
+        session.flush()
+        session.refresh(site)
+        return site
+
+
+def site_calendar(engine: Engine, name: str | None) -> WorkCalendar | None:
+    """The calendar of site ``name`` (None when it has none, or no site is named)."""
+    if name is None:
+        return None
+    site = get_site(engine, name)
+    if site is None or not site.calendar:
+        return None
+    return calendar_from_toml(site.calendar)
+
+
+def calendar_from_text(toml: str | None, ical: str | None, base: WorkCalendar | None) -> WorkCalendar:
+    """A calendar from TOML text, or from iCalendar text (all-day events as holidays, merged into ``base``);
+    refused naming the field at fault."""
+    try:
+        if toml is not None and ical is None:
+            return calendar_from_toml(toml)
+        if ical is not None and toml is None:
+            return calendar_from_ical(ical, base)
+    except CalendarError as exc:
+        raise SiteError(exc.field, str(exc).removeprefix(f"{exc.field}: ")) from None
+    raise SiteError("calendar", "give the calendar as TOML or as iCalendar, one of the two")
+
+
+def import_calendar(
+    engine: Engine, name: str, *, toml: str | None = None, ical: str | None = None, actor: str = SYSTEM_ACTOR
+) -> WorkCalendar:
+    """Set site ``name``'s calendar from TOML, or add an iCalendar file's all-day events to its holidays (the
+    site's current calendar, else Monday-Friday 08:00-16:00 in the site's zone)."""
+    site = get_site(engine, require_site(engine, name))
+    assert site is not None
+    base = site_calendar(engine, site.name) or WorkCalendar(timezone=site.time_zone)
+    calendar = calendar_from_text(toml, ical, base)
+    set_calendar(engine, site.name, calendar, actor=actor)
+    return calendar

@@ -31,3 +31,37 @@ def format_duration(delta: timedelta) -> str:
         if count:
             parts.append(f"{count}{unit}")
     return sign + "".join(parts)
+
+
+# working-day calendars: windows written in working time (``5wd``, ``16wh``)
+class WorkingSpan(timedelta):
+    """A window counted in working time under the record's pinned site calendar. Its value as a timedelta is the
+    calendar-time reading used when no calendar is pinned (``5wd`` = 5 days, ``16wh`` = 16 hours); ``text`` keeps
+    what the policy wrote, so it serialises back unchanged."""
+
+    text: str
+
+    def __new__(cls, text: str) -> "WorkingSpan":
+        cleaned = text.strip().lower()
+        amount, unit = int(cleaned[:-2]), cleaned[-2:]
+        span = super().__new__(cls, days=amount) if unit == "wd" else super().__new__(cls, hours=amount)
+        span.text = f"{amount}{unit}"
+        return span
+
+    def __repr__(self) -> str:
+        return f"WorkingSpan({self.text!r})"
+
+
+_WORKING = re.compile(r"[1-9]\d*(wd|wh)")
+
+
+def parse_window(text: str) -> timedelta:
+    """A policy window or offset: a working span (``5wd``, ``16wh``) or a plain duration (``7d``)."""
+    cleaned = text.strip().lower()
+    if _WORKING.fullmatch(cleaned):
+        return WorkingSpan(cleaned)
+    return parse_duration(text)
+
+
+def format_window(delta: timedelta) -> str:
+    return delta.text if isinstance(delta, WorkingSpan) else format_duration(delta)

@@ -75,6 +75,13 @@ class CauseCategory(StrEnum):
 class ActionKind(StrEnum):
     CORRECTIVE = "corrective"
     PREVENTIVE = "preventive"
+    # QMS updates that gate closure
+    DOCUMENT_CHANGE = "document_change"
+    TRAINING = "training"
+    FMEA_UPDATE = "fmea_update"
+    RISK_FILE = "risk_file"
+    CHANGE_CONTROL = "change_control"
+    READ_ACROSS = "read_across"
 
 
 class ActionStatus(StrEnum):
@@ -176,6 +183,8 @@ class EventKind(StrEnum):
     CHAIN_HEAD = "chain_head"
     # recurrence: a new nonconformity shows the record's problem came back (a sentinel, or its effectiveness window)
     RECURRENCE_DETECTED = "recurrence_detected"
+    # QMS updates that gate closure: training completions recorded per person
+    TRAINING_RECORDED = "training_recorded"
 
 
 class AdminAction(StrEnum):
@@ -194,6 +203,8 @@ class AdminAction(StrEnum):
     SITE_ADDED = "site_added"
     HOME_SITE_CHANGED = "home_site_changed"
     TIME_ZONE_CHANGED = "time_zone_changed"
+    # working-day calendars
+    SITE_CALENDAR_SET = "site_calendar_set"
 
 
 class Channel(StrEnum):

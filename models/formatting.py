@@ -20,7 +20,7 @@ Machine forms (ISO 8601 in JSON, HTTP headers, ids, the value of a ``datetime-lo
 import re
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from models.durations import parse_duration
+from models.durations import WorkingSpan, parse_duration
 
 _UNITS = ((86400, "d"), (3600, "h"), (60, "m"), (1, "s"))
 
@@ -61,6 +61,8 @@ def minute(at: datetime, zone: tzinfo = UTC) -> str:
 
 def duration(delta: timedelta) -> str:
     """``3d 4h``, ``59m 59s``, ``45s``, ``0s``: the two largest units that are not zero; ``-`` before a negative."""
+    if isinstance(delta, WorkingSpan):  # working-day calendars: as the policy wrote it
+        return delta.text
     seconds = int(delta.total_seconds())
     left = abs(seconds)
     parts = []

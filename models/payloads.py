@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from models.calendars import WorkCalendar
 from models.dues import read_day
 from models.enums import (
     ActionKind,
@@ -43,6 +44,7 @@ from models.enums import (
 )
 from models.formatting import moment
 from models.policy import PinnedPolicy, Procedure
+from models.qms import QmsDetails
 
 SYSTEM_ACTOR = "system"
 
@@ -288,6 +290,8 @@ class PlannedAction(Payload):
     late_due_reason: Annotated[
         Text | None, Field(description="Why it falls due after the policy's latest date; quality approves it")
     ] = None
+    # QMS updates that gate closure
+    details: Annotated[QmsDetails | None, Field(description="A QMS update action's typed details")] = None
 
 
 class Criterion(Payload):
@@ -314,6 +318,13 @@ class PlanStep(Payload):
 
     actions: list[PlannedAction] = Field(min_length=1, max_length=50, description="The actions, in order")
     criteria: list[Criterion] | None = Field(default=None, max_length=20, description="Effectiveness criteria")
+    # QMS updates that gate closure
+    affected_documents: list[ShortText] | None = Field(
+        default=None, max_length=100, description="The QMS documents the plan affects; an empty list for none"
+    )
+    no_documents_justification: Annotated[
+        Text | None, Field(description="Why no QMS document is affected, when the list is empty")
+    ] = None
 
 
 class PlanInput(PlanStep, StepInput):
@@ -411,6 +422,10 @@ class CompleteActionStep(Payload):
 
     action_id: Annotated[ActionId, Field(description="The action, e.g. A1", examples=["A1"])]
     evidence: Evidence
+    # QMS updates that gate closure
+    details: Annotated[
+        QmsDetails | None, Field(description="References, revision, effective date or training completions recorded")
+    ] = None
 
 
 class CompleteActionInput(CompleteActionStep, StepInput):
@@ -559,6 +574,26 @@ class CommentEntry(CommentStep):
     mentions: list[str] = Field(default_factory=list)
 
 
+# --- QMS updates that gate closure: training completions ---
+
+
+class RecordTrainingStep(Payload):
+    """People who completed a training action's course; verification waits until its threshold is met."""
+
+    action_id: Annotated[ActionId, Field(description="The training action, e.g. A2", examples=["A2"])]
+    people: list[ShortText] = Field(min_length=1, max_length=500, description="Who completed the training")
+
+
+class RecordTrainingInput(RecordTrainingStep, StepInput):
+    pass
+
+
+class TrainingEntry(RecordTrainingStep):
+    """A training record's timeline entry: who was trained and the action's progress after it."""
+
+    progress: str
+
+
 # --- recurrence: a system step (a sentinel, or the effectiveness window that watches) ---
 
 
@@ -643,6 +678,8 @@ class Action(Payload):
     completed_at: datetime | None = None
     # Why it may fall due after the policy's latest date (quality approved the plan with it).
     late_due_reason: str | None = None
+    # QMS updates that gate closure
+    details: QmsDetails | None = None
 
 
 class Concession(Payload):
@@ -981,6 +1018,8 @@ EntryDetails = (
     # recurrence
     | RecurrenceEntry
     | ProcedureMovedEntry
+    # QMS updates that gate closure
+    | TrainingEntry
     | EarlierEntry
 )
 
@@ -1012,6 +1051,8 @@ ENTRY_OF_KIND: dict[EventKind, type[Payload]] = {
     # recurrence
     EventKind.RECURRENCE_DETECTED: RecurrenceEntry,
     EventKind.PROCEDURE_MOVED: ProcedureMovedEntry,
+    # QMS updates that gate closure
+    EventKind.TRAINING_RECORDED: TrainingEntry,
 }
 
 
@@ -1129,6 +1170,11 @@ class CapaState(Payload):
     # The site it belongs to, whose zone a date-alone due is read in; None on records raised before sites (they
     # belong to the default site).
     site: str | None = None
+    # working-day calendars: the site's calendar pinned at the raise; None = every window in calendar time.
+    calendar: WorkCalendar | None = None
+    # QMS updates that gate closure: the plan's affected QMS documents (None: not stated; empty: none, justified).
+    affected_documents: list[str] | None = None
+    no_documents_justification: str | None = None
 
     def action(self, action_id: str) -> Action | None:
         return next((a for a in self.actions if a.id == action_id), None)
@@ -1235,6 +1281,8 @@ class RecordInput(Payload):
     # The ids of the last steps accepted, so a client retrying a step after a continue-as-new is refused.
     recent_updates: list[str] = Field(default_factory=list)
     max_history_events: int = Field(default=20_000, ge=100)
+    # working-day calendars: the site's calendar pinned at the raise (None: every window in calendar time).
+    calendar: WorkCalendar | None = None
 
 
 # --- alarms --------------------------------------------------------------------------------------------------

@@ -21,19 +21,20 @@ from pydantic import (
     model_validator,
 )
 
-from models.durations import format_duration, parse_duration
+from models.durations import format_window, parse_window
 from models.enums import Severity, Source, Stage
 from models.sentinels import SentinelRule, check_rules
 
 
 def _to_timedelta(value: Any) -> Any:
-    return parse_duration(value) if isinstance(value, str) else value
+    # working-day calendars: ``5wd`` / ``16wh`` keep their working kind (plain durations parse as before).
+    return parse_window(value) if isinstance(value, str) else value
 
 
 Duration = Annotated[
     timedelta,
     BeforeValidator(_to_timedelta),
-    PlainSerializer(format_duration, return_type=str),
+    PlainSerializer(format_window, return_type=str),
 ]
 
 

@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple, TypeVar
 
-from models import formatting, signatures
+from models import formatting, qms, signatures
 from models.enums import (
+    ActionKind,
     ActionStatus,
     CancelCategory,
     EffectivenessResult,
@@ -67,6 +68,8 @@ from models.payloads import (
     RaiseStep,
     ReassignInput,
     ReassignStep,
+    RecordTrainingInput,
+    RecordTrainingStep,
     RecurrenceEntry,
     RecurrenceInput,
     ReviewInput,
@@ -433,6 +436,7 @@ def check_plan(state: CapaState, inp: PlanInput, now: datetime | None) -> None:
     accepted, and on a replay its clock may differ from the one the validator saw."""
     _may_plan(state, inp.actor)
     problems = _criteria_problems(inp.criteria or [], "criteria")
+    problems += qms_plan_problems(inp)  # QMS updates that gate closure
     if now is not None:
         problems += _due_problems(state, inp.actions, now, "actions")
     if problems:
@@ -504,6 +508,7 @@ def _may_complete_action(state: CapaState, actor: Actor, action_id: str) -> None
 
 def check_complete_action(state: CapaState, inp: CompleteActionInput) -> None:
     _may_complete_action(state, inp.actor, inp.action_id)
+    qms_check_completion(state, inp)  # QMS updates that gate closure
 
 
 def implementers(state: CapaState) -> set[str]:
@@ -549,6 +554,8 @@ def _may_verify(state: CapaState, actor: Actor) -> None:
 
 def check_verify(state: CapaState, inp: VerifyInput) -> None:
     _may_verify(state, inp.actor)
+    if inp.result is VerificationResult.PASS:
+        qms_check_verify(state)  # QMS updates that gate closure
     if not state.under_current_rules or inp.result is not VerificationResult.PASS:
         return
     problems = _criteria_problems(inp.criteria or [], "criteria")
@@ -939,6 +946,7 @@ class Step(StrEnum):
     COMMENT = "comment"
     # Procedure-version pinning.
     MOVE_PROCEDURE = "move-procedure"
+    RECORD_TRAINING = "record-training"  # QMS updates that gate closure
 
 
 class StepModels(NamedTuple):
@@ -970,6 +978,7 @@ STEP_MODELS: dict[Step, StepModels] = {
     Step.COMMENT: StepModels(CommentStep, CommentInput),
     # Procedure-version pinning.
     Step.MOVE_PROCEDURE: StepModels(MoveProcedureStep, MoveProcedureInput),
+    Step.RECORD_TRAINING: StepModels(RecordTrainingStep, RecordTrainingInput),  # QMS updates that gate closure
 }
 
 
@@ -1353,3 +1362,67 @@ def check_raised_by_person(step: RaiseStep) -> None:
         raise _invalid("raised_by_rule", "only the system names the recurrence rule that raised a record")
     if step.triggered_by:
         raise _invalid("triggered_by", "only the system names the records that triggered a recurrence rule")
+
+
+# --- QMS updates that gate closure ---------------------------------------------------------------------------------
+
+
+def qms_plan_problems(inp: PlanInput) -> list[FieldProblem]:
+    """Each QMS update action states its typed details; the plan states its affected documents or none, justified."""
+    problems = [
+        FieldProblem(f"actions[{i}].{field}", message)
+        for i, planned in enumerate(inp.actions)
+        for field, message in qms.plan_problems(planned.kind, planned.details)
+    ]
+    problems += [
+        FieldProblem(field, message)
+        for field, message in qms.documents_problems(
+            [a.kind for a in inp.actions], inp.affected_documents, inp.no_documents_justification
+        )
+    ]
+    return problems
+
+
+def qms_check_completion(state: CapaState, inp: CompleteActionInput) -> None:
+    """A document change or FMEA/control plan update is completed with its revision (and effective date), a risk
+    file or change control with its reference."""
+    action = state.action(inp.action_id)
+    if action is None or action.kind not in qms.QMS_KINDS or action.kind is ActionKind.TRAINING:
+        return
+    details = qms.merge(action.details, inp.details)
+    problems = [
+        FieldProblem(f"details.{field}", f"{action.id}: {message}")
+        for field, message in qms.closure_problems(action.kind, details)
+    ]
+    if problems:
+        raise Rejection.invalid(*problems)
+
+
+def qms_check_verify(state: CapaState) -> None:
+    """Verification waits until every QMS update action carries its references and each training action meets its
+    threshold; the refusal names the action."""
+    problems = [
+        FieldProblem("actions", f"{action.id} ({action.kind.value}) {field}: {message}")
+        for action in state.current_actions()
+        if action.status is not ActionStatus.CANCELLED
+        for field, message in qms.closure_problems(action.kind, action.details)
+    ]
+    if problems:
+        raise Rejection.invalid(*problems)
+
+
+def check_record_training(state: CapaState, inp: RecordTrainingInput) -> None:
+    """The action's owner, or a manager, records who completed a training action's course, while the record is in
+    action or verification."""
+    _require_stage(state, "recording training", Stage.ACTION, Stage.VERIFICATION)
+    action = state.action(inp.action_id)
+    if action is None or action.status is ActionStatus.CANCELLED:
+        raise Rejection.of_field(ErrorKind.NOT_FOUND, "action_id", f"{state.id} has no action {inp.action_id}")
+    if action.kind is not ActionKind.TRAINING:
+        raise _invalid("action_id", f"{action.id} is a {action.kind.value} action, not a training action")
+    _require_owner_or_manager(state, inp.actor, f"record training of {action.id}", action.owner)
+    details = action.details or qms.QmsDetails()
+    if details.audience:
+        outside = [p for p in inp.people if p not in details.audience]
+        if outside:
+            raise _invalid("people", f"not in {action.id}'s audience: {', '.join(outside)}")

@@ -41,6 +41,7 @@ from models.payloads import (
     ReviewStep,
     RootCauseEntry,
     Signature,
+    TrainingEntry,
     TriageEntry,
     VerifyEntry,
     VerifyStep,
@@ -347,6 +348,15 @@ def _commented(event: Event, zone: tzinfo) -> str:
     return f"Comment by {event.actor}{told}: {entry.text}"
 
 
+# --- QMS updates that gate closure ---
+
+
+def _training_recorded(event: Event, zone: tzinfo) -> str:
+    entry = event.details
+    assert isinstance(entry, TrainingEntry)
+    return f"Training of {entry.action_id} recorded by {event.actor}: {', '.join(entry.people)} ({entry.progress})"
+
+
 # --- recurrence ---
 
 
@@ -409,6 +419,7 @@ _SENTENCES: dict[EventKind, Callable[[Event, tzinfo], str]] = {
     EventKind.COMMENTED: _commented,
     EventKind.RECURRENCE_DETECTED: _recurrence,  # recurrence
     EventKind.PROCEDURE_MOVED: _procedure_moved,  # procedure-version pinning
+    EventKind.TRAINING_RECORDED: _training_recorded,  # QMS updates that gate closure
 }
 
 

@@ -48,6 +48,8 @@ class Site(SQLModel, table=True):
     # An IANA zone name (``Europe/Berlin``), checked against the zone database when the site is added.
     time_zone: str
     created_at: datetime = Field(default_factory=_utc_now, sa_type=UtcDateTime)
+    # working-day calendars: the site's calendar as TOML text (models.calendars); None = calendar time.
+    calendar: str | None = Field(default=None, sa_type=Text)
 
 
 class User(SQLModel, table=True):

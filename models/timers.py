@@ -4,8 +4,10 @@ Pure functions of the state, so the workflow's single timer loop and the unit te
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from models.calendars import WorkCalendar, WorkingWindow, parse_working_window
+from models.durations import WorkingSpan
 from models.payloads import AlarmKind, CapaState, Clock, PlannedAlarm
 from models.policy import SeverityPolicy
 
@@ -20,40 +22,60 @@ class Alarm:
     level: int = 0
 
 
-def reminder_times(clock: Clock, rules: SeverityPolicy) -> list[datetime]:
+def _working(offset: timedelta, calendar: WorkCalendar | None) -> WorkingWindow | None:
+    # working-day calendars: a ``wd``/``wh`` offset counts working time only when the record pinned a calendar.
+    if calendar is None or not isinstance(offset, WorkingSpan):
+        return None
+    return parse_working_window(offset.text)
+
+
+def _before(at: datetime, lead: timedelta, calendar: WorkCalendar | None) -> datetime:
+    window = _working(lead, calendar)
+    return at - lead if window is None or calendar is None else calendar.subtract(at, window)
+
+
+def _after(at: datetime, offset: timedelta, calendar: WorkCalendar | None) -> datetime:
+    window = _working(offset, calendar)
+    return at + offset if window is None or calendar is None else calendar.shift(at, window)
+
+
+def reminder_times(clock: Clock, rules: SeverityPolicy, calendar: WorkCalendar | None = None) -> list[datetime]:
     """Reminders that still lie ahead of the moment the clock was (re-)armed, earliest first."""
-    return sorted({clock.due_at - lead for lead in rules.remind_before if clock.due_at - lead > clock.armed_at})
+    leads = {_before(clock.due_at, lead, calendar) for lead in rules.remind_before}
+    return sorted(at for at in leads if at > clock.armed_at)
 
 
-def escalation_times(clock: Clock, rules: SeverityPolicy) -> list[datetime]:
-    return [clock.due_at + offset for offset in rules.escalate_after]
+def escalation_times(clock: Clock, rules: SeverityPolicy, calendar: WorkCalendar | None = None) -> list[datetime]:
+    return [_after(clock.due_at, offset, calendar) for offset in rules.escalate_after]
 
 
-def clock_schedule(clock: Clock, rules: SeverityPolicy) -> list[PlannedAlarm]:
+def clock_schedule(clock: Clock, rules: SeverityPolicy, calendar: WorkCalendar | None = None) -> list[PlannedAlarm]:
     """Every alarm of ``clock`` still to ring, earliest first: the reminders not yet sent, then the escalation
     levels not yet reached."""
     if clock.paused_at is not None:  # honest pauses: a paused clock rings nothing
         return []
     reminders = [
         PlannedAlarm(at=at, kind=AlarmKind.REMINDER, index=index)
-        for index, at in enumerate(reminder_times(clock, rules), start=1)
+        for index, at in enumerate(reminder_times(clock, rules, calendar), start=1)
         if index > clock.reminders_sent
     ]
     escalations = [
         PlannedAlarm(at=at, kind=AlarmKind.ESCALATION, level=level)
-        for level, at in enumerate(escalation_times(clock, rules), start=1)
+        for level, at in enumerate(escalation_times(clock, rules, calendar), start=1)
         if level > clock.escalation_level
     ]
     return sorted([*reminders, *escalations], key=lambda alarm: alarm.at)
 
 
-def next_clock_alarm(clock: Clock, rules: SeverityPolicy, action_id: str | None) -> Alarm | None:
+def next_clock_alarm(
+    clock: Clock, rules: SeverityPolicy, action_id: str | None, calendar: WorkCalendar | None = None
+) -> Alarm | None:
     if clock.paused_at is not None:  # honest pauses: a paused clock rings nothing
         return None
-    reminders = reminder_times(clock, rules)
+    reminders = reminder_times(clock, rules, calendar)
     if clock.reminders_sent < len(reminders):
         return Alarm(reminders[clock.reminders_sent], AlarmKind.REMINDER, action_id)
-    ladder = escalation_times(clock, rules)
+    ladder = escalation_times(clock, rules, calendar)
     if clock.escalation_level < len(ladder):
         level = clock.escalation_level + 1
         return Alarm(ladder[clock.escalation_level], AlarmKind.ESCALATION, action_id, level)
@@ -68,7 +90,7 @@ def next_alarm(state: CapaState) -> Alarm | None:
     alarms = [
         alarm
         for action_id, clock in state.open_clocks()
-        if (alarm := next_clock_alarm(clock, rules, action_id)) is not None
+        if (alarm := next_clock_alarm(clock, rules, action_id, state.calendar)) is not None
     ]
     if state.effectiveness_due_at is not None and state.clock is None:
         alarms.append(Alarm(state.effectiveness_due_at, AlarmKind.EFFECTIVENESS_DUE))

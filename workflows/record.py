@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.records import RecordActivities
     from activities.steps import StepActivities
-    from models import chain, notices, rules
+    from models import chain, notices, qms, rules
     from models.durations import format_duration
     from models.enums import EventKind, Stage
     from models.payloads import (
@@ -102,6 +102,7 @@ with workflow.unsafe.imports_passed_through():
         RecordChange,
         RecordInput,
         RecordSnapshot,
+        RecordTrainingInput,
         RecurrenceEntry,
         RecurrenceInput,
         ReminderEntry,
@@ -114,6 +115,7 @@ with workflow.unsafe.imports_passed_through():
         StepEffects,
         StepInput,
         StepResult,
+        TrainingEntry,
         TriageEntry,
         TriageInput,
         VerifyEntry,
@@ -197,7 +199,10 @@ class RecordWorkflow:
             return
         raised = inp.raised
         self._s = transitions.raised_state(raised, inp.policy)
-        self._s.clock = new_clock(raised.owner, inp.policy.rules.containment, start=self._s.raised_at)
+        self._s.calendar = inp.calendar  # working-day calendars: pinned like the policy
+        self._s.clock = new_clock(
+            raised.owner, inp.policy.rules.containment, start=self._s.raised_at, calendar=self._s.calendar
+        )
         self._append(
             EventKind.RAISED, raised.raised_by.name, RaiseStep.model_validate(raised.model_dump(include=_RAISED))
         )
@@ -553,6 +558,26 @@ class RecordWorkflow:
     def _comment(self, inp: CommentInput) -> None:
         self._append(EventKind.COMMENTED, inp.actor.name, _entry(CommentEntry, inp, mentions=inp.mentions or []))
 
+    # --- QMS updates that gate closure: training completions ----------------------------------------------
+    # A new update, like ``comment``: records that never received it replay as before, with no patch marker.
+
+    @workflow.update
+    def record_training(self, inp: RecordTrainingInput) -> StepResult:
+        self._check_step(rules.check_record_training, inp)
+        return self._step(self._record_training, inp)
+
+    @record_training.validator
+    def _check_record_training(self, inp: RecordTrainingInput) -> None:
+        self._check_step(rules.check_record_training, inp)
+
+    def _record_training(self, inp: RecordTrainingInput) -> None:
+        action = self._s.action(inp.action_id)
+        assert action is not None
+        action.details = qms.merge(action.details, qms.QmsDetails(completions=inp.people))
+        assert action.details is not None
+        entry = _entry(TrainingEntry, inp, progress=qms.training_progress(action.details))
+        self._append(EventKind.TRAINING_RECORDED, inp.actor.name, entry)
+
     # --- recurrence: a system step ------------------------------------------------------------------------
     # A new update, like ``comment``: records that never received it replay as before, with no patch marker.
     # A sentinel that fired, or the watch of an effectiveness window, sends it with the new nonconformities' ids.
@@ -586,7 +611,7 @@ class RecordWorkflow:
             # The window ends now and the review falls due from now; the window's alarm stops with this step.
             now = workflow.now()
             s.effectiveness_due_at = min(window, now)
-            s.clock = new_clock(s.owner, s.policy.rules.effectiveness_review, start=now)
+            s.clock = new_clock(s.owner, s.policy.rules.effectiveness_review, start=now, calendar=s.calendar)
             review_due_at = s.clock.due_at
         entry = RecurrenceEntry.model_validate(
             {**inp.model_dump(), "target": target, "level": level, "review_due_at": review_due_at}
@@ -638,7 +663,9 @@ class RecordWorkflow:
         assert s.policy is not None
         if inp.kind is AlarmKind.EFFECTIVENESS_DUE:
             # The review falls due a fixed time after the window ends, however late the alarm rang.
-            s.clock = new_clock(s.owner, s.policy.rules.effectiveness_review, start=inp.scheduled_at)
+            s.clock = new_clock(
+                s.owner, s.policy.rules.effectiveness_review, start=inp.scheduled_at, calendar=s.calendar
+            )
             due = EffectivenessDueEntry(review_due_at=s.clock.due_at)
             event = self._append(EventKind.EFFECTIVENESS_DUE, SYSTEM_ACTOR, due)
             self._notify(notices.effectiveness_due(s, event))
@@ -664,7 +691,7 @@ class RecordWorkflow:
         levels = [level for level in inp.covers or [inp.level] if level > clock.escalation_level]
         clock.escalation_level = inp.level
         # An escalation comes after the due time, so every reminder before it is spent.
-        clock.reminders_sent = max(clock.reminders_sent, len(reminder_times(clock, s.policy.rules)))
+        clock.reminders_sent = max(clock.reminders_sent, len(reminder_times(clock, s.policy.rules, s.calendar)))
         late = format_duration(max(workflow.now(), inp.scheduled_at) - clock.due_at)
         escalation = EscalationEntry(
             **rung.model_dump(exclude={"recipients"}),
@@ -683,7 +710,7 @@ class RecordWorkflow:
         if retired is None or inp.kind is not AlarmKind.ESCALATION:
             return []
         assert self._s.policy is not None
-        times = escalation_times(retired.clock, self._s.policy.rules)
+        times = escalation_times(retired.clock, self._s.policy.rules, self._s.calendar)
         return [
             level
             for level in inp.covers or [inp.level]
@@ -697,7 +724,7 @@ class RecordWorkflow:
         clock = retired.clock
         assert s.policy is not None
         # The entry stands for the highest level that fell due before the step, and says when that one was due.
-        scheduled_at = escalation_times(clock, s.policy.rules)[max(levels) - 1]
+        scheduled_at = escalation_times(clock, s.policy.rules, s.calendar)[max(levels) - 1]
         clock.escalation_level = max(levels)
         late = format_duration(retired.ended_at - clock.due_at)
         escalation = EscalationEntry(
@@ -719,7 +746,7 @@ class RecordWorkflow:
         """Keep a retired clock only while one of its escalations fell due before it ended and has not rung."""
         s = self._s
         assert s.policy is not None
-        times = escalation_times(retired.clock, s.policy.rules)
+        times = escalation_times(retired.clock, s.policy.rules, s.calendar)
         if any(at < retired.ended_at for at in times[retired.clock.escalation_level :]):
             s.retired_clocks[alarm] = retired
         else:
@@ -914,7 +941,7 @@ class RecordWorkflow:
                 if not clock.alarm:
                     s.alarms_started += 1
                     clock.alarm = s.alarms_started
-                    alarms = clock_schedule(clock, s.policy.rules)
+                    alarms = clock_schedule(clock, s.policy.rules, s.calendar)
                     schedules.append(
                         AlarmSchedule(
                             record_id=s.id, alarm=clock.alarm, target=action_id, holder=clock.holder, alarms=alarms

@@ -16,7 +16,9 @@ from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from models import rules, search_attributes
+    from models import qms, rules, search_attributes
+    from models.calendars import WorkCalendar, parse_working_window
+    from models.durations import WorkingSpan
     from models.enums import (
         ActionStatus,
         EffectivenessResult,
@@ -121,9 +123,21 @@ def append(s: CapaState, kind: EventKind, actor: str, details: Payload | dict[st
     return event
 
 
-def new_clock(holder: str, window: timedelta, start: datetime | None = None) -> Clock:
+def new_clock(
+    holder: str, window: timedelta, start: datetime | None = None, calendar: WorkCalendar | None = None
+) -> Clock:
     start = start or workflow.now()
-    return Clock(holder=holder, due_at=start + window, original_due_at=start + window, armed_at=start, started_at=start)
+    due = working_due(start, window, calendar)
+    return Clock(holder=holder, due_at=due, original_due_at=due, armed_at=start, started_at=start)
+
+
+# working-day calendars: a ``wd``/``wh`` window falls due in working time when the record pinned a calendar.
+def working_due(start: datetime, window: timedelta, calendar: WorkCalendar | None) -> datetime:
+    if calendar is not None and isinstance(window, WorkingSpan):
+        working = parse_working_window(window.text)
+        if working is not None:
+            return calendar.add(start, working)
+    return start + window
 
 
 def enter_stage(s: CapaState, stage: Stage, *, deadline: bool = True) -> None:
@@ -131,7 +145,7 @@ def enter_stage(s: CapaState, stage: Stage, *, deadline: bool = True) -> None:
     assert s.policy is not None
     s.stage = stage
     drop_extension_for(s, None)
-    s.clock = new_clock(s.owner, s.policy.rules.stage_window(stage)) if deadline else None
+    s.clock = new_clock(s.owner, s.policy.rules.stage_window(stage), calendar=s.calendar) if deadline else None
 
 
 def drop_extension_for(s: CapaState, action_id: str | None) -> None:
@@ -273,6 +287,7 @@ def _add_actions(s: CapaState, planned_actions: list[PlannedAction]) -> list[Act
             owner=planned.owner,
             description=planned.description,
             late_due_reason=planned.late_due_reason,
+            details=planned.details,
             clock=Clock(
                 holder=planned.owner,
                 due_at=planned.due_at,
@@ -294,6 +309,9 @@ def plan(s: CapaState, inp: PlanInput) -> list[Action]:
     s.awaiting_plan = False
     s.clock = None  # the plan is in; from now on each action's own deadline runs
     s.criteria = list(inp.criteria or [])
+    # QMS updates that gate closure
+    s.affected_documents = inp.affected_documents
+    s.no_documents_justification = inp.no_documents_justification
     if rules.plan_needs_approval(s, inp.actions):
         s.pending_plan = PendingPlan(
             what="plan", submitted_by=inp.actor.name, submitted_at=workflow.now(), added=[a.id for a in added]
@@ -358,6 +376,7 @@ def complete_action(s: CapaState, inp: CompleteActionInput) -> Action:
     action.evidence = inp.evidence
     action.completed_by = inp.actor.name
     action.completed_at = workflow.now()
+    action.details = qms.merge(action.details, inp.details)  # QMS updates that gate closure
     drop_extension_for(s, action.id)
     if all(a.status is not ActionStatus.OPEN for a in s.current_actions()):
         enter_stage(s, Stage.VERIFICATION)

@@ -83,4 +83,6 @@ async def help_page(request: Request, user: WebUser, client: Client) -> HTMLResp
         rows=rows,
         duties=WHO_DOES_WHAT,
         process=policy.process,
+        # working-day calendars: each site's, shown since there is no sites page
+        site_calendars=[(site.name, await client.site_calendar(site.name)) for site in await client.list_sites()],
     )

@@ -50,6 +50,7 @@ from models.payloads import (
     Rescope,
     ReviewEntry,
     RootCauseEntry,
+    TrainingEntry,
     TriageEntry,
     VerifyEntry,
 )
@@ -267,6 +268,12 @@ ENTRIES: dict[EventKind, tuple[str, EntryDetails, str]] = {
         ),
         "Moved by quinn from SOP-QA-014 rev C, policy 2026-11 to SOP-QA-014 rev D, policy 2026-12: SOP-QA-014 rev D"
         " issued",
+    ),
+    # QMS updates that gate closure
+    EventKind.TRAINING_RECORDED: (
+        "olivia",
+        TrainingEntry(action_id="A1", people=["op1", "op2"], progress="2 of 10 trained (20%), threshold 90%"),
+        "Training of A1 recorded by olivia: op1, op2 (2 of 10 trained (20%), threshold 90%)",
     ),
 }
 

@@ -1,0 +1,151 @@
+"""Working-day calendars: windows in working days/hours, reminders before a due, working time between, imports."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from models.calendars import (
+    CalendarError,
+    WorkCalendar,
+    WorkingWindow,
+    calendar_from_ical,
+    calendar_from_toml,
+    parse_working_window,
+    working_between,
+)
+from models.durations import WorkingSpan
+from models.policy import SeverityPolicy
+
+# Friday 2026-12-04; Monday 2026-12-07 is a holiday.
+FRIDAY = datetime(2026, 12, 4, 10, 30, tzinfo=UTC)
+CAL = WorkCalendar(holidays=(date(2026, 12, 7),))
+
+
+def test_five_working_days_from_a_friday_before_a_monday_holiday() -> None:
+    # Tue 8, Wed 9, Thu 10, Fri 11, Mon 14: the end of Monday 14th.
+    assert CAL.add(FRIDAY, WorkingWindow(5, "wd")) == datetime(2026, 12, 14, 16, 0, tzinfo=UTC)
+
+
+def test_working_hours_skip_nights_weekends_and_holidays() -> None:
+    # 5.5h left on Friday, then Tuesday 08:00 + 10.5h -> Tuesday full (8h) -> Wednesday 10:30.
+    assert CAL.add(FRIDAY, WorkingWindow(16, "wh")) == datetime(2026, 12, 9, 10, 30, tzinfo=UTC)
+
+
+def test_reminder_one_working_day_before_the_due_is_the_previous_working_days_end() -> None:
+    due = datetime(2026, 12, 8, 16, 0, tzinfo=UTC)  # end of Tuesday after the Monday holiday
+    assert CAL.subtract(due, WorkingWindow(1, "wd")) == datetime(2026, 12, 4, 16, 0, tzinfo=UTC)
+    assert CAL.subtract(due, WorkingWindow(4, "wh")) == datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
+
+
+def test_escalation_after_the_due_counts_working_hours() -> None:
+    due = datetime(2026, 12, 4, 16, 0, tzinfo=UTC)
+    assert CAL.shift(due, WorkingWindow(8, "wh")) == datetime(2026, 12, 8, 16, 0, tzinfo=UTC)
+
+
+def test_working_between_and_calendar_time_without_a_calendar() -> None:
+    a, b = FRIDAY, datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+    assert CAL.working_between(a, b) == timedelta(hours=6, minutes=30)
+    assert working_between(None, a, b) == b - a
+    assert CAL.working_between(b, a) == timedelta(0)
+
+
+def test_time_zone_of_the_site() -> None:
+    berlin = WorkCalendar(timezone="Europe/Berlin")
+    # 16:00 Berlin in December is 15:00 UTC.
+    assert berlin.add(FRIDAY, WorkingWindow(1, "wd")) == datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
+
+
+def test_parse_working_window() -> None:
+    assert parse_working_window("5wd") == WorkingWindow(5, "wd")
+    assert parse_working_window(" 16WH ") == WorkingWindow(16, "wh")
+    assert parse_working_window("5d") is None
+    with pytest.raises(ValueError, match="at least 1wd"):
+        parse_working_window("0wd")
+
+
+def test_calendar_from_toml_round_trips() -> None:
+    cal = calendar_from_toml(
+        'timezone = "Europe/Berlin"\nweekdays = ["mon", "tue", "wed", "thu"]\nhours = "07:00-15:30"\n'
+        "holidays = [2026-12-24, 2026-12-25]\n"
+    )
+    assert cal.weekdays == (0, 1, 2, 3)
+    assert cal.day_length == timedelta(hours=8, minutes=30)
+    assert cal.holidays == (date(2026, 12, 24), date(2026, 12, 25))
+    assert calendar_from_toml(cal.to_toml()) == cal
+
+
+ICS = b"""BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//site//holidays//EN\r
+BEGIN:VEVENT\r
+UID:1\r
+DTSTART;VALUE=DATE:20261224\r
+DTEND;VALUE=DATE:20261227\r
+SUMMARY:Christmas shutdown\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:2\r
+DTSTART;VALUE=DATE:20270101\r
+SUMMARY:New Year\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:3\r
+DTSTART:20261210T090000Z\r
+DTEND:20261210T100000Z\r
+SUMMARY:A meeting, not a holiday\r
+END:VEVENT\r
+END:VCALENDAR\r
+"""
+
+
+def test_calendar_from_ical_all_day_events_are_holidays() -> None:
+    base = WorkCalendar(timezone="Europe/Berlin")
+    cal = calendar_from_ical(ICS, base)
+    assert cal.holidays == (date(2026, 12, 24), date(2026, 12, 25), date(2026, 12, 26), date(2027, 1, 1))
+    assert cal.timezone == "Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ('hours = "16:00-08:00"', "hours"),
+        ('hours = "8 to 4"', "hours"),
+        ('holidays = ["2026-02-30"]', "holidays"),
+        ('holidays = ["tomorrow"]', "holidays"),
+        ('weekdays = ["funday"]', "weekdays"),
+        ("weekdays = []", "weekdays"),
+        ('timezone = "Mars/Olympus"', "timezone"),
+        ('colour = "blue"', "colour"),
+        ("hours = ", "calendar"),
+    ],
+)
+def test_hostile_calendars_are_refused_naming_the_field(text: str, field: str) -> None:
+    with pytest.raises(CalendarError) as refused:
+        calendar_from_toml(text)
+    assert refused.value.field == field
+
+
+def test_hostile_ical_refused() -> None:
+    with pytest.raises(CalendarError) as refused:
+        calendar_from_ical(b"this is not a calendar")
+    assert refused.value.field == "ical"
+
+
+def test_policy_windows_keep_their_working_kind_and_plain_ones_serialise_as_before() -> None:
+    rules = SeverityPolicy(
+        containment="5wd",
+        root_cause="16wh",
+        action_plan="7d",
+        verification="1d12h",
+        effectiveness_after="30d",
+        effectiveness_review="5d",
+        remind_before=["1wd"],
+        escalate_after=["0s", "8wh"],
+    )
+    assert isinstance(rules.containment, WorkingSpan)
+    assert rules.containment == timedelta(days=5)  # without a calendar: calendar time
+    dumped = rules.model_dump(mode="json")
+    assert (dumped["containment"], dumped["root_cause"], dumped["verification"]) == ("5wd", "16wh", "1d12h")
+    assert dumped["remind_before"] == ["1wd"]
+    assert dumped["escalate_after"] == ["0s", "8wh"]
+    assert SeverityPolicy.model_validate(dumped) == rules
