@@ -5,9 +5,11 @@ alarm (its reminders and escalations do not ring) and keeps the time it had left
 later. ``remaining_on_resume`` is the one place remaining time is computed, so working-time calendars can replace it.
 """
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from models.calendars import WorkCalendar, working_between
 from models.payloads import Clock
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "check_request_pause",
     "check_resume",
     "pause_clock",
+    "paused_label",
     "remaining_on_resume",
     "resume_clock",
 ]
@@ -27,22 +30,62 @@ class WaitingOn(StrEnum):
 
 
 def remaining_on_resume(clock: Clock, now: datetime) -> timedelta:
-    """The time the clock had left when it was paused (calendar time; never negative)."""
+    """The time the clock had left when it was paused (never negative); working time when
+    ``clock.remaining_working``."""
     if clock.remaining is not None:
         return clock.remaining
     return max(clock.due_at - now, timedelta(0))
 
 
-def pause_clock(clock: Clock, now: datetime) -> Clock:
-    """The clock stopped at ``now``, keeping its remaining time and escalation state."""
-    left = max(clock.due_at - now, timedelta(0))
-    return clock.model_copy(update={"paused_at": now, "remaining": left})
+def pause_clock(
+    clock: Clock,
+    now: datetime,
+    calendar: WorkCalendar | None = None,
+    *,
+    waiting_on: str | None = None,
+    expected_until: datetime | None = None,
+) -> Clock:
+    """The clock stopped at ``now``, keeping its remaining time (working time under ``calendar``, which the
+    caller passes only when the clock's window counts working time) and its escalation state."""
+    left = working_between(calendar, now, clock.due_at) if calendar is not None else clock.due_at - now
+    return clock.model_copy(
+        update={
+            "paused_at": now,
+            "remaining": max(left, timedelta(0)),
+            "remaining_working": calendar is not None,
+            "waiting_on": waiting_on,
+            "expected_until": expected_until,
+        }
+    )
 
 
-def resume_clock(clock: Clock, now: datetime) -> Clock:
-    """The clock running again: due = now + remaining, re-armed from now, escalation state kept."""
+def resume_clock(clock: Clock, now: datetime, calendar: WorkCalendar | None = None) -> Clock:
+    """The clock running again: due = now + remaining (working time when it was kept so and ``calendar`` is
+    given), re-armed from now, escalation state kept."""
     left = remaining_on_resume(clock, now)
-    return clock.model_copy(update={"due_at": now + left, "armed_at": now, "paused_at": None, "remaining": None})
+    due = calendar.after(now, left) if calendar is not None and clock.remaining_working else now + left
+    return clock.model_copy(
+        update={
+            "due_at": due,
+            "armed_at": now,
+            "paused_at": None,
+            "remaining": None,
+            "remaining_working": False,
+            "waiting_on": None,
+            "expected_until": None,
+        }
+    )
+
+
+def paused_label(clock: Clock, zone_day: Callable[[datetime], str] | None = None) -> str | None:
+    """ "paused — waiting on supplier until 2026-03-20" for a paused clock; None for a running one."""
+    if clock.paused_at is None:
+        return None
+    text = f"paused — waiting on {clock.waiting_on or 'an answer'}"
+    if clock.expected_until is not None:
+        day = zone_day(clock.expected_until) if zone_day else clock.expected_until.date().isoformat()
+        text += f" until {day}"
+    return text
 
 
 def check_request_pause(
