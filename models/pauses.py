@@ -5,6 +5,7 @@ alarm (its reminders and escalations do not ring) and keeps the time it had left
 later. ``remaining_on_resume`` is the one place remaining time is computed, so working-time calendars can replace it.
 """
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -19,6 +20,7 @@ __all__ = [
     "check_resume",
     "pause_clock",
     "paused_label",
+    "paused_targets",
     "remaining_on_resume",
     "resume_clock",
 ]
@@ -119,3 +121,26 @@ def check_resume(clock: Clock, actor: str, actor_is_quality: bool) -> str | None
     if actor != clock.holder and not actor_is_quality:
         return "actor: only the holder or quality may resume"
     return None
+
+
+def paused_targets(state_json: str | None) -> dict[str, str]:
+    """From a record's stored state (the read model's ``state_json``): each paused clock's target ("stage", or
+    an action id) with its "paused — waiting on supplier until 2026-03-20" label."""
+    if not state_json:
+        return {}
+    data = json.loads(state_json) or {}
+    clocks: list[tuple[str, dict[str, object]]] = []
+    if isinstance(data.get("clock"), dict):
+        clocks.append(("stage", data["clock"]))
+    for action in data.get("actions") or []:
+        if isinstance(action, dict) and action.get("status") == "open" and isinstance(action.get("clock"), dict):
+            clocks.append((str(action.get("id")), action["clock"]))
+    found: dict[str, str] = {}
+    for target, clock in clocks:
+        if clock.get("paused_at"):
+            text = f"paused — waiting on {clock.get('waiting_on') or 'an answer'}"
+            until = clock.get("expected_until")
+            if isinstance(until, str):
+                text += f" until {until[:10]}"
+            found[target] = text
+    return found

@@ -1118,6 +1118,11 @@ class Offer:
     attach: bool = False
     # Whether ``actor`` may comment: apart from ``steps`` too, for the same reason.
     comment: bool = False
+    # Honest pauses: the clocks ``actor`` may ask to pause, the pause requests they may decide, the paused clocks
+    # they may resume (None: the stage's own step's; else an action id).
+    pausable: tuple[str | None, ...] = ()
+    pause_decidable: tuple[str | None, ...] = ()
+    resumable: tuple[str | None, ...] = ()
 
 
 def _passes(check: Callable[[CapaState, Actor], object], state: CapaState, actor: Actor) -> bool:
@@ -1176,7 +1181,29 @@ def available_steps(state: CapaState, actor: Actor) -> Offer:
             steps.add(step)
     attach = _passes(_may_attach_file, state, actor)
     comment = _passes(_may_comment, state, actor)
-    return Offer(frozenset(steps), completable, extendable, reassignable, decidable, attach, comment)
+    # Honest pauses.
+    pausable = _passing(_may_request_pause, state, actor, deadlines)
+    pause_decidable = _passing(_may_decide_pause, state, actor, deadlines)
+    resumable = _passing(_may_resume, state, actor, deadlines)
+    for step, targets in (
+        (Step.REQUEST_PAUSE, pausable),
+        (Step.DECIDE_PAUSE, pause_decidable),
+        (Step.RESUME, resumable),
+    ):
+        if targets:
+            steps.add(step)
+    return Offer(
+        frozenset(steps),
+        completable,
+        extendable,
+        reassignable,
+        decidable,
+        attach,
+        comment,
+        pausable=pausable,
+        pause_decidable=pause_decidable,
+        resumable=resumable,
+    )
 
 
 # --- work waiting for someone ------------------------------------------------------------------------------------
@@ -1196,6 +1223,7 @@ WORK_STEPS: tuple[Step, ...] = (
     Step.VERIFY,
     Step.REVIEW,
     Step.DECIDE_EXTENSION,
+    Step.DECIDE_PAUSE,  # honest pauses
 )
 # The steps a manager may take for the owner (or an action's owner): they wait for the owner, not for every manager.
 _HELD_STEPS = frozenset({Step.CONTAIN, Step.ROOT_CAUSE, Step.PLAN, Step.AMEND_PLAN, Step.COMPLETE_ACTION})
@@ -1215,6 +1243,8 @@ class Work:
             return f"Complete {self.action_id}"
         if self.step is Step.DECIDE_EXTENSION:
             return f"Decide the extension of {self.action_id or 'the ' + stage.value.replace('_', ' ') + ' step'}"
+        if self.step is Step.DECIDE_PAUSE:  # honest pauses
+            return f"Decide the pause of {self.action_id or 'the ' + stage.value.replace('_', ' ') + ' step'}"
         return _WORK_LABELS[self.step]
 
 
@@ -1259,6 +1289,8 @@ def work_waiting(state: CapaState, actor: Actor) -> list[Work]:
         elif step is Step.DECIDE_EXTENSION:
             # Under the earlier rules one request is pending at a time, whatever deadline it is asked about for.
             work += [Work(step, a) for a in offer.decidable if state.pending_request(a) is not None]
+        elif step is Step.DECIDE_PAUSE:  # honest pauses
+            work += [Work(step, a) for a in offer.pause_decidable]
         elif _waits_for(state, actor, step):
             work.append(Work(step))
     return work
