@@ -5,6 +5,7 @@ from typing import Any
 
 from tests.api.flow import Api, later
 from tests.stack import PASSWORD
+from tests.web.pages import browser
 
 
 async def test_a_pause_is_asked_decided_shown_and_resumed(api: Api) -> None:
@@ -43,4 +44,35 @@ async def test_a_pause_is_asked_decided_shown_and_resumed(api: Api) -> None:
 
     resumed = await api.ok("olivia", "POST", f"/records/{record_id}/resumption", {"reason": "The 8D arrived"})
     assert resumed["entries"][-1]["kind"] == "resumed"
+    await api.until(lambda: api.record(record_id), lambda s: s["clock"]["paused_at"] is None)
+
+
+async def test_the_record_page_asks_decides_shows_and_resumes_a_pause(api: Api) -> None:
+    """Through the web forms: olivia asks, quinn approves (signed), the page shows the paused clock and not
+    late, the board lists it paused, olivia resumes."""
+    record_id = await api.raise_record()
+    async with browser(api.stack, "olivia") as olivia:
+        page = await olivia.get(f"/records/{record_id}")
+        assert "Ask to pause (waiting on supplier or customer)" in page.text
+        asked = await olivia.step(
+            record_id,
+            "request-pause",
+            action_id="",
+            waiting_on="customer",
+            expected_until="2099-01-31T12:00",
+            reason="Customer to confirm the drawing",
+        )
+        assert asked.status_code == 303, asked.text
+    async with browser(api.stack, "quinn") as quinn:
+        page = await quinn.get(f"/records/{record_id}")
+        assert "Decide the pause of the" in page.text
+        assert "waiting on customer" in page.text
+        decided = await quinn.step(record_id, "decide-pause", action_id="", decision="approve", password=PASSWORD)
+        assert decided.status_code == 303, decided.text
+        await api.until(lambda: api.record(record_id), lambda s: s["clock"]["paused_at"] is not None)
+        shown = await quinn.get(f"/records/{record_id}")
+        assert "paused — waiting on customer until" in shown.text
+    async with browser(api.stack, "olivia") as olivia:
+        resumed = await olivia.step(record_id, "resume", action_id="", reason="Drawing confirmed")
+        assert resumed.status_code == 303, resumed.text
     await api.until(lambda: api.record(record_id), lambda s: s["clock"]["paused_at"] is None)
