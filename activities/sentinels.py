@@ -4,11 +4,13 @@
 of the policy in force that watches the record's key, it signals-with-start the sentinel of that key
 (``workflows.sentinel``) with the record id. Idempotent: a sentinel counts a record id once.
 
-``sentinel_fire`` opens the linked CAPA of a firing under the record id the sentinel fixed for it (a retried
-attempt, after a worker died mid-fire, finds it started and opens nothing more), or records the recurrence on the
+``sentinel_fire`` opens the linked CAPA of a firing under an ordinary record id, allocated from the record counter
+once per firing (``core.sentinels``: a retried attempt, after a worker died mid-fire, finds the id and the record
+started, and opens nothing more), or records the recurrence on the
 open linked CAPA (its rule refuses a record id twice, leaving nothing).
 """
 
+import asyncio
 import json
 from datetime import UTC, datetime
 
@@ -24,6 +26,8 @@ from activities.records import escalation_recipients
 from client.errors import CapaError, ErrorKind
 from client.recurrence import record_recurrence
 from core import readmodel
+from core.sentinels import firing_record_id
+from core.sites import site_calendar
 from models.enums import EventKind, LinkKind, Role, Source
 from models.payloads import (
     SYSTEM_ACTOR,
@@ -72,6 +76,15 @@ def stored_state(engine: Engine, record_id: str) -> CapaState | None:
     with Session(engine) as session:
         row = session.exec(select(Nonconformity.state_json).where(col(Nonconformity.id) == record_id)).first()
     return None if row is None else CapaState.model_validate({**json.loads(row), "events": []})
+
+
+def _site_of(engine: Engine, record_ids: list[str]) -> str | None:
+    """The site of the first triggering record the read model holds (the linked CAPA belongs there)."""
+    for record_id in record_ids:
+        state = stored_state(engine, record_id)
+        if state is not None and state.site:
+            return state.site
+    return None
 
 
 async def feed_sentinels(
@@ -135,8 +148,15 @@ class SentinelActivities:
                     return FireResult(record_id=None, recorded=False)
                 raise
             return FireResult(record_id=inp.linked)
-        assert inp.record_id is not None
-        return FireResult(record_id=await self._open(inp, inp.record_id, fields))
+        return FireResult(record_id=await self._open(inp, await self._record_id(inp), fields))
+
+    async def _record_id(self, inp: FireInput) -> str:
+        """The linked CAPA's id: allocated from the record counter once per firing key (a retry finds it)."""
+        if inp.first_run is None or inp.firing is None:
+            assert inp.record_id is not None  # scheduled before firings were numbered in the database
+            return inp.record_id
+        year = datetime.now(UTC).year
+        return await asyncio.to_thread(firing_record_id, self._engine, inp.sentinel, inp.first_run, inp.firing, year)
 
     async def _open(self, inp: FireInput, record_id: str, fields: dict[str, str]) -> str:
         rule = inp.rule
@@ -157,15 +177,17 @@ class SentinelActivities:
             defect_code=inp.facts.get("defect_code"),
             supplier=inp.facts.get("supplier"),
             customer=inp.facts.get("customer"),
-            site=inp.facts.get("site"),
+            site=inp.facts.get("site") or await asyncio.to_thread(_site_of, self._engine, inp.record_ids),
             links=[LinkRef(kind=LinkKind.RELATED, record_id=r) for r in inp.record_ids[:20]],
             raised_by_rule=rule.name,
             triggered_by=inp.record_ids,
         )
+        # The record pins its site's calendar, as a person's raise does.
+        calendar = await asyncio.to_thread(site_calendar, self._engine, raised.site)
         try:
             await self._client.start_workflow(
                 RECORD_WORKFLOW,
-                RecordInput(raised=raised, policy=policy.for_severity(rule.raise_severity)),
+                RecordInput(raised=raised, policy=policy.for_severity(rule.raise_severity), calendar=calendar),
                 id=record_id,
                 task_queue=activity.info().task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -96,7 +96,8 @@ def sentinel_id(rule: str, key: list[str]) -> str:
 
 
 def linked_record_id(sentinel: str, firing: int, year: int) -> str:
-    """The id of the CAPA a sentinel's ``firing``-th firing opens: fixed, so a retried firing opens it once."""
+    """The id the CAPA a sentinel's ``firing``-th firing opened had before firings were numbered in the database
+    (``core.sentinels``); kept for reading those records' ids, no longer given to new ones."""
     digits = int(hashlib.sha256(f"{sentinel}#{firing}".encode()).hexdigest(), 16) % 10**8
     return f"NC-{year:04d}-9{digits:08d}"
 
@@ -134,15 +135,20 @@ class SentinelState(BaseModel):
 
 
 class FireInput(BaseModel):
-    """One firing: open the linked CAPA (``linked`` None; ``record_id`` fixed per firing) or record the recurrence
-    on the open one."""
+    """One firing: open the linked CAPA (``linked`` None; its record id fixed per firing key) or record the
+    recurrence on the open one."""
 
     sentinel: str
     rule: SentinelRule
     facts: dict[str, str]
     record_ids: list[str]
     linked: str | None = None
+    # Runs scheduled before firings were numbered in the database carry the record id of the firing.
     record_id: str | None = None
+    # The firing's key: the sentinel's first run id and the firing's number (the linked CAPA's id is allocated
+    # once per key, from the record counter).
+    first_run: str | None = None
+    firing: int | None = None
 
 
 class FireResult(BaseModel):

@@ -3,7 +3,8 @@
 Fed by signal-with-start (``activities.sentinels.feed_sentinels``) when a record is raised with the key. It dedupes
 occurrences by record id, keeps its sliding window with its own timers (an occurrence leaves the window when its
 timer expires), and when the rule's count is reached fires: the ``sentinel_fire`` activity opens a linked CAPA raised
-by the system under a record id fixed per firing, so a retried firing opens it once. While that CAPA is open, each
+by the system under an ordinary record id allocated once per firing (sentinel, first run, firing number), so a
+retried firing opens it once. While that CAPA is open, each
 new occurrence is recorded on it as a ``recurrence`` step that escalates it one level. Continue-as-new carries the
 window, the occurrences already fired and the linked CAPA.
 """
@@ -21,7 +22,6 @@ with workflow.unsafe.imports_passed_through():
         Occurrence,
         SentinelState,
         in_window,
-        linked_record_id,
         pending,
     )
 
@@ -84,9 +84,10 @@ class SentinelWorkflow:
         if len(ids) < s.rule.count:
             return
         s.firings += 1
-        record_id = linked_record_id(f"{sentinel}:{first_run}", s.firings, workflow.now().year)
         result = await self._fire(
-            FireInput(sentinel=sentinel, rule=s.rule, facts=s.facts, record_ids=ids, record_id=record_id)
+            FireInput(
+                sentinel=sentinel, rule=s.rule, facts=s.facts, record_ids=ids, first_run=first_run, firing=s.firings
+            )
         )
         s.linked = result.record_id
         s.fired.extend(ids)

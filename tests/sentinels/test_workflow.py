@@ -3,12 +3,14 @@ CAPA raised by the system; a worker lost while the sentinel fires still opens ex
 ``recurrence_detected`` entry to it; occurrences older than the 90-day window do not count."""
 
 import asyncio
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -17,6 +19,7 @@ from models.enums import CauseCategory, Disposition, EventKind, RootCauseMethod,
 from models.payloads import ContainmentInput, RaiseStep, RecurrenceEntry, RecurrenceSource, RootCauseInput
 from models.policy import Policy
 from models.sentinels import SentinelRule, SentinelState, sentinel_id
+from models.tables import RecordSequence, SentinelFiring
 from tests.policies import EARLIER
 from tests.workflows.harness import Capa, actor, raise_record, running_worker
 from workflows.record import RecordWorkflow
@@ -108,6 +111,14 @@ async def test_a_worker_lost_while_the_sentinel_fires_still_opens_one(
     assert len(opened) == 2  # attempted twice
     assert opened[0] == opened[1] == state.linked  # one record id per firing: the retry opened nothing new
     assert state.firings == 1
+    # An ordinary id from the record counter, stored once for the firing.
+    with Session(engine) as session:
+        firings = session.exec(select(SentinelFiring)).all()
+        counter = session.exec(select(RecordSequence)).all()
+    assert [(f.sentinel, f.firing, f.record_id) for f in firings] == [(SENTINEL, 1, state.linked)]
+    year, number = re.fullmatch(r"NC-(\d{4})-(\d{4,})", state.linked or "").groups()  # type: ignore[union-attr]
+    assert any(row.year == int(year) and row.last >= int(number) for row in counter)
+    assert not (len(number) == 9 and number.startswith("9"))
 
 
 async def test_occurrences_older_than_the_window_do_not_count(env: WorkflowEnvironment, engine: Engine) -> None:
