@@ -21,6 +21,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.records import escalation_recipients
 from client.errors import CapaError, ErrorKind
@@ -41,7 +42,7 @@ from models.payloads import (
     StepEffects,
 )
 from models.policy import Policy
-from models.sentinels import FireInput, FireResult, Occurrence, SentinelState, key_of, sentinel_id
+from models.sentinels import FireInput, FireResult, Occurrence, SentinelRule, SentinelState, key_of, sentinel_id
 from models.tables import Nonconformity
 
 log = structlog.get_logger(__name__)
@@ -104,18 +105,66 @@ async def feed_sentinels(
         if key is None:
             continue
         workflow_id = sentinel_id(rule.name, key)
-        start = SentinelState(rule=rule, key=key, facts=dict(zip(rule.match, key, strict=True)))
-        await temporal.start_workflow(
-            "SentinelWorkflow",
-            start,
-            id=workflow_id,
-            task_queue=task_queue,
-            start_signal="occurrence",
-            start_signal_args=[Occurrence(record_id=state.id, at=state.raised_at)],
-        )
+        occurrence = Occurrence(record_id=state.id, at=state.raised_at)
+        if rule.after_closed:
+            # Only a sentinel a close armed counts raises: none running, nothing to count.
+            try:
+                await temporal.get_workflow_handle(workflow_id).signal("occurrence", occurrence)
+            except RPCError as exc:
+                if exc.status is not RPCStatusCode.NOT_FOUND:
+                    raise
+                continue
+        else:
+            await _signal_with_start(temporal, rule, key, task_queue, signal="occurrence", occurrence=occurrence)
         log.info("sentinel fed", record_id=state.id, workflow_id=workflow_id, actor=SYSTEM_ACTOR, rule=rule.name)
         fed += 1
     return fed
+
+
+async def feed_closed(temporal: Client, policy: Policy | None, state: CapaState, task_queue: str) -> int:
+    """Arm every sentinel of ``policy`` counting recurrences after a close with ``state`` (a record just closed, of
+    the rule's key and severity); how many."""
+    if policy is None or state.closed_at is None or state.raised_by == SYSTEM_ACTOR:
+        return 0
+    facts = facts_of(state)
+    armed = 0
+    for rule in policy.sentinels:
+        key = key_of(rule, facts, closing=True) if rule.after_closed else None
+        if key is None:
+            continue
+        closed = Occurrence(record_id=state.id, at=state.closed_at)
+        await _signal_with_start(temporal, rule, key, task_queue, signal="closed", occurrence=closed)
+        log.info(
+            "sentinel armed by a close",
+            record_id=state.id,
+            workflow_id=sentinel_id(rule.name, key),
+            actor=SYSTEM_ACTOR,
+            rule=rule.name,
+        )
+        armed += 1
+    return armed
+
+
+def closed_by(effects: StepEffects) -> bool:
+    """Whether the step closed the record."""
+    events = effects.change.new_events if effects.change is not None else []
+    if effects.snapshot is not None:
+        events = [*events, *effects.snapshot.new_events]
+    return any(event.kind is EventKind.CLOSED for event in events)
+
+
+async def _signal_with_start(
+    temporal: Client, rule: SentinelRule, key: list[str], task_queue: str, *, signal: str, occurrence: Occurrence
+) -> None:
+    start = SentinelState(rule=rule, key=key, facts=dict(zip(rule.match, key, strict=True)))
+    await temporal.start_workflow(
+        "SentinelWorkflow",
+        start,
+        id=sentinel_id(rule.name, key),
+        task_queue=task_queue,
+        start_signal=signal,
+        start_signal_args=[occurrence],
+    )
 
 
 class SentinelActivities:

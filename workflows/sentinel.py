@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         FireResult,
         Occurrence,
         SentinelState,
+        counts,
         in_window,
         pending,
     )
@@ -32,11 +33,17 @@ _FIRE_TIMEOUT = timedelta(minutes=2)
 class SentinelWorkflow:
     def __init__(self) -> None:
         self._inbox: list[Occurrence] = []
+        self._closed: list[Occurrence] = []
         self._s: SentinelState | None = None
 
     @workflow.signal
     def occurrence(self, occ: Occurrence) -> None:
         self._inbox.append(occ)
+
+    @workflow.signal
+    def closed(self, occ: Occurrence) -> None:
+        """A record of the key closed: arms a rule that counts recurrences after a close."""
+        self._closed.append(occ)
 
     @workflow.query
     def state(self) -> SentinelState | None:
@@ -52,10 +59,18 @@ class SentinelWorkflow:
             s.occurrences = [o for o in s.occurrences if in_window(o.at, now, window)]
             kept = {o.record_id for o in s.occurrences}
             s.fired = [r for r in s.fired if r in kept]
+            while self._closed:
+                closed = self._closed.pop(0)
+                if s.rule.after_closed and (s.armed is None or s.armed.at <= closed.at):
+                    s.armed = closed  # the latest close arms the window
+            if s.armed is not None and not in_window(s.armed.at, now, window):
+                s.armed = None
             while self._inbox:
                 occ = self._inbox.pop(0)
                 if occ.record_id in kept or not in_window(occ.at, now, window):
                     continue  # already counted (a retried settle), or older than the window
+                if not counts(s, occ):
+                    continue  # a rule armed by a close: not armed, or raised outside the window after the close
                 s.occurrences.append(occ)
                 kept.add(occ.record_id)
                 await self._on_occurrence(occ, info.workflow_id, info.first_execution_run_id)
@@ -64,10 +79,11 @@ class SentinelWorkflow:
                 if not self._inbox:
                     workflow.continue_as_new(s)
             timeout = None
-            if s.occurrences:
-                timeout = max(min(o.at for o in s.occurrences) + window - workflow.now(), timedelta(seconds=1))
-            with contextlib.suppress(TimeoutError):  # on timeout the oldest occurrence left the window
-                await workflow.wait_condition(lambda: bool(self._inbox), timeout=timeout)
+            ends = [o.at for o in s.occurrences] + ([s.armed.at] if s.armed is not None else [])
+            if ends:
+                timeout = max(min(ends) + window - workflow.now(), timedelta(seconds=1))
+            with contextlib.suppress(TimeoutError):  # on timeout the oldest occurrence (or the close) left the window
+                await workflow.wait_condition(lambda: bool(self._inbox or self._closed), timeout=timeout)
 
     async def _on_occurrence(self, occ: Occurrence, sentinel: str, first_run: str) -> None:
         s = self._s
@@ -84,9 +100,16 @@ class SentinelWorkflow:
         if len(ids) < s.rule.count:
             return
         s.firings += 1
+        # A rule armed by a close names the closed record first among those that triggered it.
+        triggered = [s.armed.record_id, *ids] if s.rule.after_closed and s.armed is not None else ids
         result = await self._fire(
             FireInput(
-                sentinel=sentinel, rule=s.rule, facts=s.facts, record_ids=ids, first_run=first_run, firing=s.firings
+                sentinel=sentinel,
+                rule=s.rule,
+                facts=s.facts,
+                record_ids=triggered,
+                first_run=first_run,
+                firing=s.firings,
             )
         )
         s.linked = result.record_id

@@ -15,13 +15,32 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.sentinels import SentinelActivities
-from models.enums import CauseCategory, Disposition, EventKind, RootCauseMethod, Severity
-from models.payloads import ContainmentInput, RaiseStep, RecurrenceEntry, RecurrenceSource, RootCauseInput
+from models.enums import (
+    CauseCategory,
+    Disposition,
+    EffectivenessResult,
+    EventKind,
+    RootCauseMethod,
+    Severity,
+    Stage,
+    VerificationResult,
+)
+from models.payloads import (
+    ContainmentInput,
+    RaiseStep,
+    RecurrenceEntry,
+    RecurrenceSource,
+    ReviewInput,
+    RootCauseInput,
+    VerifyInput,
+)
 from models.policy import Policy
 from models.sentinels import SentinelRule, SentinelState, sentinel_id
 from models.tables import RecordSequence, SentinelFiring
+from tests.builders import signed
 from tests.policies import EARLIER
 from tests.workflows.harness import Capa, actor, raise_record, running_worker
+from tests.workflows.test_lifecycle import _to_verification
 from workflows.record import RecordWorkflow
 
 RULE = SentinelRule.model_validate(
@@ -186,3 +205,80 @@ async def test_continue_as_new_keeps_the_window_and_the_fired_occurrences(
     [entry] = [e.details for e in linked.events if e.kind is EventKind.RECURRENCE_DETECTED]
     assert isinstance(entry, RecurrenceEntry)
     assert entry.record_ids == [ids[3]]
+
+
+# --- a rule armed by a close: any recurrence of a closed critical record's product and defect code within a year ---
+
+AFTER_CLOSED = SentinelRule.model_validate(
+    {
+        "name": "closed-critical-recurs",
+        "match": ["product", "defect_code"],
+        "count": 1,
+        "window": "365d",
+        "owner": "olivia",
+        "severity": "critical",
+        "after_closed": True,
+    }
+)
+ARMED = sentinel_id(AFTER_CLOSED.name, ["H-200", "BURR"])
+
+
+async def _closed_critical(env: WorkflowEnvironment, queue: str) -> Capa:
+    capa = await raise_record(env.client, queue, severity=Severity.CRITICAL, product="H-200", defect_code="BURR")
+    await _to_verification(capa, env)
+    await capa.handle.execute_update(
+        RecordWorkflow.verify,
+        signed(
+            capa.handle.id,
+            VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="Checked 50 housings"),
+        ),
+    )
+    await env.sleep(timedelta(days=61))
+    await capa.wait_for(lambda s: s.clock is not None and s.stage is Stage.EFFECTIVENESS)
+    await capa.handle.execute_update(
+        RecordWorkflow.review,
+        signed(
+            capa.handle.id,
+            ReviewInput(actor=actor("maria"), result=EffectivenessResult.EFFECTIVE, evidence="No recurrence in 60d"),
+        ),
+    )
+    # Not awaiting the result: time would skip on to the sentinel's window while the client waits.
+    await capa.wait_for(lambda s: s.stage is Stage.CLOSED)
+    await capa.activities_done()
+    return capa
+
+
+async def test_a_recurrence_of_a_closed_critical_record_within_the_window_opens_one_linked_capa(
+    env: WorkflowEnvironment, engine: Engine
+) -> None:
+    policy: Policy = EARLIER.model_copy(update={"sentinels": [AFTER_CLOSED]})
+    async with running_worker(env.client, engine, policy) as queue:
+        closed = await _closed_critical(env, queue)
+        armed = await _sentinel(env.client, lambda s: s.armed is not None, workflow_id=ARMED)
+        await env.sleep(timedelta(days=100))
+        again = await _raised(env, queue)  # a minor one: any recurrence counts
+        state = await _sentinel(env.client, lambda s: s.linked is not None, workflow_id=ARMED)
+        opened = await _linked(env.client, state.linked or "").wait_for(lambda s: s.clock is not None)
+    assert armed.armed is not None
+    assert armed.armed.record_id == closed.handle.id
+    assert state.firings == 1
+    assert state.fired == [again.handle.id]
+    raise_entry = next(e.details for e in opened.events if e.kind is EventKind.RAISED)
+    assert isinstance(raise_entry, RaiseStep)
+    assert raise_entry.raised_by_rule == AFTER_CLOSED.name
+    assert raise_entry.triggered_by == [closed.handle.id, again.handle.id]
+
+
+async def test_a_raise_after_the_window_of_a_close_opens_nothing(env: WorkflowEnvironment, engine: Engine) -> None:
+    policy: Policy = EARLIER.model_copy(update={"sentinels": [AFTER_CLOSED]})
+    async with running_worker(env.client, engine, policy) as queue:
+        await _closed_critical(env, queue)
+        await _sentinel(env.client, lambda s: s.armed is not None, workflow_id=ARMED)
+        await env.sleep(timedelta(days=366))
+        await _sentinel(env.client, lambda s: s.armed is None, workflow_id=ARMED)
+        late = await _raised(env, queue)
+        await asyncio.sleep(1.0)  # the raise's feed has reached the sentinel, if it were to count
+        state = await _sentinel(env.client, lambda s: True, workflow_id=ARMED)
+    assert late.handle.id not in [o.record_id for o in state.occurrences]
+    assert state.linked is None
+    assert state.firings == 0
