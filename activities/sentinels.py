@@ -23,6 +23,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.notifications import Notifier
 from activities.records import escalation_recipients
 from client.errors import CapaError, ErrorKind
 from client.recurrence import record_recurrence
@@ -30,6 +31,7 @@ from core import readmodel
 from core.sentinels import firing_record_id
 from core.sites import site_calendar
 from models.enums import EventKind, LinkKind, Role, Source
+from models.notices import sentinel_fired
 from models.payloads import (
     SYSTEM_ACTOR,
     Actor,
@@ -168,10 +170,11 @@ async def _signal_with_start(
 
 
 class SentinelActivities:
-    def __init__(self, engine: Engine, client: Client, policy: Policy) -> None:
+    def __init__(self, engine: Engine, client: Client, policy: Policy, notifier: Notifier | None = None) -> None:
         self._engine = engine
         self._client = client
         self._policy = policy
+        self._notifier = notifier
 
     @activity.defn(name="sentinel_fire")
     async def sentinel_fire(self, inp: FireInput) -> FireResult:
@@ -243,6 +246,15 @@ class SentinelActivities:
             )
         except WorkflowAlreadyStartedError:
             log.info("linked CAPA already opened", record_id=record_id, **fields)
-            return record_id
-        log.info("linked CAPA opened", record_id=record_id, records=inp.record_ids, at=datetime.now(UTC), **fields)
+        else:
+            log.info("linked CAPA opened", record_id=record_id, records=inp.record_ids, at=datetime.now(UTC), **fields)
+        await self._tell_quality(inp, record_id)
         return record_id
+
+    async def _tell_quality(self, inp: FireInput, record_id: str) -> None:
+        """Quality hears that the rule fired, with the rule and the records that triggered it (queued once per
+        firing: a retry after a lost worker queues nothing more)."""
+        if self._notifier is None:
+            return
+        told = sentinel_fired(record_id, inp.rule.name, inp.rule.owner, inp.facts, inp.record_ids)
+        await asyncio.to_thread(self._notifier.notify, [told])

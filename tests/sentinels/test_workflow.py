@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -25,6 +25,7 @@ from models.enums import (
     Stage,
     VerificationResult,
 )
+from models.notices import SENTINEL_FIRED_SEQ
 from models.payloads import (
     ContainmentInput,
     RaiseStep,
@@ -36,7 +37,7 @@ from models.payloads import (
 )
 from models.policy import Policy
 from models.sentinels import SentinelRule, SentinelState, sentinel_id
-from models.tables import RecordSequence, SentinelFiring
+from models.tables import OutboxMessage, RecordSequence, SentinelFiring, User
 from tests.builders import signed
 from tests.policies import EARLIER
 from tests.workflows.harness import Capa, actor, raise_record, running_worker
@@ -106,6 +107,27 @@ async def test_three_raises_open_one_linked_capa_and_a_fourth_is_a_recurrence(
     assert entry.rule == RULE.name
     assert entry.record_ids == [fourth.handle.id]
     assert entry.level == 1
+
+
+async def test_quality_is_told_when_a_rule_fires_with_the_rule_and_the_triggering_records(
+    env: WorkflowEnvironment, engine: Engine
+) -> None:
+    async with running_worker(env.client, engine, POLICY) as queue:
+        ids = [(await _raised(env, queue)).handle.id for _ in range(3)]
+        state = await _sentinel(env.client, lambda s: s.linked is not None)
+        await _linked(env.client, state.linked or "").activities_done()
+    with Session(engine) as session:
+        told = session.exec(
+            select(OutboxMessage).where(
+                col(OutboxMessage.record_id) == state.linked, col(OutboxMessage.seq) == SENTINEL_FIRED_SEQ
+            )
+        ).all()
+        quality = session.exec(select(User.name).where(col(User.role) == "quality", col(User.active))).all()
+    assert quality
+    assert {row.recipient for row in told if row.channel == "log"} >= {*quality, RULE.owner}
+    for row in told:
+        assert RULE.name in row.subject
+        assert all(record_id in row.subject for record_id in ids)
 
 
 async def test_a_worker_lost_while_the_sentinel_fires_still_opens_one(
