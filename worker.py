@@ -76,6 +76,7 @@ def build_activities(
         DigestActivities(engine, settings).send_overdue_digest,
         DigestActivities(engine, settings).publish_chain_head,
         SentinelActivities(engine, client, policy, notifier).sentinel_fire,  # recurrence sentinels
+        SentinelActivities(engine, client, policy, notifier).sentinel_linked_open,  # recurrence sentinels
     ]
 
 

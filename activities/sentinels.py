@@ -202,6 +202,12 @@ class SentinelActivities:
             return FireResult(record_id=inp.linked)
         return FireResult(record_id=await self._open(inp, await self._record_id(inp), fields))
 
+    @activity.defn(name="sentinel_linked_open")
+    async def sentinel_linked_open(self, record_id: str) -> bool:
+        """Whether a sentinel's linked CAPA is still open (one the read model does not hold yet counts as open)."""
+        state = await asyncio.to_thread(stored_state, self._engine, record_id)
+        return state is None or state.stage.is_open
+
     async def _record_id(self, inp: FireInput) -> str:
         """The linked CAPA's id: allocated from the record counter once per firing key (a retry finds it)."""
         if inp.first_run is None or inp.firing is None:

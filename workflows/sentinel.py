@@ -6,7 +6,8 @@ timer expires), and when the rule's count is reached fires: the ``sentinel_fire`
 by the system under an ordinary record id allocated once per firing (sentinel, first run, firing number), so a
 retried firing opens it once. While that CAPA is open, each
 new occurrence is recorded on it as a ``recurrence`` step that escalates it one level. Continue-as-new carries the
-window, the occurrences already fired and the linked CAPA.
+window, the occurrences already fired and the linked CAPA. Once its window is empty and its linked CAPA has ended, a
+sentinel completes; the next raise with its key starts it afresh (signal-with-start).
 """
 
 import contextlib
@@ -27,6 +28,10 @@ with workflow.unsafe.imports_passed_through():
     )
 
 _FIRE_TIMEOUT = timedelta(minutes=2)
+# Sentinels started before this complete when idle; those started after complete once their window is empty and
+# their linked CAPA has ended.
+_COMPLETE_WHEN_IDLE = "sentinel-completes-when-idle"
+_LINKED_CHECK = timedelta(days=7)
 
 
 @workflow.defn(name="SentinelWorkflow")
@@ -82,6 +87,19 @@ class SentinelWorkflow:
             ends = [o.at for o in s.occurrences] + ([s.armed.at] if s.armed is not None else [])
             if ends:
                 timeout = max(min(ends) + window - workflow.now(), timedelta(seconds=1))
+            elif not self._inbox and not self._closed and workflow.patched(_COMPLETE_WHEN_IDLE):
+                # An empty window: once the linked CAPA has ended there is nothing left to watch, so the sentinel
+                # completes (a later raise starts it again). Temporal refuses the completion if a signal came in
+                # meanwhile, and the occurrence is handled in the task it retries with.
+                if s.linked is not None and not await self._linked_open(s.linked):
+                    s.linked = None
+                if s.linked is None:
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    if not self._inbox and not self._closed:
+                        workflow.logger.info("sentinel idle: completes", extra={"rule": s.rule.name})
+                        return
+                    continue
+                timeout = _LINKED_CHECK  # look again whether the linked CAPA has ended
             with contextlib.suppress(TimeoutError):  # on timeout the oldest occurrence (or the close) left the window
                 await workflow.wait_condition(lambda: bool(self._inbox or self._closed), timeout=timeout)
 
@@ -116,6 +134,16 @@ class SentinelWorkflow:
         s.fired.extend(ids)
         s.last_fired = workflow.now()
         workflow.logger.info("sentinel fired", extra={"rule": s.rule.name, "record_id": s.linked, "records": ids})
+
+    async def _linked_open(self, record_id: str) -> bool:
+        is_open: bool = await workflow.execute_activity(
+            "sentinel_linked_open",
+            record_id,
+            result_type=bool,
+            start_to_close_timeout=_FIRE_TIMEOUT,
+            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+        )
+        return is_open
 
     async def _fire(self, inp: FireInput) -> FireResult:
         result: FireResult = await workflow.execute_activity(

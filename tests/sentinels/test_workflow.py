@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from activities.sentinels import SentinelActivities
@@ -27,6 +27,7 @@ from models.enums import (
 )
 from models.notices import SENTINEL_FIRED_SEQ
 from models.payloads import (
+    CancelInput,
     ContainmentInput,
     RaiseStep,
     RecurrenceEntry,
@@ -304,3 +305,33 @@ async def test_a_raise_after_the_window_of_a_close_opens_nothing(env: WorkflowEn
     assert late.handle.id not in [o.record_id for o in state.occurrences]
     assert state.linked is None
     assert state.firings == 0
+
+
+async def test_an_idle_sentinel_completes_and_a_later_raise_starts_it_again(
+    env: WorkflowEnvironment, engine: Engine
+) -> None:
+    async with running_worker(env.client, engine, POLICY) as queue:
+        for _ in range(3):
+            await _raised(env, queue)
+        state = await _sentinel(env.client, lambda s: s.linked is not None)
+        linked = _linked(env.client, state.linked or "")
+        await linked.handle.execute_update(
+            RecordWorkflow.cancel,
+            signed(linked.handle.id, CancelInput(actor=actor("mike"), reason="Handled under another record")),
+        )
+        await linked.activities_done()
+        first = await env.client.get_workflow_handle(SENTINEL).describe()
+        await env.sleep(timedelta(days=91))
+        ended = await env.client.get_workflow_handle(SENTINEL, run_id=first.run_id).describe()
+        deadline = asyncio.get_running_loop().time() + 15
+        while ended.status is not WorkflowExecutionStatus.COMPLETED and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+            ended = await env.client.get_workflow_handle(SENTINEL, run_id=first.run_id).describe()
+        later = await _raised(env, queue)
+        again = await _sentinel(env.client, lambda s: later.handle.id in [o.record_id for o in s.occurrences])
+        described = await env.client.get_workflow_handle(SENTINEL).describe()
+    assert ended.status is WorkflowExecutionStatus.COMPLETED
+    assert described.status is WorkflowExecutionStatus.RUNNING
+    assert described.run_id != first.run_id
+    assert again.linked is None
+    assert again.firings == 0
