@@ -140,6 +140,18 @@ def holders_in(model: type[BaseModel], values: Mapping[str, object]) -> dict[str
     return {field: name for field, name in named.items() if isinstance(name, str)}
 
 
+def audience_named(step: BaseModel) -> dict[str, str]:
+    """The people a plan's training actions name as their audience, by field path: each must be someone in the
+    directory, or a threshold could be met by a name nobody answers to."""
+    named: dict[str, str] = {}
+    if isinstance(step, PlanStep):
+        for index, action in enumerate(step.actions):
+            audience = action.details.audience if action.details is not None else None
+            for number, name in enumerate(audience or []):
+                named[path("actions", index, "details", "audience", number)] = name
+    return named
+
+
 def records_named(step: BaseModel) -> dict[str, str]:
     """The other records a step names (links, a duplicate, similar records), by field path."""
     named: dict[str, str] = {}
@@ -181,6 +193,10 @@ class Steps(Notifications):
         hold what it gives them, and its text must hold no control characters (``core.text``)."""
         problems = [FieldProblem(field, message) for field, message in text_problems(step)]
         problems.extend(await self.holder_problems(holders_named(step)))
+        for field, name in audience_named(step).items():
+            user = await self.user(name)
+            if user is None or not user.active:
+                problems.append(FieldProblem(field, f"no active user named {name}: one login name per line"))
         named = records_named(step)
         if named:
             known = await self._db(readmodel.existing_records, self._engine, list(named.values()))

@@ -676,6 +676,10 @@ def _may_request_extension(state: CapaState, actor: Actor, action_id: str | None
             ErrorKind.NOT_ALLOWED,
             f"{actor.name} may not request an extension: only the step's holder ({clock.holder}) may",
         )
+    if clock.paused_at is not None:
+        raise Rejection(
+            ErrorKind.WRONG_STAGE, f"{action_id or state.stage.value} of {state.id} is paused: resume it before asking"
+        )
     if not state.under_current_rules:
         if state.pending_extension is not None:
             raise Rejection(ErrorKind.WRONG_STAGE, f"{state.id} already has an extension request awaiting a decision")
@@ -749,6 +753,12 @@ def check_extension_decision(state: CapaState, inp: ExtensionDecisionInput, now:
     _may_decide_extension(state, inp.actor, inp.action_id)
     if not inp.approve and not inp.reason:
         raise _invalid("reason", "a rejected extension needs a reason")
+    paused = state.clock_for(inp.action_id)
+    if inp.approve and paused is not None and paused.paused_at is not None:
+        raise Rejection(
+            ErrorKind.WRONG_STAGE,
+            f"{inp.action_id or state.stage.value} of {state.id} is paused: resume it before granting more time",
+        )
     request = state.pending_extension if not state.under_current_rules else state.pending_request(inp.action_id)
     if inp.approve and now is not None and request is not None and request.until <= now:
         raise _invalid(
@@ -1554,7 +1564,15 @@ def _may_request_pause(state: CapaState, actor: Actor, action_id: str | None) ->
 
 
 def check_pause_request(state: CapaState, inp: PauseRequestInput, now: datetime | None = None) -> None:
-    _may_request_pause(state, inp.actor, inp.action_id)
+    clock = _may_request_pause(state, inp.actor, inp.action_id)
+    if now is not None and now > clock.due_at:
+        # A pause stops the time left; a step whose time has run out has none, and pausing it would hide its
+        # lateness. It asks for an extension instead, which records that it was late.
+        raise Rejection(
+            ErrorKind.WRONG_STAGE,
+            f"{_pause_target(state, inp.action_id)} of {state.id} is already late (due {_when(clock.due_at)}):"
+            " ask for an extension instead",
+        )
     if now is not None and inp.expected_until <= now:
         raise _invalid("expected_until", "the expected date of the answer must lie ahead")
 
