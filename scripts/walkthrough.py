@@ -395,7 +395,7 @@ class Walk:
         # The form lists the records sharing words with this one: she ticks the burrs on the later lots.
         labels = form.locator(".similar-list label")
         listed = [one_line(text).split(" ", 1)[0] for text in labels.all_inner_texts()]
-        burrs = [name for name in listed if name in others]
+        burrs = sorted(name for name in listed if name in others)
         for name in burrs:
             form.locator(f".similar-list input[value='{name}']").check()
         form.locator("#root-cause-similar_checked").fill(
