@@ -136,7 +136,7 @@ def state_json(state: CapaState) -> dict[str, Any]:
         "due_at": _iso(state.due_at),
         "escalation_level": state.escalation_level,
         # Procedure-version pinning: "raised under SOP-QA-014 rev C, policy 2026-11".
-        "raised_under": state.policy.raised_under() if state.policy is not None else None,
+        "raised_under": state.procedure_line() if state.policy is not None else None,
     }
     return {**head, **data}
 
@@ -523,7 +523,7 @@ def _facts(state: CapaState, now: datetime, names: dict[str, str | None]) -> lis
         facts.append(("affected", affected))
     if state.policy is not None:
         facts.append(("policy", f"{state.policy.name} ({state.policy.digest})"))
-        facts.append(("procedure", state.policy.raised_under()))  # procedure-version pinning
+        facts.append(("procedure", state.procedure_line()))  # procedure-version pinning
     if state.containment is not None:
         facts.extend(_containment_facts(state))
     if state.root_causes:

@@ -9,6 +9,7 @@ Whose zone a time is shown in:
 - a record's (what a date-only due means): its site's, else the default site's.
 """
 
+import tomllib
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -184,7 +185,15 @@ def calendar_from_text(toml: str | None, ical: str | None, base: WorkCalendar | 
     refused naming the field at fault."""
     try:
         if toml is not None and ical is None:
-            return calendar_from_toml(toml)
+            calendar = calendar_from_toml(toml)
+            # A calendar replaces the site's whole calendar: one that says nothing, or leaves its zone to a default
+            # other than the site's, would silently move every working-time deadline.
+            stated = tomllib.loads(toml)
+            if not stated:
+                raise SiteError("calendar", "the file states no calendar: give timezone, weekdays, hours, holidays")
+            if "timezone" not in stated:
+                raise SiteError("timezone", 'give the site\'s IANA time zone, e.g. timezone = "Europe/Berlin"')
+            return calendar
         if ical is not None and toml is None:
             return calendar_from_ical(ical, base)
     except CalendarError as exc:

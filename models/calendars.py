@@ -325,11 +325,15 @@ def calendar_from_ical(content: bytes | str, base: WorkCalendar | None = None) -
         start = event.get("DTSTART")
         if start is None:
             continue
-        first = start.dt
+        try:
+            first = start.dt
+            end = event.get("DTEND")
+            last = end.dt if end is not None and type(end.dt) is date else None
+        except ValueError as exc:  # a property the parser kept but could not read, such as a 13th month
+            raise CalendarError("ical", f"event {event.get('SUMMARY', '(untitled)')}: {exc}") from exc
         if isinstance(first, datetime) or not isinstance(first, date):
             continue  # a timed event is a meeting, not a holiday
-        end = event.get("DTEND")
-        last = end.dt if end is not None and type(end.dt) is date else first + timedelta(days=1)
+        last = last or first + timedelta(days=1)
         day = first
         while day < last:
             days.add(day)

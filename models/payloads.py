@@ -1176,6 +1176,24 @@ class CapaState(Payload):
     def action(self, action_id: str) -> Action | None:
         return next((a for a in self.actions if a.id == action_id), None)
 
+    def procedure_line(self) -> str:
+        """``raised under SOP-QA-014 rev C, policy 2026-11``; once quality has moved the record, also what it was
+        moved to and when (the policy's digest beside its name, which a new revision of one file keeps)."""
+        if self.policy is None:
+            return "procedure not recorded"
+        moves = [e for e in self.events if isinstance(e.details, ProcedureMovedEntry)]
+        if not moves:
+            return self.policy.raised_under()
+        first = moves[0].details
+        assert isinstance(first, ProcedureMovedEntry)
+        raised = first.from_procedure.label() if first.from_procedure is not None else "procedure not recorded"
+        before = f"{first.from_policy} ({first.from_digest})" if first.from_digest else first.from_policy or "(none)"
+        now = self.policy.procedure.label() if self.policy.procedure is not None else "procedure not recorded"
+        return (
+            f"raised under {raised}, policy {before}; moved to {now}, policy {self.policy.name}"
+            f" ({self.policy.digest}) on {moves[-1].at:%Y-%m-%d}"
+        )
+
     @property
     def under_current_rules(self) -> bool:
         """Raised under the current process rules (quality, triage, ...), not the earlier ones."""

@@ -53,8 +53,36 @@ class QmsDetails(BaseModel):
     read_across: list[ReadAcross] = Field(default_factory=list, max_length=50, description="Products or lines")
 
 
+# What completing an action records: what only becomes known once the work is done. The plan's own facts (the
+# document, the course, its audience and threshold, the read-across targets) stay as they were planned and approved,
+# and who was trained comes from recording training alone.
+COMPLETION_FIELDS = frozenset({"revision_from", "revision_to", "effective_date", "reference", "read_across"})
+_PLANNED_ONLY = frozenset({"course", "audience", "threshold_percent", "threshold_count", "completions"})
+
+
+def completion_problems(old: QmsDetails | None, new: QmsDetails | None) -> list[tuple[str, str]]:
+    """What a completion's details may not change: (field, problem) pairs."""
+    if new is None:
+        return []
+    problems: list[tuple[str, str]] = []
+    planned = old or QmsDetails()
+    for name, value in new.model_dump(exclude_defaults=True).items():
+        if name in COMPLETION_FIELDS:
+            continue
+        if name == "completions":
+            problems.append((name, "who was trained is recorded with record-training, not at completion"))
+        elif (name in _PLANNED_ONLY or getattr(planned, name) not in (None, [])) and getattr(planned, name) != value:
+            problems.append((name, "stated by the approved plan; change it by amending the plan"))
+    targets = {item.target for item in planned.read_across}
+    for item in new.read_across:
+        if item.target not in targets:
+            problems.append(("read_across", f"{item.target} is not one of the plan's read-across targets"))
+    return problems
+
+
 def merge(old: QmsDetails | None, new: QmsDetails | None) -> QmsDetails | None:
-    """The details with ``new``'s given fields over ``old``'s; completions are added, each person once."""
+    """The details with ``new``'s given fields over ``old``'s; completions are added, each person once, and
+    read-across outcomes are recorded per target, keeping every target."""
     if new is None:
         return old
     if old is None:
@@ -63,6 +91,10 @@ def merge(old: QmsDetails | None, new: QmsDetails | None) -> QmsDetails | None:
     for name, value in new.model_dump().items():
         if name == "completions":
             data["completions"] = old.completions + [p for p in new.completions if p not in old.completions]
+        elif name == "read_across":
+            given = {item.target: item for item in new.read_across}
+            kept = [given.pop(item.target, item).model_dump() for item in old.read_across]
+            data["read_across"] = kept + [item.model_dump() for item in given.values()]
         elif value not in (None, []):  # a field left out keeps what was recorded
             data[name] = value
     return QmsDetails.model_validate(data)
@@ -108,6 +140,15 @@ def plan_problems(kind: ActionKind, details: QmsDetails | None) -> list[tuple[st
             problems.append(("threshold_percent", "give the completion threshold (a percentage or a count)"))
         if details.threshold_percent is not None and not details.audience:
             problems.append(("audience", "name the audience a percentage threshold counts"))
+        if details.audience and details.threshold_count is not None and details.threshold_count > len(details.audience):
+            problems.append(
+                (
+                    "threshold_count",
+                    f"{details.threshold_count} is more than the {len(details.audience)} in the audience",
+                )
+            )
+        if details.completions:
+            problems.append(("completions", "who was trained is recorded once the training is done"))
     if kind is ActionKind.READ_ACROSS and not details.read_across:
         problems.append(("read_across", "name the other products or lines"))
     return problems

@@ -1387,13 +1387,23 @@ def qms_check_completion(state: CapaState, inp: CompleteActionInput) -> None:
     """A document change or FMEA/control plan update is completed with its revision (and effective date), a risk
     file or change control with its reference."""
     action = state.action(inp.action_id)
-    if action is None or action.kind not in qms.QMS_KINDS or action.kind is ActionKind.TRAINING:
+    if action is None:
         return
-    details = qms.merge(action.details, inp.details)
+    if action.kind not in qms.QMS_KINDS:
+        if inp.details is not None:
+            raise _invalid(
+                "details", f"{action.id} is a {action.kind.value} action: only QMS update actions carry details"
+            )
+        return
     problems = [
         FieldProblem(f"details.{field}", f"{action.id}: {message}")
-        for field, message in qms.closure_problems(action.kind, details)
+        for field, message in qms.completion_problems(action.details, inp.details)
     ]
+    if action.kind is not ActionKind.TRAINING and not problems:
+        problems = [
+            FieldProblem(f"details.{field}", f"{action.id}: {message}")
+            for field, message in qms.closure_problems(action.kind, qms.merge(action.details, inp.details))
+        ]
     if problems:
         raise Rejection.invalid(*problems)
 
@@ -1426,3 +1436,5 @@ def check_record_training(state: CapaState, inp: RecordTrainingInput) -> None:
         outside = [p for p in inp.people if p not in details.audience]
         if outside:
             raise _invalid("people", f"not in {action.id}'s audience: {', '.join(outside)}")
+    if all(p in details.completions for p in inp.people):
+        raise _invalid("people", f"already recorded as trained on {action.id}: {', '.join(inp.people)}")

@@ -385,10 +385,10 @@ def _procedure_moved(event: Event, zone: tzinfo) -> str:
     assert isinstance(entry, ProcedureMovedEntry)
     before = entry.from_procedure.label() if entry.from_procedure is not None else "procedure not recorded"
     after = entry.to_procedure.label() if entry.to_procedure is not None else "procedure not recorded"
-    return (
-        f"Moved by {event.actor} from {before}, policy {entry.from_policy or '(none)'} to {after}, policy"
-        f" {entry.to_policy}: {entry.reason}"
-    )
+    was, now = entry.from_policy or "(none)", entry.to_policy
+    if was == now and entry.from_digest:  # one policy file's new revision keeps its name: tell them apart
+        was, now = f"{was} ({entry.from_digest})", f"{now} ({entry.to_digest})"
+    return f"Moved by {event.actor} from {before}, policy {was} to {after}, policy {now}: {entry.reason}"
 
 
 # One per kind that has a timeline entry (``ENTRY_OF_KIND``); the digest has none.

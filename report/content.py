@@ -192,7 +192,7 @@ def _facts(state: CapaState, person: Any) -> list[list[str]]:
         facts.append(["Next due", moment(state.due_at)])
     if state.policy is not None:
         facts.append(["Policy", f"{state.policy.name} (sha256 {state.policy.digest})"])
-        facts.append(["Procedure", state.policy.raised_under()])  # procedure-version pinning
+        facts.append(["Procedure", state.procedure_line()])  # procedure-version pinning
     amended = _amendments(state, person)
     marked = [[label, value + amended[label]] if label in amended else [label, value] for label, value in facts]
     return [[label, _wrap(value)] for label, value in marked]

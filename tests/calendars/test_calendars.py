@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from core.sites import SiteError, calendar_from_text
 from models.calendars import (
     CalendarError,
     WorkCalendar,
@@ -149,3 +150,25 @@ def test_policy_windows_keep_their_working_kind_and_plain_ones_serialise_as_befo
     assert dumped["remind_before"] == ["1wd"]
     assert dumped["escalate_after"] == ["0s", "8wh"]
     assert SeverityPolicy.model_validate(dumped) == rules
+
+
+def test_an_ical_event_with_an_impossible_date_is_refused_naming_the_file_field() -> None:
+    """A 13th month is the file's fault: refused on ``ical`` with the event named, not a server error."""
+    bad = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\n"
+        "DTSTART;VALUE=DATE:20261399\r\nSUMMARY:Plant shutdown\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    with pytest.raises(CalendarError) as refused:
+        calendar_from_ical(bad)
+    assert refused.value.field == "ical"
+    assert "Plant shutdown" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "field"), [("\n", "calendar"), ('weekdays = ["mon", "tue"]\nhours = "08:00-16:00"\n', "timezone")]
+)
+def test_a_site_calendar_that_says_nothing_or_leaves_out_its_zone_is_refused(text: str, field: str) -> None:
+    """A calendar replaces the site's: an empty file, or one whose zone would default, would move every deadline."""
+    with pytest.raises(SiteError) as refused:
+        calendar_from_text(text, None, None)
+    assert refused.value.problem.field == field

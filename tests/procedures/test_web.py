@@ -39,6 +39,8 @@ async def test_quality_moves_a_record_from_its_page_and_the_procedure_page_lists
         )
         assert moved.status_code == 303, moved.text
         page = _text((await quinn.get(f"/records/{record_id}")).text)
-        assert "raised under SOP-QA-014 rev D, policy 2026-12" in page
+        # What it was raised under stays on the record beside what quality moved it to.
+        assert "raised under SOP-QA-014 rev C, policy 2026-11" in page
+        assert "moved to SOP-QA-014 rev D, policy 2026-12" in page
         assert "Moved by" in page
         assert f'href="/records/{record_id}"' not in (await quinn.get("/procedure")).text
