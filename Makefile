@@ -36,7 +36,7 @@ clean:
 # Also records the commutation histories, in a folder of their own (tests/replay/histories/commutation: steps sharing a task with
 # activity results, the record's start, an alarm, a second step), which the replay suite splits both ways.
 histories: install
-	CAPA_RECORD_HISTORIES=1 $(BIN)/pytest tests/workflows tests/notifications tests/digest tests/audit -q
+	CAPA_RECORD_HISTORIES=1 $(BIN)/pytest tests/workflows tests/notifications tests/digest tests/audit tests/calendars -q
 	$(BIN)/python -m tests.replay.commute
 
 # Throughput, latency, scale and timer precision against a bare skeleton workflow; prints tables (docs/benchmarks.md).

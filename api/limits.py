@@ -17,7 +17,7 @@ _API_PREFIX = "/api/"
 # The routes that take evidence files, and only these, read multipart bodies up to the file size limit and this
 # much more (the parts' headers and the form's other fields): the API's upload, and the record page's forms.
 UPLOAD_MARGIN = 256 * 1024
-_UPLOADS = re.compile(r"^(?:/api/v1)?/records/[^/]+/files$|^/records/[^/]+/[a-z-]+$")
+_UPLOADS = re.compile(r"^(?:/api/v1)?/records/[^/]+/files$|^/records/[^/]+/[a-z-]+$|^/help/calendar$")
 
 
 def is_upload(scope: Scope) -> bool:

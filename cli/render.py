@@ -23,9 +23,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from models import formatting, recurrence
+from models import formatting, qms, recurrence
+from models.calendars import deadlines_counted, due_in_working_time
 from models.durations import format_duration
-from models.enums import ActionStatus, EventKind, OutboxStatus, Severity, Stage
+from models.enums import ActionKind, ActionStatus, EventKind, OutboxStatus, Severity, Stage
 from models.formatting import due_in, duration, size
 
 if TYPE_CHECKING:  # what `capa --help` need not load
@@ -128,6 +129,11 @@ def state_json(state: CapaState) -> dict[str, Any]:
         action_data["due_at"] = _iso(action.clock.due_at)
         action_data["original_due_at"] = _iso(action.clock.original_due_at)
         action_data["escalation_level"] = action.clock.escalation_level
+        # QMS updates that gate closure: the details as read, and a training action's progress.
+        action_data["qms"] = qms.summary(action.kind, action.details)
+        action_data["training_progress"] = (
+            qms.training_progress(action.details or qms.QmsDetails()) if action.kind is ActionKind.TRAINING else None
+        )
     head = {
         "id": state.id,
         "stage": state.stage.value,
@@ -470,6 +476,11 @@ def show_state(
     console.print(facts)
     if state.actions:
         console.print(_actions_table(state, now, names))
+    # QMS updates that gate closure: the plan's affected documents, or none with its justification.
+    if state.affected_documents:
+        console.print(f"Affected QMS documents: {', '.join(state.affected_documents)}")
+    elif state.affected_documents is not None:
+        console.print(f"Affected QMS documents: none ({state.no_documents_justification or 'no justification'})")
     if state.criteria:
         console.print(_criteria_table(state))
     # recurrence: beside each criterion, the matching nonconformities raised in the effectiveness window
@@ -491,6 +502,8 @@ def _facts(state: CapaState, now: datetime, names: dict[str, str | None]) -> lis
     if clock is not None and clock.due_at == state.due_at and clock.original_due_at != clock.due_at:
         # The stage's own due, extended: lateness still counts against the original due.
         due.append(f" (originally {moment(clock.original_due_at)})")
+    if due_in_working_time(state):
+        due.append(" (working time)")
     facts: list[tuple[str, str | Text]] = [
         ("stage", f"{state.stage.value} (cycle {state.cycle}, round {state.round})"),
         ("severity", _severity_fact(state)),
@@ -499,6 +512,8 @@ def _facts(state: CapaState, now: datetime, names: dict[str, str | None]) -> lis
         ("escalation", _level_cell(state.escalation_level)),
         ("raised", f"{moment(state.raised_at)} by {state.raised_by} ({state.source.value})"),
         ("site", state.site or "the default site"),
+        # working-day calendars: how the record's deadlines are counted
+        ("deadlines", f"in {deadlines_counted(state.calendar, state.site or 'the default site')}"),
         ("description", state.description),
     ]
     concerns = ", ".join(
@@ -590,7 +605,7 @@ def _actions_table(state: CapaState, now: datetime, names: dict[str, str | None]
             due,
             status,
             _level_cell(action.clock.escalation_level),
-            action.description,
+            "\n".join([action.description, *qms.summary(action.kind, action.details)]),
         )
     return table
 

@@ -11,11 +11,17 @@ import re
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import Calendar
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from models.durations import WorkingSpan
+from models.enums import Stage
+
+if TYPE_CHECKING:
+    from models.payloads import CapaState
 
 __all__ = [
     "CalendarError",
@@ -269,6 +275,50 @@ def working_between(calendar: WorkCalendar | None, a: datetime, b: datetime) -> 
     if calendar is None:
         return max(_aware(b) - _aware(a), timedelta(0))
     return calendar.working_between(a, b)
+
+
+def window_end(calendar: WorkCalendar | None, start: datetime, window: timedelta) -> datetime:
+    """When ``window`` from ``start`` ends: in working time for a ``wd``/``wh`` window under ``calendar``, else in
+    calendar time (a working window without a calendar reads as days or hours)."""
+    if calendar is not None and isinstance(window, WorkingSpan):
+        working = parse_working_window(window.text)
+        if working is not None:
+            return calendar.add(start, working)
+    return start + window
+
+
+def _days_text(weekdays: tuple[int, ...] | list[int]) -> str:
+    days = sorted(weekdays)
+    if len(days) > 2 and days == list(range(days[0], days[-1] + 1)):
+        return f"{WEEKDAYS[days[0]].title()}\u2013{WEEKDAYS[days[-1]].title()}"
+    return ", ".join(WEEKDAYS[d].title() for d in days)
+
+
+def deadlines_counted(calendar: WorkCalendar | None, site: str) -> str:
+    """How a record's deadlines are counted, for people: its pinned calendar in short, or calendar time."""
+    if calendar is None:
+        return "calendar time"
+    holidays = len(calendar.holidays)
+    return (
+        f"working days of site {site}: {_days_text(calendar.weekdays)} "
+        f"{calendar.start:%H:%M}\u2013{calendar.end:%H:%M} ({calendar.timezone}), "
+        f"{holidays} holiday{'s' if holidays != 1 else ''}"
+    )
+
+
+def due_in_working_time(state: "CapaState") -> bool:
+    """Whether the record's next due (its stage clock's, or the end of its effectiveness window) was counted in
+    working time: a ``wd``/``wh`` window under a pinned calendar. An action's due is the date its plan set."""
+    if state.calendar is None or state.policy is None or state.due_at is None:
+        return False
+    rules = state.policy.rules
+    if state.clock is not None and state.clock.due_at == state.due_at:
+        if state.stage is Stage.EFFECTIVENESS:
+            return isinstance(rules.effectiveness_review, WorkingSpan)
+        return isinstance(rules.stage_window(state.stage), WorkingSpan)
+    if state.clock is None and state.effectiveness_due_at == state.due_at:
+        return isinstance(rules.effectiveness_after, WorkingSpan)
+    return False
 
 
 def _aware(at: datetime) -> datetime:

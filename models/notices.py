@@ -25,6 +25,7 @@ from models.payloads import (
     ReassignEntry,
     RecurrenceEntry,
     ReminderEntry,
+    TrainingEntry,
     TriageEntry,
 )
 from models.sentences import sentence
@@ -63,6 +64,8 @@ def for_step(state: CapaState, event: Event) -> Notice | None:
     roles: list[Role] = []
     if isinstance(details, CommentEntry):
         return commented(state, event)
+    if isinstance(details, TrainingEntry):
+        return trained(state, event, details)
     if event.kind is EventKind.RAISED:
         recipients = [state.owner]
         what = f"you own a new {state.severity.value} nonconformity raised by {event.actor}: {state.title}"
@@ -114,6 +117,19 @@ def for_step(state: CapaState, event: Event) -> Notice | None:
     if not recipients and not managers_of and not roles:
         return for_watchers(state, event)
     return notice(state, event, recipients, what, managers_of=managers_of, roles=roles)
+
+
+def trained(state: CapaState, event: Event, details: TrainingEntry) -> Notice | None:
+    """QMS updates that gate closure: a training record tells the action's owner and the record's owner the
+    progress (not whoever recorded it)."""
+    action = state.action(details.action_id)
+    owners = [action.owner if action else state.owner, state.owner]
+    recipients = [name for name in dict.fromkeys(owners) if name != event.actor]
+    if not recipients:
+        return for_watchers(state, event)
+    people = ", ".join(details.people)
+    what = f"training of {details.action_id} recorded by {event.actor} ({people}): {details.progress}"
+    return notice(state, event, recipients, what)
 
 
 def for_watchers(state: CapaState, event: Event) -> Notice | None:

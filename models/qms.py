@@ -195,3 +195,26 @@ def documents_problems(
     if not affected_documents and not (justification and justification.strip()):
         return [("no_documents_justification", "justify why no QMS document is affected")]
     return []
+
+
+def summary(kind: ActionKind, details: QmsDetails | None) -> list[str]:
+    """A QMS update action's details as lines people read (the record page, ``capa show``)."""
+    if details is None:
+        return []
+    lines: list[str] = []
+    if details.document_id:
+        revisions = " → ".join(r for r in (details.revision_from, details.revision_to) if r)
+        lines.append(f"document {details.document_id}" + (f" rev {revisions}" if revisions else ""))
+    if details.effective_date:
+        lines.append(f"effective {details.effective_date.isoformat()}")
+    if details.course:
+        lines.append(f"course {details.course}")
+    if details.audience:
+        lines.append(f"audience {', '.join(details.audience)}")
+    if kind is ActionKind.TRAINING:
+        lines.append(training_progress(details))
+    if details.reference:
+        lines.append(f"{kind.value.replace('_', ' ')} reference {details.reference}")
+    for item in details.read_across:
+        lines.append(f"read across to {item.target}" + (f": {item.outcome}" if item.outcome else " (outcome pending)"))
+    return lines

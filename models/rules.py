@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import NamedTuple, TypeVar
 
 from models import formatting, qms, signatures
+from models.calendars import window_end
 from models.enums import (
     ActionKind,
     ActionStatus,
@@ -29,6 +30,7 @@ from models.enums import (
 )
 from models.payloads import (
     FILE_STEPS,
+    Action,
     Actor,
     AmendInput,
     AmendStep,
@@ -182,6 +184,8 @@ WHO_DOES_WHAT: tuple[Duty, ...] = (
     Duty("comment (@name tells that person)", "anyone signed in, while the record is open", False),
     # Procedure-version pinning.
     Duty("move to the procedure in force (with a reason)", "quality, while the record is open", True),
+    # QMS updates that gate closure.
+    Duty("record training (who completed a training action's course)", "its owner, or a manager for them", False),
 )
 
 
@@ -403,7 +407,9 @@ FURTHEST_DUE = timedelta(days=round(365.25 * _YEARS))
 def _due_problems(state: CapaState, actions: Sequence[PlannedAction], now: datetime, field: str) -> list[FieldProblem]:
     """Each planned due time in the future, within ten years and, under the current rules, within the policy's
     latest due for the record's class unless a reason asks quality to approve a later one."""
-    latest = _rules_of(state).rules.latest_action_due if state.under_current_rules else None
+    latest_window = _rules_of(state).rules.latest_action_due if state.under_current_rules else None
+    # working-day calendars: a ``wd``/``wh`` latest due counts working time under the record's calendar.
+    latest = window_end(state.calendar, now, latest_window) if latest_window is not None else None
     problems = []
     for index, action in enumerate(actions):
         at = path(field, index, "due_at")
@@ -411,12 +417,12 @@ def _due_problems(state: CapaState, actions: Sequence[PlannedAction], now: datet
             problems.append(FieldProblem(at, f"{_when(action.due_at)} is not in the future"))
         elif action.due_at > now + FURTHEST_DUE:
             problems.append(FieldProblem(at, f"{_when(action.due_at)} is more than {_YEARS} years ahead"))
-        elif latest is not None and action.due_at > now + latest and not action.late_due_reason:
+        elif latest is not None and action.due_at > latest and not action.late_due_reason:
             problems.append(
                 FieldProblem(
                     at,
                     f"{_when(action.due_at)} is after the latest due a {state.severity.value} record allows"
-                    f" ({_when(now + latest)}); say why it is due so late (the late due reason), for quality's"
+                    f" ({_when(latest)}); say why it is due so late (the late due reason), for quality's"
                     " approval",
                 )
             )
@@ -1095,6 +1101,8 @@ class Offer:
     attach: bool = False
     # Whether ``actor`` may comment: apart from ``steps`` too, for the same reason.
     comment: bool = False
+    # The training actions whose completions ``actor`` may record (QMS updates that gate closure).
+    trainable: tuple[str, ...] = ()
 
 
 def _passes(check: Callable[[CapaState, Actor], object], state: CapaState, actor: Actor) -> bool:
@@ -1153,7 +1161,11 @@ def available_steps(state: CapaState, actor: Actor) -> Offer:
             steps.add(step)
     attach = _passes(_may_attach_file, state, actor)
     comment = _passes(_may_comment, state, actor)
-    return Offer(frozenset(steps), completable, extendable, reassignable, decidable, attach, comment)
+    training = [a.id for a in state.actions if a.kind is ActionKind.TRAINING]
+    trainable = _passing(_may_record_training, state, actor, training)
+    if trainable:
+        steps.add(Step.RECORD_TRAINING)
+    return Offer(frozenset(steps), completable, extendable, reassignable, decidable, attach, comment, trainable)
 
 
 # --- work waiting for someone ------------------------------------------------------------------------------------
@@ -1370,7 +1382,7 @@ def check_raised_by_person(step: RaiseStep) -> None:
 def qms_plan_problems(inp: PlanInput) -> list[FieldProblem]:
     """Each QMS update action states its typed details; the plan states its affected documents or none, justified."""
     problems = [
-        FieldProblem(f"actions[{i}].{field}", message)
+        FieldProblem(path("actions", i, "details", field) if field != "details" else path("actions", i, field), message)
         for i, planned in enumerate(inp.actions)
         for field, message in qms.plan_problems(planned.kind, planned.details)
     ]
@@ -1421,16 +1433,21 @@ def qms_check_verify(state: CapaState) -> None:
         raise Rejection.invalid(*problems)
 
 
+def _may_record_training(state: CapaState, actor: Actor, action_id: str) -> Action:
+    _require_stage(state, "recording training", Stage.ACTION, Stage.VERIFICATION)
+    action = state.action(action_id)
+    if action is None or action.status is ActionStatus.CANCELLED:
+        raise Rejection.of_field(ErrorKind.NOT_FOUND, "action_id", f"{state.id} has no action {action_id}")
+    if action.kind is not ActionKind.TRAINING:
+        raise _invalid("action_id", f"{action.id} is a {action.kind.value} action, not a training action")
+    _require_owner_or_manager(state, actor, f"record training of {action.id}", action.owner)
+    return action
+
+
 def check_record_training(state: CapaState, inp: RecordTrainingInput) -> None:
     """The action's owner, or a manager, records who completed a training action's course, while the record is in
     action or verification."""
-    _require_stage(state, "recording training", Stage.ACTION, Stage.VERIFICATION)
-    action = state.action(inp.action_id)
-    if action is None or action.status is ActionStatus.CANCELLED:
-        raise Rejection.of_field(ErrorKind.NOT_FOUND, "action_id", f"{state.id} has no action {inp.action_id}")
-    if action.kind is not ActionKind.TRAINING:
-        raise _invalid("action_id", f"{action.id} is a {action.kind.value} action, not a training action")
-    _require_owner_or_manager(state, inp.actor, f"record training of {action.id}", action.owner)
+    action = _may_record_training(state, inp.actor, inp.action_id)
     details = action.details or qms.QmsDetails()
     if details.audience:
         outside = [p for p in inp.people if p not in details.audience]

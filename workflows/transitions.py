@@ -140,6 +140,19 @@ def working_due(start: datetime, window: timedelta, calendar: WorkCalendar | Non
     return start + window
 
 
+# working-day calendars: the windows counted from an event (the effectiveness window, a reclassified stage) end in
+# working time only on runs that record this marker; a run without a calendar never asks, and counts as before.
+WORKING_WINDOWS = "working-windows-from-events"
+
+
+def event_window_end(s: CapaState, start: datetime, window: timedelta) -> datetime:
+    """When ``window`` from ``start`` ends for this record: in working time for a ``wd``/``wh`` window under the
+    record's calendar, else in calendar time."""
+    if s.calendar is not None and isinstance(window, WorkingSpan) and workflow.patched(WORKING_WINDOWS):
+        return working_due(start, window, s.calendar)
+    return start + window
+
+
 def enter_stage(s: CapaState, stage: Stage, *, deadline: bool = True) -> None:
     """Move to ``stage``; its holder's clock starts now unless nothing is due yet (``deadline=False``)."""
     assert s.policy is not None
@@ -234,13 +247,13 @@ def reclassify(s: CapaState, risk_class: Severity) -> None:
     clock = s.clock
     if clock is not None and clock.extensions == 0:
         begun = clock.started_at or clock.armed_at
-        clock.due_at = clock.original_due_at = begun + s.policy.rules.stage_window(s.stage)
+        clock.due_at = clock.original_due_at = event_window_end(s, begun, s.policy.rules.stage_window(s.stage))
         clock.armed_at = workflow.now()
         clock.reminders_sent = 0
         clock.escalation_level = 0
         clock.alarm = 0
     if s.stage is Stage.EFFECTIVENESS and s.clock is None and s.verifications:
-        s.effectiveness_due_at = s.verifications[-1].at + s.policy.rules.effectiveness_after
+        s.effectiveness_due_at = event_window_end(s, s.verifications[-1].at, s.policy.rules.effectiveness_after)
         s.effectiveness_alarm = 0
 
 
@@ -403,7 +416,7 @@ def verify(s: CapaState, inp: VerifyInput) -> None:
         assert s.policy is not None
         # Nothing is due until the effectiveness window has passed; then the review's clock starts.
         enter_stage(s, Stage.EFFECTIVENESS, deadline=False)
-        s.effectiveness_due_at = now + s.policy.rules.effectiveness_after
+        s.effectiveness_due_at = event_window_end(s, now, s.policy.rules.effectiveness_after)
         s.effectiveness_alarm = 0
     else:
         s.round += 1
@@ -435,7 +448,7 @@ def review(s: CapaState, inp: ReviewInput) -> bool:
         drop_extension_for(s, None)
         s.window_extended = True
         s.clock = None
-        s.effectiveness_due_at = now + s.policy.rules.effectiveness_after
+        s.effectiveness_due_at = event_window_end(s, now, s.policy.rules.effectiveness_after)
         s.effectiveness_alarm = 0
         return False
     s.cycle += 1

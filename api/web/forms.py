@@ -32,6 +32,7 @@ class Read(Enum):
     DECISION = "decision"  # the button pressed: approve (true) or reject (false)
     CHECK = "check"  # a checkbox: ticked is true, unticked is not given
     CHOSEN = "chosen"  # the values of the ticked checkboxes named ``<name>-<n>``, as a list
+    TARGETS = "targets"  # one ``{"target", "outcome"}`` per non-empty line ``target`` or ``target: outcome``
 
 
 @dataclass(frozen=True)
@@ -85,13 +86,26 @@ class WebForm:
 
     def values_of(self, fields: dict[str, Input], filled: FilledForm, prefix: str = "") -> dict[str, Any]:
         """The values of ``fields``, their inputs and unreadable ones noted in ``filled`` (paths after
-        ``prefix``)."""
+        ``prefix``). A field named ``details.course`` fills ``course`` of the nested ``details``."""
         values: dict[str, Any] = {}
         for name, spec in fields.items():
+            if "." in name:
+                head, _, rest = name.partition(".")
+                nested = self.values_of({rest: spec}, filled, prefix=f"{prefix}{head}.")
+                if nested:
+                    values.setdefault(head, {}).update(nested)
+                continue
             where = f"{prefix}{name}"
             filled.inputs[where] = spec
             raw = self.text(spec.name)
-            if spec.read is Read.LINES:
+            if spec.read is Read.TARGETS:
+                targets = [line.strip().partition(":") for line in raw.splitlines() if line.strip()]
+                if targets:
+                    values[name] = [
+                        {"target": target.strip()} | ({"outcome": outcome.strip()} if outcome.strip() else {})
+                        for target, _, outcome in targets
+                    ]
+            elif spec.read is Read.LINES:
                 lines = [line.strip() for line in raw.splitlines() if line.strip()]
                 if lines:
                     values[name] = lines

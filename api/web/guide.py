@@ -6,12 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from api.deps import Client, WebUser
-from api.web.rendering import render
+from api.uploads import UploadRefused
+from api.web.files import read_form_upload
+from api.web.rendering import problem_page, render, see
+from client.errors import CapaError
+from core.files import FileStore
 from models import formatting
-from models.enums import Severity
+from models.enums import Role, Severity
 from models.policy import EARLIER_RULES, SeverityPolicy
 from models.rules import WHO_DOES_WHAT
 
@@ -68,6 +72,18 @@ PROCESS_RULES: tuple[tuple[str, Callable[[SeverityPolicy], str]], ...] = (
 
 @router.get("/help")
 async def help_page(request: Request, user: WebUser, client: Client) -> HTMLResponse:
+    return await _help(request, user, client)
+
+
+async def _help(
+    request: Request,
+    user: WebUser,
+    client: Client,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    site: str = "",
+) -> HTMLResponse:
     policy = await client.policy_in_force()
     current = policy.process.rules != EARLIER_RULES
     classes = list(Severity)
@@ -84,5 +100,32 @@ async def help_page(request: Request, user: WebUser, client: Client) -> HTMLResp
         duties=WHO_DOES_WHAT,
         process=policy.process,
         # working-day calendars: each site's, shown since there is no sites page
-        site_calendars=[(site.name, await client.site_calendar(site.name)) for site in await client.list_sites()],
+        site_calendars=[(s.name, await client.site_calendar(s.name)) for s in await client.list_sites()],
+        calendar_errors=errors or {},
+        calendar_site=site,
+        status=status,
     )
+
+
+# working-day calendars: an admin sets a site's calendar from a .toml file, or adds an .ics file's holidays.
+@router.post("/help/calendar")
+async def set_site_calendar(request: Request, user: WebUser, client: Client) -> Response:
+    if Role(user.role) is not Role.ADMIN:
+        return problem_page(request, user, 403, "only an administrator sets a site's calendar")
+    try:
+        upload = await read_form_upload(request)
+    except UploadRefused as refused:
+        return await _help(request, user, client, status=refused.status, errors={"file": refused.message})
+    site = upload.fields.get("site", "").strip()
+    if not upload.files:
+        return await _help(request, user, client, status=422, errors={"file": "choose a .toml or .ics file"}, site=site)
+    kept = upload.files[0]
+    text = FileStore.of(request.app.state.settings).path_of(kept.sha256).read_text(encoding="utf-8", errors="replace")
+    ical = kept.name.lower().endswith(".ics") or text.lstrip().upper().startswith("BEGIN:VCALENDAR")
+    try:
+        await client.import_calendar(site, toml=None if ical else text, ical=text if ical else None, actor=user.name)
+    except CapaError as exc:
+        # The site named beside the site's choice; anything wrong in the file (hours, holidays, zone) beside the file.
+        field = "site" if any(problem.field == "site" for problem in exc.problems) else "file"
+        return await _help(request, user, client, status=422, errors={field: exc.message}, site=site)
+    return see("/help#calendars")

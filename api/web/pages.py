@@ -20,6 +20,7 @@ from client.records import CapaClient
 from core import accounts
 from core.settings import Settings
 from models import recurrence
+from models.calendars import deadlines_counted, due_in_working_time
 from models.enums import (
     Role,
 )
@@ -242,6 +243,9 @@ async def record_page(
         status=status,
         headers=headers,
         state=state,
+        # working-day calendars: how its deadlines are counted, and whether the next due is in working time
+        deadlines=deadlines_counted(state.calendar, state.site or settings.site_name),
+        due_working=due_in_working_time(state),
         offer=offer,
         # Every refusal is summed up at the top, each field's part also beside its input.
         summary=refusal.summary if refusal else [],

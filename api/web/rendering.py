@@ -21,7 +21,7 @@ from api.web.work import work_count
 from core import files
 from core.readmodel import printed_name
 from core.settings import Settings
-from models import formatting
+from models import formatting, qms
 from models.enums import Role
 from models.payloads import Event, RaiseStep
 from models.rules import MEANINGS, STEP_MODELS, Step, current_file_target, may_see_reports
@@ -209,6 +209,7 @@ TEMPLATES.env.globals.update(
     STEP_LABELS=STEP_LABELS,
     signing_sentence=signing_sentence,
     shown_zone=shown_zone,
+    qms_summary=qms.summary,  # QMS updates that gate closure
 )
 # Evidence files: what a file input offers, which files show as thumbnails, and where a file goes by default.
 TEMPLATES.env.globals.update(

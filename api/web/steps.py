@@ -26,6 +26,25 @@ from models.rules import SIGNED_STEPS, STEP_MODELS, Step
 
 router = APIRouter(include_in_schema=False)
 
+# A QMS update action's details (``models.qms.QmsDetails``): which apply depends on the action's kind.
+QMS_DETAILS = {
+    "document_id": Input("document_id", "Document"),
+    "revision_from": Input("revision_from", "Revision from"),
+    "revision_to": Input("revision_to", "Revision to"),
+    "effective_date": Input("effective_date", "Effective date"),
+    "course": Input("course", "Course"),
+    "audience": Input("audience", "Audience", Read.LINES),
+    "threshold_percent": Input("threshold_percent", "Threshold (%)"),
+    "threshold_count": Input("threshold_count", "Threshold (people)"),
+    "reference": Input("reference", "Reference"),
+    "read_across": Input("read_across", "Read across to", Read.TARGETS),
+}
+# What a completion may record: the revision, date, reference or read-across outcomes.
+COMPLETION_DETAILS = {
+    f"details.{field}": QMS_DETAILS[field]
+    for field in ("document_id", "revision_to", "effective_date", "reference", "read_across")
+}
+
 # A plan's row: the inputs ``description-<row>``, ``owner-<row>``, ``due-<row>``, ``kind-<row>`` and
 # ``late_due_reason-<row>``.
 PLAN_ROW = {
@@ -34,6 +53,7 @@ PLAN_ROW = {
     "due_at": Input("due", "Due", Read.MOMENT),
     "kind": Input("kind", "Kind"),
     "late_due_reason": Input("late_due_reason", "Why due so late"),
+    **{f"details.{field}": spec for field, spec in QMS_DETAILS.items()},
 }
 # A plan amendment's added action: the same inputs, prefixed ``add-``.
 ADDED_ROW = {field: Input(f"add-{spec.name}", spec.label, spec.read) for field, spec in PLAN_ROW.items()}
@@ -66,6 +86,9 @@ class StepForm:
         filled = form.fill(self.inputs)
         for group in self.rows:
             group.fill(form, filled)
+        if form.text("no_documents") and "affected_documents" in self.inputs:
+            # The plan's "no QMS document is affected": an empty list, which asks for its justification.
+            filled.values["affected_documents"] = []
         return filled
 
 
@@ -109,8 +132,18 @@ STEP_FORMS: dict[Step, StepForm] = {
         ),
         "Root cause recorded",
     ),
-    Step.PLAN: StepForm({}, "Action plan recorded", (ACTIONS, CRITERIA)),
-    Step.COMPLETE_ACTION: StepForm(inputs(("action_id", "Action"), _EVIDENCE), "Action completed"),
+    Step.PLAN: StepForm(
+        inputs(
+            ("affected_documents", "Affected QMS documents", Read.LINES),
+            ("no_documents_justification", "Why no QMS document is affected"),
+        ),
+        "Action plan recorded",
+        (ACTIONS, CRITERIA),
+    ),
+    Step.COMPLETE_ACTION: StepForm(inputs(("action_id", "Action"), _EVIDENCE) | COMPLETION_DETAILS, "Action completed"),
+    Step.RECORD_TRAINING: StepForm(
+        inputs(("action_id", "Action"), ("people", "Trained", Read.CHOSEN)), "Training recorded"
+    ),
     Step.VERIFY: StepForm(
         inputs(
             ("result", "Result"),
@@ -252,7 +285,7 @@ async def take_step(request: Request, record_id: str, step: str, user: WebUser, 
             return problem_page(request, user, 503, exc.message)
         # Each action has its own completion form, each pending extension its decision form: the refusal goes to
         # the one that was sent.
-        per_target = which in (Step.COMPLETE_ACTION, Step.DECIDE_EXTENSION)
+        per_target = which in (Step.COMPLETE_ACTION, Step.DECIDE_EXTENSION, Step.RECORD_TRAINING)
         failed = f"{which.value}-{form.text('action_id')}" if per_target else which.value
         refusal = Refusal.of(exc, filled.inputs, STATUS[exc.kind])
         wait = {"Retry-After": str(exc.retry_after)} if isinstance(exc, SigningLocked) else None

@@ -1,10 +1,12 @@
 """Working-day calendars: windows in working days/hours, reminders before a due, working time between, imports."""
 
 from datetime import UTC, date, datetime, timedelta
+from importlib import resources
 
 import pytest
 
 from core.sites import SiteError, calendar_from_text
+from models import rules
 from models.calendars import (
     CalendarError,
     WorkCalendar,
@@ -12,10 +14,15 @@ from models.calendars import (
     calendar_from_ical,
     calendar_from_toml,
     parse_working_window,
+    window_end,
     working_between,
 )
-from models.durations import WorkingSpan
-from models.policy import SeverityPolicy
+from models.durations import WorkingSpan, parse_window
+from models.enums import Role, Severity, Stage
+from models.payloads import Actor, PlanInput, PlannedAction
+from models.policy import SeverityPolicy, parse_policy
+from models.refusals import Rejection
+from tests import builders
 
 # Friday 2026-12-04; Monday 2026-12-07 is a holiday.
 FRIDAY = datetime(2026, 12, 4, 10, 30, tzinfo=UTC)
@@ -172,3 +179,39 @@ def test_a_site_calendar_that_says_nothing_or_leaves_out_its_zone_is_refused(tex
     with pytest.raises(SiteError) as refused:
         calendar_from_text(text, None, None)
     assert refused.value.problem.field == field
+
+
+def test_window_end_counts_working_windows_under_a_calendar_only() -> None:
+    friday = datetime(2026, 12, 4, 10, tzinfo=UTC)
+    calendar = WorkCalendar(holidays=(date(2026, 12, 7),))
+    # The latest due / effectiveness window of 5wd from a Friday before a Monday holiday: the Monday after, 16:00.
+    assert window_end(calendar, friday, parse_window("5wd")) == datetime(2026, 12, 14, 16, tzinfo=UTC)
+    assert window_end(None, friday, parse_window("5wd")) == friday + timedelta(days=5)
+    assert window_end(calendar, friday, parse_window("5d")) == friday + timedelta(days=5)
+
+
+def test_a_working_due_is_a_utc_instant_for_the_board_and_my_work() -> None:
+    """The read model stores dues as UTC instants: a working due under a site zone is one (16:00 Berlin = 15:00Z)."""
+    due = window_end(WorkCalendar(timezone="Europe/Berlin"), datetime(2026, 12, 4, 10, tzinfo=UTC), parse_window("2wd"))
+    assert due == datetime(2026, 12, 8, 15, tzinfo=UTC)
+    assert due.utcoffset() == timedelta(0)
+
+
+def test_the_latest_action_due_counts_working_days_under_the_records_calendar() -> None:
+    """``latest_action_due = "5wd"`` from a Friday before a Monday holiday allows dues up to the Monday after,
+    16:00; without a calendar, five days (the Wednesday)."""
+    text = resources.files("models").joinpath("default_policy.toml").read_text(encoding="utf-8")
+    policy = parse_policy(text.replace('latest_action_due = "60d"', 'latest_action_due = "5wd"'))
+    friday = datetime(2026, 12, 4, 10, tzinfo=UTC)
+    base = builders.state(stage=Stage.ACTION).model_copy(
+        update={"policy": policy.for_severity(Severity.MAJOR), "awaiting_plan": True}
+    )
+    saturday = PlanInput(
+        actor=Actor(name="olivia", roles=[Role.OWNER]),
+        actions=[PlannedAction(owner="oscar", due_at=datetime(2026, 12, 12, 12, tzinfo=UTC), description="Tool")],
+    )
+    rules.check_plan(
+        base.model_copy(update={"calendar": WorkCalendar(holidays=(date(2026, 12, 7),))}), saturday, friday
+    )
+    with pytest.raises(Rejection, match="after the latest due"):
+        rules.check_plan(base, saturday, friday)

@@ -8,11 +8,13 @@ from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from models.calendars import WorkCalendar
-from models.enums import EventKind, Severity, Source
-from models.payloads import RaiseInput, RecordInput
-from models.policy import parse_policy
+from models.enums import EventKind, Severity, Source, Stage, VerificationResult
+from models.payloads import RaiseInput, RecordInput, VerifyInput
+from models.policy import Policy, parse_policy
+from tests.builders import signed
 from tests.policies import uniform_policy
 from tests.workflows.harness import Capa, actor, close_to, new_record_id, running_worker
+from tests.workflows.test_lifecycle import _to_verification
 from workflows.record import RecordWorkflow
 
 POLICY = parse_policy(
@@ -26,6 +28,10 @@ def _next_friday(now: datetime) -> datetime:
 
 
 async def _raise(env: WorkflowEnvironment, queue: str, calendar: WorkCalendar | None) -> Capa:
+    return await _raise_under(env, queue, POLICY, calendar)
+
+
+async def _raise_under(env: WorkflowEnvironment, queue: str, policy: Policy, calendar: WorkCalendar | None) -> Capa:
     record_id = new_record_id()
     raised = RaiseInput(
         record_id=record_id,
@@ -39,7 +45,7 @@ async def _raise(env: WorkflowEnvironment, queue: str, calendar: WorkCalendar | 
     )
     handle = await env.client.start_workflow(
         RecordWorkflow.run,
-        RecordInput(raised=raised, policy=POLICY.for_severity(Severity.MAJOR), calendar=calendar),
+        RecordInput(raised=raised, policy=policy.for_severity(Severity.MAJOR), calendar=calendar),
         id=record_id,
         task_queue=queue,
     )
@@ -95,3 +101,64 @@ def test_the_scenario_dates_are_right() -> None:
     friday = _next_friday(datetime(2026, 12, 1, tzinfo=UTC))
     assert friday == datetime(2026, 12, 4, 10, tzinfo=UTC)
     assert date(2026, 12, 7) == friday.date() + timedelta(days=3)
+
+
+WINDOW_POLICY = parse_policy(
+    uniform_policy("working effectiveness", remind_before=[], escalate_after=["0s"], effectiveness_after="3wd")
+)
+
+
+async def test_the_effectiveness_window_counts_working_days_across_a_holiday(
+    env: WorkflowEnvironment, engine: Engine
+) -> None:
+    """Verified on a Friday before a Monday holiday, a ``3wd`` window ends at the end of the Thursday after (Tue,
+    Wed, Thu), not on the Monday as three calendar days would."""
+    async with running_worker(env.client, engine, WINDOW_POLICY) as queue:
+        now = (await env.get_current_time()).astimezone(UTC)
+        friday = _next_friday(now)
+        await env.sleep(friday - now)
+        monday = friday.date() + timedelta(days=3)
+        capa = await _raise_under(env, queue, WINDOW_POLICY, WorkCalendar(holidays=(monday,)))
+        await _to_verification(capa, env)
+        result = await capa.handle.execute_update(
+            RecordWorkflow.verify,
+            signed(
+                capa.handle.id,
+                VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="Checked 50 housings"),
+            ),
+        )
+        assert result.stage is Stage.EFFECTIVENESS
+        thursday_end = datetime.combine(monday + timedelta(days=3), datetime.min.time(), tzinfo=UTC) + timedelta(
+            hours=16
+        )
+        state = await capa.state()
+        assert state.effectiveness_due_at == thursday_end
+        # Past the calendar-time reading (Monday) nothing is due yet; past the Thursday the review's clock starts.
+        tuesday_noon = datetime.combine(monday + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(
+            hours=12
+        )
+        await env.sleep(tuesday_noon - (await env.get_current_time()).astimezone(UTC))
+        assert (await capa.state()).clock is None
+        await env.sleep(thursday_end - (await env.get_current_time()).astimezone(UTC) + timedelta(hours=1))
+        state = await capa.wait_for(lambda s: s.clock is not None)
+        [due] = [e for e in state.events if e.kind is EventKind.EFFECTIVENESS_DUE]
+        assert close_to(due.at, thursday_end)
+        assert await capa.failed_workflow_tasks() == 0
+
+
+async def test_without_a_calendar_the_effectiveness_window_reads_as_calendar_days(
+    env: WorkflowEnvironment, engine: Engine
+) -> None:
+    async with running_worker(env.client, engine, WINDOW_POLICY) as queue:
+        capa = await _raise_under(env, queue, WINDOW_POLICY, None)
+        await _to_verification(capa, env)
+        await capa.handle.execute_update(
+            RecordWorkflow.verify,
+            signed(
+                capa.handle.id,
+                VerifyInput(actor=actor("maria"), result=VerificationResult.PASS, evidence="Checked 50 housings"),
+            ),
+        )
+        state = await capa.state()
+        [verified] = [e for e in state.events if e.kind is EventKind.VERIFIED]
+        assert state.effectiveness_due_at == verified.at + timedelta(days=3)

@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from models.rules import WHO_DOES_WHAT
 from tests.stack import Stack, running_stack
-from tests.web.pages import POLICY, browser
+from tests.web.pages import POLICY, browser, record_id_of
 
 # The bundled default policy: the current rules, different deadlines per class.
 DEFAULT_POLICY = resources.files("models").joinpath("default_policy.toml").read_text(encoding="utf-8")
@@ -100,3 +100,17 @@ async def test_help_under_the_earlier_rules_says_so_and_shows_no_triage(
     assert 'id="matrix"' not in page
     assert _row(page, "Containment") == ["1h", "1h", "1h"]
     assert "Quality approves the plan" not in text
+
+
+async def test_the_record_page_says_how_its_deadlines_are_counted(stack: Stack) -> None:
+    """A record raised at a site without a calendar counts in calendar time; once the site has one, a record raised
+    there says so (its working days in short) and labels a working-time due."""
+    async with browser(stack, "otto") as otto:
+        before = record_id_of(await otto.raise_record())
+        assert "Deadlinesin calendar time" in _text((await otto.get(f"/records/{before}")).text)
+        [site] = [s.name for s in await stack.client.list_sites()][:1]
+        toml = 'timezone = "UTC"\nhours = "08:00-16:00"\nholidays = [2026-12-07, 2026-12-24, 2026-12-25]\n'
+        await stack.client.import_calendar(site, toml=toml, actor="ada")
+        after = record_id_of(await otto.raise_record())
+        text = _text((await otto.get(f"/records/{after}")).text)
+    assert f"Deadlinesin working days of site {site}: Mon\u2013Fri 08:00\u201316:00 (UTC), 3 holidays" in text
