@@ -14,9 +14,11 @@ Each person has a browser of their own (Debian's Chromium, ``/usr/bin/chromium``
             NC-1, signing it: severity level 4 by occurrence level 2 gives the class major, and a CAPA is needed
     olivia  contains NC-1 ("raised under SOP-QA-014 rev C") with a photo of the burr, finds its root cause (five
             whys, 6M category, escape point and why it was not detected, the similar nonconformities checked, NC-3
-            and NC-4 ticked) and plans two actions, one for oscar and one for herself, with an effectiveness criterion
+            and NC-4 ticked) and plans three actions, one for oscar and two for herself, the third a training (its
+            course, otto and oscar its audience, 100 % to be trained; the plan names the affected document CL-3),
+            with an effectiveness criterion
     quinn   approves the plan, signing it (a major record's plan waits for quality)
-    oscar   completes his action; olivia completes hers
+    oscar   completes his action; olivia records otto's and oscar's training, then completes her two actions
     mike    verifies (he implemented none), with no adverse effect and its evidence, signing with his password
     otto    raises NC-5 in NC-1's effectiveness window: housings of lot L41, made before the fix, returned by a
             customer with the same burr; olivia sees it on NC-1 as a recurrence_detected entry and in its
@@ -168,6 +170,9 @@ RETURNED = Raised(
     defect_code=BURR.defect_code,
     customer="Nordwerk GmbH",
 )
+# The training action in olivia's plan (A3): its course, who must complete it (all of them).
+TRAINING_COURSE = "TR-113 Tool-life counter and start-up check CL-3, line 3"
+TRAINED = ("otto", "oscar")
 # The demo policy's sentinel rule and the procedure revision it pins.
 SENTINEL_RULE = "product-defect"
 PROCEDURE = "raised under SOP-QA-014 rev C"
@@ -416,17 +421,42 @@ class Walk:
         rows = (
             ("oscar", today + timedelta(days=7), "corrective", "Fit a tool-life counter to station 3.2"),
             ("olivia", today + timedelta(days=2), "preventive", "Add the deburring tool to the line 3 start-up check"),
+            (
+                "olivia",
+                today + timedelta(days=3),
+                "training",
+                "Train line 3 on the tool-life counter and start-up check",
+            ),
         )
         for number, (owner, due, kind, description) in enumerate(rows, start=1):
             form.locator(f"#plan-description-{number}").fill(description)
             form.locator(f"#plan-owner-{number}").select_option(owner)
             form.locator(f"#plan-due-{number}").fill(due.strftime(LOCAL_MINUTE))
             form.locator(f"#plan-kind-{number}").select_option(kind)
+        # A3 is a QMS update: a training, its course, audience and threshold; the plan names the affected documents.
+        form.locator("#plan-course-3").fill(TRAINING_COURSE)
+        form.locator("#plan-audience-3").fill("\n".join(TRAINED))
+        form.locator("#plan-threshold_percent-3").fill("100")
+        form.locator("#plan-affected_documents").fill("CL-3 rev C (line 3 start-up check)")
         for name, value in CRITERION.items():
             form.locator(f"#plan-{name}-1").fill(value)
         self.submit(olivia, form, "Submit plan", "Action plan recorded", "action")
         expect(olivia.locator("body")).to_contain_text("awaits approval by quality")
-        self.say(f"olivia planned {record_id}: A1 for oscar, A2 for herself, one criterion; it awaits quality")
+        self.say(
+            f"olivia planned {record_id}: A1 for oscar, A2 and the training A3 ({', '.join(TRAINED)}, 100 %) for "
+            "herself, one criterion, CL-3 affected; it awaits quality"
+        )
+
+    def record_training(self, record_id: str, action_id: str) -> None:
+        """The action's owner records who completed the course; verification waits for the threshold."""
+        olivia = self.person("olivia")
+        self.open_record(olivia, record_id, via="/")
+        form = olivia.locator(f"#form-record-training-{action_id}")
+        for number in range(1, len(TRAINED) + 1):
+            form.locator(f"#record-training-{action_id}-people-{number}").check()
+        self.submit(olivia, form, "Record training", "Training recorded", "action")
+        progress = olivia.locator(".timeline .event-training_recorded strong").last
+        self.say(f"olivia recorded the training of {action_id}: {one_line(progress.inner_text())}")
 
     def approve_plan(self, record_id: str) -> None:
         quinn = self.person("quinn")
@@ -436,12 +466,14 @@ class Walk:
         self.submit(quinn, form, "Approve plan", "Plan decision recorded", "action")
         self.say(f"quinn approved the plan of {record_id}, signing it")
 
-    def complete_action(self, name: str, record_id: str, evidence: str, stage: str) -> None:
+    def complete_action(self, name: str, record_id: str, evidence: str, stage: str, action: str = "") -> None:
         page = self.person(name)
         self.open_record(page, record_id, via="/")
-        forms = page.locator("form[id^='form-complete-action-']")
+        forms = page.locator(
+            f"form[id='form-complete-action-{action}']" if action else "form[id^='form-complete-action-']"
+        )
         if forms.count() != 1:
-            raise WalkError(f"{name} is offered {forms.count()} actions to complete on {record_id}, not 1")
+            raise WalkError(f"{name} is offered {forms.count()} actions {action} to complete on {record_id}, not 1")
         action_id = (forms.get_attribute("id") or "").rpartition("-")[2]
         forms.get_by_label("Evidence").fill(evidence)
         self.submit(page, forms, f"Complete {action_id}", "Action completed", stage)
@@ -612,8 +644,8 @@ class Walk:
         self.shoot(olivia, "phone-help.png", phone=True)
 
 
-def walk(browser: Browser, args: argparse.Namespace) -> None:
-    steps = Walk(browser, args.url, args.password, args.screenshots)
+def answering(browser: Browser, steps: Walk) -> None:
+    """The web app answers its health check, or the walk stops saying how to start it."""
     try:
         answer = browser.new_page().goto(f"{steps.url}/healthz")
     except PlaywrightError as exc:
@@ -623,6 +655,31 @@ def walk(browser: Browser, args: argparse.Namespace) -> None:
         raise WalkError(f"{steps.url}/healthz answers {answer.status if answer else 'nothing'}; is `make run` up?")
     steps.say(f"capaflow answers at {steps.url}")
 
+
+def actions(steps: Walk, main: str) -> None:
+    """Oscar completes A1; olivia records the training of A3, then completes A2 and A3: verification is next."""
+    with step(f"oscar completing his action on {main}"):
+        steps.complete_action(
+            "oscar", main, "Counter live on station 3.2, stops the line at 2,000 parts; CR-88.", "action"
+        )
+    with step(f"olivia recording the training of A3 on {main}"):
+        steps.record_training(main, "A3")
+    with step(f"olivia completing her actions on {main}"):
+        steps.complete_action(
+            "olivia", main, "Start-up check CL-3 rev. C released; shift leads trained, TR-112.", "action", "A2"
+        )
+        steps.complete_action(
+            "olivia",
+            main,
+            "TR-113 held on line 3; otto and oscar trained, attendance list TR-113-01.",
+            "verification",
+            "A3",
+        )
+
+
+def walk(browser: Browser, args: argparse.Namespace) -> None:
+    steps = Walk(browser, args.url, args.password, args.screenshots)
+    answering(browser, steps)
     with step("otto raising the first record"):
         main = steps.raise_record(BURR, shot="raise.png")
     with step("otto raising the second record"):
@@ -644,14 +701,7 @@ def walk(browser: Browser, args: argparse.Namespace) -> None:
         steps.plan(main)
     with step(f"quinn approving the plan of {main}"):
         steps.approve_plan(main)
-    with step(f"oscar completing his action on {main}"):
-        steps.complete_action(
-            "oscar", main, "Counter live on station 3.2, stops the line at 2,000 parts; CR-88.", "action"
-        )
-    with step(f"olivia completing her action on {main}"):
-        steps.complete_action(
-            "olivia", main, "Start-up check CL-3 rev. C released; shift leads trained, TR-112.", "verification"
-        )
+    actions(steps, main)
     with step(f"mike verifying {main}"):
         steps.verify(main)
     with step(f"otto raising the returned lot {RETURNED.lot} in the effectiveness window of {main}"):
