@@ -25,6 +25,8 @@ from api.schemas import (
     LinkRequest,
     Links,
     Page,
+    PauseDecisionRequest,
+    PauseRequestBody,
     PlanAmendmentRequest,
     PlanDecisionRequest,
     PlanRequest,
@@ -32,6 +34,7 @@ from api.schemas import (
     RaiseRequest,
     ReassignmentRequest,
     RecordSummary,
+    ResumeBody,
     ReviewRequest,
     RootCauseRequest,
     SignedBody,
@@ -378,3 +381,26 @@ async def record_training(
     action's completion threshold is met."""
     step = RecordTrainingStep(action_id=action_id, people=body.people)
     return await _take(client, record_id, user, step, TrainingRequest)
+
+
+# --- honest pauses ---
+
+
+@router.post("/records/{record_id}/pause-requests", responses=STEP_REFUSALS)
+async def request_pause(record_id: RecordId, body: PauseRequestBody, user: ApiUser, client: Client) -> StepOutcome:
+    """Ask quality to pause the clock of the step or action the caller holds: waiting on a supplier or a customer,
+    until an expected date, with a reason."""
+    return await _take(client, record_id, user, body, PauseRequestBody)
+
+
+@router.post("/records/{record_id}/pause-decision", responses=SIGNED_STEP_REFUSALS)
+async def decide_pause(record_id: RecordId, body: PauseDecisionRequest, user: ApiUser, client: Client) -> StepOutcome:
+    """Approve (the clock stops, keeping the time it had left; nothing rings while paused) or decline, with a
+    reason, the pending pause request (quality), signed with the caller's password."""
+    return await _take(client, record_id, user, body, PauseDecisionRequest)
+
+
+@router.post("/records/{record_id}/resumption", responses=STEP_REFUSALS)
+async def resume(record_id: RecordId, body: ResumeBody, user: ApiUser, client: Client) -> StepOutcome:
+    """Start a paused clock again (its holder or quality): it falls due with the time it had left."""
+    return await _take(client, record_id, user, body, ResumeBody)

@@ -32,6 +32,8 @@ from models.payloads import (
     ExtensionRequestStep,
     LinkRef,
     LinkStep,
+    PauseDecisionStep,
+    PauseRequestStep,
     PlanAmendmentStep,
     PlanDecisionStep,
     PlannedAction,
@@ -39,6 +41,7 @@ from models.payloads import (
     RaiseStep,
     ReassignStep,
     Rescope,
+    ResumeStep,
     ReviewStep,
     RootCauseStep,
     ShortText,
@@ -140,6 +143,10 @@ class DeadlineItem(BaseModel):
     late_by_seconds: int = Field(description="Positive once late; negative while not yet due")
     escalation_level: int
     revised_due_at: datetime | None = Field(default=None, description="The due after approved extensions, if any")
+    # Honest pauses.
+    paused: str | None = Field(
+        default=None, description="While the deadline is paused: what it waits on and until when (it is not late)"
+    )
 
     @classmethod
     def of(cls, item: OverdueItem) -> Self:
@@ -154,6 +161,7 @@ class DeadlineItem(BaseModel):
             late_by_seconds=int(item.late_by.total_seconds()),
             escalation_level=item.escalation_level,
             revised_due_at=item.revised_due_at,
+            paused=item.paused,
         )
 
 
@@ -176,6 +184,10 @@ class MyWorkItem(BaseModel):
     late_by_seconds: int | None = Field(description="Positive once late; negative while not yet due")
     escalation_level: int
     revised_due_at: datetime | None = Field(default=None, description="The due after approved extensions, if any")
+    # Honest pauses.
+    paused: str | None = Field(
+        default=None, description="While the deadline is paused: what it waits on and until when (it is not late)"
+    )
 
     @classmethod
     def of(cls, item: WorkItem) -> Self:
@@ -193,6 +205,7 @@ class MyWorkItem(BaseModel):
             late_by_seconds=int(item.late_by.total_seconds()) if item.late_by is not None else None,
             escalation_level=item.escalation_level,
             revised_due_at=item.revised_due_at,
+            paused=item.paused,
         )
 
 
@@ -664,3 +677,20 @@ class TrainingRequest(Body):
     """People who completed the training action's course (the action is named in the path)."""
 
     people: list[str] = Field(min_length=1, max_length=500, description="Who completed the training")
+
+
+# --- honest pauses ---
+
+
+class PauseRequestBody(PauseRequestStep, Body):
+    """Ask quality to stop the clock of the step (or, with ``action_id``, the action) the caller holds while a
+    supplier or a customer answers."""
+
+
+class PauseDecisionRequest(PauseDecisionStep, SignedBody):
+    """Approve or decline the pending pause request (quality, not the requester). Signed: "approved: clock
+    paused" or "declined: pause refused"."""
+
+
+class ResumeBody(ResumeStep, Body):
+    """Start a paused clock again with the time it had left (its holder, or quality)."""

@@ -340,6 +340,10 @@ STEP_PATHS = {
     "concede": "concession",
     "amend": "amendments",
     "link": "links",
+    # honest pauses
+    "request-pause": "pause-requests",
+    "decide-pause": "pause-decision",
+    "resume": "resumption",
 }
 
 

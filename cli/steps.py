@@ -619,3 +619,88 @@ def _link_ref(text: str) -> dict[str, str]:
     if kind not in kinds:
         raise ValueError(f"{kind!r} is not a kind of link: {', '.join(kinds)}")
     return {"kind": kind, "record_id": record_id}
+
+
+# --- honest pauses ---
+
+
+@app.command("pause")
+def request_pause(
+    ctx: typer.Context,
+    *,
+    record_id: RecordId,
+    waiting_on: Annotated[str, typer.Option(metavar="supplier|customer", help="Who the step waits on.")],
+    until: Annotated[
+        str,
+        typer.Option(
+            metavar="DATE_OR_DURATION",
+            help="When the answer is expected: 2026-03-31 (the end of that day at the record's site), ISO, or 10d.",
+        ),
+    ],
+    reason: Reason,
+    action_id: Annotated[
+        str | None, typer.Option("--action", metavar="ACTION_ID", help="For this action, not the stage.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Ask quality to pause the clock of the step you hold while a supplier or a customer answers."""
+    expected = due_option(until, "--until")
+    take_step(
+        ctx,
+        as_json,
+        "pause requested",
+        record_id,
+        "request-pause",
+        waiting_on=waiting_on,
+        expected_until=expected,
+        reason=reason,
+        action_id=action_id,
+    )
+
+
+@app.command("decide-pause")
+def decide_pause(
+    ctx: typer.Context,
+    *,
+    record_id: RecordId,
+    approve: Annotated[
+        bool | None, typer.Option("--approve/--decline", help="Pause the clock or refuse the request.")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why; required when declining.")] = None,
+    action_id: Annotated[
+        str | None,
+        typer.Option("--action", metavar="ACTION_ID", help="The request for this action, not the stage's own."),
+    ] = None,
+    password_stdin: PasswordStdin = False,
+    as_json: Json = False,
+) -> None:
+    """Approve or decline a pending pause request (quality, not the requester); signed with your password."""
+    if approve is None:
+        raise UsageProblem("pass --approve or --decline")
+    password = signing_password(password_stdin)
+    take_step(
+        ctx,
+        as_json,
+        "pause approved" if approve else "pause declined",
+        record_id,
+        "decide-pause",
+        approve=approve,
+        reason=reason,
+        action_id=action_id,
+        password=password,
+    )
+
+
+@app.command("resume")
+def resume(
+    ctx: typer.Context,
+    *,
+    record_id: RecordId,
+    reason: Annotated[str | None, typer.Option(help="Why, e.g. the supplier answered.")] = None,
+    action_id: Annotated[
+        str | None, typer.Option("--action", metavar="ACTION_ID", help="Resume this action's clock.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Start a paused clock again (its holder or quality): it falls due with the time it had left."""
+    take_step(ctx, as_json, "resumed", record_id, "resume", reason=reason, action_id=action_id)

@@ -94,6 +94,10 @@ STEP_UPDATES: dict[Step, StepUpdate] = {
     Step.COMMENT: RecordWorkflow.comment,
     Step.MOVE_PROCEDURE: RecordWorkflow.move_procedure,  # procedure-version pinning
     Step.RECORD_TRAINING: RecordWorkflow.record_training,  # QMS updates that gate closure
+    # Honest pauses.
+    Step.REQUEST_PAUSE: RecordWorkflow.request_pause,
+    Step.DECIDE_PAUSE: RecordWorkflow.decide_pause,
+    Step.RESUME: RecordWorkflow.resume,
 }
 
 # A step refused for a moment (its record continuing as new, or recovering from a lost worker: ten seconds at

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from client.directory import Directory
 from client.errors import CapaError, ErrorKind
 from core import readmodel
-from models import rules
+from models import pauses, rules
 from models.enums import Role, Severity, Stage
 from models.payloads import Actor, CapaState
 from models.rules import Step, Work
@@ -42,6 +42,8 @@ class WorkItem(BaseModel):
     revised_due_at: datetime | None
     late_by: timedelta | None
     escalation_level: int
+    # Honest pauses: "paused — waiting on supplier until 2026-03-20" while the deadline is paused (not late then).
+    paused: str | None = None
 
     @property
     def target(self) -> str:
@@ -50,7 +52,7 @@ class WorkItem(BaseModel):
 
     @property
     def late(self) -> bool:
-        return self.late_by is not None and self.late_by > timedelta(0)
+        return self.paused is None and self.late_by is not None and self.late_by > timedelta(0)
 
 
 def _item(state: CapaState, work: Work, now: datetime) -> WorkItem:
@@ -69,6 +71,7 @@ def _item(state: CapaState, work: Work, now: datetime) -> WorkItem:
         revised_due_at=clock.due_at if clock and clock.due_at != clock.original_due_at else None,
         late_by=now - due if due else None,
         escalation_level=clock.escalation_level if clock else 0,
+        paused=pauses.paused_label(clock) if clock else None,
     )
 
 

@@ -32,6 +32,7 @@ from core import text as plain_text
 from core.accounts import hash_password
 from core.adminlog import log_change, log_user_changes
 from core.database import insert_for, session_scope
+from models import pauses
 from models.enums import (
     NOTIFIED_KINDS,
     ActionStatus,
@@ -673,6 +674,8 @@ class OverdueItem(BaseModel):
     revised_due_at: datetime | None = None
     # The record's title ("" in items made before lists showed it).
     title: str = ""
+    # Honest pauses: "paused — waiting on supplier until 2026-03-20" when the clock is paused (not late then).
+    paused: str | None = None
 
 
 def _stage_due() -> ColumnElement[datetime]:
@@ -703,7 +706,25 @@ def overdue_items(
         stage_filter=and_(_stage_due() < now, *records, *stage_held),
         action_filter=and_(col(ActionRow.original_due_at) < now, *records, *action_held),
     )
-    return sorted(items, key=lambda i: (-i.escalation_level, -i.late_by, i.record_id, i.target))
+    return sorted(_with_pauses(engine, items), key=lambda i: (-i.escalation_level, -i.late_by, i.record_id, i.target))
+
+
+def _with_pauses(engine: Engine, items: list[OverdueItem]) -> list[OverdueItem]:
+    """Honest pauses: the items whose clock is paused, marked so (their records' stored state says which)."""
+    ids = sorted({item.record_id for item in items})
+    if not ids:
+        return items
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(col(Nonconformity.id), col(Nonconformity.state_json)).where(col(Nonconformity.id).in_(ids))
+        ).all()
+    paused = {record_id: pauses.paused_targets(state_json) for record_id, state_json in rows}
+    return [
+        item.model_copy(update={"paused": label})
+        if (label := paused.get(item.record_id, {}).get(item.target))
+        else item
+        for item in items
+    ]
 
 
 def _deadlines(

@@ -201,6 +201,10 @@ class WorkCalendar(BaseModel):
         amount = self.day_length * window.amount if window.unit == "wd" else timedelta(hours=window.amount)
         return self._walk(_aware(at), amount, forward=True)
 
+    def after(self, at: datetime, amount: timedelta) -> datetime:
+        """The instant ``amount`` of working time after ``at`` (honest pauses: a resumed clock's due)."""
+        return self._walk(_aware(at), amount, forward=True)
+
     def working_between(self, a: datetime, b: datetime) -> timedelta:
         """Working time from ``a`` to ``b`` (zero when ``b`` is not after ``a``)."""
         a, b = _aware(a), _aware(b)

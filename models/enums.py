@@ -185,6 +185,10 @@ class EventKind(StrEnum):
     RECURRENCE_DETECTED = "recurrence_detected"
     # QMS updates that gate closure: training completions recorded per person
     TRAINING_RECORDED = "training_recorded"
+    # honest pauses: a step's clock asked to stop, the decision, and the clock running again
+    PAUSE_REQUESTED = "pause_requested"
+    PAUSE_DECIDED = "pause_decided"
+    RESUMED = "resumed"
 
 
 class AdminAction(StrEnum):
@@ -237,4 +241,6 @@ NOTIFIED_KINDS: tuple[EventKind, ...] = (
     EventKind.PLAN_DECIDED,  # your plan was approved or returned
     EventKind.COMMENTED,  # a comment mentions you, or is on a record you watch
     EventKind.RECURRENCE_DETECTED,  # recurrence: the problem of a record came back
+    EventKind.PAUSE_REQUESTED,  # honest pauses: a holder asks quality to pause a clock
+    EventKind.PAUSE_DECIDED,  # honest pauses: your pause request was decided
 )

@@ -20,11 +20,14 @@ from models.payloads import (
     ExtensionDecisionEntry,
     ExtensionRequestEntry,
     Notice,
+    PauseDecisionEntry,
+    PauseRequestEntry,
     PlanDecisionEntry,
     PlanEntry,
     ReassignEntry,
     RecurrenceEntry,
     ReminderEntry,
+    ResumeEntry,
     TrainingEntry,
     TriageEntry,
 )
@@ -111,6 +114,8 @@ def for_step(state: CapaState, event: Event) -> Notice | None:
         what = f"your extension of {details.target} was {verdict} by {event.actor}"
         if details.due_at is not None:
             what += f"; due {moment(details.due_at)}"
+    elif isinstance(details, PauseRequestEntry | PauseDecisionEntry | ResumeEntry):
+        recipients, roles, what = _pause_notice(details, event)  # honest pauses
     else:
         return for_watchers(state, event)
     recipients = [name for name in dict.fromkeys(recipients) if name != event.actor]
@@ -226,3 +231,24 @@ def recurrence(state: CapaState, event: Event) -> Notice:
     if entry.review_due_at is not None:
         what += f", effectiveness review due by {moment(entry.review_due_at)}"
     return notice(state, event, recipients, what, roles=[Role.QUALITY])
+
+
+# --- honest pauses ---
+
+
+def _pause_notice(
+    details: PauseRequestEntry | PauseDecisionEntry | ResumeEntry, event: Event
+) -> tuple[list[str], list[Role], str]:
+    """Quality hears of a pause request (any of them may decide it); the holder hears of the decision, and of a
+    resume by someone else."""
+    if isinstance(details, PauseRequestEntry):
+        what = (
+            f"{event.actor} asks to pause {details.target}, waiting on {details.waiting_on} until"
+            f" {moment(details.expected_until)}: {details.reason}"
+        )
+        return [], [Role.QUALITY], what
+    if isinstance(details, PauseDecisionEntry):
+        verdict = "approved" if details.approve else f"declined: {details.reason}"
+        what = f"your pause of {details.target} (waiting on {details.waiting_on}) was {verdict} by {event.actor}"
+        return [details.requested_by], [], what
+    return [], [], f"{details.target} resumed by {event.actor}; due {moment(details.due_at)}"

@@ -5,9 +5,9 @@ that records already in flight keep deserialising.
 """
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import (
     AwareDatetime,
@@ -636,6 +636,91 @@ class RecurrenceEntry(RecurrenceStep):
     review_due_at: datetime | None = None
 
 
+# --- honest pauses: ask, decide, resume ---
+
+WaitingOnName = Literal["supplier", "customer"]
+
+
+class PauseRequestStep(Payload):
+    """Stop the clock of the step (or, with ``action_id``, the action) the caller holds while a supplier or a
+    customer answers; quality decides."""
+
+    action_id: Annotated[ActionId | None, Field(description="For this action, not the stage", examples=["A1"])] = None
+    waiting_on: Annotated[WaitingOnName, Field(description="Who the step waits on: supplier or customer")]
+    expected_until: Annotated[
+        Due, Field(description="When the answer is expected, with its time zone, or a date alone")
+    ]
+    reason: Reason
+
+
+class PauseRequestInput(PauseRequestStep, StepInput):
+    pass
+
+
+class PauseDecisionStep(Payload):
+    """Approve or decline a pending pause request (quality, signed)."""
+
+    approve: Annotated[bool, Field(description="True approves, false declines")]
+    reason: Annotated[Text | None, Field(description="Why; required when declining")] = None
+    action_id: Annotated[
+        ActionId | None, Field(description="The request for this action, not the stage's", examples=["A1"])
+    ] = None
+
+
+class PauseDecisionInput(PauseDecisionStep, SignedInput):
+    pass
+
+
+class ResumeStep(Payload):
+    """Start a paused clock again with the time it had left (its holder, or quality)."""
+
+    action_id: Annotated[ActionId | None, Field(description="Resume this action's clock", examples=["A1"])] = None
+    reason: Annotated[Text | None, Field(description="Why, e.g. the supplier answered")] = None
+
+
+class ResumeInput(ResumeStep, StepInput):
+    pass
+
+
+class PauseRequest(Payload):
+    """A pause request awaiting quality's decision."""
+
+    action_id: str | None = None
+    # The stage it was asked in (the stage's own clock is a new one in the next stage).
+    stage: str
+    requested_by: str
+    requested_at: datetime
+    waiting_on: str
+    expected_until: datetime
+    reason: str
+
+
+# --- honest pauses: timeline entries ---
+
+
+class PauseRequestEntry(PauseRequestStep):
+    target: str
+    due_at: datetime
+
+
+class PauseDecisionEntry(PauseDecisionStep):
+    target: str
+    requested_by: str
+    waiting_on: str
+    expected_until: datetime
+    # The time the clock had left when it stopped (None: declined, or the step had ended).
+    remaining: timedelta | None = None
+    signature: Signature | None = None
+
+
+class ResumeEntry(ResumeStep):
+    target: str
+    paused_at: datetime
+    paused_for: timedelta
+    due_at: datetime
+    waiting_on: str | None = None
+
+
 def step_of(step: type[_Step], inp: StepInput) -> _Step:
     """The fields ``inp`` submits for its step, without the actor (and a signed step's signature): what its
     timeline entry records, or what was signed."""
@@ -659,6 +744,13 @@ class Clock(Payload):
     extensions: int = 0
     # The alarm workflow that rings this clock's reminders and escalations (0: none started yet).
     alarm: int = 0
+    # Honest pauses: when the clock stopped (None: running) and the time it had left then.
+    paused_at: datetime | None = None
+    remaining: timedelta | None = None
+    # Honest pauses: what the paused clock waits on and until when, and whether ``remaining`` is working time.
+    waiting_on: str | None = None
+    expected_until: datetime | None = None
+    remaining_working: bool = False
 
 
 class Action(Payload):
@@ -1017,6 +1109,10 @@ EntryDetails = (
     | ProcedureMovedEntry
     # QMS updates that gate closure
     | TrainingEntry
+    # honest pauses
+    | PauseRequestEntry
+    | PauseDecisionEntry
+    | ResumeEntry
     | EarlierEntry
 )
 
@@ -1050,6 +1146,10 @@ ENTRY_OF_KIND: dict[EventKind, type[Payload]] = {
     EventKind.PROCEDURE_MOVED: ProcedureMovedEntry,
     # QMS updates that gate closure
     EventKind.TRAINING_RECORDED: TrainingEntry,
+    # honest pauses
+    EventKind.PAUSE_REQUESTED: PauseRequestEntry,
+    EventKind.PAUSE_DECIDED: PauseDecisionEntry,
+    EventKind.RESUMED: ResumeEntry,
 }
 
 
@@ -1172,6 +1272,8 @@ class CapaState(Payload):
     # QMS updates that gate closure: the plan's affected QMS documents (None: not stated; empty: none, justified).
     affected_documents: list[str] | None = None
     no_documents_justification: str | None = None
+    # Honest pauses: pause requests awaiting quality's decision, one per step or action.
+    pending_pauses: list[PauseRequest] = Field(default_factory=list)
 
     def action(self, action_id: str) -> Action | None:
         return next((a for a in self.actions if a.id == action_id), None)

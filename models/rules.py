@@ -58,6 +58,11 @@ from models.payloads import (
     LinkStep,
     MoveProcedureInput,
     MoveProcedureStep,
+    PauseDecisionInput,
+    PauseDecisionStep,
+    PauseRequest,
+    PauseRequestInput,
+    PauseRequestStep,
     Payload,
     PlanAmendmentInput,
     PlanAmendmentStep,
@@ -74,6 +79,8 @@ from models.payloads import (
     RecordTrainingStep,
     RecurrenceEntry,
     RecurrenceInput,
+    ResumeInput,
+    ResumeStep,
     ReviewInput,
     ReviewStep,
     RootCauseInput,
@@ -186,6 +193,10 @@ WHO_DOES_WHAT: tuple[Duty, ...] = (
     Duty("move to the procedure in force (with a reason)", "quality, while the record is open", True),
     # QMS updates that gate closure.
     Duty("record training (who completed a training action's course)", "its owner, or a manager for them", False),
+    # Honest pauses.
+    Duty("pause request (waiting on supplier or customer, expected date)", "the holder of the step or action", False),
+    Duty("pause decision (a decline needs a reason)", "quality", True, "not the requester"),
+    Duty("resume a paused clock", "its holder or quality", False),
 )
 
 
@@ -953,6 +964,10 @@ class Step(StrEnum):
     # Procedure-version pinning.
     MOVE_PROCEDURE = "move-procedure"
     RECORD_TRAINING = "record-training"  # QMS updates that gate closure
+    # Honest pauses.
+    REQUEST_PAUSE = "request-pause"
+    DECIDE_PAUSE = "decide-pause"
+    RESUME = "resume"
 
 
 class StepModels(NamedTuple):
@@ -985,6 +1000,10 @@ STEP_MODELS: dict[Step, StepModels] = {
     # Procedure-version pinning.
     Step.MOVE_PROCEDURE: StepModels(MoveProcedureStep, MoveProcedureInput),
     Step.RECORD_TRAINING: StepModels(RecordTrainingStep, RecordTrainingInput),  # QMS updates that gate closure
+    # Honest pauses.
+    Step.REQUEST_PAUSE: StepModels(PauseRequestStep, PauseRequestInput),
+    Step.DECIDE_PAUSE: StepModels(PauseDecisionStep, PauseDecisionInput),
+    Step.RESUME: StepModels(ResumeStep, ResumeInput),
 }
 
 
@@ -1005,6 +1024,7 @@ SIGNED_STEPS = frozenset(
         Step.AMEND,
         # Procedure-version pinning.
         Step.MOVE_PROCEDURE,
+        Step.DECIDE_PAUSE,  # honest pauses
     }
 )
 
@@ -1025,6 +1045,9 @@ MEANINGS: dict[tuple[Step, str], str] = {
     (Step.DECIDE_EXTENSION, "reject"): "rejected: extension refused",
     # Procedure-version pinning.
     (Step.MOVE_PROCEDURE, "move"): "approved: record moved to the procedure in force",
+    # Honest pauses.
+    (Step.DECIDE_PAUSE, "approve"): "approved: clock paused",
+    (Step.DECIDE_PAUSE, "reject"): "declined: pause refused",
 }
 
 
@@ -1032,7 +1055,7 @@ def _outcome(submitted: Payload) -> str:
     """What a signed step decides, as ``MEANINGS`` keys it."""
     if isinstance(submitted, VerifyStep | ReviewStep):
         return submitted.result.value
-    if isinstance(submitted, ExtensionDecisionStep | PlanDecisionStep):
+    if isinstance(submitted, ExtensionDecisionStep | PlanDecisionStep | PauseDecisionStep):
         return "approve" if submitted.approve else "reject"
     if isinstance(submitted, TriageStep):
         return submitted.decision.value
@@ -1103,6 +1126,11 @@ class Offer:
     comment: bool = False
     # The training actions whose completions ``actor`` may record (QMS updates that gate closure).
     trainable: tuple[str, ...] = ()
+    # Honest pauses: the clocks ``actor`` may ask to pause, the pause requests they may decide, the paused clocks
+    # they may resume (None: the stage's own step's; else an action id).
+    pausable: tuple[str | None, ...] = ()
+    pause_decidable: tuple[str | None, ...] = ()
+    resumable: tuple[str | None, ...] = ()
 
 
 def _passes(check: Callable[[CapaState, Actor], object], state: CapaState, actor: Actor) -> bool:
@@ -1165,7 +1193,30 @@ def available_steps(state: CapaState, actor: Actor) -> Offer:
     trainable = _passing(_may_record_training, state, actor, training)
     if trainable:
         steps.add(Step.RECORD_TRAINING)
-    return Offer(frozenset(steps), completable, extendable, reassignable, decidable, attach, comment, trainable)
+    # Honest pauses.
+    pausable = _passing(_may_request_pause, state, actor, deadlines)
+    pause_decidable = _passing(_may_decide_pause, state, actor, deadlines)
+    resumable = _passing(_may_resume, state, actor, deadlines)
+    for step, targets in (
+        (Step.REQUEST_PAUSE, pausable),
+        (Step.DECIDE_PAUSE, pause_decidable),
+        (Step.RESUME, resumable),
+    ):
+        if targets:
+            steps.add(step)
+    return Offer(
+        frozenset(steps),
+        completable,
+        extendable,
+        reassignable,
+        decidable,
+        attach,
+        comment,
+        trainable,
+        pausable=pausable,
+        pause_decidable=pause_decidable,
+        resumable=resumable,
+    )
 
 
 # --- work waiting for someone ------------------------------------------------------------------------------------
@@ -1185,6 +1236,7 @@ WORK_STEPS: tuple[Step, ...] = (
     Step.VERIFY,
     Step.REVIEW,
     Step.DECIDE_EXTENSION,
+    Step.DECIDE_PAUSE,  # honest pauses
 )
 # The steps a manager may take for the owner (or an action's owner): they wait for the owner, not for every manager.
 _HELD_STEPS = frozenset({Step.CONTAIN, Step.ROOT_CAUSE, Step.PLAN, Step.AMEND_PLAN, Step.COMPLETE_ACTION})
@@ -1204,6 +1256,8 @@ class Work:
             return f"Complete {self.action_id}"
         if self.step is Step.DECIDE_EXTENSION:
             return f"Decide the extension of {self.action_id or 'the ' + stage.value.replace('_', ' ') + ' step'}"
+        if self.step is Step.DECIDE_PAUSE:  # honest pauses
+            return f"Decide the pause of {self.action_id or 'the ' + stage.value.replace('_', ' ') + ' step'}"
         return _WORK_LABELS[self.step]
 
 
@@ -1248,6 +1302,8 @@ def work_waiting(state: CapaState, actor: Actor) -> list[Work]:
         elif step is Step.DECIDE_EXTENSION:
             # Under the earlier rules one request is pending at a time, whatever deadline it is asked about for.
             work += [Work(step, a) for a in offer.decidable if state.pending_request(a) is not None]
+        elif step is Step.DECIDE_PAUSE:  # honest pauses
+            work += [Work(step, a) for a in offer.pause_decidable]
         elif _waits_for(state, actor, step):
             work.append(Work(step))
     return work
@@ -1455,3 +1511,90 @@ def check_record_training(state: CapaState, inp: RecordTrainingInput) -> None:
             raise _invalid("people", f"not in {action.id}'s audience: {', '.join(outside)}")
     if all(p in details.completions for p in inp.people):
         raise _invalid("people", f"already recorded as trained on {action.id}: {', '.join(inp.people)}")
+
+
+# --- honest pauses ---------------------------------------------------------------------------------------------
+# The holder of a step (or of an action) asks quality to stop its clock while a supplier or a customer answers;
+# quality decides (signed); the holder or quality resumes it, and it falls due with the time it had left.
+
+
+def pending_pause(state: CapaState, action_id: str | None) -> PauseRequest | None:
+    """The pause request awaiting a decision for the step (``action_id`` None) or an action, while that step or
+    action still has its clock (a request outlived by its step is moot)."""
+    for request in state.pending_pauses:
+        current = action_id is not None or request.stage == state.stage.value
+        if request.action_id == action_id and current and state.clock_for(action_id) is not None:
+            return request
+    return None
+
+
+def _pause_target(state: CapaState, action_id: str | None) -> str:
+    return f"action {action_id}" if action_id else f"the {state.stage.value.replace('_', ' ')} step"
+
+
+def _paused_clock(state: CapaState, action_id: str | None, step: str) -> Clock:
+    if not state.stage.is_open:
+        raise _wrong_stage(state, step, *(s for s in Stage if s.is_open))
+    return _extension_clock(state, action_id)
+
+
+def _may_request_pause(state: CapaState, actor: Actor, action_id: str | None) -> Clock:
+    clock = _paused_clock(state, action_id, "a pause")
+    target = _pause_target(state, action_id)
+    if actor.name != clock.holder:
+        raise Rejection(
+            ErrorKind.NOT_ALLOWED,
+            f"{actor.name} may not ask to pause {target} of {state.id}: only its holder ({clock.holder}) may",
+        )
+    if clock.paused_at is not None:
+        raise Rejection(ErrorKind.WRONG_STAGE, f"{target} of {state.id} is already paused")
+    if pending_pause(state, action_id) is not None:
+        raise Rejection(ErrorKind.WRONG_STAGE, f"{target} of {state.id} already has a pause request pending")
+    return clock
+
+
+def check_pause_request(state: CapaState, inp: PauseRequestInput, now: datetime | None = None) -> None:
+    _may_request_pause(state, inp.actor, inp.action_id)
+    if now is not None and inp.expected_until <= now:
+        raise _invalid("expected_until", "the expected date of the answer must lie ahead")
+
+
+def _may_decide_pause(state: CapaState, actor: Actor, action_id: str | None = None) -> PauseRequest:
+    _require_quality(state, actor, "decide a pause request")
+    if not state.stage.is_open:
+        raise _wrong_stage(state, "a pause decision", *(s for s in Stage if s.is_open))
+    request = pending_pause(state, action_id)
+    if request is None:
+        raise Rejection.of_field(
+            ErrorKind.WRONG_STAGE,
+            "action_id",
+            f"{_pause_target(state, action_id)} of {state.id} has no pause request to decide",
+        )
+    if request.requested_by == actor.name:
+        raise Rejection(
+            ErrorKind.NOT_ALLOWED, f"{actor.name} may not decide their own pause request; another quality person must"
+        )
+    return request
+
+
+def check_pause_decision(state: CapaState, inp: PauseDecisionInput, now: datetime | None = None) -> None:
+    _may_decide_pause(state, inp.actor, inp.action_id)
+    if not inp.approve and not inp.reason:
+        raise _invalid("reason", "a declined pause needs a reason")
+
+
+def _may_resume(state: CapaState, actor: Actor, action_id: str | None) -> Clock:
+    clock = _paused_clock(state, action_id, "a resume")
+    target = _pause_target(state, action_id)
+    if clock.paused_at is None:
+        raise Rejection(ErrorKind.WRONG_STAGE, f"{target} of {state.id} is not paused")
+    if actor.name != clock.holder and not actor.is_quality:
+        raise Rejection(
+            ErrorKind.NOT_ALLOWED,
+            f"{actor.name} may not resume {target} of {state.id}: only its holder ({clock.holder}) or quality may",
+        )
+    return clock
+
+
+def check_resume(state: CapaState, inp: ResumeInput, now: datetime | None = None) -> None:
+    _may_resume(state, inp.actor, inp.action_id)

@@ -29,6 +29,8 @@ from models.payloads import (
     ExtensionRequestEntry,
     FileRef,
     LinkStep,
+    PauseDecisionEntry,
+    PauseRequestEntry,
     PlanAmendmentEntry,
     PlanDecisionEntry,
     PlanEntry,
@@ -38,6 +40,7 @@ from models.payloads import (
     RecurrenceEntry,
     RecurrenceSource,
     ReminderEntry,
+    ResumeEntry,
     ReviewStep,
     RootCauseEntry,
     Signature,
@@ -392,6 +395,39 @@ def _procedure_moved(event: Event, zone: tzinfo) -> str:
 
 
 # One per kind that has a timeline entry (``ENTRY_OF_KIND``); the digest has none.
+# --- honest pauses ---
+
+
+def _pause_asked(event: Event, zone: tzinfo) -> str:
+    entry = event.details
+    assert isinstance(entry, PauseRequestEntry)
+    return (
+        f"Pause of {_target(entry.target)} asked by {event.actor}, waiting on {entry.waiting_on} until"
+        f" {moment(entry.expected_until, zone)} (due {moment(entry.due_at, zone)}): {entry.reason}"
+    )
+
+
+def _pause_decided(event: Event, zone: tzinfo) -> str:
+    entry = event.details
+    assert isinstance(entry, PauseDecisionEntry)
+    verdict = "approved" if entry.approve else "declined"
+    text = f"Pause of {_target(entry.target)} asked by {entry.requested_by} {verdict} by {event.actor}"
+    if entry.remaining is not None:
+        text += f": paused — waiting on {entry.waiting_on} until {moment(entry.expected_until, zone)}"
+        text += f", {duration(entry.remaining)} left"
+    return text + (f" ({entry.reason})" if entry.reason else "")
+
+
+def _resumed(event: Event, zone: tzinfo) -> str:
+    entry = event.details
+    assert isinstance(entry, ResumeEntry)
+    text = (
+        f"{_target(entry.target).capitalize()} resumed by {event.actor} after {duration(entry.paused_for)}"
+        f" paused, now due {moment(entry.due_at, zone)}"
+    )
+    return text + (f": {entry.reason}" if entry.reason else "")
+
+
 _SENTENCES: dict[EventKind, Callable[[Event, tzinfo], str]] = {
     EventKind.RAISED: _raised,
     EventKind.CONTAINMENT_SUBMITTED: _contained,
@@ -420,6 +456,10 @@ _SENTENCES: dict[EventKind, Callable[[Event, tzinfo], str]] = {
     EventKind.RECURRENCE_DETECTED: _recurrence,  # recurrence
     EventKind.PROCEDURE_MOVED: _procedure_moved,  # procedure-version pinning
     EventKind.TRAINING_RECORDED: _training_recorded,  # QMS updates that gate closure
+    # honest pauses
+    EventKind.PAUSE_REQUESTED: _pause_asked,
+    EventKind.PAUSE_DECIDED: _pause_decided,
+    EventKind.RESUMED: _resumed,
 }
 
 

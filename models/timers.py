@@ -52,6 +52,8 @@ def escalation_times(clock: Clock, rules: SeverityPolicy, calendar: WorkCalendar
 def clock_schedule(clock: Clock, rules: SeverityPolicy, calendar: WorkCalendar | None = None) -> list[PlannedAlarm]:
     """Every alarm of ``clock`` still to ring, earliest first: the reminders not yet sent, then the escalation
     levels not yet reached."""
+    if clock.paused_at is not None:  # honest pauses: a paused clock rings nothing
+        return []
     reminders = [
         PlannedAlarm(at=at, kind=AlarmKind.REMINDER, index=index)
         for index, at in enumerate(reminder_times(clock, rules, calendar), start=1)
@@ -68,6 +70,8 @@ def clock_schedule(clock: Clock, rules: SeverityPolicy, calendar: WorkCalendar |
 def next_clock_alarm(
     clock: Clock, rules: SeverityPolicy, action_id: str | None, calendar: WorkCalendar | None = None
 ) -> Alarm | None:
+    if clock.paused_at is not None:  # honest pauses: a paused clock rings nothing
+        return None
     reminders = reminder_times(clock, rules, calendar)
     if clock.reminders_sent < len(reminders):
         return Alarm(reminders[clock.reminders_sent], AlarmKind.REMINDER, action_id)

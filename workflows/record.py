@@ -44,8 +44,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.records import RecordActivities
     from activities.steps import StepActivities
-    from models import chain, notices, qms, rules
-    from models.durations import format_duration
+    from models import chain, notices, pauses, qms, rules
+    from models.calendars import WorkCalendar
+    from models.durations import WorkingSpan, format_duration
     from models.enums import EventKind, Stage
     from models.payloads import (
         ALARM_RUNG,
@@ -88,6 +89,12 @@ with workflow.unsafe.imports_passed_through():
         LinkStep,
         MoveProcedureInput,
         Notice,
+        PauseDecisionEntry,
+        PauseDecisionInput,
+        PauseRequest,
+        PauseRequestEntry,
+        PauseRequestInput,
+        PauseRequestStep,
         Payload,
         PlanAmendmentEntry,
         PlanAmendmentInput,
@@ -106,6 +113,8 @@ with workflow.unsafe.imports_passed_through():
         RecurrenceEntry,
         RecurrenceInput,
         ReminderEntry,
+        ResumeEntry,
+        ResumeInput,
         RetiredClock,
         ReviewEntry,
         ReviewInput,
@@ -651,6 +660,8 @@ class RecordWorkflow:
                 raise refusal(ALARM_STALE, f"alarm {inp.alarm} no longer applies to {s.id}")
             return
         _, clock = found
+        if clock.paused_at is not None:  # honest pauses: a ring already on its way when the clock paused
+            raise refusal(ALARM_STALE, f"alarm {inp.alarm} of {s.id} no longer applies: its clock is paused")
         if inp.kind is AlarmKind.REMINDER:
             rung = clock.reminders_sent >= inp.index
         else:
@@ -797,7 +808,11 @@ class RecordWorkflow:
         s = self._s
         first = len(s.events)
         in_use = self._alarms_in_use()
-        running = {clock.alarm: (target or s.stage.value, clock.model_copy()) for target, clock in s.open_clocks()}
+        running = {
+            clock.alarm: (target or s.stage.value, clock.model_copy())
+            for target, clock in s.open_clocks()
+            if clock.paused_at is None  # honest pauses: a paused clock's alarm was stopped when it paused
+        }
         apply(inp)
         self._notify_steps(first)
         live = {clock.alarm for _, clock in s.open_clocks()}
@@ -925,7 +940,8 @@ class RecordWorkflow:
         """The alarm workflows that may still ring this record: its running clocks', the effectiveness window's
         while it runs, and those of ended clocks with an escalation that fell due before they ended."""
         s = self._s
-        used = {clock.alarm for _, clock in s.open_clocks()} | set(s.retired_clocks)
+        # Honest pauses: a paused clock's alarm is not in use (it stops; a new one is armed on resume).
+        used = {clock.alarm for _, clock in s.open_clocks() if clock.paused_at is None} | set(s.retired_clocks)
         if s.effectiveness_due_at is not None and s.clock is None:
             used.add(s.effectiveness_alarm)
         return used - {0}
@@ -938,7 +954,7 @@ class RecordWorkflow:
         schedules = []
         if s.stage.is_open:
             for action_id, clock in s.open_clocks():
-                if not clock.alarm:
+                if not clock.alarm and clock.paused_at is None:
                     s.alarms_started += 1
                     clock.alarm = s.alarms_started
                     alarms = clock_schedule(clock, s.policy.rules, s.calendar)
@@ -977,3 +993,126 @@ class RecordWorkflow:
     def _move_procedure(self, inp: MoveProcedureInput) -> None:
         entry = transitions.move_procedure(self._s, inp)
         self._append(EventKind.PROCEDURE_MOVED, inp.actor.name, entry)
+
+    # --- honest pauses ----------------------------------------------------------------------------------------
+    # The holder asks, quality decides (signed), the holder or quality resumes. A paused clock keeps its alarm
+    # number but is not in use, so the step stops its alarm workflow; resume clears the number and a new alarm is
+    # armed for the clock's new due.
+
+    @workflow.update
+    def request_pause(self, inp: PauseRequestInput) -> StepResult:
+        self._check_step(rules.check_pause_request, inp, None)
+        return self._step(self._request_pause, inp)
+
+    @request_pause.validator
+    def _check_request_pause(self, inp: PauseRequestInput) -> None:
+        self._check_step(rules.check_pause_request, inp, workflow.now())
+
+    def _request_pause(self, inp: PauseRequestInput) -> None:
+        s = self._s
+        clock = s.clock_for(inp.action_id)
+        assert clock is not None
+        s.pending_pauses = [r for r in s.pending_pauses if r.action_id != inp.action_id]
+        s.pending_pauses.append(
+            PauseRequest(
+                action_id=inp.action_id,
+                stage=s.stage.value,
+                requested_by=inp.actor.name,
+                requested_at=workflow.now(),
+                waiting_on=inp.waiting_on,
+                expected_until=inp.expected_until,
+                reason=inp.reason,
+            )
+        )
+        entry = PauseRequestEntry.model_validate(
+            {
+                **step_of(PauseRequestStep, inp).model_dump(),
+                "target": inp.action_id or s.stage.value,
+                "due_at": clock.due_at,
+            }
+        )
+        self._append(EventKind.PAUSE_REQUESTED, inp.actor.name, entry)
+
+    @workflow.update
+    def decide_pause(self, inp: PauseDecisionInput) -> StepResult:
+        self._check_step(rules.check_pause_decision, inp)
+        return self._step(self._decide_pause, inp)
+
+    @decide_pause.validator
+    def _check_decide_pause(self, inp: PauseDecisionInput) -> None:
+        self._check_step(rules.check_pause_decision, inp, workflow.now())
+        self._check_signed(Step.DECIDE_PAUSE, inp)
+
+    def _decide_pause(self, inp: PauseDecisionInput) -> None:
+        s = self._s
+        request = rules.pending_pause(s, inp.action_id)
+        assert request is not None
+        s.pending_pauses = [r for r in s.pending_pauses if r is not request]
+        remaining = None
+        if inp.approve:
+            clock = s.clock_for(inp.action_id)
+            assert clock is not None
+            paused = pauses.pause_clock(
+                clock,
+                workflow.now(),
+                self._working_calendar(),
+                waiting_on=request.waiting_on,
+                expected_until=request.expected_until,
+            )
+            self._set_clock(inp.action_id, paused)
+            remaining = paused.remaining
+        entry = _entry(
+            PauseDecisionEntry,
+            inp,
+            target=request.action_id or s.stage.value,
+            requested_by=request.requested_by,
+            waiting_on=request.waiting_on,
+            expected_until=request.expected_until,
+            remaining=remaining,
+        )
+        self._append(EventKind.PAUSE_DECIDED, inp.actor.name, entry)
+
+    @workflow.update
+    def resume(self, inp: ResumeInput) -> StepResult:
+        self._check_step(rules.check_resume, inp)
+        return self._step(self._resume, inp)
+
+    @resume.validator
+    def _check_resume(self, inp: ResumeInput) -> None:
+        self._check_step(rules.check_resume, inp)
+
+    def _resume(self, inp: ResumeInput) -> None:
+        s = self._s
+        clock = s.clock_for(inp.action_id)
+        assert clock is not None
+        assert clock.paused_at is not None
+        now = workflow.now()
+        resumed = pauses.resume_clock(clock, now, s.calendar).model_copy(update={"alarm": 0})
+        self._set_clock(inp.action_id, resumed)
+        entry = _entry(
+            ResumeEntry,
+            inp,
+            target=inp.action_id or s.stage.value,
+            paused_at=clock.paused_at,
+            paused_for=now - clock.paused_at,
+            due_at=resumed.due_at,
+            waiting_on=clock.waiting_on,
+        )
+        self._append(EventKind.RESUMED, inp.actor.name, entry)
+
+    def _working_calendar(self) -> WorkCalendar | None:
+        """The record's calendar when its current stage's window counts working time (else calendar time)."""
+        s = self._s
+        if s.calendar is None or s.policy is None:
+            return None
+        window = s.policy.rules.stage_window(s.stage)
+        return s.calendar if isinstance(window, WorkingSpan) else None
+
+    def _set_clock(self, action_id: str | None, clock: Clock) -> None:
+        s = self._s
+        if action_id is None:
+            s.clock = clock
+            return
+        action = s.action(action_id)
+        assert action is not None
+        action.clock = clock

@@ -21,7 +21,7 @@ from api.web.work import work_count
 from core import files
 from core.readmodel import printed_name
 from core.settings import Settings
-from models import formatting, qms
+from models import formatting, pauses, qms
 from models.enums import Role
 from models.payloads import Event, RaiseStep
 from models.rules import MEANINGS, STEP_MODELS, Step, current_file_target, may_see_reports
@@ -53,6 +53,10 @@ STEP_LABELS: dict[Step, str] = {
     Step.AMEND: "Amendment",
     Step.LINK: "Link",
     Step.COMMENT: "Comment",
+    # Honest pauses.
+    Step.REQUEST_PAUSE: "Pause request",
+    Step.DECIDE_PAUSE: "Pause decision",
+    Step.RESUME: "Resume",
 }
 
 
@@ -198,6 +202,7 @@ TEMPLATES.env.filters.update(
     detail=shown_detail,
     sentence=shown_sentence,
     size=formatting.size,
+    paused_targets=pauses.paused_targets,  # honest pauses
 )
 # How many people a record page names as those it waits for; more are counted ("or 4 others").
 TEMPLATES.env.globals.update(WAITING_NAMED=6)

@@ -207,6 +207,21 @@ STEP_FORMS: dict[Step, StepForm] = {
     Step.COMMENT: StepForm(inputs(("text", "Comment")), "Comment added"),
     # Procedure-version pinning.
     Step.MOVE_PROCEDURE: StepForm(inputs(_REASON), "Moved to the procedure in force"),
+    # Honest pauses.
+    Step.REQUEST_PAUSE: StepForm(
+        inputs(
+            ("action_id", "For"),
+            ("waiting_on", "Waiting on"),
+            ("expected_until", "Answer expected", Read.MOMENT),
+            _REASON,
+        ),
+        "Pause requested; quality decides it",
+    ),
+    Step.DECIDE_PAUSE: StepForm(
+        inputs(("action_id", "For"), _REASON, approve=Input("decision", "Decision", Read.DECISION)),
+        "Pause decided",
+    ),
+    Step.RESUME: StepForm(inputs(("action_id", "For"), _REASON), "Clock resumed"),
     Step.AMEND_PLAN: StepForm(
         inputs(_REASON),
         "Plan amendment sent",
@@ -285,7 +300,7 @@ async def take_step(request: Request, record_id: str, step: str, user: WebUser, 
             return problem_page(request, user, 503, exc.message)
         # Each action has its own completion form, each pending extension its decision form: the refusal goes to
         # the one that was sent.
-        per_target = which in (Step.COMPLETE_ACTION, Step.DECIDE_EXTENSION, Step.RECORD_TRAINING)
+        per_target = which in (Step.COMPLETE_ACTION, Step.DECIDE_EXTENSION, Step.RECORD_TRAINING, Step.DECIDE_PAUSE)
         failed = f"{which.value}-{form.text('action_id')}" if per_target else which.value
         refusal = Refusal.of(exc, filled.inputs, STATUS[exc.kind])
         wait = {"Retry-After": str(exc.retry_after)} if isinstance(exc, SigningLocked) else None

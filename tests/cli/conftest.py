@@ -36,7 +36,7 @@ CAPA = Path(sys.executable).with_name("capa")
 CLI_TIMEOUT = 60.0
 T = TypeVar("T")
 # The signed steps: the signer's password is piped to them (--password-stdin), as a script would.
-SIGNED = ("verify", "review", "cancel", "decide-extension", "triage", "decide-plan", "concede", "amend")
+SIGNED = ("verify", "review", "cancel", "decide-extension", "triage", "decide-plan", "concede", "amend", "decide-pause")
 
 # Stage windows of an hour keep reminders and escalations out of the way; the effectiveness window of a few
 # seconds lets a test reach the review, and escalate_after "0s" makes an action due in seconds escalate.

@@ -64,7 +64,7 @@ def _action(action_id: str, owner: str, status: ActionStatus = ActionStatus.OPEN
 def test_the_owner_and_managers_are_offered_the_owners_step_of_the_stage(stage: Stage, step: Step) -> None:
     """Containment, root cause and the plan go to the record's owner, or any manager or admin, in their stage."""
     state = _state(stage)
-    assert available_steps(state, OWNER).steps == {step, Step.REQUEST_EXTENSION}
+    assert available_steps(state, OWNER).steps == {step, Step.REQUEST_EXTENSION, Step.REQUEST_PAUSE}
     assert available_steps(state, MANAGER).steps == {step} | MANAGER_STEPS
     assert step in available_steps(state, ADMIN).steps
 
@@ -79,7 +79,7 @@ def test_an_operator_and_another_owner_are_offered_nothing() -> None:
 
 def test_a_record_still_being_opened_offers_only_what_needs_no_policy() -> None:
     """Until the worker pins the policy no stage step is accepted; a manager may still cancel or reassign."""
-    assert available_steps(_state(policy=None), OWNER).steps == {Step.REQUEST_EXTENSION}
+    assert available_steps(_state(policy=None), OWNER).steps == {Step.REQUEST_EXTENSION, Step.REQUEST_PAUSE}
     assert available_steps(_state(policy=None), MANAGER).steps == MANAGER_STEPS
 
 
@@ -96,7 +96,7 @@ def test_each_action_is_offered_to_its_own_owner() -> None:
         ],
     )
     oscar = available_steps(state, OTHER_OWNER)
-    assert oscar.steps == {Step.COMPLETE_ACTION, Step.REQUEST_EXTENSION}
+    assert oscar.steps == {Step.COMPLETE_ACTION, Step.REQUEST_EXTENSION, Step.REQUEST_PAUSE}
     assert (oscar.completable, oscar.extendable) == (("A1",), ("A1",))
     assert available_steps(state, OWNER).steps == frozenset()
     manager = available_steps(state, MANAGER)

@@ -37,6 +37,8 @@ from models.payloads import (
     ExtensionRequestEntry,
     FileRef,
     LinkStep,
+    PauseDecisionEntry,
+    PauseRequestEntry,
     PlanAmendmentEntry,
     PlanDecisionEntry,
     PlanEntry,
@@ -48,6 +50,7 @@ from models.payloads import (
     RecurrenceSource,
     ReminderEntry,
     Rescope,
+    ResumeEntry,
     ReviewEntry,
     RootCauseEntry,
     TrainingEntry,
@@ -274,6 +277,44 @@ ENTRIES: dict[EventKind, tuple[str, EntryDetails, str]] = {
         "olivia",
         TrainingEntry(action_id="A1", people=["op1", "op2"], progress="2 of 10 trained (20%), threshold 90%"),
         "Training of A1 recorded by olivia: op1, op2 (2 of 10 trained (20%), threshold 90%)",
+    ),
+    # honest pauses
+    EventKind.PAUSE_REQUESTED: (
+        "olivia",
+        PauseRequestEntry(
+            target="A1",
+            waiting_on="supplier",
+            expected_until=T0 + timedelta(days=5),
+            reason="8D from the supplier",
+            due_at=T0 + timedelta(days=3),
+        ),
+        "Pause of A1 asked by olivia, waiting on supplier until 2026-03-07 09:00:00 UTC (due 2026-03-05 09:00:00 UTC):"
+        " 8D from the supplier",
+    ),
+    EventKind.PAUSE_DECIDED: (
+        "quinn",
+        PauseDecisionEntry(
+            target="A1",
+            approve=True,
+            requested_by="olivia",
+            waiting_on="supplier",
+            expected_until=T0 + timedelta(days=5),
+            remaining=timedelta(days=3),
+        ),
+        "Pause of A1 asked by olivia approved by quinn: paused — waiting on supplier until 2026-03-07 09:00:00 UTC,"
+        " 3d left",
+    ),
+    EventKind.RESUMED: (
+        "olivia",
+        ResumeEntry(
+            target="A1",
+            paused_at=T0,
+            paused_for=timedelta(days=4),
+            due_at=T0 + timedelta(days=7),
+            waiting_on="supplier",
+            reason="the 8D arrived",
+        ),
+        "A1 resumed by olivia after 4d paused, now due 2026-03-09 09:00:00 UTC: the 8D arrived",
     ),
 }
 

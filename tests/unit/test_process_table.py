@@ -24,6 +24,7 @@ def test_every_signed_step_of_the_table_is_signed_in_the_rules() -> None:
         "cancellation",
         "amendment of a field",
         "move to the procedure in force",
+        "pause decision",
     }
     assert {
         rules.Step.TRIAGE,
@@ -35,4 +36,5 @@ def test_every_signed_step_of_the_table_is_signed_in_the_rules() -> None:
         rules.Step.CANCEL,
         rules.Step.AMEND,
         rules.Step.MOVE_PROCEDURE,
+        rules.Step.DECIDE_PAUSE,
     } == rules.SIGNED_STEPS

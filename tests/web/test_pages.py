@@ -222,7 +222,7 @@ async def test_the_record_page_offers_a_step_only_to_who_may_take_it(stack: Stac
     administrators alone."""
     record_id = await _raised(stack)
     expected = {
-        "olivia": {"contain", "request-extension", "files", "comment", "watch"},
+        "olivia": {"contain", "request-extension", "request-pause", "files", "comment", "watch"},
         "otto": {"files", "comment", "watch"},
         "oscar": {"files", "comment", "watch"},
         "mike": {"contain", "reassign", "cancel", "files", "comment", "watch"},
@@ -309,7 +309,7 @@ async def test_a_record_goes_from_raise_to_closed_through_the_pages_alone(stack:
         )
         assert planned.status_code == 303
         page = await olivia.get(f"/records/{record_id}")
-        assert _forms(page) == {"complete-action", "request-extension", "files", "comment", "watch"}
+        assert _forms(page) == {"complete-action", "request-extension", "request-pause", "files", "comment", "watch"}
         extension = await olivia.step(record_id, "request-extension", action_id="A2", until=_due(20), reason="Parts")
         assert extension.status_code == 303
     async with browser(stack, "mike") as mike:
