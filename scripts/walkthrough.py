@@ -23,6 +23,8 @@ Each person has a browser of their own (Debian's Chromium, ``/usr/bin/chromium``
     otto    raises NC-5 in NC-1's effectiveness window: housings of lot L41, made before the fix, returned by a
             customer with the same burr; olivia sees it on NC-1 as a recurrence_detected entry and in its
             effectiveness window, quinn as a recurrence on the sentinel's CAPA
+    olivia  holding NC-5, asks to pause its containment while the customer ships the housings back; quinn approves
+            the pause, signing it, and sees NC-5 paused, not late; olivia resumes it once the parts are in
     mike    watches NC-2 escalate on his overdue board to level 2
     quinn   reviews NC-1 as effective once its effectiveness window has passed: the form shows NC-5 counted beside
             the criterion, and her evidence says how she judged it (a lot made before the fix); the criterion met
@@ -32,10 +34,11 @@ Each person has a browser of their own (Debian's Chromium, ``/usr/bin/chromium``
 
 With ``--screenshots DIR`` it writes docs/web.md's pictures there, at 1280 px: ``raise.png`` (the raise form
 filled in), ``sentinels.png`` (quinn's Sentinels page with the linked CAPA), ``triage.png`` (quinn's triage form
-filled in, the form alone), ``record.png`` (NC-2 as its owner sees it once escalated), ``board.png`` (mike's
-board), ``closed-record.png`` (NC-1 closed as quinn sees it, with its photo, criterion, effectiveness window and
-signatures), ``records.png`` (ada's records list) and ``help.png`` (the help page), full page; and at 360 px
-``phone-sentinels.png``, ``phone-record.png``, ``phone-board.png``, ``phone-closed-record.png``,
+filled in, the form alone), ``paused-record.png`` (NC-5 paused, as quinn sees it once she approved),
+``record.png`` (NC-2 as its owner sees it once escalated), ``board.png`` (mike's board), ``closed-record.png``
+(NC-1 closed as quinn sees it, with its photo, criterion, effectiveness window and signatures), ``records.png``
+(ada's records list) and ``help.png`` (the help page), full page; and at 360 px ``phone-sentinels.png``,
+``phone-paused-record.png``, ``phone-record.png``, ``phone-board.png``, ``phone-closed-record.png``,
 ``phone-records.png`` and ``phone-help.png``. It prints a line per step and exits 1 with one line saying what
 went wrong.
 """
@@ -606,6 +609,36 @@ class Walk:
         self.wait_for(quinn, f"the recurrence of {returned} on {capa}", entry)
         self.say(f"quinn sees {returned} recorded as a recurrence on {capa}")
 
+    def pause(self, record_id: str) -> None:
+        """The holder asks to pause the containment while the customer sends the parts back; quality approves it,
+        signing; the record shows it paused, not late; once the parts are in, the holder resumes it."""
+        olivia = self.person("olivia")
+        self.open_record(olivia, record_id, via="/")
+        form = olivia.locator("#form-request-pause")
+        form.locator("#request-pause-waiting_on").select_option("customer")
+        until = datetime.now(SHOWN_ZONE).replace(second=0, microsecond=0) + timedelta(days=2)
+        form.locator("#request-pause-expected_until").fill(until.strftime(LOCAL_MINUTE))
+        form.locator("#request-pause-reason").fill(
+            "The customer ships the 3 returned housings back (RMA 5521); their containment is decided once they are in."
+        )
+        self.submit(olivia, form, "Request pause", "Pause requested", "containment")
+        self.say(f"olivia, holding {record_id}, asks to pause its containment: waiting on the customer")
+        quinn = self.person("quinn")
+        self.open_record(quinn, record_id, via="/")
+        form = quinn.locator("form[id^='form-decide-pause-']").first
+        form.get_by_label(SIGNING_LABEL).fill(self.password)
+        self.submit(quinn, form, "Approve", "Pause decided", "containment")
+        tag = quinn.locator(".record-head .paused-tag")
+        expect(tag).to_be_visible()
+        self.say(f"quinn approved the pause of {record_id}, signing it: {one_line(tag.inner_text())}")
+        self.shoot(quinn, "paused-record.png")
+        self.shoot(quinn, "phone-paused-record.png", phone=True)
+        self.open_record(olivia, record_id, via="/records")
+        form = olivia.locator("#form-resume")
+        form.locator("#resume-reason").fill("The 3 housings arrived from the customer today (RMA 5521).")
+        self.submit(olivia, form, "Resume", "Clock resumed", "containment")
+        self.say(f"olivia resumed {record_id} once the parts were in: contain by {self.fact(olivia, 'Due')}")
+
     def audit(self, closed: str, late: str) -> None:
         ada = self.person("ada")
         ada.goto("/")
@@ -708,6 +741,8 @@ def walk(browser: Browser, args: argparse.Namespace) -> None:
         returned = steps.raise_record(RETURNED)
     with step(f"the recurrence of {returned} on {main} and {capa}"):
         steps.see_recurrence(main, capa, returned)
+    with step(f"the pause of {returned}"):
+        steps.pause(returned)
     with step(f"mike watching {late} on the overdue board"):
         level = steps.watch_board(late)
     with step("taking the screenshots"):
