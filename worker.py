@@ -75,7 +75,8 @@ def build_activities(
         delivery.mark_failed,
         DigestActivities(engine, settings).send_overdue_digest,
         DigestActivities(engine, settings).publish_chain_head,
-        SentinelActivities(engine, client, policy).sentinel_fire,  # recurrence sentinels
+        SentinelActivities(engine, client, policy, notifier).sentinel_fire,  # recurrence sentinels
+        SentinelActivities(engine, client, policy, notifier).sentinel_linked_open,  # recurrence sentinels
     ]
 
 

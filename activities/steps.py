@@ -21,7 +21,13 @@ from temporalio.client import Client
 from activities.alarms import log_armed, server_clock, start_alarms, stop_alarms
 from activities.notifications import NotificationActivities
 from activities.records import ReadModelBehind, RecordActivities
-from activities.sentinels import categorised, feed_sentinels, stored_state  # recurrence sentinels
+from activities.sentinels import (  # recurrence sentinels
+    categorised,
+    closed_by,
+    feed_closed,
+    feed_sentinels,
+    stored_state,
+)
 from activities.watch import (
     raised_by,  # recurrence sentinels
     watch_raise,
@@ -98,6 +104,12 @@ class StepActivities:
             await feed_sentinels(
                 self._client, policy, fed, activity.info().task_queue, at_root_cause=raised_by(effects) is None
             )
+        # recurrence sentinels: a close arms the sentinels counting recurrences after a close (idempotent)
+        if closed_by(effects):
+            closed = await self._in_thread(stored_state, self._records.engine, effects.record_id)
+            if closed is not None:
+                policy = await self._in_thread(policy_in_force, self._records.engine)
+                await feed_closed(self._client, policy, closed, activity.info().task_queue)
 
     async def _in_thread(self, fn: Callable[..., T], *args: object) -> T:
         """Run a blocking call on this activity's threads, in its context (its logs name the workflow)."""

@@ -319,6 +319,26 @@ def sites_table(sites: list[Row]) -> None:
     console.print(table)
 
 
+def sentinels_table(rows: list[Row]) -> None:
+    """Each watched key: what its window holds, how far the next firing is, and the CAPA it opened."""
+    table = _table(
+        "Recurrence sentinels", ("RULE", "IN WINDOW", "TOWARD FIRING", _due("LAST FIRED"), "LINKED", "OWNER"), "KEY"
+    )
+    for row in rows:
+        fired = _instant(row["last_fired"])
+        _add_row(
+            table,
+            row["rule"],
+            f"{row['count']} in {row['window_days']}d",
+            f"{row['pending']} of {row['threshold']}",
+            minute(fired) if fired else "never",
+            row["linked"] or "-",
+            row["owner"],
+            ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in row["key"].items()),
+        )
+    console.print(table)
+
+
 def tokens_table(tokens: list[Row]) -> None:
     if not tokens:
         console.print("no API tokens")

@@ -17,11 +17,4 @@ def sentinels_list(ctx: typer.Context, as_json: Json = False) -> None:
     if not rows:
         typer.echo("no sentinel is watching a key")
         return
-    for row in rows:
-        key = ", ".join(f"{k} {v}" for k, v in row["key"].items())
-        fired = row["last_fired"] or "never"
-        linked = row["linked"] or "-"
-        typer.echo(
-            f"{row['rule']}  {key}  {row['count']} of {row['threshold']} in {row['window_days']}d  "
-            f"last fired {fired}  linked {linked}  owner {row['owner']}"
-        )
+    render.sentinels_table(rows)

@@ -408,14 +408,20 @@ def allocate_record_id(engine: Engine, year: int) -> str:
     One atomic upsert bumps the year's counter and returns it: PostgreSQL row-locks the counter until the
     transaction ends, and SQLite takes its write lock with the statement (waiting on ``busy_timeout``).
     """
+    with session_scope(engine) as session:
+        return next_record_id(engine, session, year)
+
+
+def next_record_id(engine: Engine, session: Session, year: int) -> str:
+    """``allocate_record_id`` inside the caller's transaction (its first statement, for SQLite's write lock): the
+    number is given back if the transaction rolls back."""
     if not 1000 <= year <= 9999:
         raise ValueError(f"year: {year} does not have four digits")
     first = insert_for(engine, RecordSequence).values(year=year, last=1)
     bump = first.on_conflict_do_update(index_elements=["year"], set_={"last": col(RecordSequence.last) + 1}).returning(
         col(RecordSequence.last)
     )
-    with session_scope(engine) as session:
-        number: int = session.exec(bump).scalar_one()
+    number: int = session.exec(bump).scalar_one()
     return f"NC-{year}-{number:04d}"
 
 

@@ -252,3 +252,26 @@ def _pause_notice(
         what = f"your pause of {details.target} (waiting on {details.waiting_on}) was {verdict} by {event.actor}"
         return [details.requested_by], [], what
     return [], [], f"{details.target} resumed by {event.actor}; due {moment(details.due_at)}"
+
+
+# --- recurrence sentinels ---
+
+# The outbox keys notices by record and timeline entry; a firing's own notice goes under the linked CAPA it opened,
+# before its first entry (entries count from 1), so it is queued once per firing however often it is handed over.
+SENTINEL_FIRED_SEQ = 0
+
+
+def sentinel_fired(linked: str, rule: str, owner: str, facts: dict[str, str], record_ids: list[str]) -> Notice:
+    """A recurrence rule fired and opened ``linked``: quality (any of them may act) and the rule's owner hear of the
+    rule and the records that triggered it."""
+    said = ", ".join(f"{key} {value}" for key, value in facts.items())
+    what = f"recurrence rule {rule} fired on {said}: {', '.join(record_ids)}; linked CAPA {linked} opened for {owner}"
+    return Notice(
+        record_id=linked,
+        seq=SENTINEL_FIRED_SEQ,
+        kind=EventKind.RECURRENCE_DETECTED,
+        recipients=[owner],
+        subject=f"[{linked}] {what}",
+        body=f"{linked}: raised by the system\n{what}\nTriggered by: {', '.join(record_ids)}",
+        roles=[Role.QUALITY],
+    )

@@ -39,6 +39,9 @@ class SentinelRule(BaseModel):
     window: timedelta
     owner: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
     severity: Severity | None = None
+    # Armed by a record of the rule's key (and ``severity``) being closed: only raises within ``window`` after the
+    # close count ("any recurrence of a closed critical record's product and defect code within a year").
+    after_closed: bool = False
     # The severity of the CAPA the rule opens.
     raise_severity: Severity = Severity.MAJOR
 
@@ -76,10 +79,12 @@ def check_rules(rules: list[SentinelRule]) -> list[SentinelRule]:
     return rules
 
 
-def key_of(rule: SentinelRule, facts: dict[str, Any]) -> list[str] | None:
+def key_of(rule: SentinelRule, facts: dict[str, Any], *, closing: bool = False) -> list[str] | None:
     """The values of ``rule.match`` in ``facts`` (a record's), or None when one is missing or the record's
-    severity is not the one the rule watches."""
-    if rule.severity is not None and facts.get("severity") != rule.severity:
+    severity is not the one the rule watches. A rule armed by a close (``after_closed``) applies its severity to
+    the closed record (``closing``), and counts a raise of any severity."""
+    severity_applies = closing or not rule.after_closed
+    if severity_applies and rule.severity is not None and facts.get("severity") != rule.severity:
         return None
     values = []
     for key in rule.match:
@@ -96,7 +101,8 @@ def sentinel_id(rule: str, key: list[str]) -> str:
 
 
 def linked_record_id(sentinel: str, firing: int, year: int) -> str:
-    """The id of the CAPA a sentinel's ``firing``-th firing opens: fixed, so a retried firing opens it once."""
+    """The id the CAPA a sentinel's ``firing``-th firing opened had before firings were numbered in the database
+    (``core.sentinels``); kept for reading those records' ids, no longer given to new ones."""
     digits = int(hashlib.sha256(f"{sentinel}#{firing}".encode()).hexdigest(), 16) % 10**8
     return f"NC-{year:04d}-9{digits:08d}"
 
@@ -129,20 +135,27 @@ class SentinelState(BaseModel):
     linked: str | None = None
     firings: int = 0
     last_fired: datetime | None = None
+    # The closed record that armed an ``after_closed`` rule, and when it closed (None: not armed).
+    armed: Occurrence | None = None
     # Continue as new once the run's history is this long (well before Temporal's limits).
     max_history: int = Field(default=2_000, ge=10)
 
 
 class FireInput(BaseModel):
-    """One firing: open the linked CAPA (``linked`` None; ``record_id`` fixed per firing) or record the recurrence
-    on the open one."""
+    """One firing: open the linked CAPA (``linked`` None; its record id fixed per firing key) or record the
+    recurrence on the open one."""
 
     sentinel: str
     rule: SentinelRule
     facts: dict[str, str]
     record_ids: list[str]
     linked: str | None = None
+    # Runs scheduled before firings were numbered in the database carry the record id of the firing.
     record_id: str | None = None
+    # The firing's key: the sentinel's first run id and the firing's number (the linked CAPA's id is allocated
+    # once per key, from the record counter).
+    first_run: str | None = None
+    firing: int | None = None
 
 
 class FireResult(BaseModel):
@@ -151,6 +164,20 @@ class FireResult(BaseModel):
 
     record_id: str | None = None
     recorded: bool = True
+
+
+def counts(state: SentinelState, occ: Occurrence) -> bool:
+    """Whether a raise counts for the sentinel's rule: always, except that a rule armed by a close counts only raises
+    within its window after the close."""
+    if not state.rule.after_closed:
+        return True
+    armed = state.armed
+    return (
+        armed is not None
+        and occ.record_id != armed.record_id
+        and armed.at <= occ.at
+        and in_window(armed.at, occ.at, state.rule.window)
+    )
 
 
 def pending(state: SentinelState) -> list[str]:

@@ -368,3 +368,17 @@ class SignInFailures(SQLModel, table=True):
     address: str = Field(primary_key=True, default="")
     failures: int = 0
     last_failed_at: datetime = Field(sa_type=UtcDateTime)
+
+
+# recurrence sentinels: the record id each firing of a sentinel opens its linked CAPA under, fixed once.
+class SentinelFiring(SQLModel, table=True):
+    """The linked CAPA of one firing of a sentinel, keyed by the sentinel's workflow id, its first run id and the
+    firing's number: the id is allocated from the record counter once, and a retried firing finds it here."""
+
+    __tablename__ = "sentinel_firings"
+
+    sentinel: str = Field(primary_key=True)
+    first_run: str = Field(primary_key=True)
+    firing: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    record_id: str = Field(unique=True)
+    created_at: datetime = Field(default_factory=_utc_now, sa_type=UtcDateTime)

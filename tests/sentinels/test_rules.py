@@ -10,7 +10,16 @@ from models.payloads import RaiseStep
 from models.policy import PolicyError, parse_policy
 from models.refusals import Rejection
 from models.rules import check_raised_by_person
-from models.sentinels import SentinelRule, in_window, key_of, linked_record_id, sentinel_id
+from models.sentinels import (
+    Occurrence,
+    SentinelRule,
+    SentinelState,
+    counts,
+    in_window,
+    key_of,
+    linked_record_id,
+    sentinel_id,
+)
 
 BASE = resources.files("models").joinpath("default_policy.toml").read_text(encoding="utf-8")
 RULE = """
@@ -87,3 +96,28 @@ def test_a_person_may_not_raise_as_a_rule() -> None:
     with pytest.raises(Rejection) as refused:
         check_raised_by_person(step.model_copy(update={"raised_by_rule": "r"}))
     assert "raised_by_rule" in str(refused.value.problems)
+
+
+def test_a_rule_armed_by_a_close_counts_raises_of_any_class_within_its_window_after_the_close() -> None:
+    rule = SentinelRule.model_validate(
+        {
+            "name": "closed-critical",
+            "match": ["product", "defect_code"],
+            "count": 1,
+            "window": "365d",
+            "owner": "q",
+            "severity": "critical",
+            "after_closed": True,
+        }
+    )
+    minor = {"product": "H-200", "defect_code": "BURR", "severity": Severity.MINOR}
+    assert key_of(rule, minor) == ["H-200", "BURR"]  # a raise of any class
+    assert key_of(rule, minor, closing=True) is None  # only a critical close arms it
+    assert key_of(rule, {**minor, "severity": Severity.CRITICAL}, closing=True) == ["H-200", "BURR"]
+    closed_at = datetime(2026, 1, 10, tzinfo=UTC)
+    state = SentinelState(rule=rule, key=["H-200", "BURR"])
+    assert not counts(state, Occurrence(record_id="NC-2026-0002", at=closed_at + timedelta(days=1)))  # not armed
+    state.armed = Occurrence(record_id="NC-2026-0001", at=closed_at)
+    assert counts(state, Occurrence(record_id="NC-2026-0002", at=closed_at + timedelta(days=364)))
+    assert not counts(state, Occurrence(record_id="NC-2026-0003", at=closed_at + timedelta(days=366)))
+    assert not counts(state, Occurrence(record_id="NC-2026-0004", at=closed_at - timedelta(days=1)))
