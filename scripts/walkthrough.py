@@ -9,7 +9,7 @@ Each person has a browser of their own (Debian's Chromium, ``/usr/bin/chromium``
 
     otto    raises NC-1 (Housing H-100, defect code SURF, owner olivia) and NC-2 (owner oscar); NC-2 is then left
             alone; then the same burr on lots L44 and L45 (NC-3, NC-4): the third of H-100 and SURF within 90 days
-    quinn   finds the CAPA the demo policy's sentinel (rule product-defect) opened in her My work, raised by the
+    quinn   finds NC-5, the CAPA the demo policy's sentinel (rule product-defect) opened, in her My work, raised by the
             system, its raise naming the rule and linking NC-1, NC-3 and NC-4, and opens Sentinels; then triages
             NC-1, signing it: severity level 4 by occurrence level 2 gives the class major, and a CAPA is needed
     olivia  contains NC-1 ("raised under SOP-QA-014 rev C") with a photo of the burr, finds its root cause (five
@@ -20,13 +20,13 @@ Each person has a browser of their own (Debian's Chromium, ``/usr/bin/chromium``
     quinn   approves the plan, signing it (a major record's plan waits for quality)
     oscar   completes his action; olivia records otto's and oscar's training, then completes her two actions
     mike    verifies (he implemented none), with no adverse effect and its evidence, signing with his password
-    otto    raises NC-5 in NC-1's effectiveness window: housings of lot L41, made before the fix, returned by a
+    otto    raises NC-6 in NC-1's effectiveness window: housings of lot L41, made before the fix, returned by a
             customer with the same burr; olivia sees it on NC-1 as a recurrence_detected entry and in its
             effectiveness window, quinn as a recurrence on the sentinel's CAPA
-    olivia  holding NC-5, asks to pause its containment while the customer ships the housings back; quinn approves
-            the pause, signing it, and sees NC-5 paused, not late; olivia resumes it once the parts are in
+    olivia  holding NC-6, asks to pause its containment while the customer ships the housings back; quinn approves
+            the pause, signing it, and sees NC-6 paused, not late; olivia resumes it once the parts are in
     mike    watches NC-2 escalate on his overdue board to level 2
-    quinn   reviews NC-1 as effective once its effectiveness window has passed: the form shows NC-5 counted beside
+    quinn   reviews NC-1 as effective once its effectiveness window has passed: the form shows NC-6 counted beside
             the criterion, and her evidence says how she judged it (a lot made before the fix); the criterion met
             with its data, signing it: NC-1 is closed; she downloads its CAPA report
     ada     finds NC-1 closed and NC-2 still late in the records list, and NC-2 alone by searching for its lot
@@ -34,7 +34,7 @@ Each person has a browser of their own (Debian's Chromium, ``/usr/bin/chromium``
 
 With ``--screenshots DIR`` it writes docs/web.md's pictures there, at 1280 px: ``raise.png`` (the raise form
 filled in), ``sentinels.png`` (quinn's Sentinels page with the linked CAPA), ``triage.png`` (quinn's triage form
-filled in, the form alone), ``paused-record.png`` (NC-5 paused, as quinn sees it once she approved),
+filled in, the form alone), ``paused-record.png`` (NC-6 paused, as quinn sees it once she approved),
 ``record.png`` (NC-2 as its owner sees it once escalated), ``board.png`` (mike's board), ``closed-record.png``
 (NC-1 closed as quinn sees it, with its photo, criterion, effectiveness window and signatures), ``records.png``
 (ada's records list) and ``help.png`` (the help page), full page; and at 360 px ``phone-sentinels.png``,
