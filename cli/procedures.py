@@ -71,7 +71,7 @@ def move(
         if as_json:
             moved.append(render.step_json(result))
         else:
-            render.step_done(f"{record_id} moved to the procedure in force", result)
+            render.step_done("moved to the procedure in force", result)
     if as_json:
         render.emit_json(moved)
     if failed:

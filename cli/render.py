@@ -805,6 +805,6 @@ def _window_table(window: list[recurrence.CriterionWindow]) -> Table:
     """Beside each effectiveness criterion, how many matching nonconformities were raised in the window, and when."""
     table = _table("Effectiveness window", ("#", "MATCHING"), "RAISED IN THE WINDOW")
     for row in window:
-        raised = ", ".join(f"{seen.record_id} ({formatting.moment(seen.at)})" for seen in row.seen) or "-"
+        raised = ", ".join(f"{seen.record_id} ({moment(seen.at)})" for seen in row.seen) or "-"
         _add_row(table, "-" if row.number is None else str(row.number), str(row.count), raised)
     return table
