@@ -601,7 +601,7 @@ class Walk:
         self.open_record(olivia, record_id, via="/records")
         entry = olivia.locator(".timeline .event-recurrence_detected").filter(has_text=returned)
         self.wait_for(olivia, f"the recurrence of {returned} on {record_id}", entry)
-        self.say(f"olivia sees on {record_id}: #{one_line(entry.first.inner_text())[1:120]}…")
+        self.say(f"olivia sees on {record_id}: {one_line(entry.first.locator('strong').inner_text())}")
         expect(olivia.locator("section", has=olivia.locator("#window-heading"))).to_contain_text(returned)
         quinn = self.person("quinn")
         self.open_record(quinn, capa, via="/records")
