@@ -219,7 +219,7 @@ class SentinelActivities:
     async def _open(self, inp: FireInput, record_id: str, fields: dict[str, str]) -> str:
         rule = inp.rule
         policy = readmodel.policy_in_force(self._engine) or self._policy
-        said = ", ".join(f"{k} {v}" for k, v in inp.facts.items())
+        said = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in inp.facts.items())
         raised = RaiseInput(
             record_id=record_id,
             title=f"Recurrence: rule {rule.name} fired on {said}"[:200],

@@ -1,7 +1,8 @@
 """``capa dev`` (what ``make run`` calls): the whole product on one machine.
 
 It starts the Temporal dev server from the virtualenv (state in ``.data/temporal.db``, so records survive a
-restart), creates the read-model schema, seeds the demo directory once, starts a worker and the web app
+restart), creates the read-model schema, gives the demo site a working-day calendar and seeds the demo directory
+once (a calendar set since is kept), starts a worker and the web app
 (``capa api``) with the same environment, and says what to try next. Ctrl-C (or SIGTERM) stops the web app,
 the worker, then the server: only what it started. A Temporal already serving on the port is reused, and left
 running at the end."""
@@ -12,7 +13,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from core.database import make_engine
 from core.devstack import DevServer, Process, StackError
 from core.migrations import ensure_schema
 from core.settings import DATA_DIR, Settings
+from models.calendars import WorkCalendar
 from models.policy import load_policy
 
 PORT = 7233
@@ -33,6 +35,8 @@ SERVER_STATE = DATA_DIR / "temporal.db"
 # The demo site's zone unless CAPA_SITE_TIME_ZONE names one: not UTC, so the tour shows local times with their zone.
 DEMO_TIME_ZONE = "Europe/Berlin"
 SERVER_LOG = DATA_DIR / "temporal-server.log"
+# The demo site's working days (shown on Help). The demo policy's windows are in calendar time, so they ignore it.
+DEMO_HOLIDAYS = (date(2026, 12, 24), date(2026, 12, 25), date(2026, 12, 31), date(2027, 1, 1))
 DEMO_POLICY = Path("examples/demo-policy.toml")
 
 SERVER_START_TIMEOUT = timedelta(seconds=60)
@@ -82,6 +86,10 @@ class DevStack:
         ensure_schema(engine)
         site = sites.default_site(engine, self.settings.site_name, self._site_time_zone())
         console.print(f"Default site: {site.name}, times shown in {site.time_zone}.")
+        if not site.calendar:
+            calendar = WorkCalendar(timezone=site.time_zone, holidays=DEMO_HOLIDAYS)
+            sites.set_calendar(engine, site.name, calendar)
+            console.print(f"Gave {site.name} a working-day calendar: {calendar.describe()}.")
         if readmodel.seed_demo_users(engine):
             console.print("Added the demo users to the directory.")
         elif given := readmodel.give_demo_passwords(engine):

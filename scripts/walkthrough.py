@@ -7,27 +7,40 @@ Run it against a running ``make run`` started with the demo policy (deadlines of
 
 Each person has a browser of their own (Debian's Chromium, ``/usr/bin/chromium``) and only fills in the pages:
 
-    otto    raises NC-1 (defect code SURF, owner olivia) and NC-2 (owner oscar); NC-2 is then left alone
-    quinn   (quality) triages NC-1, signing it: severity level 4 by occurrence level 2 gives the class major, and
-            a CAPA is needed
-    olivia  contains NC-1 with a photo of the burr, finds its root cause (five whys, 6M category, escape point and
-            why it was not detected, the similar nonconformities checked) and plans two actions, one for oscar and
-            one for herself, with an effectiveness criterion
+    otto    raises NC-1 (Housing H-100, defect code SURF, owner olivia) and NC-2 (owner oscar); NC-2 is then left
+            alone; then the same burr on lots L44 and L45 (NC-3, NC-4): the third of H-100 and SURF within 90 days
+    quinn   finds NC-5, the CAPA the demo policy's sentinel (rule product-defect) opened, in her My work, raised by the
+            system, its raise naming the rule and linking NC-1, NC-3 and NC-4, and opens Sentinels; then triages
+            NC-1, signing it: severity level 4 by occurrence level 2 gives the class major, and a CAPA is needed
+    olivia  contains NC-1 ("raised under SOP-QA-014 rev C") with a photo of the burr, finds its root cause (five
+            whys, 6M category, escape point and why it was not detected, the similar nonconformities checked, NC-3
+            and NC-4 ticked) and plans three actions, one for oscar and two for herself, the third a training (its
+            course, otto and oscar its audience, 100 % to be trained; the plan names the affected document CL-3),
+            with an effectiveness criterion
     quinn   approves the plan, signing it (a major record's plan waits for quality)
-    oscar   completes his action; olivia completes hers
-    mike    verifies (he implemented none), with no adverse effect and its evidence, signing with his password,
-            then watches NC-2 escalate on his overdue board to level 2
-    quinn   reviews NC-1 as effective once its effectiveness window has passed, the criterion met with its data,
-            signing it: NC-1 is closed; she downloads its CAPA report
+    oscar   completes his action; olivia records otto's and oscar's training, then completes her two actions
+    mike    verifies (he implemented none), with no adverse effect and its evidence, signing with his password
+    otto    raises NC-6 in NC-1's effectiveness window: housings of lot L41, made before the fix, returned by a
+            customer with the same burr; olivia sees it on NC-1 as a recurrence_detected entry and in its
+            effectiveness window, quinn as a recurrence on the sentinel's CAPA
+    olivia  holding NC-6, asks to pause its containment while the customer ships the housings back; quinn approves
+            the pause, signing it, and sees NC-6 paused, not late; olivia resumes it once the parts are in
+    mike    watches NC-2 escalate on his overdue board to level 2
+    quinn   reviews NC-1 as effective once its effectiveness window has passed: the form shows NC-6 counted beside
+            the criterion, and her evidence says how she judged it (a lot made before the fix); the criterion met
+            with its data, signing it: NC-1 is closed; she downloads its CAPA report
     ada     finds NC-1 closed and NC-2 still late in the records list, and NC-2 alone by searching for its lot
-    olivia  opens Help: the lifecycle, who does what and the policy in force
+    olivia  opens Help: the lifecycle, who does what, the policy in force and the site's working-day calendar
 
 With ``--screenshots DIR`` it writes docs/web.md's pictures there, at 1280 px: ``raise.png`` (the raise form
-filled in), ``triage.png`` (quinn's triage form filled in, the form alone), ``record.png`` (NC-2 as its owner sees it
-once escalated), ``board.png`` (mike's board), ``closed-record.png`` (NC-1 closed as quinn sees it, with its
-photo, criterion and signatures), ``records.png`` (ada's records list) and ``help.png`` (the help page), full
-page; and at 360 px ``phone-record.png``, ``phone-board.png``, ``phone-closed-record.png``, ``phone-records.png``
-and ``phone-help.png``. It prints a line per step and exits 1 with one line saying what went wrong.
+filled in), ``sentinels.png`` (quinn's Sentinels page with the linked CAPA), ``triage.png`` (quinn's triage form
+filled in, the form alone), ``paused-record.png`` (NC-6 paused, as quinn sees it once she approved),
+``record.png`` (NC-2 as its owner sees it once escalated), ``board.png`` (mike's board), ``closed-record.png``
+(NC-1 closed as quinn sees it, with its photo, criterion, effectiveness window and signatures), ``records.png``
+(ada's records list) and ``help.png`` (the help page), full page; and at 360 px ``phone-sentinels.png``,
+``phone-paused-record.png``, ``phone-record.png``, ``phone-board.png``, ``phone-closed-record.png``,
+``phone-records.png`` and ``phone-help.png``. It prints a line per step and exits 1 with one line saying what
+went wrong.
 """
 
 import argparse
@@ -104,6 +117,7 @@ class Raised:
     lot: str
     quantity: int
     defect_code: str
+    customer: str = ""
 
 
 BURR = Raised(
@@ -128,6 +142,43 @@ TORQUE = Raised(
     quantity=40,
     defect_code="ASSY",
 )
+# The same burr on the next two lots of line 3: with NC-1 they are three of Housing H-100 and SURF, and the demo
+# policy's sentinel (three within 90 days) opens one linked CAPA, raised by the system and owned by quinn.
+MORE_BURRS = tuple(
+    Raised(
+        title=f"Burr on housing edge, lot {lot}",
+        description=f"The same burr along the top edge, housings of lot {lot} from line 3, end-of-line check.",
+        severity="major",
+        source="inspection",
+        owner="olivia",
+        product=BURR.product,
+        lot=lot,
+        quantity=quantity,
+        defect_code=BURR.defect_code,
+    )
+    for lot, quantity in (("L44", 9), ("L45", 5))
+)
+# Raised during NC-1's effectiveness window: the same product and defect code, but housings made before the tool-life
+# counter was fitted, returned by a customer. The window records it on NC-1 (and the sentinel on its linked CAPA);
+# quinn's review says how she judged it.
+RETURNED = Raised(
+    title="Burr on returned housings, lot L41",
+    description="Customer return: 3 housings of lot L41, made on line 3 before the tool-life counter, burr on top.",
+    severity="minor",
+    source="customer-complaint",
+    owner="olivia",
+    product=BURR.product,
+    lot="L41",
+    quantity=3,
+    defect_code=BURR.defect_code,
+    customer="Nordwerk GmbH",
+)
+# The training action in olivia's plan (A3): its course, who must complete it (all of them).
+TRAINING_COURSE = "TR-113 Tool-life counter and start-up check CL-3, line 3"
+TRAINED = ("otto", "oscar")
+# The demo policy's sentinel rule and the procedure revision it pins.
+SENTINEL_RULE = "product-defect"
+PROCEDURE = "raised under SOP-QA-014 rev C"
 
 
 def say(started: float, message: str) -> None:
@@ -263,6 +314,8 @@ class Walk:
         otto.get_by_label("Lot").fill(raised.lot)
         otto.get_by_label("Quantity affected").fill(str(raised.quantity))
         otto.get_by_label("Defect code").select_option(raised.defect_code)
+        if raised.customer:
+            otto.locator("#raise-customer").fill(raised.customer)
         if shot:
             otto.evaluate("document.activeElement.blur()")  # the picture shows the form, not a focus ring
             self.shoot(otto, shot)
@@ -310,21 +363,26 @@ class Walk:
             raise WalkError(f"{record_id} after triage at severity 4, occurrence 2 shows {heading!r}")
         self.say(f"quinn triaged {record_id}, signing it: severity 4 by occurrence 2 gives major, CAPA needed")
 
-    def contain(self, record_id: str) -> None:
+    def contain(self, record_id: str, others: list[str]) -> None:
         olivia = self.person("olivia")
         self.open_record(olivia, record_id, via="/")
+        expect(olivia.locator("#raised-under")).to_contain_text(PROCEDURE)
         form = olivia.locator("#form-contain")
         form.get_by_label("What was done to control it").fill(
-            "Lot L42 moved to the blocked-stock cage, 12 housings tagged. Line 3 stock checked: no other lot affected."
+            "Lot L42 moved to the blocked-stock cage, 12 housings tagged; lots L44 and L45 "
+            f"({' and '.join(others)}) held with it. Line 3 stock checked: no other lot affected."
         )
         form.locator("#contain-disposition").select_option("quarantine")
         form.locator("#contain-quantity").fill("12")
         form.locator("input[type=file]").set_input_files(str(EVIDENCE / "burr-photo.png"))
         self.submit(olivia, form, "Submit containment", "Containment recorded", "root cause")
         expect(olivia.locator("#files img")).to_be_visible()
-        self.say(f"olivia contained {record_id}: lot L42 quarantined, with a photo of the burr")
+        self.say(
+            f"olivia contained {record_id} ({self.fact(olivia, 'Procedure')}): lot L42 quarantined, "
+            "with a photo of the burr"
+        )
 
-    def root_cause(self, record_id: str) -> None:
+    def root_cause(self, record_id: str, others: list[str]) -> None:
         olivia = self.person("olivia")
         form = olivia.locator("#form-root-cause")
         form.get_by_label("Method").select_option("five-whys")
@@ -342,16 +400,21 @@ class Walk:
         form.get_by_label("Why it was not detected").fill(
             "A 1-in-50 sample misses a tool that wears between samples; the burr is felt, not seen."
         )
-        # The form lists the records sharing words with this one; none of them is a burr here, so none is ticked.
-        listed = [one_line(text).split(" ", 1)[0] for text in form.locator(".similar-list label").all_inner_texts()]
+        # The form lists the records sharing words with this one: she ticks the burrs on the later lots.
+        labels = form.locator(".similar-list label")
+        listed = [one_line(text).split(" ", 1)[0] for text in labels.all_inner_texts()]
+        burrs = sorted(name for name in listed if name in others)
+        for name in burrs:
+            form.locator(f".similar-list input[value='{name}']").check()
         form.locator("#root-cause-similar_checked").fill(
-            f"Searched burr, housing and deburring: {', '.join(listed) or 'nothing'} listed, no earlier burr. "
+            f"Searched burr, housing and deburring: {', '.join(listed) or 'nothing'} listed; "
+            f"{' and '.join(burrs) or 'none'} the same burr on lots L44 and L45, same tool; no earlier burr. "
             "Lines 1 and 2 have tool-life counters; no burr."
         )
         self.submit(olivia, form, "Submit root cause", "Root cause recorded", "action")
         self.say(
             f"olivia found the root cause of {record_id}: no tool-life counter on line 3 "
-            f"(the form listed {', '.join(listed) or 'no similar record'}, none a burr)"
+            f"(the form listed {', '.join(listed) or 'no similar record'}; she ticked {', '.join(burrs) or 'none'})"
         )
 
     def plan(self, record_id: str) -> None:
@@ -361,17 +424,42 @@ class Walk:
         rows = (
             ("oscar", today + timedelta(days=7), "corrective", "Fit a tool-life counter to station 3.2"),
             ("olivia", today + timedelta(days=2), "preventive", "Add the deburring tool to the line 3 start-up check"),
+            (
+                "olivia",
+                today + timedelta(days=3),
+                "training",
+                "Train line 3 on the tool-life counter and start-up check",
+            ),
         )
         for number, (owner, due, kind, description) in enumerate(rows, start=1):
             form.locator(f"#plan-description-{number}").fill(description)
             form.locator(f"#plan-owner-{number}").select_option(owner)
             form.locator(f"#plan-due-{number}").fill(due.strftime(LOCAL_MINUTE))
             form.locator(f"#plan-kind-{number}").select_option(kind)
+        # A3 is a QMS update: a training, its course, audience and threshold; the plan names the affected documents.
+        form.locator("#plan-course-3").fill(TRAINING_COURSE)
+        form.locator("#plan-audience-3").fill("\n".join(TRAINED))
+        form.locator("#plan-threshold_percent-3").fill("100")
+        form.locator("#plan-affected_documents").fill("CL-3 rev C (line 3 start-up check)")
         for name, value in CRITERION.items():
             form.locator(f"#plan-{name}-1").fill(value)
         self.submit(olivia, form, "Submit plan", "Action plan recorded", "action")
         expect(olivia.locator("body")).to_contain_text("awaits approval by quality")
-        self.say(f"olivia planned {record_id}: A1 for oscar, A2 for herself, one criterion; it awaits quality")
+        self.say(
+            f"olivia planned {record_id}: A1 for oscar, A2 and the training A3 ({', '.join(TRAINED)}, 100 %) for "
+            "herself, one criterion, CL-3 affected; it awaits quality"
+        )
+
+    def record_training(self, record_id: str, action_id: str) -> None:
+        """The action's owner records who completed the course; verification waits for the threshold."""
+        olivia = self.person("olivia")
+        self.open_record(olivia, record_id, via="/")
+        form = olivia.locator(f"#form-record-training-{action_id}")
+        for number in range(1, len(TRAINED) + 1):
+            form.locator(f"#record-training-{action_id}-people-{number}").check()
+        self.submit(olivia, form, "Record training", "Training recorded", "action")
+        progress = olivia.locator(".timeline .event-training_recorded strong").last
+        self.say(f"olivia recorded the training of {action_id}: {one_line(progress.inner_text())}")
 
     def approve_plan(self, record_id: str) -> None:
         quinn = self.person("quinn")
@@ -381,12 +469,14 @@ class Walk:
         self.submit(quinn, form, "Approve plan", "Plan decision recorded", "action")
         self.say(f"quinn approved the plan of {record_id}, signing it")
 
-    def complete_action(self, name: str, record_id: str, evidence: str, stage: str) -> None:
+    def complete_action(self, name: str, record_id: str, evidence: str, stage: str, action: str = "") -> None:
         page = self.person(name)
         self.open_record(page, record_id, via="/")
-        forms = page.locator("form[id^='form-complete-action-']")
+        forms = page.locator(
+            f"form[id='form-complete-action-{action}']" if action else "form[id^='form-complete-action-']"
+        )
         if forms.count() != 1:
-            raise WalkError(f"{name} is offered {forms.count()} actions to complete on {record_id}, not 1")
+            raise WalkError(f"{name} is offered {forms.count()} actions {action} to complete on {record_id}, not 1")
         action_id = (forms.get_attribute("id") or "").rpartition("-")[2]
         forms.get_by_label("Evidence").fill(evidence)
         self.submit(page, forms, f"Complete {action_id}", "Action completed", stage)
@@ -445,16 +535,26 @@ class Walk:
         self.shoot(oscar, "record.png")
         self.shoot(oscar, "phone-record.png", phone=True)
 
-    def review(self, record_id: str) -> None:
+    def review(self, record_id: str, returned: str) -> None:
         quinn = self.person("quinn")
         self.open_record(quinn, record_id, via="/records")
         self.say(f"quinn waits for the effectiveness review of {record_id} to fall due")
         waited = self.wait_for(quinn, f"the effectiveness review of {record_id}", quinn.locator("#form-review"))
         form = quinn.locator("#form-review")
+        # The window's data beside the criterion: the returned lot was raised in the window.
+        counted = form.locator(".window-data").first
+        expect(counted).to_contain_text(returned)
+        self.say(f"quinn's review form shows beside criterion 1: {one_line(counted.inner_text())}")
         form.locator("#review-result").select_option("effective")
-        form.locator("#review-evidence").fill("No burr since: 3 lots, 600 housings, no rejects at final inspection.")
+        form.locator("#review-evidence").fill(
+            "No burr on housings made since the tool-life counter: 3 lots, 600 housings, no rejects at final "
+            f"inspection. {returned}, raised in the window, is lot L41, made before the counter was fitted "
+            "(production record checked): judged not a recurrence of the cause; it is handled on its own record."
+        )
         form.locator("#review-met-1").select_option("true")
-        form.locator("#review-data-1").fill("0 of 600 housings rejected for burr in lots L44 to L46 (QC database)")
+        form.locator("#review-data-1").fill(
+            f"0 of 600 housings rejected for burr in lots L46 to L48 (QC database); {returned} is pre-fix lot L41"
+        )
         form.get_by_label(SIGNING_LABEL).fill(self.password)
         self.submit(quinn, form, "Submit review", "Effectiveness review recorded", "closed")
         expect(
@@ -470,6 +570,74 @@ class Walk:
         self.say(f"quinn downloaded the CAPA report of {record_id} ({report.stat().st_size:,} bytes)")
         self.shoot(quinn, "closed-record.png")
         self.shoot(quinn, "phone-closed-record.png", phone=True)
+
+    def find_sentinel_capa(self, triggered: list[str]) -> str:
+        """Quinn finds the CAPA the sentinel opened in My work, opens it, then looks at the Sentinels page."""
+        quinn = self.person("quinn")
+        quinn.goto("/")
+        row = quinn.locator("table.work tbody tr").filter(has_text=f"rule {SENTINEL_RULE}")
+        self.wait_for(quinn, f"the CAPA of the rule {SENTINEL_RULE} in quinn's My work", row)
+        capa = one_line(row.first.locator('td[data-label="Record"] a').first.inner_text())
+        self.say(f"quinn finds {capa} in My work, raised by the system: “{one_line(row.first.inner_text())[:90]}…”")
+        self.open_record(quinn, capa, via="/")
+        expect(quinn.locator(".facts")).to_contain_text("system")
+        raised = quinn.locator(".timeline .event-raised").first
+        expect(raised).to_contain_text(SENTINEL_RULE)
+        for record_id in triggered:
+            expect(quinn.locator("body").get_by_role("link", name=record_id, exact=True).first).to_be_visible()
+        self.say(f"{capa}'s raise names the rule {SENTINEL_RULE} and links {', '.join(triggered)}")
+        quinn.get_by_role("link", name="Sentinels", exact=True).click()
+        expect(quinn.get_by_role("heading", name="Recurrence sentinels")).to_be_visible()
+        sentinel = quinn.locator("table.list tbody tr").filter(has=quinn.get_by_role("link", name=capa, exact=True))
+        expect(sentinel).to_contain_text(SENTINEL_RULE)
+        self.say(f"quinn opens Sentinels: {one_line(sentinel.first.inner_text())}")
+        self.shoot(quinn, "sentinels.png")
+        self.shoot(quinn, "phone-sentinels.png", phone=True)
+        return capa
+
+    def see_recurrence(self, record_id: str, capa: str, returned: str) -> None:
+        """The raise in the window shows on NC-1 as a recurrence_detected entry, and on the sentinel's CAPA."""
+        olivia = self.person("olivia")
+        self.open_record(olivia, record_id, via="/records")
+        entry = olivia.locator(".timeline .event-recurrence_detected").filter(has_text=returned)
+        self.wait_for(olivia, f"the recurrence of {returned} on {record_id}", entry)
+        self.say(f"olivia sees on {record_id}: {one_line(entry.first.locator('strong').inner_text())}")
+        expect(olivia.locator("section", has=olivia.locator("#window-heading"))).to_contain_text(returned)
+        quinn = self.person("quinn")
+        self.open_record(quinn, capa, via="/records")
+        entry = quinn.locator(".timeline .event-recurrence_detected").filter(has_text=returned)
+        self.wait_for(quinn, f"the recurrence of {returned} on {capa}", entry)
+        self.say(f"quinn sees {returned} recorded as a recurrence on {capa}")
+
+    def pause(self, record_id: str) -> None:
+        """The holder asks to pause the containment while the customer sends the parts back; quality approves it,
+        signing; the record shows it paused, not late; once the parts are in, the holder resumes it."""
+        olivia = self.person("olivia")
+        self.open_record(olivia, record_id, via="/")
+        form = olivia.locator("#form-request-pause")
+        form.locator("#request-pause-waiting_on").select_option("customer")
+        until = datetime.now(SHOWN_ZONE).replace(second=0, microsecond=0) + timedelta(days=2)
+        form.locator("#request-pause-expected_until").fill(until.strftime(LOCAL_MINUTE))
+        form.locator("#request-pause-reason").fill(
+            "The customer ships the 3 returned housings back (RMA 5521); their containment is decided once they are in."
+        )
+        self.submit(olivia, form, "Request pause", "Pause requested", "containment")
+        self.say(f"olivia, holding {record_id}, asks to pause its containment: waiting on the customer")
+        quinn = self.person("quinn")
+        self.open_record(quinn, record_id, via="/")
+        form = quinn.locator("form[id^='form-decide-pause-']").first
+        form.get_by_label(SIGNING_LABEL).fill(self.password)
+        self.submit(quinn, form, "Approve", "Pause decided", "containment")
+        tag = quinn.locator(".record-head .paused-tag")
+        expect(tag).to_be_visible()
+        self.say(f"quinn approved the pause of {record_id}, signing it: {one_line(tag.inner_text())}")
+        self.shoot(quinn, "paused-record.png")
+        self.shoot(quinn, "phone-paused-record.png", phone=True)
+        self.open_record(olivia, record_id, via="/records")
+        form = olivia.locator("#form-resume")
+        form.locator("#resume-reason").fill("The 3 housings arrived from the customer today (RMA 5521).")
+        self.submit(olivia, form, "Resume", "Clock resumed", "containment")
+        self.say(f"olivia resumed {record_id} once the parts were in: contain by {self.fact(olivia, 'Due')}")
 
     def audit(self, closed: str, late: str) -> None:
         ada = self.person("ada")
@@ -499,13 +667,18 @@ class Walk:
         olivia.goto("/")
         olivia.get_by_role("link", name="Help", exact=True).click()
         expect(olivia.get_by_role("heading", name="Who does what")).to_be_visible()
-        self.say("olivia reads Help: the lifecycle, who does what and the policy in force")
+        calendar = olivia.locator("table.calendars tbody tr").first
+        expect(calendar).to_contain_text("08:00-16:00")
+        self.say(
+            "olivia reads Help: the lifecycle, who does what, the policy in force and the site's calendar "
+            f"({one_line(calendar.inner_text())})"
+        )
         self.shoot(olivia, "help.png")
         self.shoot(olivia, "phone-help.png", phone=True)
 
 
-def walk(browser: Browser, args: argparse.Namespace) -> None:
-    steps = Walk(browser, args.url, args.password, args.screenshots)
+def answering(browser: Browser, steps: Walk) -> None:
+    """The web app answers its health check, or the walk stops saying how to start it."""
     try:
         answer = browser.new_page().goto(f"{steps.url}/healthz")
     except PlaywrightError as exc:
@@ -515,42 +688,75 @@ def walk(browser: Browser, args: argparse.Namespace) -> None:
         raise WalkError(f"{steps.url}/healthz answers {answer.status if answer else 'nothing'}; is `make run` up?")
     steps.say(f"capaflow answers at {steps.url}")
 
+
+def actions(steps: Walk, main: str) -> None:
+    """Oscar completes A1; olivia records the training of A3, then completes A2 and A3: verification is next."""
+    with step(f"oscar completing his action on {main}"):
+        steps.complete_action(
+            "oscar", main, "Counter live on station 3.2, stops the line at 2,000 parts; CR-88.", "action"
+        )
+    with step(f"olivia recording the training of A3 on {main}"):
+        steps.record_training(main, "A3")
+    with step(f"olivia completing her actions on {main}"):
+        steps.complete_action(
+            "olivia", main, "Start-up check CL-3 rev. C released; shift leads trained, TR-112.", "action", "A2"
+        )
+        steps.complete_action(
+            "olivia",
+            main,
+            "TR-113 held on line 3; otto and oscar trained, attendance list TR-113-01.",
+            "verification",
+            "A3",
+        )
+
+
+def walk(browser: Browser, args: argparse.Namespace) -> None:
+    steps = Walk(browser, args.url, args.password, args.screenshots)
+    answering(browser, steps)
     with step("otto raising the first record"):
         main = steps.raise_record(BURR, shot="raise.png")
     with step("otto raising the second record"):
         late = steps.raise_record(TORQUE)
     steps.say(f"{late} is left alone: nobody contains it")
+    burrs = []
+    for raised in MORE_BURRS:
+        with step(f"otto raising the burr on lot {raised.lot}"):
+            burrs.append(steps.raise_record(raised))
+    with step(f"quinn finding the CAPA of the rule {SENTINEL_RULE}"):
+        capa = steps.find_sentinel_capa([main, *burrs])
     with step(f"quinn triaging {main}"):
         steps.triage(main)
     with step(f"olivia containing {main}"):
-        steps.contain(main)
+        steps.contain(main, burrs)
     with step(f"olivia submitting the root cause of {main}"):
-        steps.root_cause(main)
+        steps.root_cause(main, burrs)
     with step(f"olivia planning {main}"):
         steps.plan(main)
     with step(f"quinn approving the plan of {main}"):
         steps.approve_plan(main)
-    with step(f"oscar completing his action on {main}"):
-        steps.complete_action(
-            "oscar", main, "Counter live on station 3.2, stops the line at 2,000 parts; CR-88.", "action"
-        )
-    with step(f"olivia completing her action on {main}"):
-        steps.complete_action(
-            "olivia", main, "Start-up check CL-3 rev. C released; shift leads trained, TR-112.", "verification"
-        )
+    actions(steps, main)
     with step(f"mike verifying {main}"):
         steps.verify(main)
+    with step(f"otto raising the returned lot {RETURNED.lot} in the effectiveness window of {main}"):
+        returned = steps.raise_record(RETURNED)
+    with step(f"the recurrence of {returned} on {main} and {capa}"):
+        steps.see_recurrence(main, capa, returned)
+    with step(f"the pause of {returned}"):
+        steps.pause(returned)
     with step(f"mike watching {late} on the overdue board"):
         level = steps.watch_board(late)
     with step("taking the screenshots"):
         steps.shoot_escalated(late)
     with step(f"quinn reviewing {main}"):
-        steps.review(main)
+        steps.review(main, returned)
     with step("ada looking through the records"):
         steps.audit(main, late)
     with step("olivia opening Help"):
         steps.read_help()
-    steps.say(f"done: {main} went from raise to closed in the web app; {late} reached {level} on the overdue board")
+    steps.say(
+        f"done: {main} went from raise to closed in the web app, {returned} recorded in its effectiveness window; "
+        f"{late} reached {level} on the overdue board; the rule {SENTINEL_RULE} opened {capa}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
