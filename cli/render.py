@@ -533,7 +533,7 @@ def _facts(state: CapaState, now: datetime, names: dict[str, str | None]) -> lis
         ("raised", f"{moment(state.raised_at)} by {state.raised_by} ({state.source.value})"),
         ("site", state.site or "the default site"),
         # working-day calendars: how the record's deadlines are counted
-        ("deadlines", f"in {deadlines_counted(state.calendar, state.site or 'the default site')}"),
+        ("deadlines", f"in {deadlines_counted(state, state.site or 'the default site')}"),
         ("description", state.description),
     ]
     concerns = ", ".join(

@@ -22,6 +22,7 @@ from models.enums import Stage
 
 if TYPE_CHECKING:
     from models.payloads import CapaState
+    from models.policy import SeverityPolicy
 
 __all__ = [
     "CalendarError",
@@ -298,9 +299,11 @@ def _days_text(weekdays: tuple[int, ...] | list[int]) -> str:
     return ", ".join(WEEKDAYS[d].title() for d in days)
 
 
-def deadlines_counted(calendar: WorkCalendar | None, site: str) -> str:
-    """How a record's deadlines are counted, for people: its pinned calendar in short, or calendar time."""
-    if calendar is None:
+def deadlines_counted(state: "CapaState", site: str) -> str:
+    """How a record's deadlines are counted, for people: its pinned calendar in short when its policy writes a
+    window in working days or hours (``5wd``, ``16wh``), else calendar time."""
+    calendar = state.calendar
+    if calendar is None or state.policy is None or not _uses_working_time(state.policy.rules):
         return "calendar time"
     holidays = len(calendar.holidays)
     return (
@@ -308,6 +311,13 @@ def deadlines_counted(calendar: WorkCalendar | None, site: str) -> str:
         f"{calendar.start:%H:%M}\u2013{calendar.end:%H:%M} ({calendar.timezone}), "
         f"{holidays} holiday{'s' if holidays != 1 else ''}"
     )
+
+
+def _uses_working_time(rules: "SeverityPolicy") -> bool:
+    """Whether any window of ``rules`` is written in working days or hours."""
+    spans = [getattr(rules, name) for name in type(rules).model_fields]
+    flat = [item for span in spans for item in (span if isinstance(span, list) else [span])]
+    return any(isinstance(item, WorkingSpan) for item in flat)
 
 
 def due_in_working_time(state: "CapaState") -> bool:

@@ -244,7 +244,7 @@ async def record_page(
         headers=headers,
         state=state,
         # working-day calendars: how its deadlines are counted, and whether the next due is in working time
-        deadlines=deadlines_counted(state.calendar, state.site or settings.site_name),
+        deadlines=deadlines_counted(state, state.site or settings.site_name),
         due_working=due_in_working_time(state),
         offer=offer,
         # Every refusal is summed up at the top, each field's part also beside its input.

@@ -13,6 +13,7 @@ from models.calendars import (
     WorkingWindow,
     calendar_from_ical,
     calendar_from_toml,
+    deadlines_counted,
     parse_working_window,
     window_end,
     working_between,
@@ -215,3 +216,16 @@ def test_the_latest_action_due_counts_working_days_under_the_records_calendar() 
     )
     with pytest.raises(Rejection, match="after the latest due"):
         rules.check_plan(base, saturday, friday)
+
+
+def test_a_record_says_working_days_only_when_its_policy_counts_in_them() -> None:
+    """A pinned calendar matters only to windows written in working days or hours: the record says which it is."""
+    calendar = WorkCalendar(holidays=(date(2026, 12, 7),))
+    plain = builders.state().model_copy(update={"calendar": calendar})
+    assert deadlines_counted(plain, "Plant 1") == "calendar time"
+    assert plain.policy is not None
+    working = plain.policy.model_copy(
+        update={"rules": plain.policy.rules.model_copy(update={"containment": parse_window("5wd")})}
+    )
+    counted = deadlines_counted(plain.model_copy(update={"policy": working}), "Plant 1")
+    assert counted == "working days of site Plant 1: Mon\u2013Fri 08:00\u201316:00 (UTC), 1 holiday"
