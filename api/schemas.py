@@ -676,7 +676,7 @@ class SiteCalendarPublic(BaseModel):
 class TrainingRequest(Body):
     """People who completed the training action's course (the action is named in the path)."""
 
-    people: list[str] = Field(min_length=1, max_length=500, description="Who completed the training")
+    people: list[UserName] = Field(min_length=1, max_length=500, description="Who completed the training")
 
 
 # --- honest pauses ---

@@ -581,7 +581,7 @@ class RecordTrainingStep(Payload):
     """People who completed a training action's course; verification waits until its threshold is met."""
 
     action_id: Annotated[ActionId, Field(description="The training action, e.g. A2", examples=["A2"])]
-    people: list[ShortText] = Field(min_length=1, max_length=500, description="Who completed the training")
+    people: list[UserName] = Field(min_length=1, max_length=500, description="Who completed the training")
 
 
 class RecordTrainingInput(RecordTrainingStep, StepInput):
