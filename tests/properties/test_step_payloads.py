@@ -262,7 +262,7 @@ STEPS = [
     ),
     Step(
         "plan",
-        ("actions",),
+        ("actions", "affected_documents", "no_documents_justification"),
         st.fixed_dictionaries({"actions": st.lists(planned, max_size=3)}),
         _taking(PlanStep, "olivia"),
         _caused,
