@@ -60,7 +60,6 @@ PHONE_PAGES = [
     PhonePage("reports-period", "/reports?since=2026-01-01&until=2026-12-31&severity=minor", "maria", "main h1"),
     PhonePage("problem", "/board", "olivia", "main .error"),
     PhonePage("help", "/help", "olivia", "#matrix"),
-    PhonePage("sentinels", "/sentinels", "quinn", "main h1"),
     PhonePage("procedure", "/procedure", "quinn", "main h1"),
     PhonePage("record-late", "/records/{late}", "olivia", ".badges .late-tag"),
     PhonePage("record-triage", "/records/{triage}", "quinn", "#form-triage"),
